@@ -1,0 +1,340 @@
+/*
+ * berth_native: thin synchronous Node-API wrappers around a few Linux
+ * syscalls that Node does not expose, plus a CRC-64/ISO (Go hash/crc64)
+ * implementation.  No policy lives here: arguments are type-checked, the
+ * syscall is made, and failures are thrown as Errors carrying
+ * code/errno/syscall/path.  The only per-instance state (the CRC tables) is
+ * stored as Node-API instance data, so the module is safe in worker_threads.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+#define CRC64_ISO 0xD800000000000000ULL
+
+typedef struct { uint64_t t[8][256]; } crc_tables;
+
+static const char *errno_name(int e) {
+  switch (e) {
+#define E(x) case x: return #x;
+    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(EBADF)
+    E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(ENOTBLK) E(EBUSY) E(EEXIST)
+    E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE)
+    E(ENOTTY) E(ETXTBSY) E(EFBIG) E(ENOSPC) E(ESPIPE) E(EROFS) E(EMLINK)
+    E(EPIPE) E(ERANGE) E(EDEADLK) E(ENAMETOOLONG) E(ENOLCK) E(ENOSYS)
+    E(ENOTEMPTY) E(ELOOP) E(ENODATA) E(EOVERFLOW) E(ENOTSUP) E(EDQUOT)
+    E(ESTALE) E(EUCLEAN) E(ENOMEDIUM) E(EMEDIUMTYPE)
+#undef E
+    default: return "UNKNOWN";
+  }
+}
+
+/* Throws Error('<syscall> "<path>": <CODE> (<strerror>)') with .code, .errno
+ * (positive Linux errno), .syscall and, when path != NULL, .path. */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  char ebuf[128];
+  const char *code = errno_name(err);
+  const char *desc = strerror_r(err, ebuf, sizeof ebuf); /* GNU variant */
+  int n = path ? snprintf(NULL, 0, "%s \"%s\": %s (%s)", syscall, path, code, desc)
+               : snprintf(NULL, 0, "%s: %s (%s)", syscall, code, desc);
+  char *msg = malloc((size_t)n + 1);
+  if (msg == NULL) { napi_throw_error(env, code, "out of memory"); return; }
+  if (path) snprintf(msg, (size_t)n + 1, "%s \"%s\": %s (%s)", syscall, path, code, desc);
+  else snprintf(msg, (size_t)n + 1, "%s: %s (%s)", syscall, code, desc);
+  napi_value vcode, vmsg, e, v;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &vcode);
+  napi_create_string_utf8(env, msg, (size_t)n, &vmsg);
+  free(msg);
+  if (napi_create_error(env, vcode, vmsg, &e) != napi_ok) return;
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, e, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "syscall", v);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, e, "path", v);
+  }
+  napi_throw(env, e);
+}
+
+static int type_error(napi_env env, const char *fn, const char *arg, const char *want) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: argument \"%s\" must be %s", fn, arg, want);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return -1;
+}
+
+/* String argument -> malloc'd UTF-8 (caller frees).  With nullable, null and
+ * undefined give *out = NULL.  Rejects embedded NUL bytes. */
+static int arg_str(napi_env env, napi_value v, int nullable, const char *fn,
+                   const char *arg, char **out) {
+  napi_valuetype t;
+  size_t len;
+  *out = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (nullable && (t == napi_null || t == napi_undefined)) return 0;
+  if (t != napi_string) return type_error(env, fn, arg, nullable ? "a string or null" : "a string");
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return -1;
+  *out = malloc(len + 1);
+  if (*out == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return -1; }
+  if (napi_get_value_string_utf8(env, v, *out, len + 1, &len) != napi_ok) return -1;
+  if (strlen(*out) != len) return type_error(env, fn, arg, "a string without null bytes");
+  return 0;
+}
+
+/* Integer-valued number in [lo, hi]. */
+static int arg_int(napi_env env, napi_value v, const char *fn, const char *arg,
+                   double lo, double hi, double *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t != napi_number) return type_error(env, fn, arg, "a number");
+  if (napi_get_value_double(env, v, out) != napi_ok) return -1;
+  if (!(*out >= lo && *out <= hi) || *out != (double)(int64_t)*out) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: argument \"%s\" must be an integer in [%.0f, %.0f]", fn, arg, lo, hi);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return -1;
+  }
+  return 0;
+}
+
+#define ARG_U32(v, fn, arg, out) arg_int(env, v, fn, arg, 0, 4294967295.0, out)
+#define ARG_I32(v, fn, arg, out) arg_int(env, v, fn, arg, -2147483648.0, 2147483647.0, out)
+
+/* Uint8Array (incl. Buffer) -> pointer/length view. */
+static int arg_bytes(napi_env env, napi_value v, const char *fn, const char *arg,
+                     uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type tt;
+  void *p = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok) return -1;
+  if (!is_ta) return type_error(env, fn, arg, "a Buffer or Uint8Array");
+  if (napi_get_typedarray_info(env, v, &tt, len, &p, NULL, NULL) != napi_ok) return -1;
+  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array)
+    return type_error(env, fn, arg, "a Buffer or Uint8Array");
+  *data = p;
+  return 0;
+}
+
+#define GET_ARGS(n)                                                         \
+  size_t argc = (n);                                                        \
+  napi_value a[(n)];                                                        \
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok) return NULL
+
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  GET_ARGS(5);
+  char *src = NULL, *tgt = NULL, *fs = NULL, *data = NULL;
+  double flags;
+  if (arg_str(env, a[0], 1, "mount", "source", &src) == 0 &&
+      arg_str(env, a[1], 0, "mount", "target", &tgt) == 0 &&
+      arg_str(env, a[2], 1, "mount", "fstype", &fs) == 0 &&
+      ARG_U32(a[3], "mount", "flags", &flags) == 0 &&
+      arg_str(env, a[4], 1, "mount", "data", &data) == 0 &&
+      mount(src, tgt, fs, (unsigned long)flags, data) != 0)
+    throw_errno(env, errno, "mount", tgt);
+  free(src); free(tgt); free(fs); free(data);
+  return NULL;
+}
+
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *tgt = NULL;
+  double flags;
+  if (arg_str(env, a[0], 0, "umount2", "target", &tgt) == 0 &&
+      ARG_I32(a[1], "umount2", "flags", &flags) == 0 &&
+      umount2(tgt, (int)flags) != 0)
+    throw_errno(env, errno, "umount2", tgt);
+  free(tgt);
+  return NULL;
+}
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  char *path = NULL;
+  double mode, maj, min;
+  if (arg_str(env, a[0], 0, "mknod", "path", &path) == 0 &&
+      ARG_U32(a[1], "mknod", "mode", &mode) == 0 &&
+      ARG_U32(a[2], "mknod", "major", &maj) == 0 &&
+      ARG_U32(a[3], "mknod", "minor", &min) == 0 &&
+      mknod(path, (mode_t)mode, makedev((unsigned)maj, (unsigned)min)) != 0)
+    throw_errno(env, errno, "mknod", path);
+  free(path);
+  return NULL;
+}
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  char *path = NULL, *name = NULL;
+  uint8_t *val;
+  size_t len;
+  double flags;
+  if (arg_str(env, a[0], 0, "lsetxattr", "path", &path) == 0 &&
+      arg_str(env, a[1], 0, "lsetxattr", "name", &name) == 0 &&
+      arg_bytes(env, a[2], "lsetxattr", "value", &val, &len) == 0 &&
+      ARG_I32(a[3], "lsetxattr", "flags", &flags) == 0 &&
+      lsetxattr(path, name, len ? (const void *)val : "", len, (int)flags) != 0)
+    throw_errno(env, errno, "lsetxattr", path);
+  free(path); free(name);
+  return NULL;
+}
+
+/* Calls lgetxattr (name != NULL) or llistxattr (name == NULL), first into the
+ * caller's stack buffer, then into a heap buffer sized by a probe call,
+ * retrying while the value keeps growing (ERANGE).  *out is sbuf or heap. */
+static ssize_t xattr_read(const char *path, const char *name, char *sbuf,
+                          size_t cap, char **out) {
+  char *buf = sbuf;
+  ssize_t n;
+  for (;;) {
+    n = name ? lgetxattr(path, name, buf, cap) : llistxattr(path, buf, cap);
+    if (n >= 0 || errno != ERANGE) break;
+    ssize_t want = name ? lgetxattr(path, name, NULL, 0) : llistxattr(path, NULL, 0);
+    if (want < 0) { n = -1; break; }
+    cap = (size_t)want > cap ? (size_t)want : cap * 2;
+    char *nb = malloc(cap);
+    if (nb == NULL) { errno = ENOMEM; n = -1; break; }
+    if (buf != sbuf) free(buf);
+    buf = nb;
+  }
+  *out = buf;
+  return n;
+}
+
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *path = NULL, *name = NULL, sbuf[256], *buf = sbuf;
+  napi_value res = NULL;
+  if (arg_str(env, a[0], 0, "lgetxattr", "path", &path) == 0 &&
+      arg_str(env, a[1], 0, "lgetxattr", "name", &name) == 0) {
+    ssize_t n = xattr_read(path, name, sbuf, sizeof sbuf, &buf);
+    if (n >= 0) napi_create_buffer_copy(env, (size_t)n, buf, NULL, &res);
+    else if (errno == ENODATA || errno == ENOTSUP) napi_get_null(env, &res);
+    else throw_errno(env, errno, "lgetxattr", path);
+  }
+  if (buf != sbuf) free(buf);
+  free(path); free(name);
+  return res;
+}
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  char *path = NULL, sbuf[1024], *buf = sbuf;
+  napi_value res = NULL, s;
+  if (arg_str(env, a[0], 0, "llistxattr", "path", &path) == 0) {
+    ssize_t n = xattr_read(path, NULL, sbuf, sizeof sbuf, &buf);
+    if (n < 0) {
+      throw_errno(env, errno, "llistxattr", path);
+    } else if (napi_create_array(env, &res) == napi_ok) {
+      uint32_t i = 0;
+      for (ssize_t off = 0; off < n;) {
+        size_t l = strnlen(buf + off, (size_t)(n - off));
+        if (l > 0) {
+          if (napi_create_string_utf8(env, buf + off, l, &s) != napi_ok ||
+              napi_set_element(env, res, i++, s) != napi_ok) { res = NULL; break; }
+        }
+        off += (ssize_t)l + 1;
+      }
+    }
+  }
+  if (buf != sbuf) free(buf);
+  free(path);
+  return res;
+}
+
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  double fd, op;
+  napi_value res = NULL;
+  int r;
+  if (ARG_I32(a[0], "flock", "fd", &fd) || ARG_I32(a[1], "flock", "op", &op)) return NULL;
+  do r = flock((int)fd, (int)op); while (r != 0 && errno == EINTR);
+  if (r == 0) napi_get_boolean(env, true, &res);
+  else if (((int)op & LOCK_NB) && errno == EWOULDBLOCK) napi_get_boolean(env, false, &res);
+  else throw_errno(env, errno, "flock", NULL);
+  return res;
+}
+
+/* crc64(state: Uint8Array(8) big-endian, data, offset?, length?): updates the
+ * state in place exactly like Go's crc64.Update(state, ISOTable, data). */
+static napi_value js_crc64(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  crc_tables *T = NULL;
+  uint8_t *st, *p;
+  size_t stlen, len;
+  double off = 0, cnt;
+  napi_valuetype t3, t4;
+  if (napi_get_instance_data(env, (void **)&T) != napi_ok || T == NULL) return NULL;
+  if (arg_bytes(env, a[0], "crc64", "state", &st, &stlen)) return NULL;
+  if (stlen != 8) { type_error(env, "crc64", "state", "exactly 8 bytes"); return NULL; }
+  if (arg_bytes(env, a[1], "crc64", "data", &p, &len)) return NULL;
+  if (napi_typeof(env, a[2], &t3) != napi_ok || napi_typeof(env, a[3], &t4) != napi_ok) return NULL;
+  if (t3 != napi_undefined && arg_int(env, a[2], "crc64", "offset", 0, (double)len, &off)) return NULL;
+  cnt = (double)len - off;
+  if (t4 != napi_undefined && arg_int(env, a[3], "crc64", "length", 0, cnt, &cnt)) return NULL;
+  len = (size_t)cnt;
+  if (len) p += (size_t)off;
+
+  uint64_t crc = 0;
+  for (int i = 0; i < 8; i++) crc = (crc << 8) | st[i];
+  crc = ~crc;
+  const uint64_t (*t)[256] = T->t;
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    crc ^= w;
+    crc = t[7][crc & 0xff] ^ t[6][(crc >> 8) & 0xff] ^
+          t[5][(crc >> 16) & 0xff] ^ t[4][(crc >> 24) & 0xff] ^
+          t[3][(crc >> 32) & 0xff] ^ t[2][(crc >> 40) & 0xff] ^
+          t[1][(crc >> 48) & 0xff] ^ t[0][crc >> 56];
+    p += 8;
+    len -= 8;
+  }
+  while (len--) crc = t[0][(uint8_t)crc ^ *p++] ^ (crc >> 8);
+  crc = ~crc;
+  for (int i = 7; i >= 0; i--) { st[i] = (uint8_t)crc; crc >>= 8; }
+  return NULL;
+}
+
+static void free_tables(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  free(data);
+}
+
+NAPI_MODULE_INIT() {
+  crc_tables *T = malloc(sizeof *T);
+  if (T == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  for (int i = 0; i < 256; i++) {
+    uint64_t c = (uint64_t)i;
+    for (int j = 0; j < 8; j++) c = (c & 1) ? (c >> 1) ^ CRC64_ISO : c >> 1;
+    T->t[0][i] = c;
+  }
+  for (int i = 0; i < 256; i++) {
+    uint64_t c = T->t[0][i];
+    for (int j = 1; j < 8; j++) { c = T->t[0][c & 0xff] ^ (c >> 8); T->t[j][i] = c; }
+  }
+  if (napi_set_instance_data(env, T, free_tables, NULL) != napi_ok) { free(T); return NULL; }
+
+#define FN(name, cb) { name, NULL, cb, NULL, NULL, NULL, napi_enumerable, NULL }
+  napi_property_descriptor props[] = {
+    FN("mount", js_mount), FN("umount2", js_umount2), FN("mknod", js_mknod),
+    FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr),
+    FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
+  };
+#undef FN
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
+    return NULL;
+  return exports;
+}

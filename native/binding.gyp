@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_native",
+      "sources": ["berth_native.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags!": ["-O3"],
+      "cflags": ["-O2", "-std=gnu11"],
+      "configurations": {
+        "Release": {
+          "cflags!": ["-O3"],
+          "cflags": ["-O2"]
+        }
+      }
+    }
+  ]
+}

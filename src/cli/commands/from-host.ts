@@ -1,0 +1,17 @@
+import { invalid } from '../../core/errors.js';
+import { imageFromHost } from '../../image/from-host.js';
+import { parseReference, withDefaultTag } from '../../image/reference.js';
+import type { Command } from '../context.js';
+
+export const fromHost: Command = {
+  names: [['image', 'from-host']],
+  usage: 'image from-host NAME[:TAG] PROGRAM [PROGRAM...]',
+  summary: 'Make a FROM-scratch image of host programs and the shared libraries they load (no network needed)',
+  options: {},
+  async run(ctx, args) {
+    if (args.length < 2) throw invalid('usage', '"image from-host" requires a name and at least one program');
+    const ref = withDefaultTag(parseReference(args[0]!));
+    const store = await ctx.store();
+    ctx.out(await imageFromHost(store, args.slice(1), [ref]));
+  },
+};

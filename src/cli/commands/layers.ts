@@ -1,0 +1,47 @@
+import type { ImageID } from '../../core/digest.js';
+import { invalid } from '../../core/errors.js';
+import type { ImageStore } from '../../image/store.js';
+import { layerWalk } from '../../image/views.js';
+import type { Command, Context } from '../context.js';
+
+/** Print the walk through the store a user would do by hand for an image. */
+export function printLayerWalk(ctx: Context, store: ImageStore, id: ImageID): void {
+  const w = layerWalk(store, id);
+  const p = store.paths;
+  ctx.out(`Image ${id}`);
+  ctx.out(`  config:  ${p.imagedbContent}/${id.slice(7)}`);
+  ctx.out(`  layers:  ${w.layers.length} (rootfs.diff_ids, base first)`);
+  for (const l of w.layers) {
+    ctx.out('');
+    ctx.out(`Layer ${l.index}`);
+    ctx.out(`  diffID:    ${l.diffID}`);
+    if (l.chainInputs) {
+      ctx.out(`  chainID:   ${l.chainID}`);
+      ctx.out(`             = sha256("${l.chainInputs[0]} ${l.chainInputs[1]}")`);
+    } else {
+      ctx.out(`  chainID:   ${l.chainID}  (base layer: chainID = diffID)`);
+    }
+    ctx.out(`  layerdb:   ${l.layerdbDir}/{diff,size,cache-id${l.chainInputs ? ',parent' : ''}${l.tarSplit ? ',tar-split.json.gz' : ''}}`);
+    ctx.out(`  cache-id:  ${l.cacheId}`);
+    ctx.out(`  overlay2:  ${l.overlayDir}/diff`);
+    ctx.out(`  link:      ${l.link}  (${l.linkTarget})`);
+    ctx.out(`  lower:     ${l.lower ?? '(none: base layer)'}`);
+    ctx.out(`  size:      ${l.size}`);
+  }
+  ctx.out('');
+  ctx.out(`Mount (cwd ${w.mount.cwd}):`);
+  ctx.out(`  image, read-only:  mount -t overlay overlay -o ${w.mount.readOnly} <target>`);
+  ctx.out(`  container:         mount -t overlay overlay -o ${w.mount.container} <rw-layer>/merged`);
+}
+
+export const imageLayers: Command = {
+  names: [['image', 'layers']],
+  usage: 'image layers IMAGE',
+  summary: "Show an image's layers as stored: diffIDs, chainIDs, cache-ids, links, lowers, mount options",
+  options: {},
+  async run(ctx, args) {
+    if (args.length !== 1) throw invalid('usage', '"image layers" requires exactly 1 argument');
+    const store = await ctx.store();
+    printLayerWalk(ctx, store, store.resolve(args[0]!));
+  },
+};

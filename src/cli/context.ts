@@ -1,0 +1,33 @@
+import { ImageStore } from '../image/store.js';
+
+/** What every command gets: where the store is, and streams to talk to the user. */
+export class Context {
+  private storePromise?: Promise<ImageStore>;
+  constructor(
+    readonly root: string,
+    readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
+    readonly stderr: NodeJS.WritableStream,
+    readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+  ) {}
+
+  store(): Promise<ImageStore> {
+    return (this.storePromise ??= ImageStore.open(this.root));
+  }
+
+  out(s: string): void {
+    this.stdout.write(s.endsWith('\n') ? s : s + '\n');
+  }
+
+  err(s: string): void {
+    this.stderr.write(s.endsWith('\n') ? s : s + '\n');
+  }
+}
+
+export interface Command {
+  /** Words that select it: ["image", "ls"] and aliases. */
+  names: string[][];
+  usage: string;
+  summary: string;
+  options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }>;
+  run(ctx: Context, args: string[], opts: Record<string, string | boolean | string[] | boolean[] | undefined>): Promise<number | void>;
+}

@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { BerthError, exitCodeOf } from '../core/errors.js';
+import { Context, type Command } from './context.js';
+import { commands } from './commands/index.js';
+
+const DEFAULT_ROOT = '/var/lib/berth';
+
+function usage(): string {
+  const lines = ['Usage:  berth [--root DIR] COMMAND', '', 'A daemonless container engine with Docker\'s storage layout.', '', 'Commands:'];
+  for (const c of commands) lines.push(`  ${c.names[0]!.join(' ').padEnd(22)} ${c.summary}`);
+  lines.push('', 'Global options:', '  --root DIR   data root (default /var/lib/berth, or $BERTH_ROOT)', '');
+  return lines.join('\n');
+}
+
+/** Find the command named by the leading words of argv (longest match). */
+function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefined {
+  let best: { cmd: Command; rest: string[]; len: number } | undefined;
+  for (const cmd of commands) {
+    for (const words of cmd.names) {
+      if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.len)) best = { cmd, rest: argv.slice(words.length), len: words.length };
+    }
+  }
+  return best;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let root = process.env.BERTH_ROOT || DEFAULT_ROOT;
+  while (argv[0]?.startsWith('--root')) {
+    const a = argv.shift()!;
+    const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv.shift();
+    if (!v) { process.stderr.write('berth: --root needs a directory\n'); return 125; }
+    root = v;
+  }
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(usage());
+    return argv.length === 0 ? 1 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    process.stdout.write('berth version 0.1.0\n');
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
+    return 1;
+  }
+  const { cmd, rest } = found;
+  if (rest.includes('--help')) {
+    process.stdout.write(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
+    return 0;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`);
+    return 125;
+  }
+  const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
+  try {
+    return (await cmd.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>)) ?? 0;
+  } catch (err) {
+    if (err instanceof BerthError) {
+      process.stderr.write(`Error response from berth: ${err.message}\n`);
+      if (process.env.BERTH_DEBUG && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? err.cause}\n`);
+    } else {
+      process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
+    }
+    return exitCodeOf(err);
+  }
+}

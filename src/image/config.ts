@@ -1,0 +1,80 @@
+import { type DiffID, type ImageID, isDigest } from '../core/digest.js';
+import { corrupt } from '../core/errors.js';
+
+/** The image config (Docker's image JSON / OCI image config), as much as berth reads. */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: object | null;
+  ArgsEscaped?: boolean;
+  Image?: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  OnBuild?: string[] | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  Shell?: string[] | null;
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+export interface ImageConfig {
+  architecture: string;
+  os: string;
+  variant?: string;
+  config?: ContainerConfig;
+  container_config?: ContainerConfig;
+  container?: string;
+  created?: string;
+  author?: string;
+  comment?: string;
+  docker_version?: string;
+  parent?: string;
+  history?: HistoryEntry[];
+  rootfs: { type: 'layers'; diff_ids: DiffID[] };
+}
+
+/** Validate the parts of an untrusted config berth relies on. `what` names it in errors. */
+export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
+  let j: unknown;
+  try {
+    j = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw corrupt('config_invalid', `${what}: image config is not valid JSON (${(err as Error).message})`);
+  }
+  const c = j as Partial<ImageConfig>;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) throw corrupt('config_invalid', `${what}: image config is not a JSON object`);
+  if (!c.rootfs || c.rootfs.type !== 'layers' || !Array.isArray(c.rootfs.diff_ids)) {
+    throw corrupt('config_invalid', `${what}: image config has no rootfs of type "layers" with diff_ids`);
+  }
+  c.rootfs.diff_ids.forEach((d, i) => {
+    if (typeof d !== 'string' || !isDigest(d)) throw corrupt('config_invalid', `${what}: rootfs.diff_ids[${i}] ${JSON.stringify(d)} is not a sha256 digest`);
+  });
+  if (c.rootfs.diff_ids.length > 125) throw corrupt('config_invalid', `${what}: ${c.rootfs.diff_ids.length} layers exceed the maximum of 125`);
+  if (c.history !== undefined && !Array.isArray(c.history)) throw corrupt('config_invalid', `${what}: history is not an array`);
+  return c as ImageConfig;
+}
+
+/** Serialize a config berth made (Go's json.Marshal key order is not required: the bytes are the identity). */
+export function encodeImageConfig(c: ImageConfig): Buffer {
+  return Buffer.from(JSON.stringify(c));
+}
+
+export type { ImageID };

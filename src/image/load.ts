@@ -1,0 +1,156 @@
+import * as fs from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
+import { corrupt, invalid, wrap } from '../core/errors.js';
+import { applyInWorker, rangeStream, type FileRange } from '../archive/apply-worker.js';
+import { detectCompression, decompressed } from '../archive/compression.js';
+import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
+import { indexTarFile } from '../archive/tar-index.js';
+import { FileLock } from '../storage/lock.js';
+import type { Layer, PreparedLayer } from '../storage/layer-store.js';
+import { mkdirp, randomHex } from '../storage/fsutil.js';
+import type { Txn } from '../storage/txn.js';
+import { type ImagePlan, planDockerArchive, planOciLayout } from './archive-plan.js';
+import { familiarString } from './reference.js';
+import type { ImageStore } from './store.js';
+
+export interface LoadedImage {
+  id: ImageID;
+  tags: string[];
+  /** Tags that moved here from another image: [tag, old id]. */
+  retagged: Array<[string, ImageID]>;
+}
+
+export interface LoadOptions {
+  maxLayerBytes?: number;
+  /** Extract layers in worker threads (default: when more than one layer is new). */
+  parallel?: boolean;
+}
+
+/**
+ * `load`: a docker-archive or OCI layout tar (maybe compressed), from a file or
+ * a stream, into the store. Every config, blob and layer is verified against its
+ * digest; layers already present are reused; new ones extract in parallel. All
+ * or nothing: on any error the store is as before.
+ */
+export async function loadArchive(store: ImageStore, input: { path: string } | { stream: Readable }, opts: LoadOptions = {}): Promise<LoadedImage[]> {
+  return store.withTxn('load', async (txn) => {
+    const path = await spoolIfNeeded(store, txn, input);
+    const index = indexTarFile(path, 'archive');
+    let plans: ImagePlan[];
+    if (index.has('manifest.json')) plans = planDockerArchive(path, index);
+    else if (index.has('index.json')) plans = planOciLayout(path, index);
+    else throw invalid('archive_format', 'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
+    if (plans.length === 0) throw invalid('archive_empty', 'load: the archive holds no images');
+    await materializeLayers(store, txn, path, plans, opts);
+    const out: LoadedImage[] = [];
+    for (const p of plans) {
+      const before = p.tags.map((t) => store.refs.get(t));
+      const id = await store.putImage(txn, p.configBytes, p.config, p.tags);
+      const retagged: Array<[string, ImageID]> = [];
+      p.tags.forEach((t, i) => { const old = before[i]; if (old && old !== id) retagged.push([familiarString(t), old]); });
+      out.push({ id, tags: p.tags.map(familiarString), retagged });
+    }
+    return out;
+  });
+}
+
+/** Files are used in place when uncompressed; streams and compressed files are spooled (plain) into the store's tmp. */
+async function spoolIfNeeded(store: ImageStore, txn: Txn, input: { path: string } | { stream: Readable }): Promise<string> {
+  let head = Buffer.alloc(0);
+  if ('path' in input) {
+    const fd = fs.openSync(input.path, 'r');
+    head = Buffer.alloc(6);
+    const n = fs.readSync(fd, head, 0, 6, 0);
+    fs.closeSync(fd);
+    head = head.subarray(0, n);
+    if (detectCompression(head) === 'none' && fs.statSync(input.path).isFile()) return input.path;
+  }
+  const dir = `${store.paths.berth}/tmp`;
+  mkdirp(dir, 0o700);
+  const spool = `${dir}/load-${randomHex(8)}.tar`;
+  txn.add({ op: 'tmp', path: spool });
+  const src = 'path' in input ? fs.createReadStream(input.path) : input.stream;
+  try {
+    await pipeline(Readable.from(decompressed(src, { what: 'archive' })), fs.createWriteStream(spool, { mode: 0o600 }));
+  } catch (err) {
+    throw wrap('load: read archive', err);
+  }
+  return spool;
+}
+
+interface Needed {
+  chainID: ChainID;
+  parentChain?: ChainID;
+  range: FileRange;
+  diffID: ImagePlan['layers'][number]['diffID'];
+  blobDigest?: string;
+  what: string;
+  prep?: PreparedLayer;
+  lock?: FileLock;
+  result?: Promise<ApplyResult>;
+}
+
+async function materializeLayers(store: ImageStore, txn: Txn, path: string, plans: ImagePlan[], opts: LoadOptions): Promise<void> {
+  const needed = new Map<ChainID, Needed>();
+  for (const p of plans) {
+    const chain = chainIDs(p.config.rootfs.diff_ids);
+    p.layers.forEach((l, i) => {
+      const c = chain[i]!;
+      if (needed.has(c)) return;
+      needed.set(c, {
+        chainID: c, ...(i > 0 ? { parentChain: chain[i - 1]! } : {}), diffID: l.diffID,
+        range: { path, start: l.entry.offset, length: l.entry.header.size },
+        ...(l.blobDigest ? { blobDigest: l.blobDigest } : {}), what: `layer ${l.diffID} (${l.name})`,
+      });
+    });
+  }
+  const lease = () => store.lock(() => {
+    for (const [c, n] of needed) if (store.layers.has(c)) { txn.add({ op: 'lease', chainID: c }); n.lock?.release(); needed.delete(c); }
+  });
+  await lease();
+  // one extraction per layer across processes: take per-layer locks in a fixed order, then look again
+  const locks: FileLock[] = [];
+  try {
+    for (const c of [...needed.keys()].sort()) {
+      const l = await FileLock.acquire(`${store.paths.locks}/layer-${hexOf(c)}`);
+      locks.push(l);
+      needed.get(c)!.lock = l;
+    }
+    await lease();
+    const work = [...needed.values()];
+    for (const n of work) n.prep = store.layers.prepare(txn, n.parentChain ? { link: '' } : undefined);
+    const parallel = opts.parallel ?? work.length > 1;
+    const limit = Math.max(1, Math.min(availableParallelism(), 4));
+    const applyOpts = (n: Needed) => ({ what: n.what, maxBytes: opts.maxLayerBytes, blobDigest: !!n.blobDigest });
+    let next = 0;
+    const runners = Array.from({ length: parallel ? limit : 1 }, async () => {
+      while (next < work.length) {
+        const n = work[next++]!;
+        n.result = parallel ? applyInWorker(n.prep!.diffRoot, n.range, applyOpts(n)) : applyLayer(n.prep!.diffRoot, rangeStream(n.range), applyOpts(n));
+        await n.result.catch(() => undefined);
+      }
+    });
+    await Promise.all(runners);
+    // register in chain order: a layer's parent is registered before it
+    const committed = new Map<string, Layer>();
+    const registerChain = async (c: ChainID): Promise<Layer> => {
+      const have = committed.get(c) ?? store.layers.get(c);
+      if (have) return have;
+      const n = needed.get(c);
+      if (!n) throw corrupt('layer_missing', `layer ${c} vanished during load`);
+      const parent = n.parentChain ? await registerChain(n.parentChain) : undefined;
+      const res = await n.result!;
+      if (n.blobDigest && res.blobDigest !== n.blobDigest) throw corrupt('digest_mismatch', `${n.what}: blob digest is ${res.blobDigest}, manifest says ${n.blobDigest}`);
+      const layer = await store.layers.commit(txn, n.prep!, parent, res, (fn) => store.lock(fn), { expectDiffID: n.diffID, what: n.what });
+      if (layer.chainID !== c) throw corrupt('chainid_mismatch', `${n.what}: registered as ${layer.chainID}, expected ${c}`);
+      committed.set(c, layer);
+      return layer;
+    };
+    for (const n of work) await registerChain(n.chainID);
+  } finally {
+    for (const l of locks) l.release();
+  }
+}

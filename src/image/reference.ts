@@ -1,0 +1,82 @@
+import { invalid } from '../core/errors.js';
+
+/**
+ * Docker image references: [domain[:port]/]path[:tag][@sha256:hex], normalized as
+ * docker/distribution does (docker.io/library/ implied), and printed in the
+ * "familiar" form Docker shows and stores in repositories.json ("busybox", not
+ * "docker.io/library/busybox").
+ */
+export interface Reference {
+  /** Full name: "docker.io/library/busybox", "localhost:5000/app". */
+  name: string;
+  tag?: string;
+  digest?: string;
+}
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+export const DEFAULT_DOMAIN = 'docker.io';
+
+/** Parse and normalize a reference. `tag` is left undefined when absent (see withDefaultTag). */
+export function parseReference(s: string): Reference {
+  const bad = (why: string) => invalid('invalid_reference', `invalid reference format: ${JSON.stringify(s)}: ${why}`);
+  if (!s || s.length > 4096) throw bad('empty or too long');
+  let rest = s;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) throw bad('invalid digest');
+  }
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  if (colon > lastSlash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) throw bad('invalid tag');
+  }
+  const parts = rest.split('/');
+  let domain = DEFAULT_DOMAIN;
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+    if (!DOMAIN.test(first)) throw bad('invalid domain');
+    domain = first;
+    parts.shift();
+  }
+  if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
+    if (parts.some((p) => /[A-Z]/.test(p))) throw invalid('invalid_reference', `invalid reference format: repository name (${rest}) must be lowercase`);
+    throw bad('invalid repository name');
+  }
+  if (domain === DEFAULT_DOMAIN && parts.length === 1) parts.unshift('library');
+  const name = `${domain}/${parts.join('/')}`;
+  if (name.length > 255) throw bad('repository name too long');
+  return { name, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** `busybox` -> `busybox:latest` (a reference with neither tag nor digest gets "latest"). */
+export function withDefaultTag(r: Reference): Reference {
+  return r.tag === undefined && r.digest === undefined ? { ...r, tag: 'latest' } : r;
+}
+
+/** "docker.io/library/busybox" -> "busybox"; "docker.io/me/app" -> "me/app". */
+export function familiarName(name: string): string {
+  if (name.startsWith('docker.io/library/') && name.indexOf('/', 18) < 0) return name.slice(18);
+  if (name.startsWith('docker.io/')) return name.slice(10);
+  return name;
+}
+
+/** The familiar string of a reference: "busybox:latest", "me/app@sha256:...". */
+export function familiarString(r: Reference): string {
+  let s = familiarName(r.name);
+  if (r.tag !== undefined) s += `:${r.tag}`;
+  if (r.digest !== undefined) s += `@${r.digest}`;
+  return s;
+}
+
+export function isShortIdLike(s: string): boolean {
+  return /^(sha256:)?[a-f0-9]{1,64}$/.test(s);
+}

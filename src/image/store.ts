@@ -1,0 +1,334 @@
+import * as fs from 'node:fs';
+import { type ChainID, type DiffID, type ImageID, chainIDs, hexOf, isDigest, sha256 } from '../core/digest.js';
+import { conflict, invalid, notFound } from '../core/errors.js';
+import { FileLock, withLock } from '../storage/lock.js';
+import { LayerStore, type Layer } from '../storage/layer-store.js';
+import { mkdirp, readOptional, removeAll } from '../storage/fsutil.js';
+import { StorePaths } from '../storage/paths.js';
+import { Txn, type TxnRecord, listJournals } from '../storage/txn.js';
+import type { ImageConfig } from './config.js';
+import { ImageDB } from './imagedb.js';
+import { type Reference, familiarString, parseReference, withDefaultTag } from './reference.js';
+import { RefStore } from './refstore.js';
+
+export interface ImageRecord {
+  id: ImageID;
+  config: ImageConfig;
+  refs: string[];
+}
+
+/**
+ * The image store: imagedb + layerdb + repositories.json in Docker's layout.
+ * Every modifying operation runs in a Txn (journal); opening the store rolls
+ * back or finishes the work of processes that died mid-operation. Short
+ * metadata steps take the store lock; long extractions do not.
+ */
+export class ImageStore {
+  readonly paths: StorePaths;
+  readonly layers: LayerStore;
+  readonly images: ImageDB;
+  readonly refs: RefStore;
+
+  private constructor(root: string) {
+    this.paths = new StorePaths(root);
+    this.layers = new LayerStore(this.paths);
+    this.images = new ImageDB(this.paths);
+    this.refs = new RefStore(this.paths);
+  }
+
+  /** Open (creating if needed) the store at `root` and recover interrupted operations. */
+  static async open(root: string): Promise<ImageStore> {
+    const s = new ImageStore(root);
+    mkdirp(root, 0o711);
+    mkdirp(s.paths.txn, 0o700);
+    mkdirp(s.paths.locks, 0o700);
+    s.layers.init();
+    s.images.init();
+    mkdirp(`${s.paths.distribution}/diffid-by-digest/sha256`, 0o700);
+    mkdirp(`${s.paths.distribution}/v2metadata-by-diffid/sha256`, 0o700);
+    mkdirp(s.paths.containers, 0o710);
+    if (s.hasDeadJournals()) await s.lock(() => s.recover());
+    return s;
+  }
+
+  /** Run fn under the store lock (short metadata critical sections). */
+  lock<T>(fn: () => T): Promise<T> {
+    return withLock(this.paths.storeLock, fn);
+  }
+
+  /** Run an operation in a journaled transaction; on error everything it did is undone. */
+  async withTxn<T>(kind: string, fn: (txn: Txn) => Promise<T>): Promise<T> {
+    const txn = Txn.begin(this.paths, kind);
+    try {
+      const out = await fn(txn);
+      txn.commit();
+      return out;
+    } catch (err) {
+      await this.lock(() => {
+        this.undo(txn.records);
+        txn.commit();
+      });
+      throw err;
+    }
+  }
+
+  private hasDeadJournals(): boolean {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.paths.txn); } catch { return false; }
+    return names.some((n) => n.endsWith('.journal') || n.endsWith('.new'));
+  }
+
+  /** Undo or finish the work of dead operations. Caller holds the store lock. Returns how many were recovered. */
+  recover(): number {
+    const journals = listJournals(this.paths, (p) => FileLock.tryAcquire(p));
+    let n = 0;
+    for (const j of journals) {
+      if (j.live) continue;
+      this.undo(j.records);
+      fs.rmSync(j.path, { force: true });
+      j.lock?.release();
+      n++;
+    }
+    // journals that died before being published hold nothing yet
+    for (const name of safeReaddir(this.paths.txn)) {
+      if (!name.endsWith('.new')) continue;
+      const l = FileLock.tryAcquire(`${this.paths.txn}/${name}`);
+      if (l) { fs.rmSync(`${this.paths.txn}/${name}`, { force: true }); l.release(); }
+    }
+    return n;
+  }
+
+  /**
+   * Garbage-collect what a (failed or dead) operation touched: images it wrote
+   * that nothing tags, layers it registered that nothing uses, staging leftovers.
+   * Caller holds the store lock.
+   */
+  undo(records: readonly TxnRecord[]): void {
+    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') this.collectImage(r.id as ImageID);
+    this.collectLayers(records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])));
+    const registered = new Set(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
+    for (const r of records) {
+      if (r.op === 'layer-dir' && !registered.has(r.cacheId)) this.layers.removeCacheDir(r.cacheId, r.link);
+      if (r.op === 'tmp') removeAll(r.path);
+    }
+  }
+
+  private collectImage(id: ImageID): void {
+    if (!this.images.has(id)) return;
+    if (this.refs.refsOf(id).length > 0) return;
+    if (this.liveLeases().images.has(id)) return;
+    if (this.images.children(id).length > 0) return;
+    this.images.delete(id);
+  }
+
+  /** Delete the given layers (and, transitively, their parents among them) when nothing uses them. */
+  collectLayers(candidates: ChainID[]): void {
+    if (candidates.length === 0) return;
+    const used = this.usedLayers();
+    const byParent = new Map<string, number>();
+    const all = this.layers.list();
+    const metas = new Map<string, Layer>();
+    for (const c of all) {
+      const l = this.layers.get(c);
+      if (!l) continue;
+      metas.set(c, l);
+      if (l.parent) byParent.set(l.parent, (byParent.get(l.parent) ?? 0) + 1);
+    }
+    const pending = new Set(candidates);
+    const txn = Txn.begin(this.paths, 'gc');
+    try {
+      let progress = true;
+      while (progress) {
+        progress = false;
+        for (const c of pending) {
+          const l = metas.get(c);
+          if (!l) { pending.delete(c); continue; }
+          if (used.has(c) || (byParent.get(c) ?? 0) > 0) continue;
+          this.layers.delete(txn, c);
+          pending.delete(c);
+          metas.delete(c);
+          if (l.parent) {
+            byParent.set(l.parent, (byParent.get(l.parent) ?? 1) - 1);
+            if (metas.has(l.parent)) pending.add(l.parent);
+          }
+          progress = true;
+        }
+      }
+    } finally {
+      txn.commit();
+    }
+  }
+
+  /** Layers in use: every image's chain, container mounts' parents, live operations' leases. */
+  usedLayers(): Set<ChainID> {
+    const used = new Set<ChainID>();
+    for (const id of this.images.list()) {
+      try {
+        for (const c of chainIDs(this.images.get(id).rootfs.diff_ids)) used.add(c);
+      } catch { /* a corrupt image is reported by check; keep nothing extra */ }
+    }
+    for (const m of safeReaddir(this.paths.mounts)) {
+      const p = readOptional(`${this.paths.mounts}/${m}/parent`);
+      if (p && isDigest(p)) used.add(p as ChainID);
+    }
+    for (const c of this.liveLeases().layers) used.add(c);
+    return used;
+  }
+
+  private liveLeases(): { layers: Set<ChainID>; images: Set<string> } {
+    const layers = new Set<ChainID>();
+    const images = new Set<string>();
+    for (const j of listJournals(this.paths, (p) => FileLock.tryAcquire(p))) {
+      if (!j.live) { j.lock?.release(); continue; }
+      for (const r of j.records) {
+        if (r.op === 'lease' || r.op === 'layer') layers.add(r.chainID as ChainID);
+        if (r.op === 'image') images.add(r.id);
+      }
+    }
+    return { layers, images };
+  }
+
+  // ---- images ----
+
+  /** Resolve a user's image argument: reference, full id, or unique id prefix (as Docker). */
+  resolve(arg: string): ImageID {
+    const id = this.tryResolve(arg);
+    if (!id) throw notFound('image_not_found', `No such image: ${arg}`);
+    return id;
+  }
+
+  tryResolve(arg: string): ImageID | undefined {
+    if (isDigest(arg) && this.images.has(arg as ImageID)) return arg as ImageID;
+    let ref: Reference | undefined;
+    try { ref = withDefaultTag(parseReference(arg)); } catch { /* maybe an id prefix */ }
+    if (ref) {
+      const id = this.refs.get(ref);
+      if (id) return id;
+    }
+    const hex = arg.startsWith('sha256:') ? arg.slice(7) : arg;
+    if (/^[a-f0-9]{1,64}$/.test(hex) && (hex.length >= 1)) {
+      const matches = this.images.list().filter((i) => hexOf(i).startsWith(hex));
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalid('ambiguous_id', `image id prefix ${JSON.stringify(arg)} is ambiguous`);
+    }
+    return undefined;
+  }
+
+  get(id: ImageID): ImageRecord {
+    return { id, config: this.images.get(id), refs: this.refs.refsOf(id) };
+  }
+
+  list(): ImageRecord[] {
+    const refs = this.refs.all();
+    return this.images.list().map((id) => ({ id, config: this.images.get(id), refs: refs.filter(([, i]) => i === id).map(([r]) => r) }));
+  }
+
+  /** The registered layers of an image, base first. */
+  imageLayers(id: ImageID): Layer[] {
+    const cfg = this.images.get(id);
+    return chainIDs(cfg.rootfs.diff_ids).map((c) => this.layers.require(c));
+  }
+
+  /**
+   * Write an image config whose layers are registered, and tag it. Under the
+   * store lock; the image is journaled as created so a crash before tagging undoes it.
+   */
+  async putImage(txn: Txn, configBytes: Buffer, config: ImageConfig, tags: Reference[], opts: { parent?: ImageID; builtLocally?: boolean } = {}): Promise<ImageID> {
+    return this.lock(() => {
+      for (const c of chainIDs(config.rootfs.diff_ids)) {
+        if (!this.layers.has(c)) throw notFound('layer_not_found', `image config references layer ${c}, which is not in the store`);
+      }
+      const computed = sha256(configBytes) as string as ImageID;
+      if (!this.images.has(computed)) txn.add({ op: 'image', id: computed });
+      this.images.put(configBytes);
+      if (opts.parent) this.images.setMetadata(computed, 'parent', opts.parent);
+      if (opts.builtLocally) this.images.setMetadata(computed, 'builtLocally', Buffer.from([1]));
+      this.images.setMetadata(computed, 'lastUpdated', new Date().toISOString());
+      if (tags.length) this.refs.update((ed) => { for (const t of tags) ed.set(t, computed); });
+      return computed;
+    });
+  }
+
+  async tag(source: string, target: string): Promise<void> {
+    const ref = withDefaultTag(parseReference(target));
+    if (ref.digest) throw invalid('invalid_reference', `refusing to create a tag with a digest reference: ${target}`);
+    await this.lock(() => {
+      const id = this.resolve(source);
+      this.refs.update((ed) => ed.set(ref, id));
+    });
+  }
+
+  /** Containers (by id) whose config names this image. */
+  containersUsing(id: ImageID): string[] {
+    const out: string[] = [];
+    for (const c of safeReaddir(this.paths.containers)) {
+      const cfg = readOptional(`${this.paths.containers}/${c}/config.v2.json`);
+      if (!cfg) continue;
+      try { if ((JSON.parse(cfg) as { Image?: string }).Image === id) out.push(c); } catch { /* ignore */ }
+    }
+    return out;
+  }
+
+  /**
+   * Docker's rmi: a reference untags; the image is deleted when no reference
+   * remains (or it was named by id). Refuses images used by containers or with
+   * several tags when named by id, unless force.
+   */
+  async remove(arg: string, force: boolean): Promise<Array<{ Untagged?: string; Deleted?: string }>> {
+    return this.withTxn('rmi', async (txn) => this.lock(() => {
+      const id = this.resolve(arg);
+      const out: Array<{ Untagged?: string; Deleted?: string }> = [];
+      const refs = this.refs.refsOf(id);
+      let byRef: Reference | undefined;
+      try { byRef = withDefaultTag(parseReference(arg)); } catch { /* by id */ }
+      const namedRef = byRef && refs.includes(familiarString(byRef)) ? byRef : undefined;
+      const users = this.containersUsing(id);
+      if (namedRef && refs.length > 1) {
+        this.refs.update((ed) => ed.delete(namedRef));
+        return [{ Untagged: familiarString(namedRef) }];
+      }
+      if (users.length && !force) {
+        throw conflict('image_in_use', `conflict: unable to ${namedRef ? 'remove repository reference' : 'delete'} ${JSON.stringify(arg)} (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${hexOf(id).slice(0, 12)}`);
+      }
+      if (!namedRef && refs.length > 1 && !force) {
+        throw conflict('image_multiple_refs', `conflict: unable to delete ${hexOf(id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`);
+      }
+      if (this.images.children(id).length > 0 && !force) {
+        throw conflict('image_has_children', `conflict: unable to delete ${hexOf(id).slice(0, 12)} (cannot be forced) - image has dependent child images`);
+      }
+      const chain = chainIDs(this.images.get(id).rootfs.diff_ids);
+      txn.add({ op: 'collect-image', id });
+      for (const c of chain) txn.add({ op: 'collect', chainID: c });
+      this.refs.update((ed) => { for (const r of ed.deleteAllOf(id)) out.push({ Untagged: r }); });
+      if (users.length) return out; // forced while in use: untag only, as Docker does
+      this.images.delete(id);
+      out.push({ Deleted: id });
+      const before = new Set(this.layers.list());
+      this.collectLayers(chain);
+      for (const c of [...chain].reverse()) if (before.has(c) && !this.layers.has(c)) out.push({ Deleted: c });
+      return out;
+    }));
+  }
+
+  /** Remove dangling images (all unused with `all`). Returns what was deleted and the space reclaimed. */
+  async prune(all: boolean): Promise<{ deleted: Array<{ Untagged?: string; Deleted?: string }>; reclaimed: number }> {
+    const victims = this.list().filter((i) => (all || i.refs.length === 0) && this.containersUsing(i.id).length === 0 && this.images.children(i.id).length === 0);
+    const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
+    let reclaimed = 0;
+    for (const v of victims) {
+      const sizes = new Map(this.imageLayers(v.id).map((l) => [l.chainID as string, l.size]));
+      for (const r of await this.remove(v.id, true)) {
+        deleted.push(r);
+        if (r.Deleted && sizes.has(r.Deleted)) reclaimed += sizes.get(r.Deleted)!;
+      }
+    }
+    return { deleted, reclaimed };
+  }
+}
+
+
+function safeReaddir(p: string): string[] {
+  try { return fs.readdirSync(p); } catch { return []; }
+}
+
+export type { DiffID };

@@ -1,0 +1,250 @@
+/**
+ * Typed wrapper around berth's single native module (native/berth_native.c).
+ *
+ * Every function is synchronous and is a thin veneer over one Linux syscall;
+ * no policy lives here. On syscall failure the functions throw a
+ * {@link NativeError} whose `code` is the errno name ('ENOENT'), `errno` the
+ * positive Linux errno number (as in `os.constants.errno`, NOT Node's
+ * negative libuv convention), `syscall` the call name and, when the call takes
+ * a path, `path`. The message is `<syscall> "<path>": <CODE> (<strerror>)`
+ * (or `<syscall>: <CODE> (<strerror>)` for fd-based calls). Wrong argument
+ * types throw TypeError (code ERR_INVALID_ARG_TYPE), out-of-range integers
+ * throw RangeError (code ERR_OUT_OF_RANGE).
+ *
+ * The .node file is loaded lazily on first use, so importing this module never
+ * fails even when the addon has not been built (constants stay usable).
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// ---------------------------------------------------------------------------
+// Constants (Linux values)
+// ---------------------------------------------------------------------------
+
+/** mount(2) flags. */
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+
+/** umount2(2) flags. */
+export const MNT_FORCE = 0x1;
+export const MNT_DETACH = 0x2;
+
+/** flock(2) operations. */
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** setxattr(2) flags. */
+export const XATTR_CREATE = 0x1;
+export const XATTR_REPLACE = 0x2;
+
+/** File type bits for mknod(2) `mode`. */
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+/** Error thrown when a syscall fails. */
+export interface NativeError extends Error {
+  /** errno name, e.g. 'ENOENT' ('UNKNOWN' for unlisted values). */
+  code: string;
+  /** Positive Linux errno number, e.g. 2 for ENOENT. */
+  errno: number;
+  /** Name of the failing syscall, e.g. 'mount'. */
+  syscall: string;
+  /** Path argument of the failing call, if it has one (target for mount). */
+  path?: string;
+}
+
+/** True if `e` is an error thrown by this module for a failed syscall. */
+export function isNativeError(e: unknown): e is NativeError {
+  return (
+    e instanceof Error &&
+    typeof (e as Partial<NativeError>).code === 'string' &&
+    typeof (e as Partial<NativeError>).errno === 'number' &&
+    typeof (e as Partial<NativeError>).syscall === 'string'
+  );
+}
+
+interface Binding {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  flock(fd: number, op: number): boolean;
+  crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+const ADDON_REL = join('native', 'build', 'Release', 'berth_native.node');
+
+/**
+ * Candidate locations of the addon: first the canonical one for the compiled
+ * layout (dist/src/native/index.js -> <repo>/native/build/Release), then every
+ * ancestor directory of this file (covers running from src/ directly).
+ */
+function addonCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out = [resolve(here, '../../../native/build/Release/berth_native.node')];
+  for (let dir = here; ; ) {
+    const p = join(dir, ADDON_REL);
+    if (!out.includes(p)) out.push(p);
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return out;
+}
+
+let binding: Binding | undefined;
+let bindingPath = '';
+
+function load(): Binding {
+  if (binding !== undefined) return binding;
+  const candidates = addonCandidates();
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined) {
+    throw new Error(
+      'berth native addon is not built (run "npm install" or ' +
+        '"npx node-gyp rebuild --directory native"); looked in:\n  ' +
+        candidates.join('\n  '),
+    );
+  }
+  binding = createRequire(import.meta.url)(found) as Binding;
+  bindingPath = found;
+  return binding;
+}
+
+/** Absolute path of the loaded addon (loads it if necessary). */
+export function addonPath(): string {
+  load();
+  return bindingPath;
+}
+
+// ---------------------------------------------------------------------------
+// Syscalls
+// ---------------------------------------------------------------------------
+
+/**
+ * mount(2). `source`, `fstype` and `data` may be null (passed as NULL).
+ * `flags` is an unsigned 32-bit combination of MS_* constants.
+ * Throws NativeError (syscall 'mount', path = target) on failure.
+ */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
+  load().mount(source, target, fstype, flags, data);
+}
+
+/**
+ * umount2(2) with MNT_* flags (0 for a plain unmount).
+ * Throws NativeError (syscall 'umount2', path = target) on failure.
+ */
+export function umount2(target: string, flags: number): void {
+  load().umount2(target, flags);
+}
+
+/**
+ * mknod(2): create a device node or FIFO at `path` (not following a final
+ * symlink). `mode` is the file type (S_IFCHR, S_IFBLK, S_IFIFO) or'ed with
+ * permission bits; the process umask applies. The device number is
+ * makedev(major, minor) (ignored for FIFOs).
+ * Throws NativeError (syscall 'mknod') on failure, e.g. EEXIST.
+ */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  load().mknod(path, mode, major, minor);
+}
+
+/**
+ * lsetxattr(2): set extended attribute `name` on `path` without following
+ * symlinks. `value` may be empty. `flags` is 0, XATTR_CREATE (fail with
+ * EEXIST if present) or XATTR_REPLACE (fail with ENODATA if absent).
+ * Throws NativeError (syscall 'lsetxattr') on failure.
+ */
+export function lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void {
+  load().lsetxattr(path, name, value, flags);
+}
+
+/**
+ * lgetxattr(2): read extended attribute `name` of `path` without following
+ * symlinks. Returns a new Buffer with the value (any size), or null when the
+ * attribute does not exist (ENODATA) or is not supported for that name or
+ * filesystem (ENOTSUP). Other failures (ENOENT, EACCES, ...) throw
+ * NativeError (syscall 'lgetxattr').
+ */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return load().lgetxattr(path, name);
+}
+
+/**
+ * llistxattr(2): names of all extended attributes of `path` (not following
+ * symlinks) that the caller can see, in kernel order. Throws NativeError
+ * (syscall 'llistxattr') on failure, including ENOTSUP when the filesystem
+ * has no xattr support.
+ */
+export function llistxattr(path: string): string[] {
+  return load().llistxattr(path);
+}
+
+/**
+ * flock(2) on an open fd. `op` is LOCK_SH, LOCK_EX or LOCK_UN, optionally
+ * or'ed with LOCK_NB. Returns true when the operation succeeded and false
+ * only when LOCK_NB was given and the lock is held elsewhere (EWOULDBLOCK).
+ * EINTR is retried. Without LOCK_NB the call blocks the calling thread (and
+ * thus the event loop) until the lock is granted. Other failures throw
+ * NativeError (syscall 'flock', no path).
+ */
+export function flock(fd: number, op: number): boolean {
+  return load().flock(fd, op);
+}
+
+// ---------------------------------------------------------------------------
+// CRC-64
+// ---------------------------------------------------------------------------
+
+/**
+ * CRC-64 with the ISO polynomial, bit-identical to Go's
+ * `crc64.Update(state, crc64.MakeTable(crc64.ISO), data)`.
+ *
+ * `state` must be exactly 8 bytes holding the running checksum big-endian;
+ * start from 8 zero bytes. It is updated in place; after the last chunk it
+ * holds the final checksum (big-endian), e.g. "123456789" gives
+ * b90956c775a41001 and the empty input gives 0. `offset`/`length` select a
+ * sub-range of `data` (default: from offset to the end).
+ * Throws TypeError/RangeError on bad arguments.
+ */
+export function crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void {
+  load().crc64(state, data, offset, length);
+}
+
+/** One-shot CRC-64/ISO (Go hash/crc64 ISO) of `data`, as an 8-byte big-endian Buffer. */
+export function crc64Of(data: Uint8Array): Buffer {
+  const state = Buffer.alloc(8);
+  load().crc64(state, data);
+  return state;
+}

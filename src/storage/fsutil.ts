@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+
+/** 64 random lowercase hex characters (cache-ids, mount-ids, staging names). */
+export function randomHex(bytes = 32): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/**
+ * Write a file so that readers see the old content or the new, never a mix:
+ * write a temp file beside it, fsync, rename over. `mode` applies to the result.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${dirname(path)}/.tmp-${randomHex(8)}`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fchmodSync(fd, mode);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, path);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Read a small text file, or undefined if it does not exist. */
+export function readOptional(path: string): string | undefined {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export function mkdirp(path: string, mode = 0o755): void {
+  fs.mkdirSync(path, { recursive: true, mode });
+}
+
+/** Remove a tree; missing is fine. */
+export function removeAll(path: string): void {
+  fs.rmSync(path, { recursive: true, force: true, maxRetries: 2 });
+}
+
+export function exists(path: string): boolean {
+  return fs.existsSync(path);
+}
+
+export function fsyncDir(path: string): void {
+  const fd = fs.openSync(path, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}

@@ -1,0 +1,301 @@
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { type ChainID, type DiffID, chainIDs, hexOf, isDigest, isHex64 } from '../core/digest.js';
+import { corrupt, notFound, wrap } from '../core/errors.js';
+import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
+import { cleanEntryName } from '../archive/names.js';
+import { parseTarSplit } from '../archive/tarsplit.js';
+import * as native from '../native/index.js';
+import { mkdirp, randomHex, readOptional, removeAll, writeFileAtomic } from './fsutil.js';
+import { isLinkName, lowerFor, newLinkName } from './overlay2.js';
+import type { StorePaths } from './paths.js';
+import type { Txn } from './txn.js';
+
+/** One registered layer: layerdb metadata joined with its overlay2 directory. */
+export interface Layer {
+  chainID: ChainID;
+  diffID: DiffID;
+  parent?: ChainID;
+  cacheId: string;
+  size: number;
+  link: string;
+  /** "l/A:l/B" uppermost first; absent for a base layer. */
+  lower?: string;
+}
+
+export interface PreparedLayer {
+  cacheId: string;
+  link: string;
+  diffRoot: string;
+}
+
+export type LockFn = <T>(fn: () => T) => Promise<T>;
+
+export interface RegisterOptions {
+  /** The diffID the content must have (from an image config); a mismatch rejects the layer. */
+  expectDiffID?: DiffID;
+  what?: string;
+  maxBytes?: number;
+}
+
+/**
+ * Layers in Docker's layout: layerdb/sha256/<chainID>/{diff,size,cache-id,parent,
+ * tar-split.json.gz} and overlay2/<cache-id>/{diff,link,lower,work}, l/<link>.
+ * A layer is registered by one rename of a staged write-set, so it either is
+ * fully there or not at all; everything created before that is in the journal.
+ */
+export class LayerStore {
+  constructor(readonly paths: StorePaths) {}
+
+  init(): void {
+    mkdirp(`${this.paths.layerdb}/sha256`, 0o700);
+    mkdirp(this.paths.layerdbTmp, 0o700);
+    mkdirp(this.paths.mounts, 0o700);
+    mkdirp(this.paths.overlay, 0o710);
+    mkdirp(this.paths.links, 0o700);
+  }
+
+  has(chainID: ChainID): boolean {
+    return fs.existsSync(`${this.paths.layerDir(hexOf(chainID))}/cache-id`);
+  }
+
+  list(): ChainID[] {
+    let names: string[] = [];
+    try { names = fs.readdirSync(`${this.paths.layerdb}/sha256`); } catch { /* empty store */ }
+    return names.filter(isHex64).map((h) => `sha256:${h}` as ChainID);
+  }
+
+  /** Read a layer's metadata; undefined if not registered; Corrupt if its files are malformed. */
+  get(chainID: ChainID): Layer | undefined {
+    const dir = this.paths.layerDir(hexOf(chainID));
+    const diff = readOptional(`${dir}/diff`);
+    if (diff === undefined) return undefined;
+    const what = `layer ${chainID}`;
+    const cacheId = readOptional(`${dir}/cache-id`) ?? '';
+    const sizeText = readOptional(`${dir}/size`) ?? '';
+    const parentText = readOptional(`${dir}/parent`);
+    if (!isDigest(diff)) throw corrupt('layer_corrupt', `${what}: diff file ${JSON.stringify(diff)} is not a digest`);
+    if (!isHex64(cacheId)) throw corrupt('layer_corrupt', `${what}: cache-id ${JSON.stringify(cacheId)} is not 64 hex characters`);
+    if (!/^\d+$/.test(sizeText)) throw corrupt('layer_corrupt', `${what}: size ${JSON.stringify(sizeText)} is not a decimal number`);
+    if (parentText !== undefined && !isDigest(parentText)) throw corrupt('layer_corrupt', `${what}: parent ${JSON.stringify(parentText)} is not a digest`);
+    const cdir = this.paths.cacheDir(cacheId);
+    const link = readOptional(`${cdir}/link`) ?? '';
+    const lower = readOptional(`${cdir}/lower`);
+    return {
+      chainID, diffID: diff as DiffID, cacheId, size: Number(sizeText), link,
+      ...(parentText ? { parent: parentText as ChainID } : {}),
+      ...(lower !== undefined ? { lower } : {}),
+    };
+  }
+
+  require(chainID: ChainID): Layer {
+    const l = this.get(chainID);
+    if (!l) throw notFound('layer_not_found', `layer ${chainID} not found`);
+    return l;
+  }
+
+  /** The layers from the base up to `top`. */
+  chain(top: ChainID): Layer[] {
+    const out: Layer[] = [];
+    let cur: ChainID | undefined = top;
+    while (cur) {
+      const l = this.require(cur);
+      out.unshift(l);
+      cur = l.parent;
+      if (out.length > 125) throw corrupt('layer_corrupt', `layer ${top}: parent chain deeper than 125`);
+    }
+    return out;
+  }
+
+  /**
+   * Create the overlay2 dir for a new layer (journaled first), ready for
+   * extraction into `<dir>/diff`. `parent` gives the link/lower of the layer below,
+   * registered or itself only prepared.
+   */
+  prepare(txn: Txn, parent: { link: string; lower?: string } | undefined): PreparedLayer {
+    const cacheId = randomHex();
+    const link = newLinkName();
+    txn.add({ op: 'layer-dir', cacheId, link });
+    const cdir = this.paths.cacheDir(cacheId);
+    fs.mkdirSync(cdir, 0o710);
+    fs.mkdirSync(`${cdir}/diff`, 0o755);
+    if (parent) fs.mkdirSync(`${cdir}/work`, 0o700);
+    fs.writeFileSync(`${cdir}/link`, link, { mode: 0o644 });
+    fs.symlinkSync(`../${cacheId}/diff`, `${this.paths.links}/${link}`);
+    return { cacheId, link, diffRoot: `${cdir}/diff` };
+  }
+
+  /**
+   * Register an extracted layer on top of `parent` (registered). Stages the
+   * layerdb write-set, then renames it into place under the store lock. If the
+   * same chainID was registered meanwhile, ours is discarded and that one returned.
+   */
+  async commit(txn: Txn, prep: PreparedLayer, parent: Layer | undefined, res: ApplyResult, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+    const what = opts.what ?? 'layer';
+    if (opts.expectDiffID && res.diffID !== opts.expectDiffID) {
+      throw corrupt('diffid_mismatch', `${what}: content has diffID ${res.diffID}, but the image config says ${opts.expectDiffID}`);
+    }
+    const cdir = this.paths.cacheDir(prep.cacheId);
+    let lower: string | undefined;
+    if (parent) {
+      lower = lowerFor(parent.link, parent.lower);
+      fs.writeFileSync(`${cdir}/lower`, lower, { mode: 0o644 });
+    }
+    const chainID = parent ? chainIDs([parent.chainID as string as DiffID, res.diffID])[1]! : (res.diffID as string as ChainID);
+    const layer: Layer = { chainID, diffID: res.diffID, cacheId: prep.cacheId, size: res.size, link: prep.link, ...(parent ? { parent: parent.chainID, lower } : {}) };
+    const ws = `${this.paths.layerdbTmp}/write-set-${randomHex(8)}`;
+    txn.add({ op: 'tmp', path: ws });
+    fs.mkdirSync(ws, 0o700);
+    fs.writeFileSync(`${ws}/diff`, res.diffID);
+    fs.writeFileSync(`${ws}/size`, String(res.size));
+    fs.writeFileSync(`${ws}/cache-id`, prep.cacheId);
+    if (parent) fs.writeFileSync(`${ws}/parent`, parent.chainID);
+    fs.writeFileSync(`${ws}/tar-split.json.gz`, res.tarSplit);
+    return lockStore(() => {
+      const existing = this.get(chainID);
+      if (existing) {
+        txn.add({ op: 'lease', chainID });
+        removeAll(ws);
+        this.removeCacheDir(prep.cacheId, prep.link);
+        return existing;
+      }
+      txn.add({ op: 'layer', chainID });
+      if (parent) fs.writeFileSync(`${this.paths.cacheDir(parent.cacheId)}/committed`, '');
+      fs.renameSync(ws, this.paths.layerDir(hexOf(chainID)));
+      return layer;
+    });
+  }
+
+  /** Extract a tar stream on top of `parent` and register it (prepare + apply + commit). */
+  async register(txn: Txn, parent: Layer | undefined, src: AsyncIterable<Buffer>, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+    const prep = this.prepare(txn, parent);
+    const res = await applyLayer(prep.diffRoot, src, { what: opts.what, maxBytes: opts.maxBytes });
+    return this.commit(txn, prep, parent, res, lockStore, opts);
+  }
+
+  /** Remove an overlay2 dir and its short link (link first: l/ never points at nothing for long). */
+  removeCacheDir(cacheId: string, link: string | undefined): void {
+    if (link && isLinkName(link)) fs.rmSync(`${this.paths.links}/${link}`, { force: true });
+    removeAll(this.paths.cacheDir(cacheId));
+  }
+
+  /** Unregister and delete a layer. The caller holds the store lock and knows nothing uses it. */
+  delete(txn: Txn, chainID: ChainID): void {
+    const l = this.get(chainID);
+    if (!l) return;
+    const tmp = `${this.paths.layerdbTmp}/del-${hexOf(chainID).slice(0, 12)}-${randomHex(6)}`;
+    txn.add({ op: 'tmp', path: tmp });
+    txn.add({ op: 'layer-dir', cacheId: l.cacheId, link: l.link });
+    fs.renameSync(this.paths.layerDir(hexOf(chainID)), tmp); // from here the layer is gone for readers
+    this.removeCacheDir(l.cacheId, l.link);
+    removeAll(tmp);
+  }
+
+  /** Size in bytes of the layer's original tar, from tar-split (without reading files). */
+  tarSize(chainID: ChainID): number {
+    const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
+    if (!gz) throw notFound('tarsplit_missing', `layer ${chainID}: no tar-split metadata, so the original tar cannot be reproduced`);
+    let n = 0;
+    for (const e of parseTarSplit(gz, `layer ${chainID} tar-split`)) n += e.type === 2 ? e.payload.length : e.size;
+    return n;
+  }
+
+  /**
+   * The exact original tar of a layer, rebuilt from tar-split and diff/. Every
+   * file body is checked against its CRC, and the whole stream against the diffID
+   * (the generator throws at the end if it does not match). Paths are resolved
+   * without following symlinks, so a crafted tar-split cannot read outside diff/.
+   */
+  async *tar(chainID: ChainID): AsyncGenerator<Buffer> {
+    const l = this.require(chainID);
+    const what = `layer ${l.diffID}`;
+    const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
+    if (!gz) throw notFound('tarsplit_missing', `${what}: no tar-split metadata, so the original tar cannot be reproduced`);
+    const root = `${this.paths.cacheDir(l.cacheId)}/diff`;
+    const hash = createHash('sha256');
+    const dirs = new Set<string>(['']);
+    const out = new Batcher();
+    for (const e of parseTarSplit(gz, `${what} tar-split`)) {
+      if (e.type === 2) {
+        hash.update(e.payload);
+        const b = out.push(e.payload);
+        if (b) yield b;
+        continue;
+      }
+      if (e.size === 0) continue;
+      const rel = cleanEntryName(e.name);
+      checkDirs(root, rel, dirs, what);
+      const crc = Buffer.alloc(8);
+      for (const chunk of readFileChunks(`${root}/${rel}`, e.size, what)) {
+        native.crc64(crc, chunk);
+        hash.update(chunk);
+        const b = out.push(chunk);
+        if (b) yield b;
+      }
+      if (e.crc && !crc.equals(e.crc)) throw corrupt('layer_corrupt', `${what}: file ${JSON.stringify(e.name)} changed since the layer was stored (CRC mismatch)`);
+    }
+    const rest = out.flush();
+    if (rest) yield rest;
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== l.diffID) throw corrupt('layer_corrupt', `${what}: rebuilt tar has digest ${got}, not the diffID`);
+  }
+}
+
+function readOptional2(p: string): Buffer | undefined {
+  try { return fs.readFileSync(p); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; throw err; }
+}
+
+function checkDirs(root: string, rel: string, dirs: Set<string>, what: string): void {
+  const parts = rel.split('/');
+  let cur = '';
+  for (let i = 0; i < parts.length - 1; i++) {
+    cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+    if (dirs.has(cur)) continue;
+    const st = fs.lstatSync(`${root}/${cur}`, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) throw corrupt('layer_corrupt', `${what}: "${cur}" is not a directory in the layer`);
+    dirs.add(cur);
+  }
+}
+
+function* readFileChunks(path: string, size: number, what: string): Generator<Buffer> {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw wrap(`${what}: open ${JSON.stringify(path)}`, err);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is not a regular file`);
+    let left = size;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is shorter than recorded`);
+      left -= n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Coalesces small pieces into ~256 KiB chunks for fewer, larger writes. */
+class Batcher {
+  private parts: Buffer[] = [];
+  private len = 0;
+  push(b: Buffer): Buffer | undefined {
+    if (b.length >= 1 << 18 && this.len === 0) return b;
+    this.parts.push(b);
+    this.len += b.length;
+    return this.len >= 1 << 18 ? this.flush() : undefined;
+  }
+  flush(): Buffer | undefined {
+    if (this.len === 0) return undefined;
+    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.len);
+    this.parts = [];
+    this.len = 0;
+    return b;
+  }
+}
+

@@ -1,0 +1,45 @@
+/** Where each piece of Docker's layout lives under a data root (see ../shared/FORMATS.md). */
+export class StorePaths {
+  readonly overlay: string;
+  readonly links: string;
+  readonly imageRoot: string;
+  readonly layerdb: string;
+  readonly layerdbTmp: string;
+  readonly mounts: string;
+  readonly imagedbContent: string;
+  readonly imagedbMetadata: string;
+  readonly repositories: string;
+  readonly distribution: string;
+  readonly containers: string;
+  /** berth's own bookkeeping: the store lock and transaction journals. */
+  readonly berth: string;
+  readonly txn: string;
+  readonly locks: string;
+  readonly storeLock: string;
+
+  constructor(readonly root: string) {
+    this.overlay = `${root}/overlay2`;
+    this.links = `${this.overlay}/l`;
+    this.imageRoot = `${root}/image/overlay2`;
+    this.layerdb = `${this.imageRoot}/layerdb`;
+    this.layerdbTmp = `${this.layerdb}/tmp`;
+    this.mounts = `${this.layerdb}/mounts`;
+    this.imagedbContent = `${this.imageRoot}/imagedb/content/sha256`;
+    this.imagedbMetadata = `${this.imageRoot}/imagedb/metadata/sha256`;
+    this.repositories = `${this.imageRoot}/repositories.json`;
+    this.distribution = `${this.imageRoot}/distribution`;
+    this.containers = `${root}/containers`;
+    this.berth = `${root}/berth`;
+    this.txn = `${this.berth}/txn`;
+    this.locks = `${this.berth}/locks`;
+    this.storeLock = `${this.berth}/store.lock`;
+  }
+
+  layerDir(chainHex: string): string {
+    return `${this.layerdb}/sha256/${chainHex}`;
+  }
+
+  cacheDir(cacheId: string): string {
+    return `${this.overlay}/${cacheId}`;
+  }
+}

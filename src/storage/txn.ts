@@ -1,0 +1,101 @@
+import * as fs from 'node:fs';
+import * as native from '../native/index.js';
+import { randomHex } from './fsutil.js';
+import type { StorePaths } from './paths.js';
+
+/**
+ * What one operation did to the store, appended (and fsync'd) BEFORE it does it,
+ * so that if the process dies the next one can finish or undo it. The journal
+ * file is flock'ed for the life of the operation: a journal whose lock can be
+ * taken belongs to a dead process.
+ *   layer-dir   an overlay2/<cacheId> dir and l/<link> being created
+ *   tmp         a layerdb/tmp entry (write-set or layer being deleted)
+ *   layer       a layer this operation registered (undone if nothing uses it)
+ *   lease       an existing layer this operation relies on (must not be collected)
+ *   image       an image config this operation wrote (collected on undo if untagged)
+ *   collect     a layer this operation is deleting (deleted on recovery if unused)
+ *   collect-image  an image this operation is deleting (deleted on recovery if untagged)
+ */
+export type TxnRecord =
+  | { op: 'layer-dir'; cacheId: string; link: string }
+  | { op: 'tmp'; path: string }
+  | { op: 'layer'; chainID: string }
+  | { op: 'lease'; chainID: string }
+  | { op: 'image'; id: string }
+  | { op: 'collect'; chainID: string }
+  | { op: 'collect-image'; id: string };
+
+export class Txn {
+  readonly records: TxnRecord[] = [];
+  private constructor(readonly id: string, readonly path: string, private fd: number) {}
+
+  static begin(paths: StorePaths, kind: string): Txn {
+    fs.mkdirSync(paths.txn, { recursive: true, mode: 0o700 });
+    const id = `${kind}-${process.pid}-${randomHex(6)}`;
+    const path = `${paths.txn}/${id}.journal`;
+    // lock under a name recovery ignores, then publish: a journal is never visible unlocked
+    const tmp = `${paths.txn}/${id}.new`;
+    const fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
+    native.flock(fd, native.LOCK_EX);
+    fs.renameSync(tmp, path);
+    return new Txn(id, path, fd);
+  }
+
+  /** Record an intention durably before acting on it. */
+  add(rec: TxnRecord): void {
+    this.records.push(rec);
+    fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
+    fs.fdatasyncSync(this.fd);
+  }
+
+  /** The operation completed: forget the journal. */
+  commit(): void {
+    if (this.fd < 0) return;
+    fs.rmSync(this.path, { force: true });
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  get open(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** Release the lock without deleting the journal, making it a dead journal for recovery. */
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export function parseJournal(text: string): TxnRecord[] {
+  const out: TxnRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try { out.push(JSON.parse(line) as TxnRecord); } catch { /* a torn last line: the action was never started */ }
+  }
+  return out;
+}
+
+export interface JournalInfo {
+  path: string;
+  records: TxnRecord[];
+  live: boolean;
+  /** Held while dead journals are being recovered; release after. */
+  lock?: { release(): void };
+}
+
+/** All journals, each marked live (its owner holds the lock) or dead. Dead ones come back locked by us. */
+export function listJournals(paths: StorePaths, tryLock: (p: string) => { release(): void } | undefined): JournalInfo[] {
+  let names: string[];
+  try { names = fs.readdirSync(paths.txn); } catch { return []; }
+  const out: JournalInfo[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.journal')) continue;
+    const path = `${paths.txn}/${n}`;
+    let text: string;
+    try { text = fs.readFileSync(path, 'utf8'); } catch { continue; }
+    const lock = tryLock(path);
+    out.push({ path, records: parseJournal(text), live: !lock, lock });
+  }
+  return out;
+}
