@@ -1,0 +1,49 @@
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (tests run from dist/test/...). */
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BERTH = `${REPO}/bin/berth`;
+
+/** A fresh data root under /var/tmp (same filesystem kind as /var/lib); remove() deletes it. */
+export function tempRoot(prefix = 'berth-test'): { root: string; remove(): void } {
+  fs.mkdirSync('/var/tmp', { recursive: true });
+  const root = fs.mkdtempSync(`/var/tmp/${prefix}-`);
+  return { root, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+/** Run the berth CLI synchronously against a data root. */
+export function berth(root: string, args: string[], opts: { input?: Buffer | string; env?: Record<string, string> } = {}): RunResult {
+  const r: SpawnSyncReturns<Buffer> = spawnSync(BERTH, ['--root', root, ...args], {
+    input: opts.input, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 30,
+  });
+  return { code: r.status ?? 128 + 9, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** Run berth and fail with its output when it does not exit 0. */
+export function berthOk(root: string, args: string[], opts: { input?: Buffer | string } = {}): string {
+  const r = berth(root, args, opts);
+  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Start berth asynchronously (for kill tests). */
+export function berthSpawn(root: string, args: string[]) {
+  return spawn(BERTH, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Path of the cached debootstrap rootfs tar (built once by scripts/fixtures.sh). */
+export function debootstrapTar(): string {
+  const r = spawnSync(`${REPO}/scripts/fixtures.sh`, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/fixtures.sh failed: ${r.stderr}`);
+  return resolve(REPO, r.stdout.trim().split('\n').pop()!);
+}
+
+/** Overlay and berth mounts under a path (to assert nothing leaked). */
+export function mountsUnder(path: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(path));
+}
