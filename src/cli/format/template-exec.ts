@@ -6,7 +6,7 @@
  * `template: NAME:LINE:COL: executing "NAME" at <NODE>: MSG`.
  */
 import { invalid } from '../../core/errors.js';
-import { MISSING, formatV, goTypeName, sortedEntries } from './template-fmt.js';
+import { MISSING, formatV, goTypeName, lookupField, sortedEntries } from './template-fmt.js';
 import { isTrue, type FuncSpec, type ParamKind } from './template-funcs.js';
 import { operandString, type CommandNode, type ControlNode, type Node, type Operand, type PipeNode } from './template-parse.js';
 
@@ -190,18 +190,10 @@ class State {
       return MISSING;
     }
     const hasArgs = args.length > 1 || final !== NO_FINAL;
-    let found = false;
-    let value: unknown;
-    if (recv instanceof Map) {
-      found = recv.has(name);
-      value = recv.get(name);
-    } else if (typeof recv === 'object' && !Array.isArray(recv) && !(recv instanceof Date)) {
-      for (let o: object | null = recv; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-        if (Object.prototype.hasOwnProperty.call(o, name)) { found = true; value = (recv as Record<string, unknown>)[name]; break; }
-      }
-    } else {
+    if (typeof recv !== 'object' || Array.isArray(recv) || recv instanceof Date) {
       return this.errorf(node, `can't evaluate field ${name} in type ${goTypeName(recv)}`, ctx);
     }
+    const { found, value } = lookupField(recv, name);
     if (typeof value === 'function') {
       const fn = value as (...a: unknown[]) => unknown;
       return this.evalCall(dot, { params: ['any'], variadic: true, fn: fn.bind(recv) }, node, name, args.slice(1), final);

@@ -32,10 +32,38 @@ export function isGoInt(n: number): boolean {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 63;
 }
 
-/** Keys of a map-like value in Go's fmt/range order (sorted). */
+/**
+ * Properties of an object as template fields: own enumerable data properties
+ * plus getters defined on class prototypes; function-valued ones (methods) are
+ * left out. Maps yield their entries.
+ */
+export function objectEntries(v: object): [unknown, unknown][] {
+  if (v instanceof Map) return [...v.entries()];
+  const out = Object.entries(v).filter(([, x]) => typeof x !== 'function');
+  const seen = new Set(out.map(([k]) => k));
+  for (let p = Object.getPrototypeOf(v); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(p))) {
+      if (!d.get || seen.has(k)) continue;
+      seen.add(k);
+      const x = (v as Record<string, unknown>)[k];
+      if (typeof x !== 'function') out.push([k, x]);
+    }
+  }
+  return out;
+}
+
+/** Look a field up like Go does on a map or struct: own properties, then class prototypes. */
+export function lookupField(v: object, key: string): { found: boolean; value?: unknown } {
+  if (v instanceof Map) return v.has(key) ? { found: true, value: v.get(key) } : { found: false };
+  for (let o: object | null = v; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    if (Object.prototype.hasOwnProperty.call(o, key)) return { found: true, value: (v as Record<string, unknown>)[key] };
+  }
+  return { found: false };
+}
+
+/** Entries of a map-like value in Go's fmt/range order (sorted keys). */
 export function sortedEntries(v: object): [unknown, unknown][] {
-  const entries: [unknown, unknown][] = v instanceof Map ? [...v.entries()] : Object.entries(v).filter(([, x]) => typeof x !== 'function');
-  return entries.sort(([a], [b]) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  return objectEntries(v).sort(([a], [b]) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
 }
 
 /** Go time.Time.String() of a Date, in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`. */

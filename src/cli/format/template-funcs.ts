@@ -3,7 +3,7 @@
  * registers (templates.basicFunctions), and docker's HeaderFunctions used to
  * render table headers. Also Go encoding/json output for the `json` function.
  */
-import { MISSING, formatV, goTypeName, sortedEntries, sprint, sprintf, sprintln } from './template-fmt.js';
+import { MISSING, formatV, goTypeName, lookupField, objectEntries, sortedEntries, sprint, sprintf, sprintln } from './template-fmt.js';
 
 /** Parameter kinds checked the way Go's reflect-based call checks them. */
 export type ParamKind = 'any' | 'string' | 'int' | 'strings';
@@ -60,7 +60,7 @@ export function goJSON(v: unknown, opts: { sortKeys?: boolean; escapeHTML?: bool
     try {
       if (Array.isArray(x)) return `[${x.map((e) => enc(e, false)).join(',')}]`;
       if (!(x instanceof Map) && typeof (x as { toJSON?: unknown }).toJSON === 'function') return enc((x as { toJSON(): unknown }).toJSON(), false);
-      const entries = x instanceof Map || sort ? sortedEntries(x as object) : Object.entries(x as object).filter(([, e]) => typeof e !== 'function');
+      const entries = x instanceof Map || sort ? sortedEntries(x as object) : objectEntries(x as object);
       return `{${entries.map(([k, e]) => `${quoteJSON(String(k))}:${enc(e, false)}`).join(',')}}`;
     } finally {
       seen.delete(x as object);
@@ -93,6 +93,8 @@ export function isTrue(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Map) return v.size > 0;
   if (v instanceof Date) return true;
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return true; // class instance: a Go struct, always true
   return Object.keys(v as object).length > 0;
 }
 
@@ -133,7 +135,7 @@ function length(v: unknown): number {
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
   if (Array.isArray(v)) return v.length;
   if (v instanceof Map) return v.size;
-  if (typeof v === 'object' && !(v instanceof Date)) return Object.keys(v).length;
+  if (typeof v === 'object' && !(v instanceof Date)) return objectEntries(v).length;
   return fail(`len of type ${goTypeName(v)}`);
 }
 
@@ -155,7 +157,8 @@ function index(item: unknown, ...idx: unknown[]): unknown {
     else if (v instanceof Map) v = v.has(k) ? v.get(k) : null;
     else if (typeof v === 'object' && !(v instanceof Date)) {
       if (typeof k !== 'string') fail(`value has type ${goTypeName(k)}; should be string`);
-      v = Object.prototype.hasOwnProperty.call(v, k as string) ? (v as Record<string, unknown>)[k as string] : null;
+      const r = lookupField(v, k as string);
+      v = r.found ? r.value : null;
     } else fail(`can't index item of type ${goTypeName(v)}`);
   }
   return v;
@@ -181,8 +184,18 @@ function title(s: string): string {
   let out = '';
   for (const ch of s) {
     const sep = /^[\p{L}\p{N}_]$/u.test(prev) ? false : prev.charCodeAt(0) < 0x80 ? true : /\s/u.test(prev);
-    out += sep ? ch.toUpperCase() : ch;
+    out += sep ? simpleCase(ch, 'toUpperCase') : ch;
     prev = ch;
+  }
+  return out;
+}
+
+/** Go's strings.ToUpper/ToLower: per-rune simple case mapping ("ß" stays "ß"). */
+function simpleCase(s: string, how: 'toUpperCase' | 'toLowerCase'): string {
+  let out = '';
+  for (const ch of s) {
+    const m = ch[how]();
+    out += [...m].length === 1 ? m : ch;
   }
   return out;
 }
@@ -200,8 +213,8 @@ function htmlEscape(args: unknown[]): string {
 }
 
 function jsEscape(args: unknown[]): string {
-  const m: Record<string, string> = { '\\': '\\\\', '\'': '\\\'', '"': '\\"', '<': '\\u003C', '>': '\\u003E', '&': '\\u0026', '=': '\\u003D', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-  return evalArgsString(args).replace(/[\\'"<>&=\n\r\t]|[\x00-\x1f]/g, (c) => m[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  const m: Record<string, string> = { '\\': '\\\\', '\'': '\\\'', '"': '\\"', '<': '\\u003C', '>': '\\u003E', '&': '\\u0026', '=': '\\u003D' };
+  return evalArgsString(args).replace(/[\\'"<>&=]|[\x00-\x1f]/g, (c) => m[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
 }
 
 function urlquery(args: unknown[]): string {
@@ -240,8 +253,8 @@ export const dockerFuncs: Record<string, FuncSpec> = {
   split: { params: ['string', 'string'], fn: split },
   join: { params: ['strings', 'string'], fn: (a: string[], sep: string) => a.join(sep) },
   title: { params: ['string'], fn: title },
-  lower: { params: ['string'], fn: (s: string) => s.toLowerCase() },
-  upper: { params: ['string'], fn: (s: string) => s.toUpperCase() },
+  lower: { params: ['string'], fn: (s: string) => simpleCase(s, 'toLowerCase') },
+  upper: { params: ['string'], fn: (s: string) => simpleCase(s, 'toUpperCase') },
   pad: { params: ['string', 'int', 'int'], fn: (s: string, l: number, r: number) => (s === '' ? s : ' '.repeat(Math.max(l, 0)) + s + ' '.repeat(Math.max(r, 0))) },
   truncate: {
     params: ['string', 'int'],

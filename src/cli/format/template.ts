@@ -19,7 +19,9 @@
  *   string parameters;
  * - function-valued properties are called like Go methods (`{{.Label "k"}}`);
  * - arrays print like Go slices `[a b c]`, objects like maps `map[k:v]`
- *   (sorted keys), integer-valued numbers like ints, others like float64.
+ *   (sorted keys), integer-valued numbers like ints, others like float64;
+ * - `len` counts a string's UTF-8 bytes (as Go); `truncate` cuts at code
+ *   points (docker cuts bytes; identical for ASCII).
  *
  * Errors are BerthError(InvalidArgument) with Go's messages, e.g.
  * `template: :1: function "foo" not defined` (code template_parse) and

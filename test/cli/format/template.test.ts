@@ -44,6 +44,8 @@ const ok: Case[] = [
   { name: 'join', tpl: '{{join .L ","}}', data: { L: ['a', 'b'] }, want: 'a,b' },
   { name: 'split+join', tpl: '{{join (split "a:b:c" ":") "-"}} {{split "a:b" ":"}}', want: 'a-b-c [a b]' },
   { name: 'case funcs', tpl: '{{lower "ABC"}} {{upper "abc"}} {{title "hello wide_world foo-bar"}}', want: 'abc ABC Hello Wide_world Foo-Bar' },
+  { name: 'simple case mapping', tpl: '{{upper "straße"}} {{title "émile"}}', want: 'STRAßE Émile' },
+  { name: 'html/js/urlquery', tpl: String.raw`{{html "<a href='x'>&"}}|{{js "a'b\n<"}}|{{urlquery "a b&c/d"}}`, want: String.raw`&lt;a href=&#39;x&#39;&gt;&amp;|a\'b\u000A\u003C|a+b%26c%2Fd` },
   { name: 'truncate', tpl: '{{truncate "abcdef" 3}}|{{truncate "ab" 3}}|{{truncate "abc" 3}}', want: 'abc|ab|abc' },
   { name: 'pad', tpl: '[{{pad "x" 2 1}}][{{pad "" 2 1}}]', want: '[  x ][]' },
   { name: 'index', tpl: '{{index .L 1}} {{index .M "k"}} {{index .N "a" 0}} [{{index .M "zz"}}] {{index "abc" 0}}', data: { L: ['a', 'b'], M: { k: 'v' }, N: { a: [7] } }, want: 'b v 7 [] 97' },
@@ -86,6 +88,12 @@ const ok: Case[] = [
     want: '1kB',
   },
   { name: 'Map field', tpl: '{{.M.k}}', data: { M: new Map([['k', 'v']]) }, want: 'v' },
+  {
+    name: 'class getters in json/range/len (docker-style contexts)',
+    tpl: '{{json .}} {{range $k, $v := .}}{{$k}}={{$v}};{{end}} {{len .}} {{if .}}t{{end}}',
+    data: new (class { ID = 'i'; get Size() { return '1kB'; } label() { return 'x'; } })(),
+    want: '{"ID":"i","Size":"1kB"} ID=i;Size=1kB; 2 t',
+  },
 ];
 
 test('template execution', async (t) => {
