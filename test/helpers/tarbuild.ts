@@ -87,6 +87,8 @@ export interface RawFields {
   devmajor?: Num;
   devminor?: Num;
   prefix?: string | Buffer;
+  /** Bytes written at offsets after the fields and before the checksum (e.g. NUL inside a name). */
+  patch?: Array<[number, Buffer]>;
   /** 'ok' (default), 'bad' (off by one), 'signed' (sum of signed bytes, as old Sun tar wrote), or exact bytes. */
   checksum?: 'ok' | 'bad' | 'signed' | Buffer;
 }
@@ -138,6 +140,7 @@ export function rawBlock(f: RawFields): Buffer {
     putNum(b, 337, 8, f.devminor ?? 0);
     putBytes(b, 345, 155, f.prefix);
   }
+  for (const [off, bytes] of f.patch ?? []) bytes.copy(b, off);
   const ck = f.checksum ?? 'ok';
   if (Buffer.isBuffer(ck)) {
     ck.copy(b, 148, 0, Math.min(8, ck.length));
