@@ -95,9 +95,18 @@ export interface RawHeader {
   devminor: number;
 }
 
+/** The checksum as some old tars (Sun tar) computed it: bytes summed as signed chars. */
+function signedChecksumOf(b: Buffer, off: number): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b.readInt8(off + i);
+  return sum;
+}
+
 export function parseBlock(b: Buffer, off: number): RawHeader {
-  const stored = parseNumeric(b, off + 148, 8, 'checksum');
-  if (stored !== checksumOf(b, off)) throw invalid('tar_checksum', 'tar header: checksum mismatch (not a tar archive, or corrupt)');
+  let stored = -1;
+  try { stored = parseNumeric(b, off + 148, 8, 'checksum'); } catch { /* reported below */ }
+  // like Go's archive/tar, accept the POSIX (unsigned) sum or the signed one some old tars wrote
+  if (stored !== checksumOf(b, off) && stored !== signedChecksumOf(b, off)) throw invalid('tar_checksum', 'tar header: checksum mismatch (not a tar archive, or corrupt)');
   const magic = b.toString('latin1', off + 257, off + 263);
   const ustar = magic === 'ustar\0' || magic === 'ustar ';
   let name = cstr(b, off, 100);

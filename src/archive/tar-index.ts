@@ -24,10 +24,11 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
     let pax: Map<string, Buffer> | undefined;
     let longName: string | undefined, longLink: string | undefined;
     const readAt = (buf: Buffer, at: number, len: number) => {
-      if (at + len > fileSize) throw invalid('tar_truncated', `${what}: unexpected end of file at offset ${at}`);
+      if (at + len > fileSize) throw invalid('tar_truncated', `${what}: unexpected end of file at offset ${fileSize} (truncated archive)`);
       fs.readSync(fd, buf, 0, len, at);
     };
-    while (off + BLOCK <= fileSize) {
+    for (;;) {
+      if (off === fileSize) break; // EOF on a header boundary: accepted, as Go's reader does
       readAt(block, off, BLOCK);
       if (isZeroBlock(block, 0)) break;
       const raw = parseBlock(block, 0);

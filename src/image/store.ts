@@ -61,12 +61,15 @@ export class ImageStore {
     const txn = Txn.begin(this.paths, kind);
     try {
       const out = await fn(txn);
+      for (const r of txn.records) if (r.op === 'tmp') removeAll(r.path);
       txn.commit();
       return out;
     } catch (err) {
+      // stop leasing what we made, so undo can collect it; the journal stays until undone
+      txn.close();
       await this.lock(() => {
         this.undo(txn.records);
-        txn.commit();
+        fs.rmSync(txn.path, { force: true });
       });
       throw err;
     }
