@@ -77,4 +77,3 @@ export function encodeImageConfig(c: ImageConfig): Buffer {
   return Buffer.from(JSON.stringify(c));
 }
 
-export type { ImageID };

@@ -334,4 +334,3 @@ function safeReaddir(p: string): string[] {
   try { return fs.readdirSync(p); } catch { return []; }
 }
 
-export type { DiffID };

@@ -132,4 +132,3 @@ export function intermediateImages(list: ImageRecord[], store: ImageStore): Set<
   return parents;
 }
 
-export { chainIDs };

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
 import { loadArchive } from '../../image/load.js';
@@ -20,6 +19,5 @@ export const load: Command = {
       if (img.tags.length === 0) ctx.out(`Loaded image ID: ${img.id}`);
       for (const t of img.tags) ctx.out(`Loaded image: ${t}`);
     }
-    void createReadStream;
   },
 };
