@@ -86,7 +86,8 @@ class LayerWriter implements TarVisitor {
   private readonly dirs = new Set<string>(['']);
   private readonly seen = new Set<string>();
   private readonly inodes = new Set<string>();
-  private dirTimes: Array<[string, number]> = [];
+  /** Directory mtimes to set at the end, by full path; the last header for a path wins. */
+  private readonly dirTimes = new Map<string, number>();
   private fd = -1;
   private cur: { h: TarHeader; rel: string; full: string } | null = null;
   private crc = Buffer.alloc(8);
@@ -98,6 +99,10 @@ class LayerWriter implements TarVisitor {
 
   raw(b: Buffer): void {
     this.split.raw(b);
+  }
+
+  endOfArchive(): void {
+    this.split.endOfArchive();
   }
 
   entry(h: TarHeader): void {
@@ -142,10 +147,7 @@ class LayerWriter implements TarVisitor {
 
   finish(): void {
     // directory times last: creating children changed them
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [p, t] = this.dirTimes[i]!;
-      fs.utimesSync(p, t, t);
-    }
+    for (const [p, t] of this.dirTimes) fs.utimesSync(p, t, t);
     if (this.sizeDirty) this.size = treeSize(this.root);
   }
 
@@ -235,6 +237,8 @@ class LayerWriter implements TarVisitor {
       for (const d of [...this.dirs]) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
       for (const s of [...this.seen]) if (s.startsWith(rel + '/')) this.seen.delete(s);
     }
+    // the removed dirs' times must not be applied to whatever takes their place (maybe a symlink out of root)
+    for (const p of [...this.dirTimes.keys()]) if (p === full || p.startsWith(full + '/')) this.dirTimes.delete(p);
     fs.rmSync(full, { recursive: true, force: true });
     this.sizeDirty = true;
   }
@@ -267,7 +271,7 @@ class LayerWriter implements TarVisitor {
     if (h.uid !== 0 || h.gid !== 0) fs.lchownSync(full, h.uid, h.gid);
     fs.chmodSync(full, h.mode);
     this.setXattrs(full, h);
-    if (h.type === 'dir') this.dirTimes.push([full, h.mtime]);
+    if (h.type === 'dir') this.dirTimes.set(full, h.mtime);
     else fs.utimesSync(full, h.mtime, h.mtime);
   }
 

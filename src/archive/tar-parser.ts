@@ -13,6 +13,8 @@ export interface TarVisitor {
   body(chunk: Buffer): void;
   /** The body of the current entry is complete. */
   entryEnd(): void;
+  /** The end-of-archive marker (two zero blocks) was read; what follows is trailing raw bytes. */
+  endOfArchive?(): void;
 }
 
 export interface TarParserOptions {
@@ -115,6 +117,7 @@ export class TarParser {
       this.v.raw(Buffer.from(block));
       if (!isZeroBlock(block, 0)) throw invalid('tar_header', 'tar: invalid header after a zero block');
       this.state = 'trailer';
+      this.v.endOfArchive?.();
       return;
     }
     if (isZeroBlock(block, 0)) {

@@ -13,6 +13,7 @@ export type TarSplitEntry =
   | { type: 1; name: string; size: number; crc: Buffer | null; position: number };
 
 export const SEGMENT = 2;
+const TRAILER_SEGMENT = 1 << 20;
 export const FILE = 1;
 
 /** Collects entries while a tar is read; call raw() for non-body bytes and file() for each header. */
@@ -21,8 +22,26 @@ export class TarSplitRecorder {
   private pending: Buffer[] = [];
   private pos = 0;
 
+  private afterEnd = false;
+  private pendingLen = 0;
+
   raw(b: Buffer): void {
-    this.pending.push(Buffer.from(b));
+    if (!this.afterEnd) { this.pending.push(Buffer.from(b)); return; }
+    // after the end marker, tar-split stores trailing bytes in segments of at most 1 MiB
+    let off = 0;
+    while (off < b.length) {
+      const n = Math.min(b.length - off, TRAILER_SEGMENT - this.pendingLen);
+      this.pending.push(Buffer.from(b.subarray(off, off + n)));
+      this.pendingLen += n;
+      off += n;
+      if (this.pendingLen === TRAILER_SEGMENT) { this.flush(); this.pendingLen = 0; }
+    }
+  }
+
+  /** The end-of-archive marker was read: it (with the last padding) becomes one segment, as tar-split writes it. */
+  endOfArchive(): void {
+    this.flush();
+    this.afterEnd = true;
   }
 
   private flush(): void {
@@ -49,6 +68,8 @@ export class TarSplitRecorder {
 
   finish(): Buffer {
     this.flush();
+    // tar-split ends with an empty segment
+    this.lines.push(`{"type":2,"payload":"","position":${this.pos++}}\n`);
     return gzipSync(Buffer.from(this.lines.join('')));
   }
 }

@@ -71,7 +71,7 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
     for (const t of item.tags) {
       const r = parseReference(t);
       index.push({ ...desc, annotations: { 'io.containerd.image.name': `${r.name}:${r.tag}`, 'org.opencontainers.image.ref.name': r.tag } });
-      (repositories[familiarName(r.name)] ??= {})[r.tag!] = hexOf(chain[chain.length - 1] ?? '');
+      (repositories[familiarName(r.name)] ??= {})[r.tag!] = hexOf(cfg.rootfs.diff_ids[cfg.rootfs.diff_ids.length - 1] ?? '');
     }
   }
   const json = (o: unknown) => Buffer.from(JSON.stringify(o));

@@ -160,7 +160,7 @@ export class LayerStore {
         return existing;
       }
       txn.add({ op: 'layer', chainID });
-      if (parent) fs.writeFileSync(`${this.paths.cacheDir(parent.cacheId)}/committed`, '');
+      if (parent) fs.writeFileSync(`${this.paths.cacheDir(parent.cacheId)}/committed`, '', { mode: 0o600 });
       fs.renameSync(ws, this.paths.layerDir(hexOf(chainID)));
       return layer;
     });
@@ -258,6 +258,9 @@ function checkDirs(root: string, rel: string, dirs: Set<string>, what: string): 
 }
 
 function* readFileChunks(path: string, size: number, what: string): Generator<Buffer> {
+  // never open() anything but a regular file: a device node in diff/ would reach the host's device
+  const pre = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (pre && !pre.isFile()) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is not a regular file`);
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);

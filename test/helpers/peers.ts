@@ -21,9 +21,12 @@ export class Scope {
   private steps: Array<{ what: string; fn: () => void }> = [];
   private disposed = false;
   private readonly onExit = () => this.dispose();
+  private readonly onSignal = (sig: NodeJS.Signals) => { this.dispose(); process.exit(sig === 'SIGINT' ? 130 : 143); };
 
   constructor() {
     process.on('exit', this.onExit);
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
   }
 
   defer(what: string, fn: () => void): void {
@@ -43,6 +46,8 @@ export class Scope {
     if (this.disposed) return [];
     this.disposed = true;
     process.off('exit', this.onExit);
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
     const errors: string[] = [];
     for (const s of this.steps.reverse()) {
       try { s.fn(); } catch (e) { errors.push(`${s.what}: ${(e as Error).message}`); }
@@ -350,7 +355,9 @@ export function treeSnapshot(dir: string, opts: { mtimes?: boolean } = {}): stri
     const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink'
       : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'socket';
     const parts = [rel || '.', type, (st.mode & 0o7777).toString(8), `${st.uid}:${st.gid}`];
-    if (opts.mtimes !== false && type !== 'dir') parts.push(`mtime=${Math.floor(st.mtimeMs / 1000)}`);
+    // directory mtimes change as entries are added; a whiteout's mtime is the time it was applied
+    const whiteout = type === 'char' && st.rdev === 0;
+    if (opts.mtimes !== false && type !== 'dir' && !whiteout) parts.push(`mtime=${Math.floor(st.mtimeMs / 1000)}`);
     if (type === 'file') {
       parts.push(`size=${st.size}`, `sha256=${sha256(fs.readFileSync(p))}`);
       if (st.nlink > 1) {

@@ -17,7 +17,7 @@ import {
 
 const T0 = Date.now();
 const scope = new Scope();
-after(() => { scope.dispose(); process.stderr.write(`# docker-save.test: ${since(T0)} in all\n`); });
+after(() => { scope.dispose(); process.stderr.write(`docker-save.test: ${since(T0)} in all\n`); });
 
 let work: string;
 let d: Dockerd;
@@ -37,7 +37,7 @@ before(() => {
   // the data root stays for comparisons; nothing else needs the daemon
   d.stop();
   br = scope.tempDir('dsave-berth');
-  process.stderr.write(`# docker-save.test: dockerd start ${d.startMs}ms, import+build+save ${imgs.buildMs}ms\n`);
+  process.stderr.write(`docker-save.test: dockerd start ${d.startMs}ms, import+build+save ${imgs.buildMs}ms\n`);
 }, { timeout: 300_000 });
 
 const inspectIds = (root: string) => Object.fromEntries(REFS.map((r) =>
@@ -72,7 +72,7 @@ function assertSameImages(root: string) {
 test('berth load -i of a two-image docker save archive: same image IDs, config bytes, diff_ids, chainIDs, layerdb', () => {
   const t0 = Date.now();
   const out = berthOk(br, ['load', '-i', imgs.saveTar]);
-  process.stderr.write(`# docker-save.test: berth load ${since(t0)}\n`);
+  process.stderr.write(`docker-save.test: berth load ${since(t0)}\n`);
   assert.deepEqual(out.trim().split('\n').sort(), ['Loaded image: bbx:base', 'Loaded image: bbx:multi']);
   assertSameImages(br);
   // the multi image really has the 4 layers the build made (import, RUN, RUN, COPY)
@@ -157,16 +157,27 @@ test('tar-split.json.gz describes the same tar as dockerd\'s (same file entries 
 });
 
 test('tar-split.json.gz content is identical to dockerd\'s, entry for entry', () => {
-  // dockerd (vendored vbatts/tar-split) writes the end-of-archive as: the 1024-byte EOF marker (with
-  // any padding of the last member) as one segment, any further trailing padding read in chunks as
-  // more segments, and a final EMPTY segment from the read that hit EOF.
+  // dockerd (vendored vbatts/tar-split) ends the stream with: the EOF marker (1024 zero bytes, after
+  // any padding of the last member) as one segment, then what follows it read in chunks of up to
+  // 1 MiB, one segment each, then an EMPTY segment from the read that hit EOF.
   const berthLayers = readLayerdb(br);
+  const describe = (l: string | undefined) => {
+    if (l === undefined) return '(none)';
+    const e = JSON.parse(l);
+    return e.type === 2 ? `segment pos=${e.position} ${Buffer.from(e.payload ?? '', 'base64').length} bytes` : `file pos=${e.position} ${e.name}`;
+  };
+  const diffs: string[] = [];
   for (const [chain, dl] of dockerLayers) {
     const lines = (b: Buffer) => b.toString('utf8').split('\n').filter(Boolean);
     const bl = lines(berthLayers.get(chain)!.tarSplit), dkl = lines(dl.tarSplit);
-    const summary = (ls: string[]) => ls.slice(-3).map((l) => { const e = JSON.parse(l); return `type=${e.type} pos=${e.position} ${e.type === 2 ? `${Buffer.from(e.payload ?? '', 'base64').length} bytes` : e.name}`; }).join('; ');
-    assert.deepEqual(bl, dkl, `${chain}: last entries berth [${summary(bl)}] dockerd [${summary(dkl)}]`);
+    const i = bl.findIndex((l, k) => l !== dkl[k]);
+    const first = i >= 0 ? i : bl.length < dkl.length ? bl.length : -1;
+    if (first >= 0) {
+      diffs.push(`layer ${dl.diff}: ${bl.length} entries, dockerd ${dkl.length}; first difference at entry ${first}: `
+        + `berth [${bl.slice(first, first + 3).map(describe).join('; ') || '(end)'}] dockerd [${dkl.slice(first, first + 3).map(describe).join('; ')}]`);
+    }
   }
+  assert.deepEqual(diffs, []);
 });
 
 test('berth load -i of the gzip\'d docker save archive gives the same store', () => {
