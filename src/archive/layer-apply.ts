@@ -236,9 +236,9 @@ class LayerWriter implements TarVisitor {
     if (this.dirs.has(rel)) {
       for (const d of [...this.dirs]) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
       for (const s of [...this.seen]) if (s.startsWith(rel + '/')) this.seen.delete(s);
+      // the removed dirs' times must not be applied to whatever takes their place (maybe a symlink out of root)
+      for (const p of [...this.dirTimes.keys()]) if (p === full || p.startsWith(full + '/')) this.dirTimes.delete(p);
     }
-    // the removed dirs' times must not be applied to whatever takes their place (maybe a symlink out of root)
-    for (const p of [...this.dirTimes.keys()]) if (p === full || p.startsWith(full + '/')) this.dirTimes.delete(p);
     fs.rmSync(full, { recursive: true, force: true });
     this.sizeDirty = true;
   }

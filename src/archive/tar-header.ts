@@ -170,6 +170,7 @@ export function applyPax(raw: RawHeader, pax: Map<string, Buffer> | undefined, t
   };
   if (!pax) return h;
   for (const [k, v] of pax) {
+    if (v.length === 0 && !k.startsWith('SCHILY.xattr.')) continue; // as Go: an empty record keeps the USTAR value
     const s = () => v.toString('utf8');
     const num = (field: string) => {
       const n = Number(s());

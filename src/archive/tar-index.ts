@@ -46,7 +46,7 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
       const name = longName ?? raw.name;
       const h = applyPax({ ...raw, name, linkname: longLink ?? raw.linkname }, pax, typeOfFlag(raw.flag, name));
       pax = undefined; longName = longLink = undefined;
-      const bodySize = h.type === 'file' ? h.size : raw.size;
+      const bodySize = h.type === 'file' ? h.size : 0; // other types have no data section, as in Go's reader
       if (off + bodySize > fileSize) throw invalid('tar_truncated', `${what}: entry ${JSON.stringify(h.name)} is truncated`);
       out.set(cleanEntryName(h.name, `${what} entry`), { header: h, offset: off });
       off += bodySize + padding(bodySize);

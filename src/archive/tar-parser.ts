@@ -142,16 +142,21 @@ export class TarParser {
       if (raw.size === 0) this.onMetaDone();
       return;
     }
-    const name = this.longName ?? raw.name;
-    const h = applyPax({ ...raw, name, linkname: this.longLink ?? raw.linkname }, this.pax, typeOfFlag(raw.flag, name));
+    // as Go's archive/tar (so Docker): PAX first, then non-empty GNU long names over it, and the old
+    // trailing-slash directory rule looks at the final name
+    const h = applyPax(raw, this.pax, 'file');
+    if (this.longName) h.name = this.longName;
+    if (this.longLink) h.linkname = this.longLink;
+    h.type = typeOfFlag(raw.flag, h.name);
     this.pax = undefined;
     this.longName = this.longLink = undefined;
     if (h.type !== 'file') h.size = 0;
     this.current = h.name;
     this.entries++;
     this.v.entry(h);
-    // a non-file entry may still declare a size in its header: those bytes are skipped as raw
-    const declared = h.type === 'file' ? h.size : raw.size;
+    // only regular files have a data section: as in Go's archive/tar (so Docker), a size declared by a
+    // link, symlink, device, fifo or dir header is ignored and the next header follows at once
+    const declared = h.size;
     this.bodySize = h.type === 'file' ? h.size : 0;
     this.skipSize = declared - this.bodySize;
     this.remaining = this.bodySize;

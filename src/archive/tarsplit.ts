@@ -54,7 +54,9 @@ export class TarSplitRecorder {
   /** A header was read: its bytes (already given to raw) become a segment, then the file entry follows. */
   file(name: string, size: number, crc: Buffer | null): void {
     this.flush();
-    const nameField = isUtf8(name) ? `"name":${JSON.stringify(name)}` : `"name_raw":"${Buffer.from(name, 'latin1').toString('base64')}"`;
+    // `name` is the (UTF-8) name the file was extracted under, so diff/ always has it: header bytes that
+    // are not UTF-8 were decoded with U+FFFD, and a latin1 "name_raw" of that would name no file
+    const nameField = `"name":${JSON.stringify(name)}`;
     const sizeField = size > 0 ? `,"size":${size}` : '';
     const payload = crc ? `"${crc.toString('base64')}"` : 'null';
     this.lines.push(`{"type":1,${nameField}${sizeField},"payload":${payload},"position":${this.pos++}}\n`);
@@ -72,10 +74,6 @@ export class TarSplitRecorder {
     this.lines.push(`{"type":2,"payload":"","position":${this.pos++}}\n`);
     return gzipSync(Buffer.from(this.lines.join('')));
   }
-}
-
-function isUtf8(s: string): boolean {
-  return !s.includes('\ufffd');
 }
 
 /** Parse tar-split.json.gz. Throws Corrupt with the line number on malformed input. */

@@ -170,6 +170,21 @@ const crafted: Crafted[] = [
     want: [{ name: 'second', uid: 7 }] },
   { name: 'PAX records do not leak into the next entry', tar: buildTar([paxHeader([['path', 'p1'], ['SCHILY.xattr.user.k', 'v']]), rawEntry({ name: 'a' }), rawEntry({ name: 'b' })]),
     want: [{ name: 'p1' }, { name: 'b', xattrs: new Map() }] },
+  // precedence and empty values as Go's archive/tar has them (Docker reads layers with it: the same bytes must give the same tree)
+  { name: 'a GNU long name wins over a PAX path, a GNU long link over a PAX linkpath', tar: buildTar([
+    paxHeader([['path', 'pax-name'], ['linkpath', 'pax-link']]), gnuLong('gnu-name'), gnuLong('gnu-link', 'K'), rawEntry({ name: 'ustar', flag: '2', linkname: 'ustar-link' })]),
+    want: [{ name: 'gnu-name', linkname: 'gnu-link', type: 'symlink' }] },
+  { name: 'an empty GNU long name does not replace the name', tar: buildTar([gnuLong(''), rawEntry({ name: 'kept' })]), want: [{ name: 'kept' }] },
+  { name: 'empty PAX values keep the USTAR fields', tar: buildTar([
+    paxHeader([['path', ''], ['linkpath', ''], ['size', ''], ['uid', ''], ['gid', ''], ['mtime', ''], ['uname', ''], ['gname', '']]),
+    rawEntry({ name: 'kept', size: 3, uid: 7, gid: 8, mtime: 99, uname: 'u', gname: 'g' }, 'abc')]),
+    want: [{ name: 'kept', size: 3, uid: 7, gid: 8, mtime: 99, uname: 'u', gname: 'g', body: 'abc' }] },
+  { name: 'an empty PAX xattr value is an empty xattr', tar: buildTar([paxHeader([['SCHILY.xattr.user.empty', '']]), rawEntry({ name: 'x' })]),
+    want: [{ name: 'x', xattrs: new Map([['user.empty', Buffer.alloc(0)]]) }] },
+  { name: 'NUL type flag: a PAX path ending in "/" makes a directory', tar: buildTar([paxHeader([['path', 'pax-dir/']]), rawEntry({ name: 'plain', flag: '\0' })]),
+    want: [{ name: 'pax-dir/', type: 'dir' }] },
+  { name: 'NUL type flag: a PAX path without "/" makes a file even if the USTAR name has one', tar: buildTar([paxHeader([['path', 'pax-file']]), rawEntry({ name: 'ustar-dir/', flag: '\0', size: 1 }, 'f')]),
+    want: [{ name: 'pax-file', type: 'file', body: 'f' }] },
   { name: 'global PAX header is ignored', tar: buildTar([paxHeader([['path', 'global'], ['comment', 'x']], 'g'), rawEntry({ name: 'local' })]),
     want: [{ name: 'local' }] },
   { name: 'empty PAX header', tar: buildTar([paxHeader(Buffer.alloc(0)), rawEntry({ name: 'e' })]), want: [{ name: 'e' }] },
@@ -189,8 +204,16 @@ const crafted: Crafted[] = [
   { name: 'GNU magic: the prefix area is not part of the name', tar: buildTar([rawEntry({ name: 'gnuname', magic: 'gnu', patch: [[345, Buffer.from('atime-bytes')]] })]),
     want: [{ name: 'gnuname' }] },
   { name: 'contiguous file (type 7) is a regular file', tar: buildTar([rawEntry({ name: 'c7', flag: '7', size: 1 }, 'c')]), want: [{ name: 'c7', type: 'file', body: 'c' }] },
-  { name: 'a directory that declares a size: the bytes are skipped', tar: buildTar([rawEntry({ name: 'dsz/', flag: '5', size: 600 }, Buffer.alloc(600, 0x7a)), rawEntry({ name: 'next', size: 1 }, 'n')]),
+  // as in Go's archive/tar (Docker): types 1-6 have no data section whatever size they declare
+  { name: 'a directory that declares a size has no data: the next header follows at once', tar: buildTar([rawBlock({ name: 'dsz/', flag: '5', size: 600 }), rawEntry({ name: 'next', size: 1 }, 'n')]),
     want: [{ name: 'dsz/', type: 'dir', size: 0 }, { name: 'next', body: 'n' }] },
+  { name: 'symlink, hardlink, fifo and devices that declare sizes have no data', tar: buildTar([
+    rawBlock({ name: 'sl', flag: '2', linkname: 't', size: 1 }), rawBlock({ name: 'hl', flag: '1', linkname: 'sl', size: 512 }),
+    rawBlock({ name: 'ff', flag: '6', size: 10 }), rawBlock({ name: 'cd', flag: '3', size: 10000 }), rawBlock({ name: 'bd', flag: '4', size: 3 }),
+    rawBlock({ name: 'v7d/', flag: '\0', magic: 'v7', size: 1024 }), rawEntry({ name: 'last', size: 1 }, 'l')]),
+    want: [{ name: 'sl', type: 'symlink' }, { name: 'hl', type: 'link' }, { name: 'ff', type: 'fifo' }, { name: 'cd', type: 'char' }, { name: 'bd', type: 'block' }, { name: 'v7d/', type: 'dir' }, { name: 'last', body: 'l' }] },
+  { name: 'a PAX size on a hardlink gives it no data either', tar: buildTar([paxHeader([['size', '512']]), rawBlock({ name: 'hl', flag: '1', linkname: 'x' }), rawEntry({ name: 'after' })]),
+    want: [{ name: 'hl', type: 'link', size: 0 }, { name: 'after' }] },
   { name: 'NUL inside the name field ends the name', tar: buildTar([rawEntry({ name: 'abc', patch: [[3, Buffer.from('\0../../evil')]] })]), want: [{ name: 'abc' }] },
   { name: 'signed checksum (old Sun tar) is accepted, as Go does', tar: buildTar([rawEntry({ name: 'naïve-ñ', checksum: 'signed', size: 1 }, 's')]),
     want: [{ name: 'naïve-ñ', body: 's' }] },
@@ -270,7 +293,7 @@ const mixed = buildTar([
   { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3 },
   { name: 'fifo', type: 'fifo' },
   rawEntry({ name: 'v7dir/', flag: '\0', magic: 'v7' }),
-  rawEntry({ name: 'dsz/', flag: '5', size: 700 }, Buffer.alloc(700, 9)),
+  rawBlock({ name: 'dsz/', flag: '5', size: 700 }),
   { name: 'last', body: 'end' },
 ], { after: Buffer.concat([Buffer.from('trailing garbage'), Buffer.alloc(3000, 0xee)]) });
 
