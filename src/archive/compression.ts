@@ -51,6 +51,31 @@ class ZstdTransform extends Transform {
   }
 }
 
+/** Largest zstd window accepted (libzstd's default limit): a frame header must not make us allocate more. */
+export const MAX_ZSTD_WINDOW = 128 << 20;
+
+/** Read the window a zstd frame header asks for (RFC 8878 3.1.1.1) and refuse oversized ones. */
+export function checkZstdWindow(head: Buffer, what: string): void {
+  if (head.length < 6) return;
+  const fhd = head[4]!;
+  const single = (fhd & 0x20) !== 0;
+  let window: number;
+  if (!single) {
+    const wd = head[5]!;
+    const base = 2 ** (10 + (wd >> 3));
+    window = base + (base / 8) * (wd & 7);
+  } else {
+    const dictSize = [0, 1, 2, 4][fhd & 3]!;
+    const fcsSize = [1, 2, 4, 8][fhd >> 6]!;
+    const off = 5 + dictSize;
+    if (head.length < off + fcsSize) return;
+    window = 0;
+    for (let i = fcsSize - 1; i >= 0; i--) window = window * 256 + head[off + i]!;
+    if (fcsSize === 2) window += 256;
+  }
+  if (window > MAX_ZSTD_WINDOW) throw invalid('zstd_window', `${what}: zstd frame asks for a ${window}-byte window (limit ${MAX_ZSTD_WINDOW})`);
+}
+
 export interface DecompressOptions {
   /** Fail once more than this many decompressed bytes came out (decompression bombs). */
   maxBytes?: number;
@@ -65,13 +90,13 @@ export interface DecompressOptions {
 export async function* decompressed(src: AsyncIterable<Buffer>, opts: DecompressOptions = {}): AsyncGenerator<Buffer> {
   const what = opts.what ?? 'input';
   const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
-  const { head, rest } = await peek(src, 6);
+  const { head, rest } = await peek(src, 18);
   const kind = detectCompression(head);
   let stream: AsyncIterable<Buffer>;
   switch (kind) {
     case 'none': stream = rest; break;
     case 'gzip': stream = Readable.from(rest).pipe(createGunzip({ chunkSize: 256 * 1024 })); break;
-    case 'zstd': stream = Readable.from(rest).pipe(new ZstdTransform()); break;
+    case 'zstd': checkZstdWindow(head, what); stream = Readable.from(rest).pipe(new ZstdTransform()); break;
     default: throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
   }
   let total = 0;

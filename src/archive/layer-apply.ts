@@ -168,6 +168,8 @@ class LayerWriter implements TarVisitor {
       return;
     }
     const base = baseOf(rel);
+    // AUFS metadata directories at the top (.wh..wh.plnk, .wh..wh.aufs) are skipped with their content, as Docker does
+    if (rel.startsWith(WHITEOUT_META_PREFIX) && rel.includes('/')) return;
     if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(h, rel, base);
     this.ensureDir(dirOf(rel), h);
     if (this.seen.has(rel) || this.dirs.has(rel)) this.replace(h, rel, full);
@@ -279,7 +281,13 @@ class LayerWriter implements TarVisitor {
     for (const [k, v] of h.xattrs) {
       // overlay's own attributes would change how the union is assembled: never taken from a tar
       if (k.startsWith('trusted.overlay.')) continue;
-      native.lsetxattr(full, k, v, 0);
+      try {
+        native.lsetxattr(full, k, v, 0);
+      } catch (err) {
+        // as Docker: a filesystem or file type that does not take this xattr (user.* on a symlink) is not fatal
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+      }
     }
   }
 }

@@ -161,6 +161,19 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
   return out;
 }
 
+/**
+ * The header of an entry from its block and the records before it, as Go's
+ * archive/tar (so Docker) does: PAX first, then non-empty GNU long names over
+ * it; the old trailing-slash directory rule looks at the final name.
+ */
+export function finalHeader(raw: RawHeader, pax: Map<string, Buffer> | undefined, longName: string | undefined, longLink: string | undefined): TarHeader {
+  const h = applyPax(raw, pax, 'file');
+  if (longName) h.name = longName;
+  if (longLink) h.linkname = longLink;
+  h.type = typeOfFlag(raw.flag, h.name);
+  return h;
+}
+
 /** Fold PAX records into a raw header, producing the final header. */
 export function applyPax(raw: RawHeader, pax: Map<string, Buffer> | undefined, type: TarType): TarHeader {
   const h: TarHeader = {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
-import { BLOCK, applyPax, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax, typeOfFlag, type TarHeader } from './tar-header.js';
+import { BLOCK, finalHeader, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax, type TarHeader } from './tar-header.js';
 import { cleanEntryName } from './names.js';
 
 export interface IndexedEntry {
@@ -43,8 +43,7 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
         else if (raw.flag === 'K') longLink = cstring(data);
         continue;
       }
-      const name = longName ?? raw.name;
-      const h = applyPax({ ...raw, name, linkname: longLink ?? raw.linkname }, pax, typeOfFlag(raw.flag, name));
+      const h = finalHeader(raw, pax, longName, longLink);
       pax = undefined; longName = longLink = undefined;
       const bodySize = h.type === 'file' ? h.size : 0; // other types have no data section, as in Go's reader
       if (off + bodySize > fileSize) throw invalid('tar_truncated', `${what}: entry ${JSON.stringify(h.name)} is truncated`);

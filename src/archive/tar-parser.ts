@@ -1,6 +1,6 @@
 import { invalid } from '../core/errors.js';
 import {
-  BLOCK, applyPax, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax, typeOfFlag,
+  BLOCK, finalHeader, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax,
   type RawHeader, type TarHeader,
 } from './tar-header.js';
 
@@ -142,12 +142,7 @@ export class TarParser {
       if (raw.size === 0) this.onMetaDone();
       return;
     }
-    // as Go's archive/tar (so Docker): PAX first, then non-empty GNU long names over it, and the old
-    // trailing-slash directory rule looks at the final name
-    const h = applyPax(raw, this.pax, 'file');
-    if (this.longName) h.name = this.longName;
-    if (this.longLink) h.linkname = this.longLink;
-    h.type = typeOfFlag(raw.flag, h.name);
+    const h = finalHeader(raw, this.pax, this.longName, this.longLink);
     this.pax = undefined;
     this.longName = this.longLink = undefined;
     if (h.type !== 'file') h.size = 0;
