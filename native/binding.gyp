@@ -2,14 +2,52 @@
   "targets": [
     {
       "target_name": "berth_native",
-      "sources": ["berth_native.c"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags!": ["-O3"],
-      "cflags": ["-O2", "-std=gnu11"],
+      "sources": [
+        "berth_native.c"
+      ],
+      "defines": [
+        "NAPI_VERSION=8"
+      ],
+      "cflags!": [
+        "-O3"
+      ],
+      "cflags": [
+        "-O2",
+        "-std=gnu11"
+      ],
       "configurations": {
         "Release": {
-          "cflags!": ["-O3"],
-          "cflags": ["-O2"]
+          "cflags!": [
+            "-O3"
+          ],
+          "cflags": [
+            "-O2"
+          ]
+        }
+      }
+    },
+    {
+      "target_name": "berth-helper",
+      "type": "executable",
+      "sources": [
+        "helper/berth-helper.c"
+      ],
+      "cflags!": [
+        "-O3"
+      ],
+      "cflags": [
+        "-O2",
+        "-std=gnu11",
+        "-Wall"
+      ],
+      "configurations": {
+        "Release": {
+          "cflags!": [
+            "-O3"
+          ],
+          "cflags": [
+            "-O2"
+          ]
         }
       }
     }

@@ -1,0 +1,277 @@
+/*
+ * berth-helper: executes a container plan that berth (TypeScript) wrote, and
+ * stays as the container's monitor. It makes no decisions: every path, flag,
+ * id and argument comes from the plan. On failure it reports which step failed
+ * and the errno on the status fd, then exits 125 (126/127 when exec fails with
+ * EACCES/ENOENT, as Docker reports them).
+ *
+ * fd 3: the plan, a sequence of records; each record is netstrings
+ *       "op", "argc", then argc arguments ("5:mount,1:5,..."). Read to EOF.
+ * fd 4: status (optional): "pid <n>\n" from the monitor after fork, or
+ *       "error <step> <op> <ERRNO> <detail>\n" from the failing process.
+ *       Close-on-exec in the container process: EOF means exec succeeded.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PLAN_FD 3
+#define STATUS_FD 4
+#define MAX_FDS 64
+#define MAX_PLAN (16 << 20)
+
+static int status_fd = -1;
+static int step_no = 0;
+static const char *step_op = "start";
+static int opened[MAX_FDS];
+static int n_opened = 0;
+static char **envp_acc = NULL;
+static size_t n_env = 0;
+static pid_t child_pid = 0;
+
+static const char *errno_name(int e) {
+  switch (e) {
+  case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case EACCES: return "EACCES";
+  case EEXIST: return "EEXIST"; case ENOTDIR: return "ENOTDIR"; case EISDIR: return "EISDIR";
+  case EINVAL: return "EINVAL"; case ELOOP: return "ELOOP"; case EBUSY: return "EBUSY";
+  case ENOSPC: return "ENOSPC"; case EROFS: return "EROFS"; case ENOEXEC: return "ENOEXEC";
+  case ENOMEM: return "ENOMEM"; case ENODEV: return "ENODEV"; case EBADF: return "EBADF";
+  case ENAMETOOLONG: return "ENAMETOOLONG"; case ENOSYS: return "ENOSYS"; case E2BIG: return "E2BIG";
+  case ETXTBSY: return "ETXTBSY"; case EAGAIN: return "EAGAIN"; default: return "EUNKNOWN";
+  }
+}
+
+static void fail(int err, const char *detail) {
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "error %d %s %s %s: %s\n", step_no, step_op, errno_name(err), detail ? detail : "", strerror(err));
+  if (status_fd >= 0 && n > 0) { ssize_t w = write(status_fd, buf, (size_t)n); (void)w; }
+  else { ssize_t w = write(2, buf, (size_t)n); (void)w; }
+  _exit(strcmp(step_op, "exec") == 0 ? (err == ENOENT ? 127 : 126) : 125);
+}
+
+/* ---- plan parsing ---- */
+
+static char *plan;
+static size_t plan_len, plan_pos;
+
+static char *next_str(void) {
+  size_t len = 0, digits = 0;
+  while (plan_pos < plan_len && plan[plan_pos] >= '0' && plan[plan_pos] <= '9') {
+    len = len * 10 + (size_t)(plan[plan_pos++] - '0');
+    if (++digits > 8) fail(EINVAL, "plan: netstring length");
+  }
+  if (digits == 0 || plan_pos >= plan_len || plan[plan_pos] != ':') fail(EINVAL, "plan: malformed netstring");
+  plan_pos++;
+  if (len > plan_len - plan_pos || plan[plan_pos + len] != ',') fail(EINVAL, "plan: truncated netstring");
+  char *s = plan + plan_pos;
+  s[len] = '\0'; /* the ',' becomes the terminator */
+  plan_pos += len + 1;
+  return s;
+}
+
+static long num(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || end == s) fail(EINVAL, s);
+  return v;
+}
+
+static void read_plan(void) {
+  size_t cap = 65536;
+  plan = malloc(cap);
+  if (!plan) fail(ENOMEM, "plan");
+  for (;;) {
+    if (plan_len + 1 >= cap) {
+      if (cap >= MAX_PLAN) fail(E2BIG, "plan too large");
+      cap *= 2;
+      plan = realloc(plan, cap);
+      if (!plan) fail(ENOMEM, "plan");
+    }
+    ssize_t n = read(PLAN_FD, plan + plan_len, cap - plan_len - 1);
+    if (n < 0) { if (errno == EINTR) continue; fail(errno, "read plan"); }
+    if (n == 0) break;
+    plan_len += (size_t)n;
+  }
+  close(PLAN_FD);
+}
+
+/* ---- the monitor ---- */
+
+static void forward(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+static void become_monitor(pid_t pid) {
+  child_pid = pid;
+  if (status_fd >= 0) {
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "pid %d\n", (int)pid);
+    ssize_t w = write(status_fd, buf, (size_t)n); (void)w;
+    close(status_fd); /* only the container process holds it now: EOF at its exec */
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sa.sa_flags = SA_RESTART;
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  int st;
+  for (;;) {
+    pid_t r = waitpid(pid, &st, 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) _exit(125);
+  }
+  if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
+  if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
+  _exit(125);
+}
+
+/* ---- operations ---- */
+
+static void refuse_symlink(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) { errno = ELOOP; fail(ELOOP, path); }
+}
+
+static void op_mount(char **a) {
+  refuse_symlink(a[1]);
+  if (mount(a[0][0] ? a[0] : NULL, a[1], a[2][0] ? a[2] : NULL, (unsigned long)num(a[3]), a[4][0] ? a[4] : NULL) < 0) fail(errno, a[1]);
+}
+
+static void op_bind_fd(char **a) {
+  long i = num(a[0]);
+  if (i < 0 || i >= n_opened) fail(EBADF, a[0]);
+  char src[64];
+  snprintf(src, sizeof src, "/proc/self/fd/%d", opened[i]);
+  refuse_symlink(a[1]);
+  unsigned long flags = (unsigned long)num(a[2]);
+  if (mount(src, a[1], NULL, MS_BIND | (flags & MS_REC), NULL) < 0) fail(errno, a[1]);
+  if (flags & MS_RDONLY && mount(NULL, a[1], NULL, MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0) fail(errno, a[1]);
+}
+
+static void op_loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(errno, "lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(errno, "lo");
+  close(s);
+}
+
+static void op_exec(char **a, long argc) {
+  char **argv = calloc((size_t)argc, sizeof *argv);
+  if (!argv) fail(ENOMEM, "argv");
+  for (long i = 1; i < argc; i++) argv[i - 1] = a[i];
+  char **envp = realloc(envp_acc, (n_env + 1) * sizeof *envp);
+  if (!envp) fail(ENOMEM, "env");
+  envp[n_env] = NULL;
+  /* only fds 0-2 survive into the container's process */
+  if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+    for (int fd = 3; fd < 1024; fd++) if (fd != status_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  execvpe(a[0], argv, envp);
+  fail(errno, a[0]);
+}
+
+int main(void) {
+  if (fcntl(STATUS_FD, F_GETFD) >= 0) {
+    status_fd = STATUS_FD;
+    fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  }
+  read_plan();
+  prctl(PR_SET_PDEATHSIG, 0);
+  while (plan_pos < plan_len) {
+    step_no++;
+    char *op = next_str();
+    step_op = op;
+    long argc = num(next_str());
+    if (argc < 0 || argc > 100000) fail(EINVAL, "argc");
+    char **a = calloc((size_t)argc + 1, sizeof *a);
+    if (!a) fail(ENOMEM, "args");
+    for (long i = 0; i < argc; i++) a[i] = next_str();
+#define NEED(n) do { if (argc != (n)) fail(EINVAL, "wrong number of arguments"); } while (0)
+    if (!strcmp(op, "unshare")) { NEED(1); if (unshare((int)num(a[0])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "fork")) {
+      NEED(0);
+      pid_t pid = fork();
+      if (pid < 0) fail(errno, "fork");
+      if (pid > 0) become_monitor(pid);
+      prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
+    }
+    else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
+    else if (!strcmp(op, "open")) {
+      NEED(1);
+      if (n_opened >= MAX_FDS) fail(EMFILE, a[0]);
+      int fd = open(a[0], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) fail(errno, a[0]);
+      opened[n_opened++] = fd;
+    }
+    else if (!strcmp(op, "bind-fd")) { NEED(3); op_bind_fd(a); }
+    else if (!strcmp(op, "mkdir")) { NEED(2); if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST) fail(errno, a[0]); refuse_symlink(a[0]); }
+    else if (!strcmp(op, "touch")) {
+      NEED(2);
+      int fd = open(a[0], O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, (mode_t)num(a[1]));
+      if (fd < 0 && errno != EISDIR) fail(errno, a[0]);
+      if (fd >= 0) close(fd);
+    }
+    else if (!strcmp(op, "mknod")) { NEED(4); if (mknod(a[0], (mode_t)num(a[1]), makedev(num(a[2]), num(a[3]))) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "chmod")) { NEED(2); refuse_symlink(a[0]); if (chmod(a[0], (mode_t)num(a[1])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "symlink")) { NEED(2); if (symlink(a[0], a[1]) < 0 && errno != EEXIST) fail(errno, a[1]); }
+    else if (!strcmp(op, "chdir")) { NEED(1); if (chdir(a[0]) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "pivot-root")) {
+      NEED(1);
+      if (chdir(a[0]) < 0) fail(errno, a[0]);
+      if (syscall(SYS_pivot_root, ".", ".") < 0) fail(errno, a[0]);
+      if (umount2(".", MNT_DETACH) < 0) fail(errno, "old root");
+      if (chdir("/") < 0) fail(errno, "/");
+    }
+    else if (!strcmp(op, "hostname")) { NEED(1); if (sethostname(a[0], strlen(a[0])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "loopback-up")) { NEED(0); op_loopback_up(); }
+    else if (!strcmp(op, "rlimit")) {
+      NEED(3);
+      struct rlimit rl = {(rlim_t)num(a[1]), (rlim_t)num(a[2])};
+      if (setrlimit((int)num(a[0]), &rl) < 0) fail(errno, a[0]);
+    }
+    else if (!strcmp(op, "groups")) {
+      gid_t *g = calloc((size_t)argc + 1, sizeof *g);
+      for (long i = 0; i < argc; i++) g[i] = (gid_t)num(a[i]);
+      if (setgroups((size_t)argc, g) < 0) fail(errno, "setgroups");
+    }
+    else if (!strcmp(op, "gid")) { NEED(1); if (setresgid((gid_t)num(a[0]), (gid_t)num(a[0]), (gid_t)num(a[0])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "uid")) { NEED(1); if (setresuid((uid_t)num(a[0]), (uid_t)num(a[0]), (uid_t)num(a[0])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "no-new-privs")) { NEED(0); if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(errno, "prctl"); }
+    else if (!strcmp(op, "env")) {
+      NEED(1);
+      char **e = realloc(envp_acc, (n_env + 2) * sizeof *e);
+      if (!e) fail(ENOMEM, "env");
+      envp_acc = e;
+      envp_acc[n_env++] = a[0];
+    }
+    else if (!strcmp(op, "exec")) { if (argc < 1) fail(EINVAL, "exec needs a program"); op_exec(a, argc + 1); }
+    else fail(EINVAL, op);
+    free(a);
+  }
+  fail(EINVAL, "plan ended without exec");
+}

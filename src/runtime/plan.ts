@@ -1,0 +1,127 @@
+import { invalid } from '../core/errors.js';
+import type { OciMount, OciSpec } from './spec.js';
+
+/**
+ * The native helper's plan: a list of steps it executes in order, one syscall
+ * each, deciding nothing. Built here from an OCI spec, so what a container gets
+ * is decided (and unit-tested) in TypeScript.
+ */
+export type Step = [op: string, ...args: string[]];
+
+const NS_FLAGS: Record<string, number> = {
+  mount: 0x00020000, uts: 0x04000000, ipc: 0x08000000, pid: 0x20000000, network: 0x40000000, cgroup: 0x02000000,
+};
+
+export const MS = {
+  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, NOATIME: 1024, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, SLAVE: 1 << 19, STRICTATIME: 1 << 24,
+};
+
+const FLAG_OPTS: Record<string, [set: number, clear?: boolean]> = {
+  ro: [MS.RDONLY], rw: [MS.RDONLY, true], nosuid: [MS.NOSUID], nodev: [MS.NODEV], noexec: [MS.NOEXEC],
+  strictatime: [MS.STRICTATIME], noatime: [MS.NOATIME], bind: [MS.BIND], rbind: [MS.BIND | MS.REC],
+};
+const PROPAGATION = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);
+
+/** Split OCI mount options into mount(2) flags and the data string. */
+export function mountFlags(options: readonly string[] = []): { flags: number; data: string } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAG_OPTS[o];
+    if (f) flags = f[1] ? flags & ~f[0] : flags | f[0];
+    else if (!PROPAGATION.has(o)) data.push(o);
+  }
+  return { flags, data: data.join(',') };
+}
+
+const DEVICES: Array<[name: string, major: number, minor: number]> = [
+  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+];
+
+/**
+ * Steps, in order: namespaces; fork (the parent stays as monitor; the child is
+ * PID 1); make every mount private; open bind sources (host paths) while the
+ * host is visible; pivot_root into the rootfs; then mount /proc, /dev, ... by
+ * paths that now resolve inside the container (a symlink in the image cannot
+ * point a mount at the host; the helper also refuses symlink targets); devices;
+ * bind the opened sources; hostname, credentials, cwd, env, exec.
+ */
+export function planFromSpec(spec: OciSpec): Step[] {
+  const steps: Step[] = [];
+  let ns = 0;
+  for (const n of spec.linux.namespaces) {
+    if (n.path) throw invalid('unsupported', `joining namespace ${n.type} by path is not supported by the native helper`);
+    const f = NS_FLAGS[n.type];
+    if (f === undefined) throw invalid('unsupported', `namespace ${n.type} is not supported`);
+    ns |= f;
+  }
+  steps.push(['unshare', String(ns)]);
+  if (ns & NS_FLAGS.pid!) steps.push(['fork']);
+  steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);
+  // the rootfs must be a mount point for pivot_root
+  steps.push(['mount', spec.root.path, spec.root.path, '', String(MS.BIND | MS.REC), '']);
+  const binds: Array<{ index: number; m: OciMount }> = [];
+  for (const m of spec.mounts) {
+    if (m.type !== 'bind') continue;
+    binds.push({ index: binds.length, m });
+    steps.push(['open', m.source]);
+  }
+  steps.push(['pivot-root', spec.root.path]);
+  let bi = 0;
+  for (const m of spec.mounts) {
+    const { flags, data } = mountFlags(m.options);
+    if (m.type === 'bind') {
+      const b = binds[bi++]!;
+      steps.push(b.m.destination.startsWith('/etc/') && !b.m.destination.endsWith('/') ? ['touch', m.destination, '420'] : ['mkdir', m.destination, '493']);
+      steps.push(['bind-fd', String(b.index), m.destination, String(flags)]);
+      continue;
+    }
+    steps.push(['mkdir', m.destination, '493']);
+    if (m.type === 'sysfs' && flags & MS.RDONLY) {
+      steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
+    } else {
+      steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
+    }
+    if (m.destination === '/dev') {
+      for (const [name, major, minor] of DEVICES) {
+        steps.push(['mknod', `/dev/${name}`, String(0o20000 | 0o666), String(major), String(minor)]);
+        steps.push(['chmod', `/dev/${name}`, String(0o666)]);
+      }
+      steps.push(['touch', '/dev/console', '384']);
+      for (const [l, t] of [['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'], ['/dev/core', '/proc/kcore']] as const) {
+        steps.push(['symlink', t, l]);
+      }
+    }
+    if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
+  }
+  if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
+  if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
+  if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
+  for (const r of spec.process.rlimits ?? []) steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
+  steps.push(['groups', ...(spec.process.user.additionalGids ?? []).map(String)]);
+  steps.push(['gid', String(spec.process.user.gid)]);
+  steps.push(['uid', String(spec.process.user.uid)]);
+  if (spec.process.noNewPrivileges) steps.push(['no-new-privs']);
+  steps.push(['chdir', spec.process.cwd]);
+  for (const e of spec.process.env) steps.push(['env', e]);
+  if (spec.process.args.length === 0) throw invalid('no_command', 'no command specified');
+  steps.push(['exec', ...spec.process.args]);
+  return steps;
+}
+
+const RLIMITS: Record<string, number> = { RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9 };
+
+/** Netstring encoding of a plan: for each step, "op", "argc", then the arguments. */
+export function encodePlan(steps: Step[]): Buffer {
+  const parts: Buffer[] = [];
+  const ns = (s: string) => { const b = Buffer.from(s); parts.push(Buffer.from(`${b.length}:`), b, Buffer.from(',')); };
+  for (const [op, ...args] of steps) {
+    ns(op);
+    ns(String(args.length));
+    for (const a of args) {
+      if (a.includes('\0')) throw invalid('nul_in_argument', `${op}: argument contains a NUL byte`);
+      ns(a);
+    }
+  }
+  return Buffer.concat(parts);
+}

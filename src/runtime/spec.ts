@@ -1,0 +1,92 @@
+/**
+ * The OCI runtime spec (config.json) as berth builds it: plain data, produced
+ * by pure functions, executed by the native helper or written as a bundle for runc.
+ */
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids?: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    noNewPrivileges?: boolean;
+    rlimits?: Array<{ type: string; hard: number; soft: number }>;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  linux: {
+    namespaces: Array<{ type: 'pid' | 'network' | 'ipc' | 'uts' | 'mount' | 'cgroup'; path?: string }>;
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+  };
+}
+
+export interface SpecInput {
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  hostname: string;
+  terminal: boolean;
+  readonlyRootfs: boolean;
+  network: 'none' | 'host';
+  /** Host files bind-mounted over the init layer's placeholders. */
+  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  binds: Array<{ source: string; destination: string; readonly: boolean }>;
+  tmpfs: Array<{ destination: string; options: string[] }>;
+}
+
+/** Docker's default mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs (read-only). */
+export function defaultMounts(): OciMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  ];
+}
+
+export function buildSpec(i: SpecInput): OciSpec {
+  const mounts = defaultMounts();
+  if (i.network === 'host') {
+    // sysfs of another network namespace cannot be mounted: Docker binds the host's /sys read-only then
+    mounts.splice(3, 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  }
+  for (const t of i.tmpfs) mounts.push({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options });
+  mounts.push(
+    { destination: '/etc/resolv.conf', type: 'bind', source: i.etcFiles.resolvConf, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/hostname', type: 'bind', source: i.etcFiles.hostname, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/hosts', type: 'bind', source: i.etcFiles.hosts, options: ['rbind', 'rprivate'] },
+  );
+  for (const b of i.binds) mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', ...(b.readonly ? ['ro'] : [])] });
+  const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
+  if (i.network === 'none') namespaces.push({ type: 'network' });
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: i.terminal,
+      user: { uid: i.uid, gid: i.gid, ...(i.additionalGids.length ? { additionalGids: i.additionalGids } : {}) },
+      args: i.args,
+      env: i.env,
+      cwd: i.cwd,
+    },
+    root: { path: i.rootfs, readonly: i.readonlyRootfs },
+    hostname: i.hostname,
+    mounts,
+    linux: { namespaces },
+  };
+}
