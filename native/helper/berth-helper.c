@@ -5,6 +5,10 @@
  * and the errno on the status fd, then exits 125 (126/127 when exec fails with
  * EACCES/ENOENT, as Docker reports them).
  *
+ * Bind mounts: the source tree is cloned (open_tree) before pivot_root and
+ * attached (move_mount) after it, so every target path resolves inside the
+ * container's root and a symlink in the image cannot aim a mount at the host.
+ *
  * fd 3: the plan, a sequence of records; each record is netstrings
  *       "op", "argc", then argc arguments ("5:mount,1:5,..."). Read to EOF.
  * fd 4: status (optional): "pid <n>\n" from the monitor after fork, or
@@ -157,15 +161,34 @@ static void op_mount(char **a) {
   if (mount(a[0][0] ? a[0] : NULL, a[1], a[2][0] ? a[2] : NULL, (unsigned long)num(a[3]), a[4][0] ? a[4] : NULL) < 0) fail(errno, a[1]);
 }
 
-static void op_bind_fd(char **a) {
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define OPEN_TREE_CLONE_ 1
+#define OPEN_TREE_CLOEXEC_ O_CLOEXEC
+#define AT_RECURSIVE_ 0x8000
+#define MOVE_MOUNT_F_EMPTY_PATH_ 0x00000004
+
+/* A detached copy of the mount tree at a host path, taken while the host is visible. */
+static void op_clone_tree(char **a) {
+  if (n_opened >= MAX_FDS) fail(EMFILE, a[0]);
+  int rec = num(a[1]) != 0;
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, a[0], OPEN_TREE_CLONE_ | OPEN_TREE_CLOEXEC_ | (rec ? AT_RECURSIVE_ : 0));
+  if (fd < 0) fail(errno, a[0]);
+  opened[n_opened++] = fd;
+}
+
+/* Attach a cloned tree at a path inside the container (never through a final symlink). */
+static void op_attach_tree(char **a) {
   long i = num(a[0]);
   if (i < 0 || i >= n_opened) fail(EBADF, a[0]);
-  char src[64];
-  snprintf(src, sizeof src, "/proc/self/fd/%d", opened[i]);
   refuse_symlink(a[1]);
   unsigned long flags = (unsigned long)num(a[2]);
-  if (mount(src, a[1], NULL, MS_BIND | (flags & MS_REC), NULL) < 0) fail(errno, a[1]);
-  if (flags & MS_RDONLY && mount(NULL, a[1], NULL, MS_REMOUNT | MS_BIND | (flags & ~MS_REC), NULL) < 0) fail(errno, a[1]);
+  if (syscall(SYS_move_mount, opened[i], "", AT_FDCWD, a[1], MOVE_MOUNT_F_EMPTY_PATH_) < 0) fail(errno, a[1]);
+  if ((flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) && mount(NULL, a[1], NULL, MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) < 0) fail(errno, a[1]);
 }
 
 static void op_loopback_up(void) {
@@ -181,9 +204,9 @@ static void op_loopback_up(void) {
 }
 
 static void op_exec(char **a, long argc) {
-  char **argv = calloc((size_t)argc, sizeof *argv);
+  char **argv = calloc((size_t)argc + 1, sizeof *argv);
   if (!argv) fail(ENOMEM, "argv");
-  for (long i = 1; i < argc; i++) argv[i - 1] = a[i];
+  for (long i = 0; i < argc; i++) argv[i] = a[i];
   char **envp = realloc(envp_acc, (n_env + 1) * sizeof *envp);
   if (!envp) fail(ENOMEM, "env");
   envp[n_env] = NULL;
@@ -221,14 +244,8 @@ int main(void) {
       prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
     }
     else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
-    else if (!strcmp(op, "open")) {
-      NEED(1);
-      if (n_opened >= MAX_FDS) fail(EMFILE, a[0]);
-      int fd = open(a[0], O_PATH | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) fail(errno, a[0]);
-      opened[n_opened++] = fd;
-    }
-    else if (!strcmp(op, "bind-fd")) { NEED(3); op_bind_fd(a); }
+    else if (!strcmp(op, "clone-tree")) { NEED(2); op_clone_tree(a); }
+    else if (!strcmp(op, "attach-tree")) { NEED(3); op_attach_tree(a); }
     else if (!strcmp(op, "mkdir")) { NEED(2); if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST) fail(errno, a[0]); refuse_symlink(a[0]); }
     else if (!strcmp(op, "touch")) {
       NEED(2);
@@ -269,7 +286,7 @@ int main(void) {
       envp_acc = e;
       envp_acc[n_env++] = a[0];
     }
-    else if (!strcmp(op, "exec")) { if (argc < 1) fail(EINVAL, "exec needs a program"); op_exec(a, argc + 1); }
+    else if (!strcmp(op, "exec")) { if (argc < 1) fail(EINVAL, "exec needs a program"); op_exec(a, argc); }
     else fail(EINVAL, op);
     free(a);
   }

@@ -51,7 +51,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+    const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
+    parsed = parseArgs({ args: rest.slice(0, cut), options: cmd.options, allowPositionals: true, strict: true });
+    parsed.positionals.push(...rest.slice(cut));
   } catch (err) {
     process.stderr.write(`berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`);
     return 125;
@@ -66,6 +68,28 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
     }
-    return exitCodeOf(err);
+    return cmd.errorExit ?? exitCodeOf(err);
   }
+}
+
+/** Index of the first argument that is not an option or an option's value. */
+function firstPositional(args: string[], cmd: Command): number {
+  const takesValue = (name: string) => cmd.options[name]?.type === 'string';
+  const shortToLong = new Map(Object.entries(cmd.options).filter(([, o]) => o.short).map(([k, o]) => [o.short!, k]));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return i;
+    if (a.startsWith('--')) { if (!a.includes('=') && takesValue(a.slice(2))) i++; continue; }
+    if (a.startsWith('-') && a.length > 1) {
+      // -it, -e X, -eX: the last short flag of a group may take the next argument
+      const letters = a.slice(1);
+      for (let j = 0; j < letters.length; j++) {
+        const long = shortToLong.get(letters[j]!);
+        if (long && takesValue(long)) { if (j === letters.length - 1) i++; break; }
+      }
+      continue;
+    }
+    return i;
+  }
+  return args.length;
 }

@@ -109,7 +109,11 @@ export class ImageStore {
   undo(records: readonly TxnRecord[]): void {
     for (const r of records) if (r.op === 'image' || r.op === 'collect-image') this.collectImage(r.id as ImageID);
     this.collectLayers(records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])));
-    const registered = new Set(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
+    const registered = new Set<string | undefined>(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
+    for (const m of safeReaddir(this.paths.mounts)) {
+      const id = readOptional(`${this.paths.mounts}/${m}/mount-id`);
+      if (id) { registered.add(id); registered.add(`${id}-init`); }
+    }
     for (const r of records) {
       if (r.op === 'layer-dir' && !registered.has(r.cacheId)) this.layers.removeCacheDir(r.cacheId, r.link);
       if (r.op === 'tmp') removeAll(r.path);

@@ -46,7 +46,7 @@ const DEVICES: Array<[name: string, major: number, minor: number]> = [
  * point a mount at the host; the helper also refuses symlink targets); devices;
  * bind the opened sources; hostname, credentials, cwd, env, exec.
  */
-export function planFromSpec(spec: OciSpec): Step[] {
+export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => boolean = () => true): Step[] {
   const steps: Step[] = [];
   let ns = 0;
   for (const n of spec.linux.namespaces) {
@@ -64,7 +64,7 @@ export function planFromSpec(spec: OciSpec): Step[] {
   for (const m of spec.mounts) {
     if (m.type !== 'bind') continue;
     binds.push({ index: binds.length, m });
-    steps.push(['open', m.source]);
+    steps.push(['clone-tree', m.source, (m.options ?? []).includes('rbind') ? '1' : '0']);
   }
   steps.push(['pivot-root', spec.root.path]);
   let bi = 0;
@@ -72,16 +72,13 @@ export function planFromSpec(spec: OciSpec): Step[] {
     const { flags, data } = mountFlags(m.options);
     if (m.type === 'bind') {
       const b = binds[bi++]!;
-      steps.push(b.m.destination.startsWith('/etc/') && !b.m.destination.endsWith('/') ? ['touch', m.destination, '420'] : ['mkdir', m.destination, '493']);
-      steps.push(['bind-fd', String(b.index), m.destination, String(flags)]);
+      steps.push(...mkdirSteps(parentOf(m.destination)));
+      steps.push(sourceIsDir(b.m.source) ? ['mkdir', m.destination, '493'] : ['touch', m.destination, '420']);
+      steps.push(['attach-tree', String(b.index), m.destination, String(flags)]);
       continue;
     }
-    steps.push(['mkdir', m.destination, '493']);
-    if (m.type === 'sysfs' && flags & MS.RDONLY) {
-      steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
-    } else {
-      steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
-    }
+    steps.push(...mkdirSteps(m.destination));
+    steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
     if (m.destination === '/dev') {
       for (const [name, major, minor] of DEVICES) {
         steps.push(['mknod', `/dev/${name}`, String(0o20000 | 0o666), String(major), String(minor)]);
@@ -94,6 +91,7 @@ export function planFromSpec(spec: OciSpec): Step[] {
     }
     if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
   }
+  steps.push(...mkdirSteps(spec.process.cwd));
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
   if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
@@ -107,6 +105,21 @@ export function planFromSpec(spec: OciSpec): Step[] {
   if (spec.process.args.length === 0) throw invalid('no_command', 'no command specified');
   steps.push(['exec', ...spec.process.args]);
   return steps;
+}
+
+/** mkdir of each component of an absolute path (as `mkdir -p`), resolved inside the container. */
+export function mkdirSteps(path: string): Step[] {
+  const out: Step[] = [];
+  let cur = '';
+  for (const part of path.split('/').filter(Boolean)) {
+    cur += `/${part}`;
+    out.push(['mkdir', cur, '493']);
+  }
+  return out;
+}
+
+function parentOf(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 
 const RLIMITS: Record<string, number> = { RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9 };

@@ -12,8 +12,12 @@ import { save } from './save.js';
 import { systemCheck } from './system-check.js';
 import { systemDf } from './system-df.js';
 import { tag } from './tag.js';
+import { create, run, start } from './run.js';
+import { ps } from './ps.js';
+import { rm } from './rm.js';
 
 /** Every CLI verb; main.ts picks one by its leading words. */
 export const commands: Command[] = [
+  run, create, start, ps, rm,
   images, importCmd, load, save, tag, rmi, history, inspect, imageInspect, imageLayers, fromHost, imagePrune, systemDf, systemCheck,
 ];

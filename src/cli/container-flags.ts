@@ -1,0 +1,99 @@
+import * as fs from 'node:fs';
+import { invalid } from '../core/errors.js';
+import type { ImageStore } from '../image/store.js';
+import type { CreateOptions } from '../container/store.js';
+import type { HostConfig } from '../container/types.js';
+import { parseBind } from '../container/run.js';
+
+/** Flags shared by `run` and `create`, named as Docker's. */
+export const createFlags = {
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
+  rm: { type: 'boolean' },
+  detach: { type: 'boolean', short: 'd' },
+  name: { type: 'string' },
+  env: { type: 'string', short: 'e', multiple: true },
+  'env-file': { type: 'string', multiple: true },
+  workdir: { type: 'string', short: 'w' },
+  user: { type: 'string', short: 'u' },
+  hostname: { type: 'string', short: 'h' },
+  entrypoint: { type: 'string' },
+  'read-only': { type: 'boolean' },
+  volume: { type: 'string', short: 'v', multiple: true },
+  tmpfs: { type: 'string', multiple: true },
+  network: { type: 'string', default: 'none' },
+  net: { type: 'string' },
+  runtime: { type: 'string' },
+  'group-add': { type: 'string', multiple: true },
+} as const;
+
+type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+function envFromFile(path: string): string[] {
+  const out: string[] = [];
+  for (const raw of fs.readFileSync(path, 'utf8').split('\n')) {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) continue;
+    out.push(line.includes('=') ? line : process.env[line] !== undefined ? `${line}=${process.env[line]}` : line);
+  }
+  return out;
+}
+
+/** `-e K=V` sets; `-e K` takes K from berth's environment (dropped if unset), as Docker. */
+function mergeEnv(base: string[], add: string[]): string[] {
+  const env = [...base];
+  for (const e of add) {
+    const kv = e.includes('=') ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : undefined;
+    if (!kv) continue;
+    const k = kv.slice(0, kv.indexOf('='));
+    const i = env.findIndex((x) => x.startsWith(`${k}=`));
+    if (i >= 0) env[i] = kv; else env.push(kv);
+  }
+  return env;
+}
+
+/** Turn run/create flags and IMAGE [CMD...] into what the engine needs. */
+export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opts): { imageArg: string; opts: CreateOptions } {
+  const [imageArg, ...cmd] = args;
+  if (!imageArg) throw invalid('usage', '"run"/"create" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
+  const id = store.resolve(imageArg);
+  const img = store.images.get(id).config ?? {};
+  const network = (o.net ?? o.network ?? 'none') as string;
+  if (network !== 'none' && network !== 'host') throw invalid('unsupported', `network ${JSON.stringify(network)}: only "none" and "host" exist so far`);
+  const runtime = (o.runtime as string | undefined) ?? 'berth';
+  if (runtime !== 'berth' && runtime !== 'runc') throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
+  let entrypoint = img.Entrypoint ?? [];
+  let command = img.Cmd ?? [];
+  if (o.entrypoint !== undefined) { entrypoint = o.entrypoint ? [o.entrypoint as string] : []; command = []; }
+  if (cmd.length) command = cmd;
+  const argv = [...entrypoint, ...command];
+  if (argv.length === 0) throw invalid('no_command', 'No command specified');
+  const fileEnv = ((o['env-file'] as string[] | undefined) ?? []).flatMap(envFromFile);
+  const env = mergeEnv(img.Env ?? [], [...fileEnv, ...((o.env as string[] | undefined) ?? [])]);
+  const binds = (o.volume as string[] | undefined) ?? [];
+  binds.forEach(parseBind);
+  const tmpfs: Record<string, string> = {};
+  for (const t of (o.tmpfs as string[] | undefined) ?? []) {
+    const i = t.indexOf(':');
+    const dest = i < 0 ? t : t.slice(0, i);
+    if (!dest.startsWith('/')) throw invalid('invalid_tmpfs', `invalid tmpfs ${JSON.stringify(t)}: the path must be absolute`);
+    tmpfs[dest] = i < 0 ? '' : t.slice(i + 1);
+  }
+  const hostConfig: HostConfig = {
+    Binds: binds.length ? binds : null, NetworkMode: network, AutoRemove: !!o.rm, ReadonlyRootfs: !!o['read-only'],
+    Tmpfs: Object.keys(tmpfs).length ? tmpfs : null, Runtime: runtime, GroupAdd: (o['group-add'] as string[] | undefined) ?? null,
+  };
+  return {
+    imageArg,
+    opts: {
+      ...(o.name ? { name: o.name as string } : {}),
+      path: argv[0]!, args: argv.slice(1), hostConfig,
+      config: {
+        ...img, Hostname: (o.hostname as string | undefined) ?? '', User: (o.user as string | undefined) ?? img.User ?? '',
+        Env: env, Cmd: command.length ? command : null, Entrypoint: entrypoint.length ? entrypoint : null,
+        WorkingDir: (o.workdir as string | undefined) ?? img.WorkingDir ?? '', Image: imageArg,
+        Tty: !!o.tty, OpenStdin: !!o.interactive, AttachStdin: !!o.interactive, AttachStdout: true, AttachStderr: true,
+      },
+    },
+  };
+}

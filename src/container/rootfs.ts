@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import { invalid, wrap } from '../core/errors.js';
+import * as native from '../native/index.js';
+import type { Layer } from '../storage/layer-store.js';
+import { lowerFor, mountSpec, newLinkName } from '../storage/overlay2.js';
+import type { StorePaths } from '../storage/paths.js';
+import type { Txn } from '../storage/txn.js';
+
+/** Docker's init layer content: directories, then empty 0755 placeholder files, then /etc/mtab. */
+const INIT_DIRS = ['dev', 'dev/pts', 'dev/shm', 'proc', 'sys', 'etc'];
+const INIT_FILES = ['.dockerenv', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname', 'dev/console'];
+
+function makeLayerDir(paths: StorePaths, txn: Txn, id: string, lower: string): { link: string } {
+  const link = newLinkName();
+  txn.add({ op: 'layer-dir', cacheId: id, link });
+  const dir = paths.cacheDir(id);
+  fs.mkdirSync(dir, 0o710);
+  fs.mkdirSync(`${dir}/diff`, 0o755);
+  fs.mkdirSync(`${dir}/work`, 0o700);
+  fs.writeFileSync(`${dir}/link`, link);
+  fs.writeFileSync(`${dir}/lower`, lower);
+  fs.symlinkSync(`../${id}/diff`, `${paths.links}/${link}`);
+  return { link };
+}
+
+/**
+ * Create `<mountId>-init` (placeholders) on the image's top layer and `<mountId>`
+ * (the read-write layer) on the init layer, as Docker's layer store does.
+ */
+export function createRwLayers(paths: StorePaths, txn: Txn, top: Layer, mountId: string): void {
+  const initId = `${mountId}-init`;
+  const initLower = lowerFor(top.link, top.lower);
+  const init = makeLayerDir(paths, txn, initId, initLower);
+  const diff = `${paths.cacheDir(initId)}/diff`;
+  for (const d of INIT_DIRS) fs.mkdirSync(`${diff}/${d}`, { mode: 0o755, recursive: true });
+  for (const f of INIT_FILES) fs.writeFileSync(`${diff}/${f}`, '', { mode: 0o755 });
+  for (const f of INIT_FILES) fs.chmodSync(`${diff}/${f}`, 0o755);
+  fs.symlinkSync('/proc/mounts', `${diff}/etc/mtab`);
+  fs.writeFileSync(`${paths.cacheDir(top.cacheId)}/committed`, '', { mode: 0o600 });
+  makeLayerDir(paths, txn, mountId, lowerFor(init.link, initLower));
+}
+
+export function indexParamExists(): boolean {
+  return fs.existsSync('/sys/module/overlay/parameters/index');
+}
+
+/** Mount the rw layer's union at overlay2/<mountId>/merged (idempotent). Returns the merged path. */
+export function mountRootfs(paths: StorePaths, mountId: string): string {
+  const lower = fs.readFileSync(`${paths.cacheDir(mountId)}/lower`, 'utf8');
+  const spec = mountSpec(paths.overlay, mountId, lower, indexParamExists());
+  fs.mkdirSync(spec.target, { recursive: true, mode: 0o700 });
+  if (isMountPoint(spec.target)) return spec.target;
+  if (spec.options.length > 4000) throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
+  const cwd = process.cwd();
+  process.chdir(spec.cwd); // options are relative to the overlay2 dir (short l/ links)
+  try {
+    native.mount(spec.source, spec.target, spec.fstype, 0, spec.options);
+  } catch (err) {
+    throw wrap(`mount overlay for ${mountId.slice(0, 12)}`, err);
+  } finally {
+    process.chdir(cwd);
+  }
+  return spec.target;
+}
+
+export function unmountRootfs(paths: StorePaths, mountId: string): void {
+  const target = `${paths.cacheDir(mountId)}/merged`;
+  for (let i = 0; i < 8 && isMountPoint(target); i++) {
+    try { native.umount2(target, native.MNT_DETACH); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err; }
+  }
+  try { fs.rmdirSync(target); } catch { /* already gone */ }
+}
+
+export function isMountPoint(path: string): boolean {
+  const want = path.replace(/\/+$/, '');
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[4] && unescapeMount(f[4]) === want) return true;
+  }
+  return false;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}

@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import { randomHex } from '../storage/fsutil.js';
+import { conflict, invalid, notFound } from '../core/errors.js';
+import { chainIDs, type ImageID } from '../core/digest.js';
+import { mkdirp, readOptional, removeAll, writeFileAtomic } from '../storage/fsutil.js';
+import type { ImageStore } from '../image/store.js';
+import type { ContainerConfig } from '../image/config.js';
+import { createRwLayers, unmountRootfs } from './rootfs.js';
+import { hostsFile, resolvConf } from './etc-files.js';
+import { type ContainerRecord, type HostConfig, createdState } from './types.js';
+
+export interface CreateOptions {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  path: string;
+  args: string[];
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * Containers: containers/<id>/{config.v2.json,hostconfig.json,hostname,hosts,
+ * resolv.conf} and layerdb/mounts/<id>/{mount-id,init-id,parent}, with the init
+ * and rw layers in overlay2/. Creation and removal are journaled like image work.
+ */
+export class ContainerStore {
+  constructor(readonly images: ImageStore) {}
+
+  private get p() { return this.images.paths; }
+
+  dir(id: string): string {
+    return `${this.p.containers}/${id}`;
+  }
+
+  list(): ContainerRecord[] {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.p.containers); } catch { /* none */ }
+    const out: ContainerRecord[] = [];
+    for (const n of names) {
+      const r = this.tryGet(n);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  tryGet(id: string): ContainerRecord | undefined {
+    const text = readOptional(`${this.dir(id)}/config.v2.json`);
+    if (!text) return undefined;
+    try { return JSON.parse(text) as ContainerRecord; } catch { return undefined; }
+  }
+
+  hostConfig(id: string): HostConfig {
+    return JSON.parse(fs.readFileSync(`${this.dir(id)}/hostconfig.json`, 'utf8')) as HostConfig;
+  }
+
+  /** By full id, unique id prefix, or name (with or without the leading slash). */
+  resolve(ref: string): ContainerRecord {
+    const all = this.list();
+    const byName = all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`);
+    if (byName) return byName;
+    const byId = all.filter((c) => c.ID.startsWith(ref));
+    if (byId.length === 1) return byId[0]!;
+    if (byId.length > 1) throw invalid('ambiguous_id', `container id prefix ${JSON.stringify(ref)} is ambiguous`);
+    throw notFound('container_not_found', `No such container: ${ref}`);
+  }
+
+  save(r: ContainerRecord): void {
+    writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600);
+  }
+
+  async create(imageId: ImageID, opts: CreateOptions): Promise<ContainerRecord> {
+    const images = this.images;
+    const cfg = images.images.get(imageId);
+    const chain = chainIDs(cfg.rootfs.diff_ids);
+    const id = randomHex();
+    const mountId = randomHex();
+    const name = opts.name ?? generateName();
+    if (!NAME_RE.test(name)) throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    return images.withTxn('create', async (txn) => images.lock(() => {
+      if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
+        throw conflict('name_in_use', `Conflict. The container name "/${name}" is already in use by another container`);
+      }
+      const top = images.layers.require(chain[chain.length - 1]!);
+      const dir = this.dir(id);
+      txn.add({ op: 'tmp', path: `${dir}.new` });
+      txn.add({ op: 'tmp', path: `${this.p.mounts}/${id}.new` });
+      createRwLayers(this.p, txn, top, mountId);
+      const hostname = opts.config.Hostname || id.slice(0, 12);
+      const stage = `${dir}.new`;
+      mkdirp(stage, 0o710);
+      const record: ContainerRecord = {
+        ID: id, Created: new Date().toISOString(), Path: opts.path, Args: opts.args,
+        Config: { ...opts.config, Hostname: hostname, Image: opts.config.Image }, Image: imageId, Name: `/${name}`, Driver: 'overlay2',
+        State: createdState(), HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`, ResolvConfPath: `${dir}/resolv.conf`, MountID: mountId,
+      };
+      fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
+      fs.writeFileSync(`${stage}/hostconfig.json`, JSON.stringify(opts.hostConfig), { mode: 0o600 });
+      fs.writeFileSync(`${stage}/hostname`, `${hostname}\n`, { mode: 0o644 });
+      fs.writeFileSync(`${stage}/hosts`, hostsFile(hostname, opts.hostConfig.NetworkMode), { mode: 0o644 });
+      fs.writeFileSync(`${stage}/resolv.conf`, resolvConf(opts.hostConfig.NetworkMode), { mode: 0o644 });
+      const mstage = `${this.p.mounts}/${id}.new`;
+      mkdirp(mstage, 0o700);
+      fs.writeFileSync(`${mstage}/mount-id`, mountId);
+      fs.writeFileSync(`${mstage}/init-id`, `${mountId}-init`);
+      fs.writeFileSync(`${mstage}/parent`, top.chainID);
+      fs.renameSync(mstage, `${this.p.mounts}/${id}`);
+      fs.renameSync(stage, dir);
+      return record;
+    }));
+  }
+
+  /** Remove a stopped container: unmount, delete its layers, mounts record and directory. */
+  async remove(r: ContainerRecord): Promise<void> {
+    const images = this.images;
+    await images.withTxn('rm', async (txn) => images.lock(() => {
+      unmountRootfs(this.p, r.MountID);
+      const gone = `${this.p.containers}/.rm-${r.ID}`;
+      txn.add({ op: 'tmp', path: gone });
+      txn.add({ op: 'tmp', path: `${this.p.mounts}/.rm-${r.ID}` });
+      for (const id of [r.MountID, `${r.MountID}-init`]) {
+        const link = readOptional(`${this.p.cacheDir(id)}/link`);
+        txn.add({ op: 'layer-dir', cacheId: id, link: link ?? '' });
+      }
+      // unregister first (atomic renames), then delete
+      if (fs.existsSync(`${this.p.mounts}/${r.ID}`)) fs.renameSync(`${this.p.mounts}/${r.ID}`, `${this.p.mounts}/.rm-${r.ID}`);
+      if (fs.existsSync(this.dir(r.ID))) fs.renameSync(this.dir(r.ID), gone);
+      for (const id of [r.MountID, `${r.MountID}-init`]) images.layers.removeCacheDir(id, readOptional(`${this.p.cacheDir(id)}/link`));
+      removeAll(gone);
+      removeAll(`${this.p.mounts}/.rm-${r.ID}`);
+    }));
+  }
+
+  /** Containers recorded as running whose monitor is gone (berth or the helper was killed): mark exited, unmount. */
+  reapStale(): ContainerRecord[] {
+    const fixed: ContainerRecord[] = [];
+    for (const c of this.list()) {
+      if (!c.State.Running) continue;
+      if (c.State.Pid > 0 && alive(c.State.Pid)) continue;
+      unmountRootfs(this.p, c.MountID);
+      c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: c.State.ExitCode || 137, FinishedAt: new Date().toISOString() };
+      this.save(c);
+      fixed.push(c);
+    }
+    return fixed;
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+const ADJ = ['admiring', 'bold', 'brave', 'calm', 'eager', 'focused', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'vibrant', 'zen'];
+const NAMES = ['albattani', 'babbage', 'curie', 'darwin', 'euler', 'feynman', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pasteur', 'ritchie', 'tesla', 'turing', 'wozniak'];
+
+function generateName(): string {
+  const b = Buffer.from(randomHex(2), 'hex');
+  return `${ADJ[b[0]! % ADJ.length]}_${NAMES[b[1]! % NAMES.length]}`;
+}
+

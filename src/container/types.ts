@@ -1,0 +1,50 @@
+import type { ContainerConfig } from '../image/config.js';
+
+/** Docker's State object. */
+export interface ContainerState {
+  Status: 'created' | 'running' | 'exited' | 'dead';
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface HostConfig {
+  Binds: string[] | null;
+  NetworkMode: 'none' | 'host';
+  AutoRemove: boolean;
+  ReadonlyRootfs: boolean;
+  Tmpfs: Record<string, string> | null;
+  Runtime: 'berth' | 'runc';
+  GroupAdd: string[] | null;
+}
+
+/** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */
+export interface ContainerRecord {
+  ID: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  Config: ContainerConfig;
+  Image: string;
+  Name: string;
+  Driver: 'overlay2';
+  State: ContainerState;
+  HostnamePath: string;
+  HostsPath: string;
+  ResolvConfPath: string;
+  /** overlay2 dir names: the rw layer and its init layer. */
+  MountID: string;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function createdState(): ContainerState {
+  return { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
+}

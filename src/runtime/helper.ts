@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BerthError } from '../core/errors.js';
+import { encodePlan, type Step } from './plan.js';
+
+/** Path of the native helper executable built by `npm install`. */
+export function helperPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = resolve(dir, 'native/build/Release/berth-helper');
+    if (fs.existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  throw new BerthError('Internal', 'helper_missing', 'berth-helper is not built: run npm install');
+}
+
+export interface HelperRun {
+  /** Container process pid (in the host's PID namespace), once known. */
+  pid: Promise<number>;
+  /** Resolves when exec succeeded; rejects with the failing step otherwise. */
+  started: Promise<void>;
+  /** The helper's exit code (the container's, or 125/126/127 for berth's own failures). */
+  exited: Promise<number>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export class StepError extends BerthError {
+  constructor(readonly step: string, readonly errno: string, detail: string, readonly exitCode: number) {
+    super(errno === 'ENOENT' && step === 'exec' ? 'NotFound' : 'InvalidArgument', `helper_${step}`, detail);
+  }
+}
+
+/** Describe a helper failure line ("error <n> <op> <ERRNO> <detail>") for users. */
+export function describeFailure(line: string, steps: Step[]): { step: string; errno: string; message: string } {
+  const m = /^error (\d+) (\S+) (\S+) (.*)$/.exec(line.trim());
+  if (!m) return { step: '?', errno: 'EUNKNOWN', message: line.trim() };
+  const [, n, op, errno, rest] = m;
+  const step = steps[Number(n) - 1];
+  let message: string;
+  switch (op) {
+    case 'exec': message = errno === 'ENOENT' ? `exec: ${rest!.replace(/: .*$/, '')}: executable file not found in $PATH` : `exec: ${rest}`; break;
+    case 'mount': case 'attach-tree': case 'mkdir': case 'touch':
+      message = errno === 'ELOOP' ? `container rootfs: mount target ${step?.[2] ?? step?.[1] ?? ''} is a symlink; refusing to mount over it` : `${op} ${rest}`; break;
+    case 'chdir': message = `chdir to working directory ${step?.[1]}: ${rest}`; break;
+    default: message = `${op}: ${rest}`;
+  }
+  return { step: op!, errno: errno!, message };
+}
+
+/**
+ * Run the helper with a plan on fd 3 and a status pipe on fd 4. stdio is the
+ * container's stdio. The helper stays as the container's monitor.
+ */
+export type Stdio = 'inherit' | 'ignore' | 'pipe' | number;
+
+export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio]): HelperRun & { child: ReturnType<typeof spawn> } {
+  const child = spawn(helperPath(), [], { stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe'], env: {}, detached: false });
+  const plan = child.stdio[3] as NodeJS.WritableStream;
+  plan.end(encodePlan(steps));
+  const status = child.stdio[4] as NodeJS.ReadableStream;
+  let text = '';
+  let pidResolve!: (n: number) => void;
+  const pid = new Promise<number>((r) => { pidResolve = r; });
+  const started = new Promise<void>((res, rej) => {
+    status.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /^pid (\d+)$/m.exec(text);
+      if (m) pidResolve(Number(m[1]));
+    });
+    status.on('end', () => {
+      const err = text.split('\n').find((l) => l.startsWith('error '));
+      if (err) {
+        const f = describeFailure(err, steps);
+        rej(new StepError(f.step, f.errno, f.message, f.step === 'exec' ? (f.errno === 'ENOENT' ? 127 : 126) : 125));
+      } else res();
+    });
+  });
+  started.catch(() => undefined);
+  const exited = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? (sig ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[sig] ?? 1) : 125))));
+  return { child, pid, started, exited, kill: (s) => { try { child.kill(s); } catch { /* gone */ } } };
+}
