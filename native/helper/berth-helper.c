@@ -249,7 +249,8 @@ int main(void) {
     else if (!strcmp(op, "mkdir")) { NEED(2); if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST) fail(errno, a[0]); refuse_symlink(a[0]); }
     else if (!strcmp(op, "touch")) {
       NEED(2);
-      int fd = open(a[0], O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, (mode_t)num(a[1]));
+      /* read-only: opening an existing lower file for writing would copy it up into the rw layer */
+      int fd = open(a[0], O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, (mode_t)num(a[1]));
       if (fd < 0 && errno != EISDIR) fail(errno, a[0]);
       if (fd >= 0) close(fd);
     }

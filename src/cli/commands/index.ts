@@ -15,9 +15,12 @@ import { tag } from './tag.js';
 import { create, run, start } from './run.js';
 import { ps } from './ps.js';
 import { rm } from './rm.js';
+import { diff } from './diff.js';
+import { commit } from './commit.js';
+import { exportCmd } from './export.js';
 
 /** Every CLI verb; main.ts picks one by its leading words. */
 export const commands: Command[] = [
-  run, create, start, ps, rm,
+  run, create, start, ps, rm, diff, commit, exportCmd,
   images, importCmd, load, save, tag, rmi, history, inspect, imageInspect, imageLayers, fromHost, imagePrune, systemDf, systemCheck,
 ];
