@@ -68,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
     }
-    return cmd.errorExit ?? exitCodeOf(err);
+    const own = (err as { exitCode?: unknown }).exitCode;
+    return typeof own === 'number' ? own : cmd.errorExit ?? exitCodeOf(err);
   }
 }
 
