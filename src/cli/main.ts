@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { BerthError, exitCodeOf } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import { Context, type Command } from './context.js';
-import { commands } from './commands/index.js';
+import { commands, type CommandEntry } from './commands/index.js';
 
 const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -13,8 +14,8 @@ function usage(): string {
 }
 
 /** Find the command named by the leading words of argv (longest match). */
-function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefined {
-  let best: { cmd: Command; rest: string[]; len: number } | undefined;
+function findCommand(argv: string[]): { cmd: CommandEntry; rest: string[] } | undefined {
+  let best: { cmd: CommandEntry; rest: string[]; len: number } | undefined;
   for (const cmd of commands) {
     for (const words of cmd.names) {
       if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.len)) best = { cmd, rest: argv.slice(words.length), len: words.length };
@@ -44,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
     return 1;
   }
-  const { cmd, rest } = found;
+  const { rest } = found;
+  const cmd = await found.cmd.load();
   if (rest.includes('--help')) {
     process.stdout.write(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
     return 0;
@@ -59,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     return 125;
   }
   const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
+  mark('cli start-up');
   try {
     return (await cmd.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>)) ?? 0;
   } catch (err) {

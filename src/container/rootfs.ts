@@ -45,9 +45,12 @@ export function indexParamExists(): boolean {
 }
 
 /** Mount the rw layer's union at overlay2/<mountId>/merged (idempotent). Returns the merged path. */
-export function mountRootfs(paths: StorePaths, mountId: string): string {
+export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile?: boolean } = {}): string {
   const lower = fs.readFileSync(`${paths.cacheDir(mountId)}/lower`, 'utf8');
   const spec = mountSpec(paths.overlay, mountId, lower, indexParamExists());
+  // a container removed when it stops (--rm) never needs its writes synced: overlay's volatile skips the
+  // sync of the upper filesystem at unmount, which is most of a short container's teardown
+  if (opts.volatile) spec.options += ',volatile';
   fs.mkdirSync(spec.target, { recursive: true, mode: 0o700 });
   if (isMountPoint(spec.target)) return spec.target;
   if (spec.options.length > 4000) throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);

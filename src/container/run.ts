@@ -6,6 +6,7 @@ import { runHelper, type Stdio } from '../runtime/helper.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { mark } from '../core/trace.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -56,12 +57,16 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
  */
 export async function startForeground(containers: ContainerStore, c: ContainerRecord, opts: StartOptions): Promise<number> {
   const p = containers.images.paths;
-  const rootfs = mountRootfs(p, c.MountID);
+  mark('create container');
+  const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
+  mark('mount overlay');
   try {
     const spec = containerSpec(containers, c, rootfs, false);
     const steps = planFromSpec(spec, (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } });
+    mark('spec + plan');
     const run = runHelper(steps, opts.stdio);
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
+    mark('helper: spawn to fork');
     c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
     containers.save(c);
     opts.onStart?.(run.kill);
@@ -69,7 +74,9 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     let error = '';
     try {
       await run.started;
+      mark('helper: namespaces, mounts, exec');
       code = await run.exited;
+      mark('container process ran');
     } catch (err) {
       code = (err as { exitCode?: number }).exitCode ?? 125;
       error = (err as Error).message;
@@ -83,5 +90,6 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     return code;
   } finally {
     unmountRootfs(p, c.MountID);
+    mark('unmount');
   }
 }

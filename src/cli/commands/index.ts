@@ -1,26 +1,38 @@
 import type { Command } from '../context.js';
-import { fromHost } from './from-host.js';
-import { history } from './history.js';
-import { images } from './images.js';
-import { importCmd } from './import.js';
-import { imageInspect, inspect } from './inspect.js';
-import { imageLayers } from './layers.js';
-import { load } from './load.js';
-import { imagePrune } from './prune.js';
-import { rmi } from './rmi.js';
-import { save } from './save.js';
-import { systemCheck } from './system-check.js';
-import { systemDf } from './system-df.js';
-import { tag } from './tag.js';
-import { create, run, start } from './run.js';
-import { ps } from './ps.js';
-import { rm } from './rm.js';
-import { diff } from './diff.js';
-import { commit } from './commit.js';
-import { exportCmd } from './export.js';
 
-/** Every CLI verb; main.ts picks one by its leading words. */
-export const commands: Command[] = [
-  run, create, start, ps, rm, diff, commit, exportCmd,
-  images, importCmd, load, save, tag, rmi, history, inspect, imageInspect, imageLayers, fromHost, imagePrune, systemDf, systemCheck,
+/**
+ * Every CLI verb, loaded on demand: main.ts matches the leading words here and
+ * imports only that command's module (start-up time is what users wait for).
+ */
+export interface CommandEntry {
+  names: string[][];
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const entry = (names: string[][], summary: string, load: () => Promise<Command>): CommandEntry => ({ names, summary, load });
+
+export const commands: CommandEntry[] = [
+  entry([['run'], ['container', 'run']], 'Create and run a new container from an image', async () => (await import('./run.js')).run),
+  entry([['create'], ['container', 'create']], 'Create a new container', async () => (await import('./run.js')).create),
+  entry([['start'], ['container', 'start']], 'Start a created or stopped container (attached with -a)', async () => (await import('./run.js')).start),
+  entry([['ps'], ['container', 'ls'], ['container', 'list']], 'List containers', async () => (await import('./ps.js')).ps),
+  entry([['rm'], ['container', 'rm'], ['container', 'remove']], 'Remove one or more containers', async () => (await import('./rm.js')).rm),
+  entry([['diff'], ['container', 'diff']], "Inspect changes to files or directories on a container's filesystem", async () => (await import('./diff.js')).diff),
+  entry([['commit'], ['container', 'commit']], "Create a new image from a container's changes", async () => (await import('./commit.js')).commit),
+  entry([['export'], ['container', 'export']], "Export a container's filesystem as a tar archive", async () => (await import('./export.js')).exportCmd),
+  entry([['images'], ['image', 'ls'], ['image', 'list']], 'List images', async () => (await import('./images.js')).images),
+  entry([['import'], ['image', 'import']], 'Import the contents from a tarball to create a filesystem image', async () => (await import('./import.js')).importCmd),
+  entry([['load'], ['image', 'load']], 'Load an image from a tar archive (docker-archive or OCI layout) or STDIN', async () => (await import('./load.js')).load),
+  entry([['save'], ['image', 'save']], 'Save one or more images to a tar archive (docker-archive and OCI layout in one)', async () => (await import('./save.js')).save),
+  entry([['tag'], ['image', 'tag']], 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', async () => (await import('./tag.js')).tag),
+  entry([['rmi'], ['image', 'rm'], ['image', 'remove']], 'Remove one or more images', async () => (await import('./rmi.js')).rmi),
+  entry([['history'], ['image', 'history']], 'Show the history of an image', async () => (await import('./history.js')).history),
+  entry([['inspect']], 'Return low-level information on berth objects', async () => (await import('./inspect.js')).inspect),
+  entry([['image', 'inspect']], 'Display detailed information on one or more images (--layers: the walk through the store)', async () => (await import('./inspect.js')).imageInspect),
+  entry([['image', 'layers']], "Show an image's layers as stored: diffIDs, chainIDs, cache-ids, links, lowers, mount options", async () => (await import('./layers.js')).imageLayers),
+  entry([['image', 'from-host']], 'Make a FROM-scratch image of host programs and the shared libraries they load', async () => (await import('./from-host.js')).fromHost),
+  entry([['image', 'prune']], 'Remove unused images (dangling only, or all unused with -a)', async () => (await import('./prune.js')).imagePrune),
+  entry([['system', 'df']], 'Show berth disk usage', async () => (await import('./system-df.js')).systemDf),
+  entry([['system', 'check']], 'Verify the whole store; --repair removes leftovers of interrupted work', async () => (await import('./system-check.js')).systemCheck),
 ];

@@ -1,4 +1,5 @@
 import { invalid } from '../../core/errors.js';
+import { mark } from '../../core/trace.js';
 import { ContainerStore } from '../../container/store.js';
 import { startForeground } from '../../container/run.js';
 import type { ContainerRecord } from '../../container/types.js';
@@ -17,6 +18,7 @@ export async function attachAndWait(ctx: Context, containers: ContainerStore, c:
     for (const s of forwarded) process.off(s, handler);
     const hc = containers.hostConfig(c.ID);
     if (hc.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
+    mark('remove (--rm)');
   }
 }
 
@@ -31,6 +33,7 @@ export const run: Command = {
     if (o.detach) throw invalid('unsupported', 'detached containers (-d) arrive with the next issue; run in the foreground');
     if (o.tty) throw invalid('unsupported', '-t (a pseudo-terminal) is not supported yet');
     const store = await ctx.store();
+    mark('open store');
     const containers = new ContainerStore(store);
     containers.reapStale();
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
