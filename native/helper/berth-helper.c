@@ -35,6 +35,9 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
+#include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define PLAN_FD 3
@@ -50,6 +53,8 @@ static int n_opened = 0;
 static char **envp_acc = NULL;
 static size_t n_env = 0;
 static pid_t child_pid = 0;
+static int tty_sock[2] = {-1, -1}; /* the container sends its pty master to the monitor */
+static volatile sig_atomic_t winch = 0;
 
 static const char *errno_name(int e) {
   switch (e) {
@@ -121,7 +126,110 @@ static void read_plan(void) {
 /* ---- the monitor ---- */
 
 static void forward(int sig) {
+  if (sig == SIGWINCH) winch = 1;
   if (child_pid > 0) kill(child_pid, sig);
+}
+
+/* ---- terminal: the container's pty lives in its own devpts; the monitor relays it ---- */
+
+static int recv_fd(int sock) {
+  char dummy;
+  struct iovec iov = {&dummy, 1};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+static void send_fd(int sock, int fd) {
+  char dummy = 0;
+  struct iovec iov = {&dummy, 1};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(sock, &msg, 0) < 0) fail(errno, "send pty");
+}
+
+static void copy_winsize(int from, int to) {
+  struct winsize ws;
+  if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
+}
+
+static int write_all(int fd, const char *b, ssize_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, b, (size_t)n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    b += w; n -= w;
+  }
+  return 0;
+}
+
+/* Relay between our stdio (the user's terminal, in raw mode) and the pty master until the container closes it. */
+static void relay_tty(int master) {
+  struct termios saved;
+  int raw = isatty(0) && tcgetattr(0, &saved) == 0;
+  if (raw) {
+    struct termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(0, TCSANOW, &t);
+  }
+  int wsrc = isatty(0) ? 0 : 1; /* -t without -i: the size comes from stdout's terminal */
+  copy_winsize(wsrc, master);
+  int in_open = 1;
+  char buf[32768];
+  for (;;) {
+    if (winch) { winch = 0; copy_winsize(wsrc, master); }
+    struct pollfd p[2] = {{master, POLLIN, 0}, {0, POLLIN, 0}};
+    int n = poll(p, in_open ? 2 : 1, -1);
+    if (n < 0) { if (errno == EINTR) continue; break; }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r <= 0) { if (r < 0 && errno == EINTR) continue; break; } /* EIO: the container side is closed */
+      if (write_all(1, buf, r) < 0) break;
+    }
+    if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r <= 0) { if (r < 0 && errno == EINTR) continue; in_open = 0; continue; }
+      if (write_all(master, buf, r) < 0) in_open = 0;
+    }
+  }
+  if (raw) tcsetattr(0, TCSANOW, &saved);
+}
+
+/* In the container, after /dev/pts is mounted: a pty of its own devpts becomes the controlling terminal and stdio. */
+static void op_pty(void) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(errno, "/dev/ptmx");
+  if (grantpt(master) < 0 || unlockpt(master) < 0) fail(errno, "unlockpt");
+  char name[128];
+  if (ptsname_r(master, name, sizeof name) != 0) fail(errno, "ptsname");
+  int slave = open(name, O_RDWR | O_NOCTTY);
+  if (slave < 0) fail(errno, name);
+  if (tty_sock[1] < 0) fail(EINVAL, "pty without a terminal monitor");
+  send_fd(tty_sock[1], master);
+  close(master);
+  close(tty_sock[1]);
+  if (setsid() < 0) fail(errno, "setsid");
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(errno, "TIOCSCTTY");
+  for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) fail(errno, "dup2");
+  if (slave > 2) close(slave);
 }
 
 static void become_monitor(pid_t pid) {
@@ -138,6 +246,12 @@ static void become_monitor(pid_t pid) {
   sa.sa_flags = SA_RESTART;
   int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  if (tty_sock[0] >= 0) {
+    close(tty_sock[1]);
+    int master = recv_fd(tty_sock[0]);
+    close(tty_sock[0]);
+    if (master >= 0) relay_tty(master);
+  }
   int st;
   for (;;) {
     pid_t r = waitpid(pid, &st, 0);
@@ -237,13 +351,16 @@ int main(void) {
 #define NEED(n) do { if (argc != (n)) fail(EINVAL, "wrong number of arguments"); } while (0)
     if (!strcmp(op, "unshare")) { NEED(1); if (unshare((int)num(a[0])) < 0) fail(errno, a[0]); }
     else if (!strcmp(op, "fork")) {
-      NEED(0);
+      /* fork [tty]: with "tty", the monitor relays the terminal the container sends back */
+      if (argc == 1 && !strcmp(a[0], "tty") && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty_sock) < 0) fail(errno, "socketpair");
       pid_t pid = fork();
       if (pid < 0) fail(errno, "fork");
       if (pid > 0) become_monitor(pid);
       prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
+      if (tty_sock[0] >= 0) close(tty_sock[0]);
     }
     else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
+    else if (!strcmp(op, "pty")) { NEED(0); op_pty(); }
     else if (!strcmp(op, "clone-tree")) { NEED(2); op_clone_tree(a); }
     else if (!strcmp(op, "attach-tree")) { NEED(3); op_attach_tree(a); }
     else if (!strcmp(op, "mkdir")) { NEED(2); if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST) fail(errno, a[0]); refuse_symlink(a[0]); }

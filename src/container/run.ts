@@ -61,7 +61,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
   mark('mount overlay');
   try {
-    const spec = containerSpec(containers, c, rootfs, false);
+    const spec = containerSpec(containers, c, rootfs, !!c.Config.Tty);
     const steps = planFromSpec(spec, (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } });
     mark('spec + plan');
     const run = runHelper(steps, opts.stdio);

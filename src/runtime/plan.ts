@@ -56,7 +56,7 @@ export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => b
     ns |= f;
   }
   steps.push(['unshare', String(ns)]);
-  if (ns & NS_FLAGS.pid!) steps.push(['fork']);
+  if (ns & NS_FLAGS.pid!) steps.push(spec.process.terminal ? ['fork', 'tty'] : ['fork']);
   steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);
   // the rootfs must be a mount point for pivot_root
   steps.push(['mount', spec.root.path, spec.root.path, '', String(MS.BIND | MS.REC), '']);
@@ -92,6 +92,7 @@ export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => b
     if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
   }
   steps.push(...mkdirSteps(spec.process.cwd));
+  if (spec.process.terminal) steps.push(['pty']);
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
   if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);

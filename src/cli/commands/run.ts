@@ -31,7 +31,6 @@ export const run: Command = {
   errorExit: 125,
   async run(ctx, args, o) {
     if (o.detach) throw invalid('unsupported', 'detached containers (-d) arrive with the next issue; run in the foreground');
-    if (o.tty) throw invalid('unsupported', '-t (a pseudo-terminal) is not supported yet');
     const store = await ctx.store();
     mark('open store');
     const containers = new ContainerStore(store);

@@ -1,0 +1,45 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BERTH, berthOk, mountsUnder, tempRoot } from '../helpers/berth.js';
+
+// -t: a pty from the container's own devpts, relayed by the monitor, in raw mode, with window size and resizes.
+const t = tempRoot('berth-tty');
+const root = t.root;
+const session = `berth-tty-${process.pid}`;
+before(() => { berthOk(root, ['image', 'from-host', 'base', 'sh', 'tty', 'stty', 'sleep', 'ls', 'echo']); });
+after(() => {
+  spawnSync('tmux', ['kill-session', '-t', session]);
+  assert.deepEqual(mountsUnder(root), []);
+  t.remove();
+});
+
+test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit code comes back', () => {
+  const r = spawnSync('script', ['-qfec', `${BERTH} --root ${root} run --rm -it base sh`, '/dev/null'], { input: 'tty; ls -l /proc/$$/fd; exit 5\n', encoding: 'utf8' });
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stdout, /^\/dev\/pts\/0\r?$/m);
+  assert.match(r.stdout, /0 -> \/dev\/pts\/0/);
+  assert.match(r.stdout, /2 -> \/dev\/pts\/0/);
+});
+
+test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the container', async () => {
+  const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
+  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${BERTH} --root ${root} run --rm -it base sh; echo EXIT=$?; sleep 60`);
+  const screen = () => tmux('capture-pane', '-t', session, '-p').stdout;
+  const waitFor = async (re: RegExp) => { for (let i = 0; i < 100; i++) { if (re.test(screen())) return; await sleep(100); } assert.fail(`screen never matched ${re}:\n${screen()}`); };
+  await waitFor(/^# /m);
+  tmux('send-keys', '-t', session, 'stty size', 'Enter');
+  await waitFor(/^30 100$/m);
+  tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+  await sleep(300);
+  tmux('send-keys', '-t', session, 'stty size', 'Enter');
+  await waitFor(/^40 120$/m);
+  tmux('send-keys', '-t', session, 'sleep 30', 'Enter');
+  await sleep(300);
+  tmux('send-keys', '-t', session, 'C-c');
+  tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
+  await waitFor(/^after-interrupt$/m);
+  tmux('send-keys', '-t', session, 'exit 3', 'Enter');
+  await waitFor(/^EXIT=3$/m);
+});
