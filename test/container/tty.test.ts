@@ -18,7 +18,7 @@ after(() => {
 test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit code comes back', () => {
   const r = spawnSync('script', ['-qfec', `${BERTH} --root ${root} run --rm -it base sh`, '/dev/null'], { input: 'tty; ls -l /proc/$$/fd; exit 5\n', encoding: 'utf8' });
   assert.equal(r.status, 5, r.stderr);
-  assert.match(r.stdout, /^\/dev\/pts\/0\r?$/m);
+  assert.match(r.stdout, /^(# )?\/dev\/pts\/0\r?$/m);
   assert.match(r.stdout, /0 -> \/dev\/pts\/0/);
   assert.match(r.stdout, /2 -> \/dev\/pts\/0/);
 });
@@ -28,7 +28,7 @@ test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the
   tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${BERTH} --root ${root} run --rm -it base sh; echo EXIT=$?; sleep 60`);
   const screen = () => tmux('capture-pane', '-t', session, '-p').stdout;
   const waitFor = async (re: RegExp) => { for (let i = 0; i < 100; i++) { if (re.test(screen())) return; await sleep(100); } assert.fail(`screen never matched ${re}:\n${screen()}`); };
-  await waitFor(/^# /m);
+  await waitFor(/^#/m);
   tmux('send-keys', '-t', session, 'stty size', 'Enter');
   await waitFor(/^30 100$/m);
   tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
