@@ -181,8 +181,12 @@ static int write_all(int fd, const char *b, ssize_t n) {
   return 0;
 }
 
-/* Relay between our stdio (the user's terminal, in raw mode) and the pty master until the container closes it. */
-static void relay_tty(int master) {
+/*
+ * Relay between our stdio (the user's terminal, in raw mode) and the pty master
+ * until the container closes it. Returns 1 when the user's side hung up.
+ */
+static int relay_tty(int master) {
+  int hangup = 0;
   struct termios saved;
   int raw = isatty(0) && tcgetattr(0, &saved) == 0;
   if (raw) {
@@ -202,15 +206,19 @@ static void relay_tty(int master) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t r = read(master, buf, sizeof buf);
       if (r <= 0) { if (r < 0 && errno == EINTR) continue; break; } /* EIO: the container side is closed */
-      if (write_all(1, buf, r) < 0) break;
+      if (write_all(1, buf, r) < 0) { hangup = 1; break; }
     }
     if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(0, buf, sizeof buf);
-      if (r <= 0) { if (r < 0 && errno == EINTR) continue; in_open = 0; continue; }
+      if (r < 0 && errno == EINTR) continue;
+      /* the user's terminal is gone: EIO, or EOF on a raw terminal (where ^D is just a byte) */
+      if ((r < 0 && errno == EIO) || (r == 0 && raw)) { hangup = 1; break; }
+      if (r <= 0) { in_open = 0; continue; }
       if (write_all(master, buf, r) < 0) in_open = 0;
     }
   }
   if (raw) tcsetattr(0, TCSANOW, &saved);
+  return hangup;
 }
 
 /* In the container, after /dev/pts is mounted: a pty of its own devpts becomes the controlling terminal and stdio. */
@@ -250,7 +258,13 @@ static void become_monitor(pid_t pid) {
     close(tty_sock[1]);
     int master = recv_fd(tty_sock[0]);
     close(tty_sock[0]);
-    if (master >= 0) relay_tty(master);
+    /* closing the master hangs up the container's terminal: its session gets SIGHUP, as when a terminal closes */
+    if (master >= 0) {
+      int hup = relay_tty(master);
+      close(master);
+      /* the terminal of a foreground container went away: the container ends with it (PID 1 ignores SIGHUP) */
+      if (hup) kill(pid, SIGKILL);
+    }
   }
   int st;
   for (;;) {
@@ -337,8 +351,8 @@ int main(void) {
     status_fd = STATUS_FD;
     fcntl(status_fd, F_SETFD, FD_CLOEXEC);
   }
+  pid_t parent = getppid();
   read_plan();
-  prctl(PR_SET_PDEATHSIG, 0);
   while (plan_pos < plan_len) {
     step_no++;
     char *op = next_str();
@@ -349,7 +363,13 @@ int main(void) {
     if (!a) fail(ENOMEM, "args");
     for (long i = 0; i < argc; i++) a[i] = next_str();
 #define NEED(n) do { if (argc != (n)) fail(EINVAL, "wrong number of arguments"); } while (0)
-    if (!strcmp(op, "unshare")) { NEED(1); if (unshare((int)num(a[0])) < 0) fail(errno, a[0]); }
+    if (!strcmp(op, "die-with-parent")) {
+      /* foreground containers: if berth dies, the monitor and so the container die too */
+      NEED(0);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(errno, "prctl");
+      if (getppid() != parent) _exit(137);
+    }
+    else if (!strcmp(op, "unshare")) { NEED(1); if (unshare((int)num(a[0])) < 0) fail(errno, a[0]); }
     else if (!strcmp(op, "fork")) {
       /* fork [tty]: with "tty", the monitor relays the terminal the container sends back */
       if (argc == 1 && !strcmp(a[0], "tty") && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty_sock) < 0) fail(errno, "socketpair");

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { planFromSpec } from '../runtime/plan.js';
-import { runHelper, type Stdio } from '../runtime/helper.js';
+import { runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
+import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
@@ -58,13 +59,21 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
 export async function startForeground(containers: ContainerStore, c: ContainerRecord, opts: StartOptions): Promise<number> {
   const p = containers.images.paths;
   mark('create container');
+  const lock = containers.lockForRun(c);
   const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
   mark('mount overlay');
   try {
     const spec = containerSpec(containers, c, rootfs, !!c.Config.Tty);
-    const steps = planFromSpec(spec, (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } });
-    mark('spec + plan');
-    const run = runHelper(steps, opts.stdio);
+    let run: HelperRun & { child: { pid?: number } };
+    if (containers.hostConfig(c.ID).Runtime === 'runc') {
+      // the same spec as a bundle for runc, which stays as the monitor; it removes its state and the bundle when done
+      run = runRunc(c.ID, spec, opts.stdio);
+      mark('spec + runc bundle');
+    } else {
+      const steps = planFromSpec(spec, (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } });
+      mark('spec + plan');
+      run = runHelper(steps, opts.stdio);
+    }
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
     c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
@@ -90,6 +99,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     return code;
   } finally {
     unmountRootfs(p, c.MountID);
+    lock.release();
     mark('unmount');
   }
 }

@@ -5,7 +5,8 @@ import { chainIDs, type ImageID } from '../core/digest.js';
 import { mkdirp, readOptional, removeAll, writeFileAtomic } from '../storage/fsutil.js';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
-import { createRwLayers, unmountRootfs } from './rootfs.js';
+import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
+import { FileLock } from '../storage/lock.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type HostConfig, createdState } from './types.js';
 
@@ -131,23 +132,44 @@ export class ContainerStore {
     }));
   }
 
-  /** Containers recorded as running whose monitor is gone (berth or the helper was killed): mark exited, unmount. */
-  reapStale(): ContainerRecord[] {
+  /** The lock a berth process holds while it runs the container (the kernel drops it if berth dies). */
+  lockPath(id: string): string {
+    return `${this.p.locks}/ctr-${id}`;
+  }
+
+  /** Hold the container's run lock; Conflict if another berth process is running it. */
+  lockForRun(c: ContainerRecord): FileLock {
+    const l = FileLock.tryAcquire(this.lockPath(c.ID), true);
+    if (!l) throw conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
+    return l;
+  }
+
+  /**
+   * Containers whose berth process died (kill -9) while running them: nobody
+   * holds their run lock, yet they are marked running or still mounted. Mark
+   * them exited, unmount, and remove those started with --rm.
+   */
+  async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
     for (const c of this.list()) {
-      if (!c.State.Running) continue;
-      if (c.State.Pid > 0 && alive(c.State.Pid)) continue;
-      unmountRootfs(this.p, c.MountID);
-      c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: c.State.ExitCode || 137, FinishedAt: new Date().toISOString() };
-      this.save(c);
-      fixed.push(c);
+      const merged = `${this.p.cacheDir(c.MountID)}/merged`;
+      if (!c.State.Running && !isMountPoint(merged)) continue;
+      const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
+      if (!lock) continue; // a live berth process runs it
+      try {
+        unmountRootfs(this.p, c.MountID);
+        if (c.State.Running) {
+          c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: 137, Error: 'berth was killed while running the container', FinishedAt: new Date().toISOString() };
+          this.save(c);
+        }
+        if (this.hostConfig(c.ID).AutoRemove) await this.remove(c);
+        fixed.push(c);
+      } finally {
+        lock.release();
+      }
     }
     return fixed;
   }
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 const ADJ = ['admiring', 'bold', 'brave', 'calm', 'eager', 'focused', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'vibrant', 'zen'];

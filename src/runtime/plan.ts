@@ -55,6 +55,7 @@ export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => b
     if (f === undefined) throw invalid('unsupported', `namespace ${n.type} is not supported`);
     ns |= f;
   }
+  steps.push(['die-with-parent']);
   steps.push(['unshare', String(ns)]);
   if (ns & NS_FLAGS.pid!) steps.push(spec.process.terminal ? ['fork', 'tty'] : ['fork']);
   steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);

@@ -26,11 +26,11 @@ export class FileLock {
     return new FileLock(path, fd);
   }
 
-  /** Try once; undefined when someone else holds it. */
-  static tryAcquire(path: string): FileLock | undefined {
+  /** Try once; undefined when someone else holds it (or, without create, when the file does not exist). */
+  static tryAcquire(path: string, create = false): FileLock | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDWR);
+      fd = fs.openSync(path, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { berth, berthOk, berthSpawn, mountsUnder, tempRoot } from '../helpers/berth.js';
 
@@ -169,4 +170,15 @@ test('run --rm leaves no container, mount or layer behind', () => {
   assert.equal(run(['base', 'sh', '-c', 'exit 0']).code, 0);
   assert.equal(fs.readdirSync(`${root}/overlay2`).length, before);
   assert.deepEqual(mountsUnder(root), []);
+});
+
+test('kill -9 of berth during a foreground run: the container dies with it; the next command cleans up', async () => {
+  const b = berthSpawn(root, ['run', '--rm', '--name', 'orphan', 'base', 'sleep', '30']);
+  await waitFor(() => (berth(root, ['ps', '-q']).stdout.trim() ? true : undefined));
+  b.kill('SIGKILL');
+  await once(b, 'exit');
+  await waitFor(() => (spawnSync('pgrep', ['-f', 'sleep 30']).status !== 0 ? true : undefined));
+  assert.equal(berthOk(root, ['ps', '-aq']), '', 'the --rm container is removed by the next command');
+  assert.deepEqual(mountsUnder(root), []);
+  assert.match(berthOk(root, ['system', 'check']), /ok/);
 });

@@ -42,4 +42,22 @@ test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the
   await waitFor(/^after-interrupt$/m);
   tmux('send-keys', '-t', session, 'exit 3', 'Enter');
   await waitFor(/^EXIT=3$/m);
+  tmux('kill-session', '-t', session);
+});
+
+test('closing the terminal ends the foreground container: no process or mount is left', async () => {
+  const name = `${session}-hup`;
+  const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
+  tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '20', `${BERTH} --root ${root} run --rm -it base sh`);
+  for (let i = 0; i < 100 && !/^#/m.test(tmux('capture-pane', '-t', name, '-p').stdout); i++) await sleep(100);
+  tmux('kill-session', '-t', name);
+  let left = '';
+  for (let i = 0; i < 50; i++) {
+    left = spawnSync('pgrep', ['-af', root], { encoding: 'utf8' }).stdout.trim();
+    if (!left && mountsUnder(root).length === 0) break;
+    await sleep(100);
+  }
+  assert.equal(left, '', 'berth, its helper and the container are gone');
+  assert.deepEqual(mountsUnder(root), []);
+  assert.equal(berthOk(root, ['ps', '-aq']), '', 'the --rm container was removed');
 });

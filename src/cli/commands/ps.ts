@@ -22,7 +22,7 @@ export const ps: Command = {
   async run(ctx, _args, o) {
     const store = await ctx.store();
     const containers = new ContainerStore(store);
-    containers.reapStale();
+    await containers.reapStale();
     const list = containers.list().filter((c) => o.all || c.State.Running).sort((a, b) => b.Created.localeCompare(a.Created));
     const rows = list.map((c) => {
       let command = [c.Path, ...c.Args].join(' ');

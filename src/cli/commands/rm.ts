@@ -11,7 +11,7 @@ export const rm: Command = {
     if (args.length === 0) throw invalid('usage', '"rm" requires at least 1 argument');
     const store = await ctx.store();
     const containers = new ContainerStore(store);
-    containers.reapStale();
+    await containers.reapStale();
     let status = 0;
     for (const a of args) {
       try {

@@ -34,7 +34,7 @@ export const run: Command = {
     const store = await ctx.store();
     mark('open store');
     const containers = new ContainerStore(store);
-    containers.reapStale();
+    await containers.reapStale();
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
     const c = await containers.create(store.resolve(imageArg), opts);
     return attachAndWait(ctx, containers, c, !!o.interactive);
@@ -68,7 +68,7 @@ export const start: Command = {
     if (!o.attach) throw invalid('unsupported', 'start without -a (detached) arrives with the next issue; use start -a');
     const store = await ctx.store();
     const containers = new ContainerStore(store);
-    containers.reapStale();
+    await containers.reapStale();
     const c = containers.resolve(args[0]!);
     if (c.State.Running) throw invalid('already_running', `container ${c.ID.slice(0, 12)} is already running`);
     return attachAndWait(ctx, containers, c, !!o.interactive);

@@ -1,4 +1,5 @@
 import { checkStore } from '../../image/check.js';
+import { ContainerStore } from '../../container/store.js';
 import type { Command } from '../context.js';
 
 export const systemCheck: Command = {
@@ -8,6 +9,8 @@ export const systemCheck: Command = {
   options: { repair: { type: 'boolean' }, quick: { type: 'boolean' } },
   async run(ctx, _args, o) {
     const store = await ctx.store();
+    // containers whose berth process was killed: unmounted and marked exited first (removed if --rm)
+    for (const c of await new ContainerStore(store).reapStale()) ctx.out(`recovered: container ${c.ID.slice(0, 12)} (its berth process was killed)`);
     const findings = await store.lock(() => checkStore(store, { content: !o.quick }));
     const problems = findings.filter((f) => f.severity === 'problem');
     const leftovers = findings.filter((f) => f.severity === 'leftover');
