@@ -53,6 +53,7 @@ static int n_opened = 0;
 static char **envp_acc = NULL;
 static size_t n_env = 0;
 static pid_t child_pid = 0;
+static int alive_pipe[2] = {-1, -1}; /* the container sees EOF on [0] once its monitor is gone */
 static int tty_sock[2] = {-1, -1}; /* the container sends its pty master to the monitor */
 static volatile sig_atomic_t winch = 0;
 
@@ -373,10 +374,13 @@ int main(void) {
     else if (!strcmp(op, "fork")) {
       /* fork [tty]: with "tty", the monitor relays the terminal the container sends back */
       if (argc == 1 && !strcmp(a[0], "tty") && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty_sock) < 0) fail(errno, "socketpair");
+      if (pipe2(alive_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
       pid_t pid = fork();
       if (pid < 0) fail(errno, "fork");
+      if (pid > 0) close(alive_pipe[0]);
       if (pid > 0) become_monitor(pid);
       prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
+      close(alive_pipe[1]);
       if (tty_sock[0] >= 0) close(tty_sock[0]);
     }
     else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
@@ -415,7 +419,17 @@ int main(void) {
       if (setgroups((size_t)argc, g) < 0) fail(errno, "setgroups");
     }
     else if (!strcmp(op, "gid")) { NEED(1); if (setresgid((gid_t)num(a[0]), (gid_t)num(a[0]), (gid_t)num(a[0])) < 0) fail(errno, a[0]); }
-    else if (!strcmp(op, "uid")) { NEED(1); if (setresuid((uid_t)num(a[0]), (uid_t)num(a[0]), (uid_t)num(a[0])) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "uid")) {
+      NEED(1);
+      if (setresuid((uid_t)num(a[0]), (uid_t)num(a[0]), (uid_t)num(a[0])) < 0) fail(errno, a[0]);
+      /* a credential change clears the death signal: set it again, and check the monitor is still there */
+      if (alive_pipe[0] >= 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(errno, "prctl");
+        /* getppid() is 0 in a new PID namespace: the pipe tells whether the monitor died meanwhile */
+        struct pollfd pf = {alive_pipe[0], POLLIN, 0};
+        if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLIN))) _exit(137);
+      }
+    }
     else if (!strcmp(op, "no-new-privs")) { NEED(0); if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(errno, "prctl"); }
     else if (!strcmp(op, "env")) {
       NEED(1);

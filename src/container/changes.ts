@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import type { StorePaths } from '../storage/paths.js';
+import * as native from '../native/index.js';
+import { OPAQUE_XATTR } from '../archive/layer-apply.js';
 
 export interface Change {
   Path: string;
@@ -11,6 +13,25 @@ export interface Change {
 function lowerDirs(paths: StorePaths, mountId: string): string[] {
   const lower = fs.readFileSync(`${paths.cacheDir(mountId)}/lower`, 'utf8');
   return lower.split(':').map((l) => `${paths.overlay}/${l}`);
+}
+
+/** The names a directory had below the rw layer (the union of the lower layers, whiteouts and opaque dirs applied). */
+function namesBelow(lowers: string[], rel: string): Set<string> {
+  const names = new Set<string>();
+  const hidden = new Set<string>();
+  for (const d of lowers) {
+    const dir = rel ? `${d}/${rel}` : d;
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (!st.isDirectory()) break; // a file or whiteout here hides everything further down
+    for (const n of fs.readdirSync(dir)) {
+      if (names.has(n) || hidden.has(n)) continue;
+      const e = fs.lstatSync(`${dir}/${n}`);
+      if (e.isCharacterDevice() && e.rdev === 0) hidden.add(n); else names.add(n);
+    }
+    if (native.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y') break;
+  }
+  return names;
 }
 
 function existsBelow(lowers: string[], rel: string): boolean {
@@ -37,7 +58,13 @@ export function containerChanges(paths: StorePaths, mountId: string): Change[] {
       const st = fs.lstatSync(`${upper}/${r}`);
       if (st.isCharacterDevice() && st.rdev === 0) { out.push({ Path: `/${r}`, Kind: 2 }); continue; }
       out.push({ Path: `/${r}`, Kind: existsBelow(lowers, r) ? 0 : 1 });
-      if (st.isDirectory()) walk(r);
+      if (!st.isDirectory()) continue;
+      // an opaque directory hides what was below it: each name it hid is a deletion (as Docker reports)
+      if (native.lgetxattr(`${upper}/${r}`, OPAQUE_XATTR)?.toString() === 'y') {
+        const here = new Set(fs.readdirSync(`${upper}/${r}`));
+        for (const n of namesBelow(lowers, r)) if (!here.has(n)) out.push({ Path: `/${r}/${n}`, Kind: 2 });
+      }
+      walk(r);
     }
   };
   walk('');

@@ -5,6 +5,7 @@ import { planFromSpec } from '../runtime/plan.js';
 import { runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
+import { resolveInRoot } from '../runtime/rootfs-path.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mark } from '../core/trace.js';
@@ -41,8 +42,10 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
   const binds = (hc.Binds ?? []).map(parseBind);
   for (const b of binds) if (!fs.existsSync(b.source)) fs.mkdirSync(b.source, { recursive: true, mode: 0o755 });
   const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({ destination, options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])] }));
+  // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
+  const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';
   return buildSpec({
-    rootfs, args: [c.Path, ...c.Args], env, cwd: c.Config.WorkingDir || '/', uid: user.uid, gid: user.gid,
+    rootfs, args: [c.Path, ...c.Args], env, cwd, uid: user.uid, gid: user.gid,
     additionalGids: user.additionalGids, hostname: c.Config.Hostname ?? c.ID.slice(0, 12), terminal,
     readonlyRootfs: hc.ReadonlyRootfs, network: hc.NetworkMode,
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },

@@ -41,8 +41,12 @@ export function describeFailure(line: string, steps: Step[]): { step: string; er
   let message: string;
   switch (op) {
     case 'exec': message = errno === 'ENOENT' ? `exec: ${rest!.replace(/: .*$/, '')}: executable file not found in $PATH` : `exec: ${rest}`; break;
-    case 'mount': case 'attach-tree': case 'mkdir': case 'touch':
-      message = errno === 'ELOOP' ? `container rootfs: mount target ${step?.[2] ?? step?.[1] ?? ''} is a symlink; refusing to mount over it` : `${op} ${rest}`; break;
+    case 'mount': case 'attach-tree': case 'mkdir': case 'touch': {
+      // the path is the target of mount/attach-tree, the first argument of mkdir/touch
+      const path = op === 'mount' || op === 'attach-tree' ? step?.[2] : step?.[1];
+      message = errno === 'ELOOP' ? `container rootfs: mount target ${path} is a symlink; refusing to mount over it` : `${op} ${rest}`;
+      break;
+    }
     case 'chdir': message = `chdir to working directory ${step?.[1]}: ${rest}`; break;
     default: message = `${op}: ${rest}`;
   }

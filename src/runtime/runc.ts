@@ -1,5 +1,6 @@
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { delimiter } from 'node:path';
 import { BerthError } from '../core/errors.js';
 import type { OciSpec } from './spec.js';
@@ -60,8 +61,10 @@ export interface RuncConfig extends Omit<OciSpec, 'process' | 'linux'> {
 /**
  * Pure: the bundle's config.json for a container. runc itself creates the
  * standard devices in /dev (null, zero, full, random, urandom, tty), the
- * /dev/fd, stdin/stdout/stderr, core and ptmx links, and brings lo up in a new
- * network namespace, as the helper's plan does.
+ * /dev/fd, stdin/stdout/stderr and ptmx links (/dev/core only when the host
+ * has /proc/kcore, /dev/console only for a terminal), appends its default
+ * device rules, and brings lo up in a new network namespace, as the helper's
+ * plan does.
  */
 export function runcConfig(spec: OciSpec, id: string): RuncConfig {
   const root = spec.process.user.uid === 0;
@@ -131,6 +134,8 @@ export function logErrors(log: string): string[] {
 export function describeRuncError(msg: string): string {
   return `runc: ${msg.replace(/^runc (run|create) failed: /, '')}`;
 }
+
+const RUNC_FAILED = /^runc (run|create|start) failed: /;
 
 const bundleDir = (id: string) => `${RUNC_BUNDLES}/${id}`;
 
@@ -209,27 +214,32 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
   readPid();
 
   const exited = new Promise<number>((res) => {
-    let spawnError: Error | undefined;
-    child.on('error', (e) => { spawnError = e; });
-    child.on('close', (code, sig) => {
+    let done = false;
+    const finish = (code: number | null, sig: NodeJS.Signals | null, spawnError?: Error) => {
+      if (done) return;
+      done = true;
       watcher?.close();
       readPid();
       let log = '';
       try { log = fs.readFileSync(logFile, 'utf8'); } catch { /* none */ }
       const errors = logErrors(log);
-      let exit = code ?? (sig ? 128 + (SIGNALS[sig] ?? 1) : 125);
+      let exit = code ?? (sig ? 128 + (os.constants.signals[sig] ?? 1) : 125);
       if (spawnError) {
         exit = 125;
         startedReject(new BerthError('Internal', 'runc_spawn', `runc: ${spawnError.message}`));
-      } else if (!seen || (code === 1 && errors.length)) {
-        const msg = errors.at(-1) ?? `runc exited with status ${exit} before the container started`;
+      } else if (!seen || (code === 1 && errors.some((e) => RUNC_FAILED.test(e)))) {
+        // runc's own failure (it exits 1 and logs why); after the pid file, 1 is the container's status
+        const msg = [...errors].reverse().find((e) => RUNC_FAILED.test(e)) ?? errors.at(-1) ?? `runc exited with status ${exit} before the container started`;
         const e = new RuncError(describeRuncError(msg), errors.length ? exitCodeOfStartError(msg) : 125);
         exit = e.exitCode;
         startedReject(e);
       }
       pidResolve(0);
       cleanupRunc(id, runc).catch(() => undefined).finally(() => res(exit));
-    });
+    };
+    // 'exit' may not follow a spawn 'error' (a failed kill also emits 'error': that is no exit)
+    child.on('error', (e) => { if (child.pid === undefined) finish(null, null, e); });
+    child.on('exit', (code, sig) => finish(code, sig));
   });
   return {
     child, pid, started, exited,
@@ -242,5 +252,3 @@ function spawnSyncDelete(runc: string, id: string): Error | undefined {
   if (r.status !== 0 && fs.existsSync(`${RUNC_STATE}/${id}`)) return new BerthError('Conflict', 'runc_stale', `runc: stale state of container ${id.slice(0, 12)} could not be deleted: ${(r.stderr ?? '').trim()}`);
   return undefined;
 }
-
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };

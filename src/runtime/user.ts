@@ -12,14 +12,16 @@ interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
 const MAX_ID = 2 ** 32 - 2;
+const isNum = (s: string) => /^\d+$/.test(s);
 
 function parsePasswd(text: string | undefined): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':');
     if (f.length < 7 || line.startsWith('#')) continue; // malformed lines are skipped, as libc does
+    if (!isNum(f[2]!) || !isNum(f[3]!)) continue; // as glibc: only plain decimal ids
     const uid = Number(f[2]), gid = Number(f[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0 || uid > MAX_ID || gid > MAX_ID) continue;
+    if (uid > MAX_ID || gid > MAX_ID) continue;
     out.push({ name: f[0]!, uid, gid, home: f[5]! });
   }
   return out;
@@ -30,14 +32,14 @@ function parseGroup(text: string | undefined): GroupEntry[] {
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':');
     if (f.length < 4 || line.startsWith('#')) continue;
+    if (!isNum(f[2]!)) continue;
     const gid = Number(f[2]);
-    if (!Number.isInteger(gid) || gid < 0 || gid > MAX_ID) continue;
+    if (gid > MAX_ID) continue;
     out.push({ name: f[0]!, gid, members: f[3]!.split(',').filter(Boolean) });
   }
   return out;
 }
 
-const isNum = (s: string) => /^\d+$/.test(s);
 
 /**
  * Docker's `-u user[:group]` semantics against the image's /etc/passwd and
@@ -46,9 +48,13 @@ const isNum = (s: string) => /^\d+$/.test(s);
  * directory defaults to "/".
  */
 export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: string[] = []): ResolvedUser {
-  const passwd = parsePasswd(readInRoot(rootfs, '/etc/passwd'));
-  const groups = parseGroup(readInRoot(rootfs, '/etc/group'));
   const [u = '', g] = (spec || '0').split(':', 2);
+  // an oversized file fails only a lookup by name; numeric ids (and no -u) just lose its defaults (HOME, gid)
+  const read = (path: string, byName: boolean) => {
+    try { return readInRoot(rootfs, path); } catch (err) { if (byName) throw err; return undefined; }
+  };
+  const passwd = parsePasswd(read('/etc/passwd', !isNum(u)));
+  const groups = parseGroup(read('/etc/group', (g !== undefined && g !== '' && !isNum(g)) || groupAdd.some((x) => !isNum(x))));
   let uid: number, gid: number, home = '/', name: string | undefined;
   const byUser = isNum(u) ? passwd.find((p) => p.uid === Number(u)) : passwd.find((p) => p.name === u);
   if (isNum(u)) {

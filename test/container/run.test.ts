@@ -173,11 +173,11 @@ test('run --rm leaves no container, mount or layer behind', () => {
 });
 
 test('kill -9 of berth during a foreground run: the container dies with it; the next command cleans up', async () => {
-  const b = berthSpawn(root, ['run', '--rm', '--name', 'orphan', 'base', 'sleep', '30']);
+  const b = berthSpawn(root, ['run', '--rm', '--name', 'orphan', 'base', 'sleep', '987']);
   await waitFor(() => (berth(root, ['ps', '-q']).stdout.trim() ? true : undefined));
   b.kill('SIGKILL');
   await once(b, 'exit');
-  await waitFor(() => (spawnSync('pgrep', ['-f', 'sleep 30']).status !== 0 ? true : undefined));
+  await waitFor(() => (spawnSync('pgrep', ['-f', 'sleep 987']).status !== 0 ? true : undefined));
   assert.equal(berthOk(root, ['ps', '-aq']), '', 'the --rm container is removed by the next command');
   assert.deepEqual(mountsUnder(root), []);
   assert.match(berthOk(root, ['system', 'check']), /ok/);
