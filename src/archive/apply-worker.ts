@@ -22,7 +22,8 @@ export function rangeStream(r: FileRange): AsyncIterable<Buffer> {
 /** Apply a layer from a file range in a worker thread, so several layers extract in parallel. */
 export function applyInWorker(root: string, range: FileRange, opts: ApplyOptions): Promise<ApplyResult> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(fileURLToPath(import.meta.url), { workerData: { root, range, opts } satisfies Job });
+    // this module's own file; in the CLI bundle (dist/berth.mjs), the worker bundle beside it
+    const w = new Worker(fileURLToPath(new URL('./apply-worker.js', import.meta.url)), { workerData: { root, range, opts } satisfies Job });
     let done = false;
     w.once('message', (m: Reply) => {
       done = true;

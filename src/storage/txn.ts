@@ -4,7 +4,7 @@ import { randomHex } from './fsutil.js';
 import type { StorePaths } from './paths.js';
 
 /**
- * What one operation did to the store, appended (and fsync'd) BEFORE it does it,
+ * What one operation did to the store, appended BEFORE it does it,
  * so that if the process dies the next one can finish or undo it. The journal
  * file is flock'ed for the life of the operation: a journal whose lock can be
  * taken belongs to a dead process.
@@ -45,7 +45,7 @@ export class Txn {
   add(rec: TxnRecord): void {
     this.records.push(rec);
     fs.writeSync(this.fd, JSON.stringify(rec) + '\n');
-    fs.fdatasyncSync(this.fd);
+    // no fsync: journals guard against a killed process (the page cache survives it), as the rest of the store
   }
 
   /** The operation completed: forget the journal. */
