@@ -2,6 +2,7 @@ import { spawn, spawnSync, execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { delimiter } from 'node:path';
+import { isatty } from 'node:tty';
 import { BerthError } from '../core/errors.js';
 import type { OciSpec } from './spec.js';
 import type { HelperRun, Stdio } from './helper.js';
@@ -180,12 +181,14 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
   const dir = writeBundle(id, spec);
   const pidFile = `${dir}/pid`;
   const logFile = `${dir}/log.json`;
+  const watchdog = startWatchdog(runc, id, dir);
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn(runc, ['--root', RUNC_STATE, '--log', logFile, '--log-format', 'json', 'run', '--bundle', dir, '--pid-file', pidFile, id], {
       stdio, env: {}, detached: false,
     });
   } catch (err) {
+    watchdog.done();
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -235,7 +238,7 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
         startedReject(e);
       }
       pidResolve(0);
-      cleanupRunc(id, runc).catch(() => undefined).finally(() => res(exit));
+      cleanupRunc(id, runc).catch(() => undefined).finally(() => { watchdog.done(); res(exit); });
     };
     // 'exit' may not follow a spawn 'error' (a failed kill also emits 'error': that is no exit)
     child.on('error', (e) => { if (child.pid === undefined) finish(null, null, e); });
@@ -243,8 +246,32 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
   });
   return {
     child, pid, started, exited,
-    kill: (s) => { try { child.kill(s); } catch { /* gone */ } },
+    kill: (s) => {
+      // the user's terminal went away (a hung-up tty is no tty any more): the foreground container ends with it, as
+      // the helper's does; runc only forwards the SIGHUP, which PID 1 ignores without a handler
+      if (s === 'SIGHUP' && spec.process.terminal && seen && !isatty(0)) {
+        try { process.kill(seen, 'SIGKILL'); } catch { /* gone */ }
+      }
+      try { child.kill(s); } catch { /* gone */ }
+    },
   };
+}
+
+/**
+ * Foreground containers die with berth, as the helper's do (it has a death
+ * signal): runc has none, so a small watchdog in its own session waits on a
+ * pipe from berth. EOF without "done" means berth died: it deletes the runc
+ * container (killing what runs in it) and the bundle. The mount is left to the
+ * next berth command, which reaps it as for the helper.
+ */
+function startWatchdog(runc: string, id: string, dir: string): { done(): void } {
+  const script = 'read -r x; [ "$x" = done ] && exit 0; "$0" --root "$1" delete --force "$2" >/dev/null 2>&1; rm -rf "$3"';
+  const w = spawn('/bin/sh', ['-c', script, runc, RUNC_STATE, id, dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: {} });
+  w.on('error', () => undefined);
+  w.stdin!.on('error', () => undefined);
+  w.unref();
+  let ended = false;
+  return { done: () => { if (!ended) { ended = true; w.stdin!.end('done\n'); } } };
 }
 
 function spawnSyncDelete(runc: string, id: string): Error | undefined {
