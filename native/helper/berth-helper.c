@@ -238,6 +238,10 @@ static void op_pty(void) {
   if (setsid() < 0) fail(errno, "setsid");
   if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(errno, "TIOCSCTTY");
   for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) fail(errno, "dup2");
+  /* /dev/console is the container's terminal, as runc sets it up */
+  int c = open("/dev/console", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (c >= 0) close(c);
+  if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0) fail(errno, "/dev/console");
   if (slave > 2) close(slave);
 }
 
@@ -343,8 +347,24 @@ static void op_exec(char **a, long argc) {
   if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
     for (int fd = 3; fd < 1024; fd++) if (fd != status_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
-  execvpe(a[0], argv, envp);
-  fail(errno, a[0]);
+  /* PATH lookup as the container's environment says, but never via /bin/sh on ENOEXEC (as runc) */
+  if (strchr(a[0], '/')) { execve(a[0], argv, envp); fail(errno, a[0]); }
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (size_t i = 0; i < n_env; i++) if (!strncmp(envp[i], "PATH=", 5)) path = envp[i] + 5;
+  int saw_eacces = 0;
+  char full[4096];
+  for (const char *p = path;; ) {
+    const char *end = strchr(p, ':');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == 0) snprintf(full, sizeof full, "%s", a[0]);
+    else snprintf(full, sizeof full, "%.*s/%s", (int)len, p, a[0]);
+    execve(full, argv, envp);
+    if (errno == EACCES) saw_eacces = 1;
+    else if (errno != ENOENT && errno != ENOTDIR) fail(errno, a[0]);
+    if (!end) break;
+    p = end + 1;
+  }
+  fail(saw_eacces ? EACCES : ENOENT, a[0]);
 }
 
 int main(void) {

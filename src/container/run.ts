@@ -73,7 +73,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const steps = planFromSpec(spec, (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } });
+      const steps = planFromSpec(spec, { sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } }, kcore: fs.existsSync('/proc/kcore') });
       mark('spec + plan');
       run = runHelper(steps, opts.stdio);
     }

@@ -7,6 +7,7 @@ import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
+import { cleanupRunc } from '../runtime/runc.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type HostConfig, createdState } from './types.js';
 
@@ -114,6 +115,7 @@ export class ContainerStore {
   /** Remove a stopped container: unmount, delete its layers, mounts record and directory. */
   async remove(r: ContainerRecord): Promise<void> {
     const images = this.images;
+    if (this.hostConfig(r.ID).Runtime === 'runc') await cleanupRunc(r.ID); // runc state and bundle, if a killed berth left them
     await images.withTxn('rm', async (txn) => images.lock(() => {
       unmountRootfs(this.p, r.MountID);
       const gone = `${this.p.containers}/.rm-${r.ID}`;
@@ -157,6 +159,7 @@ export class ContainerStore {
       const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
       if (!lock) continue; // a live berth process runs it
       try {
+        if (this.hostConfig(c.ID).Runtime === 'runc') await cleanupRunc(c.ID);
         unmountRootfs(this.p, c.MountID);
         if (c.State.Running) {
           c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: 137, Error: 'berth was killed while running the container', FinishedAt: new Date().toISOString() };

@@ -96,7 +96,7 @@ export async function checkStore(store: ImageStore, opts: CheckOptions = {}): Pr
   const images = new Set<string>();
   for (const name of readdir(p.imagedbContent)) {
     const where = `imagedb/content/sha256/${name}`;
-    if (name.startsWith('.tmp-')) { const f = `${p.imagedbContent}/${name}`; leftover(where, 'temporary file of an interrupted write', () => fs.rmSync(f, { force: true })); continue; }
+    if (name.startsWith('.tmp-')) continue; // reported with the other temporary files below
     if (!isHex64(name)) { problem(where, 'not an image id'); continue; }
     const id = `sha256:${name}` as ImageID;
     images.add(id);
@@ -139,6 +139,7 @@ export async function checkStore(store: ImageStore, opts: CheckOptions = {}): Pr
     const path = `${p.berth}/tmp/${name}`;
     if (!liveTmp.has(path)) leftover(`berth/tmp/${name}`, 'spool file of an interrupted load', () => removeAll(path));
   }
+  for (const f of store.tempFiles()) leftover(f.slice(p.root.length + 1), 'temporary file of an interrupted write', () => fs.rmSync(f, { force: true }));
   const used = store.usedLayers();
   const unused = store.layers.list().filter((c) => !used.has(c) && !store.layers.list().some((o) => safeGet(store, o)?.parent === c));
   for (const c of unused) leftover(`layerdb/sha256/${hexOf(c)}`, 'layer no image, container or operation uses', () => store.collectLayers([c]));

@@ -45,15 +45,14 @@ export async function loadArchive(store: ImageStore, input: { path: string } | {
     else throw invalid('archive_format', 'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
     if (plans.length === 0) throw invalid('archive_empty', 'load: the archive holds no images');
     await materializeLayers(store, txn, path, plans, opts);
-    const out: LoadedImage[] = [];
-    for (const p of plans) {
-      const before = p.tags.map((t) => store.refs.get(t));
-      const id = await store.putImage(txn, p.configBytes, p.config, p.tags);
+    const before = plans.map((p) => p.tags.map((t) => store.refs.get(t)));
+    const ids = await store.putImages(txn, plans);
+    return plans.map((p, n) => {
+      const id = ids[n]!;
       const retagged: Array<[string, ImageID]> = [];
-      p.tags.forEach((t, i) => { const old = before[i]; if (old && old !== id) retagged.push([familiarString(t), old]); });
-      out.push({ id, tags: p.tags.map(familiarString), retagged });
-    }
-    return out;
+      p.tags.forEach((t, i) => { const old = before[n]![i]; if (old && old !== id) retagged.push([familiarString(t), old]); });
+      return { id, tags: p.tags.map(familiarString), retagged };
+    });
   });
 }
 

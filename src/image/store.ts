@@ -36,6 +36,23 @@ export class ImageStore {
     this.refs = new RefStore(this.paths);
   }
 
+  /** Journals this process is recovering (it holds their locks, but they are dead). */
+  private readonly recovering = new Set<string>();
+
+  /**
+   * Temporary files of atomic writes (`.tmp-*`) in the metadata dirs. Every such
+   * write happens under the store lock, so with the lock held any of them is a
+   * leftover of a killed process. Caller holds the store lock.
+   */
+  tempFiles(): string[] {
+    const dirs = [this.paths.imageRoot, this.paths.imagedbContent, ...safeReaddir(this.paths.imagedbMetadata).map((d) => `${this.paths.imagedbMetadata}/${d}`)];
+    return dirs.flatMap((d) => safeReaddir(d).filter((n) => n.startsWith('.tmp-')).map((n) => `${d}/${n}`));
+  }
+
+  removeTempFiles(): void {
+    for (const f of this.tempFiles()) fs.rmSync(f, { force: true });
+  }
+
   /** Open (creating if needed) the store at `root` and recover interrupted operations. */
   static async open(root: string): Promise<ImageStore> {
     const s = new ImageStore(root);
@@ -87,11 +104,18 @@ export class ImageStore {
     let n = 0;
     for (const j of journals) {
       if (j.live) continue;
-      this.undo(j.records);
+      // we hold its lock now, which would make it look live to liveLeases(): mark it as ours
+      this.recovering.add(j.path);
+      try {
+        this.undo(j.records);
+      } finally {
+        this.recovering.delete(j.path);
+      }
       fs.rmSync(j.path, { force: true });
       j.lock?.release();
       n++;
     }
+    if (n > 0) this.removeTempFiles();
     // journals that died before being published hold nothing yet
     for (const name of safeReaddir(this.paths.txn)) {
       if (!name.endsWith('.new')) continue;
@@ -185,7 +209,7 @@ export class ImageStore {
   private liveLeases(): { layers: Set<ChainID>; images: Set<string> } {
     const layers = new Set<ChainID>();
     const images = new Set<string>();
-    for (const j of listJournals(this.paths, (p) => FileLock.tryAcquire(p))) {
+    for (const j of listJournals(this.paths, (p) => (this.recovering.has(p) ? { release() {} } : FileLock.tryAcquire(p)))) {
       if (!j.live) { j.lock?.release(); continue; }
       for (const r of j.records) {
         if (r.op === 'lease' || r.op === 'layer') layers.add(r.chainID as ChainID);
@@ -241,18 +265,31 @@ export class ImageStore {
    * store lock; the image is journaled as created so a crash before tagging undoes it.
    */
   async putImage(txn: Txn, configBytes: Buffer, config: ImageConfig, tags: Reference[], opts: { parent?: ImageID; builtLocally?: boolean } = {}): Promise<ImageID> {
+    return (await this.putImages(txn, [{ configBytes, config, tags, ...opts }]))[0]!;
+  }
+
+  /**
+   * Write several image configs, then tag them all in one atomic update of
+   * repositories.json: a crash leaves all of them tagged or none.
+   */
+  async putImages(txn: Txn, items: Array<{ configBytes: Buffer; config: ImageConfig; tags: Reference[]; parent?: ImageID; builtLocally?: boolean }>): Promise<ImageID[]> {
     return this.lock(() => {
-      for (const c of chainIDs(config.rootfs.diff_ids)) {
-        if (!this.layers.has(c)) throw notFound('layer_not_found', `image config references layer ${c}, which is not in the store`);
+      const ids = items.map((it) => {
+        for (const c of chainIDs(it.config.rootfs.diff_ids)) {
+          if (!this.layers.has(c)) throw notFound('layer_not_found', `image config references layer ${c}, which is not in the store`);
+        }
+        const id = sha256(it.configBytes) as string as ImageID;
+        if (!this.images.has(id)) txn.add({ op: 'image', id });
+        this.images.put(it.configBytes);
+        if (it.parent) this.images.setMetadata(id, 'parent', it.parent);
+        if (it.builtLocally) this.images.setMetadata(id, 'builtLocally', Buffer.from([1]));
+        this.images.setMetadata(id, 'lastUpdated', new Date().toISOString());
+        return id;
+      });
+      if (items.some((it) => it.tags.length)) {
+        this.refs.update((ed) => items.forEach((it, i) => { for (const t of it.tags) ed.set(t, ids[i]!); }));
       }
-      const computed = sha256(configBytes) as string as ImageID;
-      if (!this.images.has(computed)) txn.add({ op: 'image', id: computed });
-      this.images.put(configBytes);
-      if (opts.parent) this.images.setMetadata(computed, 'parent', opts.parent);
-      if (opts.builtLocally) this.images.setMetadata(computed, 'builtLocally', Buffer.from([1]));
-      this.images.setMetadata(computed, 'lastUpdated', new Date().toISOString());
-      if (tags.length) this.refs.update((ed) => { for (const t of tags) ed.set(t, computed); });
-      return computed;
+      return ids;
     });
   }
 

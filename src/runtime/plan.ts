@@ -46,7 +46,14 @@ const DEVICES: Array<[name: string, major: number, minor: number]> = [
  * point a mount at the host; the helper also refuses symlink targets); devices;
  * bind the opened sources; hostname, credentials, cwd, env, exec.
  */
-export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => boolean = () => true): Step[] {
+export interface HostFacts {
+  /** Whether a bind source is a directory (else a file target is created). */
+  sourceIsDir: (hostPath: string) => boolean;
+  /** Whether the host has /proc/kcore (then /dev/core links to it). */
+  kcore: boolean;
+}
+
+export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true }): Step[] {
   const steps: Step[] = [];
   let ns = 0;
   for (const n of spec.linux.namespaces) {
@@ -74,7 +81,7 @@ export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => b
     if (m.type === 'bind') {
       const b = binds[bi++]!;
       steps.push(...mkdirSteps(parentOf(m.destination)));
-      steps.push(sourceIsDir(b.m.source) ? ['mkdir', m.destination, '493'] : ['touch', m.destination, '420']);
+      steps.push(host.sourceIsDir(b.m.source) ? ['mkdir', m.destination, '493'] : ['touch', m.destination, '420']);
       steps.push(['attach-tree', String(b.index), m.destination, String(flags)]);
       continue;
     }
@@ -85,10 +92,10 @@ export function planFromSpec(spec: OciSpec, sourceIsDir: (hostPath: string) => b
         steps.push(['mknod', `/dev/${name}`, String(0o20000 | 0o666), String(major), String(minor)]);
         steps.push(['chmod', `/dev/${name}`, String(0o666)]);
       }
-      steps.push(['touch', '/dev/console', '384']);
-      for (const [l, t] of [['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2'], ['/dev/core', '/proc/kcore']] as const) {
-        steps.push(['symlink', t, l]);
-      }
+      // /dev/console only with a terminal (the pty step binds it); /dev/core only where /proc/kcore exists (as runc)
+      const links: Array<[string, string]> = [['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2']];
+      if (host.kcore) links.push(['/dev/core', '/proc/kcore']);
+      for (const [l, t] of links) steps.push(['symlink', t, l]);
     }
     if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
   }

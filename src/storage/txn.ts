@@ -37,6 +37,11 @@ export class Txn {
     const tmp = `${paths.txn}/${id}.new`;
     const fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
     native.flock(fd, native.LOCK_EX);
+    // between open and flock, another process's recovery may have taken it for a dead one and removed it
+    if (fs.fstatSync(fd).nlink === 0) {
+      fs.closeSync(fd);
+      return Txn.begin(paths, kind);
+    }
     fs.renameSync(tmp, path);
     return new Txn(id, path, fd);
   }

@@ -10,10 +10,14 @@ import { createFlags, createOptionsFromFlags } from '../container-flags.js';
 export async function attachAndWait(ctx: Context, containers: ContainerStore, c: ContainerRecord, stdin: boolean): Promise<number> {
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   let kill: ((s: NodeJS.Signals) => void) | undefined;
-  const handler = (s: NodeJS.Signals) => kill?.(s);
+  const early: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
+  const handler = (s: NodeJS.Signals) => (kill ? kill(s) : early.push(s));
   for (const s of forwarded) process.on(s, handler);
   try {
-    return await startForeground(containers, c, { stdio: [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'], onStart: (k) => { kill = k; } });
+    return await startForeground(containers, c, {
+      stdio: [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      onStart: (k) => { kill = k; for (const s of early.splice(0)) k(s); },
+    });
   } finally {
     for (const s of forwarded) process.off(s, handler);
     const hc = containers.hostConfig(c.ID);
