@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -264,6 +266,33 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return res;
 }
 
+/* openTmpfile(dir, mode): an unnamed file in dir (O_TMPFILE); a killed writer leaves nothing behind. */
+static napi_value js_open_tmpfile(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *dir = NULL;
+  double mode;
+  napi_value res = NULL;
+  if (arg_str(env, a[0], 0, "openTmpfile", "dir", &dir) == 0 && ARG_U32(a[1], "openTmpfile", "mode", &mode) == 0) {
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) throw_errno(env, errno, "open(O_TMPFILE)", dir);
+    else napi_create_int32(env, fd, &res);
+  }
+  free(dir);
+  return res;
+}
+
+/* linkFd(fd, path): give an O_TMPFILE file its name (linkat AT_EMPTY_PATH). */
+static napi_value js_link_fd(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *path = NULL;
+  double fd;
+  if (ARG_I32(a[0], "linkFd", "fd", &fd) == 0 && arg_str(env, a[1], 0, "linkFd", "path", &path) == 0 &&
+      linkat((int)fd, "", AT_FDCWD, path, AT_EMPTY_PATH) != 0)
+    throw_errno(env, errno, "linkat", path);
+  free(path);
+  return NULL;
+}
+
 /* crc64(state: Uint8Array(8) big-endian, data, offset?, length?): updates the
  * state in place exactly like Go's crc64.Update(state, ISOTable, data). */
 static napi_value js_crc64(napi_env env, napi_callback_info info) {
@@ -332,6 +361,7 @@ NAPI_MODULE_INIT() {
     FN("mount", js_mount), FN("umount2", js_umount2), FN("mknod", js_mknod),
     FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr),
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
+    FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd),
   };
 #undef FN
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)

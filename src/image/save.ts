@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import * as native from '../native/index.js';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { type ImageID, chainIDs, hexOf, sha256 } from '../core/digest.js';
@@ -88,18 +90,28 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
   await w.finish();
 }
 
-/** Save to a file atomically: written beside it, renamed into place only when complete. */
+/**
+ * Save to a file atomically: written as an unnamed file (O_TMPFILE) in the
+ * target's directory, named only when complete, then renamed over the target.
+ * A killed save leaves neither a partial FILE nor a temporary sibling (but for
+ * the instant between link and rename).
+ */
 export async function saveToFile(store: ImageStore, items: SaveItem[], path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  const fd = native.openTmpfile(dir, 0o600);
+  const out = fs.createWriteStream('', { fd, autoClose: false });
   const tmp = `${path}.berth-${randomHex(4)}`;
-  const out = fs.createWriteStream(tmp, { mode: 0o600 });
   try {
     await saveImages(store, items, out);
     out.end();
     await once(out, 'finish');
+    native.linkFd(fd, tmp);
     fs.renameSync(tmp, path);
   } catch (err) {
     out.destroy();
     fs.rmSync(tmp, { force: true });
     throw wrap(`save to ${JSON.stringify(path)}`, err);
+  } finally {
+    fs.closeSync(fd);
   }
 }

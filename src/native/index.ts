@@ -91,6 +91,8 @@ interface Binding {
   llistxattr(path: string): string[];
   flock(fd: number, op: number): boolean;
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
+  openTmpfile(dir: string, mode: number): number;
+  linkFd(fd: number, path: string): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -221,6 +223,16 @@ export function llistxattr(path: string): string[] {
  */
 export function flock(fd: number, op: number): boolean {
   return load().flock(fd, op);
+}
+
+/** An unnamed regular file in `dir` (O_TMPFILE), open for writing: if the writer dies, nothing is left. */
+export function openTmpfile(dir: string, mode: number): number {
+  return load().openTmpfile(dir, mode);
+}
+
+/** Give an openTmpfile() file the name `path` (linkat with AT_EMPTY_PATH; fails with EEXIST if taken). */
+export function linkFd(fd: number, path: string): void {
+  load().linkFd(fd, path);
 }
 
 // ---------------------------------------------------------------------------

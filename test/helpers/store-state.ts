@@ -21,7 +21,7 @@ export interface StoreSnapshot {
   overlay: string[];
   /** l/ entries as "link:<chainID>" when the link of that layer's dir, else "stray-link:<name> -> <target>". */
   links: string[];
-  /** Staging areas that must be empty at rest: layerdb/tmp, berth/tmp, berth/txn, imagedb .tmp-* files. */
+  /** Staging areas that must be empty at rest: layerdb/tmp, berth/tmp, berth/txn, .tmp-* files of atomic writes (imagedb, repositories.json). */
   staging: string[];
   /** Raw names (cache-ids, link names): equal only for the very same store state. */
   rawOverlay: string[];
@@ -67,6 +67,7 @@ export function snapshot(root: string, opts: { withImagesCommand?: boolean } = {
     ...ls(`${root}/berth/txn`).map((n) => `berth/txn/${n}`),
     ...content.filter((n) => n.startsWith('.tmp-')).map((n) => `imagedb/content/sha256/${n}`),
     ...ls(img).filter((n) => n.startsWith('.tmp-')).map((n) => `image/overlay2/${n}`),
+    ...ls(`${img}/imagedb/metadata/sha256`).flatMap((id) => ls(`${img}/imagedb/metadata/sha256/${id}`).filter((n) => n.startsWith('.tmp-')).map((n) => `imagedb/metadata/sha256/${id}/${n}`)),
   ];
   let images: string[] = [];
   if (opts.withImagesCommand !== false) {
