@@ -7,7 +7,7 @@
  *     (images, imagedb, repositories.json, layerdb, overlay2 dirs, l/ links,
  *     empty staging areas);
  *   - re-running the command succeeds and gives the "after" store.
- * Kill points: BERTH_CRASH_POINTS (default 25; BERTH_CRASH_EXTRA_POINTS, default
+ * Kill points: BERTH_CRASH_POINTS (default 12; BERTH_CRASH_EXTRA_POINTS, default
  * 10, for load from stdin, import and save) random delays between 0 and the
  * command's measured normal duration, plus points triggered by inotify on the
  * store (a layer registered, an image written, repositories.json replaced...).
@@ -25,7 +25,7 @@ import { BERTH, berthOk, debootstrapTar, tempRoot } from '../helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, syntheticLayer, writeDockerArchive, type ArchiveImage } from '../helpers/layered.js';
 import { checkClean, copyRoot, diffSnapshots, imageHexes, journalSummary, maskNewImages, snapshot, type StoreSnapshot } from '../helpers/store-state.js';
 
-const POINTS = Number(process.env.BERTH_CRASH_POINTS ?? 25);
+const POINTS = Number(process.env.BERTH_CRASH_POINTS ?? 12);
 const EXTRA_POINTS = Number(process.env.BERTH_CRASH_EXTRA_POINTS ?? 10);
 const SEED = Number(process.env.BERTH_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KEEP = process.env.BERTH_CRASH_KEEP === '1';
