@@ -7,6 +7,7 @@
  * so they do not compete for the machine. Exit status is non-zero if any failed.
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +25,26 @@ if (unknown.length) {
   console.error(`bench: unknown benchmark(s) ${unknown.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`);
   process.exit(2);
 }
+/**
+ * A fresh ext4 filesystem (loop device) for every tool's stores, unless BENCH_FS=host: file
+ * creation on a long-used filesystem gets slower with its history (ext4's inode allocator skips
+ * recently deleted inodes), which made side-by-side figures drift by 3x between runs here.
+ */
+function freshFilesystem(): (() => void) | undefined {
+  if (process.env.BENCH_FS === 'host') return undefined;
+  const img = '/var/tmp/bfs.img';
+  const mnt = '/var/tmp/bfs'; // short: podman refuses a runroot path over 50 characters
+  spawnSync('umount', ['-l', mnt]);
+  fs.rmSync(img, { force: true });
+  fs.mkdirSync(mnt, { recursive: true });
+  const sh = (cmd: string) => { const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }); if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`); };
+  sh(`truncate -s 16G ${img} && mkfs.ext4 -q -F ${img} && mount -o loop ${img} ${mnt}`);
+  process.env.BERTH_TMP = mnt;
+  console.log(`bench: stores on a fresh ext4 filesystem at ${mnt} (BENCH_FS=host to use /var/tmp)`);
+  return () => { spawnSync('umount', ['-l', mnt]); fs.rmSync(img, { force: true }); fs.rmSync(mnt, { recursive: true, force: true }); };
+}
+
+const cleanup = freshFilesystem();
 let failed = 0;
 for (const b of BENCHES) {
   if (wanted.length && !wanted.includes(b.name)) continue;
@@ -31,4 +52,5 @@ for (const b of BENCHES) {
   const r = spawnSync(process.execPath, [`${here}/${b.file ?? b.name}.js`], { stdio: 'inherit' });
   if (r.status !== 0) { failed++; console.error(`bench ${b.name}: exit ${r.status ?? r.signal}`); }
 }
+cleanup?.();
 process.exitCode = failed ? 1 : 0;

@@ -7,10 +7,13 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BERTH = `${REPO}/bin/berth`;
 
-/** A fresh data root under /var/tmp (same filesystem kind as /var/lib); remove() deletes it. */
+/** Where tests and benchmarks make their roots: /var/tmp (the filesystem kind of /var/lib), or $BERTH_TMP. */
+export const TMP = process.env.BERTH_TMP || '/var/tmp';
+
+/** A fresh data root under TMP; remove() deletes it. */
 export function tempRoot(prefix = 'berth-test'): { root: string; remove(): void } {
-  fs.mkdirSync('/var/tmp', { recursive: true });
-  const root = fs.mkdtempSync(`/var/tmp/${prefix}-`);
+  fs.mkdirSync(TMP, { recursive: true });
+  const root = fs.mkdtempSync(`${TMP}/${prefix}-`);
   return { root, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
 }
 

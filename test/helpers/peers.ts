@@ -6,6 +6,7 @@
  * whose dispose() stops daemons, unmounts and removes temp dirs; it runs from the file's after()
  * hook and again (idempotently) on process exit, so a failing or interrupted test leaves nothing.
  */
+import { TMP } from './berth.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -35,8 +36,8 @@ export class Scope {
 
   /** A fresh dir under /var/tmp (same filesystem kind as /var/lib); unmounted and removed on dispose. */
   tempDir(prefix: string): string {
-    fs.mkdirSync('/var/tmp', { recursive: true });
-    const dir = fs.mkdtempSync(`/var/tmp/berth-it-${prefix}-`);
+    fs.mkdirSync(TMP, { recursive: true });
+    const dir = fs.mkdtempSync(`${TMP}/berth-it-${prefix}-`);
     this.defer(`remove ${dir}`, () => removeTree(dir));
     return dir;
   }
@@ -164,8 +165,8 @@ export const PODMAN_RUN_FLAGS = ['--ulimit', 'nofile=20000:20000', '--ulimit', '
 /** A podman with a private store under a scope temp dir (unmounted and removed on dispose). */
 export function privatePodman(scope: Scope, tag: string): Podman {
   const dir = scope.tempDir(`podman-${tag}`);
-  for (const d of ['root', 'runroot', 'tmp']) fs.mkdirSync(join(dir, d));
-  const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'),
+  for (const d of ['root', 'run', 'tmp']) fs.mkdirSync(join(dir, d));
+  const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
     '--storage-driver', 'overlay', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   // stop anything still running before the dir (and its mounts) goes away
   scope.defer(`podman rm -af (${dir})`, () => { run('podman', [...flags, 'rm', '-af', '-t', '0'], { timeoutMs: 60_000 }); });
