@@ -35,6 +35,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <sys/uio.h>
 #include <poll.h>
 #include <termios.h>
@@ -324,6 +325,42 @@ static void op_attach_tree(char **a) {
   if ((flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) && mount(NULL, a[1], NULL, MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) < 0) fail(errno, a[1]);
 }
 
+/* Make a path unreadable (Docker's masked paths): a read-only empty tmpfs over a directory, /dev/null over anything else. */
+static void op_mask(const char *p) {
+  struct stat st;
+  if (lstat(p, &st) < 0) { if (errno == ENOENT) return; fail(errno, p); }
+  if (S_ISLNK(st.st_mode)) return;
+  if (S_ISDIR(st.st_mode)) { if (mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0") < 0) fail(errno, p); }
+  else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) fail(errno, p);
+}
+
+/* Make a path read-only in place (Docker's read-only paths). */
+static void op_readonly(const char *p) {
+  struct stat st;
+  if (lstat(p, &st) < 0) { if (errno == ENOENT) return; fail(errno, p); }
+  if (S_ISLNK(st.st_mode)) return;
+  if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) fail(errno, p);
+  if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail(errno, p);
+}
+
+static void op_capset(char **a) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  unsigned long long m[3];
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    errno = 0;
+    m[i] = strtoull(a[i], &end, 16);
+    if (errno || *end) fail(EINVAL, a[i]);
+  }
+  for (int w = 0; w < 2; w++) {
+    d[w].effective = (uint32_t)(m[0] >> (32 * w));
+    d[w].permitted = (uint32_t)(m[1] >> (32 * w));
+    d[w].inheritable = (uint32_t)(m[2] >> (32 * w));
+  }
+  if (syscall(SYS_capset, &h, d) < 0) fail(errno, "capset");
+}
+
 static void op_loopback_up(void) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) fail(errno, "socket");
@@ -405,6 +442,12 @@ int main(void) {
     }
     else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
     else if (!strcmp(op, "pty")) { NEED(0); op_pty(); }
+    else if (!strcmp(op, "mask")) { NEED(1); op_mask(a[0]); }
+    else if (!strcmp(op, "readonly")) { NEED(1); op_readonly(a[0]); }
+    else if (!strcmp(op, "drop-bounding")) {
+      for (long i = 0; i < argc; i++) if (prctl(PR_CAPBSET_DROP, num(a[i]), 0, 0, 0) < 0 && errno != EINVAL) fail(errno, a[i]);
+    }
+    else if (!strcmp(op, "capset")) { NEED(3); op_capset(a); }
     else if (!strcmp(op, "clone-tree")) { NEED(2); op_clone_tree(a); }
     else if (!strcmp(op, "attach-tree")) { NEED(3); op_attach_tree(a); }
     else if (!strcmp(op, "mkdir")) { NEED(2); if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST) fail(errno, a[0]); refuse_symlink(a[0]); }

@@ -4,6 +4,7 @@ import type { ImageStore } from '../image/store.js';
 import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import { parseBind } from '../container/run.js';
+import { capabilitySet } from '../runtime/security.js';
 
 /** Flags shared by `run` and `create`, named as Docker's. */
 export const createFlags = {
@@ -25,6 +26,10 @@ export const createFlags = {
   net: { type: 'string' },
   runtime: { type: 'string' },
   'group-add': { type: 'string', multiple: true },
+  'cap-add': { type: 'string', multiple: true },
+  'cap-drop': { type: 'string', multiple: true },
+  privileged: { type: 'boolean' },
+  'security-opt': { type: 'string', multiple: true },
 } as const;
 
 type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -50,6 +55,14 @@ function mergeEnv(base: string[], add: string[]): string[] {
     if (i >= 0) env[i] = kv; else env.push(kv);
   }
   return env;
+}
+
+/** `--security-opt`: only no-new-privileges so far (seccomp and the rest arrive with the security issue). */
+function securityOpts(opts: string[]): string[] | null {
+  for (const o of opts) {
+    if (!/^no-new-privileges(:true|=true)?$/.test(o)) throw invalid('unsupported', `--security-opt ${JSON.stringify(o)} is not supported yet (no-new-privileges is)`);
+  }
+  return opts.length ? opts : null;
 }
 
 /** Turn run/create flags and IMAGE [CMD...] into what the engine needs. */
@@ -82,7 +95,10 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
   const hostConfig: HostConfig = {
     Binds: binds.length ? binds : null, NetworkMode: network, AutoRemove: !!o.rm, ReadonlyRootfs: !!o['read-only'],
     Tmpfs: Object.keys(tmpfs).length ? tmpfs : null, Runtime: runtime, GroupAdd: (o['group-add'] as string[] | undefined) ?? null,
+    CapAdd: (o['cap-add'] as string[] | undefined) ?? null, CapDrop: (o['cap-drop'] as string[] | undefined) ?? null,
+    Privileged: !!o.privileged, SecurityOpt: securityOpts((o['security-opt'] as string[] | undefined) ?? []),
   };
+  capabilitySet(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], false); // unknown names fail at create, as Docker
   return {
     imageArg,
     opts: {

@@ -6,6 +6,7 @@ import { runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
+import { capabilitySet, ownCapabilities } from '../runtime/security.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mark } from '../core/trace.js';
@@ -42,6 +43,7 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
   const binds = (hc.Binds ?? []).map(parseBind);
   for (const b of binds) if (!fs.existsSync(b.source)) fs.mkdirSync(b.source, { recursive: true, mode: 0o755 });
   const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({ destination, options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])] }));
+  const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
   const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';
   return buildSpec({
@@ -50,6 +52,10 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
     readonlyRootfs: hc.ReadonlyRootfs, network: hc.NetworkMode,
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
     binds, tmpfs,
+    // only what berth itself holds (here CAP_SYS_RESOURCE is missing): asking for more fails capset
+    capabilities: capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged).filter((c) => own.has(c)),
+    privileged: !!hc.Privileged,
+    noNewPrivileges: (hc.SecurityOpt ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
   });
 }
 
@@ -73,7 +79,11 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const steps = planFromSpec(spec, { sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } }, kcore: fs.existsSync('/proc/kcore') });
+      const steps = planFromSpec(spec, {
+        sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } },
+        kcore: fs.existsSync('/proc/kcore'),
+        capLast: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')),
+      });
       mark('spec + plan');
       run = runHelper(steps, opts.stdio);
     }

@@ -23,6 +23,10 @@ export interface HostConfig {
   Tmpfs: Record<string, string> | null;
   Runtime: 'berth' | 'runc';
   GroupAdd: string[] | null;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Privileged?: boolean;
+  SecurityOpt?: string[] | null;
 }
 
 /** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */

@@ -1,5 +1,6 @@
 import { invalid } from '../core/errors.js';
 import type { OciMount, OciSpec } from './spec.js';
+import { CAPS } from './security.js';
 
 /**
  * The native helper's plan: a list of steps it executes in order, one syscall
@@ -51,9 +52,18 @@ export interface HostFacts {
   sourceIsDir: (hostPath: string) => boolean;
   /** Whether the host has /proc/kcore (then /dev/core links to it). */
   kcore: boolean;
+  /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+  capLast: number;
 }
 
-export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true }): Step[] {
+/** A capability set as a hex bit mask (the helper's capset argument). */
+export function capMask(names: readonly string[]): string {
+  let m = 0n;
+  for (const n of names) m |= 1n << BigInt(CAPS[n]!);
+  return m.toString(16);
+}
+
+export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true, capLast: 40 }): Step[] {
   const steps: Step[] = [];
   let ns = 0;
   for (const n of spec.linux.namespaces) {
@@ -100,14 +110,24 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
   }
   steps.push(...mkdirSteps(spec.process.cwd));
+  for (const p of spec.linux.maskedPaths ?? []) steps.push(['mask', p]);
+  for (const p of spec.linux.readonlyPaths ?? []) steps.push(['readonly', p]);
   if (spec.process.terminal) steps.push(['pty']);
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
   if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
   for (const r of spec.process.rlimits ?? []) steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
+  const caps = spec.process.capabilities;
+  if (caps) {
+    // drop from the bounding set while we still may (CAP_SETPCAP), then set the others after the uid change
+    const keep = new Set(caps.bounding.map((c) => CAPS[c]));
+    const drop = Array.from({ length: host.capLast + 1 }, (_, i) => i).filter((i) => !keep.has(i));
+    if (drop.length) steps.push(['drop-bounding', ...drop.map(String)]);
+  }
   steps.push(['groups', ...(spec.process.user.additionalGids ?? []).map(String)]);
   steps.push(['gid', String(spec.process.user.gid)]);
   steps.push(['uid', String(spec.process.user.uid)]);
+  if (caps) steps.push(['capset', capMask(caps.effective), capMask(caps.permitted), capMask([])]);
   if (spec.process.noNewPrivileges) steps.push(['no-new-privs']);
   steps.push(['chdir', spec.process.cwd]);
   for (const e of spec.process.env) steps.push(['env', e]);

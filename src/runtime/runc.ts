@@ -25,11 +25,8 @@ import type { HelperRun, Stdio } from './helper.js';
 export const RUNC_BUNDLES = '/run/berth/runc';
 export const RUNC_STATE = '/run/berth/runc-state';
 
-/** Docker's default capability set (for a non-root user only the bounding set remains, as setuid leaves it). */
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
+import { DEFAULT_CAPABILITIES } from './security.js';
+export { DEFAULT_CAPABILITIES };
 
 export interface DeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access: string }
 
@@ -73,7 +70,7 @@ export function runcConfig(spec: OciSpec, id: string): RuncConfig {
     ...spec,
     process: {
       ...spec.process,
-      capabilities: { bounding: [...DEFAULT_CAPABILITIES], effective: root ? [...DEFAULT_CAPABILITIES] : [], permitted: root ? [...DEFAULT_CAPABILITIES] : [] },
+      capabilities: spec.process.capabilities ?? { bounding: [...DEFAULT_CAPABILITIES], effective: root ? [...DEFAULT_CAPABILITIES] : [], permitted: root ? [...DEFAULT_CAPABILITIES] : [] },
     },
     linux: {
       ...spec.linux,

@@ -1,3 +1,5 @@
+import { MASKED_PATHS, READONLY_PATHS } from './security.js';
+
 /**
  * The OCI runtime spec (config.json) as berth builds it: plain data, produced
  * by pure functions, executed by the native helper or written as a bundle for runc.
@@ -18,6 +20,7 @@ export interface OciSpec {
     env: string[];
     cwd: string;
     noNewPrivileges?: boolean;
+    capabilities?: { bounding: string[]; effective: string[]; permitted: string[] };
     rlimits?: Array<{ type: string; hard: number; soft: number }>;
   };
   root: { path: string; readonly: boolean };
@@ -46,6 +49,10 @@ export interface SpecInput {
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   binds: Array<{ source: string; destination: string; readonly: boolean }>;
   tmpfs: Array<{ destination: string; options: string[] }>;
+  /** The capability set (names); a non-root user keeps only the bounding set, as Docker. */
+  capabilities: string[];
+  privileged: boolean;
+  noNewPrivileges: boolean;
 }
 
 /** Docker's default mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs (read-only). */
@@ -83,10 +90,17 @@ export function buildSpec(i: SpecInput): OciSpec {
       args: i.args,
       env: i.env,
       cwd: i.cwd,
+      ...(i.noNewPrivileges ? { noNewPrivileges: true } : {}),
+      capabilities: { bounding: i.capabilities, effective: i.uid === 0 ? i.capabilities : [], permitted: i.uid === 0 ? i.capabilities : [] },
     },
     root: { path: i.rootfs, readonly: i.readonlyRootfs },
     hostname: i.hostname,
     mounts,
-    linux: { namespaces },
+    linux: {
+      namespaces,
+      // --privileged: nothing masked or read-only (as Docker)
+      maskedPaths: i.privileged ? [] : [...MASKED_PATHS],
+      readonlyPaths: i.privileged ? [] : [...READONLY_PATHS],
+    },
   };
 }

@@ -5,6 +5,7 @@
  * exit 125 and a message naming the path. Sentinels on the host (a dir under /var/tmp, /etc/shadow,
  * /etc/hosts, /etc/resolv.conf) are never mounted over, written or changed; no mount outlives a run.
  */
+import { MASKED_PATHS, READONLY_PATHS } from '../../src/runtime/security.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -158,7 +159,9 @@ const DEFAULT_MOUNTS: Record<string, string> = {
 /** The container has exactly the default mounts (plus `extra`), each of the right type, at the right place. */
 function assertOwnMounts(stdout: string, extra: string[] = []): void {
   const m = containerMounts(stdout);
-  const want = [...Object.keys(DEFAULT_MOUNTS), ...extra].sort();
+  // Docker's masked and read-only paths are mounted over where the host has them (src/runtime/security.ts)
+  const security = [...MASKED_PATHS, ...READONLY_PATHS].filter((p) => fs.existsSync(p));
+  const want = [...Object.keys(DEFAULT_MOUNTS), ...security, ...extra].sort();
   assert.deepEqual([...m.keys()].sort(), want, `container mounts:\n${stdout}`);
   for (const [p, ty] of Object.entries(DEFAULT_MOUNTS)) if (ty !== '*') assert.equal(m.get(p), ty, `${p} is ${ty}`);
 }

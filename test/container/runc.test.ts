@@ -50,6 +50,7 @@ test('runcConfig adds Docker\'s capabilities, device rules, a cgroup under berth
   const spec = buildSpec({
     rootfs: '/r', args: ['sh'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, additionalGids: [], hostname: 'h', terminal: false,
     readonlyRootfs: false, network: 'none', etcFiles: { hosts: '/h', hostname: '/n', resolvConf: '/c' }, binds: [], tmpfs: [],
+    capabilities: [...DEFAULT_CAPABILITIES], privileged: false, noNewPrivileges: false,
   });
   const c = runcConfig(spec, 'abc');
   assert.deepEqual(c.process.capabilities.bounding, DEFAULT_CAPABILITIES);
@@ -59,8 +60,14 @@ test('runcConfig adds Docker\'s capabilities, device rules, a cgroup under berth
   assert.equal(c.linux.rootfsPropagation, 'rprivate');
   assert.deepEqual(c.mounts, spec.mounts);
   assert.deepEqual(c.root, spec.root);
-  assert.equal('capabilities' in spec.process, false, 'the input spec is not modified');
-  const user = runcConfig({ ...spec, process: { ...spec.process, user: { uid: 1000, gid: 1000 } } }, 'abc');
+  assert.deepEqual(c.process.capabilities, spec.process.capabilities, 'runc gets the capabilities buildSpec decided');
+  const userSpec = buildSpec({
+    rootfs: '/r', args: ['sh'], env: ['PATH=/bin'], cwd: '/', uid: 1000, gid: 1000, additionalGids: [], hostname: 'h', terminal: false,
+    readonlyRootfs: false, network: 'none', etcFiles: { hosts: '/h', hostname: '/n', resolvConf: '/c' }, binds: [], tmpfs: [],
+    capabilities: [...DEFAULT_CAPABILITIES], privileged: false, noNewPrivileges: false,
+  });
+  const user = runcConfig(userSpec, 'abc');
+  assert.deepEqual(user.process.capabilities.bounding, DEFAULT_CAPABILITIES);
   assert.deepEqual(user.process.capabilities.effective, []);
   assert.deepEqual(user.process.capabilities.permitted, []);
   assert.equal(exitCodeOfStartError('runc run failed: unable to start container process: exec: "/no/such": stat /no/such: no such file or directory'), 127);
