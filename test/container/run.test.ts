@@ -3,18 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { berth, berthOk, berthSpawn, mountsUnder, tempRoot } from '../helpers/berth.js';
+import { berth, berthOk, berthSpawn, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 
-async function waitFor<T>(f: () => T | undefined, ms = 10000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 
 // Real containers from a from-host image: namespaces, pivot_root, overlay with init + rw layers.
 const t = tempRoot('berth-run');

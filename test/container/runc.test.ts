@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BERTH, berth, berthOk, berthSpawn, mountsUnder, tempRoot, type RunResult } from '../helpers/berth.js';
+import { BERTH, berth, berthOk, berthSpawn, mountsUnder, tempRoot, type RunResult, waitFor } from '../helpers/berth.js';
 import { RUNC_BUNDLES, RUNC_STATE, runcConfig, exitCodeOfStartError, logErrors, DEFAULT_CAPABILITIES } from '../../src/runtime/runc.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 
@@ -292,12 +292,3 @@ function pidOf(name: string): number | undefined {
   return undefined;
 }
 
-async function waitFor<T>(f: () => T | undefined, ms = 10000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}

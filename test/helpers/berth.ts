@@ -50,3 +50,14 @@ export function debootstrapTar(): string {
 export function mountsUnder(path: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(path));
 }
+
+/** Poll f every 50 ms until it returns a value; throw after ms. */
+export async function waitFor<T>(f: () => T | undefined, ms = 10000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
