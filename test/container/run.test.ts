@@ -172,3 +172,20 @@ test('kill -9 of berth during a foreground run: the container dies with it; the 
   assert.deepEqual(mountsUnder(root), []);
   assert.match(berthOk(root, ['system', 'check']), /ok/);
 });
+
+test('inspect shows a container in Docker\'s shape: State, Config, HostConfig, Mounts, GraphDriver', () => {
+  const id = berthOk(root, ['create', '--name', 'inspected', '-v', `${root}:/data:ro`, 'base', 'sh', '-c', 'exit 4']).trim();
+  const [c] = JSON.parse(berthOk(root, ['inspect', 'inspected']));
+  assert.equal(c.Id, id);
+  assert.equal(c.Name, '/inspected');
+  assert.equal(c.State.Status, 'created');
+  assert.deepEqual([c.Path, ...c.Args], ['sh', '-c', 'exit 4']);
+  assert.deepEqual(c.Mounts, [{ Type: 'bind', Source: root, Destination: '/data', Mode: 'ro', RW: false, Propagation: 'rprivate' }]);
+  const mountId = fs.readFileSync(`${root}/image/overlay2/layerdb/mounts/${id}/mount-id`, 'utf8');
+  assert.equal(c.GraphDriver.Data.UpperDir, `${root}/overlay2/${mountId}/diff`);
+  assert.equal(c.GraphDriver.Data.LowerDir.split(':')[0], `${root}/overlay2/${mountId}-init/diff`);
+  assert.equal(berth(root, ['start', '-a', 'inspected']).code, 4);
+  assert.equal(berthOk(root, ['container', 'inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'inspected']).trim(), 'exited 4');
+  assert.match(berth(root, ['container', 'inspect', 'base']).stderr, /No such container: base/);
+  berthOk(root, ['rm', 'inspected']);
+});

@@ -29,6 +29,7 @@ export const commands: CommandEntry[] = [
   entry([['rmi'], ['image', 'rm'], ['image', 'remove']], 'Remove one or more images', async () => (await import('./rmi.js')).rmi),
   entry([['history'], ['image', 'history']], 'Show the history of an image', async () => (await import('./history.js')).history),
   entry([['inspect']], 'Return low-level information on berth objects', async () => (await import('./inspect.js')).inspect),
+  entry([['container', 'inspect']], 'Display detailed information on one or more containers', async () => (await import('./inspect.js')).containerInspect),
   entry([['image', 'inspect']], 'Display detailed information on one or more images (--layers: the walk through the store)', async () => (await import('./inspect.js')).imageInspect),
   entry([['image', 'layers']], "Show an image's layers as stored: diffIDs, chainIDs, cache-ids, links, lowers, mount options", async () => (await import('./layers.js')).imageLayers),
   entry([['image', 'from-host']], 'Make a FROM-scratch image of host programs and the shared libraries they load', async () => (await import('./from-host.js')).fromHost),

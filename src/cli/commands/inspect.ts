@@ -3,6 +3,8 @@ import { inspectImage } from '../../image/views.js';
 import type { Command, Context } from '../context.js';
 import { renderTemplate } from '../format/template.js';
 import { printLayerWalk } from './layers.js';
+import { ContainerStore } from '../../container/store.js';
+import { inspectContainer } from '../../container/inspect.js';
 
 async function inspectImages(ctx: Context, args: string[], o: Record<string, unknown>, what: string): Promise<number> {
   if (args.length === 0) throw invalid('usage', `"${what}" requires at least 1 argument`);
@@ -13,7 +15,12 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
   }
   const results: unknown[] = [];
   let status = 0;
+  // `inspect` tries containers first, then images (as Docker); `image inspect` only images
+  const containers = what === 'inspect' ? new ContainerStore(store) : undefined;
   for (const a of args) {
+    const c = containers ? tryContainer(containers, a) : undefined;
+    if (c) { results.push(inspectContainer(containers!, c)); continue; }
+    if (o.type === 'container') { ctx.err(`Error: No such container: ${a}`); status = 1; continue; }
     const id = store.tryResolve(a);
     if (!id) { ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`); status = 1; continue; }
     results.push(inspectImage(store, id));
@@ -25,6 +32,10 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
     ctx.out(JSON.stringify(results, null, 4));
   }
   return status;
+}
+
+function tryContainer(containers: ContainerStore, ref: string) {
+  try { return containers.resolve(ref); } catch { return undefined; }
 }
 
 const options = { format: { type: 'string' as const, short: 'f' }, layers: { type: 'boolean' as const }, type: { type: 'string' as const }, size: { type: 'boolean' as const, short: 's' } };
@@ -43,7 +54,16 @@ export const inspect: Command = {
   summary: 'Return low-level information on berth objects',
   options,
   run: (ctx, args, o) => {
-    if (o.type && o.type !== 'image') throw notFound('not_found', `no ${o.type} objects exist yet in berth`);
+    if (o.type === 'image') return inspectImages(ctx, args, o, 'image inspect');
+    if (o.type && o.type !== 'container') throw notFound('not_found', `no ${o.type} objects exist yet in berth`);
     return inspectImages(ctx, args, o, 'inspect');
   },
+};
+
+export const containerInspect: Command = {
+  names: [['container', 'inspect']],
+  usage: 'container inspect [OPTIONS] CONTAINER [CONTAINER...]',
+  summary: 'Display detailed information on one or more containers',
+  options,
+  run: (ctx, args, o) => inspectImages(ctx, args, { ...o, type: 'container' }, 'inspect'),
 };

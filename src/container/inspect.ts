@@ -1,0 +1,46 @@
+import * as fs from 'node:fs';
+import { readOptional } from '../storage/fsutil.js';
+import type { ContainerStore } from './store.js';
+import type { ContainerRecord } from './types.js';
+
+/** Docker's `container inspect` JSON for a berth container (the fields berth has so far). */
+export function inspectContainer(containers: ContainerStore, c: ContainerRecord): Record<string, unknown> {
+  const p = containers.images.paths;
+  const hc = containers.hostConfig(c.ID);
+  const rw = p.cacheDir(c.MountID);
+  const lower = readOptional(`${rw}/lower`) ?? '';
+  // as Docker shows them: each l/<link> resolved to its overlay2/<cache-id>/diff
+  const lowerDirs = lower.split(':').filter(Boolean).map((l) => {
+    try { return `${p.overlay}/${fs.readlinkSync(`${p.overlay}/${l}`).replace(/^\.\.\//, '')}`; } catch { return `${p.overlay}/${l}`; }
+  });
+  const mounts = (hc.Binds ?? []).map((b) => {
+    const [source, destination, mode = ''] = b.split(':');
+    return { Type: 'bind', Source: source, Destination: destination, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
+  });
+  return {
+    Id: c.ID,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: { ...c.State, Health: undefined },
+    Image: c.Image,
+    ResolvConfPath: c.ResolvConfPath,
+    HostnamePath: c.HostnamePath,
+    HostsPath: c.HostsPath,
+    LogPath: '',
+    Name: c.Name,
+    RestartCount: 0,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    HostConfig: hc,
+    GraphDriver: {
+      Data: { LowerDir: lowerDirs.join(':'), MergedDir: `${rw}/merged`, UpperDir: `${rw}/diff`, WorkDir: `${rw}/work` },
+      Name: 'overlay2',
+    },
+    Mounts: mounts,
+    Config: c.Config,
+  };
+}
