@@ -315,12 +315,24 @@ static void op_clone_tree(char **a) {
   opened[n_opened++] = fd;
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+struct berth_mount_attr { unsigned long long attr_set, attr_clr, propagation, userns_fd; };
+#define MOUNT_ATTR_RDONLY_ 0x00000001
+#define AT_EMPTY_PATH_ 0x1000
+
 /* Attach a cloned tree at a path inside the container (never through a final symlink). */
 static void op_attach_tree(char **a) {
   long i = num(a[0]);
   if (i < 0 || i >= n_opened) fail(EBADF, a[0]);
   refuse_symlink(a[1]);
   unsigned long flags = (unsigned long)num(a[2]);
+  /* read-only for the whole cloned tree (a plain remount covers only its top: /sys/fs/cgroup would stay writable) */
+  if (flags & MS_RDONLY) {
+    struct berth_mount_attr attr = {MOUNT_ATTR_RDONLY_, 0, 0, 0};
+    if (syscall(SYS_mount_setattr, opened[i], "", AT_EMPTY_PATH_ | AT_RECURSIVE_, &attr, sizeof attr) < 0) fail(errno, a[1]);
+  }
   if (syscall(SYS_move_mount, opened[i], "", AT_FDCWD, a[1], MOVE_MOUNT_F_EMPTY_PATH_) < 0) fail(errno, a[1]);
   if ((flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) && mount(NULL, a[1], NULL, MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) < 0) fail(errno, a[1]);
 }

@@ -53,3 +53,11 @@ test('--cap-add, --cap-drop, --privileged, --security-opt no-new-privileges', ()
   assert.equal(bad.code, 125);
   assert.match(bad.stderr, /unknown capability: "NOT_A_CAP"/);
 });
+
+test('read-only binds are read-only all the way down: --network host /sys (with /sys/fs/cgroup), -v ...:ro with submounts', () => {
+  const r = run(['--network', 'host', 'base', 'sh', '-c', 'cat /proc/self/mountinfo']);
+  assert.equal(r.code, 0, r.stderr);
+  const sysMounts = r.stdout.split('\n').filter((l) => / \/sys(\/| )/.test(l));
+  assert.ok(sysMounts.length > 1, 'the host /sys tree with its submounts');
+  for (const l of sysMounts) assert.match(l, / ro[, ]/, `read-only: ${l}`);
+});
