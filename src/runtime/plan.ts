@@ -18,7 +18,7 @@ export const MS = {
 };
 
 const FLAG_OPTS: Record<string, [set: number, clear?: boolean]> = {
-  ro: [MS.RDONLY], rw: [MS.RDONLY, true], nosuid: [MS.NOSUID], nodev: [MS.NODEV], noexec: [MS.NOEXEC],
+  ro: [MS.RDONLY], rro: [MS.RDONLY], rw: [MS.RDONLY, true], nosuid: [MS.NOSUID], nodev: [MS.NODEV], noexec: [MS.NOEXEC],
   strictatime: [MS.STRICTATIME], noatime: [MS.NOATIME], bind: [MS.BIND], rbind: [MS.BIND | MS.REC],
 };
 const PROPAGATION = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);

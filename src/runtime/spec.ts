@@ -71,7 +71,7 @@ export function buildSpec(i: SpecInput): OciSpec {
   const mounts = defaultMounts();
   if (i.network === 'host') {
     // sysfs of another network namespace cannot be mounted: Docker binds the host's /sys read-only then
-    mounts.splice(3, 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+    mounts.splice(3, 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'rro'] });
   }
   for (const t of i.tmpfs) mounts.push({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options });
   mounts.push(
@@ -79,7 +79,8 @@ export function buildSpec(i: SpecInput): OciSpec {
     { destination: '/etc/hostname', type: 'bind', source: i.etcFiles.hostname, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hosts', type: 'bind', source: i.etcFiles.hosts, options: ['rbind', 'rprivate'] },
   );
-  for (const b of i.binds) mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', ...(b.readonly ? ['ro'] : [])] });
+  // rro: read-only all the way down (submounts too), as runc >= 1.1 and the native helper apply it
+  for (const b of i.binds) mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', ...(b.readonly ? ['rro'] : [])] });
   const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
   if (i.network === 'none') namespaces.push({ type: 'network' });
   return {
