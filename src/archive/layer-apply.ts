@@ -74,18 +74,11 @@ async function* tee(src: AsyncIterable<Buffer>, h: Hash): AsyncGenerator<Buffer>
   for await (const c of src) { h.update(c); yield c; }
 }
 
-/** Hash a stream's uncompressed bytes without extracting (used to verify blobs). */
-export async function hashUncompressed(src: AsyncIterable<Buffer>, h: Hash = createHash('sha256')): Promise<string> {
-  for await (const chunk of decompressed(src)) h.update(chunk);
-  return `sha256:${h.digest('hex')}`;
-}
-
 class LayerWriter implements TarVisitor {
   readonly split = new TarSplitRecorder();
   size = 0;
   private readonly dirs = new Set<string>(['']);
   private readonly seen = new Set<string>();
-  private readonly inodes = new Set<string>();
   /** Directory mtimes to set at the end, by full path; the last header for a path wins. */
   private readonly dirTimes = new Map<string, number>();
   private fd = -1;

@@ -76,7 +76,3 @@ export function familiarString(r: Reference): string {
   if (r.digest !== undefined) s += `@${r.digest}`;
   return s;
 }
-
-export function isShortIdLike(s: string): boolean {
-  return /^(sha256:)?[a-f0-9]{1,64}$/.test(s);
-}

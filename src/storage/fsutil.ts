@@ -54,8 +54,3 @@ export function removeAll(path: string): void {
 export function exists(path: string): boolean {
   return fs.existsSync(path);
 }
-
-export function fsyncDir(path: string): void {
-  const fd = fs.openSync(path, 'r');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-}
