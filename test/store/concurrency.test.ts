@@ -6,26 +6,20 @@
  *   - concurrent tag/rmi on different images never lose an update and never
  *     leave repositories.json unreadable.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
-import { BERTH, berthOk, debootstrapTar, tempRoot } from '../helpers/berth.js';
+import { BERTH, berthOk, debootstrapTar } from '../helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, chainOf, debootstrapGroup, imageIdOf, splitRootfsTar, syntheticLayer, writeDockerArchive, type ArchiveImage } from '../helpers/layered.js';
+import { Tracked } from '../helpers/tracked.js';
 import { checkClean, snapshot } from '../helpers/store-state.js';
 
 const TIMEOUT = 30 * 60 * 1000;
-const roots = new Set<{ root: string; remove(): void }>();
-const children = new Set<ReturnType<typeof spawn>>();
-function newRoot(prefix: string) { const r = tempRoot(prefix); roots.add(r); return r; }
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const r of roots) r.remove();
-  roots.clear();
-}
-after(cleanup);
-process.on('exit', cleanup);
+const tracked = new Tracked();
+const { roots, children } = tracked;
+const newRoot = (prefix: string) => tracked.newRoot(prefix);
 
 async function berthAsync(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(BERTH, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

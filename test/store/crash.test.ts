@@ -14,15 +14,16 @@
  * BERTH_CRASH_SEED reproduces a run's delays; BERTH_CRASH_KEEP=1 keeps the roots
  * of failed points for inspection.
  */
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BERTH, berthOk, debootstrapTar, tempRoot } from '../helpers/berth.js';
+import { BERTH, berthOk, debootstrapTar } from '../helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, syntheticLayer, writeDockerArchive, type ArchiveImage } from '../helpers/layered.js';
+import { Tracked } from '../helpers/tracked.js';
 import { checkClean, copyRoot, diffSnapshots, imageHexes, journalSummary, maskNewImages, snapshot, type StoreSnapshot } from '../helpers/store-state.js';
 
 const POINTS = Number(process.env.BERTH_CRASH_POINTS ?? 12);
@@ -32,20 +33,9 @@ const KEEP = process.env.BERTH_CRASH_KEEP === '1';
 const TIMEOUT = 60 * 60 * 1000;
 
 // ---- bookkeeping: every root and child is cleaned up, also on failure ---------------------------
-const roots = new Set<{ root: string; remove(): void }>();
-const children = new Set<ReturnType<typeof spawn>>();
-function newRoot(prefix: string) {
-  const r = tempRoot(prefix);
-  roots.add(r);
-  return r;
-}
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const r of roots) r.remove();
-  roots.clear();
-}
-after(cleanup);
-process.on('exit', cleanup);
+const tracked = new Tracked();
+const { roots, children } = tracked;
+const newRoot = (prefix: string) => tracked.newRoot(prefix);
 
 /** Deterministic delays from the seed (xorshift32). */
 let rng = SEED >>> 0 || 1;
