@@ -36,6 +36,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/uio.h>
 #include <poll.h>
 #include <termios.h>
@@ -373,6 +375,32 @@ static void op_capset(char **a) {
   if (syscall(SYS_capset, &h, d) < 0) fail(errno, "capset");
 }
 
+/* Install a seccomp filter: the argument is the BPF program (struct sock_filter[]) in hex, compiled by berth. */
+static void op_seccomp(const char *hex) {
+  size_t n = strlen(hex);
+  if (n == 0 || n % 16) fail(EINVAL, "seccomp: program length");
+  size_t count = n / 16;
+  if (count > 65535) fail(E2BIG, "seccomp: program too long");
+  unsigned char *bytes = malloc(n / 2);
+  if (!bytes) fail(ENOMEM, "seccomp");
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) fail(EINVAL, "seccomp: hex");
+    bytes[i] = (unsigned char)v;
+  }
+  struct sock_fprog prog = {(unsigned short)count, (struct sock_filter *)bytes};
+  /* TSYNC is not needed: the helper is single-threaded */
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) fail(errno, "seccomp");
+}
+
+/* Move this process into a cgroup: "0" written to a cgroup.procs file moves the writer (v1 and v2). */
+static void op_join_cgroup(const char *procs) {
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno, procs);
+  if (write(fd, "0", 1) != 1) fail(errno, procs);
+  close(fd);
+}
+
 static void op_loopback_up(void) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) fail(errno, "socket");
@@ -505,6 +533,8 @@ int main(void) {
         if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLIN))) _exit(137);
       }
     }
+    else if (!strcmp(op, "seccomp")) { NEED(1); op_seccomp(a[0]); }
+    else if (!strcmp(op, "join-cgroup")) { for (long i = 0; i < argc; i++) op_join_cgroup(a[i]); }
     else if (!strcmp(op, "no-new-privs")) { NEED(0); if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(errno, "prctl"); }
     else if (!strcmp(op, "env")) {
       NEED(1);
