@@ -41,6 +41,7 @@
 #include <sys/uio.h>
 #include <poll.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PLAN_FD 3
@@ -49,6 +50,7 @@
 #define MAX_PLAN (16 << 20)
 
 static int status_fd = -1;
+static int exec_pipe[2] = {-1, -1}; /* a byte from the container's process: it failed before exec */
 static int step_no = 0;
 static const char *step_op = "start";
 static int opened[MAX_FDS];
@@ -77,6 +79,7 @@ static void fail(int err, const char *detail) {
   int n = snprintf(buf, sizeof buf, "error %d %s %s %s: %s\n", step_no, step_op, errno_name(err), detail ? detail : "", strerror(err));
   if (status_fd >= 0 && n > 0) { ssize_t w = write(status_fd, buf, (size_t)n); (void)w; }
   else { ssize_t w = write(2, buf, (size_t)n); (void)w; }
+  if (exec_pipe[1] >= 0) { ssize_t w = write(exec_pipe[1], "e", 1); (void)w; }
   _exit(strcmp(step_op, "exec") == 0 ? (err == ENOENT ? 127 : 126) : 125);
 }
 
@@ -226,7 +229,7 @@ static int relay_tty(int master) {
 }
 
 /* In the container, after /dev/pts is mounted: a pty of its own devpts becomes the controlling terminal and stdio. */
-static void op_pty(void) {
+static void op_pty(int console) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) fail(errno, "/dev/ptmx");
   if (grantpt(master) < 0 || unlockpt(master) < 0) fail(errno, "unlockpt");
@@ -241,6 +244,7 @@ static void op_pty(void) {
   if (setsid() < 0) fail(errno, "setsid");
   if (ioctl(slave, TIOCSCTTY, 0) < 0) fail(errno, "TIOCSCTTY");
   for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) fail(errno, "dup2");
+  if (!console) { if (slave > 2) close(slave); return; }
   /* /dev/console is the container's terminal, as runc sets it up */
   int c = open("/dev/console", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (c >= 0) close(c);
@@ -248,41 +252,315 @@ static void op_pty(void) {
   if (slave > 2) close(slave);
 }
 
-static void become_monitor(pid_t pid) {
-  child_pid = pid;
-  if (status_fd >= 0) {
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "pid %d\n", (int)pid);
-    ssize_t w = write(status_fd, buf, (size_t)n); (void)w;
-    close(status_fd); /* only the container process holds it now: EOF at its exec */
+/* ---- detached monitor: json-file logs, state file, restart policy ---- */
+
+static const char *log_path = NULL;   /* log-json: containers/<id>/<id>-json.log */
+static long log_max_size = 0, log_max_files = 1;
+static int log_fd = -1;
+static off_t log_size = 0;
+static const char *state_path = NULL; /* state-file: the monitor's view of the container, JSON */
+static int restart_policy = 0;        /* 0 no, 1 on-failure, 2 always, 3 unless-stopped */
+static long restart_max = 0;
+static const char *stop_marker = NULL;
+static const char *oom_path = NULL;   /* a cgroup file with an "oom_kill N" line */
+static const char *exit_umount = NULL;
+static char **exit_argv = NULL;
+static int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+static long restart_count = 0;
+static char started_at[64] = "0001-01-01T00:00:00Z";
+static int monitor_signals_set = 0;
+
+/* RFC 3339 with nanoseconds, UTC, always 9 digits (Docker's RFC3339NanoFixed) */
+static void now_rfc3339(char *buf, size_t n) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t l = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + l, n - l, ".%09ldZ", ts.tv_nsec);
+}
+
+static void write_state(const char *status, int code, int oom) {
+  if (!state_path) return;
+  char tmp[4200], buf[1024], fin[64] = "0001-01-01T00:00:00Z";
+  if (strcmp(status, "running")) now_rfc3339(fin, sizeof fin);
+  int n = snprintf(buf, sizeof buf,
+    "{\"Status\":\"%s\",\"Pid\":%d,\"MonitorPid\":%d,\"ExitCode\":%d,\"OOMKilled\":%s,\"StartedAt\":\"%s\",\"FinishedAt\":\"%s\",\"RestartCount\":%ld}\n",
+    status, strcmp(status, "running") ? 0 : (int)child_pid, (int)getpid(), code, oom ? "true" : "false", started_at, fin, restart_count);
+  snprintf(tmp, sizeof tmp, "%s.tmp", state_path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int ok = write_all(fd, buf, n) == 0;
+  close(fd);
+  if (ok) rename(tmp, state_path);
+}
+
+static long oom_count(void) {
+  if (!oom_path) return 0;
+  FILE *f = fopen(oom_path, "re");
+  if (!f) return 0;
+  char line[256];
+  long v = 0;
+  while (fgets(line, sizeof line, f)) if (!strncmp(line, "oom_kill ", 9)) v = atol(line + 9);
+  fclose(f);
+  return v;
+}
+
+static void log_open(void) {
+  log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  struct stat st;
+  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? st.st_size : 0;
+}
+
+/* --log-opt max-size/max-file: <log>.1 is the newest rotated file; with max-file 1 the log starts over */
+static void log_rotate(void) {
+  if (log_max_files <= 1) { if (ftruncate(log_fd, 0) == 0) log_size = 0; return; }
+  close(log_fd);
+  char from[4200], to[4200];
+  for (long i = log_max_files - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", log_path); else snprintf(from, sizeof from, "%s.%ld", log_path, i - 1);
+    snprintf(to, sizeof to, "%s.%ld", log_path, i);
+    rename(from, to);
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward;
-  sa.sa_flags = SA_RESTART;
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  log_open();
+}
+
+/* One json-file record: {"log":"...","stream":"stdout","time":"..."}; JSON-escaped as Go does (<>& too), bad UTF-8 as U+FFFD */
+static void log_msg(const char *stream, const unsigned char *d, size_t n) {
+  if (log_fd < 0) return;
+  size_t cap = n * 6 + 128, o = 0;
+  char *b = malloc(cap);
+  if (!b) return;
+  o += (size_t)sprintf(b, "{\"log\":\"");
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = d[i];
+    if (c == '"' || c == '\\') { b[o++] = '\\'; b[o++] = (char)c; }
+    else if (c == '\n') { b[o++] = '\\'; b[o++] = 'n'; }
+    else if (c == '\r') { b[o++] = '\\'; b[o++] = 'r'; }
+    else if (c == '\t') { b[o++] = '\\'; b[o++] = 't'; }
+    else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f) o += (size_t)sprintf(b + o, "\\u%04x", c);
+    else if (c < 0x80) b[o++] = (char)c;
+    else {
+      /* validate one UTF-8 sequence */
+      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+      int ok = len > 0 && i + len <= n;
+      for (size_t k = 1; ok && k < len; k++) if ((d[i + k] & 0xc0) != 0x80) ok = 0;
+      if (ok) { memcpy(b + o, d + i, len); o += len; i += len - 1; }
+      else o += (size_t)sprintf(b + o, "\\ufffd");
+    }
+  }
+  char ts[64];
+  now_rfc3339(ts, sizeof ts);
+  o += (size_t)snprintf(b + o, cap - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
+  if (write_all(log_fd, b, (ssize_t)o) == 0) log_size += (off_t)o;
+  free(b);
+  if (log_max_size > 0 && log_size >= log_max_size) log_rotate();
+}
+
+#define LINE_MAX_ 16384
+struct linebuf { const char *stream; unsigned char buf[LINE_MAX_]; size_t len; };
+
+/* Lines become records; a line longer than 16 KiB is cut into partial records, as Docker's copier does */
+static void log_feed(struct linebuf *lb, const unsigned char *d, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    lb->buf[lb->len++] = d[i];
+    if (d[i] == '\n' || lb->len == LINE_MAX_) { log_msg(lb->stream, lb->buf, lb->len); lb->len = 0; }
+  }
+}
+
+static void log_flush(struct linebuf *lb) {
+  if (lb->len) log_msg(lb->stream, lb->buf, lb->len);
+  lb->len = 0;
+}
+
+/* Detached: copy the container's stdout/stderr (or its pty) into the log until they close */
+static void log_streams(int out, int err) {
+  static struct linebuf lo = {"stdout", {0}, 0}, le = {"stderr", {0}, 0};
+  unsigned char buf[32768];
+  int fds[2] = {out, err};
+  struct linebuf *lbs[2] = {&lo, &le};
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+    for (int k = 0; k < 2; k++) {
+      if (fds[k] < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t r = read(fds[k], buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) { log_flush(lbs[k]); close(fds[k]); fds[k] = -1; continue; }
+      log_feed(lbs[k], buf, (size_t)r);
+    }
+  }
+}
+
+static int wait_child(pid_t pid) {
+  int st;
+  for (;;) {
+    pid_t r = waitpid(pid, &st, 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return 125;
+  }
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return 125;
+}
+
+/* Watch one run of the container: relay its terminal or log its output, then reap it. Returns Docker's exit code. */
+static int supervise(pid_t pid) {
+  child_pid = pid;
+  if (!monitor_signals_set) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    monitor_signals_set = 1;
+  }
   if (tty_sock[0] >= 0) {
     close(tty_sock[1]);
     int master = recv_fd(tty_sock[0]);
     close(tty_sock[0]);
+    tty_sock[0] = tty_sock[1] = -1;
     /* closing the master hangs up the container's terminal: its session gets SIGHUP, as when a terminal closes */
-    if (master >= 0) {
+    if (master >= 0 && log_path) log_streams(master, -1);
+    else if (master >= 0) {
       int hup = relay_tty(master);
       close(master);
       /* the terminal of a foreground container went away: the container ends with it (PID 1 ignores SIGHUP) */
       if (hup) kill(pid, SIGKILL);
     }
+  } else if (log_path) {
+    log_streams(out_pipe[0], err_pipe[0]);
+    out_pipe[0] = err_pipe[0] = -1;
   }
-  int st;
+  return wait_child(pid);
+}
+
+/* Start one run: clone into new namespaces. Returns 0 in the container's process, its pid in the monitor. */
+static pid_t spawn_child(int flags, int tty) {
+  if (tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty_sock) < 0) fail(errno, "socketpair");
+  if (pipe2(alive_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
+  if (log_path && !tty && (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0)) fail(errno, "pipe");
+  if (pipe2(exec_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
+  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, NULL, NULL, 0);
+  if (pid < 0) fail(errno, "clone");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
+    close(alive_pipe[1]);
+    close(exec_pipe[0]);
+    if (tty_sock[0] >= 0) close(tty_sock[0]);
+    if (log_path) {
+      int null = open("/dev/null", O_RDONLY);
+      if (null < 0 || dup2(null, 0) < 0) fail(errno, "/dev/null");
+      if (null > 2) close(null);
+      if (!tty && (dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1], 2) < 0)) fail(errno, "dup2");
+      if (!tty) { close(out_pipe[0]); close(err_pipe[0]); close(out_pipe[1]); close(err_pipe[1]); }
+    }
+    return 0;
+  }
+  close(alive_pipe[0]);
+  close(exec_pipe[1]);
+  exec_pipe[1] = -1;
+  if (log_path && !tty) { close(out_pipe[1]); close(err_pipe[1]); }
+  child_pid = pid;
+  now_rfc3339(started_at, sizeof started_at);
+  if (status_fd >= 0) {
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "pid %d\n", (int)pid);
+    ssize_t w = write(status_fd, buf, (size_t)n); (void)w;
+    close(status_fd); /* only the container process holds it now: EOF at its exec */
+    status_fd = -1;
+  }
+  write_state("running", 0, 0);
+  return pid;
+}
+
+/* The container is done for good: final state, unmount, then berth's clean-up command if the plan names one. */
+static void finish(int code, int oom) {
+  write_state("exited", code, oom);
+  if (exit_umount) umount2(exit_umount, MNT_DETACH);
+  if (exit_argv) {
+    /* the run lock and every other fd closed first: the clean-up takes the lock itself */
+    syscall(SYS_close_range, 3, ~0U, 0);
+    execv(exit_argv[0], exit_argv);
+  }
+  _exit(code);
+}
+
+static int should_restart(int code) {
+  if (restart_policy == 0) return 0;
+  if (stop_marker && access(stop_marker, F_OK) == 0) return 0; /* stopped by the user: never restarted */
+  if (restart_policy == 1) return code != 0 && (restart_max == 0 || restart_count < restart_max);
+  return 1;
+}
+
+/*
+ * spawn FLAGS [tty]: the monitor's life. Each run clones a process into new
+ * namespaces that carries on with the rest of the plan (in its own copy of
+ * this address space: the plan text after this step is still unparsed here,
+ * so a restart simply clones again). Between runs: state file and restart policy.
+ */
+static void op_spawn(char **a, long argc) {
+  int flags = (int)num(a[0]);
+  int tty = argc > 1 && !strcmp(a[1], "tty");
+  if (log_path) log_open();
+  long backoff_ms = 100;
   for (;;) {
-    pid_t r = waitpid(pid, &st, 0);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) _exit(125);
+    long oom_before = oom_count();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (spawn_child(flags, tty) == 0) return;
+    int code = supervise(child_pid);
+    int oom = oom_count() > oom_before;
+    char e;
+    int failed_start = read(exec_pipe[0], &e, 1) == 1; /* never restart what could not start */
+    close(exec_pipe[0]);
+    if (failed_start) finish(code, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!should_restart(code)) finish(code, oom);
+    write_state("restarting", code, oom);
+    /* Docker's back-off: 100 ms doubling up to a minute, reset after a run of 10 s or more */
+    if (t1.tv_sec - t0.tv_sec >= 10) backoff_ms = 100;
+    struct timespec d = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
+    while (nanosleep(&d, &d) < 0 && errno == EINTR) { if (stop_marker && access(stop_marker, F_OK) == 0) break; }
+    if (!should_restart(code)) finish(code, oom); /* stopped during the back-off */
+    backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
+    restart_count++;
   }
-  if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
-  _exit(125);
+}
+
+/* --init: PID 1 becomes a reaper that forwards signals to the command and exits with its status (as tini) */
+static void op_init(void) {
+  pid_t pid = fork();
+  if (pid < 0) fail(errno, "fork");
+  if (pid == 0) return;
+  if (status_fd >= 0) close(status_fd); /* the command reports its exec */
+  child_pid = pid;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sa.sa_flags = SA_RESTART;
+  for (int sig = 1; sig < NSIG; sig++) if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+  for (;;) {
+    int st;
+    pid_t r = waitpid(-1, &st, 0);
+    if (r < 0) { if (errno == EINTR) continue; _exit(125); }
+    if (r != pid) continue; /* an orphan reaped */
+    if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
+    if (WIFSIGNALED(st)) _exit(128 + WTERMSIG(st));
+  }
+}
+
+/* fork: the parent only watches this one process (exec in a running container) */
+static void become_monitor(pid_t pid) {
+  if (status_fd >= 0) {
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "pid %d\n", (int)pid);
+    ssize_t w = write(status_fd, buf, (size_t)n); (void)w;
+    close(status_fd); /* only the process holds it now: EOF at its exec */
+    status_fd = -1;
+  }
+  _exit(supervise(pid));
 }
 
 /* ---- operations ---- */
@@ -480,8 +758,28 @@ int main(void) {
       close(alive_pipe[1]);
       if (tty_sock[0] >= 0) close(tty_sock[0]);
     }
+    else if (!strcmp(op, "init")) { NEED(0); op_init(); }
+    else if (!strcmp(op, "spawn")) { if (argc < 1 || argc > 2) fail(EINVAL, "spawn FLAGS [tty]"); op_spawn(a, argc); }
+    else if (!strcmp(op, "log-json")) { NEED(3); log_path = a[0]; log_max_size = num(a[1]); log_max_files = num(a[2]); }
+    else if (!strcmp(op, "state-file")) { NEED(1); state_path = a[0]; }
+    else if (!strcmp(op, "restart-policy")) {
+      NEED(3);
+      restart_policy = !strcmp(a[0], "on-failure") ? 1 : !strcmp(a[0], "always") ? 2 : !strcmp(a[0], "unless-stopped") ? 3 : !strcmp(a[0], "no") ? 0 : (fail(EINVAL, a[0]), 0);
+      restart_max = num(a[1]);
+      stop_marker = a[2];
+    }
+    else if (!strcmp(op, "oom-counter")) { NEED(1); oom_path = a[0]; }
+    else if (!strcmp(op, "exit-umount")) { NEED(1); exit_umount = a[0]; }
+    else if (!strcmp(op, "exit-command")) { if (argc < 1) fail(EINVAL, "exit-command needs a program"); exit_argv = a; a = NULL; }
+    else if (!strcmp(op, "setns")) {
+      NEED(1);
+      int fd = open(a[0], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) fail(errno, a[0]);
+      if (setns(fd, 0) < 0) fail(errno, a[0]);
+      close(fd);
+    }
     else if (!strcmp(op, "mount")) { NEED(5); op_mount(a); }
-    else if (!strcmp(op, "pty")) { NEED(0); op_pty(); }
+    else if (!strcmp(op, "pty")) { if (argc > 1) fail(EINVAL, "pty [noconsole]"); op_pty(argc == 0); }
     else if (!strcmp(op, "mask")) { NEED(1); op_mask(a[0]); }
     else if (!strcmp(op, "readonly")) { NEED(1); op_readonly(a[0]); }
     else if (!strcmp(op, "drop-bounding")) {

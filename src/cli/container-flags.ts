@@ -5,6 +5,7 @@ import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import { parseBind } from '../container/run.js';
 import { capabilitySet } from '../runtime/security.js';
+import { parseSignal } from '../container/lifecycle.js';
 
 /** Flags shared by `run` and `create`, named as Docker's. */
 export const createFlags = {
@@ -30,7 +31,46 @@ export const createFlags = {
   'cap-drop': { type: 'string', multiple: true },
   privileged: { type: 'boolean' },
   'security-opt': { type: 'string', multiple: true },
+  restart: { type: 'string' },
+  'log-opt': { type: 'string', multiple: true },
+  'log-driver': { type: 'string' },
+  init: { type: 'boolean' },
+  label: { type: 'string', short: 'l', multiple: true },
+  'stop-signal': { type: 'string' },
+  'stop-timeout': { type: 'string' },
 } as const;
+
+/** `--restart no|on-failure[:N]|always|unless-stopped` as Docker's RestartPolicy. */
+export function parseRestart(v: string | undefined, autoRemove: boolean): NonNullable<HostConfig['RestartPolicy']> {
+  if (!v || v === 'no') return { Name: 'no', MaximumRetryCount: 0 };
+  const [name, count] = v.split(':') as [string, string?];
+  if (name !== 'on-failure' && name !== 'always' && name !== 'unless-stopped') throw invalid('invalid_restart', `invalid restart policy ${JSON.stringify(v)}: no, on-failure[:max-retries], always or unless-stopped`);
+  if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count))) throw invalid('invalid_restart', `invalid restart policy ${JSON.stringify(v)}: only on-failure takes a maximum retry count`);
+  if (autoRemove) throw invalid('invalid_restart', 'conflicting options: --restart and --rm');
+  return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
+}
+
+/** `--log-opt max-size=10m --log-opt max-file=3` (json-file is the only driver). */
+function logConfig(driver: string | undefined, opts: string[]): NonNullable<HostConfig['LogConfig']> {
+  if (driver && driver !== 'json-file') throw invalid('unsupported', `log driver ${JSON.stringify(driver)}: only json-file is supported`);
+  const cfg: Record<string, string> = {};
+  for (const o of opts) {
+    const i = o.indexOf('=');
+    const k = i < 0 ? o : o.slice(0, i);
+    if (k !== 'max-size' && k !== 'max-file') throw invalid('invalid_log_opt', `unknown log opt ${JSON.stringify(k)} for log driver json-file (max-size, max-file)`);
+    cfg[k] = o.slice(i + 1);
+  }
+  return { Type: 'json-file', Config: cfg };
+}
+
+function labels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}
 
 type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
@@ -97,7 +137,13 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
     Tmpfs: Object.keys(tmpfs).length ? tmpfs : null, Runtime: runtime, GroupAdd: (o['group-add'] as string[] | undefined) ?? null,
     CapAdd: (o['cap-add'] as string[] | undefined) ?? null, CapDrop: (o['cap-drop'] as string[] | undefined) ?? null,
     Privileged: !!o.privileged, SecurityOpt: securityOpts((o['security-opt'] as string[] | undefined) ?? []),
+    RestartPolicy: parseRestart(o.restart as string | undefined, !!o.rm),
+    LogConfig: logConfig(o['log-driver'] as string | undefined, (o['log-opt'] as string[] | undefined) ?? []),
+    Init: o.init ? true : null,
   };
+  const stopTimeout = o['stop-timeout'] as string | undefined;
+  if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout)) throw invalid('invalid_stop_timeout', `invalid --stop-timeout ${JSON.stringify(stopTimeout)}: seconds`);
+  if (o['stop-signal']) parseSignal(o['stop-signal'] as string);
   capabilitySet(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], false); // unknown names fail at create, as Docker
   return {
     imageArg,
@@ -108,7 +154,10 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
         ...img, Hostname: (o.hostname as string | undefined) ?? '', User: (o.user as string | undefined) ?? img.User ?? '',
         Env: env, Cmd: command.length ? command : null, Entrypoint: entrypoint.length ? entrypoint : null,
         WorkingDir: (o.workdir as string | undefined) ?? img.WorkingDir ?? '', Image: imageArg,
-        Tty: !!o.tty, OpenStdin: !!o.interactive, AttachStdin: !!o.interactive, AttachStdout: true, AttachStderr: true,
+        Tty: !!o.tty, OpenStdin: !!o.interactive, AttachStdin: !!o.interactive && !o.detach, AttachStdout: !o.detach, AttachStderr: !o.detach,
+        Labels: { ...(img.Labels ?? {}), ...labels((o.label as string[] | undefined) ?? []) },
+        ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
+        ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
       },
     },
   };

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
-import { planFromSpec } from '../runtime/plan.js';
-import { runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
+import { planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
+import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
@@ -59,6 +59,77 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
   });
 }
 
+/** What the plan needs to know about this host. */
+export function hostFacts(): HostFacts {
+  return {
+    sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } },
+    kcore: fs.existsSync('/proc/kcore'),
+    capLast: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')),
+  };
+}
+
+/** Docker's --log-opt max-size (go-units RAM size) and max-file. */
+function logLimits(cfg: Record<string, string> = {}): { maxSize: number; maxFiles: number } {
+  let maxSize = 0;
+  if (cfg['max-size'] && cfg['max-size'] !== '-1') {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(cfg['max-size']);
+    if (!m) throw invalid('invalid_log_opt', `invalid --log-opt max-size=${JSON.stringify(cfg['max-size'])}`);
+    maxSize = Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
+  }
+  const maxFiles = cfg['max-file'] ? Number(cfg['max-file']) : 1;
+  if (!Number.isInteger(maxFiles) || maxFiles < 1) throw invalid('invalid_log_opt', `invalid --log-opt max-file=${JSON.stringify(cfg['max-file'])}: a positive integer`);
+  if (maxFiles > 1 && !maxSize) throw invalid('invalid_log_opt', '--log-opt max-file needs max-size');
+  return { maxSize, maxFiles };
+}
+
+/**
+ * Start a created container detached: its monitor (the native helper, in a
+ * session of its own) outlives this process, holds the container's run lock,
+ * logs its output in Docker's json-file format, applies the restart policy and,
+ * when the container is done for good, unmounts it and runs `berth container
+ * cleanup`, which records the end in config.v2.json (and removes a --rm container).
+ * Resolves once the command has been exec'd.
+ */
+export async function startDetached(containers: ContainerStore, c: ContainerRecord): Promise<void> {
+  const p = containers.images.paths;
+  const hc = containers.hostConfig(c.ID);
+  if (hc.Runtime === 'runc') throw invalid('unsupported', 'detached containers run with the native helper; --runtime runc runs in the foreground');
+  const lock = containers.lockForRun(c);
+  let rootfs: string | undefined;
+  try {
+    fs.rmSync(containers.stopMarker(c.ID), { force: true });
+    fs.rmSync(containers.statePath(c.ID), { force: true });
+    rootfs = mountRootfs(p, c.MountID, { volatile: hc.AutoRemove });
+    const spec = containerSpec(containers, c, rootfs, !!c.Config.Tty);
+    const logPath = containers.logPath(c.ID);
+    const monitor: MonitorPlan = {
+      log: { path: logPath, ...logLimits(hc.LogConfig?.Config) },
+      statePath: containers.statePath(c.ID),
+      restart: { name: hc.RestartPolicy?.Name ?? 'no', max: hc.RestartPolicy?.MaximumRetryCount ?? 0 },
+      stopMarker: containers.stopMarker(c.ID),
+      umount: rootfs,
+      exitCommand: [berthCommand(), '--root', p.root, 'container', 'cleanup', c.ID],
+    };
+    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init });
+    const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
+    const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
+    await run.started;
+    c.State = { ...c.State, Status: 'running', Running: true, Restarting: false, Paused: false, OOMKilled: false, Pid: pid, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '', FinishedAt: c.State.FinishedAt };
+    c.LogPath = logPath;
+    containers.save(c);
+    run.child.unref();
+    for (const s of run.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
+  } catch (err) {
+    // nothing runs: record why, as Docker does for a failed start
+    if (rootfs) unmountRootfs(p, c.MountID);
+    c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: (err as { exitCode?: number }).exitCode ?? 125, Error: (err as Error).message };
+    containers.save(c);
+    throw err;
+  } finally {
+    lock.release(); // the monitor keeps its copy of the locked descriptor
+  }
+}
+
 /**
  * Start a created container in the foreground and wait for it: mount the
  * union, run the helper, record state, unmount. Returns the exit code
@@ -79,11 +150,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const steps = planFromSpec(spec, {
-        sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } },
-        kcore: fs.existsSync('/proc/kcore'),
-        capLast: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')),
-      });
+      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init });
       mark('spec + plan');
       run = runHelper(steps, opts.stdio);
     }

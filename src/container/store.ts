@@ -9,7 +9,7 @@ import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { hostsFile, resolvConf } from './etc-files.js';
-import { type ContainerRecord, type HostConfig, createdState } from './types.js';
+import { type ContainerRecord, type HostConfig, type MonitorState, createdState } from './types.js';
 
 export interface CreateOptions {
   name?: string;
@@ -46,10 +46,39 @@ export class ContainerStore {
     return out;
   }
 
+  /** What the monitor of a detached container last wrote (pid, restarts, final exit), if anything. */
+  monitorState(id: string): MonitorState | undefined {
+    const text = readOptional(this.statePath(id));
+    if (!text) return undefined;
+    try { return JSON.parse(text) as MonitorState; } catch { return undefined; }
+  }
+
+  statePath(id: string): string { return `${this.dir(id)}/state.json`; }
+  stopMarker(id: string): string { return `${this.dir(id)}/stopping`; }
+  logPath(id: string): string { return `${this.dir(id)}/${id}-json.log`; }
+
+  /** The stored record; for a running detached container, with the monitor's live pid and restart state. */
   tryGet(id: string): ContainerRecord | undefined {
     const text = readOptional(`${this.dir(id)}/config.v2.json`);
     if (!text) return undefined;
-    try { return JSON.parse(text) as ContainerRecord; } catch { return undefined; }
+    let r: ContainerRecord;
+    try { r = JSON.parse(text) as ContainerRecord; } catch { return undefined; }
+    if (r.State.Running) {
+      const m = this.monitorState(id);
+      if (m && m.Status !== 'exited') {
+        r.State = { ...r.State, Status: m.Status, Restarting: m.Status === 'restarting', Pid: m.Pid, StartedAt: m.StartedAt, ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}) };
+        r.RestartCount = m.RestartCount;
+      }
+    }
+    return r;
+  }
+
+  /** Whether a process (a foreground berth or a detached container's monitor) holds the container's run lock. */
+  isLive(id: string): boolean {
+    const l = FileLock.tryAcquire(this.lockPath(id), true);
+    if (!l) return true;
+    l.release();
+    return false;
   }
 
   hostConfig(id: string): HostConfig {
@@ -112,6 +141,20 @@ export class ContainerStore {
     }));
   }
 
+  /** `docker rename`: names are unique; the store lock makes the check and the write one step. */
+  async rename(c: ContainerRecord, name: string): Promise<void> {
+    const n = name.replace(/^\//, '');
+    if (!NAME_RE.test(n)) throw invalid('invalid_name', `Invalid container name (${n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    await this.images.lock(() => {
+      const other = this.list().find((x) => x.Name === `/${n}`);
+      if (other && other.ID !== c.ID) throw conflict('name_in_use', `Conflict. The container name "/${n}" is already in use by container "${other.ID}". You have to remove (or rename) that container to be able to reuse that name.`);
+      // re-read: a running container's record may have changed since c was read
+      const now = JSON.parse(fs.readFileSync(`${this.dir(c.ID)}/config.v2.json`, 'utf8')) as ContainerRecord;
+      now.Name = `/${n}`;
+      this.save(now);
+    });
+  }
+
   /** Remove a stopped container: unmount, delete its layers, mounts record and directory. */
   async remove(r: ContainerRecord): Promise<void> {
     const images = this.images;
@@ -147,31 +190,58 @@ export class ContainerStore {
   }
 
   /**
-   * Containers whose berth process died (kill -9) while running them: nobody
-   * holds their run lock, yet they are marked running or still mounted. Mark
-   * them exited, unmount, and remove those started with --rm.
+   * Bring records up to date with what happened while no berth watched: a
+   * detached container that exited (its monitor's final state), a foreground
+   * container whose berth was killed (kill -9), a monitor that was killed.
+   * Nobody holds the run lock of such a container, yet it is marked running or
+   * still mounted: record how it ended, unmount, remove it if it was --rm.
    */
   async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
     for (const c of this.list()) {
-      const merged = `${this.p.cacheDir(c.MountID)}/merged`;
-      if (!c.State.Running && !isMountPoint(merged)) continue;
+      if (!c.State.Running && !isMountPoint(`${this.p.cacheDir(c.MountID)}/merged`)) continue;
       const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
-      if (!lock) continue; // a live berth process runs it
+      if (!lock) continue; // a live berth process or monitor runs it
       try {
-        if (this.hostConfig(c.ID).Runtime === 'runc') await cleanupRunc(c.ID);
-        unmountRootfs(this.p, c.MountID);
-        if (c.State.Running) {
-          c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: 137, Error: 'berth was killed while running the container', FinishedAt: new Date().toISOString() };
-          this.save(c);
-        }
-        if (this.hostConfig(c.ID).AutoRemove) await this.remove(c);
-        fixed.push(c);
+        if (await this.settle(c.ID)) fixed.push(c);
       } finally {
         lock.release();
       }
     }
     return fixed;
+  }
+
+  /** Settle one container once its run lock is free (waits for it): what the monitor runs when a container ends. */
+  async cleanup(id: string): Promise<void> {
+    const lock = await FileLock.acquire(this.lockPath(id));
+    try {
+      await this.settle(id);
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** With the run lock held: record the end of a container nobody runs any more. */
+  private async settle(id: string): Promise<boolean> {
+    const c = this.tryGet(id);
+    if (!c) return false;
+    const merged = `${this.p.cacheDir(c.MountID)}/merged`;
+    if (!c.State.Running && !isMountPoint(merged)) return false;
+    const hc = this.hostConfig(c.ID);
+    if (hc.Runtime === 'runc') await cleanupRunc(c.ID);
+    unmountRootfs(this.p, c.MountID);
+    if (c.State.Running) {
+      const m = this.monitorState(c.ID);
+      const now = new Date().toISOString();
+      const end = m?.Status === 'exited'
+        ? { ExitCode: m.ExitCode, OOMKilled: m.OOMKilled, FinishedAt: m.FinishedAt, StartedAt: m.StartedAt, Error: '' }
+        : { ExitCode: 137, FinishedAt: now, Error: m ? 'the container\'s monitor was killed' : 'berth was killed while running the container' };
+      c.State = { ...c.State, ...end, Status: 'exited', Running: false, Restarting: false, Paused: false, Pid: 0 };
+      if (m) c.RestartCount = m.RestartCount;
+      this.save(c);
+    }
+    if (hc.AutoRemove) await this.remove(c);
+    return true;
   }
 }
 

@@ -2,7 +2,7 @@ import type { ContainerConfig } from '../image/config.js';
 
 /** Docker's State object. */
 export interface ContainerState {
-  Status: 'created' | 'running' | 'exited' | 'dead';
+  Status: 'created' | 'running' | 'restarting' | 'paused' | 'exited' | 'dead';
   Running: boolean;
   Paused: boolean;
   Restarting: boolean;
@@ -27,6 +27,9 @@ export interface HostConfig {
   CapDrop?: string[] | null;
   Privileged?: boolean;
   SecurityOpt?: string[] | null;
+  RestartPolicy?: { Name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; MaximumRetryCount: number };
+  LogConfig?: { Type: 'json-file'; Config: Record<string, string> };
+  Init?: boolean | null;
 }
 
 /** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */
@@ -45,6 +48,21 @@ export interface ContainerRecord {
   ResolvConfPath: string;
   /** overlay2 dir names: the rw layer and its init layer. */
   MountID: string;
+  /** containers/<id>/<id>-json.log (detached containers). */
+  LogPath?: string;
+  RestartCount?: number;
+}
+
+/** What a detached container's monitor writes to containers/<id>/state.json. */
+export interface MonitorState {
+  Status: 'running' | 'restarting' | 'exited';
+  Pid: number;
+  MonitorPid: number;
+  ExitCode: number;
+  OOMKilled: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+  RestartCount: number;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -24,6 +24,8 @@ export interface ContainerConfig {
   OnBuild?: string[] | null;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  /** Seconds between the stop signal and SIGKILL (a container setting, not an image one). */
+  StopTimeout?: number;
   Shell?: string[] | null;
 }
 

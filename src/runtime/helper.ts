@@ -16,6 +16,17 @@ export function helperPath(): string {
   throw new BerthError('Internal', 'helper_missing', 'berth-helper is not built: run npm install');
 }
 
+/** The berth command (bin/berth of this installation), for what the monitor runs when a container ends. */
+export function berthCommand(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = resolve(dir, 'bin/berth');
+    if (fs.existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  throw new BerthError('Internal', 'berth_missing', 'bin/berth not found next to the engine');
+}
+
 export interface HelperRun {
   /** Container process pid (in the host's PID namespace), once known. */
   pid: Promise<number>;
@@ -59,8 +70,10 @@ export function describeFailure(line: string, steps: Step[]): { step: string; er
  */
 export type Stdio = 'inherit' | 'ignore' | 'pipe' | number;
 
-export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio]): HelperRun & { child: ReturnType<typeof spawn> } {
-  const child = spawn(helperPath(), [], { stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe'], env: {}, detached: false });
+export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperRun & { child: ReturnType<typeof spawn> } {
+  // detached: a session of its own, so the monitor outlives this process and its terminal;
+  // extra fds (the container's run lock) follow the plan and status pipes as fd 5, 6, ...
+  const child = spawn(helperPath(), [], { stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe', ...(opts.extraFds ?? [])], env: {}, detached: !!opts.detached });
   const plan = child.stdio[3] as NodeJS.WritableStream;
   plan.end(encodePlan(steps));
   const status = child.stdio[4] as NodeJS.ReadableStream;

@@ -63,8 +63,35 @@ export function capMask(names: readonly string[]): string {
   return m.toString(16);
 }
 
-export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true, capLast: 40 }): Step[] {
-  const steps: Step[] = [];
+/** What a detached container's monitor does besides waiting: logs, state, restarts, clean-up. */
+export interface MonitorPlan {
+  /** Docker's json-file log and its rotation (--log-opt max-size, max-file; 0 = no limit). */
+  log: { path: string; maxSize: number; maxFiles: number };
+  /** Where the monitor writes the container's state as JSON (running, restarting, exited). */
+  statePath: string;
+  restart: { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; max: number };
+  /** Exists when a user stopped the container: then it is never restarted. */
+  stopMarker: string;
+  /** A cgroup file with an "oom_kill N" line (memory.oom_control, memory.events). */
+  oomCounter?: string;
+  /** Unmounted when the container is done for good. */
+  umount: string;
+  /** Run (exec'd by the monitor) when the container is done for good: berth's clean-up. */
+  exitCommand: string[];
+}
+
+export interface PlanOptions {
+  /** Detached: the monitor outlives berth; without it the container dies with berth. */
+  monitor?: MonitorPlan;
+  /** cgroup.procs files the container's process joins before its cgroup namespace is made. */
+  cgroupProcs?: string[];
+  /** --init: PID 1 is a reaper that runs the command as its child. */
+  init?: boolean;
+  /** A compiled seccomp filter (BPF). */
+  seccomp?: Buffer;
+}
+
+function namespaceFlags(spec: OciSpec): number {
   let ns = 0;
   for (const n of spec.linux.namespaces) {
     if (n.path) throw invalid('unsupported', `joining namespace ${n.type} by path is not supported by the native helper`);
@@ -72,9 +99,29 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     if (f === undefined) throw invalid('unsupported', `namespace ${n.type} is not supported`);
     ns |= f;
   }
-  steps.push(['die-with-parent']);
-  steps.push(['unshare', String(ns)]);
-  if (ns & NS_FLAGS.pid!) steps.push(spec.process.terminal ? ['fork', 'tty'] : ['fork']);
+  return ns;
+}
+
+export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true, capLast: 40 }, opts: PlanOptions = {}): Step[] {
+  const steps: Step[] = [];
+  const ns = namespaceFlags(spec);
+  const m = opts.monitor;
+  if (m) {
+    steps.push(['log-json', m.log.path, String(m.log.maxSize), String(m.log.maxFiles)]);
+    steps.push(['state-file', m.statePath]);
+    steps.push(['restart-policy', m.restart.name, String(m.restart.max), m.stopMarker]);
+    if (m.oomCounter) steps.push(['oom-counter', m.oomCounter]);
+    steps.push(['exit-umount', m.umount]);
+    steps.push(['exit-command', ...m.exitCommand]);
+  } else {
+    steps.push(['die-with-parent']);
+  }
+  // the container's process joins its cgroup before it makes its cgroup namespace, so that cgroup is the namespace's root
+  const cgroupNs = ns & NS_FLAGS.cgroup!;
+  if (!(ns & NS_FLAGS.pid!)) throw invalid('unsupported', 'a container needs its own PID namespace');
+  steps.push(spec.process.terminal ? ['spawn', String(ns & ~cgroupNs), 'tty'] : ['spawn', String(ns & ~cgroupNs)]);
+  if (opts.cgroupProcs?.length) steps.push(['join-cgroup', ...opts.cgroupProcs]);
+  if (cgroupNs) steps.push(['unshare', String(cgroupNs)]);
   steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);
   // the rootfs must be a mount point for pivot_root
   steps.push(['mount', spec.root.path, spec.root.path, '', String(MS.BIND | MS.REC), '']);
@@ -116,23 +163,51 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
   if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
-  for (const r of spec.process.rlimits ?? []) steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
-  const caps = spec.process.capabilities;
+  steps.push(...processSteps(spec.process, host, opts));
+  return steps;
+}
+
+/**
+ * The container process's own setup, the same for the container and for an
+ * exec in it: limits, capabilities, seccomp, credentials, cwd, env, exec.
+ */
+export function processSteps(proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'init'> = {}): Step[] {
+  const steps: Step[] = [];
+  for (const r of proc.rlimits ?? []) steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
+  const caps = proc.capabilities;
   if (caps) {
     // drop from the bounding set while we still may (CAP_SETPCAP), then set the others after the uid change
     const keep = new Set(caps.bounding.map((c) => CAPS[c]));
     const drop = Array.from({ length: host.capLast + 1 }, (_, i) => i).filter((i) => !keep.has(i));
     if (drop.length) steps.push(['drop-bounding', ...drop.map(String)]);
   }
-  steps.push(['groups', ...(spec.process.user.additionalGids ?? []).map(String)]);
-  steps.push(['gid', String(spec.process.user.gid)]);
-  steps.push(['uid', String(spec.process.user.uid)]);
+  // seccomp needs CAP_SYS_ADMIN or no_new_privs: without no_new_privs it goes in while berth is still root
+  // (the profile must allow the credential syscalls that follow, as Docker's does; runc orders it the same way)
+  if (opts.seccomp && !proc.noNewPrivileges) steps.push(['seccomp', opts.seccomp.toString('hex')]);
+  steps.push(['groups', ...(proc.user.additionalGids ?? []).map(String)]);
+  steps.push(['gid', String(proc.user.gid)]);
+  steps.push(['uid', String(proc.user.uid)]);
   if (caps) steps.push(['capset', capMask(caps.effective), capMask(caps.permitted), capMask([])]);
-  if (spec.process.noNewPrivileges) steps.push(['no-new-privs']);
-  steps.push(['chdir', spec.process.cwd]);
-  for (const e of spec.process.env) steps.push(['env', e]);
-  if (spec.process.args.length === 0) throw invalid('no_command', 'no command specified');
-  steps.push(['exec', ...spec.process.args]);
+  if (proc.noNewPrivileges) steps.push(['no-new-privs']);
+  steps.push(['chdir', proc.cwd]);
+  for (const e of proc.env) steps.push(['env', e]);
+  if (opts.seccomp && proc.noNewPrivileges) steps.push(['seccomp', opts.seccomp.toString('hex')]);
+  if (opts.init) steps.push(['init']);
+  if (proc.args.length === 0) throw invalid('no_command', 'no command specified');
+  steps.push(['exec', ...proc.args]);
+  return steps;
+}
+
+/** Join a running container's namespaces (by its PID 1) and run a process there: `exec`. */
+export function execPlan(pid: number, proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'cgroupProcs'> & { detached?: boolean } = {}): Step[] {
+  const steps: Step[] = opts.detached ? [] : [['die-with-parent']];
+  // cgroup files are host paths: joined before the mount namespace changes what paths mean
+  if (opts.cgroupProcs?.length) steps.push(['join-cgroup', ...opts.cgroupProcs]);
+  for (const ns of ['ipc', 'uts', 'net', 'pid', 'cgroup', 'mnt']) steps.push(['setns', `/proc/${pid}/ns/${ns}`]);
+  // a new PID namespace applies to children: fork; the parent stays as this exec's monitor
+  steps.push(proc.terminal ? ['fork', 'tty'] : ['fork']);
+  if (proc.terminal) steps.push(['pty', 'noconsole']);
+  steps.push(...processSteps(proc, host, { seccomp: opts.seccomp }));
   return steps;
 }
 

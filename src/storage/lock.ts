@@ -40,6 +40,11 @@ export class FileLock {
     return undefined;
   }
 
+  /** The locked descriptor: a process that inherits it holds the lock too, until every copy is closed. */
+  get descriptor(): number {
+    return this.fd;
+  }
+
   release(): void {
     if (this.fd < 0) return;
     fs.closeSync(this.fd); // closing drops the flock

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSpec, type SpecInput } from '../../src/runtime/spec.js';
-import { capMask, encodePlan, mountFlags, planFromSpec, MS } from '../../src/runtime/plan.js';
+import { capMask, encodePlan, execPlan, mountFlags, planFromSpec, MS } from '../../src/runtime/plan.js';
 import { DEFAULT_CAPABILITIES, capabilitySet } from '../../src/runtime/security.js';
 
 const input = (over: Partial<SpecInput> = {}): SpecInput => ({
@@ -17,8 +17,9 @@ const index = (steps: string[][], pred: (s: string[]) => boolean) => steps.findI
 test('the plan: namespaces, fork, bind sources cloned before pivot_root, mounts after it, credentials, exec last', () => {
   const steps = planFromSpec(buildSpec(input()), host);
   assert.deepEqual(steps[0], ['die-with-parent']);
-  assert.deepEqual(steps[1], ['unshare', String(0x00020000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x02000000 | 0x40000000)]);
-  assert.deepEqual(steps[2], ['fork']);
+  // clone into every namespace but cgroup; the process joins its cgroup, then makes its cgroup namespace
+  assert.deepEqual(steps[1], ['spawn', String(0x00020000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x40000000)]);
+  assert.deepEqual(steps[2], ['unshare', String(0x02000000)]);
   const pivot = index(steps, (s) => s[0] === 'pivot-root');
   assert.ok(index(steps, (s) => s[0] === 'clone-tree' && s[1] === '/host/data') < pivot);
   assert.ok(index(steps, (s) => s[0] === 'clone-tree' && s[1] === '/c/hosts') < pivot);
@@ -39,7 +40,7 @@ test('the plan: namespaces, fork, bind sources cloned before pivot_root, mounts 
 
 test('terminal, read-only rootfs, host network, privileged, no-new-privileges', () => {
   const tty = planFromSpec(buildSpec(input({ terminal: true })), host);
-  assert.deepEqual(tty[2], ['fork', 'tty']);
+  assert.deepEqual(tty[1]![2], 'tty');
   assert.ok(ops(tty).includes('pty'));
   const ro = planFromSpec(buildSpec(input({ readonlyRootfs: true })), host);
   const remount = index(ro, (s) => s[0] === 'mount' && s[2] === '/' && (Number(s[4]) & MS.REMOUNT) !== 0);
@@ -68,4 +69,38 @@ test('mount options become flags and data; plans encode as netstrings', () => {
   assert.deepEqual(mountFlags(['rbind', 'ro', 'rw']), { flags: MS.BIND | MS.REC, data: '' });
   assert.equal(encodePlan([['exec', 'sh', ''], ['fork']]).toString(), '4:exec,1:2,2:sh,0:,4:fork,1:0,');
   assert.throws(() => encodePlan([['env', 'A=\0']]), /NUL/);
+});
+
+test('detached: the monitor logs, records state, restarts and cleans up; the container joins its cgroup before its cgroup namespace', () => {
+  const monitor = {
+    log: { path: '/c/x-json.log', maxSize: 1024, maxFiles: 3 }, statePath: '/c/state.json', restart: { name: 'on-failure' as const, max: 2 },
+    stopMarker: '/c/stopping', oomCounter: '/cg/memory.oom_control', umount: '/m', exitCommand: ['/b/berth', '--root', '/r', 'container', 'cleanup', 'x'],
+  };
+  const steps = planFromSpec(buildSpec(input()), host, { monitor, cgroupProcs: ['/cg/a/cgroup.procs', '/cg/b/cgroup.procs'], init: true, seccomp: Buffer.from('0600000000000000', 'hex') });
+  assert.ok(!ops(steps).includes('die-with-parent'), 'a detached container outlives berth');
+  const spawn = index(steps, (s) => s[0] === 'spawn');
+  for (const op of ['log-json', 'state-file', 'restart-policy', 'oom-counter', 'exit-umount', 'exit-command']) assert.ok(index(steps, (s) => s[0] === op) < spawn, `${op} configures the monitor`);
+  assert.deepEqual(steps.find((s) => s[0] === 'restart-policy'), ['restart-policy', 'on-failure', '2', '/c/stopping']);
+  assert.deepEqual(steps.find((s) => s[0] === 'log-json'), ['log-json', '/c/x-json.log', '1024', '3']);
+  assert.deepEqual(steps[spawn + 1], ['join-cgroup', '/cg/a/cgroup.procs', '/cg/b/cgroup.procs']);
+  assert.deepEqual(steps[spawn + 2], ['unshare', String(0x02000000)]);
+  // seccomp while still root (no no-new-privileges), before the credential change; init right before exec
+  assert.ok(index(steps, (s) => s[0] === 'seccomp') < index(steps, (s) => s[0] === 'groups'));
+  assert.deepEqual(steps[steps.length - 2], ['init']);
+  const nnp = planFromSpec(buildSpec(input({ noNewPrivileges: true })), host, { seccomp: Buffer.from('0600000000000000', 'hex') });
+  assert.ok(index(nnp, (s) => s[0] === 'seccomp') > index(nnp, (s) => s[0] === 'no-new-privs'), 'with no_new_privs, seccomp goes last');
+});
+
+test('exec: joins the namespaces of the container process (mount last), forks into its PID namespace, same process setup', () => {
+  const proc = buildSpec(input({ uid: 1000, gid: 1000, terminal: true })).process;
+  const steps = execPlan(42, proc, host, { cgroupProcs: ['/cg/cgroup.procs'] });
+  assert.deepEqual(steps.slice(0, 9), [
+    ['die-with-parent'], ['join-cgroup', '/cg/cgroup.procs'],
+    ['setns', '/proc/42/ns/ipc'], ['setns', '/proc/42/ns/uts'], ['setns', '/proc/42/ns/net'], ['setns', '/proc/42/ns/pid'],
+    ['setns', '/proc/42/ns/cgroup'], ['setns', '/proc/42/ns/mnt'], ['fork', 'tty'],
+  ]);
+  assert.deepEqual(steps[9], ['pty', 'noconsole'], 'an exec terminal is not the container console');
+  assert.deepEqual(steps.find((s) => s[0] === 'uid'), ['uid', '1000']);
+  assert.deepEqual(steps[steps.length - 1], ['exec', 'sh', '-c', 'x']);
+  assert.ok(!ops(execPlan(42, proc, host, { detached: true })).includes('die-with-parent'));
 });

@@ -1,5 +1,6 @@
 import { BerthError, conflict, invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
+import { killContainer, waitStopped } from '../../container/lifecycle.js';
 import type { Command } from '../context.js';
 
 export const rm: Command = {
@@ -18,10 +19,11 @@ export const rm: Command = {
         const c = containers.resolve(a);
         if (c.State.Running) {
           if (!o.force) throw conflict('container_running', `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`);
-          try { process.kill(c.State.Pid, 'SIGKILL'); } catch { /* already gone */ }
-          await new Promise((r) => setTimeout(r, 50));
+          try { killContainer(containers, c, 9, { noRestart: true }); } catch { /* it ended meanwhile */ }
+          await waitStopped(containers, c.ID);
         }
-        await containers.remove(c);
+        const now = containers.tryGet(c.ID);
+        if (now) await containers.remove(now);
         ctx.out(a);
       } catch (err) {
         if (!(err instanceof BerthError)) throw err;

@@ -1,7 +1,7 @@
-import { invalid } from '../../core/errors.js';
+import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
 import { ContainerStore } from '../../container/store.js';
-import { startForeground } from '../../container/run.js';
+import { startDetached, startForeground } from '../../container/run.js';
 import type { ContainerRecord } from '../../container/types.js';
 import type { Command, Context } from '../context.js';
 import { createFlags, createOptionsFromFlags } from '../container-flags.js';
@@ -34,13 +34,20 @@ export const run: Command = {
   stopAtPositional: true,
   errorExit: 125,
   async run(ctx, args, o) {
-    if (o.detach) throw invalid('unsupported', 'detached containers (-d) arrive with the next issue; run in the foreground');
     const store = await ctx.store();
     mark('open store');
     const containers = new ContainerStore(store);
     await containers.reapStale();
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
     const c = await containers.create(store.resolve(imageArg), opts);
+    if (o.detach) {
+      await startDetached(containers, c).catch(async (err) => {
+        if (opts.hostConfig.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
+        throw err;
+      });
+      ctx.out(c.ID);
+      return;
+    }
     return attachAndWait(ctx, containers, c, !!o.interactive);
   },
 };
@@ -63,18 +70,39 @@ export const create: Command = {
 
 export const start: Command = {
   names: [['start'], ['container', 'start']],
-  usage: 'start [OPTIONS] CONTAINER',
-  summary: 'Start a created or stopped container (attached with -a)',
+  usage: 'start [OPTIONS] CONTAINER [CONTAINER...]',
+  summary: 'Start one or more stopped containers (in the foreground with -a)',
   options: { attach: { type: 'boolean', short: 'a' }, interactive: { type: 'boolean', short: 'i' } },
   errorExit: 1,
   async run(ctx, args, o) {
-    if (args.length !== 1) throw invalid('usage', '"start" requires exactly 1 container');
-    if (!o.attach) throw invalid('unsupported', 'start without -a (detached) arrives with the next issue; use start -a');
+    if (args.length === 0) throw invalid('usage', '"start" requires at least 1 argument');
+    if (o.attach && args.length > 1) throw invalid('usage', 'you cannot start and attach multiple containers at once');
     const store = await ctx.store();
     const containers = new ContainerStore(store);
     await containers.reapStale();
-    const c = containers.resolve(args[0]!);
-    if (c.State.Running) throw invalid('already_running', `container ${c.ID.slice(0, 12)} is already running`);
-    return attachAndWait(ctx, containers, c, !!o.interactive);
+    if (o.attach) {
+      const c = containers.resolve(args[0]!);
+      if (c.State.Running) throw invalid('already_running', `container ${c.ID.slice(0, 12)} is already running`);
+      return attachAndWait(ctx, containers, c, !!o.interactive);
+    }
+    return eachContainer(ctx, containers, args, async (c) => {
+      if (!c.State.Running) await startDetached(containers, c); // starting a running container is a no-op, as Docker
+    });
   },
 };
+
+/** Apply fn to each named container, printing each name as Docker does; errors are reported and make the exit status 1. */
+export async function eachContainer(ctx: Context, containers: ContainerStore, names: string[], fn: (c: ContainerRecord) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const a of names) {
+    try {
+      await fn(containers.resolve(a));
+      ctx.out(a);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      ctx.err(`Error response from berth: ${err.message}`);
+      status = 1;
+    }
+  }
+  return status;
+}

@@ -1,0 +1,98 @@
+import * as fs from 'node:fs';
+import { constants } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { conflict, invalid } from '../core/errors.js';
+import type { ContainerStore } from './store.js';
+import type { ContainerRecord } from './types.js';
+
+/**
+ * Stop, kill and wait for containers without a daemon. A container runs while
+ * some process holds its run lock: the foreground berth that started it, or
+ * the monitor of a detached one. Its end is recorded by `settle` (store.ts)
+ * once the lock is free, so waiting means: wait for the lock, then settle.
+ */
+
+/** A signal by name ("TERM", "SIGTERM", "sigkill") or number, as `docker kill -s` takes it. */
+export function parseSignal(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 64) throw invalid('invalid_signal', `invalid signal: ${s}`);
+    return n;
+  }
+  const up = s.toUpperCase();
+  const name = up.startsWith('SIG') ? up : `SIG${up}`;
+  const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(name);
+  if (rt) return 34 + Number(rt[1] ?? 0);
+  const n = (constants.signals as Record<string, number>)[name];
+  if (n === undefined) throw invalid('invalid_signal', `invalid signal: ${s}`);
+  return n;
+}
+
+function running(containers: ContainerStore, c: ContainerRecord): ContainerRecord {
+  const now = containers.tryGet(c.ID) ?? c;
+  if (!now.State.Running || !containers.isLive(c.ID)) throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
+  return now;
+}
+
+/** Send a signal to the container's main process (`docker kill`). */
+export function killContainer(containers: ContainerStore, c: ContainerRecord, signal: number, opts: { noRestart?: boolean } = {}): void {
+  const now = running(containers, c);
+  // a user's kill or stop ends the container for good: the monitor reads the marker before a restart
+  if (opts.noRestart) fs.writeFileSync(containers.stopMarker(c.ID), '');
+  if (now.State.Restarting || !now.State.Pid) return;
+  try {
+    process.kill(now.State.Pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * Wait until nobody runs the container any more, then bring its record up to
+ * date. Its exit code (also for a --rm container, removed meanwhile), or
+ * undefined on timeout.
+ */
+export async function waitStopped(containers: ContainerStore, id: string, timeoutMs = Infinity): Promise<number | undefined> {
+  const end = Date.now() + timeoutMs;
+  let delay = 5;
+  let last = containers.monitorState(id)?.ExitCode ?? containers.tryGet(id)?.State.ExitCode ?? 0;
+  while (containers.isLive(id)) {
+    if (Date.now() >= end) return undefined;
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+    const m = containers.monitorState(id);
+    if (m?.Status === 'exited') last = m.ExitCode;
+  }
+  const before = containers.tryGet(id);
+  if (!before) return last;
+  if (before.State.Running) await containers.cleanup(id);
+  return containers.tryGet(id)?.State.ExitCode ?? containers.monitorState(id)?.ExitCode ?? last;
+}
+
+/**
+ * `docker stop`: the stop signal (--signal, else the container's StopSignal,
+ * else SIGTERM), then SIGKILL after the timeout (-t, else the container's
+ * StopTimeout, else 10 s). A stopped container is never restarted by its policy.
+ */
+export async function stopContainer(containers: ContainerStore, c: ContainerRecord, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+  const now = containers.tryGet(c.ID) ?? c;
+  if (!now.State.Running || !containers.isLive(c.ID)) {
+    await containers.reapStale();
+    return;
+  }
+  const sig = parseSignal(opts.signal ?? now.Config.StopSignal ?? 'SIGTERM');
+  const timeout = opts.timeout ?? now.Config.StopTimeout ?? 10;
+  try {
+    killContainer(containers, now, sig, { noRestart: true });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'not_running') throw err;
+  }
+  if (timeout >= 0 && await waitStopped(containers, c.ID, timeout * 1000) !== undefined) return;
+  try { killContainer(containers, now, constants.signals.SIGKILL, { noRestart: true }); } catch { /* it ended meanwhile */ }
+  await waitStopped(containers, c.ID);
+}
+
+/** `docker wait`: block until the container stops; its exit code. */
+export async function waitContainer(containers: ContainerStore, c: ContainerRecord): Promise<number> {
+  return (await waitStopped(containers, c.ID)) ?? c.State.ExitCode;
+}
