@@ -1,0 +1,183 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { berth, berthOk, BERTH, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
+
+// Detached containers: the monitor outlives the CLI, logs in json-file, records the end; stop/kill/wait/restart/exec/logs.
+const t = tempRoot('berth-detached');
+const root = t.root;
+const ok = (args: string[]) => berthOk(root, args).trim();
+const state = (c: string, f = '{{.State.Status}} {{.State.ExitCode}}') => ok(['inspect', '--format', f, c]);
+const monitors = new Set<number>();
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const monitorOf = (id: string) => {
+  const s = JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number; Pid: number };
+  monitors.add(s.MonitorPid);
+  return s;
+};
+const runD = (args: string[]) => {
+  const id = ok(['run', '-d', ...args]);
+  assert.match(id, /^[0-9a-f]{64}$/);
+  monitorOf(id);
+  return id;
+};
+
+before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'echo', 'cat', 'ps', 'ls', 'kill', 'true', 'head', 'grep', 'id']); });
+after(() => {
+  for (const c of berth(root, ['ps', '-aq']).stdout.split('\n').filter(Boolean)) berth(root, ['rm', '-f', c]);
+  // a monitor ends by becoming `berth container cleanup` for a moment: give that time to finish
+  const end = Date.now() + 10000;
+  while ([...monitors].some(alive) && Date.now() < end) spawnSync('sleep', ['0.1']);
+  for (const m of monitors) if (alive(m)) { process.kill(m, 'SIGKILL'); assert.fail(`monitor ${m} was still running`); }
+  assert.deepEqual(mountsUnder(root), []);
+  t.remove();
+});
+
+test('run -d returns at once; the container outlives the CLI; its output is a json-file log', async () => {
+  const t0 = Date.now();
+  const id = runD(['--name', 'web', 'base', 'sh', '-c', 'echo "out <1> & \\"q\\""; echo err >&2; exec sleep 60']);
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(state('web'), 'running 0');
+  const { Pid } = monitorOf(id);
+  assert.ok(alive(Pid), 'the container process runs after berth exited');
+  assert.match(ok(['ps']), /web/);
+  const log = `${root}/containers/${id}/${id}-json.log`;
+  const lines = (await waitFor(() => { const l = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean); return l.length >= 2 ? l : undefined; }));
+  const recs = lines.map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+  assert.deepEqual(recs.map((r) => [r.stream, r.log]).sort(), [['stderr', 'err\n'], ['stdout', 'out <1> & "q"\n']]);
+  assert.ok(lines.some((l) => l.includes('\\u003c1\\u003e \\u0026')), 'escaped as Docker (Go) escapes <, > and &');
+  for (const r of recs) assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  const out = berth(root, ['logs', 'web']);
+  assert.equal(out.stdout, 'out <1> & "q"\n');
+  assert.equal(out.stderr, 'err\n');
+  assert.match(berth(root, ['logs', '-t', 'web']).stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z out/);
+  assert.equal(state('web', '{{.LogPath}}'), log);
+  ok(['rm', '-f', 'web']);
+  assert.ok(!alive(Pid));
+  assert.equal(berth(root, ['inspect', 'web']).code, 1);
+});
+
+test('exec joins the container: same PID namespace and files, its env and cwd, exit codes, -e -w -u', () => {
+  runD(['--name', 'ex', '-w', '/tmp', '-e', 'A=1', 'base', 'sh', '-c', 'echo hi > /tmp/f; exec sleep 60']);
+  waitForFile('ex', '/tmp/f');
+  assert.equal(ok(['exec', 'ex', 'cat', '/proc/1/cmdline']).replace(/\0/g, ' ').trim(), 'sleep 60');
+  assert.equal(ok(['exec', 'ex', 'cat', 'f']), 'hi', 'cwd is the container working dir');
+  assert.equal(ok(['exec', 'ex', 'sh', '-c', 'echo $A-$B-$(pwd)-$(id -u 2>/dev/null || echo x)']).split('-').slice(0, 3).join('-'), '1--/tmp');
+  assert.equal(ok(['exec', '-e', 'B=2', '-w', '/', 'ex', 'sh', '-c', 'echo $A$B $(pwd)']), '12 /');
+  assert.equal(ok(['exec', '-u', '1234', 'ex', 'sh', '-c', 'cat /proc/self/status | grep ^Uid']).split(/\s+/)[1], '1234');
+  ok(['exec', 'ex', 'sh', '-c', 'echo from-exec > /tmp/g']);
+  assert.equal(ok(['exec', 'ex', 'cat', '/tmp/g']), 'from-exec');
+  assert.equal(berth(root, ['exec', 'ex', 'sh', '-c', 'exit 7']).code, 7);
+  const nf = berth(root, ['exec', 'ex', 'no-such-cmd']);
+  assert.equal(nf.code, 127);
+  assert.match(nf.stderr, /executable file not found/);
+  assert.match(ok(['exec', 'ex', 'ps', '-o', 'pid,args']), /^\s*1 sleep 60$/m, 'exec sees the container PID 1');
+  ok(['exec', '-d', 'ex', 'sh', '-c', 'sleep 0.2; echo bg > /tmp/bg']);
+  waitForFile('ex', '/tmp/bg');
+  const stopped = berth(root, ['exec', 'nope', 'true']);
+  assert.notEqual(stopped.code, 0);
+  ok(['rm', '-f', 'ex']);
+});
+
+function waitForFile(c: string, path: string): void {
+  const end = Date.now() + 10000;
+  while (berth(root, ['exec', c, 'cat', path]).code !== 0) if (Date.now() > end) assert.fail(`${path} never appeared`);
+}
+
+test('stop: the stop signal, then SIGKILL after -t; wait prints the exit code; a stopped container can start again', async () => {
+  runD(['--name', 'st', 'base', 'sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done']);
+  const w = spawn(BERTH, ['--root', root, 'wait', 'st'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let waited = '';
+  w.stdout.on('data', (d: Buffer) => { waited += d.toString(); });
+  const waitDone = new Promise((r) => w.on('exit', r));
+  await new Promise((r) => setTimeout(r, 300));
+  ok(['stop', 'st']);
+  assert.equal(state('st'), 'exited 3');
+  await waitDone;
+  assert.equal(waited.trim(), '3');
+  // PID 1 without a TERM handler ignores it: killed after the timeout
+  runD(['--name', 'st2', '--stop-timeout', '1', 'base', 'sleep', '60']);
+  const t0 = Date.now();
+  ok(['stop', 'st2']);
+  assert.ok(Date.now() - t0 >= 900, 'waited for the stop timeout');
+  assert.equal(state('st2'), 'exited 137');
+  ok(['start', 'st2']);
+  assert.equal(state('st2'), 'running 0');
+  ok(['kill', '-s', 'KILL', 'st2']);
+  assert.equal(ok(['wait', 'st2']), '137');
+  ok(['restart', '-t', '0', 'st2']);
+  assert.equal(state('st2'), 'running 0');
+  ok(['rm', '-f', 'st', 'st2']);
+});
+
+test('restart policies: on-failure:N, always (a stop ends it), no; the restart count', async () => {
+  const id = runD(['--restart', 'on-failure:2', 'base', 'sh', '-c', 'echo run; exit 3']);
+  await waitFor(() => (state(id) === 'exited 3' ? true : undefined), 15000);
+  assert.equal(state(id, '{{.RestartCount}}'), '2');
+  assert.equal(ok(['logs', id]).split('\n').length, 3, 'three runs, one log');
+  const zero = runD(['--restart', 'on-failure', 'base', 'true']);
+  await waitFor(() => (state(zero) === 'exited 0' ? true : undefined));
+  assert.equal(state(zero, '{{.RestartCount}}'), '0', 'a clean exit is not a failure');
+  const always = runD(['--restart', 'always', 'base', 'sh', '-c', 'sleep 0.2; exit 0']);
+  await waitFor(() => (Number(state(always, '{{.RestartCount}}')) >= 2 ? true : undefined), 15000);
+  ok(['stop', always]);
+  const n = state(always, '{{.RestartCount}}');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(state(always, '{{.State.Status}} {{.RestartCount}}'), `exited ${n}`, 'a stopped container is not restarted');
+  assert.equal(berth(root, ['run', '-d', '--restart', 'sometimes', 'base', 'true']).code, 125);
+  assert.match(berth(root, ['run', '-d', '--restart', 'always', '--rm', 'base', 'true']).stderr, /conflicting options/);
+  ok(['rm', '-f', id, zero, always]);
+});
+
+test('logs -f follows until the container stops; --tail, --since; rotation with max-size/max-file', async () => {
+  const id = runD(['base', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.1; done']);
+  const f = berth(root, ['logs', '-f', id]);
+  assert.equal(f.code, 0);
+  assert.equal(f.stdout, 'line1\nline2\nline3\nline4\nline5\n');
+  assert.equal(ok(['logs', '--tail', '2', id]), 'line4\nline5');
+  assert.equal(ok(['logs', '--since', '1h', id]).split('\n').length, 5);
+  assert.equal(berth(root, ['logs', '--until', '2000-01-01', id]).stdout, '');
+  const rot = runD(['--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'base', 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo "line $i padding padding padding"; i=$((i+1)); done']);
+  assert.equal(ok(['wait', rot]), '0');
+  const dir = `${root}/containers/${rot}`;
+  const files = fs.readdirSync(dir).filter((n) => n.startsWith(`${rot}-json.log`)).sort();
+  assert.deepEqual(files, [`${rot}-json.log`, `${rot}-json.log.1`, `${rot}-json.log.2`]);
+  for (const n of files) assert.ok(fs.statSync(`${dir}/${n}`).size < 1024 + 200, `${n} stays near max-size`);
+  const kept = ok(['logs', rot]).split('\n');
+  assert.match(kept[kept.length - 1]!, /^line 199 /, 'the newest lines are kept');
+  assert.ok(kept.length < 200, 'the oldest rotated away');
+  assert.equal(berth(root, ['run', '-d', '--log-opt', 'max-file=2', 'base', 'true']).code, 125, 'max-file needs max-size');
+  ok(['rm', id, rot]);
+});
+
+test('a killed monitor: the container dies with it and shows as exited, its mounts cleaned; --rm containers are removed when they end', async () => {
+  const id = runD(['--name', 'victim', 'base', 'sleep', '60']);
+  const { MonitorPid, Pid } = monitorOf(id);
+  process.kill(MonitorPid, 'SIGKILL');
+  await waitFor(() => (!alive(Pid) ? true : undefined));
+  assert.match(ok(['ps', '-a', '--format', '{{.Names}} {{.Status}}']), /victim Exited \(137\)/);
+  assert.match(state('victim', '{{.State.Error}}'), /monitor was killed/);
+  assert.deepEqual(mountsUnder(root), []);
+  const rm = runD(['--rm', 'base', 'sh', '-c', 'exit 0']);
+  await waitFor(() => (!fs.existsSync(`${root}/containers/${rm}`) ? true : undefined), 10000);
+  assert.doesNotMatch(ok(['ps', '-aq', '--no-trunc']), new RegExp(rm));
+  ok(['rm', 'victim']);
+});
+
+test('two berth processes stopping one container agree; --init reaps as PID 1; rename; container prune', async () => {
+  const id = runD(['--name', 'dup', 'base', 'sleep', '60']);
+  const stops = [0, 1].map(() => new Promise<number>((r) => spawn(BERTH, ['--root', root, 'stop', '-t', '1', 'dup'], { stdio: 'ignore' }).on('exit', (c) => r(c ?? 1))));
+  assert.deepEqual(await Promise.all(stops), [0, 0]);
+  assert.equal(state(id), 'exited 137');
+  const init = ok(['run', '--rm', '--init', 'base', 'ps', '-o', 'pid,args']);
+  assert.match(init, /^\s*1 \S*berth-helper/m, 'PID 1 is the reaper');
+  assert.match(init, /^\s*2 ps /m);
+  ok(['rename', 'dup', 'dup2']);
+  assert.equal(state('dup2', '{{.Name}}'), '/dup2');
+  runD(['--name', 'other', 'base', 'sleep', '60']);
+  assert.match(berth(root, ['rename', 'dup2', 'other']).stderr, /already in use/);
+  assert.match(ok(['container', 'prune', '-f']), new RegExp(id));
+  assert.match(ok(['ps', '-a', '--format', '{{.Names}}']), /^other$/m, 'a running container is not pruned');
+  ok(['rm', '-f', 'other']);
+});
