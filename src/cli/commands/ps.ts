@@ -1,38 +1,113 @@
+import * as fs from 'node:fs';
 import { hexOf } from '../../core/digest.js';
+import { invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
 import type { ContainerRecord } from '../../container/types.js';
+import type { ImageStore } from '../../image/store.js';
+import { imageSize } from '../../image/views.js';
+import type { ImageID } from '../../core/digest.js';
 import type { Command } from '../context.js';
 import { formatOutput } from '../format/table.js';
-import { createdSince, humanDuration } from '../format/units.js';
+import { createdSince, humanDuration, humanSizeWithPrecision } from '../format/units.js';
 
-const HEADERS = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', RunningFor: 'CREATED', Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES', CreatedAt: 'CREATED AT', State: 'STATE' };
+const HEADERS = {
+  ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', RunningFor: 'CREATED', Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES',
+  CreatedAt: 'CREATED AT', State: 'STATE', Size: 'SIZE', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
+};
 
-function status(c: ContainerRecord): string {
+/** Docker's STATUS column. */
+export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.State;
-  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}`;
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${createdSince(s.FinishedAt, now)}`;
+  if (s.Running) return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
   if (s.Status === 'created') return 'Created';
-  return `Exited (${s.ExitCode}) ${createdSince(s.FinishedAt)}`;
+  return `Exited (${s.ExitCode}) ${createdSince(s.FinishedAt, now)}`;
+}
+
+const FILTERS = new Set(['status', 'name', 'id', 'ancestor', 'label', 'exited', 'before', 'since']);
+const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+
+/** `--filter k=v`: the same key ORs its values, different keys AND (as Docker). */
+export function parseFilters(list: string[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const f of list) {
+    const i = f.indexOf('=');
+    if (i < 0) throw invalid('invalid_filter', `bad format of filter (expected name=value): ${f}`);
+    const k = f.slice(0, i).toLowerCase();
+    const v = f.slice(i + 1);
+    if (!FILTERS.has(k)) throw invalid('invalid_filter', `invalid filter '${k}'`);
+    if (k === 'status' && !STATUSES.has(v)) throw invalid('invalid_filter', `invalid filter 'status=${v}'`);
+    if (k === 'exited' && !/^-?\d+$/.test(v)) throw invalid('invalid_filter', `invalid filter 'exited=${v}'`);
+    m.set(k, [...(m.get(k) ?? []), v]);
+  }
+  return m;
+}
+
+function matches(c: ContainerRecord, filters: Map<string, string[]>, store: ImageStore, all: ContainerRecord[]): boolean {
+  const any = (k: string, f: (v: string) => boolean) => !filters.has(k) || filters.get(k)!.some(f);
+  const ancestorIds = (v: string): string[] => { try { return [store.resolve(v)]; } catch { return []; } };
+  const createdOf = (ref: string) => all.find((x) => x.Name === `/${ref}` || x.ID.startsWith(ref))?.Created;
+  return any('status', (v) => c.State.Status === v || (v === 'paused' && c.State.Paused))
+    && any('name', (v) => new RegExp(v).test(c.Name.slice(1)))
+    && any('id', (v) => c.ID.startsWith(v))
+    && any('ancestor', (v) => ancestorIds(v).includes(c.Image) || c.Config.Image === v)
+    && any('label', (v) => { const i = v.indexOf('='); const labels = c.Config.Labels ?? {}; return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1); })
+    && any('exited', (v) => c.State.Status === 'exited' && c.State.ExitCode === Number(v))
+    && any('before', (v) => { const t = createdOf(v); return !!t && c.Created < t; })
+    && any('since', (v) => { const t = createdOf(v); return !!t && c.Created > t; });
+}
+
+function imageSizeOr0(store: ImageStore, id: string): number {
+  try { return imageSize(store, id as ImageID); } catch { return 0; }
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  let entries: fs.Dirent[] = [];
+  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return 0; }
+  for (const e of entries) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory()) n += dirBytes(p);
+    else if (e.isFile()) { try { n += fs.lstatSync(p).size; } catch { /* gone */ } }
+  }
+  return n;
 }
 
 export const ps: Command = {
   names: [['ps'], ['container', 'ls'], ['container', 'list']],
   usage: 'ps [OPTIONS]',
   summary: 'List containers',
-  options: { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, 'no-trunc': { type: 'boolean' }, format: { type: 'string' } },
+  options: {
+    all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, 'no-trunc': { type: 'boolean' }, format: { type: 'string' },
+    filter: { type: 'string', short: 'f', multiple: true }, last: { type: 'string', short: 'n' }, latest: { type: 'boolean', short: 'l' }, size: { type: 'boolean', short: 's' },
+  },
   async run(ctx, _args, o) {
     const store = await ctx.store();
     const containers = new ContainerStore(store);
     await containers.reapStale();
-    const list = containers.list().filter((c) => o.all || c.State.Running).sort((a, b) => b.Created.localeCompare(a.Created));
+    const filters = parseFilters((o.filter as string[] | undefined) ?? []);
+    const last = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
+    if (!Number.isInteger(last)) throw invalid('invalid_last', `invalid -n ${JSON.stringify(o.last)}: a number`);
+    const everything = containers.list();
+    // -n/-l and a status filter other than running look at stopped containers too, as Docker
+    const all = !!o.all || last > 0 || (filters.get('status') ?? []).some((s) => s !== 'running') || filters.has('exited');
+    let list = everything.filter((c) => (all || c.State.Running) && matches(c, filters, store, everything)).sort((a, b) => b.Created.localeCompare(a.Created));
+    if (last > 0) list = list.slice(0, last);
+    const now = Date.now();
     const rows = list.map((c) => {
       let command = [c.Path, ...c.Args].join(' ');
       if (!o['no-trunc'] && command.length > 20) command = `${command.slice(0, 19)}…`;
+      const labels = Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      const size = o.size || (o.format as string | undefined)?.includes('.Size')
+        ? `${humanSizeWithPrecision(dirBytes(`${store.paths.cacheDir(c.MountID)}/diff`), 3)} (virtual ${humanSizeWithPrecision(imageSizeOr0(store, c.Image), 3)})` : '';
       return {
         ID: o['no-trunc'] ? c.ID : c.ID.slice(0, 12), Image: c.Config.Image || hexOf(c.Image).slice(0, 12), Command: `"${command}"`,
-        RunningFor: createdSince(c.Created), Status: status(c), Ports: '', Names: c.Name.slice(1), CreatedAt: c.Created, State: c.State.Status,
+        RunningFor: createdSince(c.Created, now), Status: statusText(c, now), Ports: '', Names: c.Name.slice(1), CreatedAt: c.Created,
+        State: c.State.Paused ? 'paused' : c.State.Status, Size: size, Labels: labels, Mounts: (containers.hostConfig(c.ID).Binds ?? []).map((b) => b.split(':')[0]).join(','), Networks: containers.hostConfig(c.ID).NetworkMode,
       };
     });
     if (o.quiet) { for (const r of rows) ctx.out(r.ID); return; }
-    ctx.stdout.write(formatOutput(o.format as string | undefined, 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}', HEADERS, rows));
+    const def = `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`;
+    ctx.stdout.write(formatOutput(o.format as string | undefined, def, HEADERS, rows));
   },
 };
