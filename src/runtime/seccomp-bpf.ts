@@ -58,7 +58,7 @@ const FAMILIES: Record<string, ArchSection[]> = {
 /**
  * Compile an OCI seccomp object into a BPF program (struct sock_filter[],
  * host byte order) for the helper's `seccomp` step, for this host's CPU
- * (`hostArch` is Node's process.arch: "x64" or "arm64").
+ * (`cpu` is Node's process.arch: "x64" or "arm64").
  *
  * The helper installs it with prctl(PR_SET_SECCOMP), which needs CAP_SYS_ADMIN
  * or no_new_privs, and every later helper syscall passes through it. So, as
@@ -67,9 +67,9 @@ const FAMILIES: Record<string, ArchSection[]> = {
  * Docker's default profile allows, as it does chdir, execve, close_range and
  * fcntl (exec), write (errors), poll and prctl.
  */
-export function compileSeccomp(s: OciSeccomp, hostArch: string = process.arch): Buffer {
-  const family = FAMILIES[hostArch];
-  if (!family) throw unsupported('seccomp_arch', `seccomp: no syscall table for architecture ${JSON.stringify(hostArch)}`);
+export function compileSeccomp(s: OciSeccomp, cpu: string = process.arch): Buffer {
+  const family = FAMILIES[cpu];
+  if (!family) throw unsupported('seccomp_arch', `seccomp: no syscall table for architecture ${JSON.stringify(cpu)}`);
   for (const f of s.flags ?? []) {
     if (f !== 'SECCOMP_FILTER_FLAG_TSYNC') throw unsupported('seccomp_flag', `seccomp: flag ${f} is not supported`);
   }
