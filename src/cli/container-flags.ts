@@ -4,7 +4,8 @@ import type { ImageStore } from '../image/store.js';
 import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import { parseBind } from '../container/run.js';
-import { capabilitySet } from '../runtime/security.js';
+import { DEFAULT_CAPABILITIES, capabilitySet } from '../runtime/security.js';
+import { seccompFor } from '../runtime/seccomp.js';
 import { parseSignal } from '../container/lifecycle.js';
 
 /** Flags shared by `run` and `create`, named as Docker's. */
@@ -97,12 +98,27 @@ function mergeEnv(base: string[], add: string[]): string[] {
   return env;
 }
 
-/** `--security-opt`: only no-new-privileges so far (seccomp and the rest arrive with the security issue). */
+/**
+ * `--security-opt`: no-new-privileges[:true|false], seccomp=unconfined|builtin|FILE (the file's
+ * profile is checked and stored in the container's SecurityOpt as JSON, as Docker's CLI does).
+ */
 function securityOpts(opts: string[]): string[] | null {
+  const out: string[] = [];
   for (const o of opts) {
-    if (!/^no-new-privileges(:true|=true)?$/.test(o)) throw invalid('unsupported', `--security-opt ${JSON.stringify(o)} is not supported yet (no-new-privileges is)`);
+    if (/^no-new-privileges([:=](true|false))?$/.test(o)) { if (!/false$/.test(o)) out.push('no-new-privileges'); continue; }
+    const m = /^seccomp[:=](.*)$/s.exec(o);
+    if (m) {
+      const v = m[1]!;
+      if (v === 'unconfined' || v === 'builtin') { out.push(`seccomp=${v}`); continue; }
+      let text: string;
+      try { text = fs.readFileSync(v, 'utf8'); } catch (e) { throw invalid('invalid_seccomp_profile', `opening seccomp profile (${v}) failed: ${(e as Error).message}`); }
+      seccompFor(text.trimStart().startsWith('{') ? text : '{', DEFAULT_CAPABILITIES); // checked now: a bad profile fails at create
+      out.push(`seccomp=${JSON.stringify(JSON.parse(text))}`);
+      continue;
+    }
+    throw invalid('unsupported', `--security-opt ${JSON.stringify(o)} is not supported (no-new-privileges, seccomp=unconfined|builtin|FILE)`);
   }
-  return opts.length ? opts : null;
+  return out.length ? out : null;
 }
 
 /** Turn run/create flags and IMAGE [CMD...] into what the engine needs. */

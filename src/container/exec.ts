@@ -2,10 +2,10 @@ import { conflict } from '../core/errors.js';
 import { execPlan } from '../runtime/plan.js';
 import { runHelper, type Stdio } from '../runtime/helper.js';
 import { resolveUser } from '../runtime/user.js';
-import { capabilitySet, ownCapabilities } from '../runtime/security.js';
+import { capabilitySet, noNewPrivileges, ownCapabilities } from '../runtime/security.js';
 import type { OciSpec } from '../runtime/spec.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
-import { hostFacts } from './run.js';
+import { containerSeccomp, hostFacts } from './run.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -43,7 +43,7 @@ export function execProcess(containers: ContainerStore, c: ContainerRecord, o: E
     args: o.cmd,
     env,
     cwd: o.workdir || c.Config.WorkingDir || '/',
-    ...((hc.SecurityOpt ?? []).some((x) => /^no-new-privileges(:true|=true)?$/.test(x)) ? { noNewPrivileges: true } : {}),
+    ...(noNewPrivileges(hc.SecurityOpt) ? { noNewPrivileges: true } : {}),
     capabilities: { bounding: caps, effective: user.uid === 0 ? caps : [], permitted: user.uid === 0 ? caps : [] },
   };
 }
@@ -59,7 +59,10 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
   if (now.State.Restarting || !now.State.Pid) throw conflict('restarting', `container ${c.ID.slice(0, 12)} is restarting, wait until the container is running`);
   if (now.State.Paused) throw conflict('paused', `container ${c.ID.slice(0, 12)} is paused, unpause the container before exec`);
   const proc = execProcess(containers, now, o);
-  const steps = execPlan(now.State.Pid, proc, hostFacts(), { detached: o.detach });
+  // the container's seccomp profile (an exec --privileged too, as Docker keeps the container's)
+  const hc = containers.hostConfig(c.ID);
+  const caps = proc.capabilities?.bounding ?? [];
+  const steps = execPlan(now.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf });
   const run = runHelper(steps, o.detach ? ['ignore', 'ignore', 'ignore'] : stdio, { detached: o.detach });
   onStart?.(run.kill);
   try {

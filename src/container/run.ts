@@ -6,12 +6,14 @@ import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
-import { capabilitySet, ownCapabilities } from '../runtime/security.js';
+import { capabilitySet, noNewPrivileges, ownCapabilities, seccompOption } from '../runtime/security.js';
+import { cachedSeccomp, type OciSeccomp } from '../runtime/seccomp.js';
+import { compileSeccomp } from '../runtime/seccomp-bpf.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mark } from '../core/trace.js';
 import type { ContainerStore } from './store.js';
-import type { ContainerRecord } from './types.js';
+import type { ContainerRecord, HostConfig } from './types.js';
 
 export interface StartOptions {
   stdio: [Stdio, Stdio, Stdio];
@@ -32,6 +34,11 @@ export function parseBind(v: string): { source: string; destination: string; rea
 
 /** The OCI spec of a created container, resolved against its mounted rootfs. */
 export function containerSpec(containers: ContainerStore, c: ContainerRecord, rootfs: string, terminal: boolean): OciSpec {
+  return containerSpecAndFilter(containers, c, rootfs, terminal).spec;
+}
+
+/** The spec and the compiled form of its seccomp filter (for the native helper). */
+export function containerSpecAndFilter(containers: ContainerStore, c: ContainerRecord, rootfs: string, terminal: boolean): { spec: OciSpec; bpf?: Buffer } {
   const hc = containers.hostConfig(c.ID);
   const user = resolveUser(rootfs, c.Config.User, hc.GroupAdd ?? []);
   const env = [...(c.Config.Env ?? [])];
@@ -46,17 +53,31 @@ export function containerSpec(containers: ContainerStore, c: ContainerRecord, ro
   const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
   const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';
-  return buildSpec({
+  const caps = capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged).filter((c) => own.has(c));
+  const filter = containerSeccomp(containers, hc, caps);
+  const spec = buildSpec({
     rootfs, args: [c.Path, ...c.Args], env, cwd, uid: user.uid, gid: user.gid,
     additionalGids: user.additionalGids, hostname: c.Config.Hostname ?? c.ID.slice(0, 12), terminal,
     readonlyRootfs: hc.ReadonlyRootfs, network: hc.NetworkMode,
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
     binds, tmpfs,
     // only what berth itself holds (here CAP_SYS_RESOURCE is missing): asking for more fails capset
-    capabilities: capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged).filter((c) => own.has(c)),
+    capabilities: caps,
     privileged: !!hc.Privileged,
-    noNewPrivileges: (hc.SecurityOpt ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)),
+    noNewPrivileges: noNewPrivileges(hc.SecurityOpt),
+    seccomp: filter?.seccomp,
   });
+  return { spec, bpf: filter?.bpf };
+}
+
+/**
+ * Docker's default seccomp profile unless unconfined; --privileged is unconfined
+ * unless a profile was given. With its compiled filter, cached in the store.
+ */
+export function containerSeccomp(containers: ContainerStore, hc: HostConfig, caps: readonly string[]): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
+  const opt = seccompOption(hc.SecurityOpt);
+  if (hc.Privileged && (opt === undefined || opt === 'builtin')) return undefined;
+  return cachedSeccomp(`${containers.images.paths.berth}/cache`, opt, caps, compileSeccomp);
 }
 
 /** What the plan needs to know about this host. */
@@ -100,7 +121,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     fs.rmSync(containers.stopMarker(c.ID), { force: true });
     fs.rmSync(containers.statePath(c.ID), { force: true });
     rootfs = mountRootfs(p, c.MountID, { volatile: hc.AutoRemove });
-    const spec = containerSpec(containers, c, rootfs, !!c.Config.Tty);
+    const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
     const logPath = containers.logPath(c.ID);
     const monitor: MonitorPlan = {
       log: { path: logPath, ...logLimits(hc.LogConfig?.Config) },
@@ -110,7 +131,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       umount: rootfs,
       exitCommand: [berthCommand(), '--root', p.root, 'container', 'cleanup', c.ID],
     };
-    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init });
+    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init, seccomp: bpf });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     await run.started;
@@ -143,14 +164,14 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
   mark('mount overlay');
   try {
-    const spec = containerSpec(containers, c, rootfs, !!c.Config.Tty);
+    const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
     let run: HelperRun & { child: { pid?: number } };
     if (containers.hostConfig(c.ID).Runtime === 'runc') {
       // the same spec as a bundle for runc, which stays as the monitor; it removes its state and the bundle when done
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init });
+      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf });
       mark('spec + plan');
       run = runHelper(steps, opts.stdio);
     }

@@ -1,6 +1,7 @@
 import { invalid } from '../core/errors.js';
 import type { OciMount, OciSpec } from './spec.js';
 import { CAPS } from './security.js';
+import { compileSeccomp } from './seccomp-bpf.js';
 
 /**
  * The native helper's plan: a list of steps it executes in order, one syscall
@@ -163,7 +164,8 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
   if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
-  steps.push(...processSteps(spec.process, host, opts));
+  const seccomp = opts.seccomp ?? (spec.linux.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined);
+  steps.push(...processSteps(spec.process, host, { ...opts, seccomp }));
   return steps;
 }
 

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { invalid, wrap } from '../core/errors.js';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default.js';
@@ -101,9 +102,16 @@ export function profileToOci(profileJson: unknown, caps: readonly string[], arch
  * Docker, a privileged container runs unconfined unless a profile was given.
  */
 export function seccompFor(opt: string | undefined, caps: readonly string[]): OciSeccomp | undefined {
+  // (a value starting with "{" is the profile's JSON text)
   if (opt === undefined || opt === 'builtin') return profileToOci(DEFAULT_SECCOMP_PROFILE, caps);
   if (opt === 'unconfined') return undefined;
   if (opt === '') throw invalid('invalid_seccomp_profile', 'seccomp: empty profile path (use a file path, "unconfined" or "builtin")');
+  if (opt.trimStart().startsWith('{')) {
+    // the profile itself, as `create` stores it in HostConfig.SecurityOpt (Docker's CLI sends the file's content too)
+    let json: unknown;
+    try { json = JSON.parse(opt); } catch (e) { throw invalid('invalid_seccomp_profile', `seccomp profile: invalid JSON: ${(e as Error).message}`); }
+    return convert(json, caps, hostArch(), release(), 'seccomp profile');
+  }
   const label = `seccomp profile ${JSON.stringify(opt)}`;
   let text: string;
   try { text = readFileSync(opt, 'utf8'); } catch (e) { throw wrap(`read ${label}`, e); }
@@ -222,4 +230,31 @@ export function kernelAtLeast(rel: string, min: string): boolean {
 
 function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * The seccomp object and its compiled filter for an option and capability set,
+ * cached in `dir` (converting and compiling Docker's profile costs ~15 ms in a
+ * cold process; a cached copy is one small read). The key covers everything
+ * the result depends on: the option (a profile's JSON included), capabilities,
+ * architecture, kernel release and the cache format.
+ */
+export function cachedSeccomp(dir: string, opt: string | undefined, caps: readonly string[], compile: (s: OciSeccomp) => Buffer): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
+  if (opt === 'unconfined') return undefined;
+  const key = createHash('sha256').update(JSON.stringify({ v: 1, opt: opt ?? 'builtin', caps: [...caps].sort(), arch: hostArch(), kernel: release(), cpu: process.arch })).digest('hex');
+  const file = `${dir}/seccomp-${key}.json`;
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { seccomp: OciSeccomp; bpf: string };
+    return { seccomp: c.seccomp, bpf: Buffer.from(c.bpf, 'base64') };
+  } catch { /* not cached yet (or torn: rebuilt) */ }
+  const seccomp = seccompFor(opt, caps);
+  if (!seccomp) return undefined;
+  const bpf = compile(seccomp);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ seccomp, bpf: bpf.toString('base64') }), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch { /* a cache only */ }
+  return { seccomp, bpf };
 }

@@ -52,3 +52,14 @@ export function ownCapabilities(status = readStatus()): Set<string> {
 function readStatus(): string {
   try { return readFileSync('/proc/self/status', 'utf8'); } catch { return ''; }
 }
+
+/** The value of `seccomp=` in a container's SecurityOpt (unconfined, builtin or a profile's JSON), if any. */
+export function seccompOption(securityOpt: readonly string[] | null | undefined): string | undefined {
+  const o = (securityOpt ?? []).find((x) => x.startsWith('seccomp=') || x.startsWith('seccomp:'));
+  return o?.slice('seccomp='.length);
+}
+
+/** Whether a container's SecurityOpt asks for no_new_privs. */
+export function noNewPrivileges(securityOpt: readonly string[] | null | undefined): boolean {
+  return (securityOpt ?? []).some((o) => /^no-new-privileges([:=]true)?$/.test(o));
+}

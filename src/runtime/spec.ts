@@ -1,4 +1,5 @@
 import { MASKED_PATHS, READONLY_PATHS } from './security.js';
+import type { OciSeccomp } from './seccomp.js';
 
 /**
  * The OCI runtime spec (config.json) as berth builds it: plain data, produced
@@ -30,6 +31,7 @@ export interface OciSpec {
     namespaces: Array<{ type: 'pid' | 'network' | 'ipc' | 'uts' | 'mount' | 'cgroup'; path?: string }>;
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    seccomp?: OciSeccomp;
   };
 }
 
@@ -53,6 +55,8 @@ export interface SpecInput {
   capabilities: string[];
   privileged: boolean;
   noNewPrivileges: boolean;
+  /** The seccomp filter (Docker's default profile unless unconfined). */
+  seccomp?: OciSeccomp;
 }
 
 /** Docker's default mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs (read-only). */
@@ -102,6 +106,7 @@ export function buildSpec(i: SpecInput): OciSpec {
       // --privileged: nothing masked or read-only (as Docker)
       maskedPaths: i.privileged ? [] : [...MASKED_PATHS],
       readonlyPaths: i.privileged ? [] : [...READONLY_PATHS],
+      ...(i.seccomp ? { seccomp: i.seccomp } : {}),
     },
   };
 }
