@@ -1,5 +1,5 @@
 /**
- * Confinement parity with Docker. test/security/probe.c (built here, static) tries the things a
+ * Confinement parity with Docker. test/interop/probe.c (built here, static) tries the things a
  * container must not do: mount, unshare, keyctl, loading a module, reboot, raw sockets, writing
  * /proc/sys, reading /proc/kcore, ptrace, setting the hostname or the clock, opening a host disk,
  * bpf, ... It runs as root with default settings in a berth container and in a docker container
@@ -61,7 +61,7 @@ before(() => {
   const rootfs = join(work, 'rootfs');
   fs.mkdirSync(join(rootfs, 'tmp'), { recursive: true });
   fs.chmodSync(join(rootfs, 'tmp'), 0o1777);
-  runOk('cc', ['-O2', '-Wall', '-static', '-o', join(rootfs, 'probe'), join(REPO, 'test/security/probe.c')]);
+  runOk('cc', ['-O2', '-Wall', '-static', '-o', join(rootfs, 'probe'), join(REPO, 'test/interop/probe.c')]);
   const tar = tarDir(rootfs, join(work, 'probe.tar'));
   hostArgs = [hostname(), fs.readlinkSync('/proc/self/ns/uts'), openableBlockDevice()];
 
