@@ -58,6 +58,7 @@ static int n_opened = 0;
 static char **envp_acc = NULL;
 static size_t n_env = 0;
 static pid_t child_pid = 0;
+static pid_t child_pid_target = 0; /* in a health check: the container process whose namespaces it joins */
 static int alive_pipe[2] = {-1, -1}; /* the container sees EOF on [0] once its monitor is gone */
 static int tty_sock[2] = {-1, -1}; /* the container sends its pty master to the monitor */
 static volatile sig_atomic_t winch = 0;
@@ -326,12 +327,9 @@ static void log_rotate(void) {
 }
 
 /* One json-file record: {"log":"...","stream":"stdout","time":"..."}; JSON-escaped as Go does (<>& too), bad UTF-8 as U+FFFD */
-static void log_msg(const char *stream, const unsigned char *d, size_t n) {
-  if (log_fd < 0) return;
-  size_t cap = n * 6 + 128, o = 0;
-  char *b = malloc(cap);
-  if (!b) return;
-  o += (size_t)sprintf(b, "{\"log\":\"");
+/* JSON string body as Go escapes it (<, > and & too); bad UTF-8 becomes U+FFFD. out needs n * 6 bytes. Returns the length. */
+static size_t json_escape(const unsigned char *d, size_t n, char *b) {
+  size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = d[i];
     if (c == '"' || c == '\\') { b[o++] = '\\'; b[o++] = (char)c; }
@@ -349,12 +347,171 @@ static void log_msg(const char *stream, const unsigned char *d, size_t n) {
       else o += (size_t)sprintf(b + o, "\\ufffd");
     }
   }
+  return o;
+}
+
+/* One json-file record: {"log":"...","stream":"stdout","time":"..."} */
+static void log_msg(const char *stream, const unsigned char *d, size_t n) {
+  if (log_fd < 0) return;
+  size_t cap = n * 6 + 128, o = 0;
+  char *b = malloc(cap);
+  if (!b) return;
+  o += (size_t)sprintf(b, "{\"log\":\"");
+  o += json_escape(d, n, b + o);
   char ts[64];
   now_rfc3339(ts, sizeof ts);
   o += (size_t)snprintf(b + o, cap - o, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
   if (write_all(log_fd, b, (ssize_t)o) == 0) log_size += (off_t)o;
   free(b);
   if (log_max_size > 0 && log_size >= log_max_size) log_rotate();
+}
+
+/* ---- healthchecks: the monitor runs a sub-plan (an exec into the container) on a timer ---- */
+
+static char *health_plan = NULL;      /* the encoded exec plan of the check */
+static long health_interval = 0, health_timeout = 0, health_start_period = 0, health_retries = 0; /* ms; retries */
+static const char *health_path = NULL;
+static pid_t health_pid = 0;
+static int health_fd = -1;
+static long long health_next = 0, health_deadline = 0, run_started = 0;
+static char health_start_ts[64];
+static char health_out[4097];
+static size_t health_out_len = 0;
+static int health_streak = 0;
+static const char *health_status = "starting";
+#define HEALTH_LOG 5
+static char *health_log[HEALTH_LOG];
+static int health_log_n = 0;
+
+static long long mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void health_write(void) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", health_path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  char head[256];
+  int n = snprintf(head, sizeof head, "{\"Status\":\"%s\",\"FailingStreak\":%d,\"Log\":[", health_status, health_streak);
+  int ok = write_all(fd, head, n) == 0;
+  for (int i = 0; i < health_log_n && ok; i++) ok = write_all(fd, i ? "," : "", i ? 1 : 0) == 0 && write_all(fd, health_log[i], (ssize_t)strlen(health_log[i])) == 0;
+  ok = ok && write_all(fd, "]}\n", 3) == 0;
+  close(fd);
+  if (ok) rename(tmp, health_path);
+}
+
+/* A new run of the container: health starts over (Docker resets it at each start). */
+static void health_reset(void) {
+  if (!health_plan) return;
+  health_status = "starting";
+  health_streak = 0;
+  run_started = mono_ms();
+  health_next = run_started + health_interval;
+  health_write();
+}
+
+/* H: a child of the monitor that runs the check's plan with its output on a pipe */
+static void run_steps(void);
+static void health_start(void) {
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) return;
+  now_rfc3339(health_start_ts, sizeof health_start_ts);
+  pid_t pid = fork();
+  if (pid < 0) { close(pfd[0]); close(pfd[1]); return; }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+    child_pid_target = child_pid;
+    child_pid = 0;
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) { dup2(null, 0); if (null > 0) close(null); }
+    dup2(pfd[1], 1);
+    dup2(pfd[1], 2);
+    status_fd = -1;
+    exec_pipe[1] = -1;
+    log_path = NULL;
+    plan = health_plan;
+    plan_len = strlen(health_plan);
+    plan_pos = 0;
+    step_no = 0;
+    run_steps();
+    _exit(125);
+  }
+  close(pfd[1]);
+  health_pid = pid;
+  health_fd = pfd[0];
+  health_out_len = 0;
+  health_deadline = mono_ms() + health_timeout;
+}
+
+static void health_record(int code, const char *out, size_t outlen) {
+  char end[64];
+  now_rfc3339(end, sizeof end);
+  char *esc = malloc(outlen * 6 + 1);
+  if (!esc) return;
+  size_t el = json_escape((const unsigned char *)out, outlen, esc);
+  esc[el] = 0;
+  size_t cap = el + 256;
+  char *entry = malloc(cap);
+  if (!entry) { free(esc); return; }
+  snprintf(entry, cap, "{\"Start\":\"%s\",\"End\":\"%s\",\"ExitCode\":%d,\"Output\":\"%s\"}", health_start_ts, end, code, esc);
+  free(esc);
+  if (health_log_n == HEALTH_LOG) { free(health_log[0]); memmove(health_log, health_log + 1, sizeof health_log[0] * (HEALTH_LOG - 1)); health_log_n--; }
+  health_log[health_log_n++] = entry;
+  if (code == 0) { health_status = "healthy"; health_streak = 0; }
+  else if (mono_ms() - run_started >= health_start_period || !strcmp(health_status, "healthy")) {
+    /* failures in the start period do not count (unless the container was healthy already) */
+    if (++health_streak >= health_retries) health_status = "unhealthy";
+  }
+  health_write();
+}
+
+/* The check ended (its pipe closed) or timed out: reap it and record the result. */
+static void health_finish(int timed_out) {
+  if (timed_out) kill(health_pid, SIGKILL);
+  close(health_fd);
+  health_fd = -1;
+  int st = 0;
+  while (waitpid(health_pid, &st, 0) < 0 && errno == EINTR) {}
+  health_pid = 0;
+  if (timed_out) {
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "Health check exceeded timeout (%lds)", health_timeout / 1000);
+    health_record(-1, msg, (size_t)n);
+  } else {
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    health_record(code, health_out, health_out_len);
+  }
+  health_next = mono_ms() + health_interval;
+}
+
+/* poll timeout until the next health event, and the work due now */
+static int health_tick(void) {
+  if (!health_plan) return -1;
+  long long now = mono_ms();
+  if (health_pid) {
+    if (now >= health_deadline) { health_finish(1); now = mono_ms(); }
+    else return (int)(health_deadline - now);
+  }
+  if (now >= health_next) { health_start(); return (int)health_timeout; }
+  return (int)(health_next - now);
+}
+
+static void health_read(void) {
+  char buf[4096];
+  ssize_t r = read(health_fd, buf, sizeof buf);
+  if (r < 0 && errno == EINTR) return;
+  if (r <= 0) { health_finish(0); return; }
+  size_t room = sizeof health_out - 1 - health_out_len;
+  size_t take = (size_t)r < room ? (size_t)r : room; /* Docker keeps the first 4 KiB */
+  memcpy(health_out + health_out_len, buf, take);
+  health_out_len += take;
 }
 
 #define LINE_MAX_ 16384
@@ -380,8 +537,10 @@ static void log_streams(int out, int err) {
   int fds[2] = {out, err};
   struct linebuf *lbs[2] = {&lo, &le};
   while (fds[0] >= 0 || fds[1] >= 0) {
-    struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+    int timeout = health_tick();
+    struct pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {health_fd, POLLIN, 0}};
+    if (poll(p, 3, timeout) < 0) { if (errno == EINTR) continue; break; }
+    if (health_fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) health_read();
     for (int k = 0; k < 2; k++) {
       if (fds[k] < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(fds[k], buf, sizeof buf);
@@ -510,7 +669,9 @@ static void op_spawn(char **a, long argc) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (spawn_child(flags, tty) == 0) return;
+    health_reset();
     int code = supervise(child_pid);
+    if (health_pid) { kill(health_pid, SIGKILL); close(health_fd); health_fd = -1; while (waitpid(health_pid, NULL, 0) < 0 && errno == EINTR) {} health_pid = 0; }
     int oom = oom_count() > oom_before;
     char e;
     int failed_start = read(exec_pipe[0], &e, 1) == 1; /* never restart what could not start */
@@ -722,13 +883,11 @@ static void op_exec(char **a, long argc) {
   fail(saw_eacces ? EACCES : ENOENT, a[0]);
 }
 
-int main(void) {
-  if (fcntl(STATUS_FD, F_GETFD) >= 0) {
-    status_fd = STATUS_FD;
-    fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-  }
-  pid_t parent = getppid();
-  read_plan();
+static pid_t parent_pid;
+
+/* Execute the plan's steps from plan_pos on (the whole plan, or a health check's). Returns only if the plan ends without exec. */
+static void run_steps(void) {
+  pid_t parent = parent_pid;
   while (plan_pos < plan_len) {
     step_no++;
     char *op = next_str();
@@ -771,6 +930,23 @@ int main(void) {
     else if (!strcmp(op, "oom-counter")) { NEED(1); oom_path = a[0]; }
     else if (!strcmp(op, "exit-umount")) { NEED(1); exit_umount = a[0]; }
     else if (!strcmp(op, "exit-command")) { if (argc < 1) fail(EINVAL, "exit-command needs a program"); exit_argv = a; a = NULL; }
+    else if (!strcmp(op, "setns-target")) {
+      /* setns-target NS: the namespace of the container process this monitor watches (health checks) */
+      NEED(1);
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)child_pid_target, a[0]);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) fail(errno, path);
+      if (setns(fd, 0) < 0) fail(errno, path);
+      close(fd);
+    }
+    else if (!strcmp(op, "health")) {
+      /* health INTERVAL TIMEOUT START_PERIOD RETRIES STATE_PATH PLAN (times in ms) */
+      NEED(6);
+      health_interval = num(a[0]); health_timeout = num(a[1]); health_start_period = num(a[2]); health_retries = num(a[3]);
+      health_path = a[4]; health_plan = strdup(a[5]);
+      if (health_interval <= 0 || health_timeout <= 0 || health_retries <= 0) fail(EINVAL, "health: interval, timeout and retries must be positive");
+    }
     else if (!strcmp(op, "setns")) {
       NEED(1);
       int fd = open(a[0], O_RDONLY | O_CLOEXEC);
@@ -845,5 +1021,15 @@ int main(void) {
     else fail(EINVAL, op);
     free(a);
   }
+}
+
+int main(void) {
+  if (fcntl(STATUS_FD, F_GETFD) >= 0) {
+    status_fd = STATUS_FD;
+    fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+  }
+  parent_pid = getppid();
+  read_plan();
+  run_steps();
   fail(EINVAL, "plan ended without exec");
 }

@@ -3,6 +3,7 @@ import { invalid } from '../core/errors.js';
 import type { ImageStore } from '../image/store.js';
 import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
+import type { HealthConfig } from '../image/config.js';
 import { parseBind } from '../container/run.js';
 import { DEFAULT_CAPABILITIES, capabilitySet } from '../runtime/security.js';
 import { seccompFor } from '../runtime/seccomp.js';
@@ -39,7 +40,50 @@ export const createFlags = {
   label: { type: 'string', short: 'l', multiple: true },
   'stop-signal': { type: 'string' },
   'stop-timeout': { type: 'string' },
+  'health-cmd': { type: 'string' },
+  'health-interval': { type: 'string' },
+  'health-timeout': { type: 'string' },
+  'health-start-period': { type: 'string' },
+  'health-retries': { type: 'string' },
+  'no-healthcheck': { type: 'boolean' },
 } as const;
+
+/** A Go duration ("1m30s", "500ms", "2h") in nanoseconds, as Docker's --health-* flags take them. */
+export function parseDuration(flag: string, v: string): number {
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (v === '0') return 0;
+  if (!/^((\d+(\.\d+)?)(ns|us|µs|ms|s|m|h))+$/.test(v)) throw invalid('invalid_duration', `invalid argument ${JSON.stringify(v)} for "--${flag}" flag: time: invalid duration ${JSON.stringify(v)}`);
+  let ns = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ns += Number(m[1]) * unit[m[2]!]!;
+  return Math.round(ns);
+}
+
+/** The image's HEALTHCHECK, overridden field by field by --health-* flags, or disabled by --no-healthcheck. */
+function healthcheck(img: HealthConfig | null | undefined, o: Opts): HealthConfig | null {
+  const flags = ['health-cmd', 'health-interval', 'health-timeout', 'health-start-period', 'health-retries'].filter((f) => o[f] !== undefined);
+  if (o['no-healthcheck']) {
+    if (flags.length) throw invalid('invalid_healthcheck', '--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!flags.length) return img ?? null;
+  const h: HealthConfig = { ...(img ?? {}) };
+  if (o['health-cmd'] !== undefined) h.Test = ['CMD-SHELL', o['health-cmd'] as string];
+  const dur = (f: string, k: 'Interval' | 'Timeout' | 'StartPeriod') => {
+    if (o[f] === undefined) return;
+    const ns = parseDuration(f, o[f] as string);
+    if (ns !== 0 && ns < 1e6) throw invalid('invalid_healthcheck', `--${f} cannot be less than 1ms`);
+    h[k] = ns;
+  };
+  dur('health-interval', 'Interval');
+  dur('health-timeout', 'Timeout');
+  dur('health-start-period', 'StartPeriod');
+  if (o['health-retries'] !== undefined) {
+    const r = Number(o['health-retries']);
+    if (!Number.isInteger(r) || r < 0) throw invalid('invalid_healthcheck', '--health-retries cannot be negative');
+    h.Retries = r;
+  }
+  return h;
+}
 
 /** `--restart no|on-failure[:N]|always|unless-stopped` as Docker's RestartPolicy. */
 export function parseRestart(v: string | undefined, autoRemove: boolean): NonNullable<HostConfig['RestartPolicy']> {
@@ -172,6 +216,7 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
         WorkingDir: (o.workdir as string | undefined) ?? img.WorkingDir ?? '', Image: imageArg,
         Tty: !!o.tty, OpenStdin: !!o.interactive, AttachStdin: !!o.interactive && !o.detach, AttachStdout: !o.detach, AttachStderr: !o.detach,
         Labels: { ...(img.Labels ?? {}), ...labels((o.label as string[] | undefined) ?? []) },
+        Healthcheck: healthcheck(img.Healthcheck, o),
         ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
         ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
       },

@@ -22,7 +22,7 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
     Created: c.Created,
     Path: c.Path,
     Args: c.Args,
-    State: { ...c.State, Health: undefined },
+    State: c.State,
     Image: c.Image,
     ResolvConfPath: c.ResolvConfPath,
     HostnamePath: c.HostnamePath,

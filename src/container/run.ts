@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
-import { planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
+import { execPlan, planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
+import { execProcess } from './exec.js';
+import type { HealthConfig } from '../image/config.js';
 import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
@@ -80,6 +82,19 @@ export function containerSeccomp(containers: ContainerStore, hc: HostConfig, cap
   return cachedSeccomp(`${containers.images.paths.berth}/cache`, opt, caps, compileSeccomp);
 }
 
+/** A container's healthcheck as the monitor runs it (Docker's defaults: every 30 s, 30 s timeout, 3 retries), or none. */
+export function healthSettings(h: HealthConfig | null | undefined): { cmd: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number } | undefined {
+  const test = h?.Test ?? [];
+  if (!test.length || test[0] === 'NONE') return undefined;
+  let cmd: string[];
+  if (test[0] === 'CMD') cmd = test.slice(1);
+  else if (test[0] === 'CMD-SHELL') cmd = ['/bin/sh', '-c', test.slice(1).join(' ')];
+  else throw invalid('invalid_healthcheck', `healthcheck: unknown test type ${JSON.stringify(test[0])} (NONE, CMD or CMD-SHELL)`);
+  if (!cmd.length) return undefined;
+  const ms = (ns: number | undefined, def: number) => (ns ? Math.max(1, Math.round(ns / 1e6)) : def);
+  return { cmd, intervalMs: ms(h?.Interval, 30000), timeoutMs: ms(h?.Timeout, 30000), startPeriodMs: ms(h?.StartPeriod, 0), retries: h?.Retries || 3 };
+}
+
 /** What the plan needs to know about this host. */
 export function hostFacts(): HostFacts {
   return {
@@ -131,6 +146,11 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       umount: rootfs,
       exitCommand: [berthCommand(), '--root', p.root, 'container', 'cleanup', c.ID],
     };
+    const hcheck = healthSettings(c.Config.Healthcheck);
+    if (hcheck) {
+      const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
+      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, hostFacts(), { seccomp: bpf }) };
+    }
     const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init, seccomp: bpf });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);

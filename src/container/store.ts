@@ -9,7 +9,7 @@ import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { hostsFile, resolvConf } from './etc-files.js';
-import { type ContainerRecord, type HostConfig, type MonitorState, createdState } from './types.js';
+import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
 export interface CreateOptions {
   name?: string;
@@ -56,6 +56,7 @@ export class ContainerStore {
   statePath(id: string): string { return `${this.dir(id)}/state.json`; }
   stopMarker(id: string): string { return `${this.dir(id)}/stopping`; }
   logPath(id: string): string { return `${this.dir(id)}/${id}-json.log`; }
+  healthPath(id: string): string { return `${this.dir(id)}/health.json`; }
 
   /** The stored record; for a running detached container, with the monitor's live pid and restart state. */
   tryGet(id: string): ContainerRecord | undefined {
@@ -69,6 +70,12 @@ export class ContainerStore {
         r.State = { ...r.State, Status: m.Status, Restarting: m.Status === 'restarting', Pid: m.Pid, StartedAt: m.StartedAt, ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}) };
         r.RestartCount = m.RestartCount;
       }
+    }
+    const test = r.Config.Healthcheck?.Test;
+    if (test?.length && test[0] !== 'NONE') {
+      const h = readOptional(this.healthPath(id));
+      try { if (h) r.State.Health = JSON.parse(h) as ContainerState['Health']; } catch { /* being replaced */ }
+      if (!r.State.Health && r.State.Running) r.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
     }
     return r;
   }

@@ -2,6 +2,16 @@ import { type DiffID, type ImageID, isDigest } from '../core/digest.js';
 import { corrupt } from '../core/errors.js';
 
 /** The image config (Docker's image JSON / OCI image config), as much as berth reads. */
+/** Docker's HealthConfig: Test is ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; durations in nanoseconds (0 = default). */
+export interface HealthConfig {
+  Test?: string[] | null;
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
 export interface ContainerConfig {
   Hostname?: string;
   Domainname?: string;
@@ -15,7 +25,7 @@ export interface ContainerConfig {
   StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | null;
-  Healthcheck?: object | null;
+  Healthcheck?: HealthConfig | null;
   ArgsEscaped?: boolean;
   Image?: string;
   Volumes?: Record<string, object> | null;

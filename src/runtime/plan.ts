@@ -79,6 +79,8 @@ export interface MonitorPlan {
   umount: string;
   /** Run (exec'd by the monitor) when the container is done for good: berth's clean-up. */
   exitCommand: string[];
+  /** A healthcheck: the monitor runs `plan` (an exec into the container) every interval and writes Docker's Health to statePath. */
+  health?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number; statePath: string; plan: Step[] };
 }
 
 export interface PlanOptions {
@@ -114,6 +116,8 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     if (m.oomCounter) steps.push(['oom-counter', m.oomCounter]);
     steps.push(['exit-umount', m.umount]);
     steps.push(['exit-command', ...m.exitCommand]);
+    const h = m.health;
+    if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
   } else {
     steps.push(['die-with-parent']);
   }
@@ -200,12 +204,16 @@ export function processSteps(proc: OciSpec['process'], host: Pick<HostFacts, 'ca
   return steps;
 }
 
-/** Join a running container's namespaces (by its PID 1) and run a process there: `exec`. */
-export function execPlan(pid: number, proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'cgroupProcs'> & { detached?: boolean } = {}): Step[] {
-  const steps: Step[] = opts.detached ? [] : [['die-with-parent']];
+/**
+ * Join a running container's namespaces (by its PID 1) and run a process there:
+ * `exec`. With pid "monitored", the namespaces are those of the process the
+ * running monitor watches (a healthcheck's plan, run by the monitor).
+ */
+export function execPlan(pid: number | 'monitored', proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'cgroupProcs'> & { detached?: boolean } = {}): Step[] {
+  const steps: Step[] = opts.detached || pid === 'monitored' ? [] : [['die-with-parent']];
   // cgroup files are host paths: joined before the mount namespace changes what paths mean
   if (opts.cgroupProcs?.length) steps.push(['join-cgroup', ...opts.cgroupProcs]);
-  for (const ns of ['ipc', 'uts', 'net', 'pid', 'cgroup', 'mnt']) steps.push(['setns', `/proc/${pid}/ns/${ns}`]);
+  for (const ns of ['ipc', 'uts', 'net', 'pid', 'cgroup', 'mnt']) steps.push(pid === 'monitored' ? ['setns-target', ns] : ['setns', `/proc/${pid}/ns/${ns}`]);
   // a new PID namespace applies to children: fork; the parent stays as this exec's monitor
   steps.push(proc.terminal ? ['fork', 'tty'] : ['fork']);
   if (proc.terminal) steps.push(['pty', 'noconsole']);

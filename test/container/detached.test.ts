@@ -23,7 +23,7 @@ const runD = (args: string[]) => {
   return id;
 };
 
-before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'echo', 'cat', 'ps', 'ls', 'kill', 'true', 'head', 'grep', 'id']); });
+before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'echo', 'cat', 'ps', 'ls', 'kill', 'true', 'head', 'grep', 'id', 'rm', 'touch', 'test']); });
 after(() => {
   for (const c of berth(root, ['ps', '-aq']).stdout.split('\n').filter(Boolean)) berth(root, ['rm', '-f', c]);
   // a monitor ends by becoming `berth container cleanup` for a moment: give that time to finish
@@ -180,4 +180,25 @@ test('two berth processes stopping one container agree; --init reaps as PID 1; r
   assert.match(ok(['container', 'prune', '-f']), new RegExp(id));
   assert.match(ok(['ps', '-a', '--format', '{{.Names}}']), /^other$/m, 'a running container is not pruned');
   ok(['rm', '-f', 'other']);
+});
+
+test('healthchecks: --health-* flags run the check in the container; starting, healthy, unhealthy in ps and inspect; timeouts', async () => {
+  runD(['--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '100ms', '--health-retries', '2', 'base',
+    'sh', '-c', 'sleep 0.6; touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; sleep 60']);
+  assert.match(ok(['ps', '--format', '{{.Status}}', '--filter', 'name=hc']), /\(health: starting\)|\(healthy\)/);
+  await waitFor(() => (state('hc', '{{.State.Health.Status}}') === 'healthy' ? true : undefined));
+  const h = JSON.parse(ok(['inspect', '--format', '{{json .State.Health}}', 'hc'])) as { Status: string; FailingStreak: number; Log: Array<{ ExitCode: number; Output: string }> };
+  assert.equal(h.Log[h.Log.length - 1]!.Output, 'fine\n');
+  assert.ok(h.Log.length <= 5, 'the last five results are kept');
+  assert.match(ok(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']), /^hc Up .* \(healthy\)$/);
+  ok(['exec', 'hc', 'touch', '/tmp/stop']);
+  await waitFor(() => (state('hc', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
+  assert.ok(Number(state('hc', '{{.State.Health.FailingStreak}}')) >= 2);
+  // a check that outlives its timeout counts as a failure with Docker's message
+  runD(['--name', 'slow', '--health-cmd', 'sleep 5', '--health-timeout', '200ms', '--health-interval', '100ms', '--health-retries', '1', 'base', 'sleep', '60']);
+  await waitFor(() => (state('slow', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
+  assert.match(ok(['inspect', '--format', '{{json .State.Health}}', 'slow']), /Health check exceeded timeout/);
+  assert.match(ok(['run', '-d', '--no-healthcheck', 'base', 'true']), /^[0-9a-f]{64}$/);
+  assert.equal(berth(root, ['run', '-d', '--health-interval', '10q', 'base', 'true']).code, 125);
+  ok(['rm', '-f', 'hc', 'slow']);
 });

@@ -19,12 +19,15 @@ const HEADERS = {
 export function statusText(c: ContainerRecord, now = Date.now()): string {
   const s = c.State;
   if (s.Restarting) return `Restarting (${s.ExitCode}) ${createdSince(s.FinishedAt, now)}`;
-  if (s.Running) return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Running) {
+    const health = s.Health ? ` (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})` : '';
+    return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : health}`;
+  }
   if (s.Status === 'created') return 'Created';
   return `Exited (${s.ExitCode}) ${createdSince(s.FinishedAt, now)}`;
 }
 
-const FILTERS = new Set(['status', 'name', 'id', 'ancestor', 'label', 'exited', 'before', 'since']);
+const FILTERS = new Set(['status', 'name', 'id', 'ancestor', 'label', 'exited', 'before', 'since', 'health']);
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
 
 /** `--filter k=v`: the same key ORs its values, different keys AND (as Docker). */
@@ -52,6 +55,7 @@ function matches(c: ContainerRecord, filters: Map<string, string[]>, store: Imag
     && any('id', (v) => c.ID.startsWith(v))
     && any('ancestor', (v) => ancestorIds(v).includes(c.Image) || c.Config.Image === v)
     && any('label', (v) => { const i = v.indexOf('='); const labels = c.Config.Labels ?? {}; return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1); })
+    && any('health', (v) => (c.State.Health?.Status ?? 'none') === v)
     && any('exited', (v) => c.State.Status === 'exited' && c.State.ExitCode === Number(v))
     && any('before', (v) => { const t = createdOf(v); return !!t && c.Created < t; })
     && any('since', (v) => { const t = createdOf(v); return !!t && c.Created > t; });
