@@ -30,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -531,6 +532,40 @@ static void log_flush(struct linebuf *lb) {
 }
 
 /* Detached: copy the container's stdout/stderr (or its pty) into the log until they close */
+/* ---- attach: clients on a unix socket get the output from then on and may write the container's stdin ---- */
+
+#define MAX_CLIENTS 16
+static int attach_listen = -1;
+static int clients[MAX_CLIENTS];
+static int n_clients = 0;
+static int stdin_open = 0;           /* -i: the container's stdin is a pipe from the monitor */
+static int in_pipe[2] = {-1, -1};
+static int input_fd = -1;            /* where attached input goes: the stdin pipe, or the pty master */
+static int tty_mode = 0;
+
+static void drop_client(int i) {
+  close(clients[i]);
+  clients[i] = clients[--n_clients];
+}
+
+/* Output to every attached client: raw with a terminal, else framed as Docker's stdcopy (stream, 0, 0, 0, big-endian length) */
+static void broadcast(int stream, const unsigned char *d, size_t n) {
+  for (int i = 0; i < n_clients; i++) {
+    int ok;
+    if (tty_mode) ok = write_all(clients[i], (const char *)d, (ssize_t)n) == 0;
+    else {
+      unsigned char h[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+      ok = write_all(clients[i], (const char *)h, 8) == 0 && write_all(clients[i], (const char *)d, (ssize_t)n) == 0;
+    }
+    if (!ok) drop_client(i--);
+  }
+}
+
+static void close_clients(void) {
+  while (n_clients) drop_client(0);
+}
+
+/* Detached: copy the container's stdout/stderr (or its pty) into the log and to attached clients until they close */
 static void log_streams(int out, int err) {
   static struct linebuf lo = {"stdout", {0}, 0}, le = {"stderr", {0}, 0};
   unsigned char buf[32768];
@@ -538,15 +573,34 @@ static void log_streams(int out, int err) {
   struct linebuf *lbs[2] = {&lo, &le};
   while (fds[0] >= 0 || fds[1] >= 0) {
     int timeout = health_tick();
-    struct pollfd p[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {health_fd, POLLIN, 0}};
-    if (poll(p, 3, timeout) < 0) { if (errno == EINTR) continue; break; }
+    struct pollfd p[4 + MAX_CLIENTS] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {health_fd, POLLIN, 0}, {attach_listen, POLLIN, 0}};
+    for (int i = 0; i < n_clients; i++) p[4 + i] = (struct pollfd){clients[i], POLLIN, 0};
+    int nc = n_clients;
+    if (poll(p, (nfds_t)(4 + nc), timeout) < 0) { if (errno == EINTR) continue; break; }
     if (health_fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) health_read();
+    if (attach_listen >= 0 && (p[3].revents & POLLIN)) {
+      int c = accept4(attach_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); /* a client that does not read is dropped, never waited for */
+      if (c >= 0 && n_clients < MAX_CLIENTS) clients[n_clients++] = c;
+      else if (c >= 0) close(c);
+    }
+    /* clients from the last poll only (the array may have changed since) */
+    for (int i = nc - 1; i >= 0; i--) {
+      if (!(p[4 + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      int k;
+      for (k = 0; k < n_clients && clients[k] != p[4 + i].fd; k++) {}
+      if (k == n_clients) continue;
+      ssize_t r = read(clients[k], buf, sizeof buf);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) { drop_client(k); continue; }
+      if (input_fd >= 0 && write_all(input_fd, (const char *)buf, r) < 0 && !tty_mode) { close(input_fd); input_fd = -1; }
+    }
     for (int k = 0; k < 2; k++) {
       if (fds[k] < 0 || !(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t r = read(fds[k], buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) { log_flush(lbs[k]); close(fds[k]); fds[k] = -1; continue; }
       log_feed(lbs[k], buf, (size_t)r);
+      broadcast(k + 1, buf, (size_t)r);
     }
   }
 }
@@ -581,7 +635,12 @@ static int supervise(pid_t pid) {
     close(tty_sock[0]);
     tty_sock[0] = tty_sock[1] = -1;
     /* closing the master hangs up the container's terminal: its session gets SIGHUP, as when a terminal closes */
-    if (master >= 0 && log_path) log_streams(master, -1);
+    if (master >= 0 && log_path) {
+      input_fd = master;
+      log_streams(dup(master), -1);
+      close(master);
+      input_fd = -1;
+    }
     else if (master >= 0) {
       int hup = relay_tty(master);
       close(master);
@@ -591,7 +650,9 @@ static int supervise(pid_t pid) {
   } else if (log_path) {
     log_streams(out_pipe[0], err_pipe[0]);
     out_pipe[0] = err_pipe[0] = -1;
+    if (input_fd >= 0) { close(input_fd); input_fd = -1; }
   }
+  close_clients(); /* attached clients see EOF: the container's run ended */
   return wait_child(pid);
 }
 
@@ -601,17 +662,25 @@ static pid_t spawn_child(int flags, int tty) {
   if (pipe2(alive_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
   if (log_path && !tty && (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0)) fail(errno, "pipe");
   if (pipe2(exec_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
+  if (log_path && stdin_open && !tty && pipe2(in_pipe, O_CLOEXEC) < 0) fail(errno, "pipe");
   pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, NULL, NULL, 0);
   if (pid < 0) fail(errno, "clone");
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container dies with its monitor */
+    signal(SIGPIPE, SIG_DFL); /* the monitor ignores it; an ignored signal would stay ignored across exec */
     close(alive_pipe[1]);
     close(exec_pipe[0]);
     if (tty_sock[0] >= 0) close(tty_sock[0]);
-    if (log_path) {
+    if (log_path && in_pipe[0] >= 0) {
+      if (dup2(in_pipe[0], 0) < 0) fail(errno, "dup2");
+      close(in_pipe[0]);
+      close(in_pipe[1]);
+    } else if (log_path) {
       int null = open("/dev/null", O_RDONLY);
       if (null < 0 || dup2(null, 0) < 0) fail(errno, "/dev/null");
       if (null > 2) close(null);
+    }
+    if (log_path) {
       if (!tty && (dup2(out_pipe[1], 1) < 0 || dup2(err_pipe[1], 2) < 0)) fail(errno, "dup2");
       if (!tty) { close(out_pipe[0]); close(err_pipe[0]); close(out_pipe[1]); close(err_pipe[1]); }
     }
@@ -620,7 +689,10 @@ static pid_t spawn_child(int flags, int tty) {
   close(alive_pipe[0]);
   close(exec_pipe[1]);
   exec_pipe[1] = -1;
+  signal(SIGPIPE, SIG_IGN); /* a client or stdin gone away is an error to handle, not a reason to die */
   if (log_path && !tty) { close(out_pipe[1]); close(err_pipe[1]); }
+  if (in_pipe[0] >= 0) { close(in_pipe[0]); in_pipe[0] = -1; input_fd = in_pipe[1]; in_pipe[1] = -1; }
+  tty_mode = tty;
   child_pid = pid;
   now_rfc3339(started_at, sizeof started_at);
   if (status_fd >= 0) {
@@ -930,6 +1002,24 @@ static void run_steps(void) {
     else if (!strcmp(op, "oom-counter")) { NEED(1); oom_path = a[0]; }
     else if (!strcmp(op, "exit-umount")) { NEED(1); exit_umount = a[0]; }
     else if (!strcmp(op, "exit-command")) { if (argc < 1) fail(EINVAL, "exit-command needs a program"); exit_argv = a; a = NULL; }
+    else if (!strcmp(op, "attach-socket")) {
+      /* attach-socket DIR: listen on DIR/attach.sock (bound from inside DIR: socket paths are short) */
+      NEED(1);
+      attach_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (attach_listen < 0) fail(errno, "socket");
+      int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (cwd < 0 || chdir(a[0]) < 0) fail(errno, a[0]);
+      unlink("attach.sock");
+      struct sockaddr_un sun = {0};
+      sun.sun_family = AF_UNIX;
+      strcpy(sun.sun_path, "attach.sock");
+      if (bind(attach_listen, (struct sockaddr *)&sun, sizeof sun) < 0) fail(errno, "attach.sock");
+      chmod("attach.sock", 0600);
+      if (listen(attach_listen, 8) < 0) fail(errno, "listen");
+      if (fchdir(cwd) < 0) fail(errno, "fchdir");
+      close(cwd);
+    }
+    else if (!strcmp(op, "stdin-open")) { NEED(0); stdin_open = 1; }
     else if (!strcmp(op, "setns-target")) {
       /* setns-target NS: the namespace of the container process this monitor watches (health checks) */
       NEED(1);

@@ -145,6 +145,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       stopMarker: containers.stopMarker(c.ID),
       umount: rootfs,
       exitCommand: [berthCommand(), '--root', p.root, 'container', 'cleanup', c.ID],
+      attach: { dir: containers.dir(c.ID), stdinOpen: !!c.Config.OpenStdin },
     };
     const hcheck = healthSettings(c.Config.Healthcheck);
     if (hcheck) {

@@ -79,6 +79,8 @@ export interface MonitorPlan {
   umount: string;
   /** Run (exec'd by the monitor) when the container is done for good: berth's clean-up. */
   exitCommand: string[];
+  /** Where the monitor listens for `attach` clients (attach.sock in this dir); with stdinOpen (-i) they may write the container's stdin. */
+  attach?: { dir: string; stdinOpen: boolean };
   /** A healthcheck: the monitor runs `plan` (an exec into the container) every interval and writes Docker's Health to statePath. */
   health?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number; statePath: string; plan: Step[] };
 }
@@ -116,6 +118,8 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     if (m.oomCounter) steps.push(['oom-counter', m.oomCounter]);
     steps.push(['exit-umount', m.umount]);
     steps.push(['exit-command', ...m.exitCommand]);
+    if (m.attach) steps.push(['attach-socket', m.attach.dir]);
+    if (m.attach?.stdinOpen) steps.push(['stdin-open']);
     const h = m.health;
     if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
   } else {

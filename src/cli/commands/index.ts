@@ -24,6 +24,7 @@ export const commands: CommandEntry[] = [
   entry([['container', 'prune']], 'Remove all stopped containers', async () => (await import('./lifecycle.js')).containerPrune),
   entry([['container', 'cleanup']], 'Record the end of a stopped container and unmount it (run by the container monitor)', async () => (await import('./lifecycle.js')).containerCleanup),
   entry([['exec'], ['container', 'exec']], 'Execute a command in a running container', async () => (await import('./exec.js')).exec),
+  entry([['attach'], ['container', 'attach']], 'Attach local standard input, output, and error streams to a running container', async () => (await import('./attach.js')).attach),
   entry([['top'], ['container', 'top']], 'Display the running processes of a container', async () => (await import('./top.js')).top),
   entry([['logs'], ['container', 'logs']], 'Fetch the logs of a container', async () => (await import('./logs.js')).logs),
   entry([['ps'], ['container', 'ls'], ['container', 'list']], 'List containers', async () => (await import('./ps.js')).ps),
