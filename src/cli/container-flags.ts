@@ -4,6 +4,8 @@ import type { ImageStore } from '../image/store.js';
 import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import type { HealthConfig } from '../image/config.js';
+import { availableParallelism } from 'node:os';
+import { checkLimits, detectCgroups, parseBytes, parseCpus, parseMemorySwap, swapAccounting, type Limits } from '../runtime/cgroups.js';
 import { parseBind } from '../container/run.js';
 import { DEFAULT_CAPABILITIES, capabilitySet } from '../runtime/security.js';
 import { seccompFor } from '../runtime/seccomp.js';
@@ -46,7 +48,57 @@ export const createFlags = {
   'health-start-period': { type: 'string' },
   'health-retries': { type: 'string' },
   'no-healthcheck': { type: 'boolean' },
+  memory: { type: 'string', short: 'm' },
+  'memory-swap': { type: 'string' },
+  'memory-reservation': { type: 'string' },
+  cpus: { type: 'string' },
+  'cpu-shares': { type: 'string', short: 'c' },
+  'cpuset-cpus': { type: 'string' },
+  'cpuset-mems': { type: 'string' },
+  'pids-limit': { type: 'string' },
+  'oom-kill-disable': { type: 'boolean' },
+  ulimit: { type: 'string', multiple: true },
 } as const;
+
+/** `--ulimit name=soft[:hard]` as Docker's Ulimits (nofile, nproc, core, ...). */
+export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
+  const names = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as'];
+  if (!m || !names.includes(m[1]!)) throw invalid('invalid_ulimit', `invalid ulimit ${JSON.stringify(v)}: name=soft[:hard] with name one of ${names.join(', ')}`);
+  const soft = Number(m[2]), hard = m[3] !== undefined ? Number(m[3]) : soft;
+  if (soft > hard && hard !== -1) throw invalid('invalid_ulimit', `ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { Name: m[1]!, Soft: soft, Hard: hard };
+}
+
+/** --memory, --cpus, ... as Docker's HostConfig resource fields, checked as the daemon checks them. */
+function resources(o: Opts): Partial<HostConfig> {
+  const str = (k: string) => o[k] as string | undefined;
+  const l: Limits = {};
+  if (str('memory') !== undefined) l.memory = parseBytes(str('memory')!, 'memory');
+  if (str('memory-swap') !== undefined) l.memorySwap = parseMemorySwap(str('memory-swap')!);
+  if (str('memory-reservation') !== undefined) l.memoryReservation = parseBytes(str('memory-reservation')!, 'memory-reservation');
+  if (str('cpus') !== undefined) l.nanoCpus = parseCpus(str('cpus')!).nanoCpus;
+  if (str('cpu-shares') !== undefined) {
+    if (!/^\d+$/.test(str('cpu-shares')!)) throw invalid('invalid_cpu_shares', `invalid argument ${JSON.stringify(str('cpu-shares'))} for "--cpu-shares": a number`);
+    l.cpuShares = Number(str('cpu-shares'));
+  }
+  if (str('cpuset-cpus') !== undefined) l.cpusetCpus = str('cpuset-cpus');
+  if (str('cpuset-mems') !== undefined) l.cpusetMems = str('cpuset-mems');
+  if (str('pids-limit') !== undefined) {
+    if (!/^-?\d+$/.test(str('pids-limit')!)) throw invalid('invalid_pids_limit', `invalid argument ${JSON.stringify(str('pids-limit'))} for "--pids-limit": a number`);
+    l.pidsLimit = Number(str('pids-limit'));
+  }
+  if (o['oom-kill-disable']) l.oomKillDisable = true;
+  const host = detectCgroups();
+  const { limits, warnings } = checkLimits(l, { cpus: availableParallelism(), swapAccounting: swapAccounting(host) });
+  for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
+  const ulimits = ((o.ulimit as string[] | undefined) ?? []).map(parseUlimit);
+  return {
+    Memory: limits.memory ?? 0, MemorySwap: limits.memorySwap ?? 0, MemoryReservation: limits.memoryReservation ?? 0, NanoCpus: limits.nanoCpus ?? 0,
+    CpuShares: limits.cpuShares ?? 0, CpusetCpus: limits.cpusetCpus ?? '', CpusetMems: limits.cpusetMems ?? '', PidsLimit: limits.pidsLimit ?? null,
+    OomKillDisable: limits.oomKillDisable ?? null, Ulimits: ulimits.length ? ulimits : null,
+  };
+}
 
 /** A Go duration ("1m30s", "500ms", "2h") in nanoseconds, as Docker's --health-* flags take them. */
 export function parseDuration(flag: string, v: string): number {
@@ -200,6 +252,7 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
     RestartPolicy: parseRestart(o.restart as string | undefined, !!o.rm),
     LogConfig: logConfig(o['log-driver'] as string | undefined, (o['log-opt'] as string[] | undefined) ?? []),
     Init: o.init ? true : null,
+    ...resources(o),
   };
   const stopTimeout = o['stop-timeout'] as string | undefined;
   if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout)) throw invalid('invalid_stop_timeout', `invalid --stop-timeout ${JSON.stringify(stopTimeout)}: seconds`);

@@ -6,6 +6,7 @@ import { capabilitySet, noNewPrivileges, ownCapabilities } from '../runtime/secu
 import type { OciSpec } from '../runtime/spec.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { containerSeccomp, hostFacts } from './run.js';
+import { findCgroup } from './cgroup.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -62,7 +63,7 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
   // the container's seccomp profile (an exec --privileged too, as Docker keeps the container's)
   const hc = containers.hostConfig(c.ID);
   const caps = proc.capabilities?.bounding ?? [];
-  const steps = execPlan(now.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf });
+  const steps = execPlan(now.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf, cgroupProcs: findCgroup(c.ID)?.procsFiles });
   const run = runHelper(steps, o.detach ? ['ignore', 'ignore', 'ignore'] : stdio, { detached: o.detach });
   onStart?.(run.kill);
   try {

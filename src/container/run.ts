@@ -4,6 +4,10 @@ import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { execPlan, planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
 import { execProcess } from './exec.js';
 import type { HealthConfig } from '../image/config.js';
+import { CGROUP_PARENT, endCgroup, findCgroup, limitsOf, startCgroup } from './cgroup.js';
+import { DEFAULT_DEVICE_RULES } from '../runtime/cgroups.js';
+import { CPU_PERIOD_US, cfsQuota } from '../runtime/cgroup-limits.js';
+import type { OciResources } from '../runtime/spec.js';
 import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
@@ -68,8 +72,38 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
     privileged: !!hc.Privileged,
     noNewPrivileges: noNewPrivileges(hc.SecurityOpt),
     seccomp: filter?.seccomp,
+    rlimits: rlimitsOf(hc),
+    cgroup: { path: `/${CGROUP_PARENT}/${c.ID}`, resources: ociResources(hc) },
   });
   return { spec, bpf: filter?.bpf };
+}
+
+/** --ulimit as OCI rlimits; a hard limit above berth's own fails here when berth cannot raise it (no CAP_SYS_RESOURCE). */
+export function rlimitsOf(hc: HostConfig): Array<{ type: string; hard: number; soft: number }> {
+  const out = (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard }));
+  if (!out.length || ownCapabilities().has('CAP_SYS_RESOURCE')) return out;
+  const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+  const NAMES: Record<string, string> = { RLIMIT_NOFILE: 'Max open files', RLIMIT_NPROC: 'Max processes', RLIMIT_CORE: 'Max core file size', RLIMIT_STACK: 'Max stack size', RLIMIT_MEMLOCK: 'Max locked memory', RLIMIT_CPU: 'Max cpu time', RLIMIT_FSIZE: 'Max file size', RLIMIT_DATA: 'Max data size', RLIMIT_AS: 'Max address space', RLIMIT_LOCKS: 'Max file locks', RLIMIT_SIGPENDING: 'Max pending signals', RLIMIT_MSGQUEUE: 'Max msgqueue size', RLIMIT_NICE: 'Max nice priority', RLIMIT_RTPRIO: 'Max realtime priority', RLIMIT_RTTIME: 'Max realtime timeout', RLIMIT_RSS: 'Max resident set' };
+  for (const r of out) {
+    const line = limits.split('\n').find((l) => l.startsWith(NAMES[r.type] ?? '\0'));
+    const hard = line ? line.slice(26).trim().split(/\s+/)[1] : undefined;
+    if (!hard || hard === 'unlimited') continue;
+    const want = r.hard < 0 ? Infinity : r.hard;
+    if (want > Number(hard)) throw invalid('ulimit_too_high', `--ulimit ${r.type.slice(7).toLowerCase()}=${r.soft}:${r.hard}: the hard limit is above berth's own (${hard}) and berth lacks CAP_SYS_RESOURCE to raise it`);
+  }
+  return out;
+}
+
+/** The container's limits in OCI's linux.resources (runc applies them; the helper's containers join the cgroup berth makes from the same HostConfig). */
+export function ociResources(hc: HostConfig): OciResources {
+  const l = limitsOf(hc);
+  return {
+    devices: (hc.Privileged ? [{ allow: true, type: 'a' as const, major: -1, minor: -1, access: 'rwm' }] : DEFAULT_DEVICE_RULES)
+      .map((r) => ({ allow: r.allow, ...(r.type !== 'a' ? { type: r.type } : {}), ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access })),
+    ...(l.memory || l.memoryReservation || l.memorySwap || l.oomKillDisable ? { memory: { ...(l.memory ? { limit: l.memory } : {}), ...(l.memoryReservation ? { reservation: l.memoryReservation } : {}), ...(l.memorySwap ? { swap: l.memorySwap } : {}), ...(l.oomKillDisable ? { disableOOMKiller: true } : {}) } } : {}),
+    ...(l.nanoCpus || l.cpuShares || l.cpusetCpus || l.cpusetMems ? { cpu: { ...(l.cpuShares ? { shares: l.cpuShares } : {}), ...(l.nanoCpus ? { quota: cfsQuota(l.nanoCpus), period: CPU_PERIOD_US } : {}), ...(l.cpusetCpus ? { cpus: l.cpusetCpus } : {}), ...(l.cpusetMems ? { mems: l.cpusetMems } : {}) } } : {}),
+    ...(l.pidsLimit && l.pidsLimit > 0 ? { pids: { limit: l.pidsLimit } } : {}),
+  };
 }
 
 /**
@@ -147,12 +181,14 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       exitCommand: [berthCommand(), '--root', p.root, 'container', 'cleanup', c.ID],
       attach: { dir: containers.dir(c.ID), stdinOpen: !!c.Config.OpenStdin },
     };
+    const cg = startCgroup(c.ID, hc);
+    monitor.oomCounter = cg.oomCounter;
     const hcheck = healthSettings(c.Config.Healthcheck);
     if (hcheck) {
       const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
-      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, hostFacts(), { seccomp: bpf }) };
+      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, hostFacts(), { seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles }) };
     }
-    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init, seccomp: bpf });
+    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     await run.started;
@@ -164,6 +200,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
   } catch (err) {
     // nothing runs: record why, as Docker does for a failed start
     if (rootfs) unmountRootfs(p, c.MountID);
+    await endCgroup(c.ID).catch(() => false);
     c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: (err as { exitCode?: number }).exitCode ?? 125, Error: (err as Error).message };
     containers.save(c);
     throw err;
@@ -192,7 +229,9 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf });
+      const cg = startCgroup(c.ID, containers.hostConfig(c.ID));
+      mark('cgroup');
+      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
       mark('spec + plan');
       run = runHelper(steps, opts.stdio);
     }
@@ -216,10 +255,13 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       containers.save(c);
       throw err;
     }
-    c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, FinishedAt: new Date().toISOString() };
+    const oom = await endCgroup(c.ID);
+    mark('cgroup removed');
+    c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
     containers.save(c);
     return code;
   } finally {
+    await endCgroup(c.ID).catch(() => false);
     unmountRootfs(p, c.MountID);
     lock.release();
     mark('unmount');

@@ -8,6 +8,7 @@ import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
+import { endCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
@@ -237,11 +238,12 @@ export class ContainerStore {
     const hc = this.hostConfig(c.ID);
     if (hc.Runtime === 'runc') await cleanupRunc(c.ID);
     unmountRootfs(this.p, c.MountID);
+    const oom = await endCgroup(c.ID);
     if (c.State.Running) {
       const m = this.monitorState(c.ID);
       const now = new Date().toISOString();
       const end = m?.Status === 'exited'
-        ? { ExitCode: m.ExitCode, OOMKilled: m.OOMKilled, FinishedAt: m.FinishedAt, StartedAt: m.StartedAt, Error: '' }
+        ? { ExitCode: m.ExitCode, OOMKilled: m.OOMKilled || oom, FinishedAt: m.FinishedAt, StartedAt: m.StartedAt, Error: '' }
         : { ExitCode: 137, FinishedAt: now, Error: m ? 'the container\'s monitor was killed' : 'berth was killed while running the container' };
       c.State = { ...c.State, ...end, Status: 'exited', Running: false, Restarting: false, Paused: false, Pid: 0 };
       if (m) c.RestartCount = m.RestartCount;

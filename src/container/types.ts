@@ -32,6 +32,17 @@ export interface HostConfig {
   RestartPolicy?: { Name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; MaximumRetryCount: number };
   LogConfig?: { Type: 'json-file'; Config: Record<string, string> };
   Init?: boolean | null;
+  // resources, named as Docker's HostConfig (0 = unset)
+  Memory?: number;
+  MemorySwap?: number;
+  MemoryReservation?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  PidsLimit?: number | null;
+  OomKillDisable?: boolean | null;
+  Ulimits?: Array<{ Name: string; Soft: number; Hard: number }> | null;
 }
 
 /** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */

@@ -279,3 +279,52 @@ function write(path: string, value: string): void {
 function readOr(path: string, fallback: string): string {
   try { return fs.readFileSync(path, 'utf8'); } catch (e) { if (isErrno(e, 'ENOENT')) return fallback; throw e; }
 }
+
+/** A devices cgroup rule as OCI's linux.resources.devices: allow or deny, type a|c|b, major/minor (-1 any), access rwm. */
+export interface DeviceRule { allow: boolean; type: 'a' | 'c' | 'b'; major: number; minor: number; access: string }
+
+/** Docker's default device rules: deny everything, then mknod of any node and use of the usual character devices. */
+export const DEFAULT_DEVICE_RULES: DeviceRule[] = [
+  { allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' },
+  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
+  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' }, // pts
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun
+];
+
+/** A rule as the v1 devices.allow/devices.deny line ("c 1:3 rwm", "a"). */
+export function deviceRuleLine(r: DeviceRule): string {
+  if (r.type === 'a') return 'a';
+  const n = (x: number) => (x < 0 ? '*' : String(x));
+  return `${r.type} ${n(r.major)}:${n(r.minor)} ${r.access}`;
+}
+
+/**
+ * Apply device rules in order (v1 devices controller). On v2 device access is
+ * an eBPF program, which berth does not load yet: the rules are skipped with a
+ * warning (returned).
+ */
+export function applyDeviceRules(cg: Cgroup, rules: readonly DeviceRule[]): string[] {
+  const key = Object.keys(cg.paths).find((k) => k.split(',').includes('devices'));
+  if (cg.version === 2 || !key) return ['device rules not applied: no devices cgroup controller (cgroup v2 needs an eBPF device program, not supported yet)'];
+  const dir = cg.paths[key]!;
+  for (const r of rules) {
+    const file = `${dir}/${r.allow ? 'devices.allow' : 'devices.deny'}`;
+    try { fs.writeFileSync(file, deviceRuleLine(r)); } catch (e) { throw wrap(`cgroup "${cg.parent}/${cg.id}": write ${JSON.stringify(deviceRuleLine(r))} to ${file}`, e); }
+  }
+  return [];
+}
+
+/** The file whose "oom_kill N" line counts the cgroup's OOM kills (v1 memory.oom_control, v2 memory.events). */
+export function oomCounterFile(cg: Cgroup): string | undefined {
+  if (cg.version === 2) return cg.paths[''] ? `${cg.paths['']}/memory.events` : undefined;
+  const key = Object.keys(cg.paths).find((k) => k.split(',').includes('memory'));
+  return key ? `${cg.paths[key]}/memory.oom_control` : undefined;
+}

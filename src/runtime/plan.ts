@@ -89,7 +89,7 @@ export interface PlanOptions {
   /** Detached: the monitor outlives berth; without it the container dies with berth. */
   monitor?: MonitorPlan;
   /** cgroup.procs files the container's process joins before its cgroup namespace is made. */
-  cgroupProcs?: string[];
+  cgroupProcs?: readonly string[];
   /** --init: PID 1 is a reaper that runs the command as its child. */
   init?: boolean;
   /** A compiled seccomp filter (BPF). */
@@ -240,7 +240,10 @@ function parentOf(p: string): string {
   return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 
-const RLIMITS: Record<string, number> = { RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9 };
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8,
+  RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
 
 /** Netstring encoding of a plan: for each step, "op", "argc", then the arguments. */
 export function encodePlan(steps: Step[]): Buffer {

@@ -26,21 +26,15 @@ export const RUNC_BUNDLES = '/run/berth/runc';
 export const RUNC_STATE = '/run/berth/runc-state';
 
 import { DEFAULT_CAPABILITIES } from './security.js';
+import { DEFAULT_DEVICE_RULES } from './cgroups.js';
 export { DEFAULT_CAPABILITIES };
 
 export interface DeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access: string }
 
-/**
- * The devices cgroup: deny everything, then allow what Docker (and runc's own
- * defaults) allow: mknod of any node, the standard character devices, ptys.
- */
-export const DEVICE_RULES: DeviceRule[] = [
-  { allow: false, access: 'rwm' },
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  ...([[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2]] as const).map(([major, minor]): DeviceRule => ({ allow: true, type: 'c', major, minor, access: 'rwm' })),
-  { allow: true, type: 'c', major: 136, access: 'rwm' },
-];
+/** Docker's device rules (the same list berth's own cgroups get) in OCI's form. */
+export const DEVICE_RULES: DeviceRule[] = DEFAULT_DEVICE_RULES.map((r) => ({
+  allow: r.allow, ...(r.type !== 'a' ? { type: r.type } : {}), ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access,
+}));
 
 /** config.json for runc: berth's spec plus what the native helper does implicitly. */
 export interface RuncConfig extends Omit<OciSpec, 'process' | 'linux'> {
@@ -49,7 +43,7 @@ export interface RuncConfig extends Omit<OciSpec, 'process' | 'linux'> {
   };
   linux: OciSpec['linux'] & {
     cgroupsPath: string;
-    resources: { devices: DeviceRule[] };
+    resources: NonNullable<OciSpec['linux']['resources']>;
     rootfsPropagation: string;
     maskedPaths: string[];
     readonlyPaths: string[];
@@ -74,9 +68,9 @@ export function runcConfig(spec: OciSpec, id: string): RuncConfig {
     },
     linux: {
       ...spec.linux,
-      // relative: under berth's own cgroup, as the helper's containers stay in it (and nothing is left behind)
-      cgroupsPath: `berth-${id}`,
-      resources: { devices: DEVICE_RULES.map((r) => ({ ...r })) },
+      // the spec's (berth/<id>, as the helper's containers), else relative: under berth's own cgroup
+      cgroupsPath: spec.linux.cgroupsPath ?? `berth-${id}`,
+      resources: { ...spec.linux.resources, devices: spec.linux.resources?.devices ?? DEVICE_RULES.map((r) => ({ ...r })) },
       // as the helper: the container's mounts are private (runc's default would be rslave)
       rootfsPropagation: 'rprivate',
       maskedPaths: spec.linux.maskedPaths ?? [],

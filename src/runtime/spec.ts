@@ -32,7 +32,18 @@ export interface OciSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     seccomp?: OciSeccomp;
+    /** For runc, which makes the cgroup itself (the native helper joins the one berth made). */
+    cgroupsPath?: string;
+    resources?: OciResources;
   };
+}
+
+/** OCI linux.resources (the parts berth sets). */
+export interface OciResources {
+  devices?: Array<{ allow: boolean; type?: string; major?: number; minor?: number; access?: string }>;
+  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
 }
 
 export interface SpecInput {
@@ -57,6 +68,9 @@ export interface SpecInput {
   noNewPrivileges: boolean;
   /** The seccomp filter (Docker's default profile unless unconfined). */
   seccomp?: OciSeccomp;
+  /** --ulimit, as OCI rlimits (RLIMIT_NOFILE, ...). */
+  rlimits?: Array<{ type: string; hard: number; soft: number }>;
+  cgroup?: { path: string; resources: OciResources };
 }
 
 /** Docker's default mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs (read-only). */
@@ -97,6 +111,7 @@ export function buildSpec(i: SpecInput): OciSpec {
       cwd: i.cwd,
       ...(i.noNewPrivileges ? { noNewPrivileges: true } : {}),
       capabilities: { bounding: i.capabilities, effective: i.uid === 0 ? i.capabilities : [], permitted: i.uid === 0 ? i.capabilities : [] },
+      ...(i.rlimits?.length ? { rlimits: i.rlimits } : {}),
     },
     root: { path: i.rootfs, readonly: i.readonlyRootfs },
     hostname: i.hostname,
@@ -107,6 +122,7 @@ export function buildSpec(i: SpecInput): OciSpec {
       maskedPaths: i.privileged ? [] : [...MASKED_PATHS],
       readonlyPaths: i.privileged ? [] : [...READONLY_PATHS],
       ...(i.seccomp ? { seccomp: i.seccomp } : {}),
+      ...(i.cgroup ? { cgroupsPath: i.cgroup.path, resources: i.cgroup.resources } : {}),
     },
   };
 }

@@ -56,7 +56,7 @@ test('runcConfig adds Docker\'s capabilities, device rules, a cgroup under berth
   assert.deepEqual(c.process.capabilities.bounding, DEFAULT_CAPABILITIES);
   assert.deepEqual(c.process.capabilities.effective, DEFAULT_CAPABILITIES);
   assert.equal(c.linux.cgroupsPath, 'berth-abc');
-  assert.deepEqual(c.linux.resources.devices[0], { allow: false, access: 'rwm' });
+  assert.deepEqual(c.linux.resources.devices?.[0], { allow: false, access: 'rwm' });
   assert.equal(c.linux.rootfsPropagation, 'rprivate');
   assert.deepEqual(c.mounts, spec.mounts);
   assert.deepEqual(c.root, spec.root);
