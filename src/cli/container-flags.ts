@@ -70,8 +70,8 @@ export function parseUlimit(v: string): { Name: string; Soft: number; Hard: numb
   return { Name: m[1]!, Soft: soft, Hard: hard };
 }
 
-/** --memory, --cpus, ... as Docker's HostConfig resource fields, checked as the daemon checks them. */
-function resources(o: Opts): Partial<HostConfig> {
+/** The resource flags given (--memory, --cpus, ...), parsed; what is not given stays unset. */
+export function limitFlags(o: Opts): Limits {
   const str = (k: string) => o[k] as string | undefined;
   const l: Limits = {};
   if (str('memory') !== undefined) l.memory = parseBytes(str('memory')!, 'memory');
@@ -89,15 +89,24 @@ function resources(o: Opts): Partial<HostConfig> {
     l.pidsLimit = Number(str('pids-limit'));
   }
   if (o['oom-kill-disable']) l.oomKillDisable = true;
-  const host = detectCgroups();
-  const { limits, warnings } = checkLimits(l, { cpus: availableParallelism(), swapAccounting: swapAccounting(host) });
+  return l;
+}
+
+/** Limits checked as Docker's daemon checks them (warnings to stderr), as HostConfig fields. */
+export function checkedResources(l: Limits, update = false): Partial<HostConfig> {
+  if (!Object.keys(l).length) return {};
+  const { limits, warnings } = checkLimits(l, { cpus: availableParallelism(), swapAccounting: swapAccounting(detectCgroups()) }, update);
   for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
-  const ulimits = ((o.ulimit as string[] | undefined) ?? []).map(parseUlimit);
   return {
     Memory: limits.memory ?? 0, MemorySwap: limits.memorySwap ?? 0, MemoryReservation: limits.memoryReservation ?? 0, NanoCpus: limits.nanoCpus ?? 0,
     CpuShares: limits.cpuShares ?? 0, CpusetCpus: limits.cpusetCpus ?? '', CpusetMems: limits.cpusetMems ?? '', PidsLimit: limits.pidsLimit ?? null,
-    OomKillDisable: limits.oomKillDisable ?? null, Ulimits: ulimits.length ? ulimits : null,
+    OomKillDisable: limits.oomKillDisable ?? null,
   };
+}
+
+function resources(o: Opts): Partial<HostConfig> {
+  const ulimits = ((o.ulimit as string[] | undefined) ?? []).map(parseUlimit);
+  return { ...checkedResources(limitFlags(o)), Ulimits: ulimits.length ? ulimits : null };
 }
 
 /** A Go duration ("1m30s", "500ms", "2h") in nanoseconds, as Docker's --health-* flags take them. */

@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict, invalid } from '../core/errors.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
+import { findCgroup } from './cgroup.js';
+import { freeze, thaw } from '../runtime/cgroups.js';
 
 /**
  * Stop, kill and wait for containers without a daemon. A container runs while
@@ -34,7 +36,13 @@ function running(containers: ContainerStore, c: ContainerRecord): ContainerRecor
   return now;
 }
 
-/** Send a signal to the container's main process (`docker kill`). */
+/** `docker kill`: the signal, then thaw a paused container so it is delivered. */
+export async function killAndThaw(containers: ContainerStore, c: ContainerRecord, signal: number, opts: { noRestart?: boolean } = {}): Promise<void> {
+  killContainer(containers, c, signal, opts);
+  await thawIfPaused(containers, c);
+}
+
+/** Send a signal to the container's main process. */
 export function killContainer(containers: ContainerStore, c: ContainerRecord, signal: number, opts: { noRestart?: boolean } = {}): void {
   const now = running(containers, c);
   // a user's kill or stop ends the container for good: the monitor reads the marker before a restart
@@ -45,6 +53,14 @@ export function killContainer(containers: ContainerStore, c: ContainerRecord, si
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
+}
+
+/** A paused container gets the signal once thawed (as Docker: stop and kill work on paused containers). */
+async function thawIfPaused(containers: ContainerStore, c: ContainerRecord): Promise<void> {
+  if (!(containers.tryGet(c.ID) ?? c).State.Paused) return;
+  const cg = findCgroup(c.ID);
+  if (cg) await thaw(cg);
+  await containers.update(c.ID, (r) => { r.State.Paused = false; });
 }
 
 /**
@@ -84,6 +100,7 @@ export async function stopContainer(containers: ContainerStore, c: ContainerReco
   const timeout = opts.timeout ?? now.Config.StopTimeout ?? 10;
   try {
     killContainer(containers, now, sig, { noRestart: true });
+    await thawIfPaused(containers, now);
   } catch (err) {
     if ((err as { code?: string }).code !== 'not_running') throw err;
   }
@@ -95,4 +112,23 @@ export async function stopContainer(containers: ContainerStore, c: ContainerReco
 /** `docker wait`: block until the container stops; its exit code. */
 export async function waitContainer(containers: ContainerStore, c: ContainerRecord): Promise<number> {
   return (await waitStopped(containers, c.ID)) ?? c.State.ExitCode;
+}
+
+/** `docker pause`: freeze every process of the container (the freezer cgroup). */
+export async function pauseContainer(containers: ContainerStore, c: ContainerRecord): Promise<void> {
+  const now = running(containers, c);
+  if (now.State.Paused) throw conflict('already_paused', `container ${c.ID.slice(0, 12)} is already paused`);
+  const cg = findCgroup(c.ID);
+  if (!cg) throw conflict('no_cgroup', `container ${c.ID.slice(0, 12)} has no cgroup to freeze`);
+  await freeze(cg);
+  await containers.update(c.ID, (r) => { r.State.Paused = true; });
+}
+
+/** `docker unpause`. */
+export async function unpauseContainer(containers: ContainerStore, c: ContainerRecord): Promise<void> {
+  const now = running(containers, c);
+  if (!now.State.Paused) throw conflict('not_paused', `container ${c.ID.slice(0, 12)} is not paused`);
+  const cg = findCgroup(c.ID);
+  if (cg) await thaw(cg);
+  await containers.update(c.ID, (r) => { r.State.Paused = false; });
 }

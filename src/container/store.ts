@@ -149,6 +149,19 @@ export class ContainerStore {
     }));
   }
 
+  /** Change a container's stored record under the store lock (read, change, write: no lost updates between berth processes). */
+  async update(id: string, fn: (r: ContainerRecord, hc: HostConfig) => void): Promise<ContainerRecord> {
+    return this.images.lock(() => {
+      const r = JSON.parse(fs.readFileSync(`${this.dir(id)}/config.v2.json`, 'utf8')) as ContainerRecord;
+      const hc = this.hostConfig(id);
+      const before = JSON.stringify(hc);
+      fn(r, hc);
+      this.save(r);
+      if (JSON.stringify(hc) !== before) writeFileAtomic(`${this.dir(id)}/hostconfig.json`, JSON.stringify(hc), 0o600);
+      return r;
+    });
+  }
+
   /** `docker rename`: names are unique; the store lock makes the check and the write one step. */
   async rename(c: ContainerRecord, name: string): Promise<void> {
     const n = name.replace(/^\//, '');

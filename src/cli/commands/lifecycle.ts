@@ -1,6 +1,6 @@
 import { conflict, invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
-import { killContainer, parseSignal, stopContainer, waitContainer } from '../../container/lifecycle.js';
+import { killAndThaw, parseSignal, pauseContainer, stopContainer, unpauseContainer, waitContainer } from '../../container/lifecycle.js';
 import { startDetached } from '../../container/run.js';
 import type { Command, Context } from '../context.js';
 import { eachContainer } from './run.js';
@@ -60,7 +60,7 @@ export const kill: Command = {
     const containers = await open(ctx);
     const sig = parseSignal(o.signal as string);
     // as Docker: a kill with SIGKILL ends the container for good (no restart by its policy)
-    return eachContainer(ctx, containers, args, async (c) => killContainer(containers, c, sig, { noRestart: sig === 9 }));
+    return eachContainer(ctx, containers, args, (c) => killAndThaw(containers, c, sig, { noRestart: sig === 9 }));
   },
 };
 
@@ -125,5 +125,29 @@ export const containerCleanup: Command = {
     if (args.length !== 1) throw invalid('usage', '"container cleanup" requires exactly 1 argument');
     const containers = new ContainerStore(await ctx.store());
     if (containers.tryGet(args[0]!)) await containers.cleanup(args[0]!);
+  },
+};
+
+export const pause: Command = {
+  names: [['pause'], ['container', 'pause']],
+  usage: 'pause CONTAINER [CONTAINER...]',
+  summary: 'Pause all processes within one or more containers',
+  options: {},
+  async run(ctx, args) {
+    if (!args.length) throw invalid('usage', '"pause" requires at least 1 argument');
+    const containers = await open(ctx);
+    return eachContainer(ctx, containers, args, (c) => pauseContainer(containers, c));
+  },
+};
+
+export const unpause: Command = {
+  names: [['unpause'], ['container', 'unpause']],
+  usage: 'unpause CONTAINER [CONTAINER...]',
+  summary: 'Unpause all processes within one or more containers',
+  options: {},
+  async run(ctx, args) {
+    if (!args.length) throw invalid('usage', '"unpause" requires at least 1 argument');
+    const containers = await open(ctx);
+    return eachContainer(ctx, containers, args, (c) => unpauseContainer(containers, c));
   },
 };

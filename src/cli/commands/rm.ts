@@ -1,6 +1,6 @@
 import { BerthError, conflict, invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
-import { killContainer, waitStopped } from '../../container/lifecycle.js';
+import { killAndThaw, waitStopped } from '../../container/lifecycle.js';
 import type { Command } from '../context.js';
 
 export const rm: Command = {
@@ -19,7 +19,7 @@ export const rm: Command = {
         const c = containers.resolve(a);
         if (c.State.Running) {
           if (!o.force) throw conflict('container_running', `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`);
-          try { killContainer(containers, c, 9, { noRestart: true }); } catch { /* it ended meanwhile */ }
+          try { await killAndThaw(containers, c, 9, { noRestart: true }); } catch { /* it ended meanwhile */ }
           await waitStopped(containers, c.ID);
         }
         const now = containers.tryGet(c.ID);
