@@ -35,6 +35,7 @@ export const commands: CommandEntry[] = [
   entry([['rm'], ['container', 'rm'], ['container', 'remove']], 'Remove one or more containers', async () => (await import('./rm.js')).rm),
   entry([['diff'], ['container', 'diff']], "Inspect changes to files or directories on a container's filesystem", async () => (await import('./diff.js')).diff),
   entry([['commit'], ['container', 'commit']], "Create a new image from a container's changes", async () => (await import('./commit.js')).commit),
+  entry([['cp'], ['container', 'cp']], 'Copy files/folders between a container and the local filesystem', async () => (await import('./cp.js')).cp),
   entry([['export'], ['container', 'export']], "Export a container's filesystem as a tar archive", async () => (await import('./export.js')).exportCmd),
   entry([['images'], ['image', 'ls'], ['image', 'list']], 'List images', async () => (await import('./images.js')).images),
   entry([['import'], ['image', 'import']], 'Import the contents from a tarball to create a filesystem image', async () => (await import('./import.js')).importCmd),

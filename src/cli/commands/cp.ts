@@ -1,0 +1,59 @@
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { invalid } from '../../core/errors.js';
+import { copyFromContainer, copyFromContainerTar, copyTarToContainer, copyToContainer, type CopyOptions, type CopyResult } from '../../container/cp.js';
+import { ContainerStore } from '../../container/store.js';
+import { humanSizeWithPrecision } from '../format/units.js';
+import type { Command } from '../context.js';
+
+/**
+ * "CONTAINER:PATH" or a local path. As Docker's CLI: an absolute path, or one
+ * starting with "." ("./file:name"), is always local.
+ */
+export function splitCpArg(arg: string): { container?: string; path: string } {
+  if (path.isAbsolute(arg)) return { path: arg };
+  const i = arg.indexOf(':');
+  if (i < 0 || arg.startsWith('.')) return { path: arg };
+  return { container: arg.slice(0, i), path: arg.slice(i + 1) };
+}
+
+export const cp: Command = {
+  names: [['cp'], ['container', 'cp']],
+  usage: 'cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
+  summary: "Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a\ncontainer source to stdout.",
+  options: {
+    archive: { type: 'boolean', short: 'a' },
+    'follow-link': { type: 'boolean', short: 'L' },
+    quiet: { type: 'boolean', short: 'q' },
+  },
+  async run(ctx, args, o) {
+    if (args.length !== 2) throw invalid('usage', '"cp" requires exactly 2 arguments');
+    if (args[0] === '') throw invalid('usage', 'source can not be empty');
+    if (args[1] === '') throw invalid('usage', 'destination can not be empty');
+    const src = splitCpArg(args[0]!);
+    const dst = splitCpArg(args[1]!);
+    if (src.container !== undefined && dst.container !== undefined) throw invalid('usage', 'copying between containers is not supported');
+    if (src.container === undefined && dst.container === undefined) throw invalid('usage', 'must specify at least one container source');
+    const ref = (src.container ?? dst.container)!;
+    const store = await ctx.store();
+    const containers = new ContainerStore(store);
+    await containers.reapStale();
+    const t = { ref, c: containers.resolve(ref) };
+    const opts: CopyOptions = { archive: !!o.archive, followLink: !!o['follow-link'] };
+    // as Docker: a summary on stderr only when a terminal is attached and -q is not given
+    const quiet = o.quiet ? true : !ctx.stdout.isTTY;
+    let r: CopyResult;
+    if (src.container !== undefined) {
+      if (dst.path === '-') {
+        await copyFromContainerTar(containers, t, src.path, ctx.stdout as unknown as Writable, opts);
+        return;
+      }
+      r = await copyFromContainer(containers, t, src.path, dst.path, opts);
+    } else if (src.path === '-') {
+      r = await copyTarToContainer(containers, t, ctx.stdin as AsyncIterable<Buffer>, dst.path, opts);
+    } else {
+      r = await copyToContainer(containers, t, src.path, dst.path, opts);
+    }
+    if (!quiet) ctx.err(`Successfully copied ${humanSizeWithPrecision(r.bytes, 3)} to ${r.dest}`);
+  },
+};
