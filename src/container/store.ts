@@ -65,12 +65,16 @@ export class ContainerStore {
     if (!text) return undefined;
     let r: ContainerRecord;
     try { r = JSON.parse(text) as ContainerRecord; } catch { return undefined; }
-    if (r.State.Running) {
-      const m = this.monitorState(id);
-      if (m && m.Status !== 'exited') {
-        r.State = { ...r.State, Status: m.Status, Restarting: m.Status === 'restarting', Pid: m.Pid, StartedAt: m.StartedAt, ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}) };
-        r.RestartCount = m.RestartCount;
-      }
+    // a monitor's state is live, also when the berth that started it was killed before recording the start
+    const m = r.State.Running || r.State.Status === 'created' ? this.monitorState(id) : undefined;
+    if (m && m.Status !== 'exited') {
+      r.State = { ...r.State, Status: m.Status, Running: true, Restarting: m.Status === 'restarting', Pid: m.Pid, StartedAt: m.StartedAt, ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}) };
+      r.RestartCount = m.RestartCount;
+      if (!r.LogPath) r.LogPath = this.logPath(id);
+    } else if (m && r.State.Status === 'created') {
+      // it ran and ended while the berth that started it had died before recording the start
+      r.State = { ...r.State, Status: 'exited', ExitCode: m.ExitCode, OOMKilled: m.OOMKilled, StartedAt: m.StartedAt, FinishedAt: m.FinishedAt };
+      r.LogPath = r.LogPath ?? this.logPath(id);
     }
     const test = r.Config.Healthcheck?.Test;
     if (test?.length && test[0] !== 'NONE') {

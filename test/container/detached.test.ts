@@ -202,3 +202,26 @@ test('healthchecks: --health-* flags run the check in the container; starting, h
   assert.equal(berth(root, ['run', '-d', '--health-interval', '10q', 'base', 'true']).code, 125);
   ok(['rm', '-f', 'hc', 'slow']);
 });
+
+test('berth killed at any point of run -d: the next command shows the container running or settled; nothing leaks', async () => {
+  for (const ms of [20, 60, 100, 140, 180, 250]) {
+    const name = `k${ms}`;
+    const p = spawn(BERTH, ['--root', root, 'run', '-d', '--name', name, 'base', 'sleep', '60'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, ms));
+    p.kill('SIGKILL');
+    await new Promise((r) => p.on('exit', r));
+    const r = berth(root, ['ps', '-a', '--format', '{{.Names}} {{.State}}', '--filter', `name=^${name}$`]);
+    assert.equal(r.code, 0, r.stderr);
+    const st = r.stdout.trim();
+    // not created yet, created, running (the monitor made it), or settled as exited: never a half state
+    assert.match(st, new RegExp(`^(|${name} (created|running|exited))$`), `after ${ms} ms: ${st}`);
+    if (st.endsWith('running')) {
+      const id = ok(['inspect', '-f', '{{.Id}}', name]);
+      monitorOf(id);
+      assert.equal(ok(['exec', name, 'cat', '/proc/1/cmdline']).replace(/\0/g, ' ').trim(), 'sleep 60');
+    }
+    if (st) ok(['rm', '-f', name]);
+  }
+  assert.equal(berth(root, ['system', 'check']).code, 0);
+  assert.deepEqual(mountsUnder(root), []);
+});
