@@ -278,7 +278,7 @@ export function createOptionsFromFlags(store: ImageStore, args: string[], o: Opt
         WorkingDir: (o.workdir as string | undefined) ?? img.WorkingDir ?? '', Image: imageArg,
         Tty: !!o.tty, OpenStdin: !!o.interactive, AttachStdin: !!o.interactive && !o.detach, AttachStdout: !o.detach, AttachStderr: !o.detach,
         Labels: { ...(img.Labels ?? {}), ...labels((o.label as string[] | undefined) ?? []) },
-        Healthcheck: healthcheck(img.Healthcheck, o),
+        ...(healthcheck(img.Healthcheck, o) ? { Healthcheck: healthcheck(img.Healthcheck, o) } : {}),
         ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
         ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
       },

@@ -183,9 +183,10 @@ test('two berth processes stopping one container agree; --init reaps as PID 1; r
 });
 
 test('healthchecks: --health-* flags run the check in the container; starting, healthy, unhealthy in ps and inspect; timeouts', async () => {
-  runD(['--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '100ms', '--health-retries', '2', 'base',
+  // failures in the start period do not count: it stays "starting" until the first success
+  runD(['--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '100ms', '--health-retries', '2', '--health-start-period', '30s', 'base',
     'sh', '-c', 'sleep 0.6; touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; sleep 60']);
-  assert.match(ok(['ps', '--format', '{{.Status}}', '--filter', 'name=hc']), /\(health: starting\)|\(healthy\)/);
+  assert.match(ok(['ps', '--format', '{{.Status}}', '--filter', 'name=^hc$']), /\(health: starting\)|\(healthy\)/);
   await waitFor(() => (state('hc', '{{.State.Health.Status}}') === 'healthy' ? true : undefined));
   const h = JSON.parse(ok(['inspect', '--format', '{{json .State.Health}}', 'hc'])) as { Status: string; FailingStreak: number; Log: Array<{ ExitCode: number; Output: string }> };
   assert.equal(h.Log[h.Log.length - 1]!.Output, 'fine\n');
