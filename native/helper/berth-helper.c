@@ -1063,6 +1063,7 @@ static void run_steps(void) {
       if (fd >= 0) close(fd);
     }
     else if (!strcmp(op, "mknod")) { NEED(4); if (mknod(a[0], (mode_t)num(a[1]), makedev(num(a[2]), num(a[3]))) < 0) fail(errno, a[0]); }
+    else if (!strcmp(op, "chown")) { NEED(3); if (lchown(a[0], (uid_t)num(a[1]), (gid_t)num(a[2])) < 0) fail(errno, a[0]); }
     else if (!strcmp(op, "chmod")) { NEED(2); refuse_symlink(a[0]); if (chmod(a[0], (mode_t)num(a[1])) < 0) fail(errno, a[0]); }
     else if (!strcmp(op, "symlink")) { NEED(2); if (symlink(a[0], a[1]) < 0 && errno != EEXIST) fail(errno, a[1]); }
     else if (!strcmp(op, "chdir")) { NEED(1); if (chdir(a[0]) < 0) fail(errno, a[0]); }

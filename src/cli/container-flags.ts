@@ -58,7 +58,17 @@ export const createFlags = {
   'pids-limit': { type: 'string' },
   'oom-kill-disable': { type: 'boolean' },
   ulimit: { type: 'string', multiple: true },
+  device: { type: 'string', multiple: true },
 } as const;
+
+/** `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's DeviceMapping (permissions a subset of rwm, default rwm). */
+export function parseDevice(v: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = v.split(':');
+  let perms = 'rwm';
+  if (parts.length > 1 && /^[rwm]+$/.test(parts[parts.length - 1]!)) perms = parts.pop()!;
+  if (parts.length > 2 || !parts[0]!.startsWith('/') || (parts[1] !== undefined && !parts[1].startsWith('/'))) throw invalid('invalid_device', `invalid device specification: ${v}`);
+  return { PathOnHost: parts[0]!, PathInContainer: parts[1] ?? parts[0]!, CgroupPermissions: perms };
+}
 
 /** `--ulimit name=soft[:hard]` as Docker's Ulimits (nofile, nproc, core, ...). */
 export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
@@ -106,7 +116,8 @@ export function checkedResources(l: Limits, update = false): Partial<HostConfig>
 
 function resources(o: Opts): Partial<HostConfig> {
   const ulimits = ((o.ulimit as string[] | undefined) ?? []).map(parseUlimit);
-  return { ...checkedResources(limitFlags(o)), Ulimits: ulimits.length ? ulimits : null };
+  const devices = ((o.device as string[] | undefined) ?? []).map(parseDevice);
+  return { ...checkedResources(limitFlags(o)), Ulimits: ulimits.length ? ulimits : null, Devices: devices.length ? devices : null };
 }
 
 /** A Go duration ("1m30s", "500ms", "2h") in nanoseconds, as Docker's --health-* flags take them. */

@@ -1,4 +1,6 @@
-import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type Limits } from '../runtime/cgroups.js';
+import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type CgroupHost, type DeviceRule, type Limits } from '../runtime/cgroups.js';
+import * as fs from 'node:fs';
+import { invalid } from '../core/errors.js';
 import type { HostConfig } from './types.js';
 
 /**
@@ -8,6 +10,16 @@ import type { HostConfig } from './types.js';
  */
 export const CGROUP_PARENT = 'berth';
 
+/**
+ * The hierarchies a container joins: those with resource controllers. Named
+ * hierarchies (name=systemd) and a hybrid host's controller-less cgroup2 tree
+ * limit nothing, and every hierarchy joined costs the start a cgroup migration.
+ */
+export function containerCgroupHost(host: CgroupHost = detectCgroups()): CgroupHost {
+  if (host.version === 2) return host;
+  return { version: 1, hierarchies: host.hierarchies.filter((h) => h.controllers.some((c) => !c.startsWith('name='))) };
+}
+
 export function limitsOf(hc: HostConfig): Limits {
   return {
     memory: hc.Memory || undefined, memorySwap: hc.MemorySwap || undefined, memoryReservation: hc.MemoryReservation || undefined,
@@ -16,18 +28,34 @@ export function limitsOf(hc: HostConfig): Limits {
   };
 }
 
+/** A --device: the host node's type and numbers (symlinks followed), where it goes, what the cgroup allows. */
+export interface HostDevice { path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; uid: number; gid: number; access: string }
+
+export function hostDevices(hc: HostConfig): HostDevice[] {
+  return (hc.Devices ?? []).map((d) => {
+    let st: fs.Stats;
+    try { st = fs.statSync(d.PathOnHost); } catch (e) { throw invalid('invalid_device', `error gathering device information while adding custom device ${JSON.stringify(d.PathOnHost)}: ${(e as Error).message}`); }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalid('invalid_device', `${d.PathOnHost} is not a device node`);
+    return { path: d.PathInContainer, type: st.isBlockDevice() ? 'b' as const : 'c' as const, major: Number(BigInt(st.rdev) >> 8n & 0xfffn), minor: Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n)), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid, access: d.CgroupPermissions };
+  });
+}
+
+/** Docker's device rules, plus --device ones; --privileged allows every device. */
+export function deviceRules(hc: HostConfig, devices = hostDevices(hc)): DeviceRule[] {
+  if (hc.Privileged) return [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }];
+  return [...DEFAULT_DEVICE_RULES, ...devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }))];
+}
+
 /** Make (or reuse, after a crash) the container's cgroup with its limits and device rules. */
 export function startCgroup(id: string, hc: HostConfig): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
-  const cg = createCgroup(id, limitsOf(hc), CGROUP_PARENT);
-  // --privileged: every device (as Docker); otherwise deny all but the usual nodes
-  const rules = hc.Privileged ? [{ allow: true, type: 'a' as const, major: -1, minor: -1, access: 'rwm' }] : DEFAULT_DEVICE_RULES;
-  const warnings = [...cg.warnings, ...applyDeviceRules(cg, rules)];
+  const cg = createCgroup(id, limitsOf(hc), CGROUP_PARENT, containerCgroupHost());
+  const warnings = [...cg.warnings, ...applyDeviceRules(cg, deviceRules(hc))];
   return { cgroup: cg, oomCounter: oomCounterFile(cg), warnings };
 }
 
 /** The cgroup of a container, if it exists. */
 export function findCgroup(id: string): Cgroup | undefined {
-  try { return openCgroup(id, CGROUP_PARENT); } catch { return undefined; }
+  try { return openCgroup(id, CGROUP_PARENT, containerCgroupHost()); } catch { return undefined; }
 }
 
 /** Remove a stopped container's cgroup; whether the kernel OOM-killed in it. */

@@ -4,8 +4,7 @@ import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { execPlan, planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
 import { execProcess } from './exec.js';
 import type { HealthConfig } from '../image/config.js';
-import { CGROUP_PARENT, endCgroup, findCgroup, limitsOf, startCgroup } from './cgroup.js';
-import { DEFAULT_DEVICE_RULES } from '../runtime/cgroups.js';
+import { CGROUP_PARENT, deviceRules, endCgroup, hostDevices, limitsOf, startCgroup } from './cgroup.js';
 import { CPU_PERIOD_US, cfsQuota } from '../runtime/cgroup-limits.js';
 import type { OciResources } from '../runtime/spec.js';
 import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
@@ -74,6 +73,7 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
     seccomp: filter?.seccomp,
     rlimits: rlimitsOf(hc),
     cgroup: { path: `/${CGROUP_PARENT}/${c.ID}`, resources: ociResources(hc) },
+    devices: hostDevices(hc).map(({ access: _a, ...d }) => d),
   });
   return { spec, bpf: filter?.bpf };
 }
@@ -98,7 +98,7 @@ export function rlimitsOf(hc: HostConfig): Array<{ type: string; hard: number; s
 export function ociResources(hc: HostConfig): OciResources {
   const l = limitsOf(hc);
   return {
-    devices: (hc.Privileged ? [{ allow: true, type: 'a' as const, major: -1, minor: -1, access: 'rwm' }] : DEFAULT_DEVICE_RULES)
+    devices: deviceRules(hc)
       .map((r) => ({ allow: r.allow, ...(r.type !== 'a' ? { type: r.type } : {}), ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access })),
     ...(l.memory || l.memoryReservation || l.memorySwap || l.oomKillDisable ? { memory: { ...(l.memory ? { limit: l.memory } : {}), ...(l.memoryReservation ? { reservation: l.memoryReservation } : {}), ...(l.memorySwap ? { swap: l.memorySwap } : {}), ...(l.oomKillDisable ? { disableOOMKiller: true } : {}) } } : {}),
     ...(l.nanoCpus || l.cpuShares || l.cpusetCpus || l.cpusetMems ? { cpu: { ...(l.cpuShares ? { shares: l.cpuShares } : {}), ...(l.nanoCpus ? { quota: cfsQuota(l.nanoCpus), period: CPU_PERIOD_US } : {}), ...(l.cpusetCpus ? { cpus: l.cpusetCpus } : {}), ...(l.cpusetMems ? { mems: l.cpusetMems } : {}) } } : {}),

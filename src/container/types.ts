@@ -43,6 +43,7 @@ export interface HostConfig {
   PidsLimit?: number | null;
   OomKillDisable?: boolean | null;
   Ulimits?: Array<{ Name: string; Soft: number; Hard: number }> | null;
+  Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
 }
 
 /** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */

@@ -165,6 +165,13 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     }
     if (m.destination === '/dev/pts') steps.push(['symlink', 'pts/ptmx', '/dev/ptmx']);
   }
+  // --device: the node made inside the container (the devices cgroup lets it be opened)
+  for (const d of spec.linux.devices ?? []) {
+    steps.push(...mkdirSteps(parentOf(d.path)));
+    steps.push(['mknod', d.path, String((d.type === 'b' ? 0o60000 : 0o20000) | (d.fileMode ?? 0o666)), String(d.major), String(d.minor)]);
+    steps.push(['chmod', d.path, String(d.fileMode ?? 0o666)]);
+    steps.push(['chown', d.path, String(d.uid ?? 0), String(d.gid ?? 0)]);
+  }
   steps.push(...mkdirSteps(spec.process.cwd));
   for (const p of spec.linux.maskedPaths ?? []) steps.push(['mask', p]);
   for (const p of spec.linux.readonlyPaths ?? []) steps.push(['readonly', p]);

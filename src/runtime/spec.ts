@@ -32,6 +32,8 @@ export interface OciSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     seccomp?: OciSeccomp;
+    /** --device: nodes made in the container's /dev (OCI linux.devices). */
+    devices?: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }>;
     /** For runc, which makes the cgroup itself (the native helper joins the one berth made). */
     cgroupsPath?: string;
     resources?: OciResources;
@@ -71,6 +73,7 @@ export interface SpecInput {
   /** --ulimit, as OCI rlimits (RLIMIT_NOFILE, ...). */
   rlimits?: Array<{ type: string; hard: number; soft: number }>;
   cgroup?: { path: string; resources: OciResources };
+  devices?: NonNullable<OciSpec['linux']['devices']>;
 }
 
 /** Docker's default mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs (read-only). */
@@ -123,6 +126,7 @@ export function buildSpec(i: SpecInput): OciSpec {
       readonlyPaths: i.privileged ? [] : [...READONLY_PATHS],
       ...(i.seccomp ? { seccomp: i.seccomp } : {}),
       ...(i.cgroup ? { cgroupsPath: i.cgroup.path, resources: i.cgroup.resources } : {}),
+      ...(i.devices?.length ? { devices: i.devices } : {}),
     },
   };
 }

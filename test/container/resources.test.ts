@@ -110,5 +110,12 @@ test('--ulimit sets rlimits (never above the hard limit berth holds without CAP_
   const r = berth(root, ['run', '--rm', 'base', 'sh', '-c', 'mknod /tmp/d b 7 0 && echo made; dd if=/tmp/d of=/dev/null bs=1 count=1 2>&1 | head -1']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^made\n.*Operation not permitted/m);
+  // --device: the node in the container, and the cgroup allows exactly the given access (both runtimes)
+  for (const rt of ['berth', 'runc']) {
+    const d = berth(root, ['run', '--rm', '--runtime', rt, '--device', '/dev/loop0:/dev/xdisk:r', 'base', 'sh', '-c', 'dd if=/dev/xdisk of=/dev/null bs=512 count=1 2>/dev/null && echo read-ok; dd if=/dev/zero of=/dev/xdisk bs=1 count=0 2>&1']);
+    assert.equal(d.code, 1, `${rt}: ${d.stderr}`);
+    assert.match(d.stdout, /^read-ok\ndd: failed to open '\/dev\/xdisk': Operation not permitted/m, rt);
+  }
+  assert.match(berth(root, ['run', '--rm', '--device', '/dev/nope', 'base', 'true']).stderr, /\/dev\/nope/);
   assert.deepEqual(berthCgroups().filter((n) => !n.startsWith('berth-test')), [], 'no cgroups left');
 });
