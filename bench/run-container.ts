@@ -22,54 +22,20 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
-import { PODMAN_RUN_FLAGS, Scope, privatePodman, startDockerd, type Dockerd, type Podman } from '../test/helpers/peers.js';
+import { PODMAN_RUN_FLAGS, Scope } from '../test/helpers/peers.js';
+import {
+  IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, quote, ratio, sh, stats,
+  table, versions, type Cmd, type Timing,
+} from './fixtures.js';
 
 const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 20));
 const WARMUP = Math.max(0, Number(process.env.BENCH_WARMUP ?? 3));
 const ROUNDS = Math.min(RUNS, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2)));
 const TRACE_RUNS = Math.max(1, Number(process.env.BENCH_TRACE_RUNS ?? 10));
-const IMAGE = 'bench/bbx:latest';
 
 type Key = 'node' | 'berthVersion' | 'berth' | 'berthRunc' | 'docker' | 'podman' | 'runc';
-interface Cmd { key: Key; label: string; argv: string[] }
-interface Timing {
-  label: string; command: string;
-  meanMs: number | null; medianMs: number | null; stddevMs: number | null; minMs: number | null; maxMs: number | null;
-  runsMs: number[]; error?: string;
-}
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 1 << 28, timeout: 300_000, killSignal: 'SIGKILL' });
-}
-function ok(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
-  const r = sh(cmd, args, env);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-2000)}`);
-  return r.stdout;
-}
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-/** hyperfine -N splits the command line itself: quote what has spaces or quotes. */
-const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 // ---- fixtures ------------------------------------------------------------------------------------
-
-/** A minimal rootfs: static busybox, a symlink per applet in /bin, passwd/group, empty mount points. */
-function busyboxRootfs(dir: string): void {
-  for (const d of ['bin', 'etc', 'root', 'proc', 'sys', 'dev', 'tmp', 'var']) fs.mkdirSync(join(dir, d), { recursive: true });
-  fs.chmodSync(join(dir, 'tmp'), 0o1777);
-  fs.copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
-  fs.chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of ok('/bin/busybox', ['--list']).split('\n')) if (a && a !== 'busybox') fs.symlinkSync('busybox', join(dir, 'bin', a));
-  fs.writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  fs.writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
-}
 
 /** A runc bundle on a copy of the rootfs: `runc spec`, terminal off, args ["true"]. */
 function runcBundle(bundle: string, rootfsTar: string): void {
@@ -84,34 +50,6 @@ function runcBundle(bundle: string, rootfsTar: string): void {
 }
 
 // ---- timing --------------------------------------------------------------------------------------
-
-const sd = (xs: number[]) => { const m = xs.reduce((a, b) => a + b, 0) / xs.length; return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
-
-function stats(label: string, command: string, runsMs: number[], error?: string): Timing {
-  if (error || runsMs.length === 0) return { label, command, meanMs: null, medianMs: null, stddevMs: null, minMs: null, maxMs: null, runsMs, error };
-  return {
-    label, command, meanMs: runsMs.reduce((a, b) => a + b, 0) / runsMs.length, medianMs: median(runsMs), stddevMs: sd(runsMs),
-    minMs: Math.min(...runsMs), maxMs: Math.max(...runsMs), runsMs,
-  };
-}
-
-/** Run a command once as a check: undefined, or the precise reason it is skipped. */
-function check(c: Cmd): string | undefined {
-  const pre = sh(c.argv[0]!, c.argv.slice(1));
-  if (pre.status === 0) return undefined;
-  const error = `exit ${pre.status ?? pre.signal}: ${(pre.stderr || pre.stdout || pre.error?.message || '').trim().slice(-1500)}`;
-  console.error(`bench/run: ${c.label}: ${error}`);
-  return error;
-}
-
-/** One hyperfine block (warm-ups, then `runs` runs); the run times in ms, or throws. */
-function hyperfine(c: Cmd, work: string, runs: number, round: number): number[] {
-  const json = join(work, `hyperfine-${c.key}-${round}.json`);
-  const r = spawnSync('hyperfine', ['-N', '--style', 'basic', '--warmup', String(WARMUP), '--runs', String(runs), '--export-json', json, '-n', c.label, c.argv.map(quote).join(' ')],
-    { stdio: ['ignore', 2, 2] });
-  if (r.status !== 0) throw new Error(`hyperfine exited ${r.status ?? r.signal} in round ${round + 1} (a run failed; its output is above)`);
-  return (JSON.parse(fs.readFileSync(json, 'utf8')).results[0].times as number[]).map((t) => t * 1000);
-}
 
 interface TraceRun { wallMs: number; uptimeMs: number; phases: Record<string, number>; nodeStartupMs: number }
 
@@ -144,22 +82,6 @@ function traceBerth(root: string, extra: string[] = []): { runs: TraceRun[]; ord
   return { runs, order };
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
-}
-
-function versions(dockerHost?: string): Record<string, string> {
-  const first = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => { const r = sh(cmd, args, env); return r.status === 0 ? r.stdout.trim().split('\n')[0]! : 'unavailable'; };
-  return {
-    berth: first(BERTH, ['--version']), node: process.version,
-    docker: first('docker', ['--version']),
-    dockerd: dockerHost ? first('docker', ['version', '-f', '{{.Server.Version}}'], { ...process.env, DOCKER_HOST: dockerHost }) : first('dockerd', ['--version']),
-    podman: first('podman', ['--version']), runc: first('runc', ['--version']), hyperfine: first('hyperfine', ['--version']),
-    busybox: first('/bin/busybox', ['--help']),
-  };
-}
-
 // ---- main ----------------------------------------------------------------------------------------
 
 export async function main(): Promise<number> {
@@ -176,31 +98,17 @@ export async function main(): Promise<number> {
 async function bench(scope: Scope): Promise<number> {
   const loadStart = os.loadavg();
   const work = scope.tempDir('bench-run');
-  const rootfs = join(work, 'rootfs');
-  busyboxRootfs(rootfs);
-  const rootfsTar = join(work, 'rootfs.tar');
-  ok('tar', ['--numeric-owner', '-C', rootfs, '-cf', rootfsTar, '.']);
+  const rootfsTar = busyboxTar(work);
   const setupErrors: Partial<Record<Key, string>> = {};
 
   console.error('bench/run: importing the busybox rootfs into berth, dockerd, podman; preparing the runc bundle...');
-  const berthRoot = scope.tempDir('bench-run-berth');
-  ok(BERTH, ['--root', berthRoot, 'import', rootfsTar, IMAGE]);
-
-  let dockerd: Dockerd | undefined;
-  if (have('docker') && have('dockerd')) {
-    try {
-      dockerd = startDockerd(scope, 'bench-run', scope.tempDir('bench-run-docker'));
-      ok('docker', ['import', rootfsTar, IMAGE], { ...process.env, DOCKER_HOST: dockerd.host });
-    } catch (e) { setupErrors.docker = (e as Error).message; }
-  } else setupErrors.docker = 'not installed';
-
-  let podman: Podman | undefined;
-  if (have('podman')) {
-    try {
-      podman = privatePodman(scope, 'bench-run');
-      podman.ok(['import', rootfsTar, IMAGE]);
-    } catch (e) { setupErrors.podman = (e as Error).message; }
-  } else setupErrors.podman = 'not installed';
+  const berthRoot = berthWithImage(scope, 'bench-run-berth', rootfsTar);
+  const d = dockerdWithImage(scope, 'bench-run', rootfsTar);
+  const dockerd = typeof d === 'string' ? undefined : d;
+  if (typeof d === 'string') setupErrors.docker = d;
+  const p = podmanWithImage(scope, 'bench-run', rootfsTar);
+  const podman = typeof p === 'string' ? undefined : p;
+  if (typeof p === 'string') setupErrors.podman = p;
 
   const runcState = join(work, 'runc-state');
   const bundle = join(work, 'bundle');
@@ -212,7 +120,7 @@ async function bench(scope: Scope): Promise<number> {
     } catch (e) { setupErrors.runc = (e as Error).message; }
   } else setupErrors.runc = 'not installed';
 
-  const cmds: Cmd[] = [
+  const cmds: Cmd<Key>[] = [
     { key: 'node', label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
     { key: 'berthVersion', label: 'berth --version', argv: [BERTH, '--version'] },
     // runc run without --detach deletes the container when it exits (no --keep): the same id every time
@@ -223,17 +131,8 @@ async function bench(scope: Scope): Promise<number> {
     { key: 'docker', label: 'docker run --rm', argv: ['docker', '-H', dockerd?.host ?? '', 'run', '--rm', '--network', 'none', IMAGE, 'true'] },
   ];
   const errors: Partial<Record<Key, string>> = { ...setupErrors };
-  for (const c of cmds) if (!errors[c.key]) errors[c.key] = check(c);
-  const times = Object.fromEntries(cmds.map((c) => [c.key, [] as number[]])) as Record<Key, number[]>;
-  for (let round = 0; round < ROUNDS; round++) {
-    const runs = Math.floor(RUNS / ROUNDS) + (round < RUNS % ROUNDS ? 1 : 0);
-    for (let i = 0; i < cmds.length; i++) {
-      const c = cmds[(i + round * 3) % cmds.length]!;
-      if (errors[c.key]) continue;
-      console.error(`bench/run: round ${round + 1}/${ROUNDS}: ${c.label}`);
-      try { times[c.key].push(...hyperfine(c, work, runs, round)); } catch (e) { errors[c.key] = (e as Error).message; }
-    }
-  }
+  for (const c of cmds) if (!errors[c.key]) errors[c.key] = check(c, 'bench/run');
+  const times = hyperfineRounds(cmds, errors, { work, runs: RUNS, rounds: ROUNDS, warmup: WARMUP, tag: 'bench/run' });
   const timings = Object.fromEntries(cmds.map((c) => [c.key, stats(c.label, c.argv.map(quote).join(' '), times[c.key], errors[c.key])])) as Record<Key, Timing>;
 
   console.error(`bench/run: BERTH_TRACE=1 berth run --rm x${TRACE_RUNS}`);
@@ -251,8 +150,6 @@ async function bench(scope: Scope): Promise<number> {
   const loadEnd = os.loadavg();
 
   // ---- report ----
-  const fmt = (v: number | null | undefined, d = 0) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
-  const ratio = (a: number | null, b: number | null) => (a === null || b === null ? null : a / b);
   const B = timings.berth, BR = timings.berthRunc;
   const ratios = (t: Timing) => ({
     toDocker: { mean: ratio(t.meanMs, timings.docker.meanMs), median: ratio(t.medianMs, timings.docker.medianMs) },

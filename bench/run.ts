@@ -16,6 +16,7 @@ const BENCHES: Array<{ name: string; summary: string; file?: string }> = [
   { name: 'load', summary: 'berth load vs docker load vs podman load (fresh stores, median of BENCH_REPS)' },
   // not run.js: that is this runner
   { name: 'run', file: 'run-container', summary: 'berth run --rm vs docker run vs podman run vs runc run (busybox, hyperfine) + berth phase trace' },
+  { name: 'lifecycle', summary: 'detached containers: memory per container (BENCH_CONTAINERS x run -d) and exec latency, berth vs docker vs podman' },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
