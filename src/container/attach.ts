@@ -78,7 +78,7 @@ export async function attachContainer(containers: ContainerStore, c: ContainerRe
   if (raw) io.stdin!.setRawMode!(true);
   const demux = new Demux((stream, data) => (stream === 2 ? io.stderr : io.stdout).write(data));
   sock.on('data', (d: Buffer) => (tty ? io.stdout.write(d) : demux.push(d)));
-  const scanner = new DetachScanner(tty ? io.detachKeys : []);
+  const scanner = new DetachScanner(io.detachKeys);
   return new Promise((resolve) => {
     let done = false;
     const finish = (how: 'ended' | 'detached') => {
@@ -86,6 +86,8 @@ export async function attachContainer(containers: ContainerStore, c: ContainerRe
       done = true;
       io.stdin?.off('data', onInput);
       io.stdin?.pause();
+      // a piped stdin left open would keep this process alive after the detach
+      (io.stdin as { destroy?: () => void } | undefined)?.destroy?.();
       if (raw) io.stdin!.setRawMode!(false);
       sock.destroy();
       resolve(how);

@@ -226,3 +226,26 @@ test('berth killed at any point of run -d: the next command shows the container 
   assert.equal(berth(root, ['system', 'check']).code, 0);
   assert.deepEqual(mountsUnder(root), []);
 });
+
+test('attach: output from then on, input to the stdin of a -i container, the detach keys leave it running, the exit code when it ends', async () => {
+  const id = runD(['-i', '--name', 'att', 'base', 'sh', '-c', 'while read l; do [ "$l" = quit ] && exit 5; echo "got $l"; echo "err $l" >&2; done']);
+  const a = spawn(BERTH, ['--root', root, 'attach', 'att'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  a.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  a.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number>((r) => a.on('exit', (c) => r(c ?? -1)));
+  await new Promise((r) => setTimeout(r, 400));
+  a.stdin.write('one\n');
+  await waitFor(() => (out.includes('got one') && err.includes('err one') ? true : undefined));
+  a.stdin.write(Buffer.from([16, 17])); // ctrl-p ctrl-q
+  assert.equal(await exited, 0, 'detached');
+  assert.equal(state('att'), 'running 0', 'still running after the detach');
+  const b = spawn(BERTH, ['--root', root, 'attach', 'att'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const bExit = new Promise<number>((r) => b.on('exit', (c) => r(c ?? -1)));
+  await new Promise((r) => setTimeout(r, 400));
+  b.stdin.write('quit\n');
+  assert.equal(await bExit, 5, "attach returns the container's exit code");
+  assert.match(ok(['logs', id]), /got one/);
+  assert.equal(berth(root, ['attach', 'att']).code, 1, 'a stopped container cannot be attached');
+  ok(['rm', 'att']);
+});
