@@ -218,6 +218,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
 export async function startForeground(containers: ContainerStore, c: ContainerRecord, opts: StartOptions): Promise<number> {
   const p = containers.images.paths;
   mark('create container');
+  const durable = !containers.hostConfig(c.ID).AutoRemove;
   const lock = containers.lockForRun(c);
   const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
   mark('mount overlay');
@@ -238,7 +239,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
     c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
-    containers.save(c);
+    containers.save(c, durable);
     opts.onStart?.(run.kill);
     let code: number;
     let error = '';
@@ -252,13 +253,13 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       error = (err as Error).message;
       await run.exited;
       c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, FinishedAt: new Date().toISOString() };
-      containers.save(c);
+      containers.save(c, durable);
       throw err;
     }
     const oom = await endCgroup(c.ID);
     mark('cgroup removed');
     c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
-    containers.save(c);
+    containers.save(c, durable);
     return code;
   } finally {
     await endCgroup(c.ID).catch(() => false);

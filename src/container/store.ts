@@ -108,8 +108,9 @@ export class ContainerStore {
     throw notFound('container_not_found', `No such container: ${ref}`);
   }
 
-  save(r: ContainerRecord): void {
-    writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600);
+  /** Write the record (atomically). `durable: false` skips the fsync: a --rm container's state outlives no power loss anyway. */
+  save(r: ContainerRecord, durable = true): void {
+    writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600, durable);
   }
 
   async create(imageId: ImageID, opts: CreateOptions): Promise<ContainerRecord> {

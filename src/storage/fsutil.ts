@@ -9,15 +9,16 @@ export function randomHex(bytes = 32): string {
 
 /**
  * Write a file so that readers see the old content or the new, never a mix:
- * write a temp file beside it, fsync, rename over. `mode` applies to the result.
+ * write a temp file beside it, fsync (unless `durable` is false: for what does
+ * not need to survive a power loss), rename over. `mode` applies to the result.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = true): void {
   const tmp = `${dirname(path)}/.tmp-${randomHex(8)}`;
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fs.fchmodSync(fd, mode);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
