@@ -5,26 +5,25 @@ import { fileURLToPath } from 'node:url';
 import { BerthError } from '../core/errors.js';
 import { encodePlan, type Step } from './plan.js';
 
-/** Path of the native helper executable built by `npm install`. */
-export function helperPath(): string {
+/** A file of this installation: the first `rel` found in the engine's directory or one of its parents. */
+function installed(rel: string, missing: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const p = resolve(dir, 'native/build/Release/berth-helper');
+    const p = resolve(dir, rel);
     if (fs.existsSync(p)) return p;
     dir = dirname(dir);
   }
-  throw new BerthError('Internal', 'helper_missing', 'berth-helper is not built: run npm install');
+  throw new BerthError('Internal', 'not_installed', missing);
+}
+
+/** Path of the native helper executable built by `npm install`. */
+export function helperPath(): string {
+  return installed('native/build/Release/berth-helper', 'berth-helper is not built: run npm install');
 }
 
 /** The berth command (bin/berth of this installation), for what the monitor runs when a container ends. */
 export function berthCommand(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = resolve(dir, 'bin/berth');
-    if (fs.existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  throw new BerthError('Internal', 'berth_missing', 'bin/berth not found next to the engine');
+  return installed('bin/berth', 'bin/berth not found next to the engine');
 }
 
 export interface HelperRun {
