@@ -11,13 +11,14 @@ import type { HostConfig } from './types.js';
 export const CGROUP_PARENT = 'berth';
 
 /**
- * The hierarchies a container joins: those with resource controllers. Named
- * hierarchies (name=systemd) and a hybrid host's controller-less cgroup2 tree
- * limit nothing, and every hierarchy joined costs the start a cgroup migration.
+ * The hierarchies a container joins (as runc: every v1 hierarchy, name=systemd
+ * included, so its /sys/fs/cgroup shows its own cgroups everywhere); a hybrid
+ * host's controller-less cgroup2 tree limits nothing and is left out (every
+ * hierarchy joined costs the start a cgroup migration).
  */
 export function containerCgroupHost(host: CgroupHost = detectCgroups()): CgroupHost {
   if (host.version === 2) return host;
-  return { version: 1, hierarchies: host.hierarchies.filter((h) => h.controllers.some((c) => !c.startsWith('name='))) };
+  return { version: 1, hierarchies: host.hierarchies };
 }
 
 export function limitsOf(hc: HostConfig): Limits {

@@ -4,7 +4,7 @@ import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { execPlan, planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
 import { execProcess } from './exec.js';
 import type { HealthConfig } from '../image/config.js';
-import { CGROUP_PARENT, deviceRules, endCgroup, hostDevices, limitsOf, startCgroup } from './cgroup.js';
+import { containerCgroupHost, CGROUP_PARENT, deviceRules, endCgroup, hostDevices, limitsOf, startCgroup } from './cgroup.js';
 import { CPU_PERIOD_US, cfsQuota } from '../runtime/cgroup-limits.js';
 import type { OciResources } from '../runtime/spec.js';
 import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
@@ -129,12 +129,20 @@ export function healthSettings(h: HealthConfig | null | undefined): { cmd: strin
   return { cmd, intervalMs: ms(h?.Interval, 30000), timeoutMs: ms(h?.Timeout, 30000), startPeriodMs: ms(h?.StartPeriod, 0), retries: h?.Retries || 3 };
 }
 
+/** How this host's cgroups are mounted, for the container's /sys/fs/cgroup (the hierarchies it joins, as runc mounts them). */
+function cgroupFsLayout(): HostFacts['cgroupFs'] {
+  const host = containerCgroupHost();
+  if (host.version === 2) return 'v2';
+  return host.hierarchies.map((h) => ({ name: h.mountPoint.slice(h.mountPoint.lastIndexOf('/') + 1), options: h.controllers.join(',') }));
+}
+
 /** What the plan needs to know about this host. */
 export function hostFacts(): HostFacts {
   return {
     sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } },
     kcore: fs.existsSync('/proc/kcore'),
     capLast: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')),
+    cgroupFs: cgroupFsLayout(),
   };
 }
 
@@ -238,14 +246,15 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     }
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
-    c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
-    containers.save(c, durable);
     opts.onStart?.(run.kill);
     let code: number;
     let error = '';
     try {
       await run.started;
       mark('helper: namespaces, mounts, exec');
+      // running once the command runs (State.Pid is then the command, not the helper it was cloned from)
+      c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
+      containers.save(c, durable);
       code = await run.exited;
       mark('container process ran');
     } catch (err) {

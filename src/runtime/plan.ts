@@ -55,6 +55,8 @@ export interface HostFacts {
   kcore: boolean;
   /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
   capLast: number;
+  /** How to mount the cgroup filesystem in a container: cgroup2, or each v1 hierarchy (dir name, mount options). */
+  cgroupFs?: 'v2' | Array<{ name: string; options: string }>;
 }
 
 /** A capability set as a hex bit mask (the helper's capset argument). */
@@ -151,6 +153,10 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
       steps.push(['attach-tree', String(b.index), m.destination, String(flags)]);
       continue;
     }
+    if (m.type === 'cgroup') {
+      steps.push(...cgroupFsSteps(m.destination, flags, host.cgroupFs));
+      continue;
+    }
     steps.push(...mkdirSteps(m.destination));
     steps.push(['mount', m.source, m.destination, m.type, String(flags), data]);
     if (m.destination === '/dev') {
@@ -230,6 +236,25 @@ export function execPlan(pid: number | 'monitored', proc: OciSpec['process'], ho
   if (proc.terminal) steps.push(['pty', 'noconsole']);
   steps.push(...processSteps(proc, host, { seccomp: opts.seccomp }));
   return steps;
+}
+
+/**
+ * The cgroup filesystem at `dest` (as runc does): cgroup2 there, or on v1 a
+ * tmpfs with each hierarchy mounted (read-only unless privileged) in its own dir.
+ */
+export function cgroupFsSteps(dest: string, flags: number, fsKind: HostFacts['cgroupFs']): Step[] {
+  if (!fsKind) return [];
+  const steps: Step[] = [...mkdirSteps(dest)];
+  if (fsKind === 'v2') {
+    steps.push(['mount', 'cgroup2', dest, 'cgroup2', String(flags), '']);
+    return steps;
+  }
+  steps.push(['mount', 'tmpfs', dest, 'tmpfs', String((flags & ~MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=755']);
+  for (const h of fsKind) {
+    steps.push(['mkdir', `${dest}/${h.name}`, '493']);
+    steps.push(['mount', 'cgroup', `${dest}/${h.name}`, 'cgroup', String(flags), h.options]);
+  }
+  return steps; // the tmpfs itself stays writable, as runc leaves it
 }
 
 /** mkdir of each component of an absolute path (as `mkdir -p`), resolved inside the container. */

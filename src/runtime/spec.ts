@@ -83,6 +83,8 @@ export function defaultMounts(): OciMount[] {
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    // the container's own cgroups (its cgroup namespace is their root), read-only as Docker mounts them
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
   ];
@@ -90,6 +92,8 @@ export function defaultMounts(): OciMount[] {
 
 export function buildSpec(i: SpecInput): OciSpec {
   const mounts = defaultMounts();
+  // --privileged: the cgroup filesystem is writable (as Docker)
+  if (i.privileged) for (const m of mounts) if (m.type === 'cgroup') m.options = m.options!.filter((o) => o !== 'ro');
   if (i.network === 'host') {
     // sysfs of another network namespace cannot be mounted: Docker binds the host's /sys read-only then
     mounts.splice(3, 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'rro'] });

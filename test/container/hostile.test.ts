@@ -161,7 +161,10 @@ function assertOwnMounts(stdout: string, extra: string[] = []): void {
   const m = containerMounts(stdout);
   // Docker's masked and read-only paths are mounted over where the host has them (src/runtime/security.ts)
   const security = [...MASKED_PATHS, ...READONLY_PATHS].filter((p) => fs.existsSync(p));
-  const want = [...Object.keys(DEFAULT_MOUNTS), ...security, ...extra].sort();
+  // the container's cgroups: a tmpfs at /sys/fs/cgroup with each hierarchy in it (v1), or cgroup2 there (v2)
+  const cgroupFs = ['/sys/fs/cgroup', ...[...m.keys()].filter((p) => p.startsWith('/sys/fs/cgroup/'))];
+  for (const p of cgroupFs.slice(1)) assert.equal(m.get(p), 'cgroup', `${p} is a cgroup hierarchy`);
+  const want = [...Object.keys(DEFAULT_MOUNTS), ...security, ...cgroupFs, ...extra].sort();
   assert.deepEqual([...m.keys()].sort(), want, `container mounts:\n${stdout}`);
   for (const [p, ty] of Object.entries(DEFAULT_MOUNTS)) if (ty !== '*') assert.equal(m.get(p), ty, `${p} is ${ty}`);
 }

@@ -32,6 +32,9 @@ test('limits land in the container cgroup; the container sees its cgroup as its 
   const pid = Number(ok(['inspect', '-f', '{{.State.Pid}}', id]));
   assert.ok(cgFile(id, 'memory', 'cgroup.procs').split('\n').map(Number).includes(pid));
   assert.match(ok(['exec', id, 'cat', '/proc/self/cgroup']), /memory:\/$/m, 'cgroup namespace: its own cgroup is /');
+  // its /sys/fs/cgroup shows its own limits (what JVMs and Go runtimes read), read-only
+  if (host.version === 1) assert.equal(ok(['exec', id, 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/pids/pids.max']), `${64 << 20}\n30`);
+  assert.notEqual(berth(root, ['exec', id, 'sh', '-c', 'echo 1 > /sys/fs/cgroup/pids/pids.max']).code, 0, 'read-only');
   assert.ok(cgFile(id, 'memory', 'cgroup.procs').split('\n').length >= 1);
   assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}', id]), `${64 << 20} 500000000 30`);
   ok(['rm', '-f', id]);
