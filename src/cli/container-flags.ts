@@ -191,7 +191,7 @@ function labels(list: string[]): Record<string, string> {
 
 type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
-function envFromFile(path: string): string[] {
+export function envFromFile(path: string): string[] {
   const out: string[] = [];
   for (const raw of fs.readFileSync(path, 'utf8').split('\n')) {
     const line = raw.replace(/^\s+/, '');

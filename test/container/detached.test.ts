@@ -65,6 +65,9 @@ test('exec joins the container: same PID namespace and files, its env and cwd, e
   assert.equal(ok(['exec', 'ex', 'cat', 'f']), 'hi', 'cwd is the container working dir');
   assert.equal(ok(['exec', 'ex', 'sh', '-c', 'echo $A-$B-$(pwd)-$(id -u 2>/dev/null || echo x)']).split('-').slice(0, 3).join('-'), '1--/tmp');
   assert.equal(ok(['exec', '-e', 'B=2', '-w', '/', 'ex', 'sh', '-c', 'echo $A$B $(pwd)']), '12 /');
+  const envFile = `${root}/exec.env`;
+  fs.writeFileSync(envFile, '# comment\nC=3\nB=from-file\n');
+  assert.equal(ok(['exec', '--env-file', envFile, '-e', 'B=flag', 'ex', 'sh', '-c', 'echo $B$C']), 'flag3', '-e wins over --env-file');
   assert.equal(ok(['exec', '-u', '1234', 'ex', 'sh', '-c', 'cat /proc/self/status | grep ^Uid']).split(/\s+/)[1], '1234');
   ok(['exec', 'ex', 'sh', '-c', 'echo from-exec > /tmp/g']);
   assert.equal(ok(['exec', 'ex', 'cat', '/tmp/g']), 'from-exec');

@@ -2,6 +2,7 @@ import { invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
 import { execInContainer } from '../../container/exec.js';
 import type { Command } from '../context.js';
+import { envFromFile } from '../container-flags.js';
 
 export const exec: Command = {
   names: [['exec'], ['container', 'exec']],
@@ -17,7 +18,6 @@ export const exec: Command = {
   async run(ctx, args, o) {
     const [name, ...cmd] = args;
     if (!name || !cmd.length) throw invalid('usage', '"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
-    if (o['env-file']) throw invalid('unsupported', '--env-file is not supported by exec yet; use -e');
     const containers = new ContainerStore(await ctx.store());
     await containers.reapStale();
     const c = containers.resolve(name);
@@ -27,7 +27,7 @@ export const exec: Command = {
     for (const s of forwarded) process.on(s, handler);
     try {
       return await execInContainer(containers, c, {
-        cmd, tty: !!o.tty, env: (o.env as string[] | undefined) ?? [], workdir: o.workdir as string | undefined,
+        cmd, tty: !!o.tty, env: [...((o['env-file'] as string[] | undefined) ?? []).flatMap(envFromFile), ...((o.env as string[] | undefined) ?? [])], workdir: o.workdir as string | undefined,
         user: o.user as string | undefined, privileged: !!o.privileged, detach: !!o.detach,
       }, [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], (k) => { kill = k; });
     } finally {
