@@ -104,3 +104,19 @@ test('exec: joins the namespaces of the container process (mount last), forks in
   assert.deepEqual(steps[steps.length - 1], ['exec', 'sh', '-c', 'x']);
   assert.ok(!ops(execPlan(42, proc, host, { detached: true })).includes('die-with-parent'));
 });
+
+test('the cgroup filesystem: cgroup2 at /sys/fs/cgroup, or on v1 a tmpfs with each hierarchy read-only in its own dir', () => {
+  const v1 = [{ name: 'memory', options: 'memory' }, { name: 'cpu,cpuacct', options: 'cpu,cpuacct' }, { name: 'systemd', options: 'name=systemd' }];
+  const steps = planFromSpec(buildSpec(input()), { ...host, cgroupFs: v1 });
+  const at = index(steps, (s) => s[0] === 'mount' && s[2] === '/sys/fs/cgroup');
+  assert.ok(at > index(steps, (s) => s[0] === 'mount' && s[2] === '/sys'), 'after /sys');
+  assert.equal(steps[at]![3], 'tmpfs');
+  const mem = steps.find((s) => s[0] === 'mount' && s[2] === '/sys/fs/cgroup/memory')!;
+  assert.deepEqual([mem[3], mem[5]], ['cgroup', 'memory']);
+  assert.equal(Number(mem[4]) & MS.RDONLY, MS.RDONLY, 'read-only');
+  assert.ok(steps.some((s) => s[0] === 'mount' && s[2] === '/sys/fs/cgroup/systemd' && s[5] === 'name=systemd'));
+  const priv = planFromSpec(buildSpec(input({ privileged: true })), { ...host, cgroupFs: v1 }).find((s) => s[0] === 'mount' && s[2] === '/sys/fs/cgroup/memory')!;
+  assert.equal(Number(priv[4]) & MS.RDONLY, 0, '--privileged: writable');
+  const v2 = planFromSpec(buildSpec(input()), { ...host, cgroupFs: 'v2' }).filter((s) => s[0] === 'mount' && s[2]!.startsWith('/sys/fs/cgroup'));
+  assert.deepEqual(v2.map((s) => [s[1], s[3]]), [['cgroup2', 'cgroup2']]);
+});
