@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -87,18 +88,43 @@ static void fail(int err, const char *detail) {
 
 /* ---- plan parsing ---- */
 
+/*
+ * The plan is read as it arrives: berth may send a first part (die-with-parent,
+ * join-cgroup) and the rest later, so the helper works while berth still
+ * prepares the container. The buffer is reserved once (pages are only used as
+ * written), so pointers into it stay valid.
+ */
 static char *plan;
 static size_t plan_len, plan_pos;
+static int plan_eof = 0;
+
+/* Make n bytes from plan_pos available; 0 at the end of the plan. */
+static int plan_need(size_t n) {
+  while (plan_len - plan_pos < n) {
+    if (plan_eof) return 0;
+    if (plan_len >= MAX_PLAN) fail(E2BIG, "plan too large");
+    ssize_t r = read(PLAN_FD, plan + plan_len, MAX_PLAN - plan_len);
+    if (r < 0) { if (errno == EINTR) continue; fail(errno, "read plan"); }
+    if (r == 0) { plan_eof = 1; close(PLAN_FD); return 0; }
+    plan_len += (size_t)r;
+  }
+  return 1;
+}
+
+/* All of the plan in memory (before a clone: each run of the container parses its own copy of the rest). */
+static void plan_read_all(void) {
+  while (plan_need(plan_len - plan_pos + 1)) {}
+}
 
 static char *next_str(void) {
   size_t len = 0, digits = 0;
-  while (plan_pos < plan_len && plan[plan_pos] >= '0' && plan[plan_pos] <= '9') {
+  while (plan_need(1) && plan[plan_pos] >= '0' && plan[plan_pos] <= '9') {
     len = len * 10 + (size_t)(plan[plan_pos++] - '0');
     if (++digits > 8) fail(EINVAL, "plan: netstring length");
   }
-  if (digits == 0 || plan_pos >= plan_len || plan[plan_pos] != ':') fail(EINVAL, "plan: malformed netstring");
+  if (digits == 0 || !plan_need(1) || plan[plan_pos] != ':') fail(EINVAL, "plan: malformed netstring");
   plan_pos++;
-  if (len > plan_len - plan_pos || plan[plan_pos + len] != ',') fail(EINVAL, "plan: truncated netstring");
+  if (!plan_need(len + 1) || plan[plan_pos + len] != ',') fail(EINVAL, "plan: truncated netstring");
   char *s = plan + plan_pos;
   s[len] = '\0'; /* the ',' becomes the terminator */
   plan_pos += len + 1;
@@ -113,23 +139,9 @@ static long num(const char *s) {
   return v;
 }
 
-static void read_plan(void) {
-  size_t cap = 65536;
-  plan = malloc(cap);
-  if (!plan) fail(ENOMEM, "plan");
-  for (;;) {
-    if (plan_len + 1 >= cap) {
-      if (cap >= MAX_PLAN) fail(E2BIG, "plan too large");
-      cap *= 2;
-      plan = realloc(plan, cap);
-      if (!plan) fail(ENOMEM, "plan");
-    }
-    ssize_t n = read(PLAN_FD, plan + plan_len, cap - plan_len - 1);
-    if (n < 0) { if (errno == EINTR) continue; fail(errno, "read plan"); }
-    if (n == 0) break;
-    plan_len += (size_t)n;
-  }
-  close(PLAN_FD);
+static void plan_init(void) {
+  plan = mmap(NULL, MAX_PLAN + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (plan == MAP_FAILED) fail(ENOMEM, "plan");
 }
 
 /* ---- the monitor ---- */
@@ -440,6 +452,7 @@ static void health_start(void) {
     plan = health_plan;
     plan_len = strlen(health_plan);
     plan_pos = 0;
+    plan_eof = 1;
     step_no = 0;
     run_steps();
     _exit(125);
@@ -732,6 +745,7 @@ static int should_restart(int code) {
  * so a restart simply clones again). Between runs: state file and restart policy.
  */
 static void op_spawn(char **a, long argc) {
+  plan_read_all();
   int flags = (int)num(a[0]);
   int tty = argc > 1 && !strcmp(a[1], "tty");
   if (log_path) log_open();
@@ -960,7 +974,7 @@ static pid_t parent_pid;
 /* Execute the plan's steps from plan_pos on (the whole plan, or a health check's). Returns only if the plan ends without exec. */
 static void run_steps(void) {
   pid_t parent = parent_pid;
-  while (plan_pos < plan_len) {
+  while (plan_need(1)) {
     step_no++;
     char *op = next_str();
     step_op = op;
@@ -1120,7 +1134,7 @@ int main(void) {
     fcntl(status_fd, F_SETFD, FD_CLOEXEC);
   }
   parent_pid = getppid();
-  read_plan();
+  plan_init();
   run_steps();
   fail(EINVAL, "plan ended without exec");
 }

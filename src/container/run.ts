@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
-import { execPlan, planFromSpec, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
+import { execPlan, planFromSpec, preludePlan, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
 import { execProcess } from './exec.js';
 import type { HealthConfig } from '../image/config.js';
 import { containerCgroupHost, CGROUP_PARENT, deviceRules, endCgroup, hostDevices, limitsOf, startCgroup } from './cgroup.js';
 import { CPU_PERIOD_US, cfsQuota } from '../runtime/cgroup-limits.js';
 import type { OciResources } from '../runtime/spec.js';
-import { berthCommand, runHelper, type HelperRun, type Stdio } from '../runtime/helper.js';
+import { berthCommand, runHelper, startHelper, type HelperHandle, type HelperRun, type Stdio } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
@@ -22,6 +22,8 @@ import type { ContainerRecord, HostConfig } from './types.js';
 
 export interface StartOptions {
   stdio: [Stdio, Stdio, Stdio];
+  /** Made by prepareForeground while the container was being created. */
+  early?: EarlyStart;
   /** Called once the container process runs (for signal forwarding). */
   onStart?: (kill: (s: NodeJS.Signals) => void) => void;
 }
@@ -217,6 +219,37 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
   }
 }
 
+/** A foreground start begun while the container is still being created: its cgroup, and the helper already joining it. */
+export interface EarlyStart {
+  cgroup: ReturnType<typeof startCgroup>;
+  helper: HelperHandle;
+  /** The plan was sent (the helper runs the container) or ended (it exits). */
+  sent: boolean;
+  /** Undo: end the helper's plan, wait for it, remove the cgroup. */
+  abort(): Promise<void>;
+}
+
+/**
+ * `run` in the foreground with the native helper: make the cgroup and start the
+ * helper on its prelude (die with berth, join the cgroup) before the container
+ * exists, so the helper's cgroup migration overlaps creating the layers.
+ */
+export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Stdio, Stdio]): EarlyStart | undefined {
+  if (hc.Runtime === 'runc') return undefined;
+  const cgroup = startCgroup(id, hc);
+  const helper = startHelper(stdio);
+  helper.send(preludePlan(cgroup.cgroup.procsFiles), false);
+  const early: EarlyStart = {
+    cgroup, helper, sent: false,
+    abort: async () => {
+      if (!early.sent) { early.sent = true; helper.send([], true); }
+      await helper.exited;
+      await endCgroup(id).catch(() => false);
+    },
+  };
+  return early;
+}
+
 /**
  * Start a created container in the foreground and wait for it: mount the
  * union, run the helper, record state, unmount. Returns the exit code
@@ -227,8 +260,15 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   const p = containers.images.paths;
   mark('create container');
   const durable = !containers.hostConfig(c.ID).AutoRemove;
-  const lock = containers.lockForRun(c);
-  const rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
+  let lock: ReturnType<ContainerStore['lockForRun']>;
+  let rootfs: string;
+  try {
+    lock = containers.lockForRun(c);
+    rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
+  } catch (err) {
+    await opts.early?.abort();
+    throw err;
+  }
   mark('mount overlay');
   try {
     const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
@@ -238,11 +278,16 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       run = runRunc(c.ID, spec, opts.stdio);
       mark('spec + runc bundle');
     } else {
-      const cg = startCgroup(c.ID, containers.hostConfig(c.ID));
+      const early = opts.early;
+      const cg = early?.cgroup ?? startCgroup(c.ID, containers.hostConfig(c.ID));
       mark('cgroup');
-      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
+      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles, afterPrelude: !!early });
       mark('spec + plan');
-      run = runHelper(steps, opts.stdio);
+      if (early) {
+        early.sent = true;
+        early.helper.send(steps, true);
+        run = early.helper;
+      } else run = runHelper(steps, opts.stdio);
     }
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
@@ -271,6 +316,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     containers.save(c, durable);
     return code;
   } finally {
+    if (opts.early && !opts.early.sent) await opts.early.abort();
     await endCgroup(c.ID).catch(() => false);
     unmountRootfs(p, c.MountID);
     lock.release();

@@ -13,6 +13,8 @@ import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
 export interface CreateOptions {
+  /** A container id chosen beforehand (64 hex digits), when work for it starts before it exists. */
+  id?: string;
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
@@ -117,7 +119,8 @@ export class ContainerStore {
     const images = this.images;
     const cfg = images.images.get(imageId);
     const chain = chainIDs(cfg.rootfs.diff_ids);
-    const id = randomHex();
+    const id = opts.id ?? randomHex();
+    if (!/^[0-9a-f]{64}$/.test(id)) throw invalid('invalid_id', `invalid container id ${JSON.stringify(id)}`);
     const mountId = randomHex();
     const name = opts.name ?? generateName();
     if (!NAME_RE.test(name)) throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);

@@ -69,12 +69,30 @@ export function describeFailure(line: string, steps: Step[]): { step: string; er
  */
 export type Stdio = 'inherit' | 'ignore' | 'pipe' | number;
 
-export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperRun & { child: ReturnType<typeof spawn> } {
+/** A running helper that may still be waiting for the rest of its plan. */
+export type HelperHandle = HelperRun & {
+  child: ReturnType<typeof spawn>;
+  /** Send more steps; `last` ends the plan (the helper runs what it has, and waits for more until then). */
+  send(steps: Step[], last: boolean): void;
+};
+
+export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperHandle {
+  const h = startHelper(stdio, opts);
+  h.send(steps, true);
+  return h;
+}
+
+/**
+ * Spawn the helper before its plan is complete: it executes steps as they
+ * arrive (a prelude can run while berth still prepares the container).
+ */
+export function startHelper(stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperHandle {
   // detached: a session of its own, so the monitor outlives this process and its terminal;
   // extra fds (the container's run lock) follow the plan and status pipes as fd 5, 6, ...
   const child = spawn(helperPath(), [], { stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe', ...(opts.extraFds ?? [])], env: {}, detached: !!opts.detached });
   const plan = child.stdio[3] as NodeJS.WritableStream;
-  plan.end(encodePlan(steps));
+  plan.on('error', () => undefined); // a helper that failed early closes its end; its status says why
+  const all: Step[] = []; // every step sent, to name the one that failed
   const status = child.stdio[4] as NodeJS.ReadableStream;
   let text = '';
   let pidResolve!: (n: number) => void;
@@ -88,12 +106,16 @@ export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { d
     status.on('end', () => {
       const err = text.split('\n').find((l) => l.startsWith('error '));
       if (err) {
-        const f = describeFailure(err, steps);
+        const f = describeFailure(err, all);
         rej(new StepError(f.step, f.errno, f.message, f.step === 'exec' ? (f.errno === 'ENOENT' ? 127 : 126) : 125));
       } else res();
     });
   });
   started.catch(() => undefined);
   const exited = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? (sig ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[sig] ?? 1) : 125))));
-  return { child, pid, started, exited, kill: (s) => { try { child.kill(s); } catch { /* gone */ } } };
+  const send = (steps: Step[], last: boolean) => {
+    all.push(...steps);
+    if (last) plan.end(encodePlan(steps)); else plan.write(encodePlan(steps));
+  };
+  return { child, pid, started, exited, send, kill: (s) => { try { child.kill(s); } catch { /* gone */ } } };
 }

@@ -96,6 +96,19 @@ export interface PlanOptions {
   init?: boolean;
   /** A compiled seccomp filter (BPF). */
   seccomp?: Buffer;
+  /** The helper already ran `preludePlan`: it dies with berth and is in the cgroup, which the container inherits. */
+  afterPrelude?: boolean;
+}
+
+/**
+ * The first steps of a foreground container, sent while berth still creates
+ * it: die with berth, and join the cgroup. The monitor joins (the container,
+ * cloned from it, inherits the cgroup): a cgroup migration waits out an RCU
+ * grace period, and this way that wait overlaps berth's own work instead of
+ * delaying the container's exec.
+ */
+export function preludePlan(cgroupProcs: readonly string[]): Step[] {
+  return [['die-with-parent'], ...(cgroupProcs.length ? [['join-cgroup', ...cgroupProcs] as Step] : [])];
 }
 
 function namespaceFlags(spec: OciSpec): number {
@@ -124,14 +137,14 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     if (m.attach?.stdinOpen) steps.push(['stdin-open']);
     const h = m.health;
     if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
-  } else {
+  } else if (!opts.afterPrelude) {
     steps.push(['die-with-parent']);
   }
   // the container's process joins its cgroup before it makes its cgroup namespace, so that cgroup is the namespace's root
   const cgroupNs = ns & NS_FLAGS.cgroup!;
   if (!(ns & NS_FLAGS.pid!)) throw invalid('unsupported', 'a container needs its own PID namespace');
   steps.push(spec.process.terminal ? ['spawn', String(ns & ~cgroupNs), 'tty'] : ['spawn', String(ns & ~cgroupNs)]);
-  if (opts.cgroupProcs?.length) steps.push(['join-cgroup', ...opts.cgroupProcs]);
+  if (opts.cgroupProcs?.length && !opts.afterPrelude) steps.push(['join-cgroup', ...opts.cgroupProcs]);
   if (cgroupNs) steps.push(['unshare', String(cgroupNs)]);
   steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);
   // the rootfs must be a mount point for pivot_root

@@ -162,7 +162,7 @@ test('a killed monitor: the container dies with it and shows as exited, its moun
   assert.match(ok(['ps', '-a', '--format', '{{.Names}} {{.Status}}']), /victim Exited \(137\)/);
   assert.match(state('victim', '{{.State.Error}}'), /monitor was killed/);
   assert.deepEqual(mountsUnder(root), []);
-  const rm = runD(['--rm', 'base', 'sh', '-c', 'exit 0']);
+  const rm = ok(['run', '-d', '--rm', 'base', 'sh', '-c', 'exit 0']); // (its state may be gone already: no monitorOf)
   await waitFor(() => (!fs.existsSync(`${root}/containers/${rm}`) ? true : undefined), 10000);
   assert.doesNotMatch(ok(['ps', '-aq', '--no-trunc']), new RegExp(rm));
   ok(['rm', 'victim']);
@@ -211,9 +211,10 @@ test('berth killed at any point of run -d: the next command shows the container 
   for (const ms of [20, 60, 100, 140, 180, 250]) {
     const name = `k${ms}`;
     const p = spawn(BERTH, ['--root', root, 'run', '-d', '--name', name, 'base', 'sleep', '60'], { stdio: 'ignore' });
+    const exited = new Promise((r) => p.on('exit', r)); // (it may finish before the kill)
     await new Promise((r) => setTimeout(r, ms));
     p.kill('SIGKILL');
-    await new Promise((r) => p.on('exit', r));
+    await exited;
     const r = berth(root, ['ps', '-a', '--format', '{{.Names}} {{.State}}', '--filter', `name=^${name}$`]);
     assert.equal(r.code, 0, r.stderr);
     const st = r.stdout.trim();

@@ -1,22 +1,28 @@
 import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
 import { ContainerStore } from '../../container/store.js';
-import { startDetached, startForeground } from '../../container/run.js';
+import { prepareForeground, startDetached, startForeground, type EarlyStart } from '../../container/run.js';
+import { randomHex } from '../../storage/fsutil.js';
+import type { Stdio } from '../../runtime/helper.js';
 import type { ContainerRecord } from '../../container/types.js';
 import type { Command, Context } from '../context.js';
 import { createFlags, createOptionsFromFlags } from '../container-flags.js';
 
+function foregroundStdio(stdin: boolean): [Stdio, Stdio, Stdio] {
+  return [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+}
+
 /** Run a created container attached to this terminal, forwarding signals; returns its exit code. */
-export async function attachAndWait(ctx: Context, containers: ContainerStore, c: ContainerRecord, stdin: boolean): Promise<number> {
+export async function attachAndWait(ctx: Context, containers: ContainerStore, c: ContainerRecord, stdin: boolean, early?: EarlyStart): Promise<number> {
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   let kill: ((s: NodeJS.Signals) => void) | undefined;
-  const early: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
-  const handler = (s: NodeJS.Signals) => (kill ? kill(s) : early.push(s));
+  const pending: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
+  const handler = (s: NodeJS.Signals) => (kill ? kill(s) : pending.push(s));
   for (const s of forwarded) process.on(s, handler);
   try {
     return await startForeground(containers, c, {
-      stdio: [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-      onStart: (k) => { kill = k; for (const s of early.splice(0)) k(s); },
+      stdio: foregroundStdio(stdin), early,
+      onStart: (k) => { kill = k; for (const s of pending.splice(0)) k(s); },
     });
   } finally {
     for (const s of forwarded) process.off(s, handler);
@@ -39,16 +45,26 @@ export const run: Command = {
     const containers = new ContainerStore(store);
     await containers.reapStale();
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
-    const c = await containers.create(store.resolve(imageArg), opts);
-    if (o.detach) {
-      await startDetached(containers, c).catch(async (err) => {
-        if (opts.hostConfig.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
+    const imageId = store.resolve(imageArg);
+    if (!o.detach) {
+      // the cgroup and the helper start while the layers are made (see prepareForeground)
+      const id = randomHex();
+      const early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
+      let c: ContainerRecord;
+      try {
+        c = await containers.create(imageId, { ...opts, id });
+      } catch (err) {
+        await early?.abort();
         throw err;
-      });
-      ctx.out(c.ID);
-      return;
+      }
+      return attachAndWait(ctx, containers, c, !!o.interactive, early);
     }
-    return attachAndWait(ctx, containers, c, !!o.interactive);
+    const c = await containers.create(imageId, opts);
+    await startDetached(containers, c).catch(async (err) => {
+      if (opts.hostConfig.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
+      throw err;
+    });
+    ctx.out(c.ID);
   },
 };
 
