@@ -47,9 +47,15 @@ export function deviceRules(hc: HostConfig, devices = hostDevices(hc)): DeviceRu
   return [...DEFAULT_DEVICE_RULES, ...devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }))];
 }
 
-/** Make (or reuse, after a crash) the container's cgroup with its limits and device rules. */
-export function startCgroup(id: string, hc: HostConfig): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
-  const cg = createCgroup(id, limitsOf(hc), CGROUP_PARENT, containerCgroupHost());
+/**
+ * Make (or reuse, after a crash) the container's cgroup with its limits and
+ * device rules. `monitorInside`: the helper that monitors the container is in
+ * the cgroup too (a foreground run's early start), so --pids-limit counts one more.
+ */
+export function startCgroup(id: string, hc: HostConfig, opts: { monitorInside?: boolean } = {}): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
+  const limits = limitsOf(hc);
+  if (opts.monitorInside && limits.pidsLimit && limits.pidsLimit > 0) limits.pidsLimit += 1;
+  const cg = createCgroup(id, limits, CGROUP_PARENT, containerCgroupHost());
   const warnings = [...cg.warnings, ...applyDeviceRules(cg, deviceRules(hc))];
   return { cgroup: cg, oomCounter: oomCounterFile(cg), warnings };
 }

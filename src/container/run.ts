@@ -236,7 +236,8 @@ export interface EarlyStart {
  */
 export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Stdio, Stdio]): EarlyStart | undefined {
   if (hc.Runtime === 'runc') return undefined;
-  const cgroup = startCgroup(id, hc);
+  // the helper (the container's monitor) joins the cgroup too: the pids limit leaves room for it
+  const cgroup = startCgroup(id, hc, { monitorInside: true });
   const helper = startHelper(stdio);
   helper.send(preludePlan(cgroup.cgroup.procsFiles), false);
   const early: EarlyStart = {
