@@ -280,10 +280,11 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       mark('spec + runc bundle');
     } else {
       const early = opts.early;
+      mark('spec');
       const cg = early?.cgroup ?? startCgroup(c.ID, containers.hostConfig(c.ID));
-      mark('cgroup');
+      if (!early) mark('cgroup');
       const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles, afterPrelude: !!early });
-      mark('spec + plan');
+      mark('plan');
       if (early) {
         early.sent = true;
         early.helper.send(steps, true);

@@ -50,6 +50,7 @@ export const run: Command = {
       // the cgroup and the helper start while the layers are made (see prepareForeground)
       const id = randomHex();
       const early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
+      mark('cgroup + helper started');
       let c: ContainerRecord;
       try {
         c = await containers.create(imageId, { ...opts, id });
