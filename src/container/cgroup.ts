@@ -55,8 +55,15 @@ export function deviceRules(hc: HostConfig, devices = hostDevices(hc)): DeviceRu
 export function startCgroup(id: string, hc: HostConfig, opts: { monitorInside?: boolean } = {}): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
   const limits = limitsOf(hc);
   if (opts.monitorInside && limits.pidsLimit && limits.pidsLimit > 0) limits.pidsLimit += 1;
+  const rules = deviceRules(hc); // (a bad --device fails here, before anything is made)
   const cg = createCgroup(id, limits, CGROUP_PARENT, containerCgroupHost());
-  const warnings = [...cg.warnings, ...applyDeviceRules(cg, deviceRules(hc))];
+  let warnings: string[];
+  try {
+    warnings = [...cg.warnings, ...applyDeviceRules(cg, rules)];
+  } catch (err) {
+    for (const dir of Object.values(cg.paths)) { try { fs.rmdirSync(dir); } catch { /* reported by the error */ } }
+    throw err;
+  }
   return { cgroup: cg, oomCounter: oomCounterFile(cg), warnings };
 }
 

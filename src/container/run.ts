@@ -238,7 +238,13 @@ export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Std
   if (hc.Runtime === 'runc') return undefined;
   // the helper (the container's monitor) joins the cgroup too: the pids limit leaves room for it
   const cgroup = startCgroup(id, hc, { monitorInside: true });
-  const helper = startHelper(stdio);
+  let helper: HelperHandle;
+  try {
+    helper = startHelper(stdio);
+  } catch (err) {
+    void endCgroup(id).catch(() => false);
+    throw err;
+  }
   helper.send(preludePlan(cgroup.cgroup.procsFiles), false);
   const early: EarlyStart = {
     cgroup, helper, sent: false,
