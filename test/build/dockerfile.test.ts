@@ -131,6 +131,16 @@ LABEL legacy value here
     want: [{}, { args: ['a  b'] }],
   },
   {
+    name: 'an escaped escape char at the end of a line does not continue it',
+    src: 'FROM a\nRUN echo \\\\\nCMD x\n',
+    want: [{}, { instruction: 'RUN', args: ['echo \\\\'], startLine: 2, endLine: 2 }, { instruction: 'CMD', startLine: 3 }],
+  },
+  {
+    name: 'a continuation char alone on a line continues',
+    src: 'FROM a\nRUN a \\\n\\\n b\n',
+    want: [{}, { args: ['a  b'], endLine: 4 }],
+  },
+  {
     name: 'ONBUILD keeps the trigger as a nested node',
     src: 'FROM a\nONBUILD run --mount=type=cache,target=/x echo hi\n',
     want: [{}, { instruction: 'ONBUILD', args: [], original: 'ONBUILD run --mount=type=cache,target=/x echo hi' }],
@@ -145,6 +155,12 @@ for (const c of parseCases) {
     if (c.escape) assert.equal(r.escape, c.escape);
   });
 }
+
+test('parse: ONBUILD RUN <<EOF collects the heredoc on the trigger', () => {
+  const r = parse('FROM a\nONBUILD RUN <<EOF\necho hi\nEOF\nCMD x\n');
+  assert.deepEqual(r.nodes[1]!.sub!.heredocs, [{ name: 'EOF', expand: true, chomp: false, fd: 0, content: 'echo hi\n' }]);
+  assert.deepEqual([r.nodes[1]!.startLine, r.nodes[1]!.endLine, r.nodes[2]!.startLine], [2, 4, 5]);
+});
 
 test('parse: ONBUILD trigger node and empty-continuation warning', () => {
   const r = parse('FROM a\nONBUILD run --mount=type=cache,target=/x echo hi\nRUN a \\\n\n b\n');

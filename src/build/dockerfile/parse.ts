@@ -72,7 +72,7 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
   let i = 0;
   // Directives: only a leading run of `# key=value` lines with known keys.
   for (; i < lines.length; i++) {
-    const m = DIRECTIVE.exec(lines[i]!);
+    const m = DIRECTIVE.exec(lines[i]!.replace(/^\s+/, ''));
     if (!m) break;
     const key = m[1]!.toLowerCase();
     if (!KNOWN_DIRECTIVES.has(key)) break;
@@ -84,8 +84,10 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
     }
     directives[key] = value;
   }
-  const continuation = new RegExp(`${escape === '\\' ? '\\\\' : '`'}[ \\t]*$`);
-  const trimCont = (l: string): [string, boolean] => (continuation.test(l) ? [l.replace(continuation, ''), false] : [l, true]);
+  // The escape char last on a line continues it, unless it is itself escaped (`echo \\`).
+  const e = escape === '\\' ? '\\\\' : '`';
+  const continuation = new RegExp(`(^|[^${e}])${e}[ \\t]*$`);
+  const trimCont = (l: string): [string, boolean] => (continuation.test(l) ? [l.replace(continuation, '$1'), false] : [l, true]);
 
   const nodes: Node[] = [];
   const warnings: string[] = [];
@@ -115,7 +117,8 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
       throw dockerfileError(file, startLine, (e as Error).message, e);
     }
     node.startLine = startLine;
-    if (HEREDOC_INSTRUCTIONS.has(node.instruction) && !node.json && line.includes('<<')) {
+    const target = node.sub ?? node;
+    if (HEREDOC_INSTRUCTIONS.has(target.instruction) && !target.json && line.includes('<<')) {
       for (const doc of heredocsOf(line)) {
         let content = '';
         let terminated = false;
@@ -128,7 +131,7 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
           content += (doc.chomp ? l.replace(/^\t+/, '') : l) + '\n';
         }
         if (!terminated) throw dockerfileError(file, startLine, `${node.instruction}: unterminated heredoc "${doc.name}"`);
-        node.heredocs.push({ ...doc, content });
+        target.heredocs.push({ ...doc, content });
       }
     }
     node.endLine = i;
