@@ -214,7 +214,7 @@ class Lexer {
       mod = m;
     }
     if (mod !== '-' && mod !== '+' && mod !== '?') {
-      throw invalid('dockerfile_syntax', colon ? `unsupported modifier (${mod}) in substitution` : `unsupported modifier (${mod}) in substitution`);
+      throw invalid('dockerfile_syntax', `unsupported modifier (${mod}) in substitution`);
     }
     const r = this.until('}');
     if (!r.stopped) throw invalid('dockerfile_syntax', "syntax error: missing '}'");
