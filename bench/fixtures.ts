@@ -162,3 +162,15 @@ export function versions(dockerHost?: string): Record<string, string> {
     busybox: first('/bin/busybox', ['--help']),
   };
 }
+
+/** A benchmark's entry point: root and hyperfine checked, everything it starts cleaned up by its Scope, also on failure. */
+export async function runBench(tag: string, needs: string, bench: (scope: Scope) => Promise<number>): Promise<number> {
+  if (process.getuid?.() !== 0) { console.error(`${tag}: needs root (${needs})`); return 1; }
+  if (!have('hyperfine')) { console.error(`${tag}: hyperfine is not installed (apt-get install hyperfine)`); return 1; }
+  const scope = new Scope();
+  try {
+    return await bench(scope);
+  } finally {
+    scope.dispose();
+  }
+}

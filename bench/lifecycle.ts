@@ -29,6 +29,7 @@ import { PODMAN_RUN_FLAGS, Scope, type Dockerd, type Podman } from '../test/help
 import {
   IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, ratio, sh, stats, table,
   versions, type Cmd, type Timing,
+  runBench,
 } from './fixtures.js';
 
 const N = Math.max(1, Number(process.env.BENCH_CONTAINERS ?? 50));
@@ -366,15 +367,8 @@ async function execBench(work: string, rootfsTar: string): Promise<{ timings: Re
 
 // ---- main ----------------------------------------------------------------------------------------
 
-export async function main(): Promise<number> {
-  if (process.getuid?.() !== 0) { console.error(`${TAG}: needs root (dockerd, podman and berth)`); return 1; }
-  if (!have('hyperfine')) { console.error(`${TAG}: hyperfine is not installed (apt-get install hyperfine)`); return 1; }
-  const scope = new Scope();
-  try {
-    return await bench(scope);
-  } finally {
-    scope.dispose();
-  }
+export function main(): Promise<number> {
+  return runBench(TAG, 'dockerd, podman and berth', bench);
 }
 
 async function bench(scope: Scope): Promise<number> {

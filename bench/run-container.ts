@@ -26,6 +26,7 @@ import { PODMAN_RUN_FLAGS, Scope } from '../test/helpers/peers.js';
 import {
   IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, quote, ratio, sh, stats,
   table, versions, type Cmd, type Timing,
+  runBench,
 } from './fixtures.js';
 
 const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 20));
@@ -84,15 +85,8 @@ function traceBerth(root: string, extra: string[] = []): { runs: TraceRun[]; ord
 
 // ---- main ----------------------------------------------------------------------------------------
 
-export async function main(): Promise<number> {
-  if (process.getuid?.() !== 0) { console.error('bench/run: needs root (dockerd, podman, runc and berth)'); return 1; }
-  if (!have('hyperfine')) { console.error('bench/run: hyperfine is not installed (apt-get install hyperfine)'); return 1; }
-  const scope = new Scope();
-  try {
-    return await bench(scope);
-  } finally {
-    scope.dispose();
-  }
+export function main(): Promise<number> {
+  return runBench('bench/run', 'dockerd, podman, runc and berth', bench);
 }
 
 async function bench(scope: Scope): Promise<number> {

@@ -40,10 +40,6 @@ export function parseBind(v: string): { source: string; destination: string; rea
 }
 
 /** The OCI spec of a created container, resolved against its mounted rootfs. */
-export function containerSpec(containers: ContainerStore, c: ContainerRecord, rootfs: string, terminal: boolean): OciSpec {
-  return containerSpecAndFilter(containers, c, rootfs, terminal).spec;
-}
-
 /** The spec and the compiled form of its seccomp filter (for the native helper). */
 export function containerSpecAndFilter(containers: ContainerStore, c: ContainerRecord, rootfs: string, terminal: boolean): { spec: OciSpec; bpf?: Buffer } {
   const hc = containers.hostConfig(c.ID);
@@ -193,12 +189,13 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     };
     const cg = startCgroup(c.ID, hc);
     monitor.oomCounter = cg.oomCounter;
+    const facts = hostFacts();
     const hcheck = healthSettings(c.Config.Healthcheck);
     if (hcheck) {
       const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
-      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, hostFacts(), { seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles }) };
+      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles }) };
     }
-    const steps = planFromSpec(spec, hostFacts(), { monitor, init: !!hc.Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
+    const steps = planFromSpec(spec, facts, { monitor, init: !!hc.Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     await run.started;

@@ -170,17 +170,14 @@ export class ContainerStore {
     });
   }
 
-  /** `docker rename`: names are unique; the store lock makes the check and the write one step. */
+  /** `docker rename`: names are unique; the store lock (in update) makes the check and the write one step. */
   async rename(c: ContainerRecord, name: string): Promise<void> {
     const n = name.replace(/^\//, '');
     if (!NAME_RE.test(n)) throw invalid('invalid_name', `Invalid container name (${n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    await this.images.lock(() => {
+    await this.update(c.ID, (r) => {
       const other = this.list().find((x) => x.Name === `/${n}`);
       if (other && other.ID !== c.ID) throw conflict('name_in_use', `Conflict. The container name "/${n}" is already in use by container "${other.ID}". You have to remove (or rename) that container to be able to reuse that name.`);
-      // re-read: a running container's record may have changed since c was read
-      const now = JSON.parse(fs.readFileSync(`${this.dir(c.ID)}/config.v2.json`, 'utf8')) as ContainerRecord;
-      now.Name = `/${n}`;
-      this.save(now);
+      r.Name = `/${n}`;
     });
   }
 

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { treeSize } from '../../archive/layer-apply.js';
 import { hexOf } from '../../core/digest.js';
 import { invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
@@ -65,16 +65,9 @@ function imageSizeOr0(store: ImageStore, id: string): number {
   try { return imageSize(store, id as ImageID); } catch { return 0; }
 }
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  let entries: fs.Dirent[] = [];
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return 0; }
-  for (const e of entries) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory()) n += dirBytes(p);
-    else if (e.isFile()) { try { n += fs.lstatSync(p).size; } catch { /* gone */ } }
-  }
-  return n;
+/** The rw layer's size as Docker counts it (treeSize); 0 if it went away meanwhile. */
+function rwSize(dir: string): number {
+  try { return treeSize(dir); } catch { return 0; }
 }
 
 export const ps: Command = {
@@ -99,15 +92,16 @@ export const ps: Command = {
     if (last > 0) list = list.slice(0, last);
     const now = Date.now();
     const rows = list.map((c) => {
+      const hc = containers.hostConfig(c.ID);
       let command = [c.Path, ...c.Args].join(' ');
       if (!o['no-trunc'] && command.length > 20) command = `${command.slice(0, 19)}…`;
       const labels = Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
       const size = o.size || (o.format as string | undefined)?.includes('.Size')
-        ? `${humanSizeWithPrecision(dirBytes(`${store.paths.cacheDir(c.MountID)}/diff`), 3)} (virtual ${humanSizeWithPrecision(imageSizeOr0(store, c.Image), 3)})` : '';
+        ? `${humanSizeWithPrecision(rwSize(`${store.paths.cacheDir(c.MountID)}/diff`), 3)} (virtual ${humanSizeWithPrecision(imageSizeOr0(store, c.Image), 3)})` : '';
       return {
         ID: o['no-trunc'] ? c.ID : c.ID.slice(0, 12), Image: c.Config.Image || hexOf(c.Image).slice(0, 12), Command: `"${command}"`,
         RunningFor: createdSince(c.Created, now), Status: statusText(c, now), Ports: '', Names: c.Name.slice(1), CreatedAt: c.Created,
-        State: c.State.Paused ? 'paused' : c.State.Status, Size: size, Labels: labels, Mounts: (containers.hostConfig(c.ID).Binds ?? []).map((b) => b.split(':')[0]).join(','), Networks: containers.hostConfig(c.ID).NetworkMode,
+        State: c.State.Paused ? 'paused' : c.State.Status, Size: size, Labels: labels, Mounts: (hc.Binds ?? []).map((b) => b.split(':')[0]).join(','), Networks: hc.NetworkMode,
       };
     });
     if (o.quiet) { for (const r of rows) ctx.out(r.ID); return; }
