@@ -20,7 +20,15 @@ export function resolveInRoot(root: string, path: string, maxLinks = 40): string
     try { st = fs.lstatSync(host); } catch { st = undefined; }
     if (st?.isSymbolicLink()) {
       if (++links > maxLinks) throw invalid('symlink_loop', `resolve ${JSON.stringify(path)} in the container: too many levels of symbolic links`);
-      const target = fs.readlinkSync(host);
+      let target: string;
+      try {
+        target = fs.readlinkSync(host);
+      } catch (err) {
+        // the container replaced the link while we resolved it (a running container can race us)
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'EINVAL') throw err;
+        throw invalid('path_changed', `resolve ${JSON.stringify(path)} in the container: /${[...done, p].join('/')} changed while it was being resolved`);
+      }
       if (target.startsWith('/')) done.length = 0;
       parts.unshift(...target.split('/').filter(Boolean));
       continue;
