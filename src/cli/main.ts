@@ -54,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
-    parsed = parseArgs({ args: rest.slice(0, cut), options: cmd.options, allowPositionals: true, strict: true });
+    const { args, falses } = boolValues(rest.slice(0, cut), cmd);
+    parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
+    for (const f of falses) (parsed.values as Record<string, unknown>)[f] = false;
     parsed.positionals.push(...rest.slice(cut));
   } catch (err) {
     process.stderr.write(`berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`);
@@ -74,6 +76,23 @@ export async function main(argv: string[]): Promise<number> {
     const own = (err as { exitCode?: unknown }).exitCode;
     return typeof own === 'number' ? own : cmd.errorExit ?? exitCodeOf(err);
   }
+}
+
+/** Docker's `--flag=true|false` for boolean flags (node's parseArgs knows only `--flag`): returns the args without them and the flags set false. */
+function boolValues(args: string[], cmd: Command): { args: string[]; falses: string[] } {
+  const out: string[] = [];
+  const falses: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') { out.push(...args.slice(i)); break; }
+    const m = /^--([^=]+)=(true|false)$/.exec(a);
+    if (m && cmd.options[m[1]!]?.type === 'boolean') {
+      if (m[2] === 'true') out.push(`--${m[1]}`); else falses.push(m[1]!);
+      continue;
+    }
+    out.push(a);
+  }
+  return { args: out, falses };
 }
 
 /** Index of the first argument that is not an option or an option's value. */

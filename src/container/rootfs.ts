@@ -18,7 +18,7 @@ function makeLayerDir(paths: StorePaths, txn: Txn, id: string, lower: string): {
   fs.mkdirSync(`${dir}/diff`, 0o755);
   fs.mkdirSync(`${dir}/work`, 0o700);
   fs.writeFileSync(`${dir}/link`, link);
-  fs.writeFileSync(`${dir}/lower`, lower);
+  if (lower) fs.writeFileSync(`${dir}/lower`, lower);
   fs.symlinkSync(`../${id}/diff`, `${paths.links}/${link}`);
   return { link };
 }
@@ -27,17 +27,17 @@ function makeLayerDir(paths: StorePaths, txn: Txn, id: string, lower: string): {
  * Create `<mountId>-init` (placeholders) on the image's top layer and `<mountId>`
  * (the read-write layer) on the init layer, as Docker's layer store does.
  */
-export function createRwLayers(paths: StorePaths, txn: Txn, top: Layer, mountId: string): void {
+export function createRwLayers(paths: StorePaths, txn: Txn, top: Layer | undefined, mountId: string): void {
   const initId = `${mountId}-init`;
-  const initLower = lowerFor(top.link, top.lower);
+  const initLower = top ? lowerFor(top.link, top.lower) : '';
   const init = makeLayerDir(paths, txn, initId, initLower);
   const diff = `${paths.cacheDir(initId)}/diff`;
   for (const d of INIT_DIRS) fs.mkdirSync(`${diff}/${d}`, { mode: 0o755, recursive: true });
   for (const f of INIT_FILES) fs.writeFileSync(`${diff}/${f}`, '', { mode: 0o755 });
   for (const f of INIT_FILES) fs.chmodSync(`${diff}/${f}`, 0o755);
   fs.symlinkSync('/proc/mounts', `${diff}/etc/mtab`);
-  fs.writeFileSync(`${paths.cacheDir(top.cacheId)}/committed`, '', { mode: 0o600 });
-  makeLayerDir(paths, txn, mountId, lowerFor(init.link, initLower));
+  if (top) fs.writeFileSync(`${paths.cacheDir(top.cacheId)}/committed`, '', { mode: 0o600 });
+  makeLayerDir(paths, txn, mountId, lowerFor(init.link, initLower || undefined));
 }
 
 export function indexParamExists(): boolean {

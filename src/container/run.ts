@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { execPlan, planFromSpec, preludePlan, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
@@ -26,6 +27,8 @@ export interface StartOptions {
   early?: EarlyStart;
   /** Called once the container process runs (for signal forwarding). */
   onStart?: (kill: (s: NodeJS.Signals) => void) => void;
+  /** Called with the monitor process once it is spawned (its stdout/stderr are readable with 'pipe' stdio). */
+  onSpawn?: (monitor: ChildProcess) => void;
 }
 
 /** Parse `-v HOST:CTR[:ro|rw]`. Host paths must be absolute (named volumes come later). */
@@ -56,6 +59,8 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
   const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
   const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';
+  // a missing working directory is made (0755, root's), as Docker's daemon does at start
+  if (cwd !== '/' && !fs.existsSync(rootfs + cwd)) fs.mkdirSync(rootfs + cwd, { recursive: true, mode: 0o755 });
   const caps = capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged).filter((c) => own.has(c));
   const filter = containerSeccomp(containers, hc, caps);
   const spec = buildSpec({
@@ -294,6 +299,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
         run = early.helper;
       } else run = runHelper(steps, opts.stdio);
     }
+    opts.onSpawn?.(run.child as ChildProcess);
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
     opts.onStart?.(run.kill);

@@ -115,10 +115,10 @@ export class ContainerStore {
     writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600, durable);
   }
 
-  async create(imageId: ImageID, opts: CreateOptions): Promise<ContainerRecord> {
+  /** `imageId` undefined: on no image at all (a build's `FROM scratch`). */
+  async create(imageId: ImageID | undefined, opts: CreateOptions): Promise<ContainerRecord> {
     const images = this.images;
-    const cfg = images.images.get(imageId);
-    const chain = chainIDs(cfg.rootfs.diff_ids);
+    const chain = imageId ? chainIDs(images.images.get(imageId).rootfs.diff_ids) : [];
     const id = opts.id ?? randomHex();
     if (!/^[0-9a-f]{64}$/.test(id)) throw invalid('invalid_id', `invalid container id ${JSON.stringify(id)}`);
     const mountId = randomHex();
@@ -128,7 +128,7 @@ export class ContainerStore {
       if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
         throw conflict('name_in_use', `Conflict. The container name "/${name}" is already in use by another container`);
       }
-      const top = images.layers.require(chain[chain.length - 1]!);
+      const top = chain.length ? images.layers.require(chain[chain.length - 1]!) : undefined;
       const dir = this.dir(id);
       txn.add({ op: 'tmp', path: `${dir}.new` });
       txn.add({ op: 'tmp', path: `${this.p.mounts}/${id}.new` });
@@ -138,7 +138,7 @@ export class ContainerStore {
       mkdirp(stage, 0o710);
       const record: ContainerRecord = {
         ID: id, Created: new Date().toISOString(), Path: opts.path, Args: opts.args,
-        Config: { ...opts.config, Hostname: hostname, Image: opts.config.Image }, Image: imageId, Name: `/${name}`, Driver: 'overlay2',
+        Config: { ...opts.config, Hostname: hostname, Image: opts.config.Image }, Image: imageId ?? '', Name: `/${name}`, Driver: 'overlay2',
         State: createdState(), HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`, ResolvConfPath: `${dir}/resolv.conf`, MountID: mountId,
       };
       fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
@@ -150,7 +150,7 @@ export class ContainerStore {
       mkdirp(mstage, 0o700);
       fs.writeFileSync(`${mstage}/mount-id`, mountId);
       fs.writeFileSync(`${mstage}/init-id`, `${mountId}-init`);
-      fs.writeFileSync(`${mstage}/parent`, top.chainID);
+      if (top) fs.writeFileSync(`${mstage}/parent`, top.chainID);
       fs.renameSync(mstage, `${this.p.mounts}/${id}`);
       fs.renameSync(stage, dir);
       return record;

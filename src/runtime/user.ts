@@ -14,7 +14,7 @@ interface GroupEntry { name: string; gid: number; members: string[] }
 const MAX_ID = 2 ** 32 - 2;
 const isNum = (s: string) => /^\d+$/.test(s);
 
-function parsePasswd(text: string | undefined): PasswdEntry[] {
+export function parsePasswd(text: string | undefined): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':');
@@ -27,7 +27,7 @@ function parsePasswd(text: string | undefined): PasswdEntry[] {
   return out;
 }
 
-function parseGroup(text: string | undefined): GroupEntry[] {
+export function parseGroup(text: string | undefined): GroupEntry[] {
   const out: GroupEntry[] = [];
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':');

@@ -34,6 +34,7 @@ export const commands: CommandEntry[] = [
   entry([['ps'], ['container', 'ls'], ['container', 'list']], 'List containers', async () => (await import('./ps.js')).ps),
   entry([['rm'], ['container', 'rm'], ['container', 'remove']], 'Remove one or more containers', async () => (await import('./rm.js')).rm),
   entry([['diff'], ['container', 'diff']], "Inspect changes to files or directories on a container's filesystem", async () => (await import('./diff.js')).diff),
+  entry([['build'], ['image', 'build'], ['builder', 'build']], 'Build an image from a Dockerfile', async () => (await import('./build.js')).buildCmd),
   entry([['commit'], ['container', 'commit']], "Create a new image from a container's changes", async () => (await import('./commit.js')).commit),
   entry([['cp'], ['container', 'cp']], 'Copy files/folders between a container and the local filesystem', async () => (await import('./cp.js')).cp),
   entry([['export'], ['container', 'export']], "Export a container's filesystem as a tar archive", async () => (await import('./export.js')).exportCmd),

@@ -1,0 +1,118 @@
+import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { BerthError, invalid } from '../../core/errors.js';
+import { build } from '../../build/builder.js';
+import { parseDockerfile } from '../../build/dockerfile/instructions.js';
+import { contextSource, dirSource } from '../../build/context-source.js';
+import { openContext, type BuildContext } from '../../build/context/context.js';
+import { ContainerStore } from '../../container/store.js';
+import { parseReference, withDefaultTag, type Reference } from '../../image/reference.js';
+import { progress } from '../build-progress.js';
+import type { Command } from '../context.js';
+
+export const buildCmd: Command = {
+  names: [['build'], ['image', 'build'], ['builder', 'build']],
+  usage: 'build [OPTIONS] PATH | -',
+  summary: 'Build an image from a Dockerfile',
+  options: {
+    tag: { type: 'string', short: 't', multiple: true },
+    file: { type: 'string', short: 'f' },
+    'build-arg': { type: 'string', multiple: true },
+    target: { type: 'string' },
+    'no-cache': { type: 'boolean' },
+    pull: { type: 'boolean' },
+    label: { type: 'string', multiple: true },
+    quiet: { type: 'boolean', short: 'q' },
+    iidfile: { type: 'string' },
+    network: { type: 'string' },
+    progress: { type: 'string' },
+    rm: { type: 'boolean', default: true },
+    'force-rm': { type: 'boolean' },
+  },
+  errorExit: 1,
+  async run(ctx, args, o) {
+    if (args.length !== 1) throw invalid('usage', '"build" requires exactly 1 argument: PATH | -');
+    const tags: Reference[] = ((o.tag as string[] | undefined) ?? []).map((t) => {
+      const r = withDefaultTag(parseReference(t));
+      if (r.digest) throw invalid('invalid_reference', `invalid tag ${JSON.stringify(t)}: a tag cannot contain a digest`);
+      return r;
+    });
+    const network = (o.network as string | undefined) ?? 'none';
+    if (network !== 'none' && network !== 'host' && network !== 'default') throw invalid('unsupported', `network ${JSON.stringify(network)}: berth builds with "none" (the default) or "host"`);
+    const mode = (o.progress as string | undefined) ?? 'auto';
+    if (!['auto', 'plain', 'tty'].includes(mode)) throw invalid('usage', `invalid --progress ${JSON.stringify(mode)}: auto, plain or tty`);
+    const buildArgs = new Map<string, string | undefined>();
+    for (const a of (o['build-arg'] as string[] | undefined) ?? []) {
+      const i = a.indexOf('=');
+      // `--build-arg K` takes K from the environment, as the docker CLI does
+      if (i < 0) buildArgs.set(a, process.env[a]); else buildArgs.set(a.slice(0, i), a.slice(i + 1));
+    }
+    const labels: Record<string, string> = {};
+    for (const l of (o.label as string[] | undefined) ?? []) {
+      const i = l.indexOf('=');
+      labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+    }
+    const file = o.file as string | undefined;
+    const src = args[0]!;
+    if (src === '-' && file === '-') throw invalid('usage', 'invalid argument: can\'t use stdin for both build context and dockerfile');
+    const bctx = await openBuildContext(ctx.stdin, src, file);
+    const quiet = !!o.quiet;
+    const p = progress(quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain', ctx.stdout, ctx.stderr);
+    try {
+      const df = parseDockerfile(bctx.text, bctx.name);
+      for (const w of df.warnings) ctx.err(`[WARNING]: ${w}`);
+      const store = await ctx.store();
+      const containers = new ContainerStore(store);
+      const res = await build(containers, {
+        dockerfile: df, file: bctx.name, context: bctx.ctx ? contextSource(bctx.ctx) : undefined, sourceRoot: dirSource,
+        tags, buildArgs, ...(o.target ? { target: o.target as string } : {}), noCache: !!o['no-cache'], labels,
+        network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], out: p,
+      });
+      p.end();
+      if (o.iidfile) fs.writeFileSync(o.iidfile as string, res.imageId);
+      if (quiet) ctx.out(res.imageId);
+    } catch (err) {
+      p.end();
+      if (err instanceof BerthError && (err.code === 'run_failed' || quiet)) {
+        const output = p.stepOutput();
+        if (quiet && output) ctx.stderr.write(output.endsWith('\n') ? output : `${output}\n`);
+      }
+      throw err;
+    } finally {
+      await bctx.ctx?.dispose();
+    }
+  },
+};
+
+/**
+ * The context as `docker build` takes it: a directory, or `-`: stdin holds a
+ * tar (plain or compressed: the context) or else a Dockerfile (no context).
+ */
+async function openBuildContext(stdin: NodeJS.ReadableStream, src: string, file: string | undefined): Promise<{ ctx?: BuildContext; text: string; name: string }> {
+  const dfStdin = file === '-' ? await readAll(stdin) : undefined;
+  if (src !== '-') {
+    const ctx = await openContext({ dir: src }, dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {});
+    return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
+  }
+  const data = await readAll(stdin);
+  if (looksLikeArchive(data)) {
+    const ctx = await openContext({ tar: Readable.from([data]) }, file ? { path: file } : {});
+    return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
+  }
+  return { text: data.toString('utf8'), name: '-' };
+}
+
+async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s as AsyncIterable<Buffer>) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** gzip, bzip2, xz, zstd magic, or a tar header's ustar magic. */
+function looksLikeArchive(b: Buffer): boolean {
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
+  if (b.length >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return true;
+  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
+  if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return true;
+  return b.length >= 512 && b.subarray(257, 262).toString('latin1') === 'ustar';
+}
