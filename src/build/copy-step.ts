@@ -32,7 +32,7 @@ import { expansionEnv, withCmdCommentString, type StageState } from './state.js'
 import { createHash } from 'node:crypto';
 
 /** A COPY source as resolved in its root: its path (relative, no symlinks on the way), kind and content hash (`file:<hex>`, `dir:<hex>`). */
-export interface SourceMatch { rel: string; isDir: boolean; hash: string }
+export interface SourceMatch { rel: string; name: string; isDir: boolean; hash: string }
 
 /** Where sources are resolved: a directory and Docker's rules for a source argument (globs, .dockerignore). */
 export interface SourceRoot {
@@ -221,6 +221,7 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
   try {
     const srcDirFd = openBeneath(rootSrcFd, posix.dirname(m.rel) === '.' ? '' : posix.dirname(m.rel));
     const base = posix.basename(m.rel);
+    const as = m.name || base;
     try {
       if (m.isDir) {
         // the directory's content goes into the destination; a new destination is owned as its content
@@ -250,7 +251,7 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
       const rel = inRoot(rootFd, destPath);
       let isDir = false;
       try { isDir = fs.statSync(at(rootFd, rel)).isDirectory(); } catch { /* a new file */ }
-      if (destPath.endsWith('/') || isDir) file = posix.join(destPath, base);
+      if (destPath.endsWith('/') || isDir) file = posix.join(destPath, as);
       const parent = mkdirInRoot(rootFd, posix.dirname(file), identity ?? { uid: 0, gid: 0 });
       extract(walkTree(srcDirFd, base, posix.basename(file)), target(rootFd, parent.rel, identity));
     } finally {
