@@ -232,7 +232,9 @@ async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: str
     }
   } catch (err) {
     if (err instanceof BerthError && err.code === 'run_failed') throw err;
-    throw wrap(`${file}:${ins.node.startLine}: ${ins.kind}`, err);
+    // `Dockerfile:3: COPY failed: ...`: the file, line and instruction, named once
+    const named = err instanceof Error && (err.message.startsWith(`${ins.kind} `) || err.message.startsWith('When using'));
+    throw wrap(named ? `${file}:${ins.node.startLine}` : `${file}:${ins.node.startLine}: ${ins.kind}`, err);
   }
 }
 

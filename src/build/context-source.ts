@@ -17,20 +17,20 @@ export function contextSource(ctx: BuildContext): SourceRoot {
       // what is copied is where the source leads (symlinks followed inside the root), under the name it was given
       return (await resolveSources(ctx, src)).map((m) => ({ rel: m.resolved, name: posix.basename(m.rel || m.resolved), isDir: m.isDir, hash: m.hash }));
     },
+    includes: (rel) => ctx.tree.get(rel) !== undefined,
   };
 }
 
+/** Another directory as a source root: walked (and hashed as files are asked for) on first use; everything in it counts. */
 export function dirSource(dir: string): SourceRoot {
   let ctx: BuildContext | undefined;
-  return {
-    dir,
-    resolve(src) {
-      if (!ctx) {
-        const ignore = new IgnoreMatcher([]);
-        const tree = walkContext(dir, ignore, [], (t, e) => clientSum(t, e, {}));
-        ctx = { root: dir, dockerfileText: '', dockerfileName: '', ignore, tree, dispose: async () => {} };
-      }
-      return contextSource(ctx).resolve(src);
-    },
+  const get = () => {
+    if (!ctx) {
+      const ignore = new IgnoreMatcher([]);
+      const tree = walkContext(dir, ignore, [], (t, e) => clientSum(t, e, {}));
+      ctx = { root: dir, dockerfileText: '', dockerfileName: '', ignore, tree, dispose: async () => {} };
+    }
+    return ctx;
   };
+  return { dir, resolve: (src) => contextSource(get()).resolve(src), includes: () => true };
 }

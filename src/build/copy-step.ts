@@ -14,13 +14,13 @@ import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { invalid, notFound, unsupported } from '../core/errors.js';
+import { invalid, notFound, unsupported, wrap } from '../core/errors.js';
 import { decompressed } from '../archive/compression.js';
 import { TarParser } from '../archive/tar-parser.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ImageConfig } from '../image/config.js';
-import { at, Extractor, openBeneath, readBody, walkTree, type ExtractTarget } from '../container/cp-tree.js';
+import { at, Extractor, openBeneath, readBody, walkTree, type ExtractTarget, type TreeEntry } from '../container/cp-tree.js';
 import { inRoot } from '../container/cp.js';
 import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { readInRoot } from '../runtime/rootfs-path.js';
@@ -38,6 +38,8 @@ export interface SourceMatch { rel: string; name: string; isDir: boolean; hash: 
 export interface SourceRoot {
   dir: string;
   resolve(src: string): Promise<SourceMatch[]>;
+  /** Whether a path below a copied directory is part of the root (.dockerignore leaves files out of the context). */
+  includes(rel: string): boolean;
 }
 
 /** The hash naming an instruction's sources: the only one's, or `multi:` + sha256 of them joined by commas (moby's getSourceHashFromInfos). */
@@ -120,7 +122,13 @@ async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root:
       for (const m of await r.resolve(file)) matches.push({ ...m, root: r, decompress: false });
       continue;
     }
-    for (const m of await root.resolve(path)) matches.push({ ...m, root, decompress: name === 'ADD' });
+    let found: SourceMatch[];
+    try {
+      found = await root.resolve(path);
+    } catch (err) {
+      throw wrap(`${name} failed`, err);
+    }
+    for (const m of found) matches.push({ ...m, root, decompress: name === 'ADD' });
   }
   if (matches.length === 0) throw invalid('copy_no_source', `${name} failed: no source files were specified`);
   if (matches.length > 1 && !dest.endsWith('/')) throw invalid('copy_dest', `When using ${name} with more than one source file, the destination must be a directory and end with a /`);
@@ -227,7 +235,8 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
         // the directory's content goes into the destination; a new destination is owned as its content
         const d = mkdirInRoot(rootFd, destPath, { uid: 0, gid: 0 });
         if (!d.existed && identity) fs.chownSync(at(rootFd, d.rel), identity.uid, identity.gid);
-        extract(walkTree(srcDirFd, base, '.'), target(rootFd, d.rel, identity));
+        const inCtx = (name: string) => m.root.includes(posix.join(m.rel, name.replace(/\/$/, '')).replace(/^\.$/, ''));
+        extract(filter(walkTree(srcDirFd, base, '.'), inCtx), target(rootFd, d.rel, identity));
         return;
       }
       if (decompress) {
@@ -262,7 +271,11 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
   }
 }
 
-function extract(entries: Iterable<{ h: import('../archive/tar-header.js').TarHeader; fd?: number }>, t: ExtractTarget): void {
+function* filter(entries: Iterable<TreeEntry>, keep: (name: string) => boolean): Generator<TreeEntry> {
+  for (const e of entries) if (keep(e.h.name)) yield e;
+}
+
+function extract(entries: Iterable<TreeEntry>, t: ExtractTarget): void {
   const x = new Extractor(t);
   try {
     for (const e of entries) {
