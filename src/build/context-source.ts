@@ -8,7 +8,10 @@ import type { SourceMatch, SourceRoot } from './copy-step.js';
 import type { BuildContext } from './context/context.js';
 import { IgnoreMatcher } from './context/dockerignore.js';
 import { resolveSources } from './context/sources.js';
-import { clientSum, walkContext } from './context/tree.js';
+import * as fs from 'node:fs';
+import * as native from '../native/index.js';
+import { clientHeader, tarsumHasher } from './context/tarsum.js';
+import { walkContext, type ContextEntry, type ContextTree } from './context/tree.js';
 
 export function contextSource(ctx: BuildContext): SourceRoot {
   return {
@@ -27,10 +30,61 @@ export function dirSource(dir: string): SourceRoot {
   const get = () => {
     if (!ctx) {
       const ignore = new IgnoreMatcher([]);
-      const tree = walkContext(dir, ignore, [], (t, e) => clientSum(t, e, {}));
+      const tree = walkContext(dir, ignore, [], lazySum);
       ctx = { root: dir, dockerfileText: '', dockerfileName: '', ignore, tree, dispose: async () => {} };
     }
     return ctx;
   };
   return { dir, resolve: (src) => contextSource(get()).resolve(src), includes: () => true };
+}
+
+/**
+ * dockerd's hash of a file it reads from a directory itself (an image's files for
+ * COPY --from: remotecontext's lazySource): the tarsum of archive.FileInfoHeader of
+ * the file — its real owner, no hardlink detection, the capability xattr as stored —
+ * then its content. Go's archive/tar names the owner as the host (dockerd's) user
+ * and group database does: "root" for 0, "" for an id it does not know.
+ */
+export function lazySum(tree: ContextTree, e: ContextEntry): string | undefined {
+  if (!e.st || e.rel === '') return undefined;
+  const p = tree.hostPath(e.rel);
+  let cap: Buffer | null = null;
+  try { cap = native.lgetxattr(p, 'security.capability'); } catch { /* none */ }
+  const h = clientHeader(e.rel, e.st, e.linkname, undefined, null);
+  const hasher = tarsumHasher({
+    ...h, uid: e.st.uid, gid: e.st.gid, uname: hostName('/etc/passwd', e.st.uid), gname: hostName('/etc/group', e.st.gid),
+    xattrs: cap ? new Map([['security.capability', cap]]) : h.xattrs,
+  });
+  if (e.kind === 'file' && e.st.size > 0) {
+    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        hasher.update(buf.subarray(0, n));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return hasher.digest('hex');
+}
+
+const hostNames = new Map<string, Map<number, string>>();
+
+/** The name of `id` in the host's /etc/passwd or /etc/group ('' when there is none), read once. */
+function hostName(file: string, id: number): string {
+  let m = hostNames.get(file);
+  if (!m) {
+    m = new Map();
+    let text = '';
+    try { text = fs.readFileSync(file, 'utf8'); } catch { /* no names */ }
+    for (const line of text.split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 3 && /^\d+$/.test(f[2]!) && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]!);
+    }
+    hostNames.set(file, m);
+  }
+  return m.get(id) ?? '';
 }

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { invalid, notFound, unsupported, wrap } from '../core/errors.js';
+import { invalid, notFound, wrap } from '../core/errors.js';
 import { decompressed } from '../archive/compression.js';
 import { TarParser } from '../archive/tar-parser.js';
 import type { ImageID } from '../core/digest.js';
@@ -65,7 +65,9 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
   const name = ins.kind;
   const vars = expansionEnv(s);
   const x = (w: string) => expand(w, vars, { escape });
-  if (ins.chmod !== undefined) throw unsupported('copy_chmod', `${name} --chmod is not supported by berth's builder yet (dockerd's classic builder refuses it too)`);
+  const chmodText = ins.chmod !== undefined ? x(ins.chmod) : undefined;
+  if (chmodText !== undefined && !/^[0-7]{1,4}$/.test(chmodText)) throw invalid('copy_chmod', `invalid chmod parameter: ${JSON.stringify(chmodText)}: an octal mode such as 0644 is expected`);
+  const chmod = chmodText !== undefined ? parseInt(chmodText, 8) : undefined;
   if (ins.link) env.say(` ---> [Warning] ${name} --link: the layer is built the classic way (same content, not independent of the layers below)`);
   const sources = ins.sources;
   const dest = x(ins.dest);
@@ -78,7 +80,7 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
   const fromCtr = from?.imageId ? await createStepContainer(env.containers, { ...s, imageId: from.imageId, image: from.image }, {}, [], { ...env, say: () => undefined }) : undefined;
   const tmpDirs: string[] = [];
   try {
-    const run = async (root: SourceRoot) => copyFrom(env, s, ins, root, dest, chown, fromRef !== undefined, x, tmpDirs);
+    const run = async (root: SourceRoot) => copyFrom(env, s, ins, root, dest, { chown, chmod, chmodText, preserve: fromRef !== undefined }, x, tmpDirs);
     if (from) {
       if (!fromCtr) {
         const empty = fs.mkdtempSync('/var/tmp/berth-build-empty-');
@@ -98,7 +100,10 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
 
 const isURL = (s: string) => /^https?:\/\//i.test(s);
 
-async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root: SourceRoot, dest: string, chown: string | undefined, preserve: boolean, x: (w: string) => string, tmpDirs: string[]): Promise<void> {
+interface Perms { chown?: string; chmod?: number; chmodText?: string; preserve: boolean }
+
+async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root: SourceRoot, dest: string, perms: Perms, x: (w: string) => string, tmpDirs: string[]): Promise<void> {
+  const { chown, chmodText, preserve } = perms;
   const name = ins.kind;
   const matches: Array<SourceMatch & { root: SourceRoot; decompress: boolean }> = [];
   for (const src of ins.sources) {
@@ -134,7 +139,8 @@ async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root:
   if (matches.length > 1 && !dest.endsWith('/')) throw invalid('copy_dest', `When using ${name} with more than one source file, the destination must be a directory and end with a /`);
   const srcHash = hashSources(matches);
   const rc = s.runConfig;
-  const cc = withCmdCommentString(rc, `${name} ${chown !== undefined && chown !== '' ? `--chown=${chown}` : ''}${srcHash} in ${dest} `);
+  // dockerd glues --chown to the hash (`COPY --chown=app:appfile:...`); --chmod (berth, as BuildKit) comes before, spaced
+  const cc = withCmdCommentString(rc, `${name} ${chmodText !== undefined ? `--chmod=${chmodText} ` : ''}${chown !== undefined && chown !== '' ? `--chown=${chown}` : ''}${srcHash} in ${dest} `);
   const hit = env.noCache ? undefined : probeCache(env.containers.images, s.imageId, cc);
   if (hit) {
     env.usingCache();
@@ -148,7 +154,7 @@ async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root:
       const rootFd = fs.openSync(merged, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
       try {
         const identity = chown ? parseChown(merged, chown) : preserve ? undefined : { uid: 0, gid: 0 };
-        for (const m of matches) await copyOne(rootFd, m, destPath, identity, m.decompress);
+        for (const m of matches) await copyOne(rootFd, m, destPath, identity, m.decompress, perms.chmod);
       } finally {
         fs.closeSync(rootFd);
       }
@@ -223,7 +229,12 @@ function target(rootFd: number, dirRel: string, identity: Identity | undefined):
   };
 }
 
-async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, destPath: string, identity: Identity | undefined, decompress: boolean): Promise<void> {
+async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, destPath: string, identity: Identity | undefined, decompress: boolean, chmod: number | undefined): Promise<void> {
+  // dockerd chowns what it copied (fixPermissions), and chown clears a file's setuid bit (and setgid with group exec)
+  const mode = (it: Iterable<TreeEntry>) => {
+    const chowned = identity ? clearSetid(it) : it;
+    return chmod === undefined ? chowned : withMode(chowned, chmod);
+  };
   const hostPath = posix.join(m.root.dir, m.rel);
   const rootSrcFd = fs.openSync(m.root.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
@@ -236,7 +247,8 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
         const d = mkdirInRoot(rootFd, destPath, { uid: 0, gid: 0 });
         if (!d.existed && identity) fs.chownSync(at(rootFd, d.rel), identity.uid, identity.gid);
         const inCtx = (name: string) => m.root.includes(posix.join(m.rel, name.replace(/\/$/, '')).replace(/^\.$/, ''));
-        extract(filter(walkTree(srcDirFd, base, '.'), inCtx), target(rootFd, d.rel, identity));
+        if (!d.existed && chmod !== undefined) fs.chmodSync(at(rootFd, d.rel), chmod);
+        extract(mode(filter(walkTree(srcDirFd, base, '.'), inCtx)), target(rootFd, d.rel, identity));
         return;
       }
       if (decompress) {
@@ -262,12 +274,25 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
       try { isDir = fs.statSync(at(rootFd, rel)).isDirectory(); } catch { /* a new file */ }
       if (destPath.endsWith('/') || isDir) file = posix.join(destPath, as);
       const parent = mkdirInRoot(rootFd, posix.dirname(file), identity ?? { uid: 0, gid: 0 });
-      extract(walkTree(srcDirFd, base, posix.basename(file)), target(rootFd, parent.rel, identity));
+      extract(mode(walkTree(srcDirFd, base, posix.basename(file))), target(rootFd, parent.rel, identity));
     } finally {
       fs.closeSync(srcDirFd);
     }
   } finally {
     fs.closeSync(rootSrcFd);
+  }
+}
+
+/** --chmod: every copied file and directory takes the mode (symlinks have none). */
+function* withMode(entries: Iterable<TreeEntry>, mode: number): Generator<TreeEntry> {
+  for (const e of entries) yield e.h.type === 'symlink' ? e : { ...e, h: { ...e.h, mode } };
+}
+
+function* clearSetid(entries: Iterable<TreeEntry>): Generator<TreeEntry> {
+  for (const e of entries) {
+    if (e.h.type !== 'file' || !(e.h.mode & 0o6000)) { yield e; continue; }
+    const mode = e.h.mode & ~0o4000 & ~(e.h.mode & 0o010 ? 0o2000 : 0);
+    yield { ...e, h: { ...e.h, mode } };
   }
 }
 

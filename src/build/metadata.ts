@@ -54,7 +54,8 @@ export function dispatchMetadata(s: StageState, ins: Meta, escape: '\\' | '`', n
       return `CMD ${goQuoteSlice(rc.Cmd)}`;
     }
     case 'ENTRYPOINT': {
-      rc.Entrypoint = ins.form === 'shell' ? [...shellOf(rc), ins.command] : [...ins.command];
+      // `ENTRYPOINT []` clears it (null), where `CMD []` stays []
+      rc.Entrypoint = ins.form === 'shell' ? [...shellOf(rc), ins.command] : ins.command.length ? [...ins.command] : null;
       delete rc.ArgsEscaped;
       if (!s.cmdSet) rc.Cmd = null;
       return `ENTRYPOINT ${goQuoteSlice(rc.Entrypoint)}`;
@@ -66,11 +67,19 @@ export function dispatchMetadata(s: StageState, ins: Meta, escape: '\\' | '`', n
       if (ins.startPeriod) h.StartPeriod = ins.startPeriod;
       if (ins.startInterval) h.StartInterval = ins.startInterval;
       if (ins.retries) h.Retries = ins.retries;
+      const message = `HEALTHCHECK &{${goQuoteSlice(h.Test)} ${goQuote(goDuration(h.Interval ?? 0))} ${goQuote(goDuration(h.Timeout ?? 0))} ${goQuote(goDuration(h.StartPeriod ?? 0))} ${goQuoteRune(h.Retries ?? 0)}}`;
+      // dockerd merges the parent image's healthcheck into the step's (its container create fills unset
+      // durations and retries), and that merged one is what the image keeps: HEALTHCHECK NONE keeps the intervals
+      const prev = rc.Healthcheck;
+      if (prev) {
+        for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!h[k] && prev[k]) h[k] = prev[k];
+      }
       rc.Healthcheck = h;
-      return `HEALTHCHECK &{${goQuoteSlice(h.Test)} ${goQuote(goDuration(h.Interval ?? 0))} ${goQuote(goDuration(h.Timeout ?? 0))} ${goQuote(goDuration(h.StartPeriod ?? 0))} ${goQuoteRune(h.Retries ?? 0)}}`;
+      return message;
     }
     case 'EXPOSE': {
-      const ports = ins.ports.flatMap((p) => expandWords(p, env, { escape }));
+      // the words are sorted (bytewise, as Go's sort.Strings) before they are expanded, as buildkit's parser does
+      const ports = [...ins.ports].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).flatMap((p) => expandWords(p, env, { escape }));
       rc.ExposedPorts = { ...(rc.ExposedPorts ?? {}) };
       for (const p of ports) for (const spec of portSpecs(p)) rc.ExposedPorts[spec] = {};
       return `EXPOSE ${ports.join(' ')}`;

@@ -12,7 +12,7 @@ import { startForeground } from '../container/run.js';
 import type { ContainerConfig } from '../image/config.js';
 import type { RunInstruction } from './dockerfile/instructions.js';
 import { probeCache, useCached } from './image-step.js';
-import { commitStepContainer, createStepContainer, removeStepContainer, type StepOptions } from './step-container.js';
+import { commitStepContainer, createStepContainer, dropVolumeWrites, lowerDirs, removeStepContainer, type StepOptions } from './step-container.js';
 import { copyConfig, shellOf, type StageState } from './state.js';
 
 export interface RunOutput {
@@ -95,5 +95,9 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
     if (env.forceRm) await removeStepContainer(env.containers, c, env);
     throw new BerthError('InvalidArgument', 'run_failed', `The command '${run.Cmd!.join(' ')}' returned a non-zero code: ${code}`);
   }
+  // what a RUN writes below a VOLUME goes to the volume in Docker, not to the layer
+  const paths = env.containers.images.paths;
+  const volumes = Object.keys(run.Volumes ?? {});
+  if (volumes.length) dropVolumeWrites(`${paths.cacheDir(c.MountID)}/diff`, lowerDirs(paths.overlay, paths.cacheDir(c.MountID)), volumes);
   await commitStepContainer(env.containers, s, c, key, env);
 }

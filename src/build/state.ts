@@ -7,6 +7,7 @@
 import type { ImageID } from '../core/digest.js';
 import type { ContainerConfig, ImageConfig } from '../image/config.js';
 import type { BuildArgs } from './args.js';
+import { emptyContainerConfig } from '../image/new-image.js';
 
 export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -26,7 +27,8 @@ export interface StageState {
 
 /** The config a stage starts from: the base image's, with PATH defaulted and stdin closed. */
 export function beginStage(image: ImageConfig, imageId: ImageID | undefined, args: BuildArgs, stageName?: string): StageState {
-  const runConfig: ContainerConfig = image.config ? copyConfig(image.config) : {};
+  // no config (FROM scratch): Docker's zero container.Config, every field present
+  const runConfig: ContainerConfig = image.config ? copyConfig(image.config) : emptyContainerConfig();
   if (!(runConfig.Env ?? []).some((e) => e.split('=', 1)[0] === 'PATH')) runConfig.Env = [...(runConfig.Env ?? []), DEFAULT_PATH_ENV];
   runConfig.OpenStdin = false;
   runConfig.StdinOnce = false;

@@ -6,6 +6,9 @@
  * failed one with --force-rm, as `docker build` does).
  */
 import * as fs from 'node:fs';
+import { posix } from 'node:path';
+import * as native from '../native/index.js';
+import { OPAQUE_XATTR } from '../archive/layer-apply.js';
 import { diffDirTar } from '../archive/diff-tar.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerConfig } from '../image/config.js';
@@ -80,4 +83,62 @@ export async function commitStepContainer(containers: ContainerStore, s: StageSt
 export async function removeStepContainer(containers: ContainerStore, c: ContainerRecord, o: StepOptions): Promise<void> {
   await containers.remove(containers.tryGet(c.ID) ?? c);
   o.say(`Removing intermediate container ${c.ID.slice(0, 12)}`);
+}
+
+/**
+ * Forget what a step wrote below its config's volumes: in Docker those paths
+ * are volumes while a RUN runs, so its writes there never reach the layer.
+ * The volume directory itself stays (Docker makes it as a mount point).
+ */
+export function dropVolumeWrites(upper: string, lowers: readonly string[], volumes: readonly string[]): void {
+  for (const v of volumes) {
+    const rel = posix.normalize(`/${v}`).slice(1);
+    const dir = posix.join(upper, rel);
+    if (dir === upper || !dir.startsWith(`${upper}/`)) continue;
+    let st: fs.Stats;
+    try { st = fs.lstatSync(dir); } catch { continue; }
+    if (!st.isDirectory()) continue;
+    // the image had it: a copied-up dir, which Docker's mount over it never makes
+    if (inLowers(lowers, rel)) { fs.rmSync(dir, { recursive: true, force: true }); continue; }
+    for (const name of fs.readdirSync(dir)) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
+    let opaque = false;
+    try { opaque = native.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y'; } catch { /* not opaque */ }
+    if (opaque) {
+      // an opaque dir would hide the image's files there: make it again without the mark
+      fs.rmdirSync(dir);
+      fs.mkdirSync(dir, st.mode & 0o7777);
+      fs.chmodSync(dir, st.mode & 0o7777);
+      fs.chownSync(dir, st.uid, st.gid);
+      fs.utimesSync(dir, st.atime, st.mtime);
+    }
+  }
+}
+
+/** Whether `rel` exists in the union of these layer dirs (uppermost first), honouring whiteouts and opaque dirs. */
+export function inLowers(lowers: readonly string[], rel: string): boolean {
+  const parts = rel.split('/').filter(Boolean);
+  for (const dir of lowers) {
+    for (let i = 1; i <= parts.length; i++) {
+      const p = posix.join(dir, ...parts.slice(0, i));
+      let st: fs.Stats | undefined;
+      try { st = fs.lstatSync(p); } catch { /* not in this layer */ }
+      if (st?.isCharacterDevice() && st.rdev === 0) return false;
+      if (!st) break;
+      if (i === parts.length) return true;
+      let opaque = false;
+      try { opaque = native.lgetxattr(p, OPAQUE_XATTR)?.toString() === 'y'; } catch { /* no */ }
+      if (opaque) {
+        // below an opaque dir only this layer counts
+        try { fs.lstatSync(posix.join(dir, ...parts)); return true; } catch { return false; }
+      }
+    }
+  }
+  return false;
+}
+
+/** The diff dirs under a layer dir's union, uppermost first (its `lower` file of l/ links). */
+export function lowerDirs(overlay: string, cacheDir: string): string[] {
+  let lower = '';
+  try { lower = fs.readFileSync(`${cacheDir}/lower`, 'utf8'); } catch { return []; }
+  return lower.split(':').filter(Boolean).map((l) => `${overlay}/${l}`);
 }

@@ -75,8 +75,9 @@ export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: 
       gid = gr.gid;
     }
   }
-  const extra = new Set<number>();
-  if (name && g === undefined) for (const gr of groups) if (gr.members.includes(name) && gr.gid !== gid) extra.add(gr.gid);
+  // as runc does: the primary group is a supplementary group too when /etc/group has it
+  const extra = new Set<number>(groups.some((gr) => gr.gid === gid) ? [gid] : []);
+  if (name && g === undefined) for (const gr of groups) if (gr.members.includes(name)) extra.add(gr.gid);
   for (const a of groupAdd) {
     if (isNum(a)) extra.add(Number(a));
     else {

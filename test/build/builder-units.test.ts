@@ -36,7 +36,7 @@ test('metadata steps: config changes and the commit messages dockerd writes into
     ['ENV A $C-x', 'ENV A=d e-x'],
     ['LABEL "k 1"=v a=$A', 'LABEL k 1=v a=d e-x'],
     ['MAINTAINER Jo <jo@x>', 'MAINTAINER Jo <jo@x>'],
-    ['EXPOSE 80 53/udp 8000-8001', 'EXPOSE 80 53/udp 8000-8001'],
+    ['EXPOSE 80 53/udp 8000-8001', 'EXPOSE 53/udp 80 8000-8001'],
     ['USER app:$A', 'USER app:d e-x'],
     ['VOLUME ["/data", "/x"]', 'VOLUME [/data /x]'],
     ['STOPSIGNAL SIGKILL', 'STOPSIGNAL SIGKILL'],
@@ -52,12 +52,12 @@ test('metadata steps: config changes and the commit messages dockerd writes into
   const rc = s.runConfig;
   assert.deepEqual(rc.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=d e-x', 'C=d e']);
   assert.deepEqual(rc.Labels, { 'k 1': 'v', a: 'd e-x' });
-  assert.deepEqual(Object.keys(rc.ExposedPorts!), ['80/tcp', '53/udp', '8000/tcp', '8001/tcp']);
+  assert.deepEqual(Object.keys(rc.ExposedPorts!), ['53/udp', '80/tcp', '8000/tcp', '8001/tcp']);
   assert.deepEqual(rc.Volumes, { '/data': {}, '/x': {} });
   assert.equal(s.maintainer, 'Jo <jo@x>');
   // ENTRYPOINT after CMD in the same stage keeps the CMD; a fresh stage's ENTRYPOINT resets the inherited one
   assert.deepEqual(rc.Cmd, ['/bin/bash', '-c', 'echo hi']);
-  assert.deepEqual(rc.Healthcheck, { Test: ['NONE'] });
+  assert.deepEqual(rc.Healthcheck, { Test: ['NONE'], Interval: 5e9, Retries: 3 }, 'as dockerd merges the parent image\'s healthcheck');
   assert.deepEqual(rc.OnBuild, ['RUN echo  hi']);
   const t = beginStage({ ...scratchImage(), config: { Cmd: ['x'] } }, undefined, new BuildArgs(new Map()));
   meta(t, 'ENTRYPOINT ["/e"]');

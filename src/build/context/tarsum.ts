@@ -22,6 +22,9 @@ export interface SumHeader {
   devmajor: number;
   devminor: number;
   xattrs: ReadonlyMap<string, Buffer>;
+  /** Owner names: empty in what the docker CLI sends; what the daemon host calls the ids when dockerd reads files itself (COPY --from). */
+  uname?: string;
+  gname?: string;
 }
 
 /** A sha256 fed with the header part; update() it with the body and digest('hex'). */
@@ -29,7 +32,7 @@ export function tarsumHasher(h: SumHeader): Hash {
   const hash = createHash('sha256');
   const fields: Array<[string, string]> = [
     ['name', h.name], ['mode', String(h.mode)], ['uid', String(h.uid)], ['gid', String(h.gid)],
-    ['size', String(h.size)], ['typeflag', h.typeflag], ['linkname', h.linkname], ['uname', ''], ['gname', ''],
+    ['size', String(h.size)], ['typeflag', h.typeflag], ['linkname', h.linkname], ['uname', h.uname ?? ''], ['gname', h.gname ?? ''],
     ['devmajor', String(h.devmajor)], ['devminor', String(h.devminor)],
   ];
   for (const [k, v] of fields) hash.update(k + v);
