@@ -7,6 +7,7 @@
  * the target needs are built. Nothing is tagged unless every step succeeded.
  */
 import { BerthError, invalid, notFound, unsupported, wrap } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerStore } from '../container/store.js';
 import { goArch } from '../image/archive-plan.js';
@@ -90,6 +91,7 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
     if (!needed.has(stage.index)) continue;
     stepLine(stage.from.node.original.trim());
     const s = await fromStage(containers, o, stage, args, results, metaEnv());
+    mark(`step ${step - 1}: FROM`);
     s.runConfig.Image = s.imageId ?? '';
     const env = stepEnv(containers, o, s, results, df);
     say(` ---> ${short(s.imageId)}`);
@@ -110,6 +112,7 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
       await dispatch(env, s, ins, o.file, noExpand);
       s.runConfig.Image = s.imageId ?? '';
       say(` ---> ${short(s.imageId)}`);
+      mark(`step ${step - 1}: ${ins.kind}`);
     }
     results.set(stage.index, { imageId: s.imageId, image: s.image });
     last = s;
@@ -120,10 +123,12 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
   if (!last?.imageId) throw invalid('build_empty', 'No image was generated. Is your Dockerfile empty?');
   const id = last.imageId;
   say(`Successfully built ${short(id)}`);
+  mark('built');
   for (const t of o.tags) {
     await store.tag(id, familiarString(t));
     say(`Successfully tagged ${familiarString(t)}`);
   }
+  if (o.tags.length) mark('tagged');
   return { imageId: id, stage: targetIx };
 }
 

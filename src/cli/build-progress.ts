@@ -7,6 +7,7 @@ import type { BuildOutput } from '../build/builder.js';
  * window of its last lines that is erased when the step succeeds.
  */
 export interface Progress extends BuildOutput {
+  readonly mode: 'plain' | 'quiet' | 'tty';
   /** The output of the current step (the last 64 KiB), for an error report. */
   stepOutput(): string;
   /** Finish the display (erase a rolling window). */
@@ -21,6 +22,7 @@ export function progress(mode: 'plain' | 'quiet' | 'tty', out: NodeJS.WritableSt
   const keep = (s: string) => { tail = (tail + s).slice(-KEEP); };
   if (mode === 'plain' || mode === 'quiet') {
     return {
+      mode,
       line(s) { if (s.startsWith('Step ')) tail = ''; if (mode === 'plain') out.write(`${s}\n`); },
       run(chunk, stream) { keep(chunk.toString()); if (mode === 'plain') (stream === 'stdout' ? out : err).write(chunk); },
       stepOutput: () => tail,
@@ -42,6 +44,7 @@ export function progress(mode: 'plain' | 'quiet' | 'tty', out: NodeJS.WritableSt
     shown = view.length;
   };
   return {
+    mode,
     line(s) {
       erase();
       if (s.startsWith('Step ')) { tail = ''; lines.length = 0; partial = ''; }

@@ -224,3 +224,14 @@ test('a RUN is confined: it sees the image, not the host, and its writes land on
   assert.notEqual(fs.readFileSync('/etc/hostname', 'utf8'), 'x\n');
   assert.equal(runIn('confined', 'cat /etc/written'), 'pwned\n');
 });
+
+test('--progress tty: RUN output in a rolling window that is erased; on failure the whole step output is shown', () => {
+  const dir = context({ Dockerfile: 'FROM base\nRUN for i in 1 2 3 4 5 6 7 8 9; do echo line$i; done\nRUN echo bad; exit 2\n' });
+  const r = build(dir, ['--progress', 'tty']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /\x1b\[2m  line9\x1b\[0m/);
+  assert.match(r.stdout, /\x1b\[\d+A\x1b\[J/, 'the window is erased');
+  assert.match(r.stderr, /^bad$/m);
+  assert.match(r.stderr, /returned a non-zero code: 2/);
+  for (const c of containers().split('\n').filter(Boolean)) berthOk(root, ['rm', c]);
+});

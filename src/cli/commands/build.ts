@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { BerthError, invalid } from '../../core/errors.js';
+import { mark } from '../../core/trace.js';
 import { build } from '../../build/builder.js';
 import { parseDockerfile } from '../../build/dockerfile/instructions.js';
 import { contextSource, dirSource } from '../../build/context-source.js';
@@ -56,12 +57,15 @@ export const buildCmd: Command = {
     const src = args[0]!;
     if (src === '-' && file === '-') throw invalid('usage', 'invalid argument: can\'t use stdin for both build context and dockerfile');
     const bctx = await openBuildContext(ctx.stdin, src, file);
+    mark('read context');
     const quiet = !!o.quiet;
     const p = progress(quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain', ctx.stdout, ctx.stderr);
     try {
       const df = parseDockerfile(bctx.text, bctx.name);
       for (const w of df.warnings) ctx.err(`[WARNING]: ${w}`);
+      mark('parse Dockerfile');
       const store = await ctx.store();
+      mark('open store');
       const containers = new ContainerStore(store);
       const res = await build(containers, {
         dockerfile: df, file: bctx.name, context: bctx.ctx ? contextSource(bctx.ctx) : undefined, sourceRoot: dirSource,
@@ -73,9 +77,10 @@ export const buildCmd: Command = {
       if (quiet) ctx.out(res.imageId);
     } catch (err) {
       p.end();
-      if (err instanceof BerthError && (err.code === 'run_failed' || quiet)) {
+      // -q and the tty display did not show the failed step's output in full: show it now
+      if (err instanceof BerthError && (quiet || p.mode === 'tty')) {
         const output = p.stepOutput();
-        if (quiet && output) ctx.stderr.write(output.endsWith('\n') ? output : `${output}\n`);
+        if (output) ctx.stderr.write(output.endsWith('\n') ? output : `${output}\n`);
       }
       throw err;
     } finally {
