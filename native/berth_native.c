@@ -190,6 +190,21 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* lremovexattr(2): true when removed, false when the attribute was not there (ENODATA). */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *path = NULL, *name = NULL;
+  napi_value out = NULL;
+  if (arg_str(env, a[0], 0, "lremovexattr", "path", &path) == 0 &&
+      arg_str(env, a[1], 0, "lremovexattr", "name", &name) == 0) {
+    if (lremovexattr(path, name) == 0) napi_get_boolean(env, true, &out);
+    else if (errno == ENODATA) napi_get_boolean(env, false, &out);
+    else throw_errno(env, errno, "lremovexattr", path);
+  }
+  free(path); free(name);
+  return out;
+}
+
 /* Calls lgetxattr (name != NULL) or llistxattr (name == NULL), first into the
  * caller's stack buffer, then into a heap buffer sized by a probe call,
  * retrying while the value keeps growing (ERANGE).  *out is sbuf or heap. */
@@ -359,7 +374,7 @@ NAPI_MODULE_INIT() {
 #define FN(name, cb) { name, NULL, cb, NULL, NULL, NULL, napi_enumerable, NULL }
   napi_property_descriptor props[] = {
     FN("mount", js_mount), FN("umount2", js_umount2), FN("mknod", js_mknod),
-    FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr),
+    FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr), FN("lremovexattr", js_lremovexattr),
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
     FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd),
   };

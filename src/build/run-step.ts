@@ -79,6 +79,7 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
     let monitor: ChildProcess | undefined;
     code = await startForeground(env.containers, c, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      volatile: true,
       onSpawn: (m) => {
         monitor = m;
         m.stdout?.on('data', (d: Buffer) => env.output.write(d, 'stdout'));

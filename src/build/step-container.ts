@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import * as native from '../native/index.js';
 import { OPAQUE_XATTR } from '../archive/layer-apply.js';
-import { diffDirTar } from '../archive/diff-tar.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerConfig } from '../image/config.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, HostConfig } from '../container/types.js';
 import { mountRootfs, unmountRootfs } from '../container/rootfs.js';
+import { diffDirTar } from '../archive/diff-tar.js';
 import { childImage, putStepImage } from './image-step.js';
 import type { StageState } from './state.js';
 
@@ -47,7 +47,8 @@ export async function createStepContainer(containers: ContainerStore, s: StageSt
 export async function withMountedStep<T>(containers: ContainerStore, c: ContainerRecord, fn: (merged: string) => Promise<T> | T): Promise<T> {
   const lock = containers.lockForRun(c);
   try {
-    const merged = mountRootfs(containers.images.paths, c.MountID);
+    // a step's writes need no sync at unmount: the layer is made from them right after (as for --rm containers)
+    const merged = mountRootfs(containers.images.paths, c.MountID, { volatile: true });
     try {
       return await fn(merged);
     } finally {
@@ -69,7 +70,11 @@ export async function commitStepContainer(containers: ContainerStore, s: StageSt
   const empty = fs.readdirSync(upper).length === 0;
   const id = await store.withTxn('build', async (txn) => {
     const top = s.imageId ? store.imageLayers(s.imageId).at(-1) : undefined;
-    const layer = empty ? undefined : await store.layers.register(txn, top, diffDirTar(upper), (fn) => store.lock(fn), { what: `build step ${c.ID.slice(0, 12)}` });
+    // the rw layer's files become the new layer's: moved, not copied, when the container is removed right after
+    const what = { what: `build step ${c.ID.slice(0, 12)}` };
+    const layer = empty ? undefined : o.rm
+      ? await store.layers.adopt(txn, top, upper, (fn) => store.lock(fn), what)
+      : await store.layers.register(txn, top, diffDirTar(upper), (fn) => store.lock(fn), what);
     const cfg = childImage(s.image, {
       containerConfig, config: s.runConfig, containerId: c.ID,
       ...(layer ? { diffID: layer.diffID } : {}), ...(s.maintainer ? { author: s.maintainer } : {}),

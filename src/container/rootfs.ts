@@ -51,6 +51,9 @@ export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile
   // a container removed when it stops (--rm) never needs its writes synced: overlay's volatile skips the
   // sync of the upper filesystem at unmount, which is most of a short container's teardown
   if (opts.volatile) spec.options += ',volatile';
+  // a volatile mount leaves work/work/incompat/volatile, which makes overlayfs refuse the next mount;
+  // it was unmounted cleanly (else berth would have been killed, and its rw layer is only a leftover)
+  fs.rmSync(`${paths.cacheDir(mountId)}/work/work/incompat`, { recursive: true, force: true });
   fs.mkdirSync(spec.target, { recursive: true, mode: 0o700 });
   if (isMountPoint(spec.target)) return spec.target;
   if (spec.options.length > 4000) throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);

@@ -27,6 +27,8 @@ export interface StartOptions {
   early?: EarlyStart;
   /** Called once the container process runs (for signal forwarding). */
   onStart?: (kill: (s: NodeJS.Signals) => void) => void;
+  /** Mount the union volatile (no sync at unmount) although the container stays: a build step, whose layer is made right after. */
+  volatile?: boolean;
   /** Called with the monitor process once it is spawned (its stdout/stderr are readable with 'pipe' stdio). */
   onSpawn?: (monitor: ChildProcess) => void;
 }
@@ -273,7 +275,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   let rootfs: string;
   try {
     lock = containers.lockForRun(c);
-    rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove });
+    rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove || !!opts.volatile });
   } catch (err) {
     await opts.early?.abort();
     throw err;

@@ -89,6 +89,7 @@ interface Binding {
   lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): boolean;
   flock(fd: number, op: number): boolean;
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
   openTmpfile(dir: string, mode: number): number;
@@ -211,6 +212,11 @@ export function lgetxattr(path: string, name: string): Buffer | null {
  */
 export function llistxattr(path: string): string[] {
   return load().llistxattr(path);
+}
+
+/** lremovexattr(2): true when removed, false when `path` had no such attribute (ENODATA); other failures throw NativeError. */
+export function lremovexattr(path: string, name: string): boolean {
+  return load().lremovexattr(path, name);
 }
 
 /**

@@ -1,4 +1,7 @@
 import * as fs from 'node:fs';
+import { diffDirTar } from '../archive/diff-tar.js';
+import { measureLayer } from '../archive/layer-measure.js';
+import { treeSize } from '../archive/layer-apply.js';
 import { createHash } from 'node:crypto';
 import { type ChainID, type DiffID, chainIDs, hexOf, isDigest, isHex64 } from '../core/digest.js';
 import { corrupt, notFound, wrap } from '../core/errors.js';
@@ -166,6 +169,24 @@ export class LayerStore {
     });
   }
 
+  /**
+   * Register a directory that already holds a layer's files in overlay2's diff
+   * format (whiteouts as 0/0 devices, opaque dirs marked): a build step's rw
+   * layer. Its tar (diffDirTar) is read once for the diffID and tar-split, then the
+   * directory is moved into the new layer instead of being extracted again.
+   * overlayfs's own bookkeeping xattrs (trusted.overlay.* but opaque) are dropped
+   * first: they describe the union the dir was the upper of, not a layer.
+   */
+  async adopt(txn: Txn, parent: Layer | undefined, dir: string, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+    stripOverlayXattrs(dir);
+    const m = await measureLayer(diffDirTar(dir));
+    const size = treeSize(dir);
+    const prep = this.prepare(txn, parent);
+    fs.rmdirSync(prep.diffRoot);
+    fs.renameSync(dir, prep.diffRoot);
+    return this.commit(txn, prep, parent, { ...m, size }, lockStore, opts);
+  }
+
   /** Extract a tar stream on top of `parent` and register it (prepare + apply + commit). */
   async register(txn: Txn, parent: Layer | undefined, src: AsyncIterable<Buffer>, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
     const prep = this.prepare(txn, parent);
@@ -302,3 +323,17 @@ class Batcher {
   }
 }
 
+
+const KEEP_XATTR = 'trusted.overlay.opaque';
+
+/** Remove trusted.overlay.* attributes (origin, impure, uuid, ...) but opaque from a tree, not following symlinks. */
+function stripOverlayXattrs(root: string): void {
+  const visit = (p: string, isDir: boolean) => {
+    let names: string[] = [];
+    try { names = native.llistxattr(p); } catch { /* no xattrs here */ }
+    for (const n of names) if (n.startsWith('trusted.overlay.') && n !== KEEP_XATTR) native.lremovexattr(p, n);
+    if (!isDir) return;
+    for (const e of fs.readdirSync(p, { withFileTypes: true })) visit(`${p}/${e.name}`, e.isDirectory());
+  };
+  visit(root, true);
+}
