@@ -45,6 +45,8 @@ export function childImage(parent: ImageConfig, step: { containerConfig: Contain
 /** Store a step's image (in txn) and make it the stage's current image. */
 export async function putStepImage(store: ImageStore, txn: Txn, s: StageState, cfg: ImageConfig): Promise<ImageID> {
   const id = await store.putImage(txn, encodeImageConfig(cfg), cfg, [], { ...(s.imageId ? { parent: s.imageId } : {}), builtLocally: true });
+  const idx = indexes.get(store);
+  if (idx && !(idx.get(s.imageId ?? '') ?? []).includes(id)) idx.set(s.imageId ?? '', [...(idx.get(s.imageId ?? '') ?? []), id]);
   s.imageId = id;
   s.image = cfg;
   return id;
@@ -56,9 +58,7 @@ export async function putStepImage(store: ImageStore, txn: Txn, s: StageState, c
  * is the step's.
  */
 export function probeCache(store: ImageStore, parent: ImageID | undefined, cc: ContainerConfig): ImageID | undefined {
-  const candidates = parent
-    ? store.images.children(parent)
-    : store.images.list().filter((id) => store.images.getMetadata(id, 'parent') === undefined && store.images.getMetadata(id, 'builtLocally') !== undefined);
+  const candidates = childrenIndex(store).get(parent ?? '') ?? [];
   let best: { id: ImageID; created: string } | undefined;
   for (const id of candidates) {
     let cfg: ImageConfig;
@@ -69,6 +69,27 @@ export function probeCache(store: ImageStore, parent: ImageID | undefined, cc: C
     if (!best || best.created < created) best = { id, created };
   }
   return best?.id;
+}
+
+/**
+ * Images by parent ('' for images built here with no parent), read once per
+ * process (every image's `parent` metadata), then kept up to date with the images
+ * this build adds. Another process adding images meanwhile only costs a cache miss.
+ */
+const indexes = new WeakMap<ImageStore, Map<string, ImageID[]>>();
+
+function childrenIndex(store: ImageStore): Map<string, ImageID[]> {
+  let idx = indexes.get(store);
+  if (idx) return idx;
+  idx = new Map();
+  for (const id of store.images.list()) {
+    const parent = store.images.getMetadata(id, 'parent');
+    if (parent === undefined && store.images.getMetadata(id, 'builtLocally') === undefined) continue;
+    const key = parent ?? '';
+    idx.set(key, [...(idx.get(key) ?? []), id]);
+  }
+  indexes.set(store, idx);
+  return idx;
 }
 
 /** Move the stage onto a cached step image. */
