@@ -88,7 +88,8 @@ export function median(xs: number[]): number | null {
 }
 const sd = (xs: number[]) => { const m = xs.reduce((a, b) => a + b, 0) / xs.length; return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
 
-export interface Cmd<K extends string = string> { key: K; label: string; argv: string[] }
+/** A command to time; `env` (the whole environment) when it differs from this process's. */
+export interface Cmd<K extends string = string> { key: K; label: string; argv: string[]; env?: NodeJS.ProcessEnv }
 export interface Timing {
   label: string; command: string;
   meanMs: number | null; medianMs: number | null; stddevMs: number | null; minMs: number | null; maxMs: number | null;
@@ -105,7 +106,7 @@ export function stats(label: string, command: string, runsMs: number[], error?: 
 
 /** Run a command once as a check: undefined, or the precise reason it is skipped. */
 export function check(c: Cmd, tag = 'bench'): string | undefined {
-  const pre = sh(c.argv[0]!, c.argv.slice(1));
+  const pre = sh(c.argv[0]!, c.argv.slice(1), c.env);
   if (pre.status === 0) return undefined;
   const error = `exit ${pre.status ?? pre.signal}: ${(pre.stderr || pre.stdout || pre.error?.message || '').trim().slice(-1500)}`;
   console.error(`${tag}: ${c.label}: ${error}`);
@@ -116,7 +117,7 @@ export function check(c: Cmd, tag = 'bench'): string | undefined {
 export function hyperfine(c: Cmd, work: string, runs: number, warmup: number, round: number): number[] {
   const json = join(work, `hyperfine-${c.key}-${round}.json`);
   const r = spawnSync('hyperfine', ['-N', '--style', 'basic', '--warmup', String(warmup), '--runs', String(runs), '--export-json', json, '-n', c.label, c.argv.map(quote).join(' ')],
-    { stdio: ['ignore', 2, 2] });
+    { stdio: ['ignore', 2, 2], env: c.env ?? process.env });
   if (r.status !== 0) throw new Error(`hyperfine exited ${r.status ?? r.signal} in round ${round + 1} (a run failed; its output is above)`);
   return (JSON.parse(fs.readFileSync(json, 'utf8')).results[0].times as number[]).map((t) => t * 1000);
 }
@@ -138,6 +139,19 @@ export function hyperfineRounds<K extends string>(cmds: Cmd<K>[], errors: Partia
     }
   }
   return times;
+}
+
+/** `berth trace (...; process uptime N ms):` then `  phase  N ms` lines, at exit (BERTH_TRACE=1). */
+export function parseTrace(stderr: string): { uptimeMs: number; phases: Array<[string, number]> } {
+  const up = /process uptime ([\d.]+) ms/.exec(stderr);
+  if (!up) throw new Error(`no berth trace in stderr: ${stderr.trim().slice(-500)}`);
+  const at = stderr.indexOf('berth trace');
+  const phases: Array<[string, number]> = [];
+  for (const line of stderr.slice(at).split('\n').slice(1)) {
+    const m = /^\s+(\S.*?)\s+(-?[\d.]+) ms$/.exec(line);
+    if (m) phases.push([m[1]!, Number(m[2])]);
+  }
+  return { uptimeMs: Number(up[1]), phases };
 }
 
 // ---- reporting -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
 import { PODMAN_RUN_FLAGS, Scope } from '../test/helpers/peers.js';
 import {
-  IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, quote, ratio, sh, stats,
+  IMAGE, berthWithImage, busyboxTar, check, parseTrace, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, quote, ratio, sh, stats,
   table, versions, type Cmd, type Timing,
   runBench,
 } from './fixtures.js';
@@ -53,19 +53,6 @@ function runcBundle(bundle: string, rootfsTar: string): void {
 // ---- timing --------------------------------------------------------------------------------------
 
 interface TraceRun { wallMs: number; uptimeMs: number; phases: Record<string, number>; nodeStartupMs: number }
-
-/** `berth trace (...; process uptime N ms):` then `  phase  N ms` lines, at exit. */
-function parseTrace(stderr: string): { uptimeMs: number; phases: Array<[string, number]> } {
-  const up = /process uptime ([\d.]+) ms/.exec(stderr);
-  if (!up) throw new Error(`no berth trace in stderr: ${stderr.trim().slice(-500)}`);
-  const at = stderr.indexOf('berth trace');
-  const phases: Array<[string, number]> = [];
-  for (const line of stderr.slice(at).split('\n').slice(1)) {
-    const m = /^\s+(\S.*?)\s+(-?[\d.]+) ms$/.exec(line);
-    if (m) phases.push([m[1]!, Number(m[2])]);
-  }
-  return { uptimeMs: Number(up[1]), phases };
-}
 
 function traceBerth(root: string, extra: string[] = []): { runs: TraceRun[]; order: string[] } {
   const runs: TraceRun[] = [];

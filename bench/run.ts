@@ -17,6 +17,7 @@ const BENCHES: Array<{ name: string; summary: string; file?: string }> = [
   // not run.js: that is this runner
   { name: 'run', file: 'run-container', summary: 'berth run --rm vs docker run vs podman run vs runc run (busybox, hyperfine) + berth phase trace' },
   { name: 'lifecycle', summary: 'detached containers: memory per container (BENCH_CONTAINERS x run -d) and exec latency, berth vs docker vs podman' },
+  { name: 'build', summary: 'berth build vs docker build (legacy) vs buildah bud: 11-step Dockerfile on debootstrap, cold (fresh stores) and fully cached + berth phase trace' },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
