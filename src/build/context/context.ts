@@ -7,6 +7,7 @@ import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
 import { extractContext } from './extract.js';
 import type { ClientHeaderOptions } from './tarsum.js';
 import { ContextTree, ScopeError, clientSum, walkContext } from './tree.js';
+import { SumCache } from './sum-cache.js';
 
 /** A build context ready for COPY/ADD: its files on the host and the Dockerfile's text. */
 export interface BuildContext {
@@ -36,11 +37,16 @@ export interface DockerfileSource { path?: string; stdin?: string }
  * `<Dockerfile>.dockerignore`: that is BuildKit's). A tar (compressed or not): extracted
  * to a temp dir, the Dockerfile named relative to its root.
  */
-export async function openContext(src: ContextSource, dockerfile: DockerfileSource = {}, opts: ClientHeaderOptions = {}): Promise<BuildContext> {
+export interface ContextOptions extends ClientHeaderOptions {
+  /** Where to remember a context directory's file sums between builds (the store's berth/cache/context-sums). */
+  sumCacheDir?: string;
+}
+
+export async function openContext(src: ContextSource, dockerfile: DockerfileSource = {}, opts: ContextOptions = {}): Promise<BuildContext> {
   return 'dir' in src ? openDir(src.dir, dockerfile, opts) : openTar(src.tar as AsyncIterable<Buffer>, dockerfile);
 }
 
-async function openDir(dir: string, df: DockerfileSource, opts: ClientHeaderOptions): Promise<BuildContext> {
+async function openDir(dir: string, df: DockerfileSource, opts: ContextOptions): Promise<BuildContext> {
   const root = resolve(dir);
   const st = fs.statSync(root, { throwIfNoEntry: false });
   if (!st) throw notFound('context_not_found', `unable to prepare context: path ${JSON.stringify(dir)} not found`);
@@ -71,12 +77,15 @@ async function openDir(dir: string, df: DockerfileSource, opts: ClientHeaderOpti
   const ignore = new IgnoreMatcher(parseDockerignore(ignoreText));
   const forced = ['.dockerignore', ...(rel ? [rel] : [])].filter((p) => ignore.excludes(p));
   let tree: ContextTree;
+  let dispose = async () => {};
   try {
-    tree = walkContext(root, ignore, forced, (t, e) => clientSum(t, e, opts));
+    const cache = opts.sumCacheDir ? SumCache.open(opts.sumCacheDir, `${root}\0${opts.modeTypeBits !== false}`) : undefined;
+    tree = walkContext(root, ignore, forced, (t, e) => (cache ? cache.get(e, () => clientSum(t, e, opts)) : clientSum(t, e, opts)));
+    dispose = async () => cache?.save();
   } catch (err) {
     throw wrap(`read build context ${JSON.stringify(root)}`, err);
   }
-  return { root, dockerfileText: text, dockerfileName: name, ignore, tree, dispose: async () => {} };
+  return { root, dockerfileText: text, dockerfileName: name, ignore, tree, dispose };
 }
 
 async function openTar(stream: AsyncIterable<Buffer>, df: DockerfileSource): Promise<BuildContext> {

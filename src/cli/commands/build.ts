@@ -56,7 +56,7 @@ export const buildCmd: Command = {
     const file = o.file as string | undefined;
     const src = args[0]!;
     if (src === '-' && file === '-') throw invalid('usage', 'invalid argument: can\'t use stdin for both build context and dockerfile');
-    const bctx = await openBuildContext(ctx.stdin, src, file);
+    const bctx = await openBuildContext(ctx.stdin, src, file, `${ctx.root}/berth/cache/context-sums`);
     mark('read context');
     const quiet = !!o.quiet;
     const p = progress(quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain', ctx.stdout, ctx.stderr);
@@ -93,10 +93,10 @@ export const buildCmd: Command = {
  * The context as `docker build` takes it: a directory, or `-`: stdin holds a
  * tar (plain or compressed: the context) or else a Dockerfile (no context).
  */
-async function openBuildContext(stdin: NodeJS.ReadableStream, src: string, file: string | undefined): Promise<{ ctx?: BuildContext; text: string; name: string }> {
+async function openBuildContext(stdin: NodeJS.ReadableStream, src: string, file: string | undefined, sumCacheDir: string): Promise<{ ctx?: BuildContext; text: string; name: string }> {
   const dfStdin = file === '-' ? await readAll(stdin) : undefined;
   if (src !== '-') {
-    const ctx = await openContext({ dir: src }, dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {});
+    const ctx = await openContext({ dir: src }, dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {}, { sumCacheDir });
     return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
   }
   const data = await readAll(stdin);
