@@ -43,6 +43,7 @@ export class ContainerStore {
     try { names = fs.readdirSync(this.p.containers); } catch { /* none */ }
     const out: ContainerRecord[] = [];
     for (const n of names) {
+      if (!/^[0-9a-f]{64}$/.test(n)) continue; // staging dirs of a create or rm (<id>.new, .rm-<id>)
       const r = this.tryGet(n);
       if (r) out.push(r);
     }
@@ -130,6 +131,8 @@ export class ContainerStore {
       }
       const top = chain.length ? images.layers.require(chain[chain.length - 1]!) : undefined;
       const dir = this.dir(id);
+      // the container exists once containers/<id> does (the last rename): undo removes a layerdb/mounts/<id> without it
+      txn.add({ op: 'container', id });
       txn.add({ op: 'tmp', path: `${dir}.new` });
       txn.add({ op: 'tmp', path: `${this.p.mounts}/${id}.new` });
       createRwLayers(this.p, txn, top, mountId);
@@ -188,15 +191,16 @@ export class ContainerStore {
     await images.withTxn('rm', async (txn) => images.lock(() => {
       unmountRootfs(this.p, r.MountID);
       const gone = `${this.p.containers}/.rm-${r.ID}`;
+      txn.add({ op: 'container', id: r.ID });
       txn.add({ op: 'tmp', path: gone });
       txn.add({ op: 'tmp', path: `${this.p.mounts}/.rm-${r.ID}` });
       for (const id of [r.MountID, `${r.MountID}-init`]) {
         const link = readOptional(`${this.p.cacheDir(id)}/link`);
         txn.add({ op: 'layer-dir', cacheId: id, link: link ?? '' });
       }
-      // unregister first (atomic renames), then delete
-      if (fs.existsSync(`${this.p.mounts}/${r.ID}`)) fs.renameSync(`${this.p.mounts}/${r.ID}`, `${this.p.mounts}/.rm-${r.ID}`);
+      // unregister first (atomic renames: the container dir first, so that from then on recovery finishes the removal), then delete
       if (fs.existsSync(this.dir(r.ID))) fs.renameSync(this.dir(r.ID), gone);
+      if (fs.existsSync(`${this.p.mounts}/${r.ID}`)) fs.renameSync(`${this.p.mounts}/${r.ID}`, `${this.p.mounts}/.rm-${r.ID}`);
       for (const id of [r.MountID, `${r.MountID}-init`]) images.layers.removeCacheDir(id, readOptional(`${this.p.cacheDir(id)}/link`));
       removeAll(gone);
       removeAll(`${this.p.mounts}/.rm-${r.ID}`);

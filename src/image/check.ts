@@ -82,6 +82,16 @@ export async function checkStore(store: ImageStore, opts: CheckOptions = {}): Pr
   // container mounts
   for (const m of readdir(p.mounts)) {
     const dir = `${p.mounts}/${m}`;
+    if (!isHex64(m)) {
+      // the staging dir of a create (<id>.new) or rm (.rm-<id>)
+      if (!liveTmp.has(dir)) leftover(`layerdb/mounts/${m}`, 'staging directory of an interrupted container create or removal', () => removeAll(dir));
+      continue;
+    }
+    if (!fs.existsSync(`${p.containers}/${m}`)) {
+      // its layer dirs are then reported as not referred to
+      leftover(`layerdb/mounts/${m}`, 'layer mount of no container (an interrupted container create or removal)', () => removeAll(dir));
+      continue;
+    }
     const mountId = readOptional(`${dir}/mount-id`) ?? '';
     const initId = readOptional(`${dir}/init-id`) ?? '';
     const parent = readOptional(`${dir}/parent`);

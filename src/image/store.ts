@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { type ChainID, type DiffID, type ImageID, chainIDs, hexOf, isDigest, sha256 } from '../core/digest.js';
+import { type ChainID, type DiffID, type ImageID, chainIDs, hexOf, isDigest, isHex64, sha256 } from '../core/digest.js';
 import { conflict, invalid, notFound } from '../core/errors.js';
 import { FileLock, withLock } from '../storage/lock.js';
 import { LayerStore, type Layer } from '../storage/layer-store.js';
@@ -133,8 +133,14 @@ export class ImageStore {
   undo(records: readonly TxnRecord[]): void {
     for (const r of records) if (r.op === 'image' || r.op === 'collect-image') this.collectImage(r.id as ImageID);
     this.collectLayers(records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])));
+    // a create that died before its container dir was in place, or an rm after it was gone: no container
+    for (const r of records) {
+      if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`)) removeAll(`${this.paths.mounts}/${r.id}`);
+    }
     const registered = new Set<string | undefined>(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
+    // only registered mounts (named by container id) keep layer dirs: not the staging dirs of a create or rm (<id>.new, .rm-<id>)
     for (const m of safeReaddir(this.paths.mounts)) {
+      if (!isHex64(m)) continue;
       const id = readOptional(`${this.paths.mounts}/${m}/mount-id`);
       if (id) { registered.add(id); registered.add(`${id}-init`); }
     }

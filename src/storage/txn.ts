@@ -15,6 +15,9 @@ import type { StorePaths } from './paths.js';
  *   image       an image config this operation wrote (collected on undo if untagged)
  *   collect     a layer this operation is deleting (deleted on recovery if unused)
  *   collect-image  an image this operation is deleting (deleted on recovery if untagged)
+ *   container   a container this operation creates or removes: it exists iff containers/<id>
+ *               does (created last, removed first), so on undo a layerdb/mounts/<id> without
+ *               it is removed, and with it what kept the container's layer dirs
  */
 export type TxnRecord =
   | { op: 'layer-dir'; cacheId: string; link: string }
@@ -23,7 +26,8 @@ export type TxnRecord =
   | { op: 'lease'; chainID: string }
   | { op: 'image'; id: string }
   | { op: 'collect'; chainID: string }
-  | { op: 'collect-image'; id: string };
+  | { op: 'collect-image'; id: string }
+  | { op: 'container'; id: string };
 
 export class Txn {
   readonly records: TxnRecord[] = [];

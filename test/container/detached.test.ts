@@ -227,7 +227,8 @@ test('berth killed at any point of run -d: the next command shows the container 
     }
     if (st) ok(['rm', '-f', name]);
   }
-  assert.equal(berth(root, ['system', 'check']).code, 0);
+  const check = berth(root, ['system', 'check']);
+  assert.equal(check.code, 0, `system check:\n${check.stdout}${check.stderr}`);
   assert.deepEqual(mountsUnder(root), []);
 });
 
