@@ -125,7 +125,7 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
   say(`Successfully built ${short(id)}`);
   mark('built');
   for (const t of o.tags) {
-    await store.tag(id, familiarString(t));
+    if (store.refs.get(t) !== id) await store.tag(id, familiarString(t));
     say(`Successfully tagged ${familiarString(t)}`);
   }
   if (o.tags.length) mark('tagged');
