@@ -235,3 +235,34 @@ test('--progress tty: RUN output in a rolling window that is erased; on failure 
   assert.match(r.stderr, /returned a non-zero code: 2/);
   for (const c of containers().split('\n').filter(Boolean)) berthOk(root, ['rm', c]);
 });
+
+test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreachable URL is a clear error', async () => {
+  const { spawn } = await import('node:child_process');
+  const www = context({ 'file.txt': 'served\n' });
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', www], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/file.txt`).then(() => true, () => false);
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const dir = context({ Dockerfile: `FROM base\nADD http://127.0.0.1:${port}/file.txt /dl/\n` });
+    const r = build(dir, ['-t', 'url']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(runIn('url', 'cat /dl/file.txt; stat -c "%a %u" /dl/file.txt'), 'served\n600 0\n');
+    assert.match(history('url')[0]!, /^\/bin\/sh -c #\(nop\) ADD file:[0-9a-f]{64} in \/dl\/ \|/);
+    const again = build(dir, ['-t', 'url']);
+    assert.match(again.stdout, / ---> Using cache/);
+    fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nADD http://127.0.0.1:${port + 1}/nothing.tar /x\n`);
+    const bad = build(dir);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Dockerfile:2: ADD failed: cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing\.tar: .*ECONNREFUSED/);
+    fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nADD http://127.0.0.1:${port}/missing.txt /x\n`);
+    assert.match(build(dir).stderr, /ADD failed: cannot fetch .*missing\.txt: HTTP 404/);
+    fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nCOPY http://127.0.0.1:${port}/file.txt /x\n`);
+    assert.match(build(dir).stderr, /source can't be a URL for COPY/);
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
