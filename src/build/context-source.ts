@@ -11,7 +11,7 @@ import { resolveSources } from './context/sources.js';
 import * as fs from 'node:fs';
 import * as native from '../native/index.js';
 import { clientHeader, tarsumHasher } from './context/tarsum.js';
-import { walkContext, type ContextEntry, type ContextTree } from './context/tree.js';
+import { hashBody, walkContext, type ContextEntry, type ContextTree } from './context/tree.js';
 
 export function contextSource(ctx: BuildContext): SourceRoot {
   return {
@@ -55,19 +55,7 @@ export function lazySum(tree: ContextTree, e: ContextEntry): string | undefined 
     ...h, uid: e.st.uid, gid: e.st.gid, uname: hostName('/etc/passwd', e.st.uid), gname: hostName('/etc/group', e.st.gid),
     xattrs: cap ? new Map([['security.capability', cap]]) : h.xattrs,
   });
-  if (e.kind === 'file' && e.st.size > 0) {
-    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (;;) {
-        const n = fs.readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        hasher.update(buf.subarray(0, n));
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
+  if (e.kind === 'file' && e.st.size > 0) hashBody(hasher, p);
   return hasher.digest('hex');
 }
 

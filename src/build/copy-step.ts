@@ -20,7 +20,7 @@ import { TarParser } from '../archive/tar-parser.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ImageConfig } from '../image/config.js';
-import { at, Extractor, openBeneath, readBody, walkTree, type ExtractTarget, type TreeEntry } from '../container/cp-tree.js';
+import { at, Extractor, extractTree, openBeneath, walkTree, type ExtractTarget, type TreeEntry } from '../container/cp-tree.js';
 import { inRoot } from '../container/cp.js';
 import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { readInRoot } from '../runtime/rootfs-path.js';
@@ -301,18 +301,7 @@ function* filter(entries: Iterable<TreeEntry>, keep: (name: string) => boolean):
 }
 
 function extract(entries: Iterable<TreeEntry>, t: ExtractTarget): void {
-  const x = new Extractor(t);
-  try {
-    for (const e of entries) {
-      x.entry(e.h);
-      if (e.fd !== undefined) for (const b of readBody(e.fd, e.h.size, e.h.name)) x.body(b);
-      x.entryEnd();
-    }
-    x.finish();
-  } catch (err) {
-    x.abort();
-    throw err;
-  }
+  extractTree(entries, new Extractor(t));
 }
 
 /** The decompressed bytes of a local archive (tar, possibly gzip/bzip2/xz/zstd compressed), or undefined when the file is not one. */

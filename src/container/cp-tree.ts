@@ -353,3 +353,18 @@ function major(dev: number): number {
 function minor(dev: number): number {
   return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
 }
+
+/** Write a walked tree's members through an extractor (finished, or aborted on an error). */
+export function extractTree(entries: Iterable<TreeEntry>, x: Extractor): void {
+  try {
+    for (const e of entries) {
+      x.entry(e.h);
+      if (e.fd !== undefined) for (const b of readBody(e.fd, e.h.size, e.h.name)) x.body(b);
+      x.entryEnd();
+    }
+    x.finish();
+  } catch (err) {
+    x.abort();
+    throw err;
+  }
+}

@@ -7,7 +7,7 @@ import { TarParser } from '../archive/tar-parser.js';
 import { TarWriter } from '../archive/tar-writer.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
 import type { FileLock } from '../storage/lock.js';
-import { at, Extractor, fsError, openBeneath, readBody, walkTree, type ExtractTarget, type TreeEntry } from './cp-tree.js';
+import { at, Extractor, extractTree, fsError, openBeneath, readBody, walkTree, type ExtractTarget } from './cp-tree.js';
 import { isMountPoint, mountRootfs, unmountRootfs } from './rootfs.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
@@ -158,19 +158,6 @@ export async function copyTarToContainer(containers: ContainerStore, t: Target, 
   });
 }
 
-function extractTree(entries: Iterable<TreeEntry>, x: Extractor): void {
-  try {
-    for (const e of entries) {
-      x.entry(e.h);
-      if (e.fd !== undefined) for (const b of readBody(e.fd, e.h.size, e.h.name)) x.body(b);
-      x.entryEnd();
-    }
-    x.finish();
-  } catch (err) {
-    x.abort();
-    throw err;
-  }
-}
 
 async function* asAsync(it: Iterable<Buffer>): AsyncGenerator<Buffer> {
   yield* it;

@@ -177,18 +177,21 @@ export function clientSum(tree: ContextTree, e: ContextEntry, opts: ClientHeader
   let cap: Buffer | null = null;
   try { cap = native.lgetxattr(p, 'security.capability'); } catch { /* none */ }
   const hasher = tarsumHasher(clientHeader(e.rel, e.st, e.linkname, e.hardlinkOf, cap, opts));
-  if (e.kind === 'file' && e.hardlinkOf === undefined && e.st.size > 0) {
-    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (;;) {
-        const n = fs.readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        hasher.update(buf.subarray(0, n));
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
+  if (e.kind === 'file' && e.hardlinkOf === undefined && e.st.size > 0) hashBody(hasher, p);
   return hasher.digest('hex');
+}
+
+/** Feed a file's bytes (opened without following a symlink) to a hash. */
+export function hashBody(hasher: { update(b: Buffer): unknown }, path: string): void {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hasher.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
