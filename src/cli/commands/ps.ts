@@ -61,6 +61,13 @@ function matches(c: ContainerRecord, filters: Map<string, string[]>, store: Imag
     && any('since', (v) => { const t = createdOf(v); return !!t && c.Created > t; });
 }
 
+/** Docker's IMAGE column: the name the container was created with; an image ID (a build step's) as a short ID unless --no-trunc. */
+function shownImage(c: ContainerRecord, noTrunc: boolean): string {
+  const name = c.Config.Image || c.Image;
+  if (!name) return '<no image>';
+  return !noTrunc && /^sha256:[0-9a-f]{64}$/.test(name) ? hexOf(name as ImageID).slice(0, 12) : name;
+}
+
 function imageSizeOr0(store: ImageStore, id: string): number {
   try { return imageSize(store, id as ImageID); } catch { return 0; }
 }
@@ -99,7 +106,7 @@ export const ps: Command = {
       const size = o.size || (o.format as string | undefined)?.includes('.Size')
         ? `${humanSizeWithPrecision(rwSize(`${store.paths.cacheDir(c.MountID)}/diff`), 3)} (virtual ${humanSizeWithPrecision(imageSizeOr0(store, c.Image), 3)})` : '';
       return {
-        ID: o['no-trunc'] ? c.ID : c.ID.slice(0, 12), Image: c.Config.Image || hexOf(c.Image).slice(0, 12), Command: `"${command}"`,
+        ID: o['no-trunc'] ? c.ID : c.ID.slice(0, 12), Image: shownImage(c, !!o['no-trunc']), Command: `"${command}"`,
         RunningFor: createdSince(c.Created, now), Status: statusText(c, now), Ports: '', Names: c.Name.slice(1), CreatedAt: c.Created,
         State: c.State.Paused ? 'paused' : c.State.Status, Size: size, Labels: labels, Mounts: (hc.Binds ?? []).map((b) => b.split(':')[0]).join(','), Networks: hc.NetworkMode,
       };
