@@ -1,5 +1,6 @@
 import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type CgroupHost, type DeviceRule, type Limits } from '../runtime/cgroups.js';
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
 import type { HostConfig } from './types.js';
 
@@ -72,7 +73,36 @@ export function findCgroup(id: string): Cgroup | undefined {
   try { return openCgroup(id, CGROUP_PARENT, containerCgroupHost()); } catch { return undefined; }
 }
 
-/** Remove a stopped container's cgroup; whether the kernel OOM-killed in it. */
+/** Whether the container's cgroup exists (in some hierarchy). */
+export function hasCgroup(id: string, host: CgroupHost = containerCgroupHost()): boolean {
+  try { openCgroup(id, CGROUP_PARENT, host); return true; } catch { return false; }
+}
+
+/**
+ * Remove the cgroup of a container that no longer runs without killing
+ * anything: rmdir in every hierarchy, retried briefly while the kernel still
+ * counts exiting processes (EBUSY). A cgroup still in use is left as it is
+ * (for the next settle). Whether it is gone.
+ */
+export async function removeEmptyCgroup(id: string, timeoutMs = 1000): Promise<boolean> {
+  const cg = findCgroup(id);
+  if (!cg) return true;
+  const end = Date.now() + timeoutMs;
+  let gone = true;
+  for (const dir of Object.values(cg.paths)) {
+    for (;;) {
+      try { fs.rmdirSync(dir); break; } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || Date.now() > end) { gone = false; break; }
+        await sleep(20);
+      }
+    }
+  }
+  return gone;
+}
+
+/** Remove a stopped container's cgroup (SIGKILLing what still runs in it); whether the kernel OOM-killed in it. */
 export async function endCgroup(id: string): Promise<boolean> {
   const cg = findCgroup(id);
   if (!cg) return false;

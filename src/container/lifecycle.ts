@@ -79,10 +79,28 @@ export async function waitStopped(containers: ContainerStore, id: string, timeou
     const m = containers.monitorState(id);
     if (m?.Status === 'exited') last = m.ExitCode;
   }
-  const before = containers.tryGet(id);
-  if (!before) return last;
-  if (before.State.Running) await containers.cleanup(id);
+  if (!containers.tryGet(id)) return last;
+  // settle it whatever its record says (also a start whose berth was killed before recording it): unmount, cgroup
+  await containers.cleanup(id);
   return containers.tryGet(id)?.State.ExitCode ?? containers.monitorState(id)?.ExitCode ?? last;
+}
+
+/**
+ * A container whose run lock is held although its record does not say it runs
+ * is being started: by a berth that has not recorded the start yet (or was
+ * killed before it could), while its monitor is about to write its state. The
+ * record as soon as it runs or nobody holds the lock any more; undefined on timeout.
+ */
+export async function waitStarting(containers: ContainerStore, c: ContainerRecord, timeoutMs = 10_000): Promise<ContainerRecord | undefined> {
+  const end = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    const now = containers.tryGet(c.ID);
+    if (!now || now.State.Running || !containers.isLive(c.ID)) return now ?? c;
+    if (Date.now() >= end) return undefined;
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
 }
 
 /**

@@ -8,7 +8,8 @@ import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
-import { endCgroup } from './cgroup.js';
+import { containerCgroupHost, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
+import type { CgroupHost } from '../runtime/cgroups.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
@@ -184,10 +185,13 @@ export class ContainerStore {
     });
   }
 
-  /** Remove a stopped container: unmount, delete its layers, mounts record and directory. */
+  /** Remove a stopped container: unmount, delete its layers, mounts record and directory, and its cgroup if one is left. */
   async remove(r: ContainerRecord): Promise<void> {
     const images = this.images;
     if (this.hostConfig(r.ID).Runtime === 'runc') await cleanupRunc(r.ID); // runc state and bundle, if a killed berth left them
+    // a cgroup left by a start whose end was never settled: nothing else would remove it once the record is gone
+    // (empty: the container is stopped; one still in use is left for the clean-up of its monitor)
+    await removeEmptyCgroup(r.ID);
     await images.withTxn('rm', async (txn) => images.lock(() => {
       unmountRootfs(this.p, r.MountID);
       const gone = `${this.p.containers}/.rm-${r.ID}`;
@@ -228,8 +232,9 @@ export class ContainerStore {
    */
   async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
+    let host: CgroupHost | undefined;
     for (const c of this.list()) {
-      if (!c.State.Running && !isMountPoint(`${this.p.cacheDir(c.MountID)}/merged`)) continue;
+      if (!this.unsettled(c, () => (host ??= containerCgroupHost()))) continue;
       const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
       if (!lock) continue; // a live berth process or monitor runs it
       try {
@@ -251,16 +256,33 @@ export class ContainerStore {
     }
   }
 
-  /** With the run lock held: record the end of a container nobody runs any more. */
+  /**
+   * Whether, once nobody holds its run lock, the container still has an end to
+   * record or something to clean up: marked running, mounted, or a cgroup left
+   * although it ran (also a start whose berth was killed before recording it:
+   * still "created" in config.v2.json, its monitor's state.json says it ran).
+   * The cgroup of a container never started is not looked at: a foreground
+   * `run` makes it before the container exists, and before it holds the lock.
+   */
+  private unsettled(c: ContainerRecord, host?: () => CgroupHost): boolean {
+    if (c.State.Running || isMountPoint(`${this.p.cacheDir(c.MountID)}/merged`)) return true;
+    return c.State.Status !== 'created' && hasCgroup(c.ID, host?.());
+  }
+
+  /** With the run lock held: record the end of a container nobody runs any more, unmount it, remove its cgroup. */
   private async settle(id: string): Promise<boolean> {
     const c = this.tryGet(id);
-    if (!c) return false;
-    const merged = `${this.p.cacheDir(c.MountID)}/merged`;
-    if (!c.State.Running && !isMountPoint(merged)) return false;
+    if (!c) {
+      // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
+      if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
+      return false;
+    }
+    if (!this.unsettled(c)) return false;
     const hc = this.hostConfig(c.ID);
     if (hc.Runtime === 'runc') await cleanupRunc(c.ID);
     unmountRootfs(this.p, c.MountID);
     const oom = await endCgroup(c.ID);
+    // (a start never recorded that has ended needs no record: tryGet reads its end from the monitor's state)
     if (c.State.Running) {
       const m = this.monitorState(c.ID);
       const now = new Date().toISOString();

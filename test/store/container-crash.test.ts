@@ -14,10 +14,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import * as fs from 'node:fs';
-import { REPO, berthOk } from '../helpers/berth.js';
+import { berthOk } from '../helpers/berth.js';
+import { berthKilledAt as killedAt } from '../helpers/killed-at.js';
 import { Tracked } from '../helpers/tracked.js';
 import { ImageStore } from '../../src/image/store.js';
 import { ContainerStore } from '../../src/container/store.js';
@@ -25,38 +24,7 @@ import { checkStore } from '../../src/image/check.js';
 
 const tracked = new Tracked();
 
-const CHILD = `
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-const killAt = Number(process.env.BERTH_TEST_KILL_AT);
-let n = 0;
-for (const f of ['mkdirSync', 'writeFileSync', 'renameSync', 'symlinkSync', 'chmodSync', 'rmSync', 'rmdirSync', 'unlinkSync']) {
-  const orig = fs[f];
-  fs[f] = (...a) => {
-    if (++n === killAt) { fs.writeSync(1, 'killed at ' + f + ' ' + a[0] + '\\n'); process.kill(process.pid, 'SIGKILL'); }
-    return orig(...a);
-  };
-}
-syncBuiltinESMExports();
-const { main } = await import(process.env.BERTH_TEST_MAIN);
-process.exitCode = await main(JSON.parse(process.env.BERTH_TEST_ARGV));
-`;
-
-/** Run the berth CLI in a child that kills itself at its k-th filesystem change: 'killed at ...', or its exit code if it got through. */
-async function berthKilledAt(k: number, argv: string[]): Promise<{ killed: boolean; out: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BERTH_TEST_KILL_AT: String(k), BERTH_TEST_MAIN: `${REPO}/dist/src/cli/main.js`, BERTH_TEST_ARGV: JSON.stringify(argv) },
-  });
-  tracked.children.add(child);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d; });
-  child.stderr.on('data', (d: Buffer) => { out += d; });
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  tracked.children.delete(child);
-  if (signal !== 'SIGKILL') assert.equal(code, 0, `berth ${argv.join(' ')} (kill point ${k}) exited ${code}: ${out}`);
-  return { killed: signal === 'SIGKILL', out: out.trim() };
-}
+const berthKilledAt = (k: number, argv: string[]) => killedAt(tracked, k, argv);
 
 /** What the next berth command sees: recovered store, clean check, the container all there or all gone. */
 async function assertSettled(root: string, what: string): Promise<'there' | 'gone'> {

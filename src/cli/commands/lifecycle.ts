@@ -124,7 +124,8 @@ export const containerCleanup: Command = {
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"container cleanup" requires exactly 1 argument');
     const containers = new ContainerStore(await ctx.store());
-    if (containers.tryGet(args[0]!)) await containers.cleanup(args[0]!);
+    // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left
+    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!)) await containers.cleanup(args[0]!);
   },
 };
 
