@@ -6,7 +6,7 @@
  * saw (moby's prependEnvOnCmd), which is also the history's created_by.
  */
 import type { ChildProcess } from 'node:child_process';
-import { BerthError, unsupported } from '../core/errors.js';
+import { BerthError, invalid, unsupported } from '../core/errors.js';
 import type { ContainerStore } from '../container/store.js';
 import { startForeground } from '../container/run.js';
 import type { ContainerConfig } from '../image/config.js';
@@ -63,17 +63,23 @@ export interface RunStepEnv extends StepOptions {
 }
 
 export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstruction): Promise<void> {
-  const flag = Object.keys(ins.flags)[0];
+  const flag = Object.keys(ins.flags).find((f) => f !== 'network');
   if (flag) throw unsupported('run_flag', `the --${flag} option of RUN is not supported by berth's builder yet`);
+  // RUN --network=default|none|host (BuildKit's): this step's network; it is part of the cache key
+  const net = ins.flags['network'];
+  if (net !== undefined && net !== 'default' && net !== 'none' && net !== 'host') throw invalid('run_network', `RUN --network=${String(net)}: expected default, none or host`);
+  const network = net === 'none' || net === 'host' ? net : env.network;
   const cmd = runCommandLine(ins, s.runConfig);
   const { key, run } = runConfigs(s, cmd);
+  // the history names the override before the command: `|1 V=1 --network=host /bin/sh -c make`
+  if (net === 'none' || net === 'host') key.Cmd = [...(key.Cmd ?? []).slice(0, -cmd.length), `--network=${net}`, ...cmd];
   const hit = env.noCache ? undefined : probeCache(env.containers.images, s.imageId, key);
   if (hit) {
     env.usingCache();
     useCached(env.containers.images, s, hit);
     return;
   }
-  const c = await createStepContainer(env.containers, s, run, cmd, env);
+  const c = await createStepContainer(env.containers, s, run, cmd, { ...env, network });
   let code: number;
   try {
     let monitor: ChildProcess | undefined;

@@ -279,3 +279,18 @@ test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreac
     server.kill('SIGKILL');
   }
 });
+
+test('RUN --network=host|none overrides the build\'s network for one step, and is part of its cache key', () => {
+  const dir = context({ Dockerfile: 'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN ls /sys/class/net > /none-net\n' });
+  const r = build(dir, ['-t', 'net']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = runIn('net', 'cat /host-net; echo --; cat /none-net');
+  const [host, none] = out.split('--\n');
+  assert.notEqual(host!.trim(), 'lo', 'the host network has more than lo');
+  assert.equal(none!.trim(), 'lo');
+  assert.match(history('net')[1]!, /^--network=host \/bin\/sh -c ls \/sys\/class\/net > \/host-net\|/);
+  fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nRUN ls /sys/class/net > /host-net\n');
+  assert.doesNotMatch(build(dir).stdout, /Using cache/, 'a step without the override is another step');
+  fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nRUN --network=bridge true\n');
+  assert.match(build(dir).stderr, /RUN --network=bridge: expected default, none or host/);
+});
