@@ -13,6 +13,8 @@ const PROGRAMS = ['sh', 'ls', 'cat', 'echo', 'id', 'stat', 'mkdir', 'rm', 'touch
 before(() => { berthOk(root, ['image', 'from-host', 'base', ...PROGRAMS]); });
 after(() => {
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the builds');
+  const check = berth(root, ['system', 'check']);
+  assert.equal(check.code, 0, `the store is consistent after all the builds:\n${check.stdout}${check.stderr}`);
   t.remove();
   ctxs.remove();
 });
