@@ -71,6 +71,9 @@ export function expansionEnv(s: StageState): Map<string, string> {
  */
 export function sameStepConfig(a: ContainerConfig | undefined, b: ContainerConfig): boolean {
   if (!a || a.OpenStdin || b.OpenStdin) return false;
+  // most candidates differ in the step itself (Cmd): decide that cheaply first
+  const ac = a.Cmd ?? [], bc = b.Cmd ?? [];
+  if (ac.length !== bc.length || ac.some((x, i) => x !== bc[i])) return false;
   const key = (c: ContainerConfig) => JSON.stringify([
     c.User ?? '', !!c.Tty, !!c.AttachStdout, !!c.AttachStderr, c.Cmd ?? [], c.Env ?? [], sorted(c.Labels), Object.keys(c.ExposedPorts ?? {}).sort(),
     c.Entrypoint ?? [], Object.keys(c.Volumes ?? {}).sort(), c.WorkingDir ?? '', c.Shell ?? [], c.Healthcheck ?? null, c.StopSignal ?? '', c.OnBuild ?? [],

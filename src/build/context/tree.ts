@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 import * as native from '../../native/index.js';
 import { goClean, goCompare } from './gopath.js';
 import type { IgnoreMatcher } from './dockerignore.js';
@@ -62,7 +61,8 @@ export class ContextTree {
   }
 
   hostPath(rel: string): string {
-    return rel === '' ? this.root : join(this.root, rel);
+    // rel is a clean relative path (from the walk or resolve()): no normalizing needed
+    return rel === '' ? this.root : `${this.root}/${rel}`;
   }
 
   /**
