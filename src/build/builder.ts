@@ -93,7 +93,7 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
     const s = await fromStage(containers, o, stage, args, results, metaEnv());
     mark(`step ${step - 1}: FROM`);
     s.runConfig.Image = s.imageId ?? '';
-    const env = stepEnv(containers, o, s, results, df);
+    const env: StepEnv = { containers, o, results, df, s };
     say(` ---> ${short(s.imageId)}`);
     if (s.runConfig.OnBuild && s.runConfig.OnBuild.length > 0) {
       const triggers = s.runConfig.OnBuild;
@@ -210,10 +210,6 @@ interface StepEnv {
   results: Map<number, StageResult>;
   df: Dockerfile;
   s: StageState;
-}
-
-function stepEnv(containers: ContainerStore, o: BuildOptions, s: StageState, results: Map<number, StageResult>, df: Dockerfile): StepEnv {
-  return { containers, o, results, df, s };
 }
 
 async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: string, noExpand = false): Promise<void> {

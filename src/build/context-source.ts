@@ -10,6 +10,7 @@ import { IgnoreMatcher } from './context/dockerignore.js';
 import { resolveSources } from './context/sources.js';
 import * as fs from 'node:fs';
 import * as native from '../native/index.js';
+import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { clientHeader, tarsumHasher } from './context/tarsum.js';
 import { hashBody, walkContext, type ContextEntry, type ContextTree } from './context/tree.js';
 
@@ -62,16 +63,14 @@ export function lazySum(tree: ContextTree, e: ContextEntry): string | undefined 
 const hostNames = new Map<string, Map<number, string>>();
 
 /** The name of `id` in the host's /etc/passwd or /etc/group ('' when there is none), read once. */
-function hostName(file: string, id: number): string {
+function hostName(file: '/etc/passwd' | '/etc/group', id: number): string {
   let m = hostNames.get(file);
   if (!m) {
-    m = new Map();
-    let text = '';
+    let text: string | undefined;
     try { text = fs.readFileSync(file, 'utf8'); } catch { /* no names */ }
-    for (const line of text.split('\n')) {
-      const f = line.split(':');
-      if (f.length >= 3 && /^\d+$/.test(f[2]!) && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]!);
-    }
+    const entries = file === '/etc/passwd' ? parsePasswd(text).map((e) => [e.uid, e.name] as const) : parseGroup(text).map((e) => [e.gid, e.name] as const);
+    m = new Map();
+    for (const [n, name] of entries) if (!m.has(n)) m.set(n, name);
     hostNames.set(file, m);
   }
   return m.get(id) ?? '';

@@ -195,27 +195,12 @@ export function parseChown(rootfs: string, spec: string): Identity {
 /** Make `abs` (resolved inside the root) a directory, creating what is missing with mode 0755 and `owner`. Returns its path relative to the root. */
 function mkdirInRoot(rootFd: number, abs: string, owner: Identity): { rel: string; existed: boolean } {
   const rel = inRoot(rootFd, abs);
-  let fd = openBeneath(rootFd, '');
   let existed = true;
-  try {
-    for (const name of rel.split('/').filter(Boolean)) {
-      let next: number;
-      try {
-        next = fs.openSync(at(fd, name), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        fs.mkdirSync(at(fd, name), 0o755);
-        next = fs.openSync(at(fd, name), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
-        fs.fchmodSync(next, 0o755);
-        fs.fchownSync(next, owner.uid, owner.gid);
-        existed = false;
-      }
-      fs.closeSync(fd);
-      fd = next;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+  fs.closeSync(openBeneath(rootFd, rel, (fd) => {
+    fs.fchmodSync(fd, 0o755);
+    fs.fchownSync(fd, owner.uid, owner.gid);
+    existed = false;
+  }));
   return { rel, existed };
 }
 

@@ -2,6 +2,7 @@ import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oo
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
+import { cgroupPaths } from '../runtime/cgroup-host.js';
 import type { HostConfig } from './types.js';
 
 /**
@@ -76,6 +77,15 @@ export function findCgroup(id: string): Cgroup | undefined {
 /** Whether the container's cgroup exists (in some hierarchy). */
 export function hasCgroup(id: string, host: CgroupHost = containerCgroupHost()): boolean {
   try { openCgroup(id, CGROUP_PARENT, host); return true; } catch { return false; }
+}
+
+/** The ids that have a container cgroup in some hierarchy: one readdir per hierarchy, for checking many containers at once. */
+export function cgroupIds(host: CgroupHost = containerCgroupHost()): Set<string> {
+  const ids = new Set<string>();
+  for (const dir of Object.values(cgroupPaths(host, CGROUP_PARENT, ''))) {
+    try { for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) ids.add(e.name); } catch { /* no berth cgroups there */ }
+  }
+  return ids;
 }
 
 /**

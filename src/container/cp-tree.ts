@@ -32,9 +32,10 @@ export function openDirAt(dirFd: number, name: string): number {
 /**
  * Open directory `rel` ("a/b", no "." or "..") below dirFd one component at a time,
  * never following a symlink (ENOTDIR for a symlink or a file on the way). With
- * `create`, missing directories are made (0755).
+ * `create`, missing directories are made (0755); a function is also called with
+ * each one made, open, to set its owner or mode.
  */
-export function openBeneath(dirFd: number, rel: string, create = false): number {
+export function openBeneath(dirFd: number, rel: string, create: boolean | ((madeFd: number) => void) = false): number {
   let fd = openDirAt(dirFd, '');
   for (const name of rel.split('/').filter(Boolean)) {
     let next: number;
@@ -45,6 +46,7 @@ export function openBeneath(dirFd: number, rel: string, create = false): number 
         if (!create || !isErrno(err, 'ENOENT')) throw err;
         fs.mkdirSync(at(fd, name), 0o755);
         next = openDirAt(fd, name);
+        if (typeof create === 'function') create(next);
       }
     } finally {
       fs.closeSync(fd);

@@ -78,12 +78,17 @@ export function unmountRootfs(paths: StorePaths, mountId: string): void {
 }
 
 export function isMountPoint(path: string): boolean {
-  const want = path.replace(/\/+$/, '');
+  return mountPoints().has(path.replace(/\/+$/, ''));
+}
+
+/** Every mount point of this mount namespace (one read of /proc/self/mountinfo), for checking many paths at once. */
+export function mountPoints(): Set<string> {
+  const out = new Set<string>();
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');
-    if (f[4] && unescapeMount(f[4]) === want) return true;
+    if (f[4]) out.add(unescapeMount(f[4]));
   }
-  return false;
+  return out;
 }
 
 function unescapeMount(s: string): string {

@@ -5,11 +5,10 @@ import { chainIDs, type ImageID } from '../core/digest.js';
 import { mkdirp, readOptional, removeAll, writeFileAtomic } from '../storage/fsutil.js';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
-import { createRwLayers, isMountPoint, unmountRootfs } from './rootfs.js';
+import { createRwLayers, isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
 import { FileLock } from '../storage/lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
-import { containerCgroupHost, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
-import type { CgroupHost } from '../runtime/cgroups.js';
+import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
@@ -232,9 +231,13 @@ export class ContainerStore {
    */
   async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
-    let host: CgroupHost | undefined;
-    for (const c of this.list()) {
-      if (!this.unsettled(c, () => (host ??= containerCgroupHost()))) continue;
+    const list = this.list();
+    if (list.length === 0) return fixed;
+    // what many containers are checked against is read once: the mount table, the cgroup dirs
+    const mounted = mountPoints();
+    let cgroups: Set<string> | undefined;
+    for (const c of list) {
+      if (!this.unsettled(c, { mounted, cgroups: () => (cgroups ??= cgroupIds()) })) continue;
       const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
       if (!lock) continue; // a live berth process or monitor runs it
       try {
@@ -264,9 +267,11 @@ export class ContainerStore {
    * The cgroup of a container never started is not looked at: a foreground
    * `run` makes it before the container exists, and before it holds the lock.
    */
-  private unsettled(c: ContainerRecord, host?: () => CgroupHost): boolean {
-    if (c.State.Running || isMountPoint(`${this.p.cacheDir(c.MountID)}/merged`)) return true;
-    return c.State.Status !== 'created' && hasCgroup(c.ID, host?.());
+  private unsettled(c: ContainerRecord, known?: { mounted: Set<string>; cgroups: () => Set<string> }): boolean {
+    if (c.State.Running) return true;
+    const merged = `${this.p.cacheDir(c.MountID)}/merged`;
+    if (known ? known.mounted.has(merged) : isMountPoint(merged)) return true;
+    return c.State.Status !== 'created' && (known ? known.cgroups().has(c.ID) : hasCgroup(c.ID));
   }
 
   /** With the run lock held: record the end of a container nobody runs any more, unmount it, remove its cgroup. */
