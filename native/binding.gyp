@@ -50,6 +50,31 @@
           ]
         }
       }
+    },
+    {
+      "target_name": "berth-launcher",
+      "type": "executable",
+      "sources": [
+        "launcher/berth-launcher.c"
+      ],
+      "cflags!": [
+        "-O3"
+      ],
+      "cflags": [
+        "-O2",
+        "-std=gnu11",
+        "-Wall"
+      ],
+      "configurations": {
+        "Release": {
+          "cflags!": [
+            "-O3"
+          ],
+          "cflags": [
+            "-O2"
+          ]
+        }
+      }
     }
   ]
 }

@@ -47,13 +47,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { rest } = found;
   const cmd = await found.cmd.load();
-  if (rest.includes('--help')) {
+  // (after the first positional of `exec`, `run`..., --help is the container command's)
+  const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
+  if (rest.slice(0, cut).includes('--help')) {
     process.stdout.write(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
     return 0;
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
     const { args, falses } = boolValues(rest.slice(0, cut), cmd);
     parsed = parseArgs({ args, options: cmd.options, allowPositionals: true, strict: true });
     for (const f of falses) (parsed.values as Record<string, unknown>)[f] = false;

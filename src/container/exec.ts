@@ -1,5 +1,9 @@
+import * as fs from 'node:fs';
 import { conflict } from '../core/errors.js';
-import { execPlan } from '../runtime/plan.js';
+import { encodePlan } from '../runtime/plan.js';
+import { thawedState } from '../runtime/cgroups.js';
+import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
+import { execPlan, type Step } from '../runtime/plan.js';
 import { runHelper, type Stdio } from '../runtime/helper.js';
 import { resolveUser } from '../runtime/user.js';
 import { capabilitySet, noNewPrivileges, ownCapabilities } from '../runtime/security.js';
@@ -49,6 +53,15 @@ export function execProcess(containers: ContainerStore, c: ContainerRecord, o: E
   };
 }
 
+/** The helper's plan for an exec into the running container `c` (its State.Pid). */
+export function execSteps(containers: ContainerStore, c: ContainerRecord, o: ExecOptions): Step[] {
+  const proc = execProcess(containers, c, o);
+  // the container's seccomp profile (an exec --privileged too, as Docker keeps the container's)
+  const hc = containers.hostConfig(c.ID);
+  const caps = proc.capabilities?.bounding ?? [];
+  return execPlan(c.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf, cgroupProcs: findCgroup(c.ID)?.procsFiles });
+}
+
 /**
  * `docker exec`: a process that joins the container's namespaces (through its
  * PID 1), with the container's security profile. Returns its exit code (in
@@ -59,11 +72,8 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
   if (!now.State.Running || !containers.isLive(c.ID)) throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
   if (now.State.Restarting || !now.State.Pid) throw conflict('restarting', `container ${c.ID.slice(0, 12)} is restarting, wait until the container is running`);
   if (now.State.Paused) throw conflict('paused', `container ${c.ID.slice(0, 12)} is paused, unpause the container before exec`);
-  const proc = execProcess(containers, now, o);
-  // the container's seccomp profile (an exec --privileged too, as Docker keeps the container's)
-  const hc = containers.hostConfig(c.ID);
-  const caps = proc.capabilities?.bounding ?? [];
-  const steps = execPlan(now.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf, cgroupProcs: findCgroup(c.ID)?.procsFiles });
+  const steps = execSteps(containers, now, o);
+  refreshFastExecPlan(containers, now);
   const run = runHelper(steps, o.detach ? ['ignore', 'ignore', 'ignore'] : stdio, { detached: o.detach });
   onStart?.(run.kill);
   try {
@@ -78,4 +88,77 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
     return 0;
   }
   return run.exited;
+}
+
+/**
+ * The fast path of `berth exec [-i] [-t] CONTAINER CMD...` (native/launcher/):
+ * TypeScript plans the exec once and writes it to containers/<id>/exec.plan
+ * with what the plan depends on. The launcher checks each of those
+ * preconditions, appends the command and runs the helper without starting
+ * Node; a failed check sends it here, and this path writes the plan again.
+ *
+ * Text lines, then the plans (the exec step left out):
+ *   berth-exec-plan 1
+ *   pid <pid> <start time>          the container's process is still the one planned for (/proc/<pid>/stat field 22)
+ *   lock <path>                     some berth process holds the container's run lock (it is live)
+ *   file <content> <path>           this file's content, trimmed, is this (the freezer: not paused)
+ *   unchanged <ino> <size> <ctime-ns> <path>, or unchanged absent <path>   (the rootfs's /etc/passwd, /etc/group: lstat)
+ *   caps <hex>                      the launcher's permitted capabilities are the planner's
+ *   plan <plain|tty> <length>       then that many bytes and a newline
+ */
+export function fastExecPlan(containers: ContainerStore, c: ContainerRecord): Buffer | undefined {
+  const head = fastExecHeader(containers, c);
+  if (!head) return undefined;
+  const parts: Buffer[] = [Buffer.from(head)];
+  for (const tty of [false, true]) {
+    const steps = execSteps(containers, c, { cmd: ['true'], tty, env: [], privileged: false, detach: false });
+    if (steps.pop()?.[0] !== 'exec') return undefined;
+    const plan = encodePlan(steps);
+    parts.push(Buffer.from(`plan ${tty ? 'tty' : 'plain'} ${plan.length}\n`), plan, Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+export function fastExecPlanPath(containers: ContainerStore, id: string): string {
+  return `${containers.dir(id)}/exec.plan`;
+}
+
+/** Write the fast exec plan of a running container unless the one there still holds (best effort: without it, exec takes this path). */
+export function refreshFastExecPlan(containers: ContainerStore, c: ContainerRecord): void {
+  try {
+    const path = fastExecPlanPath(containers, c.ID);
+    const head = fastExecHeader(containers, c);
+    if (!head) { fs.rmSync(path, { force: true }); return; }
+    if (readOptional(path)?.startsWith(head)) return;
+    const plan = fastExecPlan(containers, c);
+    if (plan) writeFileAtomic(path, plan, 0o600, false);
+  } catch { /* no fast path for this container */ }
+}
+
+function fastExecHeader(containers: ContainerStore, c: ContainerRecord): string | undefined {
+  const pid = c.State.Pid;
+  const start = pid ? procStartTime(pid) : undefined;
+  if (!c.State.Running || start === undefined) return undefined;
+  const lines = ['berth-exec-plan 1', `pid ${pid} ${start}`, `lock ${containers.lockPath(c.ID)}`];
+  const cg = findCgroup(c.ID);
+  const freezer = cg && thawedState(cg);
+  if (freezer) lines.push(`file ${freezer.thawed} ${freezer.file}`);
+  const rootfs = `${containers.images.paths.cacheDir(c.MountID)}/merged`;
+  for (const f of ['/etc/passwd', '/etc/group']) {
+    const st = fs.lstatSync(`${rootfs}${f}`, { bigint: true, throwIfNoEntry: false });
+    if (st && !st.isFile()) return undefined; // a symlink: resolved in the container each time, by this path
+    lines.push(st ? `unchanged ${st.ino} ${st.size} ${st.ctimeNs} ${rootfs}${f}` : `unchanged absent ${rootfs}${f}`);
+  }
+  const caps = /^CapPrm:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (!caps) return undefined;
+  lines.push(`caps ${caps}`);
+  if (lines.some((l) => l.includes('\n'))) return undefined;
+  return `${lines.join('\n')}\n`;
+}
+
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), if it exists. */
+export function procStartTime(pid: number): string | undefined {
+  const stat = readOptional(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { invalid } from '../core/errors.js';
 import { buildSpec, type OciSpec } from '../runtime/spec.js';
 import { execPlan, planFromSpec, preludePlan, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
-import { execProcess } from './exec.js';
+import { execProcess, refreshFastExecPlan } from './exec.js';
 import type { HealthConfig } from '../image/config.js';
 import { containerCgroupHost, CGROUP_PARENT, deviceRules, endCgroup, hostDevices, limitsOf, startCgroup } from './cgroup.js';
 import { CPU_PERIOD_US, cfsQuota } from '../runtime/cgroup-limits.js';
@@ -209,6 +209,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     c.State = { ...c.State, Status: 'running', Running: true, Restarting: false, Paused: false, OOMKilled: false, Pid: pid, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '', FinishedAt: c.State.FinishedAt };
     c.LogPath = logPath;
     containers.save(c);
+    refreshFastExecPlan(containers, c);
     run.child.unref();
     for (const s of run.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
   } catch (err) {

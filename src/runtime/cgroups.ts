@@ -239,6 +239,14 @@ function dirOf(cg: Cgroup, controller: string): string | undefined {
   return key === undefined ? undefined : cg.paths[key];
 }
 
+/** The file that says whether the cgroup is frozen, and its content when it is not (v1 freezer.state, v2 cgroup.freeze). */
+export function thawedState(cg: Cgroup): { file: string; thawed: string } | undefined {
+  const v1 = cg.version === 1 ? dirOf(cg, 'freezer') : undefined;
+  if (v1) return { file: join(v1, 'freezer.state'), thawed: 'THAWED' };
+  const v2 = cg.paths[''] !== undefined && fs.existsSync(join(cg.paths[''], 'cgroup.freeze')) ? cg.paths[''] : undefined;
+  return v2 === undefined ? undefined : { file: join(v2, 'cgroup.freeze'), thawed: '0' };
+}
+
 async function setFrozen(cg: Cgroup, frozen: boolean, timeoutMs: number): Promise<void> {
   const action = `${frozen ? 'freeze' : 'thaw'} cgroup "${cg.parent}/${cg.id}"`;
   const v1 = cg.version === 1 ? dirOf(cg, 'freezer') : undefined;
