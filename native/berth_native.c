@@ -21,6 +21,8 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
 
 #define CRC64_ISO 0xD800000000000000ULL
 
@@ -357,6 +359,38 @@ static void free_tables(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+/* Load a BPF_PROG_TYPE_CGROUP_DEVICE program (instructions as bytes) and attach it to the cgroup v2
+ * directory at path (BPF_F_ALLOW_MULTI). The attachment keeps the program alive as long as the cgroup. */
+static napi_value js_attach_device_filter(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char *path = NULL;
+  uint8_t *insns;
+  size_t len;
+  if (arg_str(env, a[0], 0, "attachDeviceFilter", "cgroupDir", &path) != 0) return NULL;
+  if (arg_bytes(env, a[1], "attachDeviceFilter", "program", &insns, &len) != 0) { free(path); return NULL; }
+  if (len == 0 || len % 8 != 0) { free(path); type_error(env, "attachDeviceFilter", "program", "whole eBPF instructions (8 bytes each)"); return NULL; }
+  int cg = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (cg < 0) { throw_errno(env, errno, "open", path); free(path); return NULL; }
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = (uint64_t)(uintptr_t)insns;
+  attr.insn_cnt = (uint32_t)(len / 8);
+  attr.license = (uint64_t)(uintptr_t)"Apache";
+  int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+  if (prog < 0) { throw_errno(env, errno, "bpf(BPF_PROG_LOAD)", path); close(cg); free(path); return NULL; }
+  memset(&attr, 0, sizeof attr);
+  attr.target_fd = (uint32_t)cg;
+  attr.attach_bpf_fd = (uint32_t)prog;
+  attr.attach_type = BPF_CGROUP_DEVICE;
+  attr.attach_flags = BPF_F_ALLOW_MULTI;
+  if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) != 0) throw_errno(env, errno, "bpf(BPF_PROG_ATTACH)", path);
+  close(prog);
+  close(cg);
+  free(path);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   crc_tables *T = malloc(sizeof *T);
   if (T == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
@@ -376,7 +410,7 @@ NAPI_MODULE_INIT() {
     FN("mount", js_mount), FN("umount2", js_umount2), FN("mknod", js_mknod),
     FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr), FN("lremovexattr", js_lremovexattr),
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
-    FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd),
+    FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd), FN("attachDeviceFilter", js_attach_device_filter),
   };
 #undef FN
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)

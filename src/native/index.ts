@@ -94,6 +94,7 @@ interface Binding {
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
+  attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -239,6 +240,15 @@ export function openTmpfile(dir: string, mode: number): number {
 /** Give an openTmpfile() file the name `path` (linkat with AT_EMPTY_PATH; fails with EEXIST if taken). */
 export function linkFd(fd: number, path: string): void {
   load().linkFd(fd, path);
+}
+
+/**
+ * Load an eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE; instructions as
+ * bytes) and attach it to a cgroup v2 directory (BPF_CGROUP_DEVICE,
+ * BPF_F_ALLOW_MULTI). It stays attached while the cgroup exists.
+ */
+export function attachDeviceFilter(cgroupDir: string, program: Uint8Array): void {
+  load().attachDeviceFilter(cgroupDir, program);
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import { BerthError, conflict, invalid, isErrno, notFound, unsupported, wrap } f
 import { controllerOf, parseBlkio, parseIoStat, parseKeyed, parseLimit, v1Writes, v2Writes } from './cgroup-files.js';
 import { cgroupPaths, detectCgroups, mountPointOf, type CgroupHost } from './cgroup-host.js';
 import type { Limits } from './cgroup-limits.js';
+import * as native from '../native/index.js';
+import { deviceProgram } from './device-bpf.js';
 
 export { checkLimits, parseBytes, parseCpus, parseMemorySwap, type Limits } from './cgroup-limits.js';
 export { detectCgroups, swapAccounting, type CgroupHost } from './cgroup-host.js';
@@ -315,13 +317,19 @@ export function deviceRuleLine(r: DeviceRule): string {
 }
 
 /**
- * Apply device rules in order (v1 devices controller). On v2 device access is
- * an eBPF program, which berth does not load yet: the rules are skipped with a
- * warning (returned).
+ * Apply device rules in order: on v1, lines written to the devices controller;
+ * on v2, an eBPF device program attached to the cgroup (device-bpf.ts). A v1
+ * host without a devices hierarchy gets a warning (returned).
  */
 export function applyDeviceRules(cg: Cgroup, rules: readonly DeviceRule[]): string[] {
+  if (cg.version === 2) {
+    const dir = cg.paths[''];
+    if (dir === undefined) return ['device rules not applied: the cgroup has no cgroup2 directory'];
+    try { native.attachDeviceFilter(dir, deviceProgram(rules)); } catch (e) { throw wrap(`cgroup "${cg.parent}/${cg.id}": attach the device program`, e); }
+    return [];
+  }
   const key = Object.keys(cg.paths).find((k) => k.split(',').includes('devices'));
-  if (cg.version === 2 || !key) return ['device rules not applied: no devices cgroup controller (cgroup v2 needs an eBPF device program, not supported yet)'];
+  if (!key) return ['device rules not applied: no devices cgroup controller'];
   const dir = cg.paths[key]!;
   for (const r of rules) {
     const file = `${dir}/${r.allow ? 'devices.allow' : 'devices.deny'}`;

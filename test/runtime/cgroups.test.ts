@@ -6,7 +6,7 @@
  */
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { controllerOf, v1Writes, v2Writes } from '../../src/runtime/cgroup-files.js';
 import type { CgroupHost } from '../../src/runtime/cgroup-host.js';
 import {
-  createCgroup, detectCgroups, freeze, oomKilled, openCgroup, pids, removeCgroup, stats, swapAccounting, thaw, updateLimits, type Cgroup, type Limits,
+  applyDeviceRules, createCgroup, DEFAULT_DEVICE_RULES, detectCgroups, freeze, oomKilled, openCgroup, pids, removeCgroup, stats, swapAccounting, thaw, updateLimits, type Cgroup, type Limits,
 } from '../../src/runtime/cgroups.js';
 import { waitFor } from '../helpers/berth.js';
 
@@ -248,4 +248,42 @@ test('v2 code paths on the hybrid cgroup2 tree (no controllers there): join, fre
   await removeCgroup(cg);
   assert.equal((await p.exited).signal, 'SIGKILL');
   assert.ok(gone(cg));
+});
+
+test('v2 device rules: the eBPF program berth attaches lets the kernel deny what the rules deny', { skip: host.version === 1 && host.unified ? false : 'needs a hybrid host' }, async (t) => {
+  const v2host: CgroupHost = { version: 2, root: (host as { unified: string }).unified };
+  const dir = fs.mkdtempSync('/var/tmp/berth-devices-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // nodes opened (the cgroup checks opens, reads and writes need nothing more) from inside the cgroup (the rules, not where the nodes are, decide): /dev/null, /dev/kmsg, and a block device of this host
+  const blk = fs.readdirSync('/sys/dev/block')[0]!.split(':');
+  for (const [name, type, major, minor] of [['null', 'c', '1', '3'], ['kmsg', 'c', '1', '11']]) {
+    assert.equal(spawnSync('mknod', [join(dir, name!), type!, major!, minor!]).status, 0);
+  }
+  const probe = `exec 1>&2; cd ${dir}
+    (: < null) 2>/dev/null && echo null:read
+    (: < kmsg) 2>/dev/null && echo kmsg:read
+    (: > kmsg) 2>/dev/null && echo kmsg:write
+    mknod blk b ${blk[0]} ${blk[1]} && echo blk:mknod
+    (: < blk) 2>/dev/null && echo blk:read
+    rm -f blk; exit 0`;
+  const outcome = async (cg: Cgroup) => {
+    const p = spawnIn(cg, probe);
+    assert.equal((await p.exited).code, 0, p.stderr());
+    return p.stderr().split('\n').filter((l) => /^\w+:\w+$/.test(l)).sort();
+  };
+  // Docker's defaults plus a --device-like read-only /dev/kmsg
+  const cg = make(t, 'v2dev', {}, v2host);
+  assert.deepEqual(applyDeviceRules(cg, [...DEFAULT_DEVICE_RULES, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }]), []);
+  assert.deepEqual(await outcome(cg), ['blk:mknod', 'kmsg:read', 'null:read']);
+  // Docker's defaults alone
+  const plain = make(t, 'v2plain', {}, v2host);
+  applyDeviceRules(plain, DEFAULT_DEVICE_RULES);
+  assert.deepEqual(await outcome(plain), ['blk:mknod', 'null:read']);
+  // privileged: everything
+  const all = make(t, 'v2all', {}, v2host);
+  applyDeviceRules(all, [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }]);
+  assert.deepEqual(await outcome(all), ['blk:mknod', 'blk:read', 'kmsg:read', 'kmsg:write', 'null:read']);
+  await removeCgroup(plain);
+  await removeCgroup(cg);
+  await removeCgroup(all);
 });
