@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { spawn } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { invalid, notFound } from '../core/errors.js';
 import { decompressed } from '../archive/compression.js';
@@ -46,19 +48,49 @@ function isTarHeader(b: Buffer): boolean {
 
 /** ADD of a URL: fetched into dir under the URL's last path segment (mode 0600, as Docker). */
 export async function download(url: string, dir: string): Promise<string> {
-  let res: Response;
+  let res: IncomingMessage;
+  let body: Buffer;
   try {
-    res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(60_000) });
+    res = await httpGet(new URL(url));
+    body = Buffer.concat(await res.toArray() as Buffer[]);
   } catch (err) {
-    throw notFound('add_url', `ADD failed: cannot fetch ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+    throw notFound('add_url', `ADD failed: cannot fetch ${url}: ${(err as Error).message}`);
   }
-  if (!res.ok) throw notFound('add_url', `ADD failed: cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status > 299) throw notFound('add_url', `ADD failed: cannot fetch ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
   const name = posix.basename(new URL(url).pathname) || 'download';
   if (name === '..' || name === '.') throw invalid('add_url', `ADD failed: cannot derive a file name from ${url}`);
   const file = `${dir}/${name}`;
-  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+  fs.writeFileSync(file, body, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
-  const lm = res.headers.get('last-modified');
+  const lm = res.headers['last-modified'];
   if (lm && !Number.isNaN(Date.parse(lm))) fs.utimesSync(file, new Date(lm), new Date(lm));
   return name;
+}
+
+/**
+ * GET, following up to 10 redirects. https trusts Node's CAs plus the file
+ * NODE_EXTRA_CA_CERTS names: bin/berth passes that on as BERTH_EXTRA_CA_CERTS,
+ * read here, when it is needed (Node would parse it at every start-up).
+ */
+async function httpGet(url: URL, redirects = 0): Promise<IncomingMessage> {
+  const tls = url.protocol === 'https:';
+  if (!tls && url.protocol !== 'http:') throw new Error(`unsupported protocol ${url.protocol}`);
+  // required when used: node:http cannot be part of the start-up snapshot
+  const load = createRequire(import.meta.url);
+  const mod = (tls ? load('node:https') : load('node:http')) as typeof import('node:https');
+  const extra = tls ? process.env.BERTH_EXTRA_CA_CERTS : undefined;
+  const ca = extra ? [...(load('node:tls') as typeof import('node:tls')).rootCertificates, fs.readFileSync(extra, 'utf8')] : undefined;
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = mod.get(url, { ...(ca ? { ca } : {}), timeout: 60_000 }, resolve);
+    req.on('timeout', () => req.destroy(new Error('no answer for 60 s')));
+    req.on('error', reject);
+  });
+  const to = res.headers.location;
+  if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && to) {
+    res.resume();
+    if (redirects >= 10) throw new Error('stopped after 10 redirects');
+    return httpGet(new URL(to, url), redirects + 1);
+  }
+  return res;
 }

@@ -282,6 +282,38 @@ test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreac
   }
 });
 
+test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by berth only when it downloads), and only those', async () => {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const www = context({ 'tls.txt': 'over tls\n' });
+  const certs = context({});
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=berth-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', `${certs}/k.pem`, '-out', `${certs}/c.pem`], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const serve = 'import functools,http.server,ssl,sys\n'
+    + 'h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n'
+    + 's = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), h)\n'
+    + 'c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2] + "/c.pem", sys.argv[2] + "/k.pem")\n'
+    + 's.socket = c.wrap_socket(s.socket, server_side=True); s.serve_forever()\n';
+  const server = spawn('python3', ['-c', serve, String(port), certs, www], { stdio: 'ignore' });
+  try {
+    const net = await import('node:net');
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const dir = context({ Dockerfile: `FROM base\nADD https://127.0.0.1:${port}/tls.txt /dl/\n` });
+    const untrusted = berth(root, ['build', dir], { env: { NODE_EXTRA_CA_CERTS: '' } });
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /ADD failed: cannot fetch https:\/\/127\.0\.0\.1:\d+\/tls\.txt: .*self[- ]signed certificate/);
+    const trusted = berth(root, ['build', '-t', 'tls', dir], { env: { NODE_EXTRA_CA_CERTS: `${certs}/c.pem` } });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.equal(runIn('tls', 'cat /dl/tls.txt'), 'over tls\n');
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
+
 test('RUN --network=host|none overrides the build\'s network for one step, and is part of its cache key', () => {
   const dir = context({ Dockerfile: 'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN ls /sys/class/net > /none-net\n' });
   const r = build(dir, ['-t', 'net']);
