@@ -206,6 +206,15 @@ static int write_all(int fd, const char *b, ssize_t n) {
  * Relay between our stdio (the user's terminal, in raw mode) and the pty master
  * until the container closes it. Returns 1 when the user's side hung up.
  */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* healthchecks (below) also run while a foreground container is relayed or waited for */
+static int health_fd;
+static int health_tick(void);
+static void health_read(void);
+
 static int relay_tty(int master) {
   int hangup = 0;
   struct termios saved;
@@ -221,15 +230,17 @@ static int relay_tty(int master) {
   char buf[32768];
   for (;;) {
     if (winch) { winch = 0; copy_winsize(wsrc, master); }
-    struct pollfd p[2] = {{master, POLLIN, 0}, {0, POLLIN, 0}};
-    int n = poll(p, in_open ? 2 : 1, -1);
+    int timeout = health_tick();
+    struct pollfd p[3] = {{master, POLLIN, 0}, {health_fd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0}};
+    int n = poll(p, 3, timeout);
     if (n < 0) { if (errno == EINTR) continue; break; }
+    if (health_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) health_read();
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t r = read(master, buf, sizeof buf);
       if (r <= 0) { if (r < 0 && errno == EINTR) continue; break; } /* EIO: the container side is closed */
       if (write_all(1, buf, r) < 0) { hangup = 1; break; }
     }
-    if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (in_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(0, buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
       /* the user's terminal is gone: EIO, or EOF on a raw terminal (where ^D is just a byte) */
@@ -620,6 +631,16 @@ static void log_streams(int out, int err) {
 
 static int wait_child(pid_t pid) {
   int st;
+  /* a healthcheck to run meanwhile (a foreground container): wait by polling a pidfd */
+  int pfd = health_plan ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+  while (pfd >= 0) {
+    int timeout = health_tick();
+    struct pollfd p[2] = {{pfd, POLLIN, 0}, {health_fd, POLLIN, 0}};
+    if (poll(p, 2, timeout) < 0) { if (errno == EINTR) continue; break; }
+    if (health_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) health_read();
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+  }
+  if (pfd >= 0) close(pfd);
   for (;;) {
     pid_t r = waitpid(pid, &st, 0);
     if (r == pid) break;

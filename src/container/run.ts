@@ -173,6 +173,14 @@ function logLimits(cfg: Record<string, string> = {}): { maxSize: number; maxFile
  * cleanup`, which records the end in config.v2.json (and removes a --rm container).
  * Resolves once the command has been exec'd.
  */
+/** The monitor's healthcheck (an exec into the container on a timer), if the container has one. */
+function healthPlan(containers: ContainerStore, c: ContainerRecord, facts: HostFacts, bpf: Buffer | undefined, cgroupProcs: readonly string[]): MonitorPlan['health'] {
+  const hcheck = healthSettings(c.Config.Healthcheck);
+  if (!hcheck) return undefined;
+  const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
+  return { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs }) };
+}
+
 export async function startDetached(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const p = containers.images.paths;
   const hc = containers.hostConfig(c.ID);
@@ -197,11 +205,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     const cg = startCgroup(c.ID, hc);
     monitor.oomCounter = cg.oomCounter;
     const facts = hostFacts();
-    const hcheck = healthSettings(c.Config.Healthcheck);
-    if (hcheck) {
-      const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
-      monitor.health = { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles }) };
-    }
+    monitor.health = healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles);
     const steps = planFromSpec(spec, facts, { monitor, init: !!hc.Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
@@ -294,7 +298,11 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       mark('spec');
       const cg = early?.cgroup ?? startCgroup(c.ID, containers.hostConfig(c.ID));
       if (!early) mark('cgroup');
-      const steps = planFromSpec(spec, hostFacts(), { init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles, afterPrelude: !!early });
+      const facts = hostFacts();
+      const steps = planFromSpec(spec, facts, {
+        init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles, afterPrelude: !!early,
+        health: healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles),
+      });
       mark('plan');
       if (early) {
         early.sent = true;

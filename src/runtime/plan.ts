@@ -98,6 +98,8 @@ export interface PlanOptions {
   seccomp?: Buffer;
   /** The helper already ran `preludePlan`: it dies with berth and is in the cgroup, which the container inherits. */
   afterPrelude?: boolean;
+  /** A healthcheck for a foreground container (a detached one has it in `monitor`). */
+  health?: MonitorPlan['health'];
 }
 
 /**
@@ -135,11 +137,11 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     steps.push(['exit-command', ...m.exitCommand]);
     if (m.attach) steps.push(['attach-socket', m.attach.dir]);
     if (m.attach?.stdinOpen) steps.push(['stdin-open']);
-    const h = m.health;
-    if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
   } else if (!opts.afterPrelude) {
     steps.push(['die-with-parent']);
   }
+  const h = m?.health ?? opts.health;
+  if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
   // the container's process joins its cgroup before it makes its cgroup namespace, so that cgroup is the namespace's root
   const cgroupNs = ns & NS_FLAGS.cgroup!;
   if (!(ns & NS_FLAGS.pid!)) throw invalid('unsupported', 'a container needs its own PID namespace');

@@ -185,6 +185,21 @@ test('two berth processes stopping one container agree; --init reaps as PID 1; r
   ok(['rm', '-f', 'other']);
 });
 
+test('a foreground container has its healthcheck too (its monitor runs it), in ps and inspect', async () => {
+  const p = spawn(BERTH, ['--root', root, 'run', '--rm', '--name', 'fghc', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '100ms', '--health-retries', '1', 'base',
+    'sh', '-c', 'touch /tmp/ok; sleep 1; rm /tmp/ok; exec sleep 60'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+  try {
+    await waitFor(() => (berth(root, ['inspect', '--format', '{{.State.Health.Status}}', 'fghc']).stdout.trim() === 'healthy' ? true : undefined));
+    assert.match(ok(['ps', '--filter', 'name=^fghc$', '--format', '{{.Status}}']), /^Up .* \(healthy\)$/);
+    await waitFor(() => (state('fghc', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
+    assert.match(state('fghc', '{{json .State.Health.Log}}'), /"ExitCode":1/);
+  } finally {
+    p.kill('SIGTERM');
+    await exited;
+  }
+});
+
 test('healthchecks: --health-* flags run the check in the container; starting, healthy, unhealthy in ps and inspect; timeouts', async () => {
   // failures in the start period do not count: it stays "starting" until the first success
   runD(['--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '100ms', '--health-retries', '2', '--health-start-period', '30s', 'base',
