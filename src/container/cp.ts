@@ -9,6 +9,8 @@ import { resolveInRoot } from '../runtime/rootfs-path.js';
 import type { FileLock } from '../storage/lock.js';
 import { at, Extractor, extractTree, fsError, openBeneath, readBody, walkTree, type ExtractTarget } from './cp-tree.js';
 import { isMountPoint, mountRootfs, unmountRootfs } from './rootfs.js';
+import { parseBind } from './run.js';
+import * as native from '../native/index.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -21,9 +23,12 @@ import type { ContainerRecord } from './types.js';
  * the copy fail instead of escaping. Which name a copy takes follows Docker's
  * archive.PrepareArchiveCopy (copyPlan below).
  *
- * Not reached: bind mounts (-v) and tmpfs mounts of the container, which are not
- * part of merged; a copy at or below one is refused rather than landing in the
- * directory the mount hides.
+ * Bind mounts (-v) are mounted over the union for the copy, as dockerd mounts a
+ * container's volumes for `docker cp`, so copies reach the host directories they
+ * name (a read-only one is refused, and a --read-only rootfs takes copies only
+ * into its writable volumes). Not reached: the tmpfs mounts of a running
+ * container, which exist only in its mount namespace; a copy at or below one is
+ * refused rather than landing in the directory the mount hides.
  */
 
 export interface CopyOptions {
@@ -73,6 +78,8 @@ interface Rootfs {
   fd: number;
   /** Whether the container runs (its tmpfs mounts then hide part of the rootfs). */
   running: boolean;
+  /** Its bind mounts, mounted for the copy: where (resolved in the rootfs), and whether read-only. */
+  binds: Array<{ at: string; readonly: boolean }>;
 }
 
 /** `cp CONTAINER:SRC HOST_DEST`. */
@@ -119,7 +126,6 @@ export async function copyFromContainerTar(containers: ContainerStore, t: Target
 
 /** `cp HOST_SRC CONTAINER:DEST`. */
 export async function copyToContainer(containers: ContainerStore, t: Target, hostSrc: string, dstPath: string, opts: CopyOptions = {}): Promise<CopyResult> {
-  checkWritable(containers, t);
   const src = hostSource(hostSrc, !!opts.followLink);
   try {
     return await withRootfs(containers, t, (r) => {
@@ -127,6 +133,7 @@ export async function copyToContainer(containers: ContainerStore, t: Target, hos
       const plan = copyPlan({ isDir: src.isDir, name: src.as }, { path: `/${dst.rel}`, exists: dst.exists, isDir: dst.isDir, shown: `${t.ref}:${dstPath}` });
       const into = plan.into === 'dest' ? dst.rel : dirOfRel(dst.rel);
       checkMounts(r, posix.join('/', into, plan.name === '.' ? '' : plan.name), 'copy to');
+      checkWritable(r, `/${into}`);
       const dir = extractionDir(r, into);
       const x = new Extractor(containerTarget(r, dir, !!opts.archive));
       extractTree(walkTree(src.dirFd, src.name, plan.name), x);
@@ -139,10 +146,10 @@ export async function copyToContainer(containers: ContainerStore, t: Target, hos
 
 /** `cp - CONTAINER:DEST`: extract a tar (plain or compressed) into the directory DEST. */
 export async function copyTarToContainer(containers: ContainerStore, t: Target, input: AsyncIterable<Buffer>, dstPath: string, opts: CopyOptions = {}): Promise<CopyResult> {
-  checkWritable(containers, t);
   return withRootfs(containers, t, async (r) => {
     const dst = containerDestination(r, dstPath);
     checkMounts(r, `/${dst.rel}`, 'copy to');
+    checkWritable(r, `/${dst.rel}`);
     if (!dst.isDir) throw invalid('not_a_directory', `destination "${t.ref}:${dstPath}" must be a directory`);
     const x = new Extractor(containerTarget(r, dst.rel, !!opts.archive));
     const parser = new TarParser(x);
@@ -180,6 +187,7 @@ async function withRootfs<T>(containers: ContainerStore, t: Target, fn: (r: Root
   }
   let mounted = false;
   let fd = -1;
+  let binds: Array<MountedBind> = [];
   try {
     if (!isMountPoint(merged)) {
       if (!lock) throw conflict('not_mounted', `container ${t.ref} is running but its filesystem is not mounted (restarting?): try again`);
@@ -188,13 +196,70 @@ async function withRootfs<T>(containers: ContainerStore, t: Target, fn: (r: Root
     }
     fd = fs.openSync(merged, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     if (fs.fstatSync(fd).dev === fs.statSync(paths.cacheDir(t.c.MountID)).dev) throw conflict('not_mounted', `container ${t.ref}: its filesystem was unmounted meanwhile: try again`);
-    return await fn({ containers, t, fd, running: !lock });
+    binds = mountBinds(containers, t, fd);
+    return await fn({ containers, t, fd, running: !lock, binds });
   } finally {
+    for (const b of binds.reverse()) {
+      try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
+    }
     if (fd >= 0) fs.closeSync(fd);
     if (mounted) unmountRootfs(paths, t.c.MountID);
     lock?.release();
   }
 }
+
+interface MountedBind { at: string; readonly: boolean; fd: number }
+
+/**
+ * Mount the container's binds over its rootfs (open as rootFd), in berth's own
+ * mount namespace: each destination is resolved in the rootfs and made if
+ * missing (a directory, or an empty file for a file), then mounted on by
+ * descriptor, so a symlink swapped in cannot move the mount to the host. The
+ * container's own namespace does not see them. Returns them, for unmounting.
+ */
+function mountBinds(containers: ContainerStore, t: Target, rootFd: number): MountedBind[] {
+  const out: MountedBind[] = [];
+  try {
+    for (const spec of containers.hostConfig(t.c.ID).Binds ?? []) {
+      const b = parseBind(spec);
+      let st: fs.Stats;
+      try { st = fs.statSync(b.source); } catch (err) { throw fsError(`mount ${b.source} (-v ${spec}) for the copy`, err); }
+      const rel = inRoot(rootFd, b.destination);
+      const name = rel.slice(rel.lastIndexOf('/') + 1);
+      let target: number;
+      if (st.isDirectory() || rel === '') {
+        target = openBeneath(rootFd, rel, true);
+      } else {
+        const dir = openBeneath(rootFd, dirOfRel(rel), true);
+        try {
+          try { fs.closeSync(fs.openSync(at(dir, name), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644)); } catch (err) { if (!isErrno(err, 'EEXIST')) throw err; }
+          target = fs.openSync(at(dir, name), O_PATH | fs.constants.O_NOFOLLOW);
+        } finally {
+          fs.closeSync(dir);
+        }
+        if (!fs.fstatSync(target).isFile()) { fs.closeSync(target); throw invalid('cp_mount', `copy: ${t.ref}:${b.destination} is not a regular file, so the file ${b.source} cannot be mounted there`); }
+      }
+      try {
+        native.mount(b.source, `/proc/self/fd/${target}`, null, native.MS_BIND | native.MS_REC, null);
+      } finally {
+        fs.closeSync(target);
+      }
+      // the mount itself, by descriptor (for the read-only remount and the unmount)
+      const mfd = fs.openSync(`${at(rootFd, rel)}`, O_PATH | fs.constants.O_NOFOLLOW);
+      out.push({ at: `/${rel}`, readonly: b.readonly, fd: mfd });
+      if (b.readonly) native.mount(null, `/proc/self/fd/${mfd}`, null, native.MS_REMOUNT | native.MS_BIND | native.MS_RDONLY, null);
+    }
+    return out;
+  } catch (err) {
+    for (const b of out.reverse()) {
+      try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
+    }
+    throw err;
+  }
+}
+
+/** O_PATH (not in fs.constants): a descriptor that names a file without opening it. */
+const O_PATH = 0o10000000;
 
 /** `path` resolved inside the rootfs open as rootFd: the real path relative to it ('' for the root). */
 export function inRoot(rootFd: number, path: string): string {
@@ -250,8 +315,12 @@ function containerDestination(r: Rootfs, path: string): { rel: string; exists: b
   return { rel, exists: !!st, isDir: !!st?.isDirectory() };
 }
 
-function checkWritable(containers: ContainerStore, t: Target): void {
-  if (containers.hostConfig(t.c.ID).ReadonlyRootfs) throw invalid('read_only', 'container rootfs is marked read-only');
+/** A write at `path`: refused in a read-only bind, and in a --read-only rootfs unless it lands in a writable bind (as Docker). */
+function checkWritable(r: Rootfs, path: string): void {
+  const under = (m: string) => path === m || path.startsWith(m === '/' ? '/' : `${m}/`);
+  const bind = r.binds.filter((b) => under(b.at)).sort((a, b) => b.at.length - a.at.length)[0];
+  if (bind?.readonly) throw invalid('read_only', `mounted volume is marked read-only: ${r.t.ref}:${bind.at}`);
+  if (!bind && r.containers.hostConfig(r.t.c.ID).ReadonlyRootfs) throw invalid('read_only', 'container rootfs is marked read-only');
 }
 
 /** The directory an extraction writes into: it must exist and be a directory. */
@@ -279,13 +348,10 @@ function hostTarget(dirFd: number, dir: string, keepOwner: boolean): ExtractTarg
   };
 }
 
-/** Bind mounts (and, while it runs, tmpfs mounts) of the container are not in its rootfs: refuse a path at or below one. */
+/** The tmpfs mounts of a running container are not in its rootfs: refuse a path at or below one. */
 function checkMounts(r: Rootfs, path: string, action: string): void {
   const hc = r.containers.hostConfig(r.t.c.ID);
-  const mounts = [
-    ...(hc.Binds ?? []).map((b) => ({ dest: b.split(':')[1] ?? '', kind: 'a bind mount (-v)' })),
-    ...(r.running ? Object.keys(hc.Tmpfs ?? {}).map((d) => ({ dest: d, kind: 'a tmpfs mount' })) : []),
-  ];
+  const mounts = r.running ? Object.keys(hc.Tmpfs ?? {}).map((d) => ({ dest: d, kind: 'a tmpfs mount' })) : [];
   for (const { dest, kind } of mounts) {
     if (!dest) continue;
     const m = `/${inRoot(r.fd, dest)}`;

@@ -424,11 +424,52 @@ test('a copy into a stopped container is there when it starts; it is not mounted
   assert.equal(fs.readFileSync(`${work}/greeting-back`, 'utf8'), 'hi from the host\n');
 });
 
-test('bind mounts are not reached: refused with a clear error, the host dir untouched', () => {
-  ok(['create', '--name', 'withbind', '-v', `${canary}:/data`, 'base', 'sh']);
-  cpFails([H.file, 'withbind:/data/x'], /\/data is a bind mount \(-v\) of the container, which berth cp does not reach/);
-  cpFails(['withbind:/data/secret', `${work}/x`], /bind mount/);
-  cpFails(['-', 'withbind:/data'], /bind mount/, makeTar([[hdr('x'), 'x']]));
+test('bind mounts (-v) are reached, as Docker mounts volumes for a copy: the host dir gets and gives the files; read-only ones refuse writes', () => {
+  const vol = fs.mkdtempSync(`${TMP}/berth-cp-vol-`);
+  const rovol = fs.mkdtempSync(`${TMP}/berth-cp-rovol-`);
+  const volFile = `${work}/vol-file`;
+  fs.writeFileSync(`${vol}/from-host`, 'on the host\n');
+  fs.writeFileSync(`${rovol}/kept`, 'kept\n');
+  fs.writeFileSync(volFile, 'a file volume\n');
+  try {
+    // a created container (never started: the mount points are made for the copy)
+    ok(['create', '--name', 'withbind', '-v', `${vol}:/data`, '-v', `${rovol}:/ro:ro`, '-v', `${volFile}:/etc/one-file`, 'base', 'sh']);
+    cpOk([H.file, 'withbind:/data/x']);
+    assert.equal(fs.readFileSync(`${vol}/x`, 'utf8'), fs.readFileSync(H.file, 'utf8'));
+    cpOk(['withbind:/data/from-host', `${work}/from-vol`]);
+    assert.equal(fs.readFileSync(`${work}/from-vol`, 'utf8'), 'on the host\n');
+    cpOk(['-', 'withbind:/data'], makeTar([[hdr('from-tar'), 'tar']]));
+    assert.equal(fs.readFileSync(`${vol}/from-tar`, 'utf8'), 'tar');
+    cpOk(['withbind:/etc/one-file', `${work}/one-file-back`]);
+    assert.equal(fs.readFileSync(`${work}/one-file-back`, 'utf8'), 'a file volume\n');
+    cpFails([H.file, 'withbind:/ro/x'], /mounted volume is marked read-only: withbind:\/ro/);
+    cpFails(['-', 'withbind:/ro'], /mounted volume is marked read-only/, makeTar([[hdr('y'), 'y']]));
+    assert.deepEqual(fs.readdirSync(rovol), ['kept']);
+    cpOk(['withbind:/ro/kept', `${work}/kept`]);
+    // the rootfs outside the volumes is the container's: nothing of it reached the host dirs
+    cpOk([H.file, 'withbind:/not-a-volume']);
+    assert.deepEqual(fs.readdirSync(vol).sort(), ['from-host', 'from-tar', 'x']);
+    // a running container: the copy lands in the host dir, and the container sees it through its own mount
+    ok(['start', 'withbind']);
+    const id = ok(['inspect', '--format', '{{.Id}}', 'withbind']).trim();
+    assert.ok(id);
+    const run = ok(['run', '-d', '--name', 'binduser', '-v', `${vol}:/data`, 'base', 'sleep', '60']).trim();
+    monitors.add((JSON.parse(fs.readFileSync(`${root}/containers/${run}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid);
+    cpOk([H.file, 'binduser:/data/while-running']);
+    assert.ok(fs.existsSync(`${vol}/while-running`));
+    assert.equal(ok(['exec', 'binduser', 'cat', '/data/while-running']), fs.readFileSync(H.file, 'utf8'));
+    // a --read-only rootfs takes copies into its writable volumes only
+    ok(['create', '--name', 'robind', '--read-only', '-v', `${vol}:/data`, 'base', 'sh']);
+    cpOk([H.file, 'robind:/data/into-ro-container']);
+    cpFails([H.file, 'robind:/tmp'], /container rootfs is marked read-only/);
+    // nothing stays mounted over the host dirs, nor the rootfs of a stopped container
+    assert.deepEqual([...mountsUnder(vol), ...mountsUnder(rovol), ...mountsUnder(volFile)], []);
+    for (const c of ['robind', 'withbind']) assert.deepEqual(mountsUnder(`${root}/overlay2/${ok(['inspect', '--format', '{{.GraphDriver.Data.MergedDir}}', c]).trim().split('/').slice(-2)[0]}`), [], c);
+    ok(['rm', '-f', 'binduser', 'robind', 'withbind']);
+  } finally {
+    fs.rmSync(vol, { recursive: true, force: true });
+    fs.rmSync(rovol, { recursive: true, force: true });
+  }
 });
 
 test('a read-only rootfs is refused as Docker refuses it', () => {
