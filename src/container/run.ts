@@ -247,6 +247,7 @@ export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Std
   if (hc.Runtime === 'runc') return undefined;
   // the helper (the container's monitor) joins the cgroup too: the pids limit leaves room for it
   const cgroup = startCgroup(id, hc, { monitorInside: true });
+  mark('cgroup');
   let helper: HelperHandle;
   try {
     helper = startHelper(stdio);

@@ -44,13 +44,15 @@ export const run: Command = {
     mark('open store');
     const containers = new ContainerStore(store);
     await containers.reapStale();
+    mark('settle stale containers');
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
     const imageId = store.resolve(imageArg);
+    mark('options, image');
     if (!o.detach) {
       // the cgroup and the helper start while the layers are made (see prepareForeground)
       const id = randomHex();
       const early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
-      mark('cgroup + helper started');
+      mark('helper started');
       let c: ContainerRecord;
       try {
         c = await containers.create(imageId, { ...opts, id });
