@@ -10,6 +10,9 @@ import { type ImageConfig, parseImageConfig } from './config.js';
  * sha256); metadata/sha256/<id>/{parent,lastUpdated,builtLocally}.
  */
 export class ImageDB {
+  /** Configs read (and verified) by this process: content-addressed, so they cannot change under their id. */
+  private readonly read = new Map<string, Buffer>();
+
   constructor(readonly paths: StorePaths) {}
 
   init(): void {
@@ -29,6 +32,8 @@ export class ImageDB {
 
   /** Raw config bytes, verified against the id. */
   getBytes(id: ImageID): Buffer {
+    const known = this.read.get(id);
+    if (known) return known;
     let b: Buffer;
     try {
       b = fs.readFileSync(`${this.paths.imagedbContent}/${hexOf(id)}`);
@@ -37,6 +42,7 @@ export class ImageDB {
       throw err;
     }
     if (sha256(b) !== (id as string)) throw corrupt('image_corrupt', `image ${id}: config content does not match its id`);
+    this.read.set(id, b);
     return b;
   }
 
@@ -63,6 +69,7 @@ export class ImageDB {
   }
 
   delete(id: ImageID): void {
+    this.read.delete(id);
     removeAll(`${this.paths.imagedbMetadata}/${hexOf(id)}`);
     fs.rmSync(`${this.paths.imagedbContent}/${hexOf(id)}`, { force: true });
   }
