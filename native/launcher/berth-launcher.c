@@ -48,22 +48,23 @@ static char *slurp(const char *path, size_t max, size_t *len) {
   size_t cap = 8192, n = 0;
   char *buf = malloc(cap + 1);
   for (;;) {
-    if (!buf) { close(fd); return NULL; }
+    if (!buf) { close(fd); errno = ENOMEM; return NULL; }
     if (n == cap) {
-      if (cap >= max) { free(buf); close(fd); return NULL; }
+      if (cap >= max) { free(buf); close(fd); errno = EFBIG; return NULL; }
       cap *= 2;
       buf = realloc(buf, cap + 1);
       continue;
     }
     ssize_t r = read(fd, buf + n, cap - n);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) { free(buf); close(fd); return NULL; }
+    if (r < 0) { int e = errno; free(buf); close(fd); errno = e; return NULL; }
     if (r == 0) break;
     n += (size_t)r;
   }
   close(fd);
   buf[n] = 0;
   if (len) *len = n;
+  errno = 0;
   return buf;
 }
 
@@ -155,7 +156,7 @@ static void resolve(const char *root, const char *ref, char id[65]) {
     if ((size_t)snprintf(path, sizeof path, "%s/containers/%s/config.v2.json", root, e->d_name) >= sizeof path) fallback();
     char *json = slurp(path, 16 << 20, &len);
     if (!json) {
-      if (errno == ENOENT) continue; /* berth skips a container without a record */
+      if (errno == ENOENT) continue; /* (from open) berth skips a container without a record */
       fallback();
     }
     char n[256];
@@ -376,8 +377,11 @@ int main(int argc, char **argv) {
   helper_pid = fork();
   if (helper_pid < 0) { sigprocmask(SIG_SETMASK, &old, NULL); fallback(); }
   if (helper_pid == 0) {
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    /* the helper starts as Node's spawn starts it: default dispositions, nothing blocked (the command inherits them) */
+    for (int sig = 1; sig < NSIG; sig++) if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     /* fd 3: the plan, fd 4: the status (moved clear of 0-4 first) */
     int pf = fcntl(planp[0], F_DUPFD_CLOEXEC, 10), sf = fcntl(statp[1], F_DUPFD_CLOEXEC, 10);
     if (pf < 0 || sf < 0 || dup2(pf, 3) < 0 || dup2(sf, 4) < 0) _exit(125);
@@ -415,10 +419,19 @@ int main(int argc, char **argv) {
     if (sn == sizeof status - 1) break;
   }
   status[sn] = 0;
-  int failed = !strncmp(status, "error ", 6) || strstr(status, "\nerror ");
+  /* no "pid" line: the helper did not get as far as forking (not built, killed); an "error" line: a step failed
+   * before the command ran. Either way nothing ran in the container: berth runs it and says why. (With -t the
+   * monitor may already have read some piped input into the terminal by then; a command that cannot run loses it.) */
+  int failed = strncmp(status, "pid ", 4) != 0 || !strncmp(status, "error ", 6) || strstr(status, "\nerror ");
+  /* wait without reaping first, so a signal forwarded meanwhile cannot reach a reused pid */
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)helper_pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+  sigprocmask(SIG_BLOCK, &all, NULL);
   int st;
   while (waitpid(helper_pid, &st, 0) < 0) if (errno != EINTR) { st = 125 << 8; break; }
-  if (failed) fallback(); /* the command did not run: berth runs it and says why */
+  helper_pid = 0;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (failed) fallback();
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return 125;

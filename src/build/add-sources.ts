@@ -69,6 +69,24 @@ export async function download(url: string, dir: string): Promise<string> {
 }
 
 /**
+ * Node's default trust (its own store, or the system's where Node is built to use it) plus the
+ * certificates of BERTH_EXTRA_CA_CERTS; a file that cannot be read is skipped with Node's warning.
+ */
+function withExtraCas(tls: typeof import('node:tls')): import('node:tls').SecureContext | undefined {
+  const file = process.env.BERTH_EXTRA_CA_CERTS;
+  if (!file) return undefined;
+  let pem: string;
+  try { pem = fs.readFileSync(file, 'utf8'); } catch (e) {
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    return undefined;
+  }
+  const sc = tls.createSecureContext();
+  // (the documented `ca` option would replace the default store instead of adding to it)
+  (sc as unknown as { context: { addCACert(pem: string): void } }).context.addCACert(pem);
+  return sc;
+}
+
+/**
  * GET, following up to 10 redirects. https trusts Node's CAs plus the file
  * NODE_EXTRA_CA_CERTS names: bin/berth passes that on as BERTH_EXTRA_CA_CERTS,
  * read here, when it is needed (Node would parse it at every start-up).
@@ -79,10 +97,9 @@ async function httpGet(url: URL, redirects = 0): Promise<IncomingMessage> {
   // required when used: node:http cannot be part of the start-up snapshot
   const load = createRequire(import.meta.url);
   const mod = (tls ? load('node:https') : load('node:http')) as typeof import('node:https');
-  const extra = tls ? process.env.BERTH_EXTRA_CA_CERTS : undefined;
-  const ca = extra ? [...(load('node:tls') as typeof import('node:tls')).rootCertificates, fs.readFileSync(extra, 'utf8')] : undefined;
+  const secureContext = tls ? withExtraCas(load('node:tls') as typeof import('node:tls')) : undefined;
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = mod.get(url, { ...(ca ? { ca } : {}), timeout: 60_000 }, resolve);
+    const req = mod.get(url, { ...(secureContext ? { secureContext } : {}), timeout: 60_000 }, resolve);
     req.on('timeout', () => req.destroy(new Error('no answer for 60 s')));
     req.on('error', reject);
   });

@@ -4,7 +4,8 @@ import { encodePlan } from '../runtime/plan.js';
 import { thawedState } from '../runtime/cgroups.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
 import { execPlan, type Step } from '../runtime/plan.js';
-import { runHelper, type Stdio } from '../runtime/helper.js';
+import { bundlePath, helperPath, runHelper, type Stdio } from '../runtime/helper.js';
+import { resolveInRoot } from '../runtime/rootfs-path.js';
 import { resolveUser } from '../runtime/user.js';
 import { capabilitySet, noNewPrivileges, ownCapabilities } from '../runtime/security.js';
 import type { OciSpec } from '../runtime/spec.js';
@@ -102,7 +103,8 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
  *   pid <pid> <start time>          the container's process is still the one planned for (/proc/<pid>/stat field 22)
  *   lock <path>                     some berth process holds the container's run lock (it is live)
  *   file <content> <path>           this file's content, trimmed, is this (the freezer: not paused)
- *   unchanged <ino> <size> <ctime-ns> <path>, or unchanged absent <path>   (the rootfs's /etc/passwd, /etc/group: lstat)
+ *   unchanged <ino> <size> <ctime-ns> <path>, or unchanged absent <path>   (lstat: the rootfs's /etc/passwd and
+ *                                   /etc/group; the helper and the bundle, so that a rebuilt berth plans again)
  *   caps <hex>                      the launcher's permitted capabilities are the planner's
  *   plan <plain|tty> <length>       then that many bytes and a newline
  */
@@ -144,10 +146,16 @@ function fastExecHeader(containers: ContainerStore, c: ContainerRecord): string 
   const freezer = cg && thawedState(cg);
   if (freezer) lines.push(`file ${freezer.thawed} ${freezer.file}`);
   const rootfs = `${containers.images.paths.cacheDir(c.MountID)}/merged`;
-  for (const f of ['/etc/passwd', '/etc/group']) {
-    const st = fs.lstatSync(`${rootfs}${f}`, { bigint: true, throwIfNoEntry: false });
-    if (st && !st.isFile()) return undefined; // a symlink: resolved in the container each time, by this path
-    lines.push(st ? `unchanged ${st.ino} ${st.size} ${st.ctimeNs} ${rootfs}${f}` : `unchanged absent ${rootfs}${f}`);
+  // the files the user is resolved from (resolveUser), and berth's own code: a rebuilt berth plans again
+  const facts = ['/etc/passwd', '/etc/group'].map((f) => `${rootfs}${f}`);
+  for (const f of facts) {
+    // a symlink on the way (/etc -> usr/etc) resolves inside the container, elsewhere than the host path the launcher checks
+    if (resolveInRoot(rootfs, f.slice(rootfs.length)) !== f) return undefined;
+  }
+  for (const f of [...facts, helperPath(), bundlePath()]) {
+    const st = fs.lstatSync(f, { bigint: true, throwIfNoEntry: false });
+    if (st && !st.isFile()) return undefined;
+    lines.push(st ? `unchanged ${st.ino} ${st.size} ${st.ctimeNs} ${f}` : `unchanged absent ${f}`);
   }
   const caps = /^CapPrm:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
   if (!caps) return undefined;

@@ -21,6 +21,11 @@ export function helperPath(): string {
   return installed('native/build/Release/berth-helper', 'berth-helper is not built: run npm install');
 }
 
+/** The CLI's code (the ESM bundle, rebuilt with the snapshot): what the exec fast path checks has not changed since it planned. */
+export function bundlePath(): string {
+  return installed('dist/berth.mjs', 'dist/berth.mjs is not built: run npm install');
+}
+
 /** The berth command (bin/berth of this installation), for what the monitor runs when a container ends. */
 export function berthCommand(): string {
   return installed('bin/berth', 'bin/berth not found next to the engine');

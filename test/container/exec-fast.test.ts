@@ -21,7 +21,7 @@ const handedBack = (args: string[]) => assert.deepEqual(fast(args), { code: 1, s
 const idOf = (name: string) => ok(['inspect', '--format', '{{.Id}}', name]);
 
 before(() => {
-  ok(['image', 'from-host', 'tools', 'sh', 'sleep', 'cat', 'env', 'sort', 'grep', 'head', 'id', 'readlink', 'hostname', 'kill', 'ls']);
+  ok(['image', 'from-host', 'tools', 'sh', 'sleep', 'cat', 'env', 'sort', 'grep', 'head', 'id', 'readlink', 'hostname', 'kill', 'ls', 'mkdir', 'mv', 'ln']);
   ok(['run', '-d', '--name', 'c1', 'tools', 'sleep', '1000']);
   ok(['run', '-d', '--name', 'c2', '-u', '1:1', '--cap-drop', 'chown', '-w', '/tmp', '-e', 'A=b c', '--hostname', 'two', 'tools', 'sleep', '1000']);
 });
@@ -108,6 +108,50 @@ test('the plan is used only while what it was made from holds; berth then plans 
   assert.match(berth(root, ['exec', 'c1', 'id']).stderr, /is not running/);
   ok(['start', 'c1']);
   assert.equal(fast(['c1', 'id']).code, 0);
+});
+
+test('a rebuilt berth plans again; an /etc/passwd that is a symlink gets no plan; a helper that cannot start hands back', () => {
+  const id = idOf('c2');
+  const plan = `${root}/containers/${id}/exec.plan`;
+  // the plan names the helper and the bundle it was made with
+  const text = fs.readFileSync(plan, 'latin1');
+  assert.match(text, /^unchanged \d+ \d+ \d+ .*\/native\/build\/Release\/berth-helper$/m);
+  assert.match(text, /^unchanged \d+ \d+ \d+ .*\/dist\/berth\.mjs$/m);
+  // a launcher with no helper beside it
+  const lonely = fs.mkdtempSync('/var/tmp/berth-launcher-');
+  try {
+    fs.copyFileSync(LAUNCHER, `${lonely}/berth-launcher`);
+    fs.chmodSync(`${lonely}/berth-launcher`, 0o755);
+    const r = spawnSync(`${lonely}/berth-launcher`, ['/bin/false', '--root', root, 'exec', 'c2', 'id'], { encoding: 'utf8' });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [1, '', '']);
+  } finally {
+    fs.rmSync(lonely, { recursive: true, force: true });
+  }
+  // an image whose /etc/passwd is a symlink: users resolve through it inside the container, so no plan is kept
+  // (an /etc that is a symlink becomes a directory in the union: the init layer has one)
+  const dir = fs.mkdtempSync('/var/tmp/berth-etclink-');
+  try {
+    const exported = spawnSync('sh', ['-c', `"$0" --root "$1" export c1 | tar -x -C "$2" && mkdir -p "$2/usr/etc" && mv "$2/etc/passwd" "$2/usr/etc/passwd" && ln -s ../usr/etc/passwd "$2/etc/passwd" && tar -c -C "$2" . | "$0" --root "$1" import - etclink`, BERTH, root, dir], { encoding: 'utf8' });
+    assert.equal(exported.status, 0, exported.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const c3 = ok(['run', '-d', '--name', 'c3', 'etclink', 'sleep', '1000']);
+  handedBack(['c3', 'id']);
+  assert.equal(ok(['exec', 'c3', 'id']), 'uid=0(root) gid=0(root) groups=0(root)');
+  assert.ok(!fs.existsSync(`${root}/containers/${c3}/exec.plan`));
+  handedBack(['c3', 'id']);
+  ok(['rm', '-f', 'c3']);
+});
+
+test('the command starts with default signal dispositions, whatever the caller ignored (as through Node)', () => {
+  const probe = `trap "" INT QUIT; exec "$0" "$@"`;
+  const cmd = ['sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status'];
+  const viaLauncher = spawnSync('sh', ['-c', probe, LAUNCHER, '/bin/false', '--root', root, 'exec', 'c1', ...cmd], { encoding: 'utf8' });
+  const viaBerth = spawnSync('sh', ['-c', probe, BERTH, '--root', root, 'exec', 'c1', ...cmd], { encoding: 'utf8', env: { ...process.env, BERTH_NO_LAUNCHER: '1' } });
+  assert.equal(viaLauncher.status, 0, viaLauncher.stderr);
+  assert.equal(viaLauncher.stdout, viaBerth.stdout);
+  assert.match(viaLauncher.stdout, /^SigIgn:\s+0+$/m);
 });
 
 test('a damaged or foreign plan is never run', () => {
