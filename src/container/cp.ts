@@ -199,9 +199,7 @@ async function withRootfs<T>(containers: ContainerStore, t: Target, fn: (r: Root
     binds = mountBinds(containers, t, fd);
     return await fn({ containers, t, fd, running: !lock, binds });
   } finally {
-    for (const b of binds.reverse()) {
-      try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
-    }
+    unmountBinds(binds);
     if (fd >= 0) fs.closeSync(fd);
     if (mounted) unmountRootfs(paths, t.c.MountID);
     lock?.release();
@@ -251,10 +249,14 @@ function mountBinds(containers: ContainerStore, t: Target, rootFd: number): Moun
     }
     return out;
   } catch (err) {
-    for (const b of out.reverse()) {
-      try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
-    }
+    unmountBinds(out);
     throw err;
+  }
+}
+
+function unmountBinds(binds: MountedBind[]): void {
+  for (const b of [...binds].reverse()) {
+    try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
   }
 }
 

@@ -1,13 +1,12 @@
 import * as fs from 'node:fs';
 import { conflict } from '../core/errors.js';
-import { encodePlan } from '../runtime/plan.js';
 import { thawedState } from '../runtime/cgroups.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
-import { execPlan, type Step } from '../runtime/plan.js';
+import { encodePlan, execPlan, type Step } from '../runtime/plan.js';
 import { bundlePath, helperPath, runHelper, type Stdio } from '../runtime/helper.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
 import { resolveUser } from '../runtime/user.js';
-import { capabilitySet, noNewPrivileges, ownCapabilities } from '../runtime/security.js';
+import { capabilitySet, noNewPrivileges, ownCapabilities, ownCapabilityMask } from '../runtime/security.js';
 import type { OciSpec } from '../runtime/spec.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
 import { containerSeccomp, hostFacts } from './run.js';
@@ -108,9 +107,7 @@ export async function execInContainer(containers: ContainerStore, c: ContainerRe
  *   caps <hex>                      the launcher's permitted capabilities are the planner's
  *   plan <plain|tty> <length>       then that many bytes and a newline
  */
-export function fastExecPlan(containers: ContainerStore, c: ContainerRecord): Buffer | undefined {
-  const head = fastExecHeader(containers, c);
-  if (!head) return undefined;
+function fastExecPlan(containers: ContainerStore, c: ContainerRecord, head: string): Buffer | undefined {
   const parts: Buffer[] = [Buffer.from(head)];
   for (const tty of [false, true]) {
     const steps = execSteps(containers, c, { cmd: ['true'], tty, env: [], privileged: false, detach: false });
@@ -121,18 +118,14 @@ export function fastExecPlan(containers: ContainerStore, c: ContainerRecord): Bu
   return Buffer.concat(parts);
 }
 
-export function fastExecPlanPath(containers: ContainerStore, id: string): string {
-  return `${containers.dir(id)}/exec.plan`;
-}
-
 /** Write the fast exec plan of a running container unless the one there still holds (best effort: without it, exec takes this path). */
 export function refreshFastExecPlan(containers: ContainerStore, c: ContainerRecord): void {
   try {
-    const path = fastExecPlanPath(containers, c.ID);
+    const path = `${containers.dir(c.ID)}/exec.plan`;
     const head = fastExecHeader(containers, c);
     if (!head) { fs.rmSync(path, { force: true }); return; }
     if (readOptional(path)?.startsWith(head)) return;
-    const plan = fastExecPlan(containers, c);
+    const plan = fastExecPlan(containers, c, head);
     if (plan) writeFileAtomic(path, plan, 0o600, false);
   } catch { /* no fast path for this container */ }
 }
@@ -157,9 +150,7 @@ function fastExecHeader(containers: ContainerStore, c: ContainerRecord): string 
     if (st && !st.isFile()) return undefined;
     lines.push(st ? `unchanged ${st.ino} ${st.size} ${st.ctimeNs} ${f}` : `unchanged absent ${f}`);
   }
-  const caps = /^CapPrm:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
-  if (!caps) return undefined;
-  lines.push(`caps ${caps}`);
+  lines.push(`caps ${ownCapabilityMask().toString(16)}`);
   if (lines.some((l) => l.includes('\n'))) return undefined;
   return `${lines.join('\n')}\n`;
 }

@@ -165,14 +165,6 @@ function logLimits(cfg: Record<string, string> = {}): { maxSize: number; maxFile
   return { maxSize, maxFiles };
 }
 
-/**
- * Start a created container detached: its monitor (the native helper, in a
- * session of its own) outlives this process, holds the container's run lock,
- * logs its output in Docker's json-file format, applies the restart policy and,
- * when the container is done for good, unmounts it and runs `berth container
- * cleanup`, which records the end in config.v2.json (and removes a --rm container).
- * Resolves once the command has been exec'd.
- */
 /** The monitor's healthcheck (an exec into the container on a timer), if the container has one. */
 function healthPlan(containers: ContainerStore, c: ContainerRecord, facts: HostFacts, bpf: Buffer | undefined, cgroupProcs: readonly string[]): MonitorPlan['health'] {
   const hcheck = healthSettings(c.Config.Healthcheck);
@@ -181,6 +173,14 @@ function healthPlan(containers: ContainerStore, c: ContainerRecord, facts: HostF
   return { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs }) };
 }
 
+/**
+ * Start a created container detached: its monitor (the native helper, in a
+ * session of its own) outlives this process, holds the container's run lock,
+ * logs its output in Docker's json-file format, applies the restart policy and,
+ * when the container is done for good, unmounts it and runs `berth container
+ * cleanup`, which records the end in config.v2.json (and removes a --rm container).
+ * Resolves once the command has been exec'd.
+ */
 export async function startDetached(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const p = containers.images.paths;
   const hc = containers.hostConfig(c.ID);

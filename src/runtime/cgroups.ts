@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, conflict, invalid, isErrno, notFound, unsupported, wrap } from '../core/errors.js';
 import { controllerOf, parseBlkio, parseIoStat, parseKeyed, parseLimit, v1Writes, v2Writes } from './cgroup-files.js';
@@ -251,12 +251,12 @@ export function thawedState(cg: Cgroup): { file: string; thawed: string } | unde
 
 async function setFrozen(cg: Cgroup, frozen: boolean, timeoutMs: number): Promise<void> {
   const action = `${frozen ? 'freeze' : 'thaw'} cgroup "${cg.parent}/${cg.id}"`;
-  const v1 = cg.version === 1 ? dirOf(cg, 'freezer') : undefined;
-  const v2 = cg.paths[''] !== undefined && fs.existsSync(join(cg.paths[''], 'cgroup.freeze')) ? cg.paths[''] : undefined;
-  if (!v1 && !v2) throw unsupported('cgroup_freezer_missing', `${action}: no freezer (neither the v1 freezer hierarchy nor cgroup.freeze)`);
+  const freezer = thawedState(cg);
+  if (!freezer) throw unsupported('cgroup_freezer_missing', `${action}: no freezer (neither the v1 freezer hierarchy nor cgroup.freeze)`);
+  const v1 = freezer.thawed === 'THAWED';
   const [file, value, status, done] = v1
-    ? [join(v1, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED', join(v1, 'freezer.state'), (t: string) => t.trim() === (frozen ? 'FROZEN' : 'THAWED')]
-    : [join(v2!, 'cgroup.freeze'), frozen ? '1' : '0', join(v2!, 'cgroup.events'), (t: string) => parseKeyed(t).get('frozen') === (frozen ? 1 : 0)];
+    ? [freezer.file, frozen ? 'FROZEN' : 'THAWED', freezer.file, (t: string) => t.trim() === (frozen ? 'FROZEN' : 'THAWED')]
+    : [freezer.file, frozen ? '1' : '0', join(dirname(freezer.file), 'cgroup.events'), (t: string) => parseKeyed(t).get('frozen') === (frozen ? 1 : 0)];
   const end = Date.now() + timeoutMs;
   for (let i = 0; ; i++) {
     // v1 can stay FREEZING (a task in a non-freezable sleep); asking again retries it, as runc does
@@ -264,7 +264,7 @@ async function setFrozen(cg: Cgroup, frozen: boolean, timeoutMs: number): Promis
     const state = readOr(status, '');
     if (done(state)) return;
     if (Date.now() > end) {
-      if (frozen) try { write(file, v1 ? 'THAWED' : '0'); } catch { /* the error below says what happened */ }
+      if (frozen) try { write(file, freezer.thawed); } catch { /* the error below says what happened */ }
       throw conflict('cgroup_freeze_timeout', `${action}: not done after ${timeoutMs} ms (${JSON.stringify(state.trim())})`);
     }
     await sleep(10);

@@ -44,9 +44,14 @@ export function capabilitySet(add: string[], drop: string[], privileged: boolean
 
 /** Capabilities this process holds (CapPrm of /proc/self/status): a container cannot get more. */
 export function ownCapabilities(status = readStatus()): Set<string> {
-  const m = /^CapPrm:\s*([0-9a-f]+)$/m.exec(status);
-  const mask = m ? BigInt(`0x${m[1]}`) : 0n;
+  const mask = ownCapabilityMask(status);
   return new Set(Object.entries(CAPS).filter(([, n]) => (mask >> BigInt(n)) & 1n).map(([name]) => name));
+}
+
+/** This process's permitted capabilities as a bit mask (CapPrm). */
+export function ownCapabilityMask(status = readStatus()): bigint {
+  const m = /^CapPrm:\s*([0-9a-f]+)$/m.exec(status);
+  return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 
 function readStatus(): string {
