@@ -23,39 +23,57 @@ test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit co
   assert.match(r.stdout, /2 -> \/dev\/pts\/0/);
 });
 
+const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
+const screenOf = (name: string) => tmux('capture-pane', '-t', name, '-p').stdout.trimEnd();
+async function screenMatches(name: string, re: RegExp): Promise<void> {
+  for (let i = 0; i < 150; i++) { if (re.test(screenOf(name))) return; await sleep(100); }
+  assert.fail(`screen never matched ${re}:\n${screenOf(name)}`);
+}
+/** Ends a tmux session and waits until no process of this test's store is left, whatever the test did. */
+async function endSession(name: string): Promise<string> {
+  tmux('kill-session', '-t', name);
+  let left = '';
+  for (let i = 0; i < 100; i++) {
+    left = spawnSync('pgrep', ['-af', root], { encoding: 'utf8' }).stdout.trim();
+    if (!left && mountsUnder(root).length === 0) break;
+    await sleep(100);
+  }
+  return left;
+}
+
 test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the container', async () => {
-  const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
   tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${BERTH} --root ${root} run --rm -it base sh; echo EXIT=$?; sleep 60`);
-  const screen = () => tmux('capture-pane', '-t', session, '-p').stdout;
-  const waitFor = async (re: RegExp) => { for (let i = 0; i < 100; i++) { if (re.test(screen())) return; await sleep(100); } assert.fail(`screen never matched ${re}:\n${screen()}`); };
-  await waitFor(/^#/m);
-  tmux('send-keys', '-t', session, 'stty size', 'Enter');
-  await waitFor(/^30 100$/m);
-  tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
-  await sleep(300);
-  tmux('send-keys', '-t', session, 'stty size', 'Enter');
-  await waitFor(/^40 120$/m);
-  tmux('send-keys', '-t', session, 'sleep 30', 'Enter');
-  await sleep(300);
-  tmux('send-keys', '-t', session, 'C-c');
-  tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
-  await waitFor(/^after-interrupt$/m);
-  tmux('send-keys', '-t', session, 'exit 3', 'Enter');
-  await waitFor(/^EXIT=3$/m);
-  tmux('kill-session', '-t', session);
+  try {
+    await screenMatches(session, /^#/m);
+    tmux('send-keys', '-t', session, 'stty size', 'Enter');
+    await screenMatches(session, /^30 100$/m);
+    tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+    await sleep(300);
+    tmux('send-keys', '-t', session, 'stty size', 'Enter');
+    await screenMatches(session, /^40 120$/m);
+    // A duration no other test uses, so that the container's sleep can be seen from the host before ctrl-c.
+    tmux('send-keys', '-t', session, 'sleep 37.5', 'Enter');
+    for (let i = 0; i < 100 && spawnSync('pgrep', ['-fx', 'sleep 37.5']).status !== 0; i++) await sleep(100);
+    tmux('send-keys', '-t', session, 'C-c');
+    // The shell prints its prompt again only once the interrupted sleep is gone (well before its 37 s).
+    await screenMatches(session, /\^C\n#$/);
+    tmux('send-keys', '-t', session, 'echo after-interrupt', 'Enter');
+    await screenMatches(session, /^(# )?after-interrupt$/m);
+    tmux('send-keys', '-t', session, 'exit 3', 'Enter');
+    await screenMatches(session, /^EXIT=3$/m);
+  } finally {
+    await endSession(session);
+  }
 });
 
 test('closing the terminal ends the foreground container: no process or mount is left', async () => {
   const name = `${session}-hup`;
-  const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
   tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '20', `${BERTH} --root ${root} run --rm -it base sh`);
-  for (let i = 0; i < 100 && !/^#/m.test(tmux('capture-pane', '-t', name, '-p').stdout); i++) await sleep(100);
-  tmux('kill-session', '-t', name);
-  let left = '';
-  for (let i = 0; i < 50; i++) {
-    left = spawnSync('pgrep', ['-af', root], { encoding: 'utf8' }).stdout.trim();
-    if (!left && mountsUnder(root).length === 0) break;
-    await sleep(100);
+  let left: string;
+  try {
+    await screenMatches(name, /^#/m);
+  } finally {
+    left = await endSession(name);
   }
   assert.equal(left, '', 'berth, its helper and the container are gone');
   assert.deepEqual(mountsUnder(root), []);
