@@ -141,8 +141,8 @@ test('a process in the cgroup: every hierarchy, pids, stats, the CPU quota, free
   await thaw(cg);
   assert.match(fs.readFileSync(`/proc/${p.pid}/status`, 'utf8'), /^State:\tR/m);
   const t1 = stats(cg).cpuUsageNs;
-  await sleep(300);
-  assert.ok(stats(cg).cpuUsageNs - t1 > 20e6, 'runs again after thaw');
+  // on a loaded machine the thawed loop may wait for a CPU: any progress within seconds proves it runs
+  assert.ok(await waitFor(() => (stats(cg).cpuUsageNs - t1 > 20e6 ? true : undefined), 10000).catch(() => false), 'runs again after thaw');
   await removeCgroup(cg);
   assert.equal((await p.exited).signal, 'SIGKILL');
   assert.ok(gone(cg));
@@ -240,8 +240,7 @@ test('v2 code paths on the hybrid cgroup2 tree (no controllers there): join, fre
   assert.ok(stats(cg).cpuUsageNs - f1 < 5e6, 'frozen');
   await thaw(cg);
   assert.match(read(cg, 'cgroup.events'), /^frozen 0$/m);
-  await sleep(200);
-  assert.ok(stats(cg).cpuUsageNs > f1, 'cpu.stat without the cpu controller');
+  assert.ok(await waitFor(() => (stats(cg).cpuUsageNs > f1 ? true : undefined), 10000).catch(() => false), 'cpu.stat without the cpu controller');
   assert.throws(() => createCgroup('v2mem', { memory: 64 * MiB }, PARENT, v2host), (e: Error & { kind?: string }) =>
     e.kind === 'Unsupported' && /set memory.max: the memory controller is not enabled for this cgroup/.test(e.message));
   assert.ok(!fs.existsSync(join(v2host.root, PARENT, 'v2mem')));
