@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { readOptional } from '../storage/fsutil.js';
+import { rfc3339Nano } from '../core/time.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -19,10 +20,10 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
   });
   return {
     Id: c.ID,
-    Created: c.Created,
+    Created: rfc3339Nano(c.Created),
     Path: c.Path,
     Args: c.Args,
-    State: c.State,
+    State: { ...c.State, StartedAt: rfc3339Nano(c.State.StartedAt), FinishedAt: rfc3339Nano(c.State.FinishedAt) },
     Image: c.Image,
     ResolvConfPath: c.ResolvConfPath,
     HostnamePath: c.HostnamePath,

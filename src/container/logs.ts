@@ -29,10 +29,6 @@ function recordMs(r: LogRecord): number {
   return Date.parse(r.time);
 }
 
-/** Docker prints -t timestamps in RFC3339Nano, trailing zeros of the fraction trimmed. */
-export function displayTime(t: string): string {
-  return t.replace(/\.(\d*?)0+Z$/, (_, f: string) => (f ? `.${f}Z` : 'Z'));
-}
 
 export function parseRecord(line: string): LogRecord | undefined {
   try {

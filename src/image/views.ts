@@ -1,6 +1,7 @@
 import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
 import type { Layer } from '../storage/layer-store.js';
 import { mountSpec, readOnlyOptions } from '../storage/overlay2.js';
+import { rfc3339Nano } from '../core/time.js';
 import type { ContainerConfig } from './config.js';
 import type { ImageRecord, ImageStore } from './store.js';
 import { existsSync } from 'node:fs';
@@ -55,7 +56,7 @@ export function inspectImage(store: ImageStore, id: ImageID): ImageInspect {
     RepoDigests: rec.refs.filter((r) => r.includes('@')),
     Parent: store.images.getMetadata(id, 'parent') ?? '',
     Comment: c.comment ?? '',
-    Created: c.created ?? '0001-01-01T00:00:00Z',
+    Created: c.created ? rfc3339Nano(c.created) : '0001-01-01T00:00:00Z',
     Container: c.container ?? '',
     ContainerConfig: c.container_config ?? emptyConfig(),
     DockerVersion: c.docker_version ?? '',

@@ -53,6 +53,11 @@ test('run -d returns at once; the container outlives the CLI; its output is a js
   assert.equal(out.stderr, 'err\n');
   assert.match(berth(root, ['logs', '-t', 'web']).stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z out/);
   assert.equal(state('web', '{{.LogPath}}'), log);
+  // times as Docker prints them (Go's RFC3339Nano: no trailing zeros in the fraction)
+  const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$/;
+  const times = JSON.parse(ok(['inspect', '--format', '{{json .Created}} {{json .State.StartedAt}} {{json .State.FinishedAt}}', 'web']).replace(/ /g, ',').replace(/^/, '[').replace(/$/, ']')) as string[];
+  for (const t of times) assert.match(t, goTime);
+  assert.equal(Date.parse(times[0]!), Date.parse(JSON.parse(fs.readFileSync(`${root}/containers/${id}/config.v2.json`, 'utf8')).Created));
   ok(['rm', '-f', 'web']);
   assert.ok(!alive(Pid));
   assert.equal(berth(root, ['inspect', 'web']).code, 1);

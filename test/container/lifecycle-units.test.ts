@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSignal } from '../../src/container/lifecycle.js';
 import { Demux, DetachScanner, parseDetachKeys } from '../../src/container/attach.js';
-import { displayTime, parseLogTime, parseRecord } from '../../src/container/logs.js';
+import { parseLogTime, parseRecord } from '../../src/container/logs.js';
+import { rfc3339Nano } from '../../src/core/time.js';
 import { healthSettings } from '../../src/container/run.js';
 import { netBytes, cpuPercent, systemCpuNs } from '../../src/container/stats.js';
 import { parseDevice, parseDuration, parseRestart, parseUlimit } from '../../src/cli/container-flags.js';
@@ -79,8 +80,8 @@ test('logs: json-file records, --since/--until times, -t display', () => {
   assert.equal(parseLogTime('2026-11-28', now), Date.parse('2026-11-28T00:00:00Z'));
   assert.equal(parseLogTime('2026-11-28T09:30:00Z', now), Date.parse('2026-11-28T09:30:00Z'));
   assert.throws(() => parseLogTime('yesterday', now), /invalid time value/);
-  assert.equal(displayTime('2026-11-28T09:00:00.120000000Z'), '2026-11-28T09:00:00.12Z');
-  assert.equal(displayTime('2026-11-28T09:00:00.000000000Z'), '2026-11-28T09:00:00Z');
+  assert.equal(rfc3339Nano('2026-11-28T09:00:00.120000000Z'), '2026-11-28T09:00:00.12Z');
+  assert.equal(rfc3339Nano('2026-11-28T09:00:00.000000000Z'), '2026-11-28T09:00:00Z');
 });
 
 test('ps: STATUS strings and filters as Docker', () => {

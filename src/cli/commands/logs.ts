@@ -1,6 +1,7 @@
 import { invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
-import { displayTime, parseLogTime, readLogs } from '../../container/logs.js';
+import { parseLogTime, readLogs } from '../../container/logs.js';
+import { rfc3339Nano } from '../../core/time.js';
 import type { Command } from '../context.js';
 
 export const logs: Command = {
@@ -25,7 +26,7 @@ export const logs: Command = {
       until: o.until ? parseLogTime(o.until as string, now) : undefined,
       follow: !!o.follow,
       live: () => containers.isLive(c.ID),
-      write: (r) => (r.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(o.timestamps ? `${displayTime(r.time)} ${r.log}` : r.log),
+      write: (r) => (r.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(o.timestamps ? `${rfc3339Nano(r.time)} ${r.log}` : r.log),
     });
   },
 };

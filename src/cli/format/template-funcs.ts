@@ -4,6 +4,7 @@
  * render table headers. Also Go encoding/json output for the `json` function.
  */
 import { MISSING, formatV, goTypeName, lookupField, objectEntries, sortedEntries, sprint, sprintf, sprintln } from './template-fmt.js';
+import { rfc3339Nano } from '../../core/time.js';
 
 /** Parameter kinds checked the way Go's reflect-based call checks them. */
 export type ParamKind = 'any' | 'string' | 'int' | 'strings';
@@ -54,7 +55,7 @@ export function goJSON(v: unknown, opts: { sortKeys?: boolean; escapeHTML?: bool
       return Object.is(x, -0) ? '-0' : String(x);
     }
     if (typeof x === 'function' || typeof x === 'symbol') return 'null';
-    if (x instanceof Date) return quoteJSON(x.toISOString().replace(/\.?0*Z$/, 'Z'));
+    if (x instanceof Date) return quoteJSON(rfc3339Nano(x.toISOString()));
     if (seen.has(x as object)) throw new Error('json: unsupported value: encountered a cycle');
     seen.add(x as object);
     try {
