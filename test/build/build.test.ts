@@ -254,14 +254,15 @@ test('--progress tty: RUN output in a rolling window that is erased; on failure 
 test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreachable URL is a clear error', async () => {
   const { spawn } = await import('node:child_process');
   const www = context({ 'file.txt': 'served\n' });
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral ports (32768-)
   const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', www], { stdio: 'ignore' });
   try {
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`http://127.0.0.1:${port}/file.txt`).then(() => true, () => false);
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
+    let up = false;
+    for (let i = 0; i < 200 && !up; i++) {
+      up = await fetch(`http://127.0.0.1:${port}/file.txt`).then(() => true, () => false);
+      if (!up) await new Promise((r) => setTimeout(r, 50));
     }
+    assert.ok(up, `the test's HTTP server listens on port ${port}`);
     const dir = context({ Dockerfile: `FROM base\nADD http://127.0.0.1:${port}/file.txt /dl/\n` });
     const r = build(dir, ['-t', 'url']);
     assert.equal(r.code, 0, r.stderr);
@@ -288,7 +289,7 @@ test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by bert
   const certs = context({});
   const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=berth-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', `${certs}/k.pem`, '-out', `${certs}/c.pem`], { encoding: 'utf8' });
   assert.equal(gen.status, 0, gen.stderr);
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral ports (32768-)
   const serve = 'import functools,http.server,ssl,sys\n'
     + 'h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n'
     + 's = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), h)\n'
@@ -297,11 +298,12 @@ test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by bert
   const server = spawn('python3', ['-c', serve, String(port), certs, www], { stdio: 'ignore' });
   try {
     const net = await import('node:net');
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
+    let up = false;
+    for (let i = 0; i < 200 && !up; i++) {
+      up = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
+      if (!up) await new Promise((r) => setTimeout(r, 50));
     }
+    assert.ok(up, `the test's TLS server listens on port ${port}`);
     const dir = context({ Dockerfile: `FROM base\nADD https://127.0.0.1:${port}/tls.txt /dl/\n` });
     const untrusted = berth(root, ['build', dir], { env: { NODE_EXTRA_CA_CERTS: '' } });
     assert.equal(untrusted.code, 1);

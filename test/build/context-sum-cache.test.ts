@@ -17,6 +17,9 @@ test('context file sums are remembered between builds and never used for a chang
     fs.writeFileSync(`${ctxDir}/d/fresh`, 'f');
     await sleep(2100);
     fs.writeFileSync(`${ctxDir}/d/fresh`, 'g'); // changed just now: not remembered
+    // (dated an hour ahead, so that it stays "just changed" however slowly this test goes on)
+    const ahead = new Date(Date.now() + 3600_000);
+    fs.utimesSync(`${ctxDir}/d/fresh`, ahead, ahead);
     const hashes = async () => {
       const c = await openContext({ dir: ctxDir }, {}, { sumCacheDir: cacheDir });
       const out = { dir: (await resolveSources(c, 'd'))[0]!.hash, a: (await resolveSources(c, 'd/a'))[0]!.hash };

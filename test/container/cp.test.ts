@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { BERTH, berth, berthOk, mountsUnder, tempRoot, TMP, type RunResult } from '../helpers/berth.js';
+import { alive, BERTH, berth, berthOk, mountsUnder, tempRoot, TMP, type RunResult } from '../helpers/berth.js';
 import { hdr, makeTar } from '../helpers/archive.js';
 import { TarParser } from '../../src/archive/tar-parser.js';
 import type { TarHeader } from '../../src/archive/tar-header.js';
@@ -126,7 +126,6 @@ before(() => {
 });
 
 const monitors = new Set<number>();
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 after(() => {
   for (const c of berth(root, ['ps', '-aq']).stdout.split('\n').filter(Boolean)) berth(root, ['rm', '-f', c]);

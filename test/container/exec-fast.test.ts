@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { berth, berthOk, BERTH, REPO, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
+import { alive, berth, berthOk, BERTH, REPO, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 
 // The native launcher's `exec` (native/launcher/): it runs the plan berth wrote at start, or hands the
 // command back to berth. To see which happened, the launcher is given /bin/false as "berth": a
@@ -32,7 +32,6 @@ after(() => {
     berth(root, ['rm', '-f', c]);
   }
   // a monitor ends by becoming `berth container cleanup` for a moment
-  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
   const end = Date.now() + 10000;
   while (monitors.some(alive) && Date.now() < end) spawnSync('sleep', ['0.1']);
   assert.deepEqual(mountsUnder(root), []);

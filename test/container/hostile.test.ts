@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { BERTH, berthOk, mountsUnder, tempRoot, type RunResult } from '../helpers/berth.js';
+import { alive, BERTH, berthOk, mountsUnder, tempRoot, type RunResult } from '../helpers/berth.js';
 import { dockerArchive, hdr, makeTar } from '../helpers/archive.js';
 import type { TarHeader } from '../../src/archive/tar-header.js';
 
@@ -491,10 +491,6 @@ describe('hostile containers: file descriptors, and links the container makes', 
 });
 
 /** Alive and not a zombie (an orphan nobody reaps yet is as good as gone). */
-function alive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
-
 async function waitFor<T>(f: () => T | undefined, ms: number): Promise<T | undefined> {
   const end = Date.now() + ms;
   for (;;) {

@@ -92,10 +92,17 @@ test('update changes the limits of a running container and its HostConfig; stats
   assert.equal(cgFile(id, 'pids', 'pids.max'), '50');
   assert.equal(ok(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', 'upd']), `${128 << 20} 250000000`);
   assert.equal(berth(root, ['update', 'upd']).code, 1, 'no flags');
-  const s = ok(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'upd']).split('|');
+  // one sample is half a second of a busy loop on a machine that may be busy too: a few tries to see it near its quota
+  let s: string[] = [];
+  let cpu = 0;
+  for (let i = 0; i < 10; i++) {
+    s = ok(['stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'upd']).split('|');
+    cpu = Number(s[1]!.replace('%', ''));
+    assert.ok(cpu < 40, `CPU % never above the 25% quota: ${s[1]}`);
+    if (cpu > 5) break;
+  }
   assert.equal(s[0], 'upd');
-  const cpu = Number(s[1]!.replace('%', ''));
-  assert.ok(cpu > 5 && cpu < 40, `CPU % near the 25% quota: ${s[1]}`);
+  assert.ok(cpu > 5, `CPU % near the 25% quota: ${s[1]}`);
   assert.match(s[2]!, /^[\d.]+[KM]iB \/ 128MiB$/);
   assert.equal(s[3], '1');
   assert.match(ok(['stats', '--no-stream']), /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/m);

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BERTH, berth, berthOk, berthSpawn, mountsUnder, tempRoot, type RunResult, waitFor } from '../helpers/berth.js';
+import { processesNaming, tmuxServer } from '../helpers/tmux.js';
 import { RUNC_BUNDLES, RUNC_STATE, runcConfig, exitCodeOfStartError, logErrors, DEFAULT_CAPABILITIES } from '../../src/runtime/runc.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 
@@ -191,21 +192,21 @@ test('kill -9 of berth: the runc container dies with it, runc state and bundle g
 });
 
 test('closing the terminal ends a runc foreground container too', { timeout: 60_000 }, async () => {
-  const session = `berth-runc-hup-${process.pid}`;
-  const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
-  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '20', `${BERTH} --root ${root} run --rm -it --runtime runc base sh`);
+  const session = 'hup';
+  const server = tmuxServer('berth-runc');
+  server.tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '20', `${BERTH} --root ${root} run --rm -it --runtime runc base sh`);
   try {
     let screen = '';
-    for (let i = 0; i < 100 && !/^#/m.test(screen); i++) { await sleep(100); screen = tmux('capture-pane', '-t', session, '-p').stdout; }
+    for (let i = 0; i < 150 && !/^#/m.test(screen); i++) { await sleep(100); screen = server.screen(session); }
     assert.match(screen, /^#/m, 'the shell runs');
   } finally {
-    tmux('kill-session', '-t', session);
+    server.kill();
   }
+  // berth asks runc to kill and delete the container, then unmounts and removes it: up to 20 s on a loaded machine
   let left = '';
-  for (let i = 0; i < 50; i++) {
-    left = spawnSync('pgrep', ['-af', root], { encoding: 'utf8' }).stdout.trim();
+  for (const end = Date.now() + 20000; Date.now() < end; await sleep(100)) {
+    left = processesNaming(root);
     if (!left && mountsUnder(root).length === 0 && leftovers().every((l) => initial.includes(l))) break;
-    await sleep(100);
   }
   assert.equal(left, '', 'berth, runc and the container are gone');
   assert.deepEqual(mountsUnder(root), []);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BERTH, berthOk, mountsUnder, tempRoot } from '../helpers/berth.js';
+import { processesNaming, tmuxServer } from '../helpers/tmux.js';
 
 // -t: a pty from the container's own devpts, relayed by the monitor, in raw mode, with window size and resizes.
 const t = tempRoot('berth-tty');
@@ -10,7 +11,7 @@ const root = t.root;
 const session = `berth-tty-${process.pid}`;
 before(() => { berthOk(root, ['image', 'from-host', 'base', 'sh', 'tty', 'stty', 'sleep', 'ls', 'echo']); });
 after(() => {
-  spawnSync('tmux', ['kill-session', '-t', session]);
+  server.kill();
   assert.deepEqual(mountsUnder(root), []);
   t.remove();
 });
@@ -23,8 +24,9 @@ test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit co
   assert.match(r.stdout, /2 -> \/dev\/pts\/0/);
 });
 
-const tmux = (...a: string[]) => spawnSync('tmux', a, { encoding: 'utf8' });
-const screenOf = (name: string) => tmux('capture-pane', '-t', name, '-p').stdout.trimEnd();
+const server = tmuxServer('berth-tty');
+const { tmux } = server;
+const screenOf = server.screen;
 async function screenMatches(name: string, re: RegExp): Promise<void> {
   for (let i = 0; i < 150; i++) { if (re.test(screenOf(name))) return; await sleep(100); }
   assert.fail(`screen never matched ${re}:\n${screenOf(name)}`);
@@ -34,7 +36,7 @@ async function endSession(name: string): Promise<string> {
   tmux('kill-session', '-t', name);
   let left = '';
   for (let i = 0; i < 100; i++) {
-    left = spawnSync('pgrep', ['-af', root], { encoding: 'utf8' }).stdout.trim();
+    left = processesNaming(root);
     if (!left && mountsUnder(root).length === 0) break;
     await sleep(100);
   }
@@ -48,8 +50,11 @@ test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the
     tmux('send-keys', '-t', session, 'stty size', 'Enter');
     await screenMatches(session, /^30 100$/m);
     tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
-    await sleep(300);
-    tmux('send-keys', '-t', session, 'stty size', 'Enter');
+    // the resize reaches the container's terminal through SIGWINCH and the monitor: ask until it shows
+    for (let i = 0; i < 30 && !/^40 120$/m.test(screenOf(session)); i++) {
+      tmux('send-keys', '-t', session, 'stty size', 'Enter');
+      await sleep(500);
+    }
     await screenMatches(session, /^40 120$/m);
     // A duration no other test uses, so that the container's sleep can be seen from the host before ctrl-c.
     tmux('send-keys', '-t', session, 'sleep 37.5', 'Enter');

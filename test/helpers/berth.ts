@@ -52,6 +52,11 @@ export function mountsUnder(path: string): string[] {
 }
 
 /** Poll f every 50 ms until it returns a value; throw after ms. */
+/** Whether a process runs: a zombie (exited, not yet reaped by its parent or init) counts as gone. */
+export function alive(pid: number): boolean {
+  try { return !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
 export async function waitFor<T>(f: () => T | undefined, ms = 10000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {

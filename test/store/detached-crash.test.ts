@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { berth, berthOk, mountsUnder, waitFor } from '../helpers/berth.js';
+import { alive, berth, berthOk, mountsUnder, waitFor } from '../helpers/berth.js';
 import { berthKilledAt } from '../helpers/killed-at.js';
 import { Tracked } from '../helpers/tracked.js';
 
@@ -23,7 +23,6 @@ const { root } = tracked.newRoot('berth-detached-crash');
 const ids = new Set<string>();
 const monitors = new Set<number>();
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 /** The container's cgroup dirs, in every hierarchy (v1: /sys/fs/cgroup/<h>/berth/<id>; v2: /sys/fs/cgroup/berth/<id>). */
 function cgroupDirs(id: string): string[] {
