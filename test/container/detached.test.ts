@@ -200,6 +200,8 @@ test('a foreground container has its healthcheck too (its monitor runs it), in p
     await waitFor(() => (state('fghc', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
     assert.match(state('fghc', '{{json .State.Health.Log}}'), /"ExitCode":1/);
   } finally {
+    // (a SIGTERM forwarded to PID 1 `sleep` would be ignored, as in Docker: kill it)
+    berth(root, ['kill', 'fghc']);
     p.kill('SIGTERM');
     await exited;
   }

@@ -67,9 +67,11 @@ export function splitRootfsTar(src: string, n: number, groupOf: (clean: string) 
     const cached = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as LayerTar[];
     if (cached.every((l) => fs.existsSync(l.path) && fs.statSync(l.path).size === l.size)) return cached;
   }
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const outs = Array.from({ length: n }, (_, i) => new HashedFile(`${dir}/layer-${i}.tar`));
+  // made in a directory of this process's own, then renamed into place: test files running at the same time may split too
+  const stage = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(stage, { recursive: true, force: true });
+  fs.mkdirSync(stage, { recursive: true });
+  const outs = Array.from({ length: n }, (_, i) => new HashedFile(`${stage}/layer-${i}.tar`));
   const index = indexTarFile(src, 'rootfs');
   const fd = fs.openSync(src, 'r');
   try {
@@ -90,8 +92,16 @@ export function splitRootfsTar(src: string, n: number, groupOf: (clean: string) 
   } finally {
     fs.closeSync(fd);
   }
-  const layers = outs.map((o) => o.close());
-  fs.writeFileSync(doneFile, JSON.stringify(layers));
+  const layers = outs.map((o) => ({ ...o.close() })).map((l) => ({ ...l, path: `${dir}/${l.path.slice(stage.length + 1)}` }));
+  fs.writeFileSync(`${stage}/layers.json`, JSON.stringify(layers));
+  if (!fs.existsSync(doneFile)) fs.rmSync(dir, { recursive: true, force: true }); // an incomplete split of an older test run
+  try {
+    fs.renameSync(stage, dir);
+  } catch (err) {
+    // another process put its identical split there first
+    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
   return layers;
 }
 
