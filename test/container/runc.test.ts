@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BERTH, berth, berthOk, berthSpawn, mountsUnder, tempRoot, type RunResult, waitFor } from '../helpers/berth.js';
-import { processesNaming, tmuxServer } from '../helpers/tmux.js';
+import { settledAfterHangup, tmuxServer } from '../helpers/tmux.js';
 import { RUNC_BUNDLES, RUNC_STATE, runcConfig, exitCodeOfStartError, logErrors, DEFAULT_CAPABILITIES } from '../../src/runtime/runc.js';
 import { buildSpec } from '../../src/runtime/spec.js';
 
@@ -196,18 +195,12 @@ test('closing the terminal ends a runc foreground container too', { timeout: 60_
   const server = tmuxServer('berth-runc');
   server.tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '20', `${BERTH} --root ${root} run --rm -it --runtime runc base sh`);
   try {
-    let screen = '';
-    for (let i = 0; i < 150 && !/^#/m.test(screen); i++) { await sleep(100); screen = server.screen(session); }
-    assert.match(screen, /^#/m, 'the shell runs');
+    await server.waitScreen(session, /^#/m); // the shell runs
   } finally {
     server.kill();
   }
-  // berth asks runc to kill and delete the container, then unmounts and removes it: up to 20 s on a loaded machine
-  let left = '';
-  for (const end = Date.now() + 20000; Date.now() < end; await sleep(100)) {
-    left = processesNaming(root);
-    if (!left && mountsUnder(root).length === 0 && leftovers().every((l) => initial.includes(l))) break;
-  }
+  // berth asks runc to kill and delete the container, then unmounts and removes it
+  const left = await settledAfterHangup(root, () => leftovers().every((l) => initial.includes(l)));
   assert.equal(left, '', 'berth, runc and the container are gone');
   assert.deepEqual(mountsUnder(root), []);
   assert.equal(berthOk(root, ['ps', '-aq']), '', 'the --rm container was removed');

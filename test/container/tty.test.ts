@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BERTH, berthOk, mountsUnder, tempRoot } from '../helpers/berth.js';
-import { processesNaming, tmuxServer } from '../helpers/tmux.js';
+import { settledAfterHangup, tmuxServer } from '../helpers/tmux.js';
 
 // -t: a pty from the container's own devpts, relayed by the monitor, in raw mode, with window size and resizes.
 const t = tempRoot('berth-tty');
@@ -27,20 +27,11 @@ test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit co
 const server = tmuxServer('berth-tty');
 const { tmux } = server;
 const screenOf = server.screen;
-async function screenMatches(name: string, re: RegExp): Promise<void> {
-  for (let i = 0; i < 150; i++) { if (re.test(screenOf(name))) return; await sleep(100); }
-  assert.fail(`screen never matched ${re}:\n${screenOf(name)}`);
-}
+const screenMatches = server.waitScreen;
 /** Ends a tmux session and waits until no process of this test's store is left, whatever the test did. */
 async function endSession(name: string): Promise<string> {
   tmux('kill-session', '-t', name);
-  let left = '';
-  for (let i = 0; i < 100; i++) {
-    left = processesNaming(root);
-    if (!left && mountsUnder(root).length === 0) break;
-    await sleep(100);
-  }
-  return left;
+  return settledAfterHangup(root);
 }
 
 test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the container', async () => {
