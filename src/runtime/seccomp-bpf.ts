@@ -10,7 +10,9 @@ import { syscallTable, X32_SYSCALL_BIT, type SeccompArch } from './seccomp-sysca
  * - The architecture is checked first; a syscall of an architecture the filter
  *   does not cover gets libseccomp's bad-arch action, KILL_THREAD. On x86_64,
  *   x32 calls (nr with bit 30) are filtered by the x32 table when the profile
- *   lists SCMP_ARCH_X32 (Docker's does), else they get the bad-arch action.
+ *   lists SCMP_ARCH_X32 (Docker's does), else they get the bad-arch action,
+ *   except nr -1, which a tracer sets to skip a call (libseccomp lets it reach
+ *   the default action).
  * - Names the architecture lacks are skipped. Rules whose action is the default
  *   action are dropped (runc). For one syscall, the first rule without
  *   conditions decides alone (libseccomp lets it replace all conditional rules);
@@ -19,10 +21,15 @@ import { syscallTable, X32_SYSCALL_BIT, type SeccompArch } from './seccomp-sysca
  *   into a tree and rejects some conflicting sets instead.)
  * - A rule's conditions are ANDed; when two conditions test the same argument,
  *   each becomes its own rule, so they are ORed (runc does this).
- * - Arguments compare as 64-bit unsigned values, high and low words apart.
- * - runc's -ENOSYS stub: unless the default action allows (ALLOW, LOG, TRACE) or
- *   is already ENOSYS, syscalls numbered above the highest one the profile names
- *   return ENOSYS, so that libcs fall back from syscalls newer than the profile.
+ * - Arguments compare as 64-bit unsigned values, high and low words apart, on
+ *   64-bit ABIs; on 32-bit ones (i386, x32, arm) only the low words of the
+ *   argument and of the value count, as libseccomp compares there. A masked
+ *   compare tests (arg & mask) == (value & mask), and a word whose mask is
+ *   zero is not tested.
+ * - runc's -ENOSYS stub: unless the default action allows (ALLOW, LOG, TRACE),
+ *   syscalls numbered above the highest one the profile names return ENOSYS, so
+ *   that libcs fall back from syscalls newer than the profile. (A defaultErrnoRet
+ *   of 38 with another default action than ERRNO does not turn it off.)
  *
  * The program has no long conditional jumps: each syscall test jumps at most
  * a batch of <= 250 tests ahead, and every longer jump is an unconditional `ja`.
@@ -55,6 +62,9 @@ const FAMILIES: Record<string, ArchSection[]> = {
   arm64: [{ audit: AUDIT_ARCH.AARCH64, arch: 'SCMP_ARCH_AARCH64' }, { audit: AUDIT_ARCH.ARM, arch: 'SCMP_ARCH_ARM' }],
 };
 
+/** ABIs whose arguments are 32-bit: libseccomp compares their low words only. */
+const NARROW = new Set<SeccompArch>(['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM']);
+
 /**
  * Compile an OCI seccomp object into a BPF program (struct sock_filter[],
  * host byte order) for the helper's `seccomp` step, for this host's CPU
@@ -75,7 +85,8 @@ export function compileSeccomp(s: OciSeccomp, cpu: string = process.arch): Buffe
   }
   const listed = new Set(s.architectures ?? []);
   const defRet = actionValue(s.defaultAction, s.defaultErrnoRet, 'defaultAction');
-  const enosys = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(s.defaultAction) && s.defaultErrnoRet !== ENOSYS;
+  // (runc skips its stub only for those; when the default already is ENOSYS the stub changes nothing)
+  const enosys = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(s.defaultAction) && defRet !== ((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
   const asm = new Asm();
   const sections = family.filter((a, i) => i === 0 || listed.has(a.arch)).map((a) => ({ ...a, start: asm.label() }));
   asm.ld(4);
@@ -88,9 +99,15 @@ export function compileSeccomp(s: OciSeccomp, cpu: string = process.arch): Buffe
     asm.bind(sec.start);
     asm.ld(0);
     const x32 = sec.x32 && listed.has('SCMP_ARCH_X32') ? asm.label() : undefined;
-    if (sec.x32) {
+    if (sec.x32 && x32) {
       asm.jump(BPF.JGE, X32_SYSCALL_BIT, 0, 1);
-      if (x32) asm.ja(x32); else asm.ret(SECCOMP_RET.KILL_THREAD);
+      asm.ja(x32);
+    } else if (sec.x32) {
+      // x32 not filtered: bad arch, but for nr -1 (no rule has it, so the default action)
+      asm.jump(BPF.JGE, X32_SYSCALL_BIT, 0, 3);
+      asm.jump(BPF.JEQ, 0xffffffff, 0, 1);
+      asm.ret(defRet);
+      asm.ret(SECCOMP_RET.KILL_THREAD);
     }
     emitTable(asm, s, sec.arch, defRet, enosys);
     if (x32) {
@@ -124,22 +141,47 @@ export function actionValue(action: SeccompAction, errnoRet: number | undefined,
 
 interface Conditional { ret: number; args: OciSeccompArg[] }
 
+/** The call numbers of i386's socketcall(2) and ipc(2) (linux/net.h SYS_*, linux/ipc.h). */
+const SOCKET_CALLS = ('socket bind connect listen accept getsockname getpeername socketpair send recv sendto recvfrom '
+  + 'shutdown setsockopt getsockopt sendmsg recvmsg accept4 recvmmsg sendmmsg').split(' ');
+const IPC_CALLS: Record<string, number> = {
+  semop: 1, semget: 2, semctl: 3, semtimedop: 4, msgsnd: 11, msgrcv: 12, msgget: 13, msgctl: 14, shmat: 21, shmdt: 22, shmget: 23, shmctl: 24,
+};
+
+/**
+ * Where a rule for `name` applies: its own number, and on i386, for a socket or
+ * System V IPC call, socketcall or ipc with that call's number in argument 0
+ * (libseccomp adds that rule: a libc may use either way in). runc's stub does
+ * not count multiplexed names (libseccomp names them by pseudo numbers there).
+ */
+function targetsOf(name: string, table: ReadonlyMap<string, number>, arch: SeccompArch): Array<{ nr: number; mux?: number; counts: boolean }> {
+  const out: Array<{ nr: number; mux?: number; counts: boolean }> = [];
+  const sock = SOCKET_CALLS.indexOf(name) + 1;
+  const mux = arch !== 'SCMP_ARCH_X86' ? undefined : sock ? { via: 'socketcall', code: sock } : IPC_CALLS[name] ? { via: 'ipc', code: IPC_CALLS[name]! } : undefined;
+  if (mux) out.push({ nr: table.get(mux.via)!, mux: mux.code, counts: false });
+  const nr = table.get(name);
+  if (nr !== undefined) out.push({ nr, counts: !mux });
+  return out;
+}
+
 /** Per syscall number: its unconditional action, or its conditional rules in order. */
-function rulesOf(s: OciSeccomp, table: ReadonlyMap<string, number>, defRet: number) {
+function rulesOf(s: OciSeccomp, table: ReadonlyMap<string, number>, arch: SeccompArch, defRet: number) {
   const plain = new Map<number, number>();
   const cond = new Map<number, Conditional[]>();
   let last = -1;
   (s.syscalls ?? []).forEach((call, i) => {
-    const nrs = call.names.map((n) => table.get(n)).filter((n): n is number => n !== undefined);
-    for (const nr of nrs) last = Math.max(last, nr);
+    const targets = call.names.flatMap((n) => targetsOf(n, table, arch));
+    for (const t of targets) if (t.counts) last = Math.max(last, t.nr);
     const ret = actionValue(call.action, call.errnoRet, `syscalls[${i}]`);
     if (ret === defRet) return;
     const args = call.args ?? [];
     args.forEach((a, j) => checkArg(a, `syscalls[${i}].args[${j}]`));
     const sameArg = new Set(args.map((a) => a.index)).size < args.length;
     const sets = args.length === 0 ? [[]] : sameArg ? args.map((a) => [a]) : [args];
-    for (const nr of nrs) {
-      for (const set of sets) {
+    for (const { nr, mux } of targets) {
+      for (const own of sets) {
+        // multiplexed: argument 0 is the call's number, the other conditions stay as they are (libseccomp)
+        const set = mux === undefined ? own : [{ index: 0, value: mux, op: 'SCMP_CMP_EQ' as const }, ...own.filter((a) => a.index !== 0)];
         if (set.length === 0) { if (!plain.has(nr)) plain.set(nr, ret); continue; }
         cond.set(nr, [...(cond.get(nr) ?? []), { ret, args: set }]);
       }
@@ -151,7 +193,7 @@ function rulesOf(s: OciSeccomp, table: ReadonlyMap<string, number>, defRet: numb
 
 /** The filter for one syscall table; the accumulator holds the syscall number on entry. Ends in RET. */
 function emitTable(asm: Asm, s: OciSeccomp, arch: SeccompArch, defRet: number, enosys: boolean): void {
-  const { plain, cond, last } = rulesOf(s, syscallTable(arch), defRet);
+  const { plain, cond, last } = rulesOf(s, syscallTable(arch), arch, defRet);
   if (enosys && last >= 0) {
     asm.jump(BPF.JGT, last, 0, 1);
     asm.ret((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
@@ -162,7 +204,7 @@ function emitTable(asm: Asm, s: OciSeccomp, arch: SeccompArch, defRet: number, e
     asm.ja(end);
     for (const r of rules) {
       const next = asm.label();
-      for (const a of r.args) emitCompare(asm, a, next);
+      for (const a of r.args) emitCompare(asm, a, next, !NARROW.has(arch));
       asm.ret(r.ret);
       asm.bind(next);
     }
@@ -190,10 +232,14 @@ function checkArg(a: OciSeccompArg, where: string): void {
   }
 }
 
-/** Test one argument; fall through when it holds, jump to `fail` when not. */
-function emitCompare(asm: Asm, a: OciSeccompArg, fail: Label): void {
+/**
+ * Test one argument; fall through when it holds, jump to `fail` when not.
+ * `wide`: a 64-bit ABI; else only the low words of argument and value count.
+ */
+function emitCompare(asm: Asm, a: OciSeccompArg, fail: Label, wide: boolean): void {
   const lo = 16 + 8 * a.index + (endianness() === 'LE' ? 0 : 4);
   const hi = 16 + 8 * a.index + (endianness() === 'LE' ? 4 : 0);
+  if (!wide) return emitCompare32(asm, a, lo, fail);
   const [vh, vl] = words(a.value);
   switch (a.op) {
     case 'SCMP_CMP_EQ':
@@ -212,10 +258,30 @@ function emitCompare(asm: Asm, a: OciSeccompArg, fail: Label): void {
       return;
     case 'SCMP_CMP_MASKED_EQ': {
       const [wh, wl] = words(a.valueTwo ?? 0);
-      asm.ld(hi); asm.and(vh); asm.jump(BPF.JEQ, wh, 0, fail);
-      asm.ld(lo); asm.and(vl); asm.jump(BPF.JEQ, wl, 0, fail);
+      if (vh !== 0) { asm.ld(hi); asm.and(vh); asm.jump(BPF.JEQ, (wh & vh) >>> 0, 0, fail); }
+      if (vl !== 0) { asm.ld(lo); asm.and(vl); asm.jump(BPF.JEQ, (wl & vl) >>> 0, 0, fail); }
       return;
     }
+    default: throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
+  }
+}
+
+/** emitCompare on a 32-bit ABI: the low word of the argument against the low word of the value. */
+function emitCompare32(asm: Asm, a: OciSeccompArg, lo: number, fail: Label): void {
+  const vl = words(a.value)[1];
+  if (a.op === 'SCMP_CMP_MASKED_EQ') {
+    if (vl === 0) return;
+    asm.ld(lo); asm.and(vl); asm.jump(BPF.JEQ, (words(a.valueTwo ?? 0)[1] & vl) >>> 0, 0, fail);
+    return;
+  }
+  asm.ld(lo);
+  switch (a.op) {
+    case 'SCMP_CMP_EQ': asm.jump(BPF.JEQ, vl, 0, fail); return;
+    case 'SCMP_CMP_NE': asm.jump(BPF.JEQ, vl, fail, 0); return;
+    case 'SCMP_CMP_GT': asm.jump(BPF.JGT, vl, 0, fail); return;
+    case 'SCMP_CMP_GE': asm.jump(BPF.JGE, vl, 0, fail); return;
+    case 'SCMP_CMP_LT': asm.jump(BPF.JGE, vl, fail, 0); return;
+    case 'SCMP_CMP_LE': asm.jump(BPF.JGT, vl, fail, 0); return;
     default: throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
   }
 }

@@ -241,7 +241,7 @@ function kind(v: unknown): string {
  */
 export function cachedSeccomp(dir: string, opt: string | undefined, caps: readonly string[], compile: (s: OciSeccomp) => Buffer): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
   if (opt === 'unconfined') return undefined;
-  const key = createHash('sha256').update(JSON.stringify({ v: 1, opt: opt ?? 'builtin', caps: [...caps].sort(), arch: hostArch(), kernel: release(), cpu: process.arch })).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify({ v: 2, opt: opt ?? 'builtin', caps: [...caps].sort(), arch: hostArch(), kernel: release(), cpu: process.arch })).digest('hex');
   const file = `${dir}/seccomp-${key}.json`;
   try {
     const c = JSON.parse(readFileSync(file, 'utf8')) as { seccomp: OciSeccomp; bpf: string };

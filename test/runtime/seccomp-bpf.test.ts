@@ -2,15 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { endianness } from 'node:os';
 import { BerthError } from '../../src/core/errors.js';
 import { runHelper, StepError } from '../../src/runtime/helper.js';
 import { capMask, type Step } from '../../src/runtime/plan.js';
 import { profileToOci, seccompFor, type OciSeccomp, type OciSeccompArg, type SeccompOperator } from '../../src/runtime/seccomp.js';
-import { actionValue, AUDIT_ARCH, BPF_MAXINSNS, compileSeccomp, SECCOMP_RET } from '../../src/runtime/seccomp-bpf.js';
+import { actionValue, AUDIT_ARCH, compileSeccomp, SECCOMP_RET } from '../../src/runtime/seccomp-bpf.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../../src/runtime/seccomp-default.js';
 import { syscallTable, X32_SYSCALL_BIT } from '../../src/runtime/seccomp-syscalls.js';
 import { DEFAULT_CAPABILITIES } from '../../src/runtime/security.js';
+import { decode, run as runBpf, seccompData, verify } from '../helpers/cbpf.js';
 import { Tracked } from '../helpers/tracked.js';
 
 const tracked = new Tracked();
@@ -19,47 +19,8 @@ const EPERM = SECCOMP_RET.ERRNO | 1, ENOSYS = SECCOMP_RET.ERRNO | 38, ALLOW = SE
 const NR = (name: string, arch: 'SCMP_ARCH_X86_64' | 'SCMP_ARCH_X86' | 'SCMP_ARCH_X32' = 'SCMP_ARCH_X86_64') => syscallTable(arch).get(name)!;
 const dflt = (caps: readonly string[] = DEFAULT_CAPABILITIES) => profileToOci(DEFAULT_SECCOMP_PROFILE, caps, 'amd64', '6.8');
 
-// ---- a cBPF interpreter for seccomp programs, with the kernel's static checks --------------------
-
-function insn(p: Buffer, i: number) {
-  const le = endianness() === 'LE';
-  return { code: le ? p.readUInt16LE(i * 8) : p.readUInt16BE(i * 8), jt: p[i * 8 + 2]!, jf: p[i * 8 + 3]!, k: le ? p.readUInt32LE(i * 8 + 4) : p.readUInt32BE(i * 8 + 4) };
-}
-
-/** What the kernel's checker demands: known opcodes, aligned loads, every jump inside the program, RET last. */
-function verify(p: Buffer): void {
-  const n = p.length / 8;
-  assert.ok(n > 0 && n <= BPF_MAXINSNS, `${n} instructions`);
-  for (let i = 0; i < n; i++) {
-    const { code, jt, jf, k } = insn(p, i);
-    if (code === 0x20) assert.ok(k % 4 === 0 && k < 64, `load at ${i}`);
-    else if (code === 0x05) assert.ok(i + 1 + k < n, `ja at ${i} leaves the program`);
-    else if ([0x15, 0x25, 0x35, 0x45].includes(code)) assert.ok(i + 1 + Math.max(jt, jf) < n, `jump at ${i} leaves the program`);
-    else assert.ok(code === 0x06 || code === 0x54, `opcode ${code} at ${i}`);
-  }
-  assert.equal(insn(p, n - 1).code, 0x06, 'the program ends in RET');
-}
-
 function run(p: Buffer, nr: number, args: bigint[] = [], arch: number = AUDIT_ARCH.X86_64): number {
-  const data = Buffer.alloc(64);
-  const le = endianness() === 'LE';
-  if (le) { data.writeUInt32LE(nr >>> 0, 0); data.writeUInt32LE(arch, 4); } else { data.writeUInt32BE(nr >>> 0, 0); data.writeUInt32BE(arch, 4); }
-  args.forEach((a, i) => (le ? data.writeBigUInt64LE(a, 16 + 8 * i) : data.writeBigUInt64BE(a, 16 + 8 * i)));
-  let A = 0;
-  for (let pc = 0; ;) {
-    const { code, jt, jf, k } = insn(p, pc++);
-    switch (code) {
-      case 0x20: A = le ? data.readUInt32LE(k) : data.readUInt32BE(k); break;
-      case 0x54: A = (A & k) >>> 0; break;
-      case 0x05: pc += k; break;
-      case 0x15: pc += A === k ? jt : jf; break;
-      case 0x25: pc += A > k ? jt : jf; break;
-      case 0x35: pc += A >= k ? jt : jf; break;
-      case 0x45: pc += A & k ? jt : jf; break;
-      case 0x06: return k;
-      default: assert.fail(`opcode ${code}`);
-    }
-  }
+  return runBpf(decode(p), seccompData({ nr, arch, args }));
 }
 
 // ---- compiled programs --------------------------------------------------------------------------
