@@ -103,37 +103,59 @@ export function cleanupOnSignal(cleanup: () => void): () => void {
   return disarm;
 }
 
-/** A staged output file: write to `fd`, then commit() or discard(). */
+/** A staged output file: write to `fd`, then commit() or discard() (told whether fd was closed already). */
 interface Staged {
   fd: number;
   commit(): void;
-  discard(): void;
+  discard(fdClosed?: boolean): void;
+}
+
+/** How an output file is written. */
+export interface OutputOptions {
+  /** The file's mode, umask not applied (as Docker's atomicwriter); 0600 unless said. */
+  mode?: number;
+  /** Stage it unnamed (O_TMPFILE) where the filesystem can (the default); false: under a hidden name at once. */
+  unnamed?: boolean;
 }
 
 /**
  * Stage a file for `path` in its directory: unnamed (O_TMPFILE) where the
- * filesystem can, so that even SIGKILL leaves nothing; else a hidden name that
- * a failure or a signal removes.
+ * filesystem can, so that even SIGKILL leaves nothing; else (FUSE, NFS, ...)
+ * under a hidden name that a failure or a signal removes.
  */
-function stage(path: string, action: string, mode: number): Staged {
+function stage(path: string, action: string, { mode = 0o600, unnamed = true }: OutputOptions): Staged {
   checkOutputPath(path, action);
   const abs = resolve(path);
   const dir = dirname(abs);
-  let named: string | undefined;
-  let fd: number;
-  try {
-    fd = native.openTmpfile(dir, mode);
-  } catch (err) {
-    if (!['EOPNOTSUPP', 'EISDIR', 'EINVAL'].some((c) => isErrno(err, c))) throw wrap(`${action}: create a temporary file in ${q(dir)}`, err);
-    named = `${dir}/.tmp-${basename(abs)}-${randomHex(4)}`;
-    try { fd = fs.openSync(named, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode); } catch (e) { throw wrap(`${action}: create ${q(named)}`, e); }
-  }
-  let temp = named;
+  const tempName = () => `${dir}/.tmp-${basename(abs)}-${randomHex(4)}`;
+  // the staged file's name while it has one: removed on failure and on a signal (armed before it exists)
+  let temp: string | undefined;
   const removeTemp = () => { if (temp) fs.rmSync(temp, { force: true }); temp = undefined; };
   const disarm = cleanupOnSignal(removeTemp);
+  let fd = -1;
+  try {
+    if (unnamed) fd = native.openTmpfile(dir, mode);
+  } catch (err) {
+    if (!['EOPNOTSUPP', 'EISDIR', 'EINVAL'].some((c) => isErrno(err, c))) { disarm(); throw wrap(`${action}: create a temporary file in ${q(dir)}`, err); }
+  }
+  if (fd < 0) {
+    temp = tempName();
+    try {
+      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+    } catch (err) {
+      temp = undefined;
+      disarm();
+      throw wrap(`${action}: create a temporary file in ${q(dir)}`, err);
+    }
+  }
   let open = true;
   const close = () => { if (open) { open = false; fs.closeSync(fd); } };
-  const discard = () => { close(); removeTemp(); disarm(); };
+  const discard = (fdClosed = false) => {
+    if (fdClosed) open = false;
+    close();
+    removeTemp();
+    disarm();
+  };
   const commit = () => {
     try {
       fs.fchmodSync(fd, mode);
@@ -151,7 +173,11 @@ function stage(path: string, action: string, mode: number): Staged {
             throw err;
           }
         }
-        if (!temp) { temp = `${dir}/.tmp-${basename(abs)}-${randomHex(4)}`; native.linkFd(fd, temp); }
+        if (!temp) {
+          const name = tempName();
+          native.linkFd(fd, name);
+          temp = name;
+        }
         fs.renameSync(temp, abs);
         temp = undefined;
         break;
@@ -180,27 +206,29 @@ function fsyncDir(dir: string): void {
 
 /**
  * Write what `produce` writes to `out` as the file `path` (see above).
- * `action` starts every message ("failed to save image"); `mode` is the
- * file's mode, umask not applied (as Docker's atomicwriter).
+ * `action` starts every message ("failed to save image").
  */
-export async function writeOutputFile(path: string, action: string, produce: (out: Writable) => Promise<void>, mode = 0o600): Promise<void> {
-  const s = stage(path, action, mode);
+export async function writeOutputFile(path: string, action: string, produce: (out: Writable) => Promise<void>, opts: OutputOptions = {}): Promise<void> {
+  const s = stage(path, action, opts);
   const out = fs.createWriteStream('', { fd: s.fd, autoClose: false });
   try {
     await produce(out);
     out.end();
     await once(out, 'finish');
   } catch (err) {
+    // the stream closes the descriptor once no write is in flight (closing it under one could let
+    // the write land in whatever file reuses the number)
     out.destroy();
-    s.discard();
+    if (!out.closed) await once(out, 'close');
+    s.discard(true);
     throw err;
   }
   s.commit();
 }
 
 /** writeOutputFile for a small content at hand (`--iidfile`). */
-export function writeOutputFileSync(path: string, action: string, data: string | Uint8Array, mode = 0o644): void {
-  const s = stage(path, action, mode);
+export function writeOutputFileSync(path: string, action: string, data: string | Uint8Array, opts: OutputOptions = {}): void {
+  const s = stage(path, action, opts);
   try {
     const b = typeof data === 'string' ? Buffer.from(data) : data;
     for (let off = 0; off < b.length;) off += fs.writeSync(s.fd, b, off, b.length - off);

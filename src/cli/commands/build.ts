@@ -79,7 +79,7 @@ export const buildCmd: Command = {
         network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], out: p,
       });
       p.end();
-      if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId);
+      if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId, { mode: 0o644 });
       if (quiet) ctx.out(res.imageId);
     } catch (err) {
       p.end();

@@ -4,7 +4,7 @@ import { invalid } from '../../core/errors.js';
 import { diffDirTar } from '../../archive/diff-tar.js';
 import { ContainerStore } from '../../container/store.js';
 import { mountRootfs, unmountRootfs, isMountPoint } from '../../container/rootfs.js';
-import { checkOutputPath, writeOutputFile } from '../../storage/output-file.js';
+import { checkOutputPath, cleanupOnSignal, writeOutputFile } from '../../storage/output-file.js';
 import type { Command } from '../context.js';
 
 const ACTION = 'failed to export container';
@@ -25,6 +25,9 @@ export const exportCmd: Command = {
     const target = `${store.paths.cacheDir(c.MountID)}/merged`;
     const wasMounted = isMountPoint(target);
     const merged = mountRootfs(store.paths, c.MountID);
+    const unmount = () => { if (!wasMounted) unmountRootfs(store.paths, c.MountID); };
+    // Ctrl-C mid-export: the union mounted for it goes too
+    const disarm = cleanupOnSignal(unmount);
     const produce = async (out: Writable) => {
       for await (const chunk of diffDirTar(merged)) if (!out.write(chunk)) await once(out, 'drain');
     };
@@ -32,7 +35,8 @@ export const exportCmd: Command = {
       if (file !== undefined) await writeOutputFile(file, ACTION, produce);
       else await produce(ctx.stdout as unknown as Writable);
     } finally {
-      if (!wasMounted) unmountRootfs(store.paths, c.MountID);
+      disarm();
+      unmount();
     }
   },
 };
