@@ -77,6 +77,8 @@ function refuse(path: string, action: string, st: fs.Stats): BerthError {
  */
 export function checkOutputPath(path: string, action: string): boolean {
   if (path === '') throw invalid('invalid_output_path', `${action}: invalid output path: file name is empty`);
+  // "x/" names a directory, whatever is there (else the file would be made as "x")
+  if (/\/\.?$/.test(path)) throw invalid('invalid_output_path', `${action}: invalid output path ${q(path)}: cannot write to a directory`);
   checkOutputDir(path, action);
   const st = lstatOptional(path, action);
   if (st && !st.isFile()) throw refuse(path, action, st);

@@ -112,6 +112,7 @@ describe('save -o, export -o, build --iidfile', () => {
       refused(w.args(`${dir}/missing/sub/out`), dir, 1, w.action, new RegExp(`invalid output path: directory "${dir}/missing/sub" does not exist`));
       fs.writeFileSync(`${dir}/file`, 'x');
       refused(w.args(`${dir}/file/out`), dir, 1, w.action, new RegExp(`invalid output path: "${dir}/file" is not a directory`));
+      for (const p of [`${dir}/new/`, `${dir}/file/`, `${dir}/.`]) refused(w.args(p), dir, 1, w.action, /cannot write to a directory/);
     });
 
     test(`${w.name}: a new path and a regular file are written whole, nothing beside them`, () => {
