@@ -18,6 +18,7 @@ export const createFlags = {
   rm: { type: 'boolean' },
   detach: { type: 'boolean', short: 'd' },
   name: { type: 'string' },
+  cidfile: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   'env-file': { type: 'string', multiple: true },
   workdir: { type: 'string', short: 'w' },

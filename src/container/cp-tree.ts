@@ -4,6 +4,7 @@ import * as native from '../native/index.js';
 import { baseOf, cleanEntryName, dirOf } from '../archive/names.js';
 import type { TarHeader } from '../archive/tar-header.js';
 import type { TarVisitor } from '../archive/tar-parser.js';
+import { isSpecial, kindOf } from '../storage/output-file.js';
 
 /**
  * File trees for `cp`, walked and written through directory descriptors so that
@@ -167,6 +168,12 @@ export interface ExtractTarget {
   openDir(rel: string, create: boolean): number;
   /** The owner to give a member: its own (-a), root's, or none (left to the invoking user). */
   owner(h: TarHeader): { uid: number; gid: number } | undefined;
+  /**
+   * On the host: a device, fifo or socket in a member's way is refused, never
+   * replaced (Docker's Untar would remove it: a copy must not take the host's
+   * /dev/null). In a container it is replaced as Docker does.
+   */
+  keepSpecial?: boolean;
 }
 
 /**
@@ -258,6 +265,7 @@ export class Extractor implements TarVisitor {
     const old = fs.lstatSync(p, { throwIfNoEntry: false });
     let replaced = false;
     if (old) {
+      if (this.t.keepSpecial && isSpecial(old)) throw invalid('cp_overwrite', `copy to ${q(this.t.show(rel))}: refusing to replace ${kindOf(old)}`);
       if (old.isDirectory() && h.type !== 'dir') throw conflict('cp_overwrite', `cannot overwrite directory ${q(this.t.show(rel))} with non-directory ${q(this.t.show(''))}`);
       if (!old.isDirectory() && h.type === 'dir') throw conflict('cp_overwrite', `cannot overwrite non-directory ${q(this.t.show(rel))} with directory ${q(this.t.show(''))}`);
       if (!old.isDirectory()) { fs.unlinkSync(p); replaced = true; }

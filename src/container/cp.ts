@@ -10,6 +10,7 @@ import type { FileLock } from '../storage/lock.js';
 import { at, Extractor, extractTree, fsError, openBeneath, readBody, walkTree, type ExtractTarget } from './cp-tree.js';
 import { isMountPoint, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseBind } from './run.js';
+import { kindOf } from '../storage/output-file.js';
 import * as native from '../native/index.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
@@ -344,6 +345,7 @@ function containerTarget(r: Rootfs, dirRel: string, keepOwner: boolean): Extract
 
 function hostTarget(dirFd: number, dir: string, keepOwner: boolean): ExtractTarget {
   return {
+    keepSpecial: true,
     show: (rel) => (rel ? posix.join(dir, rel) : dir),
     openDir: (rel, create) => openBeneath(dirFd, rel, create),
     owner: (h) => (keepOwner ? { uid: h.uid, gid: h.gid } : undefined),
@@ -384,7 +386,8 @@ function hostSource(path: string, follow: boolean): Source {
  * A host DEST_PATH as Docker's CLI checks it (ValidateOutputPath, then
  * CopyInfoDestinationPath): its parent must exist; a symlink at the path is
  * followed (the copy goes to its target); an existing path must be a directory
- * or a regular file.
+ * or a regular file (Docker lets a fifo or a socket through; berth does not, and
+ * the extraction refuses to replace one met below a directory destination).
  */
 function hostDestination(path: string): { path: string; exists: boolean; isDir: boolean } {
   const abs = localPath(path);
@@ -398,7 +401,7 @@ function hostDestination(path: string): { path: string; exists: boolean; isDir: 
     p = posix.resolve(posix.dirname(p), target);
     st = fs.lstatSync(p, { throwIfNoEntry: false });
   }
-  if (st && !st.isDirectory() && !st.isFile()) throw invalid('invalid_output', `invalid output path: "${abs}" must be a directory or a regular file`);
+  if (st && !st.isDirectory() && !st.isFile()) throw invalid('invalid_output', `invalid output path: "${abs}" must be a directory or a regular file: got ${kindOf(st)}`);
   if (st && !st.isDirectory() && assertsDir(path)) throw invalid('not_a_directory', `copy to ${path}: not a directory`);
   if (!st) {
     const pst = fs.statSync(posix.dirname(p), { throwIfNoEntry: false });

@@ -1,12 +1,8 @@
-import * as fs from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import * as native from '../native/index.js';
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import { type ImageID, chainIDs, hexOf, sha256 } from '../core/digest.js';
-import { invalid, wrap } from '../core/errors.js';
+import { invalid } from '../core/errors.js';
 import { TarWriter, fileHeader } from '../archive/tar-writer.js';
-import { randomHex } from '../storage/fsutil.js';
+import { writeOutputFile } from '../storage/output-file.js';
 import { familiarName, familiarString, parseReference, withDefaultTag } from './reference.js';
 import type { ImageStore } from './store.js';
 
@@ -91,27 +87,12 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
 }
 
 /**
- * Save to a file atomically: written as an unnamed file (O_TMPFILE) in the
- * target's directory, named only when complete, then renamed over the target.
- * A killed save leaves neither a partial FILE nor a temporary sibling (but for
- * the instant between link and rename).
+ * Save to a file the user named: staged beside it and put in place whole;
+ * anything but a regular file or a new path is refused (storage/output-file.ts).
  */
 export async function saveToFile(store: ImageStore, items: SaveItem[], path: string): Promise<void> {
-  const dir = dirname(resolve(path));
-  const fd = native.openTmpfile(dir, 0o600);
-  const out = fs.createWriteStream('', { fd, autoClose: false });
-  const tmp = `${path}.berth-${randomHex(4)}`;
-  try {
-    await saveImages(store, items, out);
-    out.end();
-    await once(out, 'finish');
-    native.linkFd(fd, tmp);
-    fs.renameSync(tmp, path);
-  } catch (err) {
-    out.destroy();
-    fs.rmSync(tmp, { force: true });
-    throw wrap(`save to ${JSON.stringify(path)}`, err);
-  } finally {
-    fs.closeSync(fd);
-  }
+  await writeOutputFile(path, SAVE_ACTION, (out) => saveImages(store, items, out));
 }
+
+/** How a failed `save -o` starts its message (Docker's words). */
+export const SAVE_ACTION = 'failed to save image';

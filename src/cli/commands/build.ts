@@ -10,6 +10,9 @@ import { ContainerStore } from '../../container/store.js';
 import { parseReference, withDefaultTag, type Reference } from '../../image/reference.js';
 import { progress } from '../build-progress.js';
 import type { Command } from '../context.js';
+import { checkOutputPath, writeOutputFileSync } from '../../storage/output-file.js';
+
+const IIDFILE_ACTION = 'failed to write the image ID file';
 
 export const buildCmd: Command = {
   names: [['build'], ['image', 'build'], ['builder', 'build']],
@@ -53,6 +56,9 @@ export const buildCmd: Command = {
       const i = l.indexOf('=');
       labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
     }
+    const iidfile = (o.iidfile as string | undefined) || undefined;
+    // as Docker's classic builder: a stale ID file goes first, so a failed build leaves none to be read
+    if (iidfile && checkOutputPath(iidfile, IIDFILE_ACTION)) removeRegular(iidfile);
     const file = o.file as string | undefined;
     const src = args[0]!;
     if (src === '-' && file === '-') throw invalid('usage', 'invalid argument: can\'t use stdin for both build context and dockerfile');
@@ -73,7 +79,7 @@ export const buildCmd: Command = {
         network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], out: p,
       });
       p.end();
-      if (o.iidfile) fs.writeFileSync(o.iidfile as string, res.imageId);
+      if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId, { mode: 0o644 });
       if (quiet) ctx.out(res.imageId);
     } catch (err) {
       p.end();
@@ -88,6 +94,11 @@ export const buildCmd: Command = {
     }
   },
 };
+
+/** Remove a regular file, and nothing else (checked again just before). */
+function removeRegular(path: string): void {
+  if (fs.lstatSync(path, { throwIfNoEntry: false })?.isFile()) fs.rmSync(path, { force: true });
+}
 
 /**
  * The context as `docker build` takes it: a directory, or `-`: stdin holds a

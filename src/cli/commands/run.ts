@@ -3,6 +3,7 @@ import { mark } from '../../core/trace.js';
 import { ContainerStore } from '../../container/store.js';
 import { prepareForeground, startDetached, startForeground, type EarlyStart } from '../../container/run.js';
 import { randomHex } from '../../storage/fsutil.js';
+import { createExclusive } from '../../storage/output-file.js';
 import type { Stdio } from '../../runtime/helper.js';
 import type { ContainerRecord } from '../../container/types.js';
 import type { Command, Context } from '../context.js';
@@ -46,23 +47,31 @@ export const run: Command = {
     await containers.reapStale();
     mark('settle stale containers');
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
-    const imageId = store.resolve(imageArg);
-    mark('options, image');
-    if (!o.detach) {
-      // the cgroup and the helper start while the layers are made (see prepareForeground)
-      const id = randomHex();
-      const early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
-      mark('helper started');
-      let c: ContainerRecord;
-      try {
-        c = await containers.create(imageId, { ...opts, id });
-      } catch (err) {
-        await early?.abort();
-        throw err;
+    const cid = cidFile(o);
+    let c: ContainerRecord;
+    let early: EarlyStart | undefined;
+    try {
+      const imageId = store.resolve(imageArg);
+      mark('options, image');
+      if (o.detach) {
+        c = await containers.create(imageId, opts);
+      } else {
+        // the cgroup and the helper start while the layers are made (see prepareForeground)
+        const id = randomHex();
+        early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
+        mark('helper started');
+        try {
+          c = await containers.create(imageId, { ...opts, id });
+        } catch (err) {
+          await early?.abort();
+          throw err;
+        }
       }
-      return attachAndWait(ctx, containers, c, !!o.interactive, early);
+      cid?.write(c.ID);
+    } finally {
+      cid?.close();
     }
-    const c = await containers.create(imageId, opts);
+    if (!o.detach) return attachAndWait(ctx, containers, c, !!o.interactive, early);
     await startDetached(containers, c).catch(async (err) => {
       if (opts.hostConfig.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
       throw err;
@@ -70,6 +79,17 @@ export const run: Command = {
     ctx.out(c.ID);
   },
 };
+
+/**
+ * `--cidfile FILE`, as Docker: refused if FILE exists (whatever it is), made
+ * at once (so a missing directory fails before any work), given the container's
+ * ID once it is created, and removed again if creation fails.
+ */
+function cidFile(o: Record<string, unknown>): ReturnType<typeof createExclusive> | undefined {
+  const path = (o.cidfile as string | undefined) || undefined;
+  if (!path) return undefined;
+  return createExclusive(path, 'failed to create the container ID file', `container ID file found, make sure the other container isn't running or delete ${path}`);
+}
 
 export const create: Command = {
   names: [['create'], ['container', 'create']],
@@ -82,7 +102,14 @@ export const create: Command = {
     const store = await ctx.store();
     const containers = new ContainerStore(store);
     const { imageArg, opts } = createOptionsFromFlags(store, args, o);
-    const c = await containers.create(store.resolve(imageArg), opts);
+    const cid = cidFile(o);
+    let c: ContainerRecord;
+    try {
+      c = await containers.create(store.resolve(imageArg), opts);
+      cid?.write(c.ID);
+    } finally {
+      cid?.close();
+    }
     ctx.out(c.ID);
   },
 };

@@ -1,5 +1,7 @@
+import type { Writable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import { saveImages, saveToFile, selectForSave } from '../../image/save.js';
+import { SAVE_ACTION, saveImages, saveToFile, selectForSave } from '../../image/save.js';
+import { checkOutputPath } from '../../storage/output-file.js';
 import type { Command } from '../context.js';
 
 export const save: Command = {
@@ -8,11 +10,14 @@ export const save: Command = {
   summary: 'Save one or more images to a tar archive (docker-archive and OCI layout in one; streamed to STDOUT by default)',
   options: { output: { type: 'string', short: 'o' } },
   async run(ctx, args, o) {
+    const out = o.output as string | undefined;
+    const file = out && out !== '-' ? out : undefined; // "" and "-" are stdout
+    // as Docker: a bad output path is refused before anything is read
+    if (file !== undefined) checkOutputPath(file, SAVE_ACTION);
+    else if (ctx.stdout.isTTY) throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const store = await ctx.store();
     const items = selectForSave(store, args);
-    const out = o.output as string | undefined;
-    if (out && out !== '-') return void (await saveToFile(store, items, out));
-    if (ctx.stdout.isTTY) throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-    await saveImages(store, items, ctx.stdout as NodeJS.WritableStream as import('node:stream').Writable);
+    if (file !== undefined) return void (await saveToFile(store, items, file));
+    await saveImages(store, items, ctx.stdout as NodeJS.WritableStream as Writable);
   },
 };
