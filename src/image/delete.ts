@@ -94,7 +94,7 @@ function deleteWithParents(store: ImageStore, txn: Txn, id: ImageID, records: De
     throw c.error;
   }
   const parent = store.images.getMetadata(id, 'parent') as ImageID | undefined;
-  const chain = journal(store, txn, id, quiet && !force);
+  const chain = journal(store, txn, id, false);
   // the parent too, before the child goes: recovery then prunes it as this would (if still unused)
   if (prune && parent && store.images.has(parent)) journal(store, txn, parent, true);
   store.refs.update((ed) => { for (const r of ed.deleteAllOf(id)) records.push({ Untagged: r }); });

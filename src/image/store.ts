@@ -132,8 +132,9 @@ export class ImageStore {
    * Caller holds the store lock.
    */
   undo(records: readonly TxnRecord[]): void {
-    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') this.collectImage(r.id as ImageID, r.op === 'collect-image' && !!r.ifUnused);
-    this.collectLayers(records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])));
+    const freed: ChainID[] = [];
+    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') freed.push(...this.collectImage(r.id as ImageID, r.op === 'collect-image' && !!r.ifUnused));
+    this.collectLayers([...records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])), ...freed]);
     // a create that died before its container dir was in place, or an rm after it was gone: no container
     for (const r of records) {
       if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`)) removeAll(`${this.paths.mounts}/${r.id}`);
@@ -151,13 +152,23 @@ export class ImageStore {
     }
   }
 
-  private collectImage(id: ImageID, ifUnused: boolean): void {
-    if (!this.images.has(id)) return;
-    if (this.refs.refsOf(id).length > 0) return;
-    if (this.liveLeases().images.has(id)) return;
-    if (this.images.children(id).length > 0) return;
-    if (ifUnused && this.containersUsing(id).length > 0) return;
+  /**
+   * Delete an image nothing tags, leases or builds on; a pruned parent (ifUnused)
+   * also only if no container uses it, and then its own parent the same way, as
+   * the interrupted delete would have gone on. Returns the layers it released.
+   */
+  private collectImage(id: ImageID, ifUnused: boolean): ChainID[] {
+    if (!this.images.has(id)) return [];
+    if (this.refs.refsOf(id).length > 0) return [];
+    if (this.liveLeases().images.has(id)) return [];
+    if (this.images.children(id).length > 0) return [];
+    if (ifUnused && this.containersUsing(id).length > 0) return [];
+    const parent = this.images.getMetadata(id, 'parent') as ImageID | undefined;
+    let chain: ChainID[] = [];
+    try { chain = chainIDs(this.images.get(id).rootfs.diff_ids); } catch { /* corrupt: its layers are check's to report */ }
     this.images.delete(id);
+    if (ifUnused && parent) chain.push(...this.collectImage(parent, true));
+    return chain;
   }
 
   /** Delete the given layers (and, transitively, their parents among them) when nothing uses them. */
