@@ -1,3 +1,5 @@
+import { type Filters, parseFilterFlags } from '../core/filters.js';
+
 /**
  * Docker's `reference` filter: a glob (path.Match: `*` and `?` within one path
  * segment, `[...]` classes) against "repo" or "repo:tag".
@@ -17,4 +19,9 @@ function globToRegExp(p: string): RegExp {
     else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
   return new RegExp(`^${s}$`);
+}
+
+/** The `--filter` flags of a command as Docker's filter arguments (core/filters.ts decides what they mean). */
+export function filterFlags(o: Record<string, unknown>): Filters {
+  return parseFilterFlags((o.filter as string[] | undefined) ?? []);
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { type ChainID, type DiffID, type ImageID, chainIDs, hexOf, isDigest, isHex64, sha256 } from '../core/digest.js';
-import { conflict, invalid, notFound } from '../core/errors.js';
+import { invalid, notFound } from '../core/errors.js';
 import { FileLock, withLock } from '../storage/lock.js';
 import { LayerStore, type Layer } from '../storage/layer-store.js';
 import { mkdirp, readOptional, removeAll } from '../storage/fsutil.js';
@@ -8,8 +8,9 @@ import { StorePaths } from '../storage/paths.js';
 import { Txn, type TxnRecord, listJournals } from '../storage/txn.js';
 import type { ImageConfig } from './config.js';
 import { ImageDB } from './imagedb.js';
-import { type Reference, familiarString, parseReference, withDefaultTag } from './reference.js';
+import { type Reference, parseReference, withDefaultTag } from './reference.js';
 import { RefStore } from './refstore.js';
+import { type DeleteOptions, type DeleteRecord, deleteImage } from './delete.js';
 
 export interface ImageRecord {
   id: ImageID;
@@ -131,8 +132,9 @@ export class ImageStore {
    * Caller holds the store lock.
    */
   undo(records: readonly TxnRecord[]): void {
-    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') this.collectImage(r.id as ImageID);
-    this.collectLayers(records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])));
+    const freed: ChainID[] = [];
+    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') freed.push(...this.collectImage(r.id as ImageID, r.op === 'collect-image' && !!r.ifUnused));
+    this.collectLayers([...records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])), ...freed]);
     // a create that died before its container dir was in place, or an rm after it was gone: no container
     for (const r of records) {
       if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`)) removeAll(`${this.paths.mounts}/${r.id}`);
@@ -150,12 +152,23 @@ export class ImageStore {
     }
   }
 
-  private collectImage(id: ImageID): void {
-    if (!this.images.has(id)) return;
-    if (this.refs.refsOf(id).length > 0) return;
-    if (this.liveLeases().images.has(id)) return;
-    if (this.images.children(id).length > 0) return;
+  /**
+   * Delete an image nothing tags, leases or builds on; a pruned parent (ifUnused)
+   * also only if no container uses it, and then its own parent the same way, as
+   * the interrupted delete would have gone on. Returns the layers it released.
+   */
+  private collectImage(id: ImageID, ifUnused: boolean): ChainID[] {
+    if (!this.images.has(id)) return [];
+    if (this.refs.refsOf(id).length > 0) return [];
+    if (this.liveLeases().images.has(id)) return [];
+    if (this.images.children(id).length > 0) return [];
+    if (ifUnused && this.containersUsing(id).length > 0) return [];
+    const parent = this.images.getMetadata(id, 'parent') as ImageID | undefined;
+    let chain: ChainID[] = [];
+    try { chain = chainIDs(this.images.get(id).rootfs.diff_ids); } catch { /* corrupt: its layers are check's to report */ }
     this.images.delete(id);
+    if (ifUnused && parent) chain.push(...this.collectImage(parent, true));
+    return chain;
   }
 
   /** Delete the given layers (and, transitively, their parents among them) when nothing uses them. */
@@ -210,6 +223,11 @@ export class ImageStore {
     }
     for (const c of this.liveLeases().layers) used.add(c);
     return used;
+  }
+
+  /** Images live operations are writing (a build's new images): never deleted under them. */
+  leasedImages(): Set<string> {
+    return this.liveLeases().images;
   }
 
   private liveLeases(): { layers: Set<ChainID>; images: Set<string> } {
@@ -319,60 +337,9 @@ export class ImageStore {
     return out;
   }
 
-  /**
-   * Docker's rmi: a reference untags; the image is deleted when no reference
-   * remains (or it was named by id). Refuses images used by containers or with
-   * several tags when named by id, unless force.
-   */
-  async remove(arg: string, force: boolean): Promise<Array<{ Untagged?: string; Deleted?: string }>> {
-    return this.withTxn('rmi', async (txn) => this.lock(() => {
-      const id = this.resolve(arg);
-      const out: Array<{ Untagged?: string; Deleted?: string }> = [];
-      const refs = this.refs.refsOf(id);
-      let byRef: Reference | undefined;
-      try { byRef = withDefaultTag(parseReference(arg)); } catch { /* by id */ }
-      const namedRef = byRef && refs.includes(familiarString(byRef)) ? byRef : undefined;
-      const users = this.containersUsing(id);
-      if (namedRef && refs.length > 1) {
-        this.refs.update((ed) => ed.delete(namedRef));
-        return [{ Untagged: familiarString(namedRef) }];
-      }
-      if (users.length && !force) {
-        throw conflict('image_in_use', `conflict: unable to ${namedRef ? 'remove repository reference' : 'delete'} ${JSON.stringify(arg)} (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${hexOf(id).slice(0, 12)}`);
-      }
-      if (!namedRef && refs.length > 1 && !force) {
-        throw conflict('image_multiple_refs', `conflict: unable to delete ${hexOf(id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`);
-      }
-      if (this.images.children(id).length > 0 && !force) {
-        throw conflict('image_has_children', `conflict: unable to delete ${hexOf(id).slice(0, 12)} (cannot be forced) - image has dependent child images`);
-      }
-      const chain = chainIDs(this.images.get(id).rootfs.diff_ids);
-      txn.add({ op: 'collect-image', id });
-      for (const c of chain) txn.add({ op: 'collect', chainID: c });
-      this.refs.update((ed) => { for (const r of ed.deleteAllOf(id)) out.push({ Untagged: r }); });
-      if (users.length) return out; // forced while in use: untag only, as Docker does
-      this.images.delete(id);
-      out.push({ Deleted: id });
-      const before = new Set(this.layers.list());
-      this.collectLayers(chain);
-      for (const c of [...chain].reverse()) if (before.has(c) && !this.layers.has(c)) out.push({ Deleted: c });
-      return out;
-    }));
-  }
-
-  /** Remove dangling images (all unused with `all`). Returns what was deleted and the space reclaimed. */
-  async prune(all: boolean): Promise<{ deleted: Array<{ Untagged?: string; Deleted?: string }>; reclaimed: number }> {
-    const victims = this.list().filter((i) => (all || i.refs.length === 0) && this.containersUsing(i.id).length === 0 && this.images.children(i.id).length === 0);
-    const deleted: Array<{ Untagged?: string; Deleted?: string }> = [];
-    let reclaimed = 0;
-    for (const v of victims) {
-      const sizes = new Map(this.imageLayers(v.id).map((l) => [l.chainID as string, l.size]));
-      for (const r of await this.remove(v.id, true)) {
-        deleted.push(r);
-        if (r.Deleted && sizes.has(r.Deleted)) reclaimed += sizes.get(r.Deleted)!;
-      }
-    }
-    return { deleted, reclaimed };
+  /** Docker's rmi of one image argument (see deleteImage), in its own journaled transaction. */
+  async remove(arg: string, opts: DeleteOptions = {}): Promise<DeleteRecord[]> {
+    return this.withTxn('rmi', async (txn) => this.lock(() => deleteImage(this, txn, arg, opts)));
   }
 }
 

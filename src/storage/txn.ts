@@ -14,7 +14,9 @@ import type { StorePaths } from './paths.js';
  *   lease       an existing layer this operation relies on (must not be collected)
  *   image       an image config this operation wrote (collected on undo if untagged)
  *   collect     a layer this operation is deleting (deleted on recovery if unused)
- *   collect-image  an image this operation is deleting (deleted on recovery if untagged)
+ *   collect-image  an image this operation is deleting (deleted on recovery if untagged); with ifUnused,
+ *               a parent pruned after its child: deleted only if no container uses it either, and
+ *               then its own parent likewise
  *   container   a container this operation creates or removes: it exists iff containers/<id>
  *               does (created last, removed first), so on undo a layerdb/mounts/<id> without
  *               it is removed, and with it what kept the container's layer dirs
@@ -26,7 +28,7 @@ export type TxnRecord =
   | { op: 'lease'; chainID: string }
   | { op: 'image'; id: string }
   | { op: 'collect'; chainID: string }
-  | { op: 'collect-image'; id: string }
+  | { op: 'collect-image'; id: string; ifUnused?: boolean }
   | { op: 'container'; id: string };
 
 export class Txn {

@@ -1,8 +1,12 @@
 import { conflict, invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
 import { killAndThaw, parseSignal, pauseContainer, stopContainer, unpauseContainer, waitContainer } from '../../container/lifecycle.js';
+import { containerPrunePlan, pruneContainers } from '../../container/prune.js';
 import { startDetached } from '../../container/run.js';
 import type { Command, Context } from '../context.js';
+import { filterFlags } from '../filters.js';
+import { humanSize } from '../format/units.js';
+import { confirm } from '../prompt.js';
 import { eachContainer } from './run.js';
 
 async function open(ctx: Context): Promise<ContainerStore> {
@@ -102,16 +106,14 @@ export const containerPrune: Command = {
   usage: 'container prune [OPTIONS]',
   summary: 'Remove all stopped containers',
   options: { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
-  async run(ctx) {
-    const containers = await open(ctx);
-    const removed: string[] = [];
-    for (const c of containers.list()) {
-      if (c.State.Running || containers.isLive(c.ID)) continue;
-      await containers.remove(c);
-      removed.push(c.ID);
-    }
-    if (removed.length) ctx.out(`Deleted Containers:\n${removed.join('\n')}\n`);
-    ctx.out('Total reclaimed space: 0B');
+  async run(ctx, _args, o) {
+    // refused before the question: a request that will fail is not worth a confirmation
+    const plan = containerPrunePlan(filterFlags(o));
+    if (!o.force && !await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?')) return;
+    const { deleted, reclaimed } = await pruneContainers(await open(ctx), plan);
+    // the list ends with a blank line, as the docker CLI prints it
+    if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}`);
   },
 };
 

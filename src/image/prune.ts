@@ -1,0 +1,72 @@
+import type { ImageID } from '../core/digest.js';
+import { BerthError } from '../core/errors.js';
+import { type Filters, boolFilter, matchLabels, untilFilter, validateFilters } from '../core/filters.js';
+import type { DeleteRecord } from './delete.js';
+import { parseReference } from './reference.js';
+import type { ImageRecord, ImageStore } from './store.js';
+
+/** The filters `image prune` takes (dockerd's imagesAcceptedFilters). */
+export const IMAGE_PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
+
+/** A checked prune request: refused filters and values fail here, before anything is deleted. */
+export interface ImagePrunePlan { danglingOnly: boolean; until?: number; filters: Filters }
+
+export function imagePrunePlan(filters: Filters, now: number = Date.now()): ImagePrunePlan {
+  validateFilters(filters, IMAGE_PRUNE_FILTERS);
+  const danglingOnly = boolFilter(filters, 'dangling', true);
+  const until = untilFilter(filters, now);
+  return { danglingOnly, filters, ...(until !== undefined ? { until } : {}) };
+}
+
+export interface PruneReport { deleted: DeleteRecord[]; reclaimed: number }
+
+/**
+ * dockerd's image prune: dangling only, it looks at heads (images without
+ * children) and deletes each with its unused parent chain, so one run empties
+ * a built chain; with `dangling=false`, every image (intermediate untagged ones
+ * excepted) is untagged and deleted. Images in use (containers, children,
+ * operations in progress) are skipped, as conflicts are. Reclaimed space is the
+ * size of the layers deleted.
+ */
+export async function pruneImages(store: ImageStore, plan: ImagePrunePlan): Promise<PruneReport> {
+  const images = store.list();
+  const parents = new Set(images.map((i) => store.images.getMetadata(i.id, 'parent')).filter((p) => p));
+  const candidates = plan.danglingOnly ? images.filter((i) => !parents.has(i.id)) : images;
+  const victims = candidates.filter((i) => wanted(i, plan, parents.has(i.id))).sort(newestFirst);
+  const sizes = new Map(store.layers.list().map((c) => [c as string, store.layers.get(c)?.size ?? 0]));
+  const deleted: DeleteRecord[] = [];
+  for (const img of victims) {
+    if (img.refs.length === 0) {
+      deleted.push(...await tryRemove(store, img.id));
+      continue;
+    }
+    // dangling only: an image whose references are all digests counts as untagged
+    if (plan.danglingOnly && img.refs.some((r) => !parseReference(r).digest)) continue;
+    for (const ref of img.refs) deleted.push(...await tryRemove(store, ref));
+  }
+  const reclaimed = deleted.reduce((n, d) => n + (d.Deleted ? sizes.get(d.Deleted) ?? 0 : 0), 0);
+  return { deleted, reclaimed };
+}
+
+function wanted(img: ImageRecord, plan: ImagePrunePlan, hasChildren: boolean): boolean {
+  if (img.refs.length === 0 && hasChildren) return false;
+  if (plan.until !== undefined) {
+    const created = img.config.created ? Date.parse(img.config.created) : NaN;
+    if (Number.isNaN(created) || created > plan.until) return false;
+  }
+  return !img.config.config || matchLabels(plan.filters, img.config.config.Labels);
+}
+
+function newestFirst(a: ImageRecord, b: ImageRecord): number {
+  return (b.config.created ?? '').localeCompare(a.config.created ?? '') || a.id.localeCompare(b.id);
+}
+
+/** One delete of the prune; a conflict (in use) or an image already gone with an earlier one is skipped, as dockerd does. */
+async function tryRemove(store: ImageStore, arg: string | ImageID): Promise<DeleteRecord[]> {
+  try {
+    return await store.remove(arg);
+  } catch (err) {
+    if (err instanceof BerthError && (err.kind === 'Conflict' || err.kind === 'NotFound')) return [];
+    throw err;
+  }
+}
