@@ -60,7 +60,7 @@ export function planOciLayout(path: string, index: Index): ImagePlan[] {
   const plans = new Map<string, ImagePlan>();
   const foreign: string[] = [];
   entries.forEach((d, i) => {
-    const what = `oci-layout: index.json entry ${i} (${String(d?.digest)})`;
+    const what = `oci-layout: index.json entry ${i}`;
     if (d?.platform && platformRank(d.platform) < 0) {
       foreign.push(formatPlatform(d.platform));
       return;
