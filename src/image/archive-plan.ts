@@ -4,6 +4,7 @@ import { type IndexedEntry, readEntry, resolveEntry } from '../archive/tar-index
 import { type ImageConfig, checkImageOS, parseImageConfig } from './config.js';
 import { type Reference, parseReference, withDefaultTag } from './reference.js';
 
+// new images and builds take the host's architecture from here
 export { goArch } from './platform.js';
 
 /** One image found in an archive: its config and where each layer blob lies. */
