@@ -1,5 +1,5 @@
 import { type DiffID, type ImageID, isDigest } from '../core/digest.js';
-import { corrupt } from '../core/errors.js';
+import { corrupt, unsupported } from '../core/errors.js';
 
 /** The image config (Docker's image JSON / OCI image config), as much as berth reads. */
 /** Docker's HealthConfig: Test is ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; durations in nanoseconds (0 = default). */
@@ -82,6 +82,17 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
   if (c.rootfs.diff_ids.length > 125) throw corrupt('config_invalid', `${what}: ${c.rootfs.diff_ids.length} layers exceed the maximum of 125`);
   if (c.history !== undefined && !Array.isArray(c.history)) throw corrupt('config_invalid', `${what}: history is not an array`);
   return c as ImageConfig;
+}
+
+/**
+ * berth runs Linux images only; as dockerd (image.CheckOS), an empty os means the host's and
+ * the comparison ignores case. Refused at load so no unrunnable image enters the store.
+ */
+export function checkImageOS(c: ImageConfig, what: string): void {
+  const os = c.os ?? '';
+  if (typeof os !== 'string' || (os !== '' && os.toLowerCase() !== 'linux')) {
+    throw unsupported('image_os', `${what}: image operating system ${JSON.stringify(os)} cannot be used on this platform (berth runs linux images)`);
+  }
 }
 
 /** Serialize a config berth made (Go's json.Marshal key order is not required: the bytes are the identity). */

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
-import { corrupt, invalid, wrap } from '../core/errors.js';
+import { BerthError, corrupt, invalid, wrap } from '../core/errors.js';
 import { applyInWorker, rangeStream, type FileRange } from '../archive/apply-worker.js';
 import { detectCompression, decompressed } from '../archive/compression.js';
 import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
@@ -12,7 +12,8 @@ import { FileLock } from '../storage/lock.js';
 import type { Layer, PreparedLayer } from '../storage/layer-store.js';
 import { mkdirp, randomHex } from '../storage/fsutil.js';
 import type { Txn } from '../storage/txn.js';
-import { type ImagePlan, planDockerArchive, planOciLayout } from './archive-plan.js';
+import { type ImagePlan, planDockerArchive } from './archive-plan.js';
+import { planOciLayout } from './oci-plan.js';
 import { familiarString } from './reference.js';
 import type { ImageStore } from './store.js';
 
@@ -43,7 +44,8 @@ export async function loadArchive(store: ImageStore, input: { path: string } | {
     if (index.has('manifest.json')) plans = planDockerArchive(path, index);
     else if (index.has('index.json')) plans = planOciLayout(path, index);
     else throw invalid('archive_format', 'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
-    if (plans.length === 0) throw invalid('archive_empty', 'load: the archive holds no images');
+    // an archive that lists no images is not an error (dockerd loads nothing and succeeds)
+    if (plans.length === 0) return [];
     await materializeLayers(store, txn, path, plans, opts);
     const before = plans.map((p) => p.tags.map((t) => store.refs.get(t)));
     const ids = await store.putImages(txn, plans);
@@ -58,14 +60,9 @@ export async function loadArchive(store: ImageStore, input: { path: string } | {
 
 /** Files are used in place when uncompressed; streams and compressed files are spooled (plain) into the store's tmp. */
 async function spoolIfNeeded(store: ImageStore, txn: Txn, input: { path: string } | { stream: Readable }): Promise<string> {
-  let head = Buffer.alloc(0);
   if ('path' in input) {
-    const fd = fs.openSync(input.path, 'r');
-    head = Buffer.alloc(6);
-    const n = fs.readSync(fd, head, 0, 6, 0);
-    fs.closeSync(fd);
-    head = head.subarray(0, n);
-    if (detectCompression(head) === 'none' && fs.statSync(input.path).isFile()) return input.path;
+    const head = readHead(input.path, 6);
+    if (head && detectCompression(head) === 'none') return input.path;
   }
   const dir = `${store.paths.berth}/tmp`;
   mkdirp(dir, 0o700);
@@ -78,6 +75,38 @@ async function spoolIfNeeded(store: ImageStore, txn: Txn, input: { path: string 
     throw wrap('load: read archive', err);
   }
   return spool;
+}
+
+/**
+ * The first bytes of a regular input file (undefined for a pipe or device, read as a stream);
+ * a missing, unreadable or directory input is a message, not a stack.
+ */
+function readHead(path: string, n: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    throw inputError('open', path, err);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw invalid('load_input', `read ${JSON.stringify(path)}: is a directory`);
+    if (!st.isFile()) return undefined;
+    const head = Buffer.alloc(n);
+    return head.subarray(0, fs.readSync(fd, head, 0, n, 0));
+  } catch (err) {
+    throw err instanceof BerthError ? err : inputError('read', path, err);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function inputError(action: string, path: string, err: unknown): BerthError {
+  const e = err as NodeJS.ErrnoException;
+  // Node says "ENOENT: no such file or directory, open '/x'": keep the middle, as Go prints it
+  const why = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '')?.[1] ?? String(e?.message ?? err);
+  const kind = e?.code === 'ENOENT' ? 'NotFound' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'Unauthorized' : 'InvalidArgument';
+  return new BerthError(kind, 'load_input', `${action} ${JSON.stringify(path)}: ${why}`, { cause: err });
 }
 
 interface Needed {

@@ -70,12 +70,8 @@ test('load: hostile and malformed archives are refused with what was wrong', () 
   const root = `${t.root}/c`;
   const cases: Array<[string, Buffer, RegExp]> = [
     ['not a tar', Buffer.from('hello world, this is not a tar archive at all'.repeat(20)), /checksum mismatch|neither manifest/],
-    ['empty manifest', makeTar([[hdr('manifest.json'), '[]']]), /holds no images/],
     ['manifest not JSON', makeTar([[hdr('manifest.json'), '{nope']]), /manifest.json" is not valid JSON/],
     ['missing layer', dockerArchive([{ layers: [base], tags: ['x:1'] }], (f) => { for (const k of [...f.keys()]) if (k.endsWith('layer.tar')) f.delete(k); }), /layer ".*layer.tar" not found in the archive/],
-    ['config digest mismatch', dockerArchive([{ layers: [base], tags: ['x:1'] }], (f) => {
-      const k = [...f.keys()].find((n) => /^[a-f0-9]{64}\.json$/.test(n))!; const v = f.get(k)!; f.set(k, Buffer.from(v.toString().replace('"amd64"', '"arm64"')));
-    }), /does not match its digest/],
     ['layer path escapes', dockerArchive([{ layers: [base], tags: ['x:1'] }], (f) => {
       const m = JSON.parse(f.get('manifest.json')!.toString()); m[0].Layers = ['../../etc/passwd']; f.set('manifest.json', Buffer.from(JSON.stringify(m)));
     }), /escapes the layer root/],
