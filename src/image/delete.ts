@@ -40,7 +40,7 @@ export function deleteImage(store: ImageStore, txn: Txn, arg: string, opts: Dele
     }
     const ref = withDefaultTag(parseReference(arg));
     // journaled before the untag: a kill right after it still ends with the image deleted, as the command would
-    if (!findConflict(store, id, opts.force ? HARD : HARD | STOPPED)) journal(store, txn, id, false);
+    if (!findConflict(store, id, opts.force ? HARD : HARD | STOPPED)) journalDelete(store, txn, id, !opts.noPrune);
     store.refs.update((ed) => ed.delete(ref));
     records.push({ Untagged: familiarString(ref) });
     refs = refsOf(store, id);
@@ -94,9 +94,7 @@ function deleteWithParents(store: ImageStore, txn: Txn, id: ImageID, records: De
     throw c.error;
   }
   const parent = store.images.getMetadata(id, 'parent') as ImageID | undefined;
-  const chain = journal(store, txn, id, false);
-  // the parent too, before the child goes: recovery then prunes it as this would (if still unused)
-  if (prune && parent && store.images.has(parent)) journal(store, txn, parent, true);
+  const chain = journalDelete(store, txn, id, prune);
   store.refs.update((ed) => { for (const r of ed.deleteAllOf(id)) records.push({ Untagged: r }); });
   store.images.delete(id);
   records.push({ Deleted: id });
@@ -104,6 +102,18 @@ function deleteWithParents(store: ImageStore, txn: Txn, id: ImageID, records: De
   store.collectLayers(chain);
   for (const l of [...chain].reverse()) if (before.has(l) && !store.layers.has(l)) records.push({ Deleted: l });
   if (prune && parent && store.images.has(parent)) deleteWithParents(store, txn, parent, records, false, true, true);
+}
+
+/**
+ * Journal an image before it goes and, when pruning, its parent as "if unused":
+ * recovery then goes on up the chain as the interrupted delete would have,
+ * also when the kill came right after the untag.
+ */
+function journalDelete(store: ImageStore, txn: Txn, id: ImageID, prune: boolean): ChainID[] {
+  const chain = journal(store, txn, id, false);
+  const parent = store.images.getMetadata(id, 'parent') as ImageID | undefined;
+  if (prune && parent && store.images.has(parent)) journal(store, txn, parent, true);
+  return chain;
 }
 
 function journal(store: ImageStore, txn: Txn, id: ImageID, ifUnused: boolean): ChainID[] {

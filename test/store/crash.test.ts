@@ -8,9 +8,11 @@
  *     empty staging areas);
  *   - re-running the command succeeds and gives the "after" store.
  * Kill points: BERTH_CRASH_POINTS (default 12; BERTH_CRASH_EXTRA_POINTS, default
- * 10, for load from stdin, import and save) random delays between 0 and the
- * command's measured normal duration, plus points triggered by inotify on the
- * store (a layer registered, an image written, repositories.json replaced...).
+ * 10, for load from stdin, import and save, a third of it for rmi of a built chain) random delays
+ * between 0 and the command's measured normal duration, plus points triggered by
+ * inotify on the store (a layer registered, an image written, repositories.json
+ * replaced...) and, where a race would rarely hit a short window, kills just
+ * before a chosen filesystem change (test/helpers/killed-at.ts).
  * BERTH_CRASH_SEED reproduces a run's delays; BERTH_CRASH_KEEP=1 keeps the roots
  * of failed points for inspection.
  */
@@ -24,6 +26,8 @@ import { performance } from 'node:perf_hooks';
 import { BERTH, berthOk, debootstrapTar } from '../helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, syntheticLayer, writeDockerArchive, type ArchiveImage } from '../helpers/layered.js';
 import { Tracked } from '../helpers/tracked.js';
+import { berthKilledAt } from '../helpers/killed-at.js';
+import { buildChainStore } from '../helpers/built-chain.js';
 import { checkClean, copyRoot, diffSnapshots, imageHexes, journalSummary, maskNewImages, snapshot, type StoreSnapshot } from '../helpers/store-state.js';
 
 const POINTS = Number(process.env.BERTH_CRASH_POINTS ?? 12);
@@ -84,15 +88,23 @@ function getFixtures(): Promise<Fixtures> {
 type KillPoint =
   | { kind: 'delay'; ms: number }
   /** Kill as soon as `dir` (relative to the root) sees an inotify event whose file name matches. */
-  | { kind: 'event'; label: string; dir: string; match: (name: string) => boolean };
+  | { kind: 'event'; label: string; dir: string; match: (name: string) => boolean }
+  /** Kill just before the k-th filesystem change whose "<function> <path>" matches (deterministic: it must be reached). */
+  | { kind: 'fs-change'; label: string; k: number; match: RegExp };
 
 interface RunOutcome { killed: boolean; code: number | null; ms: number; stdout: string; stderr: string; killedAtMs?: number }
 
 function describe(p: KillPoint): string {
-  return p.kind === 'delay' ? `after ${p.ms.toFixed(0)} ms` : `on event "${p.label}"`;
+  if (p.kind === 'delay') return `after ${p.ms.toFixed(0)} ms`;
+  return p.kind === 'event' ? `on event "${p.label}"` : `before change ${p.k} matching ${p.match.source} (${p.label})`;
 }
 
 async function run(root: string, args: string[], opts: { stdinFile?: string; point?: KillPoint } = {}): Promise<RunOutcome> {
+  if (opts.point?.kind === 'fs-change') {
+    const t0 = performance.now();
+    const r = await berthKilledAt(tracked, opts.point.k, ['--root', root, ...args], opts.point.match);
+    return { killed: r.killed, code: r.killed ? null : 0, ms: performance.now() - t0, stdout: r.out, stderr: '' };
+  }
   const child = spawn(BERTH, ['--root', root, ...args], { stdio: [opts.stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   children.add(child);
   const t0 = performance.now();
@@ -192,6 +204,7 @@ async function crashScenario(t: TestContext, sc: Scenario): Promise<void> {
       journalsAtKill: journalSummary(r.root), check: '', state: 'neither', problems: [],
     };
     if (!out.killed && out.code !== 0) rep.problems.push(`not killed, but exited ${out.code}: ${out.stderr.trim()}`);
+    if (!out.killed && point.kind === 'fs-change') rep.problems.push('the filesystem change to kill before never came');
     const check = checkClean(r.root);
     rep.check = check.output;
     if (!check.ok) rep.problems.push(`system check after the kill is not clean: ${check.output}`);
@@ -271,6 +284,36 @@ test('rmi: kill -9 at random points and at store events', { timeout: TIMEOUT }, 
       { kind: 'event', label: 'first short link removed', dir: 'overlay2/l', match: () => true },
     ],
   });
+});
+
+test('rmi of a built chain: kill -9 mid-chain leaves the store as before or as after, the shared parent stays', { timeout: TIMEOUT }, async (t) => {
+  const store = newRoot('berth-crash-chain').root;
+  const chain = buildChainStore(store, newRoot('berth-crash-chain-ctx').root);
+  const [p0, p1] = chain.parents.map((id) => id.slice(7));
+  const [ownLayer0, ownLayer1] = chain.doomedLayers.map((c) => c.slice(7));
+  const images = 'image/overlay2/imagedb';
+  await crashScenario(t, {
+    name: 'rmi-chain', before: store, args: ['rmi', 'app:1'], points: Math.ceil(EXTRA_POINTS / 3), rerunAfterDone: 'no-such-image',
+    events: [
+      // right after the untag, before the image is deleted: no filesystem change to kill before, so the event is tried twice
+      ...[1, 2].map((i) => ({ kind: 'event' as const, label: `repositories.json replaced (try ${i})`, dir: 'image/overlay2', match: (n: string) => n === 'repositories.json' })),
+      { kind: 'event', label: 'first parent config deleted', dir: `${images}/content/sha256`, match: (n) => n === p0 },
+      { kind: 'event', label: 'second parent metadata deleted', dir: `${images}/metadata/sha256`, match: (n) => n === p1 },
+      { kind: 'event', label: "second parent's layer unregistered", dir: 'image/overlay2/layerdb/sha256', match: (n) => n === ownLayer1 },
+      // app deletes its own layer before its parents: the first parent is the first image whose metadata goes after a layer
+      { kind: 'fs-change', label: 'first parent, after its own layer', k: 2, match: /^rmSync .*\/imagedb\/metadata\/sha256\/[a-f0-9]{64}$/ },
+      { kind: 'fs-change', label: 'first parent: metadata (its parent link) gone, config not yet', k: 2, match: /^rmSync .*\/imagedb\/content\/sha256\/[a-f0-9]{64}$/ },
+      { kind: 'fs-change', label: "second parent gone, its layer not yet", k: 2, match: /^renameSync .*\/layerdb\/tmp\/del-/ },
+    ],
+  });
+  // the reference "after" of crashScenario is the uninterrupted rmi's: check it is the partial chain deletion intended
+  const after = newRoot('berth-crash-chain-after').root;
+  copyRoot(store, after);
+  berthOk(after, ['rmi', 'app:1']);
+  const left = imageHexes(snapshot(after));
+  assert.deepEqual([chain.app, ...chain.parents].filter((id) => left.has(id.slice(7))), [], 'app:1 and its two untagged parents are deleted');
+  assert.deepEqual([chain.shared, chain.other, chain.base].filter((id) => !left.has(id.slice(7))), [], 'the parent other:1 shares, other:1 and base stay');
+  assert.deepEqual([ownLayer0, ownLayer1].filter((c) => fs.existsSync(`${after}/image/overlay2/layerdb/sha256/${c}`)), [], "app's own layers are deleted");
 });
 
 test('import from stdin: kill -9 at random points and at store events', { timeout: TIMEOUT }, async (t) => {
