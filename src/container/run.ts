@@ -185,7 +185,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
   const p = containers.images.paths;
   const hc = containers.hostConfig(c.ID);
   if (hc.Runtime === 'runc') throw invalid('unsupported', 'detached containers run with the native helper; --runtime runc runs in the foreground');
-  const lock = containers.lockForRun(c);
+  const lock = await containers.lockForStart(c);
   let rootfs: string | undefined;
   try {
     fs.rmSync(containers.stopMarker(c.ID), { force: true });
@@ -277,10 +277,10 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   const p = containers.images.paths;
   mark('create container');
   const durable = !containers.hostConfig(c.ID).AutoRemove;
-  let lock: ReturnType<ContainerStore['lockForRun']>;
+  let lock: Awaited<ReturnType<ContainerStore['lockForStart']>>;
   let rootfs: string;
   try {
-    lock = containers.lockForRun(c);
+    lock = await containers.lockForStart(c);
     rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove || !!opts.volatile });
   } catch (err) {
     await opts.early?.abort();
