@@ -25,8 +25,8 @@ export interface StartOptions {
   stdio: [Stdio, Stdio, Stdio];
   /** Made by prepareForeground while the container was being created. */
   early?: EarlyStart;
-  /** Called once the container process runs (for signal forwarding). */
-  onStart?: (kill: (s: NodeJS.Signals) => void) => void;
+  /** Called once the container process runs: signals to its monitor (which forwards them), and its pid (0 if it already ended). */
+  onStart?: (kill: (s: NodeJS.Signals) => void, pid: number) => void;
   /** Mount the union volatile (no sync at unmount) although the container stays: a build step, whose layer is made right after. */
   volatile?: boolean;
   /** Called with the monitor process once it is spawned (its stdout/stderr are readable with 'pipe' stdio). */
@@ -314,7 +314,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     opts.onSpawn?.(run.child as ChildProcess);
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
-    opts.onStart?.(run.kill);
+    opts.onStart?.(run.kill, pid);
     let code: number;
     let error = '';
     try {

@@ -26,7 +26,7 @@ export function parseId(s: string): number | undefined {
   if (!/^[+-]?\d+$/.test(s)) return undefined;
   const n = Number(s);
   if (!(n >= 0 && n <= MAX_ID)) throw invalid('id_out_of_range', `uids and gids must be in range 0-${MAX_ID}`);
-  return n;
+  return n || 0; // "-0" is 0, not -0
 }
 
 /**
