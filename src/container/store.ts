@@ -7,7 +7,8 @@ import { mkdirp, readOptional, removeAll, writeFileAtomic } from '../storage/fsu
 import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
-import { FileLock } from '../storage/lock.js';
+import type { FileLock } from '../storage/lock.js';
+import { sweepRunLocks, tryRunLock, waitRunLock, type RunLockPlace } from './run-lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
@@ -92,27 +93,10 @@ export class ContainerStore {
 
   /** Whether a process (a foreground berth or a detached container's monitor) holds the container's run lock. */
   isLive(id: string): boolean {
-    const l = this.tryRunLock(id);
+    const l = tryRunLock(this.runLockPlace(id));
     if (l === 'busy') return true;
     l?.release();
     return false;
-  }
-
-  /**
-   * The container's run lock if nobody holds it, 'busy' if somebody does,
-   * undefined when the container does not exist (any lock file it left is
-   * removed on the way). The file of an existing container is made on demand
-   * (stores from before it was made at create have none).
-   */
-  private tryRunLock(id: string): FileLock | 'busy' | undefined {
-    const path = this.lockPath(id);
-    const exists = fs.existsSync(this.dir(id));
-    const l = FileLock.tryAcquire(path, exists);
-    if (!l) return exists || fs.existsSync(path) ? 'busy' : undefined;
-    if (fs.existsSync(this.dir(id))) return l;
-    // removed meanwhile, or before: its lock has no use left, and we hold it, so it may go
-    l.remove();
-    return undefined;
   }
 
   hostConfig(id: string): HostConfig {
@@ -252,9 +236,13 @@ export class ContainerStore {
     return `${this.p.locks}/ctr-${id}`;
   }
 
+  private runLockPlace(id: string): RunLockPlace {
+    return { path: this.lockPath(id), dir: this.dir(id) };
+  }
+
   /** Hold the container's run lock; Conflict if another berth process is running it. */
   lockForRun(c: ContainerRecord): FileLock {
-    const l = this.tryRunLock(c.ID);
+    const l = tryRunLock(this.runLockPlace(c.ID));
     if (l === 'busy') throw alreadyRunning(c);
     if (!l) throw gone(c);
     return l;
@@ -269,17 +257,11 @@ export class ContainerStore {
     return this.waitRunLock(c, () => alreadyRunning(c));
   }
 
-  private async waitRunLock(c: ContainerRecord, busy: () => Error, waitMs = 2000): Promise<FileLock> {
-    const end = Date.now() + waitMs;
-    let delay = 2;
-    for (;;) {
-      const l = this.tryRunLock(c.ID);
-      if (!l) throw gone(c);
-      if (l !== 'busy') return l;
-      if (Date.now() >= end) throw busy();
-      await sleep(delay);
-      delay = Math.min(delay * 2, 50);
-    }
+  private async waitRunLock(c: ContainerRecord, busy: () => Error): Promise<FileLock> {
+    const l = await waitRunLock(this.runLockPlace(c.ID), 2000);
+    if (l === 'busy') throw busy();
+    if (!l) throw gone(c);
+    return l;
   }
 
   /**
@@ -292,14 +274,14 @@ export class ContainerStore {
   async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
     const list = this.list();
-    this.sweepLocks(list);
+    sweepRunLocks(this.p.locks, (id) => this.runLockPlace(id), new Set(list.map((c) => c.ID)));
     if (list.length === 0) return fixed;
     // what many containers are checked against is read once: the mount table, the cgroup dirs
     const mounted = mountPoints();
     let cgroups: Set<string> | undefined;
     for (const c of list) {
       if (!this.unsettled(c, { mounted, cgroups: () => (cgroups ??= cgroupIds()) })) continue;
-      const lock = this.tryRunLock(c.ID);
+      const lock = tryRunLock(this.runLockPlace(c.ID));
       if (!lock || lock === 'busy') continue; // a live berth process or monitor runs it (or it was just removed)
       try {
         if (await this.settle(c.ID, lock)) fixed.push(c);
@@ -308,23 +290,6 @@ export class ContainerStore {
       }
     }
     return fixed;
-  }
-
-  /**
-   * Lock files of containers that no longer exist (a berth killed while
-   * removing one, or stores from before removal took them along), each removed
-   * while held by tryRunLock.
-   */
-  private sweepLocks(list: readonly ContainerRecord[]): void {
-    const ids = new Set(list.map((c) => c.ID));
-    let names: string[] = [];
-    try { names = fs.readdirSync(this.p.locks); } catch { return; }
-    for (const n of names) {
-      const id = /^ctr-([0-9a-f]{64})$/.exec(n)?.[1];
-      if (!id || ids.has(id)) continue;
-      const l = this.tryRunLock(id);
-      if (l && l !== 'busy') l.release();
-    }
   }
 
   /**
@@ -339,7 +304,7 @@ export class ContainerStore {
   async cleanup(id: string, endedRun?: { monitorPid: number }): Promise<void> {
     let delay = 2;
     for (;;) {
-      const lock = this.tryRunLock(id);
+      const lock = tryRunLock(this.runLockPlace(id));
       if (!lock) {
         // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
         if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);

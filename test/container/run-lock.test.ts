@@ -80,6 +80,19 @@ test('run, start, exec, restart, stop, rm cycles leave run locks only for contai
   assert.deepEqual(fs.readdirSync(`${root}/berth/locks`).filter((f) => !f.startsWith('ctr-')), [], 'no other lock file either');
 });
 
+test('load leaves no per-layer lock files behind', () => {
+  const other = tempRoot('berth-runlock-load');
+  try {
+    const tar = `${other.root}.tar`;
+    ok(['save', '-o', tar, 'base']);
+    berthOk(other.root, ['load', '-i', tar]);
+    fs.rmSync(tar);
+    assert.deepEqual(fs.readdirSync(`${other.root}/berth/locks`), []);
+  } finally {
+    other.remove();
+  }
+});
+
 test('a lock file left for a container that no longer exists is removed by the next command', () => {
   const stray = `${root}/berth/locks/ctr-${'ab'.repeat(32)}`;
   fs.writeFileSync(stray, '');
