@@ -23,6 +23,7 @@ import { dispatchRun } from './run-step.js';
 import { beginStage, withCmdComment, type StageState } from './state.js';
 import { dispatchWorkdir } from './workdir-step.js';
 import { dispatchCopy, type SourceRoot } from './copy-step.js';
+import { interrupted } from './step-container.js';
 
 export interface BuildOutput {
   /** A line of the builder's own report ("Step 2/5 : RUN make", " ---> Using cache"). */
@@ -47,6 +48,8 @@ export interface BuildOptions {
   network: 'none' | 'host';
   rm: boolean;
   forceRm: boolean;
+  /** Stop the build at the next step, killing a running RUN; its step container is removed (see endIfInterrupted). */
+  signal?: AbortSignal;
   out: BuildOutput;
 }
 
@@ -82,7 +85,10 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
   const total = metaSteps + [...needed].reduce((n, i) => n + 1 + df.stages[i]!.instructions.length, 0) + labelSteps.length;
   let step = 1;
   const say = (s: string) => o.out.line(s);
-  const stepLine = (text: string) => say(`Step ${step++}/${total} : ${text}`);
+  const stepLine = (text: string) => {
+    if (o.signal?.aborted) throw interrupted(o.signal);
+    say(`Step ${step++}/${total} : ${text}`);
+  };
   for (const a of df.globalArgs) stepLine(a.node.original.trim());
 
   const results = new Map<number, StageResult>();
@@ -215,7 +221,7 @@ interface StepEnv {
 async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: string, noExpand = false): Promise<void> {
   const { containers, o } = env;
   const common = {
-    containers, noCache: o.noCache, network: o.network, rm: o.rm, forceRm: o.forceRm,
+    containers, noCache: o.noCache, network: o.network, rm: o.rm, forceRm: o.forceRm, ...(o.signal ? { signal: o.signal } : {}),
     say: (l: string) => o.out.line(l), usingCache: () => o.out.line(' ---> Using cache'),
   };
   try {
@@ -232,7 +238,7 @@ async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: str
       throw invalid('dockerfile', `${ins.kind} is not allowed here`);
     }
   } catch (err) {
-    if (err instanceof BerthError && err.code === 'run_failed') throw err;
+    if (err instanceof BerthError && (err.code === 'run_failed' || err.code === 'build_interrupted')) throw err;
     // `Dockerfile:3: COPY failed: ...`: the file, line and instruction, named once
     const named = err instanceof Error && (err.message.startsWith(`${ins.kind} `) || err.message.startsWith('When using'));
     throw wrap(named ? `${file}:${ins.node.startLine}` : `${file}:${ins.node.startLine}: ${ins.kind}`, err);

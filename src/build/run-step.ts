@@ -12,7 +12,7 @@ import { startForeground } from '../container/run.js';
 import type { ContainerConfig } from '../image/config.js';
 import type { RunInstruction } from './dockerfile/instructions.js';
 import { probeCache, useCached } from './image-step.js';
-import { commitStepContainer, createStepContainer, dropVolumeWrites, lowerDirs, removeStepContainer, type StepOptions } from './step-container.js';
+import { commitStepContainer, createStepContainer, dropVolumeWrites, endIfInterrupted, lowerDirs, removeStepContainer, type StepOptions } from './step-container.js';
 import { copyConfig, shellOf, type StageState } from './state.js';
 
 export interface RunOutput {
@@ -80,12 +80,20 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
     return;
   }
   const c = await createStepContainer(env.containers, s, run, cmd, { ...env, network });
+  await endIfInterrupted(env.containers, c, env);
   let code: number;
+  let stop: (() => void) | undefined;
   try {
     let monitor: ChildProcess | undefined;
     code = await startForeground(env.containers, c, {
       stdio: ['ignore', 'pipe', 'pipe'],
       volatile: true,
+      // interrupted: the command is killed (its PID 1 with it, the whole namespace), then the container removed below
+      onStart: (_kill, pid) => {
+        stop = () => { try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* ended */ } };
+        if (env.signal?.aborted) stop();
+        else env.signal?.addEventListener('abort', stop, { once: true });
+      },
       onSpawn: (m) => {
         monitor = m;
         m.stdout?.on('data', (d: Buffer) => env.output.write(d, 'stdout'));
@@ -95,9 +103,13 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
     // all output is read before the step ends (the monitor's pipes close after its exit)
     if (monitor) await Promise.all([monitor.stdout, monitor.stderr].map((st) => (st && !st.readableEnded ? new Promise((r) => st.once('close', r)) : undefined)));
   } catch (err) {
+    await endIfInterrupted(env.containers, c, env);
     if (env.forceRm) await removeStepContainer(env.containers, c, env);
     throw err;
+  } finally {
+    if (stop) env.signal?.removeEventListener('abort', stop);
   }
+  await endIfInterrupted(env.containers, c, env);
   if (code !== 0) {
     if (env.forceRm) await removeStepContainer(env.containers, c, env);
     throw new BerthError('InvalidArgument', 'run_failed', `The command '${run.Cmd!.join(' ')}' returned a non-zero code: ${code}`);

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import * as native from '../native/index.js';
+import { BerthError } from '../core/errors.js';
 import { OPAQUE_XATTR } from '../archive/layer-apply.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerConfig } from '../image/config.js';
@@ -24,7 +25,26 @@ export interface StepOptions {
   rm: boolean;
   /** Remove them after a failed step too. */
   forceRm: boolean;
+  /** Aborted when the build is to stop at once (SIGINT or SIGTERM to berth); its reason is the signal's name. */
+  signal?: AbortSignal;
   say(line: string): void;
+}
+
+/** The error a build stopped by a signal ends with. */
+export function interrupted(signal: AbortSignal): BerthError {
+  const name = typeof signal.reason === 'string' ? signal.reason : 'a signal';
+  return new BerthError('Internal', 'build_interrupted', `build interrupted by ${name}`);
+}
+
+/**
+ * Once the build is interrupted, the step container goes whatever --rm and
+ * --force-rm say (a cancelled step is no failure to inspect: dockerd removes
+ * it), and the build ends.
+ */
+export async function endIfInterrupted(containers: ContainerStore, c: ContainerRecord, o: StepOptions): Promise<void> {
+  if (!o.signal?.aborted) return;
+  await removeStepContainer(containers, c, o);
+  throw interrupted(o.signal);
 }
 
 export function buildHostConfig(network: 'none' | 'host'): HostConfig {

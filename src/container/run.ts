@@ -25,8 +25,8 @@ export interface StartOptions {
   stdio: [Stdio, Stdio, Stdio];
   /** Made by prepareForeground while the container was being created. */
   early?: EarlyStart;
-  /** Called once the container process runs (for signal forwarding). */
-  onStart?: (kill: (s: NodeJS.Signals) => void) => void;
+  /** Called once the container process runs: signals to its monitor (which forwards them), and its pid (0 if it already ended). */
+  onStart?: (kill: (s: NodeJS.Signals) => void, pid: number) => void;
   /** Mount the union volatile (no sync at unmount) although the container stays: a build step, whose layer is made right after. */
   volatile?: boolean;
   /** Called with the monitor process once it is spawned (its stdout/stderr are readable with 'pipe' stdio). */
@@ -185,7 +185,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
   const p = containers.images.paths;
   const hc = containers.hostConfig(c.ID);
   if (hc.Runtime === 'runc') throw invalid('unsupported', 'detached containers run with the native helper; --runtime runc runs in the foreground');
-  const lock = containers.lockForRun(c);
+  const lock = await containers.lockForStart(c);
   let rootfs: string | undefined;
   try {
     fs.rmSync(containers.stopMarker(c.ID), { force: true });
@@ -277,10 +277,10 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
   const p = containers.images.paths;
   mark('create container');
   const durable = !containers.hostConfig(c.ID).AutoRemove;
-  let lock: ReturnType<ContainerStore['lockForRun']>;
+  let lock: Awaited<ReturnType<ContainerStore['lockForStart']>>;
   let rootfs: string;
   try {
-    lock = containers.lockForRun(c);
+    lock = await containers.lockForStart(c);
     rootfs = mountRootfs(p, c.MountID, { volatile: containers.hostConfig(c.ID).AutoRemove || !!opts.volatile });
   } catch (err) {
     await opts.early?.abort();
@@ -314,7 +314,7 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
     opts.onSpawn?.(run.child as ChildProcess);
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     mark('helper: spawn to fork');
-    opts.onStart?.(run.kill);
+    opts.onStart?.(run.kill, pid);
     let code: number;
     let error = '';
     try {

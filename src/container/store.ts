@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomHex } from '../storage/fsutil.js';
 import { conflict, invalid, notFound } from '../core/errors.js';
 import { chainIDs, type ImageID } from '../core/digest.js';
@@ -6,10 +7,12 @@ import { mkdirp, readOptional, removeAll, writeFileAtomic } from '../storage/fsu
 import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
-import { FileLock } from '../storage/lock.js';
+import type { FileLock } from '../storage/lock.js';
+import { sweepRunLocks, tryRunLock, waitRunLock, type RunLockPlace } from './run-lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
+import { checkUserSpec } from '../runtime/user.js';
 import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
 
 export interface CreateOptions {
@@ -90,9 +93,9 @@ export class ContainerStore {
 
   /** Whether a process (a foreground berth or a detached container's monitor) holds the container's run lock. */
   isLive(id: string): boolean {
-    const l = FileLock.tryAcquire(this.lockPath(id), true);
-    if (!l) return true;
-    l.release();
+    const l = tryRunLock(this.runLockPlace(id));
+    if (l === 'busy') return true;
+    l?.release();
     return false;
   }
 
@@ -125,6 +128,8 @@ export class ContainerStore {
     const mountId = randomHex();
     const name = opts.name ?? generateName();
     if (!NAME_RE.test(name)) throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // a user the kernel must never be given is refused before anything is stored (a build's COPY container runs nothing: Docker lets it be)
+    if (opts.path) checkUserSpec(opts.config.User, opts.hostConfig.GroupAdd ?? []);
     return images.withTxn('create', async (txn) => images.lock(() => {
       if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
         throw conflict('name_in_use', `Conflict. The container name "/${name}" is already in use by another container`);
@@ -184,8 +189,24 @@ export class ContainerStore {
     });
   }
 
-  /** Remove a stopped container: unmount, delete its layers, mounts record and directory, and its cgroup if one is left. */
-  async remove(r: ContainerRecord): Promise<void> {
+  /**
+   * Remove a stopped container: unmount, delete its layers, mounts record and
+   * directory, its cgroup if one is left, and last its run lock file. Holds the
+   * run lock throughout (`runLock`: the caller already does), so the container
+   * cannot be started meanwhile.
+   */
+  async remove(r: ContainerRecord, runLock?: FileLock): Promise<void> {
+    const lock = runLock ?? await this.waitRunLock(r, () => conflict('container_running', `You cannot remove a running container ${r.ID}. Stop the container before attempting removal or force remove`));
+    try {
+      await this.removeLocked(r);
+    } catch (err) {
+      if (!runLock) lock.release();
+      throw err;
+    }
+    lock.remove();
+  }
+
+  private async removeLocked(r: ContainerRecord): Promise<void> {
     const images = this.images;
     if (this.hostConfig(r.ID).Runtime === 'runc') await cleanupRunc(r.ID); // runc state and bundle, if a killed berth left them
     // a cgroup left by a start whose end was never settled: nothing else would remove it once the record is gone
@@ -215,10 +236,31 @@ export class ContainerStore {
     return `${this.p.locks}/ctr-${id}`;
   }
 
+  private runLockPlace(id: string): RunLockPlace {
+    return { path: this.lockPath(id), dir: this.dir(id) };
+  }
+
   /** Hold the container's run lock; Conflict if another berth process is running it. */
   lockForRun(c: ContainerRecord): FileLock {
-    const l = FileLock.tryAcquire(this.lockPath(c.ID), true);
-    if (!l) throw conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
+    const l = tryRunLock(this.runLockPlace(c.ID));
+    if (l === 'busy') throw alreadyRunning(c);
+    if (!l) throw gone(c);
+    return l;
+  }
+
+  /**
+   * The run lock for a start: lockForRun, but a holder that lets go within a
+   * moment (a probe of another berth command, the clean-up of the run that
+   * just ended) is waited for.
+   */
+  async lockForStart(c: ContainerRecord): Promise<FileLock> {
+    return this.waitRunLock(c, () => alreadyRunning(c));
+  }
+
+  private async waitRunLock(c: ContainerRecord, busy: () => Error): Promise<FileLock> {
+    const l = await waitRunLock(this.runLockPlace(c.ID), 2000);
+    if (l === 'busy') throw busy();
+    if (!l) throw gone(c);
     return l;
   }
 
@@ -232,16 +274,17 @@ export class ContainerStore {
   async reapStale(): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
     const list = this.list();
+    sweepRunLocks(this.p.locks, (id) => this.runLockPlace(id), new Set(list.map((c) => c.ID)));
     if (list.length === 0) return fixed;
     // what many containers are checked against is read once: the mount table, the cgroup dirs
     const mounted = mountPoints();
     let cgroups: Set<string> | undefined;
     for (const c of list) {
       if (!this.unsettled(c, { mounted, cgroups: () => (cgroups ??= cgroupIds()) })) continue;
-      const lock = FileLock.tryAcquire(this.lockPath(c.ID), true);
-      if (!lock) continue; // a live berth process or monitor runs it
+      const lock = tryRunLock(this.runLockPlace(c.ID));
+      if (!lock || lock === 'busy') continue; // a live berth process or monitor runs it (or it was just removed)
       try {
-        if (await this.settle(c.ID)) fixed.push(c);
+        if (await this.settle(c.ID, lock)) fixed.push(c);
       } finally {
         lock.release();
       }
@@ -249,14 +292,48 @@ export class ContainerStore {
     return fixed;
   }
 
-  /** Settle one container once its run lock is free (waits for it): what the monitor runs when a container ends. */
-  async cleanup(id: string): Promise<void> {
-    const lock = await FileLock.acquire(this.lockPath(id));
-    try {
-      await this.settle(id);
-    } finally {
-      lock.release();
+  /**
+   * Settle one container once its run lock is free. Without `endedRun`, waits
+   * for the lock however long it is held. With it, this is the clean-up a
+   * detached container's monitor execs when the container is done for good
+   * (the monitor's pid is this process's): the lock is waited for only while
+   * that run is still the container's latest, so the clean-up of a run that a
+   * `restart` or `start` followed ends at once instead of waiting for the new run
+   * to end (its starter settled the old run first; the new one gets its own clean-up).
+   */
+  async cleanup(id: string, endedRun?: { monitorPid: number }): Promise<void> {
+    let delay = 2;
+    for (;;) {
+      const lock = tryRunLock(this.runLockPlace(id));
+      if (!lock) {
+        // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
+        if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
+        return;
+      }
+      if (lock !== 'busy') {
+        try {
+          await this.settle(id, lock);
+        } finally {
+          lock.release();
+        }
+        return;
+      }
+      if (endedRun && !this.isLatestRun(id, endedRun.monitorPid)) return;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 50);
     }
+  }
+
+  /**
+   * Whether the run whose monitor had this pid is the container's latest: a
+   * detached start replaces state.json (before its monitor runs, under the run
+   * lock), a foreground one records a StartedAt after that run's end.
+   */
+  private isLatestRun(id: string, monitorPid: number): boolean {
+    const m = this.monitorState(id);
+    if (m?.Status !== 'exited' || m.MonitorPid !== monitorPid) return false;
+    const c = this.tryGet(id);
+    return !!c && !(c.State.Running && Date.parse(c.State.StartedAt) > Date.parse(m.FinishedAt));
   }
 
   /**
@@ -275,13 +352,9 @@ export class ContainerStore {
   }
 
   /** With the run lock held: record the end of a container nobody runs any more, unmount it, remove its cgroup. */
-  private async settle(id: string): Promise<boolean> {
+  private async settle(id: string, lock: FileLock): Promise<boolean> {
     const c = this.tryGet(id);
-    if (!c) {
-      // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
-      if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
-      return false;
-    }
+    if (!c) return false; // (tryRunLock saw it, and removal holds the lock)
     if (!this.unsettled(c)) return false;
     const hc = this.hostConfig(c.ID);
     if (hc.Runtime === 'runc') await cleanupRunc(c.ID);
@@ -298,13 +371,21 @@ export class ContainerStore {
       if (m) c.RestartCount = m.RestartCount;
       this.save(c);
     }
-    if (hc.AutoRemove) await this.remove(c);
+    if (hc.AutoRemove) await this.remove(c, lock);
     return true;
   }
 }
 
 const ADJ = ['admiring', 'bold', 'brave', 'calm', 'eager', 'focused', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'vibrant', 'zen'];
 const NAMES = ['albattani', 'babbage', 'curie', 'darwin', 'euler', 'feynman', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pasteur', 'ritchie', 'tesla', 'turing', 'wozniak'];
+
+function alreadyRunning(c: ContainerRecord): Error {
+  return conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
+}
+
+function gone(c: ContainerRecord): Error {
+  return notFound('container_not_found', `No such container: ${c.ID}`);
+}
 
 function generateName(): string {
   const b = Buffer.from(randomHex(2), 'hex');

@@ -136,7 +136,7 @@ async function materializeLayers(store: ImageStore, txn: Txn, path: string, plan
     });
   }
   const lease = () => store.lock(() => {
-    for (const [c, n] of needed) if (store.layers.has(c)) { txn.add({ op: 'lease', chainID: c }); n.lock?.release(); needed.delete(c); }
+    for (const [c, n] of needed) if (store.layers.has(c)) { txn.add({ op: 'lease', chainID: c }); n.lock?.remove(); needed.delete(c); }
   });
   await lease();
   // one extraction per layer across processes: take per-layer locks in a fixed order, then look again
@@ -179,6 +179,7 @@ async function materializeLayers(store: ImageStore, txn: Txn, path: string, plan
     };
     for (const n of work) await registerChain(n.chainID);
   } finally {
-    for (const l of locks) l.release();
+    // the lock files go with their holders (FileLock makes that safe for waiters), so they do not pile up per layer ever loaded
+    for (const l of locks) l.remove();
   }
 }

@@ -6,38 +6,66 @@ import * as native from '../native/index.js';
  * An advisory lock on a file (flock). The kernel drops it when the holder dies,
  * so a killed berth never leaves a store locked. Waiting polls with LOCK_NB so
  * the event loop keeps running.
+ *
+ * A lock file that is no longer needed is unlinked by its holder (`remove`),
+ * never by anyone else. A locker that opened the file before the unlink locks
+ * an inode nobody else will ever lock again, so every lock taken here is checked
+ * to be the file still at its path (the descriptor's inode is the path's) and
+ * taken again on the new file otherwise.
  */
 export class FileLock {
-  private constructor(readonly path: string, private fd: number) {}
+  private constructor(readonly path: string, private fd: number, private readonly exclusive: boolean) {}
 
   static async acquire(path: string, mode: 'shared' | 'exclusive' = 'exclusive'): Promise<FileLock> {
-    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    const op = (mode === 'shared' ? native.LOCK_SH : native.LOCK_EX) | native.LOCK_NB;
+    return (await FileLock.acquireWithin(path, Infinity, { mode, create: true }))!;
+  }
+
+  /**
+   * Wait up to `timeoutMs` for the lock; undefined on timeout (or, without
+   * create, when the file does not exist).
+   */
+  static async acquireWithin(path: string, timeoutMs: number, opts: { mode?: 'shared' | 'exclusive'; create?: boolean } = {}): Promise<FileLock | undefined> {
+    const end = Date.now() + timeoutMs;
+    const exclusive = opts.mode !== 'shared';
     let delay = 1;
-    try {
-      while (!native.flock(fd, op)) {
-        await sleep(delay);
-        delay = Math.min(delay * 2, 50);
-      }
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
+    for (;;) {
+      const got = FileLock.lockOnce(path, exclusive, opts.create ?? true);
+      if (got === 'missing') return undefined;
+      if (got !== 'busy') return got;
+      if (Date.now() >= end) return undefined;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 50);
     }
-    return new FileLock(path, fd);
   }
 
   /** Try once; undefined when someone else holds it (or, without create, when the file does not exist). */
   static tryAcquire(path: string, create = false): FileLock | undefined {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+    const got = FileLock.lockOnce(path, true, create);
+    return typeof got === 'string' ? undefined : got;
+  }
+
+  /** One attempt, retried at once only when the file locked was unlinked meanwhile by its holder. */
+  private static lockOnce(path: string, exclusive: boolean, create: boolean): FileLock | 'busy' | 'missing' {
+    for (;;) {
+      let fd: number;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDWR | (create ? fs.constants.O_CREAT : 0), 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+        throw err;
+      }
+      try {
+        if (!native.flock(fd, (exclusive ? native.LOCK_EX : native.LOCK_SH) | native.LOCK_NB)) {
+          fs.closeSync(fd);
+          return 'busy';
+        }
+        if (stillAtPath(fd, path)) return new FileLock(path, fd, exclusive);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      fs.closeSync(fd);
     }
-    if (native.flock(fd, native.LOCK_EX | native.LOCK_NB)) return new FileLock(path, fd);
-    fs.closeSync(fd);
-    return undefined;
   }
 
   /** The locked descriptor: a process that inherits it holds the lock too, until every copy is closed. */
@@ -50,6 +78,36 @@ export class FileLock {
     fs.closeSync(this.fd); // closing drops the flock
     this.fd = -1;
   }
+
+  /**
+   * Unlink the lock file, then release it: for a lock whose subject is gone (a
+   * removed container, a layer now registered). Only an exclusive holder may:
+   * a shared one does not keep others from holding the file.
+   */
+  remove(): void {
+    if (this.fd < 0) return;
+    if (!this.exclusive) throw new Error(`remove lock "${this.path}": held shared`);
+    try {
+      fs.unlinkSync(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/** Whether the descriptor is the file at `path` (not one unlinked, or unlinked and made again, since it was opened). */
+function stillAtPath(fd: number, path: string): boolean {
+  const held = fs.fstatSync(fd);
+  let now: fs.Stats;
+  try {
+    now = fs.statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  return held.ino === now.ino && held.dev === now.dev;
 }
 
 /** Run fn while holding the lock at `path`. */

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
@@ -66,6 +67,7 @@ export const buildCmd: Command = {
     mark('read context');
     const quiet = !!o.quiet;
     const p = progress(quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain', ctx.stdout, ctx.stderr);
+    const stop = onInterrupt();
     try {
       const df = parseDockerfile(bctx.text, bctx.name);
       for (const w of df.warnings) ctx.err(`[WARNING]: ${w}`);
@@ -76,13 +78,15 @@ export const buildCmd: Command = {
       const res = await build(containers, {
         dockerfile: df, file: bctx.name, context: bctx.ctx ? contextSource(bctx.ctx) : undefined, sourceRoot: dirSource,
         tags, buildArgs, ...(o.target ? { target: o.target as string } : {}), noCache: !!o['no-cache'], labels,
-        network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], out: p,
+        network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], signal: stop.signal, out: p,
       });
       p.end();
       if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId, { mode: 0o644 });
       if (quiet) ctx.out(res.imageId);
     } catch (err) {
       p.end();
+      // as the docker CLI, which a signal ends: no message, the shell's status for the signal
+      if (stop.signal.aborted) return 128 + constants.signals[stop.signal.reason as NodeJS.Signals];
       // -q and the tty display did not show the failed step's output in full: show it now
       if (err instanceof BerthError && (quiet || p.mode === 'tty')) {
         const output = p.stepOutput();
@@ -90,6 +94,7 @@ export const buildCmd: Command = {
       }
       throw err;
     } finally {
+      stop.dispose();
       await bctx.ctx?.dispose();
     }
   },
@@ -98,6 +103,22 @@ export const buildCmd: Command = {
 /** Remove a regular file, and nothing else (checked again just before). */
 function removeRegular(path: string): void {
   if (fs.lstatSync(path, { throwIfNoEntry: false })?.isFile()) fs.rmSync(path, { force: true });
+}
+
+/**
+ * SIGINT or SIGTERM during a build aborts it (the builder kills a running step
+ * and removes its container) instead of ending berth at once, which would
+ * leave the step container behind. A second signal ends berth at once.
+ */
+function onInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const on = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) { ac.abort(sig); return; }
+    process.exit(128 + constants.signals[sig]);
+  };
+  for (const s of sigs) process.on(s, on);
+  return { signal: ac.signal, dispose: () => { for (const s of sigs) process.off(s, on); } };
 }
 
 /**

@@ -126,8 +126,9 @@ export const containerCleanup: Command = {
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"container cleanup" requires exactly 1 argument');
     const containers = new ContainerStore(await ctx.store());
-    // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left
-    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!)) await containers.cleanup(args[0]!);
+    // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left.
+    // The monitor execs this command: this process has its pid, which names the run that ended.
+    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!)) await containers.cleanup(args[0]!, { monitorPid: process.pid });
   },
 };
 
