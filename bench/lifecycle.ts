@@ -27,7 +27,7 @@ import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
 import { PODMAN_RUN_FLAGS, Scope, type Dockerd, type Podman } from '../test/helpers/peers.js';
 import {
-  IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, have, hyperfineRounds, median, ok, podmanWithImage, ratio, sh, stats, table,
+  IMAGE, berthWithImage, busyboxTar, check, dockerdWithImage, fmt, hyperfineRounds, median, ok, podmanWithImage, ratio, sh, stats, table,
   versions, type Cmd, type Timing,
   runBench,
 } from './fixtures.js';

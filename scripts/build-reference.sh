@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Dockerfile corpus (test/build/corpus/) on a private dockerd 20.10 with the legacy builder
+# Build the Dockerfile corpus (test/builder/corpus/) on a private dockerd 20.10 with the legacy builder
 # and write what Docker made, per case, to OUT (default /work/build-docker-ref): build output,
 # history, image config, layer listings. See test/helpers/build-reference.ts.
 #   scripts/build-reference.sh [OUT [CASE...]]

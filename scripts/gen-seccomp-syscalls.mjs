@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Regenerates src/runtime/seccomp-syscalls.ts from libseccomp's syscall table, src/syscalls.csv
+// Regenerates src/runtime/seccomp/syscalls.ts from libseccomp's syscall table, src/syscalls.csv
 // of a libseccomp checkout (upstream keeps it in step with the kernel's syscall tables; its
 // header names the kernel release). berth filters the architectures an x86_64 or arm64 CPU
 // runs: x86_64, x32, i386, aarch64 and arm.
 //   scripts/gen-seccomp-syscalls.mjs path/to/libseccomp/src/syscalls.csv [--stdout]
-// rewrites src/runtime/seccomp-syscalls.ts (with --stdout, prints it instead).
-// test/runtime/seccomp-libseccomp.test.ts checks the result against the installed libseccomp.
+// rewrites src/runtime/seccomp/syscalls.ts (with --stdout, prints it instead).
+// test/runtime/seccomp/libseccomp.test.ts checks the result against the installed libseccomp.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,4 +106,4 @@ export function syscallTable(arch: SeccompArch): ReadonlyMap<string, number> {
 `;
 
 if (process.argv[3] === '--stdout') process.stdout.write(text);
-else writeFileSync(join(dirname(fileURLToPath(import.meta.url)), '../src/runtime/seccomp-syscalls.ts'), text);
+else writeFileSync(join(dirname(fileURLToPath(import.meta.url)), '../src/runtime/seccomp/syscalls.ts'), text);

@@ -1,4 +1,4 @@
-import type { BuildOutput } from '../build/builder.js';
+import type { BuildOutput } from '../builder/builder.js';
 
 /**
  * How `build` reports: plain (Docker's classic output, RUN output as it comes),

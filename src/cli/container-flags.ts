@@ -5,10 +5,10 @@ import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import type { HealthConfig } from '../image/config.js';
 import { availableParallelism } from 'node:os';
-import { checkLimits, detectCgroups, parseBytes, parseCpus, parseMemorySwap, swapAccounting, type Limits } from '../runtime/cgroups.js';
-import { parseBind } from '../container/run.js';
+import { checkLimits, detectCgroups, parseBytes, parseCpus, parseMemorySwap, swapAccounting, type Limits } from '../runtime/cgroups/cgroups.js';
+import { parseBind } from '../container/spec.js';
 import { DEFAULT_CAPABILITIES, capabilitySet } from '../runtime/security.js';
-import { seccompFor } from '../runtime/seccomp.js';
+import { seccompFor } from '../runtime/seccomp/profile.js';
 import { parseSignal } from '../container/lifecycle.js';
 
 /** Flags shared by `run` and `create`, named as Docker's. */

@@ -1,8 +1,8 @@
-import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type CgroupHost, type DeviceRule, type Limits } from '../runtime/cgroups.js';
+import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type CgroupHost, type DeviceRule, type Limits } from '../runtime/cgroups/cgroups.js';
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
-import { cgroupPaths } from '../runtime/cgroup-host.js';
+import { cgroupPaths } from '../runtime/cgroups/host.js';
 import type { HostConfig } from './types.js';
 
 /**

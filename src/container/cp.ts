@@ -9,7 +9,7 @@ import { resolveInRoot } from '../runtime/rootfs-path.js';
 import type { FileLock } from '../storage/lock.js';
 import { at, Extractor, extractTree, fsError, openBeneath, readBody, walkTree, type ExtractTarget } from './cp-tree.js';
 import { isMountPoint, mountRootfs, unmountRootfs } from './rootfs.js';
-import { parseBind } from './run.js';
+import { parseBind } from './spec.js';
 import { kindOf } from '../storage/output-file.js';
 import * as native from '../native/index.js';
 import type { ContainerStore } from './store.js';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { conflict } from '../core/errors.js';
-import { thawedState } from '../runtime/cgroups.js';
+import { thawedState } from '../runtime/cgroups/cgroups.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
 import { encodePlan, execPlan, type Step } from '../runtime/plan.js';
 import { bundlePath, helperPath, runHelper, type Stdio } from '../runtime/helper.js';
@@ -9,7 +9,7 @@ import { resolveUser } from '../runtime/user.js';
 import { capabilitySet, noNewPrivileges, ownCapabilities, ownCapabilityMask } from '../runtime/security.js';
 import type { OciSpec } from '../runtime/spec.js';
 import { DEFAULT_PATH } from '../image/from-host.js';
-import { containerSeccomp, hostFacts } from './run.js';
+import { containerSeccomp, hostFacts } from './spec.js';
 import { findCgroup } from './cgroup.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';

@@ -5,7 +5,7 @@ import { conflict, invalid } from '../core/errors.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { findCgroup } from './cgroup.js';
-import { freeze, thaw } from '../runtime/cgroups.js';
+import { freeze, thaw } from '../runtime/cgroups/cgroups.js';
 
 /**
  * Stop, kill and wait for containers without a daemon. A container runs while

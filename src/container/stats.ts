@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { stats as cgroupStats } from '../runtime/cgroups.js';
+import { stats as cgroupStats } from '../runtime/cgroups/cgroups.js';
 import { findCgroup } from './cgroup.js';
 import type { ContainerRecord } from './types.js';
 

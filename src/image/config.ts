@@ -1,4 +1,4 @@
-import { type DiffID, type ImageID, isDigest } from '../core/digest.js';
+import { type DiffID, isDigest } from '../core/digest.js';
 import { corrupt, unsupported } from '../core/errors.js';
 
 /** The image config (Docker's image JSON / OCI image config), as much as berth reads. */

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { type ChainID, type DiffID, type ImageID, chainIDs, hexOf, isDigest, isHex64, sha256 } from '../core/digest.js';
+import { type ChainID, type ImageID, chainIDs, hexOf, isDigest, isHex64, sha256 } from '../core/digest.js';
 import { invalid, notFound } from '../core/errors.js';
 import { FileLock, withLock } from '../storage/lock.js';
 import { LayerStore, type Layer } from '../storage/layer-store.js';

@@ -1,4 +1,4 @@
-import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
+import { type ChainID, type ImageID, hexOf } from '../core/digest.js';
 import type { Layer } from '../storage/layer-store.js';
 import { mountSpec, readOnlyOptions } from '../storage/overlay2.js';
 import { rfc3339Nano } from '../core/time.js';

@@ -1,7 +1,7 @@
 import { invalid } from '../core/errors.js';
 import type { OciMount, OciSpec } from './spec.js';
 import { CAPS } from './security.js';
-import { compileSeccomp } from './seccomp-bpf.js';
+import { compileSeccomp } from './seccomp/bpf.js';
 
 /**
  * The native helper's plan: a list of steps it executes in order, one syscall

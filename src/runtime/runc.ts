@@ -26,7 +26,7 @@ export const RUNC_BUNDLES = '/run/berth/runc';
 export const RUNC_STATE = '/run/berth/runc-state';
 
 import { DEFAULT_CAPABILITIES } from './security.js';
-import { DEFAULT_DEVICE_RULES } from './cgroups.js';
+import { DEFAULT_DEVICE_RULES } from './cgroups/cgroups.js';
 export { DEFAULT_CAPABILITIES };
 
 export interface DeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access: string }

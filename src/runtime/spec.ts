@@ -1,5 +1,5 @@
 import { MASKED_PATHS, READONLY_PATHS } from './security.js';
-import type { OciSeccomp } from './seccomp.js';
+import type { OciSeccomp } from './seccomp/profile.js';
 
 /**
  * The OCI runtime spec (config.json) as berth builds it: plain data, produced

@@ -9,7 +9,7 @@ import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
 import { cleanEntryName } from '../archive/names.js';
 import { parseTarSplit } from '../archive/tarsplit.js';
 import * as native from '../native/index.js';
-import { mkdirp, randomHex, readOptional, removeAll, writeFileAtomic } from './fsutil.js';
+import { mkdirp, randomHex, readOptional, removeAll } from './fsutil.js';
 import { isLinkName, lowerFor, newLinkName } from './overlay2.js';
 import type { StorePaths } from './paths.js';
 import type { Txn } from './txn.js';

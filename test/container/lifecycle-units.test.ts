@@ -4,7 +4,7 @@ import { parseSignal } from '../../src/container/lifecycle.js';
 import { Demux, DetachScanner, parseDetachKeys } from '../../src/container/attach.js';
 import { parseLogTime, parseRecord } from '../../src/container/logs.js';
 import { rfc3339Nano } from '../../src/core/time.js';
-import { healthSettings } from '../../src/container/run.js';
+import { healthSettings } from '../../src/container/spec.js';
 import { netBytes, cpuPercent, systemCpuNs } from '../../src/container/stats.js';
 import { parseDevice, parseDuration, parseRestart, parseUlimit } from '../../src/cli/container-flags.js';
 import { parseFilters, statusText } from '../../src/cli/commands/ps.js';

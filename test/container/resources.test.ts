@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { berth, berthOk, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
-import { detectCgroups } from '../../src/runtime/cgroups.js';
+import { detectCgroups } from '../../src/runtime/cgroups/cgroups.js';
 
 // Resource limits on real cgroups (v1 here), OOM, pids, pause, update, stats, ulimits, device rules.
 const t = tempRoot('berth-res');

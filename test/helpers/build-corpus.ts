@@ -1,5 +1,5 @@
 /**
- * The Dockerfile corpus of test/build/corpus/ and what builds it: loading the cases (each a
+ * The Dockerfile corpus of test/builder/corpus/ and what builds it: loading the cases (each a
  * directory with a Dockerfile, its context files and an optional case.json), preparing a context
  * (files git cannot hold: special modes, symlinks, empty dirs, archives), the base image both
  * builders start from, the build command lines, and reading a saved image back into the facts
@@ -16,12 +16,12 @@ import { REPO } from './berth.js';
 import { busyboxRootfs, runOk, tarDir } from './peers.js';
 import { cleanPath, historyEntry, type ImageFacts, type LayerEntry } from './build-diff.js';
 
-export const CORPUS = join(REPO, 'test/build/corpus');
+export const CORPUS = join(REPO, 'test/builder/corpus');
 
 /** The image every case builds FROM (imported into both dockerd and berth from one tarball). */
 export const BASE = 'corpus-base:latest';
 
-/** test/build/corpus/<case>/case.json; every field optional. */
+/** test/builder/corpus/<case>/case.json; every field optional. */
 export interface CaseSpec {
   /** Extra `build` flags, the same for both builders: --build-arg, --target, --label, --network, --no-cache. */
   args?: string[];

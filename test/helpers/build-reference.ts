@@ -1,5 +1,5 @@
 /**
- * Build the whole corpus (test/build/corpus/) on a private dockerd 20.10 with the legacy builder and
+ * Build the whole corpus (test/builder/corpus/) on a private dockerd 20.10 with the legacy builder and
  * dump, per case, what Docker made: OUT/<case>/
  *   command.txt   the docker build command line (cwd-independent paths of the prepared copy)
  *   build.log     stdout + stderr of the build, then "exit N"
@@ -37,7 +37,7 @@ try {
     const p = prepareCase(c, join(work, 'ctx'));
     const iid = join(work, `${c.name}.iid`);
     const args = ['build', ...buildArgs(c, p, iid)];
-    fs.writeFileSync(join(dir, 'command.txt'), `${p.stdin ? '<Dockerfile ' : ''}DOCKER_BUILDKIT=0 docker ${args.join(' ')}\n# cwd-independent; context prepared from test/build/corpus/${c.name}\n`);
+    fs.writeFileSync(join(dir, 'command.txt'), `${p.stdin ? '<Dockerfile ' : ''}DOCKER_BUILDKIT=0 docker ${args.join(' ')}\n# cwd-independent; context prepared from test/builder/corpus/${c.name}\n`);
     const r = docker(d.host, args, p.stdin);
     const log = (res: typeof r) => `${res.stdout}${res.stderr ? `--- stderr\n${res.stderr}` : ''}exit ${res.code}\n`;
     fs.writeFileSync(join(dir, 'build.log'), log(r));

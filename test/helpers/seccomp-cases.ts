@@ -3,7 +3,7 @@
  * a profile compares with, and profiles beyond Docker's default that use every operator,
  * action and rule shape the OCI format allows.
  */
-import type { OciSeccomp, OciSeccompArg, OciSyscall } from '../../src/runtime/seccomp.js';
+import type { OciSeccomp, OciSeccompArg, OciSyscall } from '../../src/runtime/seccomp/profile.js';
 
 const U64 = (v: bigint) => BigInt.asUintN(64, v);
 const HI = 1n << 32n;

@@ -1,5 +1,5 @@
 /**
- * Differential build tests (issue 5, "Proof"): every case of test/build/corpus/ is built by
+ * Differential build tests (issue 5, "Proof"): every case of test/builder/corpus/ is built by
  * `docker build` (legacy builder, DOCKER_BUILDKIT=0, a private dockerd 20.10) and by `berth build`
  * with the same flags, FROM the same base (one busybox rootfs tarball imported into both as
  * corpus-base:latest). Both images are saved and compared by build-diff.ts: config fields, author,

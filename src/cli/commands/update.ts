@@ -1,7 +1,7 @@
 import { invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
 import { findCgroup, limitsOf } from '../../container/cgroup.js';
-import { updateLimits } from '../../runtime/cgroups.js';
+import { updateLimits } from '../../runtime/cgroups/cgroups.js';
 import type { Command } from '../context.js';
 import { checkedResources, createFlags, limitFlags, parseRestart } from '../container-flags.js';
 import { eachContainer } from './run.js';

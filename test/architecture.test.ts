@@ -1,0 +1,85 @@
+/**
+ * The layering of docs/architecture.md, enforced: which top-level folders of
+ * src/ may import which, and no import cycle between files (type-only imports
+ * excepted: they vanish at run time). Pure, reads the sources.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { REPO } from './helpers/berth.js';
+
+/** Each folder and what it may import (besides itself); keep in step with docs/architecture.md. */
+const ALLOWED: Record<string, string[]> = {
+  core: [],
+  native: ['core'],
+  archive: ['core', 'native'],
+  storage: ['archive', 'core', 'native'],
+  image: ['storage', 'archive', 'core', 'native'],
+  dockerfile: ['core'],
+  runtime: ['core', 'native'],
+  container: ['runtime', 'image', 'storage', 'archive', 'core', 'native'],
+  builder: ['dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
+  cli: ['builder', 'dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
+};
+
+interface Edge { from: string; to: string; typeOnly: boolean }
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sources(p);
+    return e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function edges(): Edge[] {
+  const out: Edge[] = [];
+  const src = join(REPO, 'src');
+  for (const file of sources(src)) {
+    const text = fs.readFileSync(file, 'utf8');
+    const re = /^(import|export)(\s+type)?[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/gm;
+    for (const m of text.matchAll(re)) {
+      const spec = m[3] ?? m[4]!;
+      const target = normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts');
+      out.push({ from: relative(src, file), to: relative(src, target), typeOnly: !!m[2] });
+    }
+  }
+  return out;
+}
+
+const folderOf = (p: string) => p.split('/')[0]!;
+
+test('every folder of src/ is in the layering table', () => {
+  const folders = fs.readdirSync(join(REPO, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  assert.deepEqual(folders.filter((f) => !(f in ALLOWED)), []);
+});
+
+test('imports point down the layers of docs/architecture.md', () => {
+  const all = edges();
+  assert.ok(all.length > 200, `found only ${all.length} imports: the scan is broken`);
+  const wrong = all
+    .filter((e) => folderOf(e.from) !== folderOf(e.to) && !ALLOWED[folderOf(e.from)]?.includes(folderOf(e.to)))
+    .map((e) => `${e.from} -> ${e.to}`);
+  assert.deepEqual(wrong, []);
+});
+
+test('no import cycle between files', () => {
+  const graph = new Map<string, string[]>();
+  for (const e of edges()) if (!e.typeOnly) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (n: string) => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const d of graph.get(n) ?? []) {
+      if (state.get(d) === 'open') cycles.push([...stack.slice(stack.indexOf(d)), d].join(' -> '));
+      else if (!state.has(d)) visit(d);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (!state.has(n)) visit(n);
+  assert.deepEqual(cycles, []);
+});
