@@ -20,7 +20,8 @@
  * `Step N/M` line arrives on the CLI's output. Then one cold and one cached berth build with
  * BERTH_TRACE=1 show where berth's time goes. Prints tables; writes bench/results/build-<date>.json.
  *
- *   node dist/bench/build.js   (BENCH_REPS=3 BENCH_RUNS=10 BENCH_ROUNDS=2 BENCH_WARMUP=2 BENCH_BUILDAH_ISOLATION=chroot|oci)
+ *   node dist/bench/build.js   (BENCH_REPS=3 BENCH_RUNS=10 BENCH_ROUNDS=2 BENCH_WARMUP=2
+ * BENCH_BUILDAH_ISOLATION=chroot|oci)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -31,7 +32,22 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, debootstrapTar } from '../test/helpers/berth.js';
 import { Scope, removeTree, run, startDockerd } from '../test/helpers/peers.js';
-import { fmt, have, hyperfineRounds, median, ok, parseTrace, ratio, runBench, sh, stats, table, versions, type Cmd, type Timing } from './fixtures.js';
+import {
+  fmt,
+  have,
+  hyperfineRounds,
+  median,
+  ok,
+  parseTrace,
+  ratio,
+  runBench,
+  sh,
+  stats,
+  table,
+  versions,
+  type Cmd,
+  type Timing,
+} from './fixtures.js';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 10));
@@ -79,10 +95,18 @@ function makeContext(ctx: string): { files: number; bytes: number } {
 }
 
 /** What the built image must hold: run as its user, these lines. */
-const VERIFY_SH = 'id -un; stat -c %s /big; find /opt/app/small -type f | wc -l; find /opt/app/files -type f | wc -l; cat /opt/app/small/f2000';
+const VERIFY_SH =
+  'id -un; stat -c %s /big; find /opt/app/small -type f | wc -l; find /opt/app/files -type f | wc -l; cat /opt/app/small/f2000';
 const VERIFY_OUT = `nobody\n33554432\n2000\n${CONTEXT_FILES}\nfile 2000 1.0\n`;
 
-interface ImageConfig { User?: string; Labels?: Record<string, string> | null; Env?: string[]; WorkingDir?: string; Cmd?: string[]; ExposedPorts?: Record<string, unknown> }
+interface ImageConfig {
+  User?: string;
+  Labels?: Record<string, string> | null;
+  Env?: string[];
+  WorkingDir?: string;
+  Cmd?: string[];
+  ExposedPorts?: Record<string, unknown>;
+}
 function configProblem(c: ImageConfig | undefined): string | undefined {
   if (!c) return 'no config';
   const want: Array<[string, boolean]> = [
@@ -102,11 +126,16 @@ function configProblem(c: ImageConfig | undefined): string | undefined {
 
 type Key = 'berth' | 'docker' | 'buildah';
 const KEYS: Key[] = ['berth', 'docker', 'buildah'];
-const LABEL: Record<Key, string> = { berth: 'berth build', docker: 'docker build (legacy)', buildah: `buildah bud --layers (${BUILDAH_ISOLATION})` };
+const LABEL: Record<Key, string> = {
+  berth: 'berth build',
+  docker: 'docker build (legacy)',
+  buildah: `buildah bud --layers (${BUILDAH_ISOLATION})`,
+};
 
 /** One tool's store holding the base image, with its own cleanup scope. */
 interface Store {
-  key: Key; scope: Scope;
+  key: Key;
+  scope: Scope;
   build: { cmd: string; args: string[]; env: NodeJS.ProcessEnv };
   /** Untimed warm-up in this store: a container of the base image runs `true`. */
   warm(): void;
@@ -121,10 +150,16 @@ function berthStore(baseTar: string): Store {
   ok(BERTH, ['--root', root, 'load', '-i', baseTar]);
   const b = (args: string[]) => ok(BERTH, ['--root', root, ...args]);
   return {
-    key: 'berth', scope,
+    key: 'berth',
+    scope,
     build: { cmd: BERTH, args: ['--root', root, 'build', '-t', APP], env: process.env },
-    warm: () => { b(['run', '--rm', BASE, 'true']); },
-    inspect: () => { const j = JSON.parse(b(['image', 'inspect', APP]))[0]; return { id: j.Id, config: j.Config, layers: j.RootFS?.Layers?.length ?? -1 }; },
+    warm: () => {
+      b(['run', '--rm', BASE, 'true']);
+    },
+    inspect: () => {
+      const j = JSON.parse(b(['image', 'inspect', APP]))[0];
+      return { id: j.Id, config: j.Config, layers: j.RootFS?.Layers?.length ?? -1 };
+    },
     runVerify: () => b(['run', '--rm', APP, 'sh', '-c', VERIFY_SH]),
   };
 }
@@ -137,13 +172,22 @@ function dockerStore(baseTar: string): Store {
     const dk = (args: string[]) => ok(DOCKER, args, env);
     dk(['load', '-q', '-i', baseTar]);
     return {
-      key: 'docker', scope,
+      key: 'docker',
+      scope,
       build: { cmd: DOCKER, args: ['build', '-t', APP], env },
-      warm: () => { dk(['run', '--rm', '--network', 'none', BASE, 'true']); },
-      inspect: () => { const j = JSON.parse(dk(['image', 'inspect', APP]))[0]; return { id: j.Id, config: j.Config, layers: j.RootFS?.Layers?.length ?? -1 }; },
+      warm: () => {
+        dk(['run', '--rm', '--network', 'none', BASE, 'true']);
+      },
+      inspect: () => {
+        const j = JSON.parse(dk(['image', 'inspect', APP]))[0];
+        return { id: j.Id, config: j.Config, layers: j.RootFS?.Layers?.length ?? -1 };
+      },
       runVerify: () => dk(['run', '--rm', '--network', 'none', APP, 'sh', '-c', VERIFY_SH]),
     };
-  } catch (e) { scope.dispose(); throw e; }
+  } catch (e) {
+    scope.dispose();
+    throw e;
+  }
 }
 
 function buildahStore(baseTar: string): Store {
@@ -162,33 +206,78 @@ function buildahStore(baseTar: string): Store {
   const bh = (args: string[]) => ok('buildah', [...flags, ...args], env);
   const inContainer = (image: string, cmd: string[]) => {
     const c = bh(['from', '--pull-never', '-q', image]).trim();
-    try { return bh(['run', '--isolation', BUILDAH_ISOLATION, ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : []), c, '--', ...cmd]); } finally { bh(['rm', c]); }
+    try {
+      return bh([
+        'run',
+        '--isolation',
+        BUILDAH_ISOLATION,
+        ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : []),
+        c,
+        '--',
+        ...cmd,
+      ]);
+    } finally {
+      bh(['rm', c]);
+    }
   };
   try {
     bh(['pull', '-q', `docker-archive:${baseTar}`]);
     return {
-      key: 'buildah', scope,
+      key: 'buildah',
+      scope,
       build: {
         cmd: 'buildah',
-        args: [...flags, 'bud', '--layers', '--pull-never', '--isolation', BUILDAH_ISOLATION, ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : []), '-t', APP],
+        args: [
+          ...flags,
+          'bud',
+          '--layers',
+          '--pull-never',
+          '--isolation',
+          BUILDAH_ISOLATION,
+          ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : []),
+          '-t',
+          APP,
+        ],
         env,
       },
-      warm: () => { inContainer(BASE, ['true']); },
+      warm: () => {
+        inContainer(BASE, ['true']);
+      },
       inspect: () => {
         const j = JSON.parse(bh(['inspect', '--type', 'image', APP]));
-        return { id: `sha256:${j.FromImageID}`, config: j.OCIv1?.config, layers: j.OCIv1?.rootfs?.diff_ids?.length ?? -1 };
+        return {
+          id: `sha256:${j.FromImageID}`,
+          config: j.OCIv1?.config,
+          layers: j.OCIv1?.rootfs?.diff_ids?.length ?? -1,
+        };
       },
       runVerify: () => inContainer(APP, ['sh', '-c', VERIFY_SH]),
     };
-  } catch (e) { scope.dispose(); throw e; }
+  } catch (e) {
+    scope.dispose();
+    throw e;
+  }
 }
 
-const STORES: Record<Key, (baseTar: string) => Store> = { berth: berthStore, docker: dockerStore, buildah: buildahStore };
+const STORES: Record<Key, (baseTar: string) => Store> = {
+  berth: berthStore,
+  docker: dockerStore,
+  buildah: buildahStore,
+};
 
 // ---- timing one build -------------------------------------------------------------------------------------
 
-interface StepTime { step: string; ms: number }
-interface Build { ms: number; code: number | null; output: string; steps: StepTime[]; cached: number }
+interface StepTime {
+  step: string;
+  ms: number;
+}
+interface Build {
+  ms: number;
+  code: number | null;
+  output: string;
+  steps: StepTime[];
+  cached: number;
+}
 
 /** The build CLI, spawned and timed to its exit; each output line is stamped as it arrives. */
 function timedBuild(s: Store, ctx: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Build> {
@@ -196,7 +285,10 @@ function timedBuild(s: Store, ctx: string, extraEnv: NodeJS.ProcessEnv = {}): Pr
     const lines: Array<[number, string]> = [];
     let output = '';
     const t0 = performance.now();
-    const child = spawn(s.build.cmd, [...s.build.args, ctx], { env: { ...s.build.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(s.build.cmd, [...s.build.args, ctx], {
+      env: { ...s.build.env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let exitMs: number | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
     for (const stream of [child.stdout, child.stderr]) {
@@ -206,16 +298,28 @@ function timedBuild(s: Store, ctx: string, extraEnv: NodeJS.ProcessEnv = {}): Pr
         const text = d.toString();
         output += text;
         partial += text;
-        for (let i; (i = partial.indexOf('\n')) >= 0; partial = partial.slice(i + 1)) lines.push([t, partial.slice(0, i)]);
+        for (let i; (i = partial.indexOf('\n')) >= 0; partial = partial.slice(i + 1))
+          lines.push([t, partial.slice(0, i)]);
       });
     }
-    child.on('exit', () => { exitMs = performance.now() - t0; });
+    child.on('exit', () => {
+      exitMs = performance.now() - t0;
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       const ms = exitMs ?? performance.now() - t0;
-      resolve({ ms, code, output, steps: stepTimes(lines, ms), cached: (output.match(/--> Using cache/g) ?? []).length });
+      resolve({
+        ms,
+        code,
+        output,
+        steps: stepTimes(lines, ms),
+        cached: (output.match(/--> Using cache/g) ?? []).length,
+      });
     });
-    child.on('error', (e) => { clearTimeout(timer); resolve({ ms: performance.now() - t0, code: -1, output: e.message, steps: [], cached: 0 }); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - t0, code: -1, output: e.message, steps: [], cached: 0 });
+    });
   });
 }
 
@@ -225,7 +329,9 @@ function timedBuild(s: Store, ctx: string, extraEnv: NodeJS.ProcessEnv = {}): Pr
  * tagging, exit). docker's lines are relayed by the daemon, so they arrive a little late.
  */
 function stepTimes(lines: Array<[number, string]>, total: number): StepTime[] {
-  const starts = lines.map(([t, l]) => [t, /^(?:Step|STEP) (\d+)\/\d+ ?: ?(\S+)/.exec(l)] as const).filter(([, m]) => m) as Array<[number, RegExpExecArray]>;
+  const starts = lines
+    .map(([t, l]) => [t, /^(?:Step|STEP) (\d+)\/\d+ ?: ?(\S+)/.exec(l)] as const)
+    .filter(([, m]) => m) as Array<[number, RegExpExecArray]>;
   if (!starts.length) return [];
   const out: StepTime[] = [{ step: 'start-up (to step 1)', ms: starts[0]![0] }];
   starts.forEach(([t, m], i) => out.push({ step: `${m[1]} ${m[2]}`, ms: (starts[i + 1]?.[0] ?? total) - t }));
@@ -241,13 +347,24 @@ function verify(s: Store): string | undefined {
     const bad = configProblem(config);
     if (bad) return bad;
     const out = s.runVerify();
-    return out === VERIFY_OUT ? undefined : `a container of the image printed ${JSON.stringify(out)}, expected ${JSON.stringify(VERIFY_OUT)}`;
-  } catch (e) { return (e as Error).message; }
+    return out === VERIFY_OUT
+      ? undefined
+      : `a container of the image printed ${JSON.stringify(out)}, expected ${JSON.stringify(VERIFY_OUT)}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 // ---- the benchmark -----------------------------------------------------------------------------------------
 
-interface ToolCold { runs: number[]; steps: StepTime[][]; medianMs: number | null; layers?: number; imageId?: string; error?: string }
+interface ToolCold {
+  runs: number[];
+  steps: StepTime[][];
+  medianMs: number | null;
+  layers?: number;
+  imageId?: string;
+  error?: string;
+}
 
 async function bench(scope: Scope): Promise<number> {
   process.env.DOCKER_BUILDKIT = '0';
@@ -271,7 +388,9 @@ async function bench(scope: Scope): Promise<number> {
   const context = makeContext(ctx);
 
   // cold: a fresh store per tool and repetition; the last one stays for the cached part
-  const cold = Object.fromEntries(KEYS.map((k) => [k, { runs: [], steps: [], medianMs: null, error: available[k] } as ToolCold])) as Record<Key, ToolCold>;
+  const cold = Object.fromEntries(
+    KEYS.map((k) => [k, { runs: [], steps: [], medianMs: null, error: available[k] } as ToolCold]),
+  ) as Record<Key, ToolCold>;
   const kept: Partial<Record<Key, Store>> = {};
   for (let rep = 0; rep < REPS; rep++) {
     for (let i = 0; i < KEYS.length; i++) {
@@ -283,8 +402,10 @@ async function bench(scope: Scope): Promise<number> {
         s.warm();
         spawnSync('sync');
         const b = await timedBuild(s, ctx);
-        if (b.code !== 0) throw new Error(`${s.build.cmd} ${s.build.args.join(' ')} ${ctx} exited ${b.code}: ${tail(b.output)}`);
-        if (k === 'docker' && !/^Step 1\/\d+ : FROM/m.test(b.output)) throw new Error(`docker build did not use the legacy builder: ${tail(b.output)}`);
+        if (b.code !== 0)
+          throw new Error(`${s.build.cmd} ${s.build.args.join(' ')} ${ctx} exited ${b.code}: ${tail(b.output)}`);
+        if (k === 'docker' && !/^Step 1\/\d+ : FROM/m.test(b.output))
+          throw new Error(`docker build did not use the legacy builder: ${tail(b.output)}`);
         if (rep === 0 || rep === REPS - 1) {
           const bad = verify(s);
           if (bad) throw new Error(`the built image is wrong: ${bad}`);
@@ -302,56 +423,93 @@ async function bench(scope: Scope): Promise<number> {
       else s?.scope.dispose();
     }
   }
-  for (const k of KEYS) { cold[k].medianMs = cold[k].error ? null : median(cold[k].runs); if (kept[k]) scope.defer(`dispose ${k} store`, () => kept[k]!.scope.dispose()); }
+  for (const k of KEYS) {
+    cold[k].medianMs = cold[k].error ? null : median(cold[k].runs);
+    if (kept[k]) scope.defer(`dispose ${k} store`, () => kept[k]!.scope.dispose());
+  }
 
   // cached: rebuild with nothing changed; the check run must reuse every step and keep the image
   const cachedErrors: Partial<Record<Key, string>> = {};
   const cmds: Array<Cmd<Key>> = [];
   for (const k of KEYS) {
     const s = kept[k];
-    if (!s) { cachedErrors[k] = cold[k].error ? 'cold build failed' : 'not run'; continue; }
+    if (!s) {
+      cachedErrors[k] = cold[k].error ? 'cold build failed' : 'not run';
+      continue;
+    }
     const before = s.inspect().id;
     const b = await timedBuild(s, ctx);
     const after = b.code === 0 ? s.inspect().id : undefined;
     if (b.code !== 0) cachedErrors[k] = `exited ${b.code}: ${tail(b.output)}`;
-    else if (b.cached < STEPS - 1) cachedErrors[k] = `only ${b.cached} of ${STEPS - 1} steps reported "Using cache": ${tail(b.output)}`;
+    else if (b.cached < STEPS - 1)
+      cachedErrors[k] = `only ${b.cached} of ${STEPS - 1} steps reported "Using cache": ${tail(b.output)}`;
     else if (after !== before) cachedErrors[k] = `the image changed (${before} -> ${after})`;
-    if (cachedErrors[k]) { console.error(`${TAG}: cached ${k}: ${cachedErrors[k]}`); continue; }
+    if (cachedErrors[k]) {
+      console.error(`${TAG}: cached ${k}: ${cachedErrors[k]}`);
+      continue;
+    }
     cmds.push({ key: k, label: LABEL[k], argv: [s.build.cmd, ...s.build.args, ctx], env: s.build.env });
   }
   const times = hyperfineRounds(cmds, cachedErrors, { work, runs: RUNS, rounds: ROUNDS, warmup: WARMUP, tag: TAG });
-  const cached = Object.fromEntries(KEYS.map((k) => {
-    const c = cmds.find((x) => x.key === k);
-    return [k, stats(LABEL[k], c ? c.argv.join(' ') : '', times[k] ?? [], cachedErrors[k])];
-  })) as Record<Key, Timing>;
+  const cached = Object.fromEntries(
+    KEYS.map((k) => {
+      const c = cmds.find((x) => x.key === k);
+      return [k, stats(LABEL[k], c ? c.argv.join(' ') : '', times[k] ?? [], cachedErrors[k])];
+    }),
+  ) as Record<Key, Timing>;
 
   // where berth's time goes: one cold build (fresh store) and one cached rebuild with BERTH_TRACE=1
-  const traced: Record<'cold' | 'cached', { wallMs: number; uptimeMs: number; phases: Array<[string, number]>; unmarkedMs: number; steps: StepTime[] } | { error: string }> = { cold: { error: 'not run' }, cached: { error: 'not run' } };
+  const traced: Record<
+    'cold' | 'cached',
+    | { wallMs: number; uptimeMs: number; phases: Array<[string, number]>; unmarkedMs: number; steps: StepTime[] }
+    | { error: string }
+  > = { cold: { error: 'not run' }, cached: { error: 'not run' } };
   if (!cold.berth.error) {
     for (const which of ['cold', 'cached'] as const) {
       let s: Store | undefined;
       try {
         s = which === 'cold' ? berthStore(baseTar) : kept.berth!;
-        if (which === 'cold') { s.warm(); spawnSync('sync'); }
+        if (which === 'cold') {
+          s.warm();
+          spawnSync('sync');
+        }
         const b = await timedBuild(s, ctx, { BERTH_TRACE: '1' });
         if (b.code !== 0) throw new Error(`exited ${b.code}: ${tail(b.output)}`);
         const t = parseTrace(b.output);
         // the container phases repeat for every RUN: number the repeats (`create container #2`)
         const seen = new Map<string, number>();
-        const phases = t.phases.map(([p, v]): [string, number] => { const n = (seen.get(p) ?? 0) + 1; seen.set(p, n); return [n > 1 ? `${p} #${n}` : p, v]; });
-        traced[which] = { wallMs: b.ms, uptimeMs: t.uptimeMs, phases, unmarkedMs: t.uptimeMs - t.phases.reduce((a, [, ms]) => a + ms, 0), steps: b.steps };
-      } catch (e) { traced[which] = { error: (e as Error).message }; }
+        const phases = t.phases.map(([p, v]): [string, number] => {
+          const n = (seen.get(p) ?? 0) + 1;
+          seen.set(p, n);
+          return [n > 1 ? `${p} #${n}` : p, v];
+        });
+        traced[which] = {
+          wallMs: b.ms,
+          uptimeMs: t.uptimeMs,
+          phases,
+          unmarkedMs: t.uptimeMs - t.phases.reduce((a, [, ms]) => a + ms, 0),
+          steps: b.steps,
+        };
+      } catch (e) {
+        traced[which] = { error: (e as Error).message };
+      }
       if (which === 'cold') s?.scope.dispose();
     }
   }
   const loadEnd = os.loadavg();
 
   // ---- report ----
-  const coldB = cold.berth.medianMs, coldD = cold.docker.medianMs, coldH = cold.buildah.medianMs;
-  const cachedB = cached.berth.medianMs, cachedD = cached.docker.medianMs, cachedH = cached.buildah.medianMs;
+  const coldB = cold.berth.medianMs,
+    coldD = cold.docker.medianMs,
+    coldH = cold.buildah.medianMs;
+  const cachedB = cached.berth.medianMs,
+    cachedD = cached.docker.medianMs,
+    cachedH = cached.buildah.medianMs;
   const r = {
-    coldBerthToDocker: ratio(coldB, coldD), coldBerthToBuildah: ratio(coldB, coldH),
-    cachedBerthToDocker: ratio(cachedB, cachedD), cachedBerthToBuildah: ratio(cachedB, cachedH),
+    coldBerthToDocker: ratio(coldB, coldD),
+    coldBerthToBuildah: ratio(coldB, coldH),
+    cachedBerthToDocker: ratio(cachedB, cachedD),
+    cachedBerthToBuildah: ratio(cachedB, cachedH),
   };
   const target = (v: number | null, max: number) => (v === null ? 'n/a' : v <= max ? 'met' : 'NOT met');
   const targets = {
@@ -360,20 +518,30 @@ async function bench(scope: Scope): Promise<number> {
     cachedAtMost0_2xBuildah: target(r.cachedBerthToBuildah, 0.2),
   };
 
-  console.log(`\nbuild: ${STEPS}-step Dockerfile on the debootstrap base (COPY of ${context.files} files / ${(context.bytes / 1024).toFixed(0)} KiB, RUN of 2,000 files, RUN of 32 MiB); wall ms`);
-  console.log(`cold: fresh store per run, median of ${REPS}; cached: nothing changed, hyperfine median of ${RUNS} (${WARMUP} warm-ups, ${ROUNDS} rounds)`);
+  console.log(
+    `\nbuild: ${STEPS}-step Dockerfile on the debootstrap base (COPY of ${context.files} files / ${(context.bytes / 1024).toFixed(0)} KiB, RUN of 2,000 files, RUN of 32 MiB); wall ms`,
+  );
+  console.log(
+    `cold: fresh store per run, median of ${REPS}; cached: nothing changed, hyperfine median of ${RUNS} (${WARMUP} warm-ups, ${ROUNDS} rounds)`,
+  );
   console.log(`load average ${loadStart[0]!.toFixed(1)} at start, ${loadEnd[0]!.toFixed(1)} at end\n`);
   const ms = (v: number | null) => fmt(v);
   const x = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)}x`);
-  console.log(table([
-    ['', 'berth', 'docker', 'buildah', 'berth/docker', 'berth/buildah'],
-    ['cold (median)', ms(coldB), ms(coldD), ms(coldH), x(r.coldBerthToDocker), x(r.coldBerthToBuildah)],
-    ['cold (min)', ...KEYS.map((k) => (cold[k].medianMs === null ? 'n/a' : fmt(Math.min(...cold[k].runs)))), '', ''],
-    ['cached (median)', ms(cachedB), ms(cachedD), ms(cachedH), x(r.cachedBerthToDocker), x(r.cachedBerthToBuildah)],
-    ['cached (min)', ms(cached.berth.minMs), ms(cached.docker.minMs), ms(cached.buildah.minMs), '', ''],
-  ]));
-  console.log(`\ntargets: cold <= 0.8x docker: ${targets.coldAtMost0_8xDocker}; cached <= 1.0x docker: ${targets.cachedAtMost1_0xDocker}; cached <= 0.2x buildah: ${targets.cachedAtMost0_2xBuildah}`);
-  console.log(`cold runs: ${KEYS.map((k) => `${k} ${cold[k].runs.map((v) => v.toFixed(0)).join('/') || 'n/a'}`).join('; ')}`);
+  console.log(
+    table([
+      ['', 'berth', 'docker', 'buildah', 'berth/docker', 'berth/buildah'],
+      ['cold (median)', ms(coldB), ms(coldD), ms(coldH), x(r.coldBerthToDocker), x(r.coldBerthToBuildah)],
+      ['cold (min)', ...KEYS.map((k) => (cold[k].medianMs === null ? 'n/a' : fmt(Math.min(...cold[k].runs)))), '', ''],
+      ['cached (median)', ms(cachedB), ms(cachedD), ms(cachedH), x(r.cachedBerthToDocker), x(r.cachedBerthToBuildah)],
+      ['cached (min)', ms(cached.berth.minMs), ms(cached.docker.minMs), ms(cached.buildah.minMs), '', ''],
+    ]),
+  );
+  console.log(
+    `\ntargets: cold <= 0.8x docker: ${targets.coldAtMost0_8xDocker}; cached <= 1.0x docker: ${targets.cachedAtMost1_0xDocker}; cached <= 0.2x buildah: ${targets.cachedAtMost0_2xBuildah}`,
+  );
+  console.log(
+    `cold runs: ${KEYS.map((k) => `${k} ${cold[k].runs.map((v) => v.toFixed(0)).join('/') || 'n/a'}`).join('; ')}`,
+  );
   console.log(`layers: ${KEYS.map((k) => `${k} ${cold[k].layers ?? 'n/a'}`).join(', ')} (base included)`);
   for (const k of KEYS) {
     if (cold[k].error) console.log(`  cold ${k}: ${cold[k].error}`);
@@ -382,49 +550,114 @@ async function bench(scope: Scope): Promise<number> {
 
   // per-step medians of the cold runs
   const stepNames = cold.berth.steps[0]?.map((s) => s.step) ?? cold.docker.steps[0]?.map((s) => s.step) ?? [];
-  const stepMedian = (k: Key, i: number) => median(cold[k].steps.map((st) => st[i]?.ms).filter((v): v is number => v !== undefined));
+  const stepMedian = (k: Key, i: number) =>
+    median(cold[k].steps.map((st) => st[i]?.ms).filter((v): v is number => v !== undefined));
   if (stepNames.length) {
     console.log(`\ncold, per step (median ms; from when each tool prints its step line)\n`);
-    console.log(table([['step', 'berth', 'docker', 'buildah'], ...stepNames.map((n, i) => [n, ...KEYS.map((k) => fmt(stepMedian(k, i)))])]));
+    console.log(
+      table([
+        ['step', 'berth', 'docker', 'buildah'],
+        ...stepNames.map((n, i) => [n, ...KEYS.map((k) => fmt(stepMedian(k, i)))]),
+      ]),
+    );
   }
 
   for (const which of ['cold', 'cached'] as const) {
     const t = traced[which];
-    if ('error' in t) { console.log(`\nberth ${which} build, BERTH_TRACE=1: failed: ${t.error}`); continue; }
-    console.log(`\nberth ${which} build with BERTH_TRACE=1: wall ${t.wallMs.toFixed(0)} ms, process uptime ${t.uptimeMs.toFixed(0)} ms`);
-    console.log(table([
-      ['trace phase', 'ms'],
-      ...t.phases.map(([p, v]) => [p, v.toFixed(1)]),
-      ['(after the last mark, to exit)', t.unmarkedMs.toFixed(1)],
-    ]));
+    if ('error' in t) {
+      console.log(`\nberth ${which} build, BERTH_TRACE=1: failed: ${t.error}`);
+      continue;
+    }
+    console.log(
+      `\nberth ${which} build with BERTH_TRACE=1: wall ${t.wallMs.toFixed(0)} ms, process uptime ${t.uptimeMs.toFixed(0)} ms`,
+    );
+    console.log(
+      table([
+        ['trace phase', 'ms'],
+        ...t.phases.map(([p, v]) => [p, v.toFixed(1)]),
+        ['(after the last mark, to exit)', t.unmarkedMs.toFixed(1)],
+      ]),
+    );
     console.log('by step (output line arrival):');
     console.log(table([['step', 'ms'], ...t.steps.map((s) => [s.step, s.ms.toFixed(0)])]));
   }
-  const markedPhases = [...new Set((['cold', 'cached'] as const).flatMap((w) => { const t = traced[w]; return 'phases' in t ? t.phases.map(([p]) => p.replace(/ #\d+$/, '')) : []; }))];
-  const containerPhases = new Set(['create container', 'mount overlay', 'spec', 'spec + runc bundle', 'cgroup', 'plan', 'helper: spawn to fork', 'helper: namespaces, mounts, exec', 'container process ran', 'cgroup removed', 'unmount']);
+  const markedPhases = [
+    ...new Set(
+      (['cold', 'cached'] as const).flatMap((w) => {
+        const t = traced[w];
+        return 'phases' in t ? t.phases.map(([p]) => p.replace(/ #\d+$/, '')) : [];
+      }),
+    ),
+  ];
+  const containerPhases = new Set([
+    'create container',
+    'mount overlay',
+    'spec',
+    'spec + runc bundle',
+    'cgroup',
+    'plan',
+    'helper: spawn to fork',
+    'helper: namespaces, mounts, exec',
+    'container process ran',
+    'cgroup removed',
+    'unmount',
+  ]);
   const builderMarks = markedPhases.filter((p) => p !== 'cli start-up' && !containerPhases.has(p));
   if (!builderMarks.length) {
-    console.log(`
-note: the builder marks none of its own phases: the trace has only the CLI's start-up and the RUN containers' phases (${markedPhases.filter((p) => containerPhases.has(p)).length} kinds).`
-      + ' A mark counts the time since the previous one, so each RUN\'s "create container" also holds the builder\'s unmarked work before it'
-      + ' (context, earlier steps, committing the previous RUN\'s layer), and "after the last mark" holds the commit of the last RUN\'s layer,'
-      + ' the metadata steps and tagging. The per-step times (output line arrival) are the better split.');
+    console.log(
+      `
+note: the builder marks none of its own phases: the trace has only the CLI's start-up and the RUN containers' phases (${markedPhases.filter((p) => containerPhases.has(p)).length} kinds).` +
+        ' A mark counts the time since the previous one, so each RUN\'s "create container" also holds the builder\'s unmarked work before it' +
+        ' (context, earlier steps, committing the previous RUN\'s layer), and "after the last mark" holds the commit of the last RUN\'s layer,' +
+        ' the metadata steps and tagging. The per-step times (output line arrival) are the better split.',
+    );
   }
 
   const now = new Date();
   const docker20 = sh(DOCKER, ['--version']);
   const out = {
-    bench: 'build', date: now.toISOString(), reps: REPS, runs: RUNS, rounds: ROUNDS, warmup: WARMUP,
-    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadavgStart: loadStart, loadavgEnd: loadEnd, fs: process.env.BERTH_TMP ?? '/var/tmp' },
+    bench: 'build',
+    date: now.toISOString(),
+    reps: REPS,
+    runs: RUNS,
+    rounds: ROUNDS,
+    warmup: WARMUP,
+    host: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      memGB: Math.round(os.totalmem() / 2 ** 30),
+      kernel: os.release(),
+      loadavgStart: loadStart,
+      loadavgEnd: loadEnd,
+      fs: process.env.BERTH_TMP ?? '/var/tmp',
+    },
     versions: {
       ...versions(kept.docker ? kept.docker.build.env.DOCKER_HOST : undefined),
       dockerCli: docker20.status === 0 ? docker20.stdout.trim() : 'unavailable',
       buildah: (sh('buildah', ['--version']).stdout || 'unavailable').trim(),
     },
-    method: 'wall time of the build CLI from spawn to exit. cold: a fresh store holding only the base (berth root; dockerd data root, daemon started before timing; buildah root), one untimed `run BASE true` in it, sync, then one build; tools in rotating order; median of reps. cached: rebuild of the last cold store with nothing changed (checked: every step "Using cache", same image ID), hyperfine -N in rotating rounds. docker: Debian 20.10 CLI with DOCKER_BUILDKIT=0 (legacy builder). buildah: bud --layers --pull-never, --storage-driver overlay, private --root/--runroot, TMPDIR in the store dir.',
-    buildah: { isolation: BUILDAH_ISOLATION, storageDriver: 'overlay', flags: ['bud', '--layers', '--pull-never', '--isolation', BUILDAH_ISOLATION, ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : [])] },
-    dockerfile: DOCKERFILE, context,
-    cold, cached, ratios: r, targets, berthTrace: traced, berthBuilderTraceMarks: builderMarks,
+    method:
+      'wall time of the build CLI from spawn to exit. cold: a fresh store holding only the base (berth root; dockerd data root, daemon started before timing; buildah root), one untimed `run BASE true` in it, sync, then one build; tools in rotating order; median of reps. cached: rebuild of the last cold store with nothing changed (checked: every step "Using cache", same image ID), hyperfine -N in rotating rounds. docker: Debian 20.10 CLI with DOCKER_BUILDKIT=0 (legacy builder). buildah: bud --layers --pull-never, --storage-driver overlay, private --root/--runroot, TMPDIR in the store dir.',
+    buildah: {
+      isolation: BUILDAH_ISOLATION,
+      storageDriver: 'overlay',
+      flags: [
+        'bud',
+        '--layers',
+        '--pull-never',
+        '--isolation',
+        BUILDAH_ISOLATION,
+        ...(BUILDAH_ISOLATION === 'oci' ? ['--runtime', 'runc'] : []),
+      ],
+    },
+    dockerfile: DOCKERFILE,
+    context,
+    cold,
+    cached,
+    ratios: r,
+    targets,
+    berthTrace: traced,
+    berthBuilderTraceMarks: builderMarks,
   };
   const dir = `${REPO}/bench/results`;
   fs.mkdirSync(dir, { recursive: true });
@@ -435,5 +668,13 @@ note: the builder marks none of its own phases: the trace has only the CLI's sta
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  runBench(TAG, 'dockerd, buildah and berth stores', bench).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });
+  runBench(TAG, 'dockerd, buildah and berth stores', bench).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -20,7 +20,10 @@ export function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
 /** Run; stdout, or throw with the command, its exit status and output. */
 export function ok(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
   const r = sh(cmd, args, env);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || r.error?.message || '').trim().slice(-2000)}`,
+    );
   return r.stdout;
 }
 export function have(cmd: string): boolean {
@@ -33,11 +36,13 @@ export const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.repl
 
 /** A minimal rootfs: static busybox, a symlink per applet in /bin, passwd/group, empty mount points. */
 export function busyboxRootfs(dir: string): void {
-  for (const d of ['bin', 'etc', 'root', 'proc', 'sys', 'dev', 'tmp', 'var']) fs.mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['bin', 'etc', 'root', 'proc', 'sys', 'dev', 'tmp', 'var'])
+    fs.mkdirSync(join(dir, d), { recursive: true });
   fs.chmodSync(join(dir, 'tmp'), 0o1777);
   fs.copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
   fs.chmodSync(join(dir, 'bin/busybox'), 0o755);
-  for (const a of ok('/bin/busybox', ['--list']).split('\n')) if (a && a !== 'busybox') fs.symlinkSync('busybox', join(dir, 'bin', a));
+  for (const a of ok('/bin/busybox', ['--list']).split('\n'))
+    if (a && a !== 'busybox') fs.symlinkSync('busybox', join(dir, 'bin', a));
   fs.writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   fs.writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
 }
@@ -65,7 +70,9 @@ export function dockerdWithImage(scope: Scope, tag: string, rootfsTar: string): 
     const d = startDockerd(scope, tag, scope.tempDir(`${tag}-docker`));
     ok('docker', ['import', rootfsTar, IMAGE], { ...process.env, DOCKER_HOST: d.host });
     return d;
-  } catch (e) { return (e as Error).message; }
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** A private podman (its store removed by the scope) with the tar imported as IMAGE; or why not. */
@@ -75,7 +82,9 @@ export function podmanWithImage(scope: Scope, tag: string, rootfsTar: string): P
     const p = privatePodman(scope, tag);
     p.ok(['import', rootfsTar, IMAGE]);
     return p;
-  } catch (e) { return (e as Error).message; }
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 // ---- statistics and hyperfine ------------------------------------------------------------------------
@@ -86,21 +95,42 @@ export function median(xs: number[]): number | null {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
-const sd = (xs: number[]) => { const m = xs.reduce((a, b) => a + b, 0) / xs.length; return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1)); };
+const sd = (xs: number[]) => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+};
 
 /** A command to time; `env` (the whole environment) when it differs from this process's. */
-export interface Cmd<K extends string = string> { key: K; label: string; argv: string[]; env?: NodeJS.ProcessEnv }
+export interface Cmd<K extends string = string> {
+  key: K;
+  label: string;
+  argv: string[];
+  env?: NodeJS.ProcessEnv;
+}
 export interface Timing {
-  label: string; command: string;
-  meanMs: number | null; medianMs: number | null; stddevMs: number | null; minMs: number | null; maxMs: number | null;
-  runsMs: number[]; error?: string;
+  label: string;
+  command: string;
+  meanMs: number | null;
+  medianMs: number | null;
+  stddevMs: number | null;
+  minMs: number | null;
+  maxMs: number | null;
+  runsMs: number[];
+  error?: string;
 }
 
 export function stats(label: string, command: string, runsMs: number[], error?: string): Timing {
-  if (error || runsMs.length === 0) return { label, command, meanMs: null, medianMs: null, stddevMs: null, minMs: null, maxMs: null, runsMs, error };
+  if (error || runsMs.length === 0)
+    return { label, command, meanMs: null, medianMs: null, stddevMs: null, minMs: null, maxMs: null, runsMs, error };
   return {
-    label, command, meanMs: runsMs.reduce((a, b) => a + b, 0) / runsMs.length, medianMs: median(runsMs), stddevMs: sd(runsMs),
-    minMs: Math.min(...runsMs), maxMs: Math.max(...runsMs), runsMs,
+    label,
+    command,
+    meanMs: runsMs.reduce((a, b) => a + b, 0) / runsMs.length,
+    medianMs: median(runsMs),
+    stddevMs: sd(runsMs),
+    minMs: Math.min(...runsMs),
+    maxMs: Math.max(...runsMs),
+    runsMs,
   };
 }
 
@@ -116,9 +146,28 @@ export function check(c: Cmd, tag = 'bench'): string | undefined {
 /** One hyperfine block (warm-ups, then `runs` runs); the run times in ms, or throws. */
 export function hyperfine(c: Cmd, work: string, runs: number, warmup: number, round: number): number[] {
   const json = join(work, `hyperfine-${c.key}-${round}.json`);
-  const r = spawnSync('hyperfine', ['-N', '--style', 'basic', '--warmup', String(warmup), '--runs', String(runs), '--export-json', json, '-n', c.label, c.argv.map(quote).join(' ')],
-    { stdio: ['ignore', 2, 2], env: c.env ?? process.env });
-  if (r.status !== 0) throw new Error(`hyperfine exited ${r.status ?? r.signal} in round ${round + 1} (a run failed; its output is above)`);
+  const r = spawnSync(
+    'hyperfine',
+    [
+      '-N',
+      '--style',
+      'basic',
+      '--warmup',
+      String(warmup),
+      '--runs',
+      String(runs),
+      '--export-json',
+      json,
+      '-n',
+      c.label,
+      c.argv.map(quote).join(' '),
+    ],
+    { stdio: ['ignore', 2, 2], env: c.env ?? process.env },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `hyperfine exited ${r.status ?? r.signal} in round ${round + 1} (a run failed; its output is above)`,
+    );
   return (JSON.parse(fs.readFileSync(json, 'utf8')).results[0].times as number[]).map((t) => t * 1000);
 }
 
@@ -127,7 +176,11 @@ export function hyperfine(c: Cmd, work: string, runs: number, warmup: number, ro
  * rounds, each running every command once as a block, in a rotating order. A command whose block
  * fails gets its error in `errors` and no more rounds.
  */
-export function hyperfineRounds<K extends string>(cmds: Cmd<K>[], errors: Partial<Record<K, string>>, o: { work: string; runs: number; rounds: number; warmup: number; tag: string }): Record<K, number[]> {
+export function hyperfineRounds<K extends string>(
+  cmds: Cmd<K>[],
+  errors: Partial<Record<K, string>>,
+  o: { work: string; runs: number; rounds: number; warmup: number; tag: string },
+): Record<K, number[]> {
   const times = Object.fromEntries(cmds.map((c) => [c.key, [] as number[]])) as Record<K, number[]>;
   for (let round = 0; round < o.rounds; round++) {
     const runs = Math.floor(o.runs / o.rounds) + (round < o.runs % o.rounds ? 1 : 0);
@@ -135,7 +188,11 @@ export function hyperfineRounds<K extends string>(cmds: Cmd<K>[], errors: Partia
       const c = cmds[(i + round * 3) % cmds.length]!;
       if (errors[c.key]) continue;
       console.error(`${o.tag}: round ${round + 1}/${o.rounds}: ${c.label}`);
-      try { times[c.key].push(...hyperfine(c, o.work, runs, o.warmup, round)); } catch (e) { errors[c.key] = (e as Error).message; }
+      try {
+        times[c.key].push(...hyperfine(c, o.work, runs, o.warmup, round));
+      } catch (e) {
+        errors[c.key] = (e as Error).message;
+      }
     }
   }
   return times;
@@ -159,28 +216,49 @@ export function parseTrace(stderr: string): { uptimeMs: number; phases: Array<[s
 /** Left-aligned first column, the rest right-aligned. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
 }
 
-export const fmt = (v: number | null | undefined, d = 0) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
-export const ratio = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b);
+export const fmt = (v: number | null | undefined, d = 0) =>
+  v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d);
+export const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 
 export function versions(dockerHost?: string): Record<string, string> {
-  const first = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => { const r = sh(cmd, args, env); return r.status === 0 ? r.stdout.trim().split('\n')[0]! : 'unavailable'; };
+  const first = (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => {
+    const r = sh(cmd, args, env);
+    return r.status === 0 ? r.stdout.trim().split('\n')[0]! : 'unavailable';
+  };
   return {
-    berth: first(BERTH, ['--version']), node: process.version,
+    berth: first(BERTH, ['--version']),
+    node: process.version,
     docker: first('docker', ['--version']),
-    dockerd: dockerHost ? first('docker', ['version', '-f', '{{.Server.Version}}'], { ...process.env, DOCKER_HOST: dockerHost }) : first('dockerd', ['--version']),
-    podman: first('podman', ['--version']), runc: first('runc', ['--version']), hyperfine: first('hyperfine', ['--version']),
-    conmon: first('conmon', ['--version']), containerdShim: first('containerd-shim-runc-v2', ['-v']),
+    dockerd: dockerHost
+      ? first('docker', ['version', '-f', '{{.Server.Version}}'], { ...process.env, DOCKER_HOST: dockerHost })
+      : first('dockerd', ['--version']),
+    podman: first('podman', ['--version']),
+    runc: first('runc', ['--version']),
+    hyperfine: first('hyperfine', ['--version']),
+    conmon: first('conmon', ['--version']),
+    containerdShim: first('containerd-shim-runc-v2', ['-v']),
     busybox: first('/bin/busybox', ['--help']),
   };
 }
 
-/** A benchmark's entry point: root and hyperfine checked, everything it starts cleaned up by its Scope, also on failure. */
+/**
+ * A benchmark's entry point: root and hyperfine checked, everything it starts cleaned up by its Scope, also on failure.
+ */
 export async function runBench(tag: string, needs: string, bench: (scope: Scope) => Promise<number>): Promise<number> {
-  if (process.getuid?.() !== 0) { console.error(`${tag}: needs root (${needs})`); return 1; }
-  if (!have('hyperfine')) { console.error(`${tag}: hyperfine is not installed (apt-get install hyperfine)`); return 1; }
+  if (process.getuid?.() !== 0) {
+    console.error(`${tag}: needs root (${needs})`);
+    return 1;
+  }
+  if (!have('hyperfine')) {
+    console.error(`${tag}: hyperfine is not installed (apt-get install hyperfine)`);
+    return 1;
+  }
   const scope = new Scope();
   try {
     return await bench(scope);

@@ -20,15 +20,30 @@ import { BERTH, REPO, berthOk, debootstrapTar, tempRoot } from '../test/helpers/
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, writeDockerArchive } from '../test/helpers/layered.js';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
-const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = process.env.BENCH_CASES?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const DOCKERD_NAME = `berth-bench-load-${process.pid}`;
 
 type Tool = 'berth' | 'docker' | 'podman';
 const TOOLS: Tool[] = ['berth', 'docker', 'podman'];
 
-interface Case { name: string; archive: string; bytes: number; layers: number; files: number; describe: string }
-interface ToolResult { runs: number[]; median: number | null; error?: string }
-interface CaseResult extends Case { results: Record<Tool, ToolResult> }
+interface Case {
+  name: string;
+  archive: string;
+  bytes: number;
+  layers: number;
+  files: number;
+  describe: string;
+}
+interface ToolResult {
+  runs: number[];
+  median: number | null;
+  error?: string;
+}
+interface CaseResult extends Case {
+  results: Record<Tool, ToolResult>;
+}
 
 // ---- cleanup of everything this run creates -----------------------------------------------------
 const dirs = new Set<string>();
@@ -46,7 +61,11 @@ function cleanup(): void {
   dirs.clear();
 }
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 function tmpDir(prefix: string): string {
   const t = tempRoot(prefix);
   dirs.add(t.root);
@@ -70,7 +89,8 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
   return ms;
 }
 
@@ -90,14 +110,25 @@ async function makeCases(work: string): Promise<Case[]> {
     const archive = `${work}/debootstrap.tar`;
     berthOk(root, ['save', '-o', archive, 'bench/debootstrap:latest']);
     rmDir(root);
-    cases.push({ name: 'debootstrap', archive, bytes: fs.statSync(archive).size, layers: 1, files, describe: 'debootstrap minbase rootfs, 1 layer (berth import + berth save)' });
+    cases.push({
+      name: 'debootstrap',
+      archive,
+      bytes: fs.statSync(archive).size,
+      layers: 1,
+      files,
+      describe: 'debootstrap minbase rootfs, 1 layer (berth import + berth save)',
+    });
   }
   if (!ONLY || ONLY.includes('5-layer')) {
     const layers = splitRootfsTar(deb, DEBOOTSTRAP_GROUPS.length, debootstrapGroup, 'debootstrap5');
     const archive = `${work}/five-layer.tar`;
     await writeDockerArchive(archive, [{ layers, tags: ['bench/five:latest'], label: 'bench' }]);
     cases.push({
-      name: '5-layer', archive, bytes: fs.statSync(archive).size, layers: 5, files,
+      name: '5-layer',
+      archive,
+      bytes: fs.statSync(archive).size,
+      layers: 5,
+      files,
       describe: `debootstrap split by top-level dir: ${DEBOOTSTRAP_GROUPS.map((g, i) => `${g} ${(layers[i]!.size / 1e6).toFixed(1)} MB`).join(', ')}`,
     });
   }
@@ -112,7 +143,9 @@ function loadBerth(archive: string): number {
     const ids = berthOk(root, ['images', '-q']).trim();
     if (!ids) throw new Error('berth load: no image in the store afterwards');
     return ms;
-  } finally { rmDir(root); }
+  } finally {
+    rmDir(root);
+  }
 }
 
 function loadDocker(archive: string): number {
@@ -156,28 +189,45 @@ function median(xs: number[]): number | null {
 }
 
 function versions(): Record<string, string> {
-  const first = (cmd: string, args: string[]) => { const r = sh(cmd, args); return r.status === 0 ? r.stdout.trim().split('\n')[0]! : 'unavailable'; };
+  const first = (cmd: string, args: string[]) => {
+    const r = sh(cmd, args);
+    return r.status === 0 ? r.stdout.trim().split('\n')[0]! : 'unavailable';
+  };
   return {
-    berth: first(BERTH, ['--version']), node: process.version,
-    docker: first('docker', ['--version']), dockerd: first('dockerd', ['--version']), podman: first('podman', ['--version']),
+    berth: first(BERTH, ['--version']),
+    node: process.version,
+    docker: first('docker', ['--version']),
+    dockerd: first('dockerd', ['--version']),
+    podman: first('podman', ['--version']),
   };
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 export async function main(): Promise<number> {
-  if (process.getuid?.() !== 0) { console.error('bench/load: needs root (dockerd, podman and berth stores)'); return 1; }
+  if (process.getuid?.() !== 0) {
+    console.error('bench/load: needs root (dockerd, podman and berth stores)');
+    return 1;
+  }
   const loadStart = os.loadavg();
   const work = tmpDir('berth-bench-load');
   console.error('bench/load: preparing archives...');
   const cases = await makeCases(work);
-  const available: Record<Tool, boolean> = { berth: true, docker: have('docker') && have('dockerd'), podman: have('podman') };
+  const available: Record<Tool, boolean> = {
+    berth: true,
+    docker: have('docker') && have('dockerd'),
+    podman: have('podman'),
+  };
   const results: CaseResult[] = [];
   for (const c of cases) {
-    const res = Object.fromEntries(TOOLS.map((t) => [t, { runs: [] as number[], median: null } as ToolResult])) as Record<Tool, ToolResult>;
+    const res = Object.fromEntries(
+      TOOLS.map((t) => [t, { runs: [] as number[], median: null } as ToolResult]),
+    ) as Record<Tool, ToolResult>;
     for (const t of TOOLS) if (!available[t]) res[t].error = 'not installed';
     for (let rep = 0; rep < REPS; rep++) {
       const order = TOOLS.map((_, i) => TOOLS[(i + rep) % TOOLS.length]!);
@@ -202,25 +252,55 @@ export async function main(): Promise<number> {
   const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : (a / b).toFixed(2));
   const rows = [['case', 'berth ms', 'docker ms', 'podman ms', 'berth/docker', 'berth/podman']];
   for (const r of results) {
-    const b = r.results.berth.median, d = r.results.docker.median, p = r.results.podman.median;
-    rows.push([`${r.name} (${(r.bytes / 1e6).toFixed(0)} MB, ${r.layers} layer${r.layers > 1 ? 's' : ''})`, fmt(b), fmt(d), fmt(p), ratio(b, d), ratio(b, p)]);
+    const b = r.results.berth.median,
+      d = r.results.docker.median,
+      p = r.results.podman.median;
+    rows.push([
+      `${r.name} (${(r.bytes / 1e6).toFixed(0)} MB, ${r.layers} layer${r.layers > 1 ? 's' : ''})`,
+      fmt(b),
+      fmt(d),
+      fmt(p),
+      ratio(b, d),
+      ratio(b, p),
+    ]);
   }
-  console.log(`\nload, fresh store per run, median of ${REPS} (wall ms); load average ${loadStart[0]!.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end\n`);
+  console.log(
+    `\nload, fresh store per run, median of ${REPS} (wall ms); load average ${loadStart[0]!.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end\n`,
+  );
   console.log(table(rows));
-  for (const r of results) for (const t of TOOLS) if (r.results[t].error) console.log(`  ${r.name} ${t}: ${r.results[t].error}`);
+  for (const r of results)
+    for (const t of TOOLS) if (r.results[t].error) console.log(`  ${r.name} ${t}: ${r.results[t].error}`);
 
   const now = new Date();
   const out = {
-    bench: 'load', date: now.toISOString(), reps: REPS,
-    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadavgStart: loadStart, loadavgEnd: os.loadavg() },
+    bench: 'load',
+    date: now.toISOString(),
+    reps: REPS,
+    host: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      memGB: Math.round(os.totalmem() / 2 ** 30),
+      kernel: os.release(),
+      loadavgStart: loadStart,
+      loadavgEnd: os.loadavg(),
+    },
     versions: versions(),
-    method: 'wall time of the load command only, from spawn to exit; fresh store per run (berth --root, dockerd --data-root started before timing, podman --root/--runroot); tools in rotating order; sync before each run',
+    method:
+      'wall time of the load command only, from spawn to exit; fresh store per run (berth --root, dockerd --data-root started before timing, podman --root/--runroot); tools in rotating order; sync before each run',
     cases: results.map((r) => ({
-      name: r.name, describe: r.describe, archiveBytes: r.bytes, layers: r.layers, files: r.files,
-      berth: r.results.berth, docker: r.results.docker, podman: r.results.podman,
+      name: r.name,
+      describe: r.describe,
+      archiveBytes: r.bytes,
+      layers: r.layers,
+      files: r.files,
+      berth: r.results.berth,
+      docker: r.results.docker,
+      podman: r.results.podman,
       ratios: {
-        berthToDocker: r.results.berth.median && r.results.docker.median ? r.results.berth.median / r.results.docker.median : null,
-        berthToPodman: r.results.berth.median && r.results.podman.median ? r.results.berth.median / r.results.podman.median : null,
+        berthToDocker:
+          r.results.berth.median && r.results.docker.median ? r.results.berth.median / r.results.docker.median : null,
+        berthToPodman:
+          r.results.berth.median && r.results.podman.median ? r.results.berth.median / r.results.podman.median : null,
       },
     })),
   };
@@ -233,5 +313,15 @@ export async function main(): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then((code) => { cleanup(); process.exitCode = code; }, (err) => { cleanup(); console.error(err); process.exitCode = 1; });
+  main().then(
+    (code) => {
+      cleanup();
+      process.exitCode = code;
+    },
+    (err) => {
+      cleanup();
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -15,16 +15,30 @@ import { fileURLToPath } from 'node:url';
 const BENCHES: Array<{ name: string; summary: string; file?: string }> = [
   { name: 'load', summary: 'berth load vs docker load vs podman load (fresh stores, median of BENCH_REPS)' },
   // not run.js: that is this runner
-  { name: 'run', file: 'run-container', summary: 'berth run --rm vs docker run vs podman run vs runc run (busybox, hyperfine) + berth phase trace' },
-  { name: 'lifecycle', summary: 'detached containers: memory per container (BENCH_CONTAINERS x run -d) and exec latency, berth vs docker vs podman' },
-  { name: 'build', summary: 'berth build vs docker build (legacy) vs buildah bud: 11-step Dockerfile on debootstrap, cold (fresh stores) and fully cached + berth phase trace' },
+  {
+    name: 'run',
+    file: 'run-container',
+    summary: 'berth run --rm vs docker run vs podman run vs runc run (busybox, hyperfine) + berth phase trace',
+  },
+  {
+    name: 'lifecycle',
+    summary:
+      'detached containers: memory per container (BENCH_CONTAINERS x run -d) and exec latency, berth vs docker vs podman',
+  },
+  {
+    name: 'build',
+    summary:
+      'berth build vs docker build (legacy) vs buildah bud: 11-step Dockerfile on debootstrap, cold (fresh stores) and fully cached + berth phase trace',
+  },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
 if (unknown.length) {
-  console.error(`bench: unknown benchmark(s) ${unknown.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`);
+  console.error(
+    `bench: unknown benchmark(s) ${unknown.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`,
+  );
   process.exit(2);
 }
 /**
@@ -39,11 +53,18 @@ function freshFilesystem(): (() => void) | undefined {
   spawnSync('umount', ['-l', mnt]);
   fs.rmSync(img, { force: true });
   fs.mkdirSync(mnt, { recursive: true });
-  const sh = (cmd: string) => { const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }); if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`); };
+  const sh = (cmd: string) => {
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
   sh(`truncate -s 16G ${img} && mkfs.ext4 -q -F ${img} && mount -o loop ${img} ${mnt}`);
   process.env.BERTH_TMP = mnt;
   console.log(`bench: stores on a fresh ext4 filesystem at ${mnt} (BENCH_FS=host to use /var/tmp)`);
-  return () => { spawnSync('umount', ['-l', mnt]); fs.rmSync(img, { force: true }); fs.rmSync(mnt, { recursive: true, force: true }); };
+  return () => {
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(img, { force: true });
+    fs.rmSync(mnt, { recursive: true, force: true });
+  };
 }
 
 const cleanup = freshFilesystem();
@@ -52,7 +73,10 @@ for (const b of BENCHES) {
   if (wanted.length && !wanted.includes(b.name)) continue;
   console.log(`\n=== bench ${b.name}: ${b.summary}`);
   const r = spawnSync(process.execPath, [`${here}/${b.file ?? b.name}.js`], { stdio: 'inherit' });
-  if (r.status !== 0) { failed++; console.error(`bench ${b.name}: exit ${r.status ?? r.signal}`); }
+  if (r.status !== 0) {
+    failed++;
+    console.error(`bench ${b.name}: exit ${r.status ?? r.signal}`);
+  }
 }
 cleanup?.();
 process.exitCode = failed ? 1 : 0;

@@ -11,8 +11,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ARCHES = [
-  ['SCMP_ARCH_X86_64', 'x86_64'], ['SCMP_ARCH_X32', 'x32'], ['SCMP_ARCH_X86', 'x86'],
-  ['SCMP_ARCH_AARCH64', 'aarch64'], ['SCMP_ARCH_ARM', 'arm'],
+  ['SCMP_ARCH_X86_64', 'x86_64'],
+  ['SCMP_ARCH_X32', 'x32'],
+  ['SCMP_ARCH_X86', 'x86'],
+  ['SCMP_ARCH_AARCH64', 'aarch64'],
+  ['SCMP_ARCH_ARM', 'arm'],
 ];
 /** A gap wider than this starts a new run instead of '-' holes. */
 const GAP = 8;
@@ -23,7 +26,9 @@ if (!csvPath) {
   process.stderr.write('usage: gen-seccomp-syscalls.mjs path/to/libseccomp/src/syscalls.csv\n');
   process.exit(2);
 }
-const lines = readFileSync(csvPath, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = readFileSync(csvPath, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '');
 const header = lines[0].replace(/^#/, '').split(',');
 const release = /\((v[^ )]+)/.exec(header[0])?.[1];
 if (!release) throw new Error(`${csvPath}: the header names no kernel release: ${header[0]}`);
@@ -37,7 +42,8 @@ function runsOf(column) {
     const nr = cells[col];
     if (nr === 'PNR') continue;
     if (!/^\d+$/.test(nr)) throw new Error(`${csvPath}: ${cells[0]}: ${column} is ${JSON.stringify(nr)}`);
-    if (byNr.has(Number(nr))) throw new Error(`${csvPath}: ${column} ${nr} is both ${byNr.get(Number(nr))} and ${cells[0]}`);
+    if (byNr.has(Number(nr)))
+      throw new Error(`${csvPath}: ${column} ${nr} is both ${byNr.get(Number(nr))} and ${cells[0]}`);
     byNr.set(Number(nr), cells[0]);
   }
   const runs = [];

@@ -23,7 +23,11 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['builder', 'dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
 };
 
-interface Edge { from: string; to: string; typeOnly: boolean }
+interface Edge {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -38,7 +42,8 @@ function edges(): Edge[] {
   const src = join(REPO, 'src');
   for (const file of sources(src)) {
     const text = fs.readFileSync(file, 'utf8');
-    const re = /^(import|export)(\s+type)?[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/gm;
+    const re =
+      /^(import|export)(\s+type)?[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/gm;
     for (const m of text.matchAll(re)) {
       const spec = m[3] ?? m[4]!;
       const target = normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts');
@@ -51,8 +56,14 @@ function edges(): Edge[] {
 const folderOf = (p: string) => p.split('/')[0]!;
 
 test('every folder of src/ is in the layering table', () => {
-  const folders = fs.readdirSync(join(REPO, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.deepEqual(folders.filter((f) => !(f in ALLOWED)), []);
+  const folders = fs
+    .readdirSync(join(REPO, 'src'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual(
+    folders.filter((f) => !(f in ALLOWED)),
+    [],
+  );
 });
 
 test('imports point down the layers of docs/architecture.md', () => {

@@ -11,11 +11,18 @@ export interface FileRange {
   length: number;
 }
 
-interface Job { root: string; range: FileRange; opts: ApplyOptions }
+interface Job {
+  root: string;
+  range: FileRange;
+  opts: ApplyOptions;
+}
 type Reply = { ok: true; res: ApplyResult } | { ok: false; kind: string; code: string; message: string };
 
 export function rangeStream(r: FileRange): AsyncIterable<Buffer> {
-  if (r.length === 0) return (async function* () { /* empty */ })();
+  if (r.length === 0)
+    return (async function* () {
+      /* empty */
+    })();
   return createReadStream(r.path, { start: r.start, end: r.start + r.length - 1, highWaterMark: 1 << 20 });
 }
 
@@ -23,15 +30,22 @@ export function rangeStream(r: FileRange): AsyncIterable<Buffer> {
 export function applyInWorker(root: string, range: FileRange, opts: ApplyOptions): Promise<ApplyResult> {
   return new Promise((resolve, reject) => {
     // this module's own file; in the CLI bundle (dist/berth.mjs), the worker bundle beside it
-    const w = new Worker(fileURLToPath(new URL('./apply-worker.js', import.meta.url)), { workerData: { root, range, opts } satisfies Job });
+    const w = new Worker(fileURLToPath(new URL('./apply-worker.js', import.meta.url)), {
+      workerData: { root, range, opts } satisfies Job,
+    });
     let done = false;
     w.once('message', (m: Reply) => {
       done = true;
       if (m.ok) resolve({ ...m.res, tarSplit: Buffer.from(m.res.tarSplit) });
       else reject(new BerthError(m.kind as BerthError['kind'], m.code, m.message));
     });
-    w.once('error', (err) => { done = true; reject(err); });
-    w.once('exit', (code) => { if (!done) reject(new Error(`layer worker exited with code ${code}`)); });
+    w.once('error', (err) => {
+      done = true;
+      reject(err);
+    });
+    w.once('exit', (code) => {
+      if (!done) reject(new Error(`layer worker exited with code ${code}`));
+    });
   });
 }
 
@@ -42,7 +56,12 @@ if (!isMainThread && parentPort && (workerData as Job | undefined)?.range) {
     (res) => port.postMessage({ ok: true, res } satisfies Reply),
     (err: unknown) => {
       const e = err instanceof BerthError ? err : undefined;
-      port.postMessage({ ok: false, kind: e?.kind ?? 'Internal', code: e?.code ?? 'internal', message: (err as Error)?.message ?? String(err) } satisfies Reply);
+      port.postMessage({
+        ok: false,
+        kind: e?.kind ?? 'Internal',
+        code: e?.code ?? 'internal',
+        message: (err as Error)?.message ?? String(err),
+      } satisfies Reply);
     },
   );
 }

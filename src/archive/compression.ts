@@ -41,13 +41,25 @@ class ZstdTransform extends Transform {
   private readonly z: ZstdDecompress;
   constructor() {
     super();
-    this.z = new ZstdDecompress((chunk) => { this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)); });
+    this.z = new ZstdDecompress((chunk) => {
+      this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try { this.z.push(chunk); cb(); } catch (err) { cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`)); }
+    try {
+      this.z.push(chunk);
+      cb();
+    } catch (err) {
+      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
+    }
   }
   override _flush(cb: TransformCallback): void {
-    try { this.z.push(new Uint8Array(0), true); cb(); } catch (err) { cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`)); }
+    try {
+      this.z.push(new Uint8Array(0), true);
+      cb();
+    } catch (err) {
+      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
+    }
   }
 }
 
@@ -73,7 +85,8 @@ export function checkZstdWindow(head: Buffer, what: string): void {
     for (let i = fcsSize - 1; i >= 0; i--) window = window * 256 + head[off + i]!;
     if (fcsSize === 2) window += 256;
   }
-  if (window > MAX_ZSTD_WINDOW) throw invalid('zstd_window', `${what}: zstd frame asks for a ${window}-byte window (limit ${MAX_ZSTD_WINDOW})`);
+  if (window > MAX_ZSTD_WINDOW)
+    throw invalid('zstd_window', `${what}: zstd frame asks for a ${window}-byte window (limit ${MAX_ZSTD_WINDOW})`);
 }
 
 export interface DecompressOptions {
@@ -94,16 +107,28 @@ export async function* decompressed(src: AsyncIterable<Buffer>, opts: Decompress
   const kind = detectCompression(head);
   let stream: AsyncIterable<Buffer>;
   switch (kind) {
-    case 'none': stream = rest; break;
-    case 'gzip': stream = Readable.from(rest).pipe(createGunzip({ chunkSize: 256 * 1024 })); break;
-    case 'zstd': checkZstdWindow(head, what); stream = Readable.from(rest).pipe(new ZstdTransform()); break;
-    default: throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
+    case 'none':
+      stream = rest;
+      break;
+    case 'gzip':
+      stream = Readable.from(rest).pipe(createGunzip({ chunkSize: 256 * 1024 }));
+      break;
+    case 'zstd':
+      checkZstdWindow(head, what);
+      stream = Readable.from(rest).pipe(new ZstdTransform());
+      break;
+    default:
+      throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
   }
   let total = 0;
   try {
     for await (const chunk of stream) {
       total += chunk.length;
-      if (total > max) throw invalid('too_large', `${what}: uncompressed size exceeds the limit of ${max} bytes (decompression bomb?)`);
+      if (total > max)
+        throw invalid(
+          'too_large',
+          `${what}: uncompressed size exceeds the limit of ${max} bytes (decompression bomb?)`,
+        );
       yield chunk;
     }
   } catch (err) {

@@ -24,7 +24,10 @@ export async function* diffDirTar(root: string): AsyncGenerator<Buffer> {
       pending = 0;
     }
   }
-  const emit = (b: Buffer) => { out.push(b); pending += b.length; };
+  const emit = (b: Buffer) => {
+    out.push(b);
+    pending += b.length;
+  };
   const walk = function* (rel: string): Generator<Buffer> {
     const dir = rel ? `${root}/${rel}` : root;
     const names = fs.readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -33,34 +36,80 @@ export async function* diffDirTar(root: string): AsyncGenerator<Buffer> {
       const full = `${root}/${r}`;
       const st = fs.lstatSync(full);
       const h: TarHeader = {
-        name: r, linkname: '', type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0,
-        mtime: Math.floor(st.mtimeMs / 1000), uname: '', gname: '', devmajor: 0, devminor: 0, xattrs: new Map(),
+        name: r,
+        linkname: '',
+        type: 'file',
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        size: 0,
+        mtime: Math.floor(st.mtimeMs / 1000),
+        uname: '',
+        gname: '',
+        devmajor: 0,
+        devminor: 0,
+        xattrs: new Map(),
       };
-      for (const x of safeList(full)) if (KEPT_XATTRS(x)) { const v = native.lgetxattr(full, x); if (v) h.xattrs.set(x, v); }
+      for (const x of safeList(full))
+        if (KEPT_XATTRS(x)) {
+          const v = native.lgetxattr(full, x);
+          if (v) h.xattrs.set(x, v);
+        }
       if (st.isCharacterDevice() && st.rdev === 0) {
-        emit(encodeHeader({ ...h, name: rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`, mode: 0o600, xattrs: new Map() }));
+        emit(
+          encodeHeader({
+            ...h,
+            name: rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`,
+            mode: 0o600,
+            xattrs: new Map(),
+          }),
+        );
         continue;
       }
       if (st.isDirectory()) {
         emit(encodeHeader({ ...h, name: `${r}/`, type: 'dir' }));
         if (native.lgetxattr(full, OPAQUE_XATTR)?.toString() === 'y') {
-          emit(encodeHeader({ ...h, name: `${r}/${WHITEOUT_OPAQUE}`, type: 'file', mode: st.mode & 0o777, xattrs: new Map() }));
+          emit(
+            encodeHeader({
+              ...h,
+              name: `${r}/${WHITEOUT_OPAQUE}`,
+              type: 'file',
+              mode: st.mode & 0o777,
+              xattrs: new Map(),
+            }),
+          );
         }
         yield* flush(false);
         yield* walk(r);
         continue;
       }
-      if (st.isSymbolicLink()) { emit(encodeHeader({ ...h, type: 'symlink', linkname: fs.readlinkSync(full) })); continue; }
-      if (st.isFIFO()) { emit(encodeHeader({ ...h, type: 'fifo' })); continue; }
+      if (st.isSymbolicLink()) {
+        emit(encodeHeader({ ...h, type: 'symlink', linkname: fs.readlinkSync(full) }));
+        continue;
+      }
+      if (st.isFIFO()) {
+        emit(encodeHeader({ ...h, type: 'fifo' }));
+        continue;
+      }
       if (st.isCharacterDevice() || st.isBlockDevice()) {
-        emit(encodeHeader({ ...h, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major(st.rdev), devminor: minor(st.rdev) }));
+        emit(
+          encodeHeader({
+            ...h,
+            type: st.isCharacterDevice() ? 'char' : 'block',
+            devmajor: major(st.rdev),
+            devminor: minor(st.rdev),
+          }),
+        );
         continue;
       }
       if (st.isSocket()) continue; // sockets are not archived (as Docker)
       const key = `${st.dev}:${st.ino}`;
       if (st.nlink > 1) {
         const first = links.get(key);
-        if (first) { emit(encodeHeader({ ...h, type: 'link', linkname: first })); continue; }
+        if (first) {
+          emit(encodeHeader({ ...h, type: 'link', linkname: first }));
+          continue;
+        }
         links.set(key, r);
       }
       emit(encodeHeader({ ...h, size: st.size }));
@@ -88,7 +137,11 @@ export async function* diffDirTar(root: string): AsyncGenerator<Buffer> {
 }
 
 function safeList(p: string): string[] {
-  try { return native.llistxattr(p); } catch { return []; }
+  try {
+    return native.llistxattr(p);
+  } catch {
+    return [];
+  }
 }
 
 function major(dev: number): number {

@@ -46,7 +46,11 @@ export interface ApplyOptions {
  * are created with O_EXCL|O_NOFOLLOW, link targets must resolve inside root.
  * On error the caller discards `root`; partial content is never registered.
  */
-export async function applyLayer(root: string, src: AsyncIterable<Buffer>, opts: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyLayer(
+  root: string,
+  src: AsyncIterable<Buffer>,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const what = opts.what ?? 'layer';
   const w = new LayerWriter(root);
   const parser = new TarParser(w);
@@ -65,13 +69,19 @@ export async function applyLayer(root: string, src: AsyncIterable<Buffer>, opts:
     throw err instanceof BerthError && err.message.startsWith(what) ? err : wrap(`apply ${what}`, err);
   }
   return {
-    diffID: `sha256:${hash.digest('hex')}` as DiffID, size: w.size, tarSplit: w.split.finish(), entries: parser.entries,
+    diffID: `sha256:${hash.digest('hex')}` as DiffID,
+    size: w.size,
+    tarSplit: w.split.finish(),
+    entries: parser.entries,
     ...(blobHash ? { blobDigest: `sha256:${blobHash.digest('hex')}` } : {}),
   };
 }
 
 async function* tee(src: AsyncIterable<Buffer>, h: Hash): AsyncGenerator<Buffer> {
-  for await (const c of src) { h.update(c); yield c; }
+  for await (const c of src) {
+    h.update(c);
+    yield c;
+  }
 }
 
 class LayerWriter implements TarVisitor {
@@ -128,7 +138,8 @@ class LayerWriter implements TarVisitor {
         if (c) {
           const h = c.h;
           if (h.uid !== 0 || h.gid !== 0) fs.fchownSync(fd, h.uid, h.gid);
-          if ((h.mode & 0o7000) !== 0 || (h.mode & this.umask) !== 0 || h.uid !== 0 || h.gid !== 0) fs.fchmodSync(fd, h.mode);
+          if ((h.mode & 0o7000) !== 0 || (h.mode & this.umask) !== 0 || h.uid !== 0 || h.gid !== 0)
+            fs.fchmodSync(fd, h.mode);
           this.setXattrs(c.full, h);
           fs.futimesSync(fd, h.mtime, h.mtime);
         }
@@ -145,7 +156,14 @@ class LayerWriter implements TarVisitor {
   }
 
   abort(): void {
-    if (this.fd >= 0) { try { fs.closeSync(this.fd); } catch { /* already failing */ } this.fd = -1; }
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already failing */
+      }
+      this.fd = -1;
+    }
   }
 
   private fail(h: TarHeader, why: string, code = 'tar_entry'): never {
@@ -169,7 +187,10 @@ class LayerWriter implements TarVisitor {
     this.seen.add(rel);
     switch (h.type) {
       case 'dir':
-        if (!this.dirs.has(rel)) { fs.mkdirSync(full, 0o755); this.dirs.add(rel); }
+        if (!this.dirs.has(rel)) {
+          fs.mkdirSync(full, 0o755);
+          this.dirs.add(rel);
+        }
         this.applyMeta(full, h);
         return;
       case 'file':
@@ -188,14 +209,16 @@ class LayerWriter implements TarVisitor {
         const target = cleanEntryName(h.linkname, 'hardlink target');
         if (target === '') this.fail(h, 'hardlink to the layer root');
         this.checkDirChain(dirOf(target), h);
-        if (!this.seen.has(target)) this.fail(h, `hardlink target ${JSON.stringify(h.linkname)} is not in this layer`, 'tar_link');
+        if (!this.seen.has(target))
+          this.fail(h, `hardlink target ${JSON.stringify(h.linkname)} is not in this layer`, 'tar_link');
         fs.linkSync(`${this.root}/${target}`, full);
         return;
       }
       case 'char':
       case 'block':
       case 'fifo': {
-        if (h.devmajor > MAX_MAJOR || h.devminor > MAX_MINOR) this.fail(h, `device number ${h.devmajor}:${h.devminor} out of range`, 'tar_device');
+        if (h.devmajor > MAX_MAJOR || h.devminor > MAX_MINOR)
+          this.fail(h, `device number ${h.devmajor}:${h.devminor} out of range`, 'tar_device');
         const kind = h.type === 'char' ? native.S_IFCHR : h.type === 'block' ? native.S_IFBLK : native.S_IFIFO;
         native.mknod(full, kind | (h.mode & 0o777), h.devmajor, h.devminor);
         this.applyMeta(full, h);
@@ -244,11 +267,19 @@ class LayerWriter implements TarVisitor {
     this.ensureDir(dirOf(rel), h);
     const full = `${this.root}/${rel}`;
     let st: fs.Stats | undefined;
-    try { st = fs.lstatSync(full); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+    try {
+      st = fs.lstatSync(full);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     if (!st) {
       fs.mkdirSync(full, 0o755);
     } else if (!st.isDirectory()) {
-      this.fail(h, `parent ${JSON.stringify(rel)} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}`, 'tar_breakout');
+      this.fail(
+        h,
+        `parent ${JSON.stringify(rel)} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}`,
+        'tar_breakout',
+      );
     }
     this.dirs.add(rel);
   }
@@ -258,7 +289,8 @@ class LayerWriter implements TarVisitor {
     if (this.dirs.has(rel)) return;
     this.checkDirChain(dirOf(rel), h);
     const st = fs.lstatSync(`${this.root}/${rel}`, { throwIfNoEntry: false });
-    if (!st || !st.isDirectory()) this.fail(h, `hardlink target passes through ${JSON.stringify(rel)}, which is not a directory`, 'tar_breakout');
+    if (!st || !st.isDirectory())
+      this.fail(h, `hardlink target passes through ${JSON.stringify(rel)}, which is not a directory`, 'tar_breakout');
     this.dirs.add(rel);
   }
 
@@ -292,7 +324,10 @@ export function treeSize(root: string): number {
   const walk = (dir: string) => {
     for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = `${dir}/${ent.name}`;
-      if (ent.isDirectory()) { walk(p); continue; }
+      if (ent.isDirectory()) {
+        walk(p);
+        continue;
+      }
       const st = fs.lstatSync(p, { bigint: false });
       if (st.size === 0) continue;
       const key = `${st.dev}:${st.ino}`;

@@ -11,21 +11,33 @@ import { TarParser, type TarVisitor } from './tar-parser.js';
 import type { TarHeader } from './tar-header.js';
 import { TarSplitRecorder } from './tarsplit.js';
 
-export interface Measured { diffID: DiffID; tarSplit: Buffer; entries: number }
+export interface Measured {
+  diffID: DiffID;
+  tarSplit: Buffer;
+  entries: number;
+}
 
 class Measure implements TarVisitor {
   readonly split = new TarSplitRecorder();
   private crc = Buffer.alloc(8);
   private hasBody = false;
-  raw(b: Buffer): void { this.split.raw(b); }
-  endOfArchive(): void { this.split.endOfArchive(); }
+  raw(b: Buffer): void {
+    this.split.raw(b);
+  }
+  endOfArchive(): void {
+    this.split.endOfArchive();
+  }
   entry(h: TarHeader): void {
     this.split.file(h.name, h.size, null);
     this.hasBody = h.size > 0;
     this.crc.fill(0);
   }
-  body(chunk: Buffer): void { native.crc64(this.crc, chunk); }
-  entryEnd(): void { if (this.hasBody) this.split.setLastCrc(Buffer.from(this.crc)); }
+  body(chunk: Buffer): void {
+    native.crc64(this.crc, chunk);
+  }
+  entryEnd(): void {
+    if (this.hasBody) this.split.setLastCrc(Buffer.from(this.crc));
+  }
 }
 
 export async function measureLayer(src: AsyncIterable<Buffer>): Promise<Measured> {

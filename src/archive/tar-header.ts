@@ -26,10 +26,24 @@ export type TarType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | '
 export const BLOCK = 512;
 
 const TYPE_BY_FLAG: Record<string, TarType> = {
-  '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
 };
 const FLAG_BY_TYPE: Record<TarType, string> = {
-  file: '0', link: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6',
+  file: '0',
+  link: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
 };
 
 /** Flags of records that modify the next header rather than describe a file. */
@@ -65,7 +79,10 @@ export function parseNumeric(b: Buffer, off: number, len: number, field: string)
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid('tar_range', `tar header: ${field} out of range`);
     return Number(v);
   }
-  let s = b.toString('latin1', off, off + len).replace(/[\0 ]+$/g, '').replace(/^[ \0]+/, '');
+  const s = b
+    .toString('latin1', off, off + len)
+    .replace(/[\0 ]+$/g, '')
+    .replace(/^[ \0]+/, '');
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw invalid('tar_numeric', `tar header: invalid ${field} ${JSON.stringify(s)}`);
   const n = parseInt(s, 8);
@@ -104,9 +121,14 @@ function signedChecksumOf(b: Buffer, off: number): number {
 
 export function parseBlock(b: Buffer, off: number): RawHeader {
   let stored = -1;
-  try { stored = parseNumeric(b, off + 148, 8, 'checksum'); } catch { /* reported below */ }
+  try {
+    stored = parseNumeric(b, off + 148, 8, 'checksum');
+  } catch {
+    /* reported below */
+  }
   // like Go's archive/tar, accept the POSIX (unsigned) sum or the signed one some old tars wrote
-  if (stored !== checksumOf(b, off) && stored !== signedChecksumOf(b, off)) throw invalid('tar_checksum', 'tar header: checksum mismatch (not a tar archive, or corrupt)');
+  if (stored !== checksumOf(b, off) && stored !== signedChecksumOf(b, off))
+    throw invalid('tar_checksum', 'tar header: checksum mismatch (not a tar archive, or corrupt)');
   const magic = b.toString('latin1', off + 257, off + 263);
   const ustar = magic === 'ustar\0' || magic === 'ustar ';
   let name = cstr(b, off, 100);
@@ -166,7 +188,12 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
  * archive/tar (so Docker) does: PAX first, then non-empty GNU long names over
  * it; the old trailing-slash directory rule looks at the final name.
  */
-export function finalHeader(raw: RawHeader, pax: Map<string, Buffer> | undefined, longName: string | undefined, longLink: string | undefined): TarHeader {
+export function finalHeader(
+  raw: RawHeader,
+  pax: Map<string, Buffer> | undefined,
+  longName: string | undefined,
+  longLink: string | undefined,
+): TarHeader {
   const h = applyPax(raw, pax, 'file');
   if (longName) h.name = longName;
   if (longLink) h.linkname = longLink;
@@ -177,9 +204,19 @@ export function finalHeader(raw: RawHeader, pax: Map<string, Buffer> | undefined
 /** Fold PAX records into a raw header, producing the final header. */
 export function applyPax(raw: RawHeader, pax: Map<string, Buffer> | undefined, type: TarType): TarHeader {
   const h: TarHeader = {
-    name: raw.name, linkname: raw.linkname, type, mode: raw.mode & 0o7777, uid: raw.uid, gid: raw.gid,
-    size: raw.size, mtime: raw.mtime, uname: raw.uname, gname: raw.gname,
-    devmajor: raw.devmajor, devminor: raw.devminor, xattrs: new Map(),
+    name: raw.name,
+    linkname: raw.linkname,
+    type,
+    mode: raw.mode & 0o7777,
+    uid: raw.uid,
+    gid: raw.gid,
+    size: raw.size,
+    mtime: raw.mtime,
+    uname: raw.uname,
+    gname: raw.gname,
+    devmajor: raw.devmajor,
+    devminor: raw.devminor,
+    xattrs: new Map(),
   };
   if (!pax) return h;
   for (const [k, v] of pax) {
@@ -187,21 +224,40 @@ export function applyPax(raw: RawHeader, pax: Map<string, Buffer> | undefined, t
     const s = () => v.toString('utf8');
     const num = (field: string) => {
       const n = Number(s());
-      if (!Number.isFinite(n) || n < 0) throw invalid('tar_pax', `tar entry ${JSON.stringify(h.name)}: invalid PAX ${field} ${JSON.stringify(s())}`);
+      if (!Number.isFinite(n) || n < 0)
+        throw invalid('tar_pax', `tar entry ${JSON.stringify(h.name)}: invalid PAX ${field} ${JSON.stringify(s())}`);
       return n;
     };
     switch (k) {
-      case 'path': h.name = s(); break;
-      case 'linkpath': h.linkname = s(); break;
-      case 'size': h.size = num('size'); if (!Number.isSafeInteger(h.size)) throw invalid('tar_range', 'tar: PAX size out of range'); break;
-      case 'uid': h.uid = num('uid'); break;
-      case 'gid': h.gid = num('gid'); break;
-      case 'uname': h.uname = s(); break;
-      case 'gname': h.gname = s(); break;
-      case 'mtime': h.mtime = num('mtime'); break;
+      case 'path':
+        h.name = s();
+        break;
+      case 'linkpath':
+        h.linkname = s();
+        break;
+      case 'size':
+        h.size = num('size');
+        if (!Number.isSafeInteger(h.size)) throw invalid('tar_range', 'tar: PAX size out of range');
+        break;
+      case 'uid':
+        h.uid = num('uid');
+        break;
+      case 'gid':
+        h.gid = num('gid');
+        break;
+      case 'uname':
+        h.uname = s();
+        break;
+      case 'gname':
+        h.gname = s();
+        break;
+      case 'mtime':
+        h.mtime = num('mtime');
+        break;
       default:
         if (k.startsWith('SCHILY.xattr.')) h.xattrs.set(k.slice(13), v);
-        else if (k.startsWith('GNU.sparse.')) throw invalid('tar_type', `tar entry ${JSON.stringify(h.name)}: sparse files are not supported`);
+        else if (k.startsWith('GNU.sparse.'))
+          throw invalid('tar_type', `tar entry ${JSON.stringify(h.name)}: sparse files are not supported`);
     }
   }
   return h;
@@ -231,7 +287,8 @@ function splitUstar(name: string): [string, string] | null {
   if (n > 256) return null;
   for (let i = name.length - 1; i > 0; i--) {
     if (name[i] !== '/') continue;
-    const prefix = name.slice(0, i), rest = name.slice(i + 1);
+    const prefix = name.slice(0, i),
+      rest = name.slice(i + 1);
     if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest.length > 0) return [prefix, rest];
   }
   return null;
@@ -276,24 +333,59 @@ function encodeBlock(h: TarHeader, flag: string, name: string, prefix: string, l
 export function encodeHeader(h: TarHeader): Buffer {
   const pax: Buffer[] = [];
   const split = splitUstar(h.name);
-  let name = h.name, prefix = '';
+  let name = h.name,
+    prefix = '';
   if (split) [prefix, name] = split;
-  else { pax.push(paxRecord('path', h.name)); name = Buffer.from(h.name).subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_'); }
+  else {
+    pax.push(paxRecord('path', h.name));
+    name = Buffer.from(h.name)
+      .subarray(0, 100)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_');
+  }
   let linkname = h.linkname;
-  if (Buffer.byteLength(linkname) > 100) { pax.push(paxRecord('linkpath', linkname)); linkname = ''; }
+  if (Buffer.byteLength(linkname) > 100) {
+    pax.push(paxRecord('linkpath', linkname));
+    linkname = '';
+  }
   const big = (n: number, len: number) => n.toString(8).length > len - 1;
   const hh = { ...h };
-  if (big(h.size, 12)) { pax.push(paxRecord('size', String(h.size))); hh.size = 0; }
-  if (big(h.uid, 8)) { pax.push(paxRecord('uid', String(h.uid))); hh.uid = 0; }
-  if (big(h.gid, 8)) { pax.push(paxRecord('gid', String(h.gid))); hh.gid = 0; }
-  if (Buffer.byteLength(h.uname) > 32) { pax.push(paxRecord('uname', h.uname)); hh.uname = ''; }
-  if (Buffer.byteLength(h.gname) > 32) { pax.push(paxRecord('gname', h.gname)); hh.gname = ''; }
+  if (big(h.size, 12)) {
+    pax.push(paxRecord('size', String(h.size)));
+    hh.size = 0;
+  }
+  if (big(h.uid, 8)) {
+    pax.push(paxRecord('uid', String(h.uid)));
+    hh.uid = 0;
+  }
+  if (big(h.gid, 8)) {
+    pax.push(paxRecord('gid', String(h.gid)));
+    hh.gid = 0;
+  }
+  if (Buffer.byteLength(h.uname) > 32) {
+    pax.push(paxRecord('uname', h.uname));
+    hh.uname = '';
+  }
+  if (Buffer.byteLength(h.gname) > 32) {
+    pax.push(paxRecord('gname', h.gname));
+    hh.gname = '';
+  }
   for (const k of [...h.xattrs.keys()].sort()) pax.push(paxRecord(`SCHILY.xattr.${k}`, h.xattrs.get(k)!));
   const main = encodeBlock(hh, FLAG_BY_TYPE[h.type], name, prefix, linkname);
   if (pax.length === 0) return main;
   const data = Buffer.concat(pax);
   const paxHdr: TarHeader = {
-    ...hh, name: paxName(h.name), linkname: '', type: 'file', size: data.length, uid: 0, gid: 0, uname: '', gname: '', mode: 0o644, xattrs: new Map(),
+    ...hh,
+    name: paxName(h.name),
+    linkname: '',
+    type: 'file',
+    size: data.length,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    mode: 0o644,
+    xattrs: new Map(),
   };
   const ph = encodeBlock(paxHdr, 'x', paxHdr.name.slice(0, 100), '', '');
   return Buffer.concat([ph, data, Buffer.alloc(padding(data.length)), main]);
@@ -304,7 +396,10 @@ function paxName(name: string): string {
   const i = clean.lastIndexOf('/');
   const dir = i >= 0 ? clean.slice(0, i) : '.';
   const base = i >= 0 ? clean.slice(i + 1) : clean;
-  return Buffer.from(`${dir}/PaxHeaders.0/${base}`).subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_');
+  return Buffer.from(`${dir}/PaxHeaders.0/${base}`)
+    .subarray(0, 100)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '_');
 }
 
 export function padding(size: number): number {

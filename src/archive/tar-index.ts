@@ -1,6 +1,15 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
-import { BLOCK, finalHeader, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax, type TarHeader } from './tar-header.js';
+import {
+  BLOCK,
+  finalHeader,
+  isMetaFlag,
+  isZeroBlock,
+  padding,
+  parseBlock,
+  parsePax,
+  type TarHeader,
+} from './tar-header.js';
 import { cleanEntryName } from './names.js';
 
 export interface IndexedEntry {
@@ -24,7 +33,8 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
     let pax: Map<string, Buffer> | undefined;
     let longName: string | undefined, longLink: string | undefined;
     const readAt = (buf: Buffer, at: number, len: number) => {
-      if (at + len > fileSize) throw invalid('tar_truncated', `${what}: unexpected end of file at offset ${fileSize} (truncated archive)`);
+      if (at + len > fileSize)
+        throw invalid('tar_truncated', `${what}: unexpected end of file at offset ${fileSize} (truncated archive)`);
       fs.readSync(fd, buf, 0, len, at);
     };
     for (;;) {
@@ -44,9 +54,11 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
         continue;
       }
       const h = finalHeader(raw, pax, longName, longLink);
-      pax = undefined; longName = longLink = undefined;
+      pax = undefined;
+      longName = longLink = undefined;
       const bodySize = h.type === 'file' ? h.size : 0; // other types have no data section, as in Go's reader
-      if (off + bodySize > fileSize) throw invalid('tar_truncated', `${what}: entry ${JSON.stringify(h.name)} is truncated`);
+      if (off + bodySize > fileSize)
+        throw invalid('tar_truncated', `${what}: entry ${JSON.stringify(h.name)} is truncated`);
       out.set(cleanEntryName(h.name, `${what} entry`), { header: h, offset: off });
       off += bodySize + padding(bodySize);
     }
@@ -57,13 +69,20 @@ export function indexTarFile(path: string, what = 'archive'): Map<string, Indexe
 }
 
 /** Follow symlinks and hardlinks inside the archive (docker save links duplicate layers). */
-export function resolveEntry(index: Map<string, IndexedEntry>, name: string, what = 'archive'): IndexedEntry | undefined {
+export function resolveEntry(
+  index: Map<string, IndexedEntry>,
+  name: string,
+  what = 'archive',
+): IndexedEntry | undefined {
   let cur = cleanEntryName(name, `${what} reference`);
   for (let depth = 0; depth < 16; depth++) {
     const e = index.get(cur);
     if (!e) return undefined;
     if (e.header.type === 'file') return e;
-    if (e.header.type === 'link') { cur = cleanEntryName(e.header.linkname, `${what} link`); continue; }
+    if (e.header.type === 'link') {
+      cur = cleanEntryName(e.header.linkname, `${what} link`);
+      continue;
+    }
     if (e.header.type === 'symlink') {
       const dir = cur.includes('/') ? cur.slice(0, cur.lastIndexOf('/')) : '';
       const t = e.header.linkname.startsWith('/') ? e.header.linkname : `${dir}/${e.header.linkname}`;
@@ -76,7 +95,11 @@ export function resolveEntry(index: Map<string, IndexedEntry>, name: string, wha
 }
 
 export function readEntry(path: string, e: IndexedEntry, max = 64 << 20): Buffer {
-  if (e.header.size > max) throw invalid('archive_entry_size', `archive entry ${JSON.stringify(e.header.name)} is too large (${e.header.size} bytes)`);
+  if (e.header.size > max)
+    throw invalid(
+      'archive_entry_size',
+      `archive entry ${JSON.stringify(e.header.name)} is too large (${e.header.size} bytes)`,
+    );
   const fd = fs.openSync(path, 'r');
   try {
     const b = Buffer.alloc(e.header.size);

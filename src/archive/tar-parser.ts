@@ -1,7 +1,14 @@
 import { invalid } from '../core/errors.js';
 import {
-  BLOCK, finalHeader, isMetaFlag, isZeroBlock, padding, parseBlock, parsePax,
-  type RawHeader, type TarHeader,
+  BLOCK,
+  finalHeader,
+  isMetaFlag,
+  isZeroBlock,
+  padding,
+  parseBlock,
+  parsePax,
+  type RawHeader,
+  type TarHeader,
 } from './tar-header.js';
 
 /** Receives a tar stream's pieces in order; every input byte goes to exactly one of raw() or body(). */
@@ -45,7 +52,10 @@ export class TarParser {
   private readonly maxMeta: number;
   entries = 0;
 
-  constructor(private readonly v: TarVisitor, opts: TarParserOptions = {}) {
+  constructor(
+    private readonly v: TarVisitor,
+    opts: TarParserOptions = {},
+  ) {
     this.maxMeta = opts.maxMetaSize ?? 1 << 20;
   }
 
@@ -134,7 +144,11 @@ export class TarParser {
     }
     this.v.raw(Buffer.from(block));
     if (isMetaFlag(raw.flag)) {
-      if (raw.size > this.maxMeta) throw invalid('tar_meta_size', `tar: extended header of ${raw.size} bytes exceeds the ${this.maxMeta}-byte limit`);
+      if (raw.size > this.maxMeta)
+        throw invalid(
+          'tar_meta_size',
+          `tar: extended header of ${raw.size} bytes exceeds the ${this.maxMeta}-byte limit`,
+        );
       this.metaFlag = raw.flag;
       this.metaBuf = [];
       this.remaining = raw.size;

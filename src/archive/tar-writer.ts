@@ -5,8 +5,20 @@ import { BLOCK, encodeHeader, padding, type TarHeader } from './tar-header.js';
 /** Header defaults for archive members berth writes (root-owned, fixed times for reproducibility). */
 export function fileHeader(name: string, size: number, over: Partial<TarHeader> = {}): TarHeader {
   return {
-    name, linkname: '', type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0, uname: '', gname: '',
-    devmajor: 0, devminor: 0, xattrs: new Map(), ...over,
+    name,
+    linkname: '',
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: 0,
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs: new Map(),
+    ...over,
   };
 }
 

@@ -26,7 +26,10 @@ export class TarSplitRecorder {
   private pendingLen = 0;
 
   raw(b: Buffer): void {
-    if (!this.afterEnd) { this.pending.push(Buffer.from(b)); return; }
+    if (!this.afterEnd) {
+      this.pending.push(Buffer.from(b));
+      return;
+    }
     // after the end marker, tar-split stores trailing bytes in segments of at most 1 MiB
     let off = 0;
     while (off < b.length) {
@@ -34,7 +37,10 @@ export class TarSplitRecorder {
       this.pending.push(Buffer.from(b.subarray(off, off + n)));
       this.pendingLen += n;
       off += n;
-      if (this.pendingLen === TRAILER_SEGMENT) { this.flush(); this.pendingLen = 0; }
+      if (this.pendingLen === TRAILER_SEGMENT) {
+        this.flush();
+        this.pendingLen = 0;
+      }
     }
   }
 
@@ -89,15 +95,38 @@ export function parseTarSplit(gz: Buffer, what = 'tar-split'): TarSplitEntry[] {
   for (const line of text.split('\n')) {
     lineNo++;
     if (!line) continue;
-    let j: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null; position?: number };
-    try { j = JSON.parse(line); } catch { throw corrupt('tarsplit_corrupt', `${what}: line ${lineNo}: invalid JSON`); }
+    let j: {
+      type?: number;
+      name?: string;
+      name_raw?: string;
+      size?: number;
+      payload?: string | null;
+      position?: number;
+    };
+    try {
+      j = JSON.parse(line);
+    } catch {
+      throw corrupt('tarsplit_corrupt', `${what}: line ${lineNo}: invalid JSON`);
+    }
     if (j.type === 2 && typeof j.payload === 'string') {
       out.push({ type: 2, payload: Buffer.from(j.payload, 'base64'), position: j.position ?? out.length });
     } else if (j.type === 1) {
-      const name = typeof j.name === 'string' ? j.name : typeof j.name_raw === 'string' ? Buffer.from(j.name_raw, 'base64').toString('latin1') : null;
+      const name =
+        typeof j.name === 'string'
+          ? j.name
+          : typeof j.name_raw === 'string'
+            ? Buffer.from(j.name_raw, 'base64').toString('latin1')
+            : null;
       const size = j.size ?? 0;
-      if (name === null || !Number.isSafeInteger(size) || size < 0) throw corrupt('tarsplit_corrupt', `${what}: line ${lineNo}: bad file entry`);
-      out.push({ type: 1, name, size, crc: j.payload ? Buffer.from(j.payload, 'base64') : null, position: j.position ?? out.length });
+      if (name === null || !Number.isSafeInteger(size) || size < 0)
+        throw corrupt('tarsplit_corrupt', `${what}: line ${lineNo}: bad file entry`);
+      out.push({
+        type: 1,
+        name,
+        size,
+        crc: j.payload ? Buffer.from(j.payload, 'base64') : null,
+        position: j.position ?? out.length,
+      });
     } else {
       throw corrupt('tarsplit_corrupt', `${what}: line ${lineNo}: unknown entry type ${JSON.stringify(j.type)}`);
     }

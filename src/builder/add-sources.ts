@@ -12,14 +12,22 @@ import type { Readable } from 'node:stream';
 import { invalid, notFound } from '../core/errors.js';
 import { decompressed } from '../archive/compression.js';
 
-/** The decompressed bytes of a local archive (tar, possibly gzip/bzip2/xz/zstd compressed), or undefined when the file is not one. */
+/**
+ * The decompressed bytes of a local archive (tar, possibly gzip/bzip2/xz/zstd compressed), or undefined when the file
+ * is not one.
+ */
 export async function archiveStream(path: string): Promise<AsyncIterable<Buffer> | undefined> {
   const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   const head = Buffer.alloc(6);
   const n = fs.readSync(fd, head, 0, 6, 0);
   fs.closeSync(fd);
   const h = head.subarray(0, n);
-  const tool = h[0] === 0x42 && h[1] === 0x5a && h[2] === 0x68 ? 'bzip2' : h.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) ? 'xz' : undefined;
+  const tool =
+    h[0] === 0x42 && h[1] === 0x5a && h[2] === 0x68
+      ? 'bzip2'
+      : h.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+        ? 'xz'
+        : undefined;
   const open = (): AsyncIterable<Buffer> => {
     if (!tool) return decompressed(fs.createReadStream(path), { what: path });
     const p = spawn(tool, ['-dc', path], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -52,12 +60,13 @@ export async function download(url: string, dir: string): Promise<string> {
   let body: Buffer;
   try {
     res = await httpGet(new URL(url));
-    body = Buffer.concat(await res.toArray() as Buffer[]);
+    body = Buffer.concat((await res.toArray()) as Buffer[]);
   } catch (err) {
     throw notFound('add_url', `ADD failed: cannot fetch ${url}: ${(err as Error).message}`);
   }
   const status = res.statusCode ?? 0;
-  if (status < 200 || status > 299) throw notFound('add_url', `ADD failed: cannot fetch ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
+  if (status < 200 || status > 299)
+    throw notFound('add_url', `ADD failed: cannot fetch ${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
   const name = posix.basename(new URL(url).pathname) || 'download';
   if (name === '..' || name === '.') throw invalid('add_url', `ADD failed: cannot derive a file name from ${url}`);
   const file = `${dir}/${name}`;
@@ -76,7 +85,9 @@ function withExtraCas(tls: typeof import('node:tls')): import('node:tls').Secure
   const file = process.env.BERTH_EXTRA_CA_CERTS;
   if (!file) return undefined;
   let pem: string;
-  try { pem = fs.readFileSync(file, 'utf8'); } catch (e) {
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (e) {
     process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
     return undefined;
   }

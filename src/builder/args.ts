@@ -5,7 +5,14 @@
  * visible to a step only once its stage declares it; the proxy args are always allowed.
  */
 export const BUILTIN_ARGS: ReadonlySet<string> = new Set([
-  'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
 ]);
 
 export class BuildArgs {
@@ -15,7 +22,10 @@ export class BuildArgs {
   /** Every arg some stage declared: the rest of --build-arg is reported unused. */
   readonly referenced: Set<string>;
 
-  constructor(readonly fromOptions: ReadonlyMap<string, string | undefined>, referenced = new Set<string>()) {
+  constructor(
+    readonly fromOptions: ReadonlyMap<string, string | undefined>,
+    referenced = new Set<string>(),
+  ) {
     this.referenced = referenced;
   }
 

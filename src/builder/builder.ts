@@ -16,7 +16,13 @@ import { familiarString, type Reference } from '../image/reference.js';
 import { BuildArgs } from './args.js';
 import { expand } from '../dockerfile/expand.js';
 import { parse } from '../dockerfile/parse.js';
-import { toInstruction, type Dockerfile, type Instruction, type LabelInstruction, type Stage } from '../dockerfile/instructions.js';
+import {
+  toInstruction,
+  type Dockerfile,
+  type Instruction,
+  type LabelInstruction,
+  type Stage,
+} from '../dockerfile/instructions.js';
 import { childImage, probeCache, putStepImage, scratchImage, useCached } from './image-step.js';
 import { dispatchMetadata, isMetadata } from './metadata.js';
 import { dispatchRun } from './run-step.js';
@@ -59,7 +65,10 @@ export interface BuildResult {
   stage: number;
 }
 
-interface StageResult { imageId: ImageID | undefined; image: ImageConfig }
+interface StageResult {
+  imageId: ImageID | undefined;
+  image: ImageConfig;
+}
 
 export async function build(containers: ContainerStore, o: BuildOptions): Promise<BuildResult> {
   const store = containers.images;
@@ -67,7 +76,8 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
   const escape = df.escape;
   const args = new BuildArgs(o.buildArgs);
   const metaEnv = () => args.allMeta();
-  const targetIx = o.target === undefined ? df.stages.length - 1 : df.stages.findIndex((s) => s.name === o.target!.toLowerCase());
+  const targetIx =
+    o.target === undefined ? df.stages.length - 1 : df.stages.findIndex((s) => s.name === o.target!.toLowerCase());
   if (targetIx < 0) throw invalid('build_target', `failed to reach build target ${o.target} in Dockerfile`);
   // meta args first: later stages' FROM lines and the stage graph need them
   const metaSteps = df.globalArgs.length;
@@ -81,8 +91,11 @@ export async function build(containers: ContainerStore, o: BuildOptions): Promis
     }
   }
   const needed = neededStages(df, targetIx, metaEnv());
-  const labelSteps = Object.keys(o.labels).sort().map((k) => labelInstruction(k, o.labels[k]!, df.stages[targetIx]!));
-  const total = metaSteps + [...needed].reduce((n, i) => n + 1 + df.stages[i]!.instructions.length, 0) + labelSteps.length;
+  const labelSteps = Object.keys(o.labels)
+    .sort()
+    .map((k) => labelInstruction(k, o.labels[k]!, df.stages[targetIx]!));
+  const total =
+    metaSteps + [...needed].reduce((n, i) => n + 1 + df.stages[i]!.instructions.length, 0) + labelSteps.length;
   let step = 1;
   const say = (s: string) => o.out.line(s);
   const stepLine = (text: string) => {
@@ -145,7 +158,11 @@ export function neededStages(df: Dockerfile, target: number, meta: ReadonlyMap<s
   const byName = new Map(df.stages.filter((s) => s.name).map((s) => [s.name!, s.index]));
   const refOf = (word: string, before: number, allowIndex: boolean): number | undefined => {
     let v: string;
-    try { v = expand(word, meta, { escape: df.escape }); } catch { return undefined; }
+    try {
+      v = expand(word, meta, { escape: df.escape });
+    } catch {
+      return undefined;
+    }
     const named = byName.get(v.toLowerCase());
     if (named !== undefined && named < before) return named;
     if (allowIndex && /^\d+$/.test(v) && Number(v) < before) return Number(v);
@@ -171,7 +188,14 @@ export function neededStages(df: Dockerfile, target: number, meta: ReadonlyMap<s
   return out;
 }
 
-async function fromStage(containers: ContainerStore, o: BuildOptions, stage: Stage, args: BuildArgs, results: Map<number, StageResult>, meta: Map<string, string>): Promise<StageState> {
+async function fromStage(
+  containers: ContainerStore,
+  o: BuildOptions,
+  stage: Stage,
+  args: BuildArgs,
+  results: Map<number, StageResult>,
+  meta: Map<string, string>,
+): Promise<StageState> {
   const fail = (e: unknown) => wrap(`${o.file}:${stage.from.node.startLine}: FROM`, e);
   const df = o.dockerfile;
   const name = expand(stage.from.image, meta, { escape: df.escape });
@@ -179,7 +203,8 @@ async function fromStage(containers: ContainerStore, o: BuildOptions, stage: Sta
   if (stage.from.platform !== undefined) {
     const p = expand(stage.from.platform, meta, { escape: df.escape });
     const [os, arch] = p.split('/');
-    if (os !== 'linux' || (arch !== undefined && arch !== goArch())) throw fail(unsupported('platform', `platform ${p} is not supported: berth builds for linux/${goArch()}`));
+    if (os !== 'linux' || (arch !== undefined && arch !== goArch()))
+      throw fail(unsupported('platform', `platform ${p} is not supported: berth builds for linux/${goArch()}`));
   }
   const stageArgs = args.forStage();
   const byName = df.stages.find((s) => s.name === name.toLowerCase() && s.index < stage.index);
@@ -189,7 +214,13 @@ async function fromStage(containers: ContainerStore, o: BuildOptions, stage: Sta
   }
   if (name === 'scratch') return beginStage(scratchImage(), undefined, stageArgs, stage.name);
   const id = containers.images.tryResolve(name);
-  if (!id) throw fail(notFound('image_not_found', `no such image: ${name} (berth build uses local images: load, import or pull it first)`));
+  if (!id)
+    throw fail(
+      notFound(
+        'image_not_found',
+        `no such image: ${name} (berth build uses local images: load, import or pull it first)`,
+      ),
+    );
   return beginStage(containers.images.images.get(id), id, stageArgs, stage.name);
 }
 
@@ -198,7 +229,8 @@ function triggerInstruction(text: string, file: string, line: number): Instructi
     const res = parse(text, `${file} (ONBUILD trigger)`);
     if (res.nodes.length !== 1) throw invalid('onbuild', 'onbuild trigger should be a single expression');
     const ins = toInstruction(res.nodes[0]!, `${file} (ONBUILD trigger)`);
-    if (ins.kind === 'FROM' || ins.kind === 'ONBUILD' || ins.kind === 'MAINTAINER') throw invalid('onbuild', `${ins.kind} isn't allowed as an ONBUILD trigger`);
+    if (ins.kind === 'FROM' || ins.kind === 'ONBUILD' || ins.kind === 'MAINTAINER')
+      throw invalid('onbuild', `${ins.kind} isn't allowed as an ONBUILD trigger`);
     return ins;
   } catch (err) {
     throw wrap(`${file}:${line}: ONBUILD trigger ${JSON.stringify(text)}`, err);
@@ -207,7 +239,11 @@ function triggerInstruction(text: string, file: string, line: number): Instructi
 
 function labelInstruction(key: string, value: string, stage: Stage): LabelInstruction {
   const original = `LABEL ${key}=${value}`;
-  return { kind: 'LABEL', labels: [{ key, value }], node: { ...stage.from.node, instruction: 'LABEL', args: [], original, flags: {}, rawFlags: [], heredocs: [] } };
+  return {
+    kind: 'LABEL',
+    labels: [{ key, value }],
+    node: { ...stage.from.node, instruction: 'LABEL', args: [], original, flags: {}, rawFlags: [], heredocs: [] },
+  };
 }
 
 interface StepEnv {
@@ -221,8 +257,14 @@ interface StepEnv {
 async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: string, noExpand = false): Promise<void> {
   const { containers, o } = env;
   const common = {
-    containers, noCache: o.noCache, network: o.network, rm: o.rm, forceRm: o.forceRm, ...(o.signal ? { signal: o.signal } : {}),
-    say: (l: string) => o.out.line(l), usingCache: () => o.out.line(' ---> Using cache'),
+    containers,
+    noCache: o.noCache,
+    network: o.network,
+    rm: o.rm,
+    forceRm: o.forceRm,
+    ...(o.signal ? { signal: o.signal } : {}),
+    say: (l: string) => o.out.line(l),
+    usingCache: () => o.out.line(' ---> Using cache'),
   };
   try {
     if (isMetadata(ins)) {
@@ -233,14 +275,20 @@ async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: str
     } else if (ins.kind === 'WORKDIR') {
       await dispatchWorkdir(common, s, ins, env.df.escape);
     } else if (ins.kind === 'COPY' || ins.kind === 'ADD') {
-      await dispatchCopy({ ...common, context: o.context, sourceRoot: o.sourceRoot, stage: (ref) => stageSource(env, ref) }, s, ins, env.df.escape);
+      await dispatchCopy(
+        { ...common, context: o.context, sourceRoot: o.sourceRoot, stage: (ref) => stageSource(env, ref) },
+        s,
+        ins,
+        env.df.escape,
+      );
     } else {
       throw invalid('dockerfile', `${ins.kind} is not allowed here`);
     }
   } catch (err) {
     if (err instanceof BerthError && (err.code === 'run_failed' || err.code === 'build_interrupted')) throw err;
     // `Dockerfile:3: COPY failed: ...`: the file, line and instruction, named once
-    const named = err instanceof Error && (err.message.startsWith(`${ins.kind} `) || err.message.startsWith('When using'));
+    const named =
+      err instanceof Error && (err.message.startsWith(`${ins.kind} `) || err.message.startsWith('When using'));
     throw wrap(named ? `${file}:${ins.node.startLine}` : `${file}:${ins.node.startLine}: ${ins.kind}`, err);
   }
 }
@@ -254,15 +302,25 @@ function stageSource(env: StepEnv, ref: string): { imageId: ImageID | undefined;
     if (r) return r;
     const n = Number(ref);
     const current = [...env.results.keys()].length;
-    throw invalid('copy_from', n >= env.df.stages.length || n > current ? 'index out of bounds' : 'refers to current build stage');
+    throw invalid(
+      'copy_from',
+      n >= env.df.stages.length || n > current ? 'index out of bounds' : 'refers to current build stage',
+    );
   }
   const id = env.containers.images.tryResolve(ref);
-  if (!id) throw notFound('image_not_found', `invalid from flag value ${ref}: no such image (berth build uses local images)`);
+  if (!id)
+    throw notFound('image_not_found', `invalid from flag value ${ref}: no such image (berth build uses local images)`);
   return { imageId: id, image: env.containers.images.images.get(id) };
 }
 
 /** A metadata step: reuse a cached image, else store the new config with no layer. */
-async function commitMetadata(containers: ContainerStore, s: StageState, comment: string, noCache: boolean, usingCache: () => void): Promise<void> {
+async function commitMetadata(
+  containers: ContainerStore,
+  s: StageState,
+  comment: string,
+  noCache: boolean,
+  usingCache: () => void,
+): Promise<void> {
   const store = containers.images;
   const cc = withCmdComment(s.runConfig, comment);
   const hit = noCache ? undefined : probeCache(store, s.imageId, cc);
@@ -271,6 +329,10 @@ async function commitMetadata(containers: ContainerStore, s: StageState, comment
     useCached(store, s, hit);
     return;
   }
-  const cfg = childImage(s.image, { containerConfig: cc, config: s.runConfig, ...(s.maintainer ? { author: s.maintainer } : {}) });
+  const cfg = childImage(s.image, {
+    containerConfig: cc,
+    config: s.runConfig,
+    ...(s.maintainer ? { author: s.maintainer } : {}),
+  });
   await store.withTxn('build', (txn) => putStepImage(store, txn, s, cfg));
 }

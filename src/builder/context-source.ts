@@ -19,13 +19,20 @@ export function contextSource(ctx: BuildContext): SourceRoot {
     dir: ctx.root,
     async resolve(src): Promise<SourceMatch[]> {
       // what is copied is where the source leads (symlinks followed inside the root), under the name it was given
-      return (await resolveSources(ctx, src)).map((m) => ({ rel: m.resolved, name: posix.basename(m.rel || m.resolved), isDir: m.isDir, hash: m.hash }));
+      return (await resolveSources(ctx, src)).map((m) => ({
+        rel: m.resolved,
+        name: posix.basename(m.rel || m.resolved),
+        isDir: m.isDir,
+        hash: m.hash,
+      }));
     },
     includes: (rel) => ctx.tree.get(rel) !== undefined,
   };
 }
 
-/** Another directory as a source root: walked (and hashed as files are asked for) on first use; everything in it counts. */
+/**
+ * Another directory as a source root: walked (and hashed as files are asked for) on first use; everything in it counts.
+ */
 export function dirSource(dir: string): SourceRoot {
   let ctx: BuildContext | undefined;
   const get = () => {
@@ -50,10 +57,18 @@ export function lazySum(tree: ContextTree, e: ContextEntry): string | undefined 
   if (!e.st || e.rel === '') return undefined;
   const p = tree.hostPath(e.rel);
   let cap: Buffer | null = null;
-  try { cap = native.lgetxattr(p, 'security.capability'); } catch { /* none */ }
+  try {
+    cap = native.lgetxattr(p, 'security.capability');
+  } catch {
+    /* none */
+  }
   const h = clientHeader(e.rel, e.st, e.linkname, undefined, null);
   const hasher = tarsumHasher({
-    ...h, uid: e.st.uid, gid: e.st.gid, uname: hostName('/etc/passwd', e.st.uid), gname: hostName('/etc/group', e.st.gid),
+    ...h,
+    uid: e.st.uid,
+    gid: e.st.gid,
+    uname: hostName('/etc/passwd', e.st.uid),
+    gname: hostName('/etc/group', e.st.gid),
     xattrs: cap ? new Map([['security.capability', cap]]) : h.xattrs,
   });
   if (e.kind === 'file' && e.st.size > 0) hashBody(hasher, p);
@@ -67,8 +82,15 @@ function hostName(file: '/etc/passwd' | '/etc/group', id: number): string {
   let m = hostNames.get(file);
   if (!m) {
     let text: string | undefined;
-    try { text = fs.readFileSync(file, 'utf8'); } catch { /* no names */ }
-    const entries = file === '/etc/passwd' ? parsePasswd(text).map((e) => [e.uid, e.name] as const) : parseGroup(text).map((e) => [e.gid, e.name] as const);
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* no names */
+    }
+    const entries =
+      file === '/etc/passwd'
+        ? parsePasswd(text).map((e) => [e.uid, e.name] as const)
+        : parseGroup(text).map((e) => [e.gid, e.name] as const);
     m = new Map();
     for (const [n, name] of entries) if (!m.has(n)) m.set(n, name);
     hostNames.set(file, m);

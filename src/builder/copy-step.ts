@@ -17,20 +17,42 @@ import { TarParser } from '../archive/tar-parser.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ImageConfig } from '../image/config.js';
-import { at, Extractor, extractTree, openBeneath, walkTree, type ExtractTarget, type TreeEntry } from '../container/cp-tree.js';
+import {
+  at,
+  Extractor,
+  extractTree,
+  openBeneath,
+  walkTree,
+  type ExtractTarget,
+  type TreeEntry,
+} from '../container/cp-tree.js';
 import { inRoot } from '../container/cp.js';
 import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { readInRoot } from '../runtime/rootfs-path.js';
 import { expand } from '../dockerfile/expand.js';
 import type { CopyInstruction } from '../dockerfile/instructions.js';
 import { probeCache, useCached } from './image-step.js';
-import { commitStepContainer, createStepContainer, removeStepContainer, withMountedStep, type StepOptions } from './step-container.js';
+import {
+  commitStepContainer,
+  createStepContainer,
+  removeStepContainer,
+  withMountedStep,
+  type StepOptions,
+} from './step-container.js';
 import { expansionEnv, withCmdCommentString, type StageState } from './state.js';
 import { archiveStream, download } from './add-sources.js';
 import { createHash } from 'node:crypto';
 
-/** A COPY source as resolved in its root: its path (relative, no symlinks on the way), kind and content hash (`file:<hex>`, `dir:<hex>`). */
-export interface SourceMatch { rel: string; name: string; isDir: boolean; hash: string }
+/**
+ * A COPY source as resolved in its root: its path (relative, no symlinks on the way), kind and content hash
+ * (`file:<hex>`, `dir:<hex>`).
+ */
+export interface SourceMatch {
+  rel: string;
+  name: string;
+  isDir: boolean;
+  hash: string;
+}
 
 /** Where sources are resolved: a directory and Docker's rules for a source argument (globs, .dockerignore). */
 export interface SourceRoot {
@@ -40,10 +62,15 @@ export interface SourceRoot {
   includes(rel: string): boolean;
 }
 
-/** The hash naming an instruction's sources: the only one's, or `multi:` + sha256 of them joined by commas (moby's getSourceHashFromInfos). */
+/**
+ * The hash naming an instruction's sources: the only one's, or `multi:` + sha256 of them joined by commas (moby's
+ * getSourceHashFromInfos).
+ */
 export function hashSources(matches: readonly SourceMatch[]): string {
   if (matches.length === 1) return matches[0]!.hash;
-  return `multi:${createHash('sha256').update(matches.map((m) => m.hash).join(',')).digest('hex')}`;
+  return `multi:${createHash('sha256')
+    .update(matches.map((m) => m.hash).join(','))
+    .digest('hex')}`;
 }
 
 export interface CopyEnv extends StepOptions {
@@ -57,16 +84,31 @@ export interface CopyEnv extends StepOptions {
   stage(ref: string): { imageId: ImageID | undefined; image: ImageConfig };
 }
 
-interface Identity { uid: number; gid: number }
+interface Identity {
+  uid: number;
+  gid: number;
+}
 
-export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruction, escape: '\\' | '`'): Promise<void> {
+export async function dispatchCopy(
+  env: CopyEnv,
+  s: StageState,
+  ins: CopyInstruction,
+  escape: '\\' | '`',
+): Promise<void> {
   const name = ins.kind;
   const vars = expansionEnv(s);
   const x = (w: string) => expand(w, vars, { escape });
   const chmodText = ins.chmod !== undefined ? x(ins.chmod) : undefined;
-  if (chmodText !== undefined && !/^[0-7]{1,4}$/.test(chmodText)) throw invalid('copy_chmod', `invalid chmod parameter: ${JSON.stringify(chmodText)}: an octal mode such as 0644 is expected`);
+  if (chmodText !== undefined && !/^[0-7]{1,4}$/.test(chmodText))
+    throw invalid(
+      'copy_chmod',
+      `invalid chmod parameter: ${JSON.stringify(chmodText)}: an octal mode such as 0644 is expected`,
+    );
   const chmod = chmodText !== undefined ? parseInt(chmodText, 8) : undefined;
-  if (ins.link) env.say(` ---> [Warning] ${name} --link: the layer is built the classic way (same content, not independent of the layers below)`);
+  if (ins.link)
+    env.say(
+      ` ---> [Warning] ${name} --link: the layer is built the classic way (same content, not independent of the layers below)`,
+    );
   const sources = ins.sources;
   const dest = x(ins.dest);
   const chown = ins.chown !== undefined ? x(ins.chown) : undefined;
@@ -75,10 +117,16 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
 
   // an image or stage to copy from is mounted (read through a step container) while the sources are hashed and copied
   const from = fromRef !== undefined ? env.stage(fromRef) : undefined;
-  const fromCtr = from?.imageId ? await createStepContainer(env.containers, { ...s, imageId: from.imageId, image: from.image }, {}, [], { ...env, say: () => undefined }) : undefined;
+  const fromCtr = from?.imageId
+    ? await createStepContainer(env.containers, { ...s, imageId: from.imageId, image: from.image }, {}, [], {
+        ...env,
+        say: () => undefined,
+      })
+    : undefined;
   const tmpDirs: string[] = [];
   try {
-    const run = async (root: SourceRoot) => copyFrom(env, s, ins, root, dest, { chown, chmod, chmodText, preserve: fromRef !== undefined }, x, tmpDirs);
+    const run = async (root: SourceRoot) =>
+      copyFrom(env, s, ins, root, dest, { chown, chmod, chmodText, preserve: fromRef !== undefined }, x, tmpDirs);
     if (from) {
       if (!fromCtr) {
         const empty = fs.mkdtempSync('/var/tmp/berth-build-empty-');
@@ -88,7 +136,8 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
       return await withMountedStep(env.containers, fromCtr, (merged) => run(env.sourceRoot(merged)));
     }
     const ctx = env.context;
-    if (!ctx && sources.some((src) => src.kind === 'path' && !isURL(x(src.path)))) throw invalid('no_context', `${name} failed: there is no build context (the Dockerfile came from stdin)`);
+    if (!ctx && sources.some((src) => src.kind === 'path' && !isURL(x(src.path))))
+      throw invalid('no_context', `${name} failed: there is no build context (the Dockerfile came from stdin)`);
     return await run(ctx ?? env.sourceRoot('/var/empty'));
   } finally {
     if (fromCtr) await env.containers.remove(env.containers.tryGet(fromCtr.ID) ?? fromCtr);
@@ -98,9 +147,23 @@ export async function dispatchCopy(env: CopyEnv, s: StageState, ins: CopyInstruc
 
 const isURL = (s: string) => /^https?:\/\//i.test(s);
 
-interface Perms { chown?: string; chmod?: number; chmodText?: string; preserve: boolean }
+interface Perms {
+  chown?: string;
+  chmod?: number;
+  chmodText?: string;
+  preserve: boolean;
+}
 
-async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root: SourceRoot, dest: string, perms: Perms, x: (w: string) => string, tmpDirs: string[]): Promise<void> {
+async function copyFrom(
+  env: CopyEnv,
+  s: StageState,
+  ins: CopyInstruction,
+  root: SourceRoot,
+  dest: string,
+  perms: Perms,
+  x: (w: string) => string,
+  tmpDirs: string[],
+): Promise<void> {
   const { chown, chmodText, preserve } = perms;
   const name = ins.kind;
   const matches: Array<SourceMatch & { root: SourceRoot; decompress: boolean }> = [];
@@ -109,7 +172,9 @@ async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root:
       const dir = fs.mkdtempSync('/var/tmp/berth-build-heredoc-');
       tmpDirs.push(dir);
       const file = posix.basename(src.heredoc.name) || 'heredoc';
-      fs.writeFileSync(`${dir}/${file}`, src.heredoc.expand ? x(src.heredoc.content) : src.heredoc.content, { mode: 0o644 });
+      fs.writeFileSync(`${dir}/${file}`, src.heredoc.expand ? x(src.heredoc.content) : src.heredoc.content, {
+        mode: 0o644,
+      });
       fs.chmodSync(`${dir}/${file}`, 0o644);
       const r = env.sourceRoot(dir);
       for (const m of await r.resolve(file)) matches.push({ ...m, root: r, decompress: false });
@@ -134,11 +199,19 @@ async function copyFrom(env: CopyEnv, s: StageState, ins: CopyInstruction, root:
     for (const m of found) matches.push({ ...m, root, decompress: name === 'ADD' });
   }
   if (matches.length === 0) throw invalid('copy_no_source', `${name} failed: no source files were specified`);
-  if (matches.length > 1 && !dest.endsWith('/')) throw invalid('copy_dest', `When using ${name} with more than one source file, the destination must be a directory and end with a /`);
+  if (matches.length > 1 && !dest.endsWith('/'))
+    throw invalid(
+      'copy_dest',
+      `When using ${name} with more than one source file, the destination must be a directory and end with a /`,
+    );
   const srcHash = hashSources(matches);
   const rc = s.runConfig;
-  // dockerd glues --chown to the hash (`COPY --chown=app:appfile:...`); --chmod (berth, as BuildKit) comes before, spaced
-  const cc = withCmdCommentString(rc, `${name} ${chmodText !== undefined ? `--chmod=${chmodText} ` : ''}${chown !== undefined && chown !== '' ? `--chown=${chown}` : ''}${srcHash} in ${dest} `);
+  // dockerd glues --chown to the hash (`COPY --chown=app:appfile:...`); --chmod (berth, as BuildKit) comes before,
+  // spaced
+  const cc = withCmdCommentString(
+    rc,
+    `${name} ${chmodText !== undefined ? `--chmod=${chmodText} ` : ''}${chown !== undefined && chown !== '' ? `--chown=${chown}` : ''}${srcHash} in ${dest} `,
+  );
   const hit = env.noCache ? undefined : probeCache(env.containers.images, s.imageId, cc);
   if (hit) {
     env.usingCache();
@@ -171,7 +244,10 @@ export function normalizeDest(workdir: string | undefined, requested: string): s
   return requested.endsWith('/') && !d.endsWith('/') ? `${d}/` : d;
 }
 
-/** `--chown=user[:group]`: numeric ids as is, names from the destination's /etc/passwd and /etc/group; no group = the user string again. */
+/**
+ * `--chown=user[:group]`: numeric ids as is, names from the destination's /etc/passwd and /etc/group; no group = the
+ * user string again.
+ */
 export function parseChown(rootfs: string, spec: string): Identity {
   const parts = spec.split(':');
   if (parts.length > 2) throw invalid('chown', `invalid chown string format: ${spec}`);
@@ -180,27 +256,40 @@ export function parseChown(rootfs: string, spec: string): Identity {
   let uid = num(u);
   if (uid === undefined) {
     const p = parsePasswd(readInRoot(rootfs, '/etc/passwd')).find((e) => e.name === u);
-    if (!p) throw invalid('chown', `unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`);
+    if (!p)
+      throw invalid(
+        'chown',
+        `unable to convert uid/gid chown string to host mapping: can't find uid for user ${u}: no such user: ${u}`,
+      );
     uid = p.uid;
   }
   let gid = num(g!);
   if (gid === undefined) {
     const e = parseGroup(readInRoot(rootfs, '/etc/group')).find((x) => x.name === g);
-    if (!e) throw invalid('chown', `unable to convert uid/gid chown string to host mapping: can't find gid for group ${g}: no such group: ${g}`);
+    if (!e)
+      throw invalid(
+        'chown',
+        `unable to convert uid/gid chown string to host mapping: can't find gid for group ${g}: no such group: ${g}`,
+      );
     gid = e.gid;
   }
   return { uid, gid };
 }
 
-/** Make `abs` (resolved inside the root) a directory, creating what is missing with mode 0755 and `owner`. Returns its path relative to the root. */
+/**
+ * Make `abs` (resolved inside the root) a directory, creating what is missing with mode 0755 and `owner`. Returns its
+ * path relative to the root.
+ */
 function mkdirInRoot(rootFd: number, abs: string, owner: Identity): { rel: string; existed: boolean } {
   const rel = inRoot(rootFd, abs);
   let existed = true;
-  fs.closeSync(openBeneath(rootFd, rel, (fd) => {
-    fs.fchmodSync(fd, 0o755);
-    fs.fchownSync(fd, owner.uid, owner.gid);
-    existed = false;
-  }));
+  fs.closeSync(
+    openBeneath(rootFd, rel, (fd) => {
+      fs.fchmodSync(fd, 0o755);
+      fs.fchownSync(fd, owner.uid, owner.gid);
+      existed = false;
+    }),
+  );
   return { rel, existed };
 }
 
@@ -212,7 +301,14 @@ function target(rootFd: number, dirRel: string, identity: Identity | undefined):
   };
 }
 
-async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, destPath: string, identity: Identity | undefined, decompress: boolean, chmod: number | undefined): Promise<void> {
+async function copyOne(
+  rootFd: number,
+  m: SourceMatch & { root: SourceRoot },
+  destPath: string,
+  identity: Identity | undefined,
+  decompress: boolean,
+  chmod: number | undefined,
+): Promise<void> {
   // dockerd chowns what it copied (fixPermissions), and chown clears a file's setuid bit (and setgid with group exec)
   const mode = (it: Iterable<TreeEntry>) => {
     const chowned = identity ? clearSetid(it) : it;
@@ -254,7 +350,11 @@ async function copyOne(rootFd: number, m: SourceMatch & { root: SourceRoot }, de
       let file = destPath;
       const rel = inRoot(rootFd, destPath);
       let isDir = false;
-      try { isDir = fs.statSync(at(rootFd, rel)).isDirectory(); } catch { /* a new file */ }
+      try {
+        isDir = fs.statSync(at(rootFd, rel)).isDirectory();
+      } catch {
+        /* a new file */
+      }
       if (destPath.endsWith('/') || isDir) file = posix.join(destPath, as);
       const parent = mkdirInRoot(rootFd, posix.dirname(file), identity ?? { uid: 0, gid: 0 });
       extract(mode(walkTree(srcDirFd, base, posix.basename(file))), target(rootFd, parent.rel, identity));
@@ -273,7 +373,10 @@ function* withMode(entries: Iterable<TreeEntry>, mode: number): Generator<TreeEn
 
 function* clearSetid(entries: Iterable<TreeEntry>): Generator<TreeEntry> {
   for (const e of entries) {
-    if (e.h.type !== 'file' || !(e.h.mode & 0o6000)) { yield e; continue; }
+    if (e.h.type !== 'file' || !(e.h.mode & 0o6000)) {
+      yield e;
+      continue;
+    }
     const mode = e.h.mode & ~0o4000 & ~(e.h.mode & 0o010 ? 0o2000 : 0);
     yield { ...e, h: { ...e.h, mode } };
   }

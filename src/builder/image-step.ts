@@ -21,11 +21,23 @@ export function scratchImage(): ImageConfig {
 }
 
 /** The image a step makes on `parent`; `diffID` undefined (or the empty tar's) means no layer. */
-export function childImage(parent: ImageConfig, step: { containerConfig: ContainerConfig; config: ContainerConfig; diffID?: DiffID; author?: string; containerId?: string }): ImageConfig {
+export function childImage(
+  parent: ImageConfig,
+  step: {
+    containerConfig: ContainerConfig;
+    config: ContainerConfig;
+    diffID?: DiffID;
+    author?: string;
+    containerId?: string;
+  },
+): ImageConfig {
   const empty = !step.diffID || step.diffID === EMPTY_TAR_DIFFID;
   const created = new Date().toISOString();
   const history: HistoryEntry = {
-    created, ...(step.author ? { author: step.author } : {}), created_by: (step.containerConfig.Cmd ?? []).join(' '), ...(empty ? { empty_layer: true } : {}),
+    created,
+    ...(step.author ? { author: step.author } : {}),
+    created_by: (step.containerConfig.Cmd ?? []).join(' '),
+    ...(empty ? { empty_layer: true } : {}),
   };
   return {
     architecture: parent.architecture || goArch(),
@@ -38,15 +50,22 @@ export function childImage(parent: ImageConfig, step: { containerConfig: Contain
     created,
     docker_version: 'berth-0.1.0',
     history: [...(parent.history ?? []), history],
-    rootfs: { type: 'layers', diff_ids: empty ? [...parent.rootfs.diff_ids] : [...parent.rootfs.diff_ids, step.diffID!] },
+    rootfs: {
+      type: 'layers',
+      diff_ids: empty ? [...parent.rootfs.diff_ids] : [...parent.rootfs.diff_ids, step.diffID!],
+    },
   };
 }
 
 /** Store a step's image (in txn) and make it the stage's current image. */
 export async function putStepImage(store: ImageStore, txn: Txn, s: StageState, cfg: ImageConfig): Promise<ImageID> {
-  const id = await store.putImage(txn, encodeImageConfig(cfg), cfg, [], { ...(s.imageId ? { parent: s.imageId } : {}), builtLocally: true });
+  const id = await store.putImage(txn, encodeImageConfig(cfg), cfg, [], {
+    ...(s.imageId ? { parent: s.imageId } : {}),
+    builtLocally: true,
+  });
   const idx = indexes.get(store);
-  if (idx && !(idx.get(s.imageId ?? '') ?? []).includes(id)) idx.set(s.imageId ?? '', [...(idx.get(s.imageId ?? '') ?? []), id]);
+  if (idx && !(idx.get(s.imageId ?? '') ?? []).includes(id))
+    idx.set(s.imageId ?? '', [...(idx.get(s.imageId ?? '') ?? []), id]);
   s.imageId = id;
   s.image = cfg;
   return id;
@@ -62,7 +81,11 @@ export function probeCache(store: ImageStore, parent: ImageID | undefined, cc: C
   let best: { id: ImageID; created: string } | undefined;
   for (const id of candidates) {
     let cfg: ImageConfig;
-    try { cfg = store.images.get(id); } catch { continue; }
+    try {
+      cfg = store.images.get(id);
+    } catch {
+      continue;
+    }
     if (!sameStepConfig(cfg.container_config, cc)) continue;
     if (!parent && cfg.rootfs.diff_ids.length > 1) continue;
     const created = cfg.created ?? '';

@@ -30,7 +30,8 @@ export function dispatchMetadata(s: StageState, ins: Meta, escape: '\\' | '`', n
       for (const { key, value } of pairs) {
         const kv = `${key}=${value}`;
         const i = list.findIndex((e) => e.split('=', 1)[0] === key);
-        if (i >= 0) list[i] = kv; else list.push(kv);
+        if (i >= 0) list[i] = kv;
+        else list.push(kv);
       }
       rc.Env = list;
       return `ENV ${pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`;
@@ -55,7 +56,8 @@ export function dispatchMetadata(s: StageState, ins: Meta, escape: '\\' | '`', n
     }
     case 'ENTRYPOINT': {
       // `ENTRYPOINT []` clears it (null), where `CMD []` stays []
-      rc.Entrypoint = ins.form === 'shell' ? [...shellOf(rc), ins.command] : ins.command.length ? [...ins.command] : null;
+      rc.Entrypoint =
+        ins.form === 'shell' ? [...shellOf(rc), ins.command] : ins.command.length ? [...ins.command] : null;
       delete rc.ArgsEscaped;
       if (!s.cmdSet) rc.Cmd = null;
       return `ENTRYPOINT ${goQuoteSlice(rc.Entrypoint)}`;
@@ -72,14 +74,17 @@ export function dispatchMetadata(s: StageState, ins: Meta, escape: '\\' | '`', n
       // durations and retries), and that merged one is what the image keeps: HEALTHCHECK NONE keeps the intervals
       const prev = rc.Healthcheck;
       if (prev) {
-        for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!h[k] && prev[k]) h[k] = prev[k];
+        for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const)
+          if (!h[k] && prev[k]) h[k] = prev[k];
       }
       rc.Healthcheck = h;
       return message;
     }
     case 'EXPOSE': {
       // the words are sorted (bytewise, as Go's sort.Strings) before they are expanded, as buildkit's parser does
-      const ports = [...ins.ports].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).flatMap((p) => expandWords(p, env, { escape }));
+      const ports = [...ins.ports]
+        .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+        .flatMap((p) => expandWords(p, env, { escape }));
       rc.ExposedPorts = { ...(rc.ExposedPorts ?? {}) };
       for (const p of ports) for (const spec of portSpecs(p)) rc.ExposedPorts[spec] = {};
       return `EXPOSE ${ports.join(' ')}`;

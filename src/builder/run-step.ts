@@ -12,7 +12,15 @@ import { startForeground } from '../container/run.js';
 import type { ContainerConfig } from '../image/config.js';
 import type { RunInstruction } from '../dockerfile/instructions.js';
 import { probeCache, useCached } from './image-step.js';
-import { commitStepContainer, createStepContainer, dropVolumeWrites, endIfInterrupted, lowerDirs, removeStepContainer, type StepOptions } from './step-container.js';
+import {
+  commitStepContainer,
+  createStepContainer,
+  dropVolumeWrites,
+  endIfInterrupted,
+  lowerDirs,
+  removeStepContainer,
+  type StepOptions,
+} from './step-container.js';
 import { copyConfig, shellOf, type StageState } from './state.js';
 
 export interface RunOutput {
@@ -28,7 +36,11 @@ export function runCommandLine(ins: RunInstruction, config: ContainerConfig): st
   const only = /^\s*\d*<<-?\s*["']?([^"'\s]+)["']?\s*$/.exec(ins.command);
   if (only && ins.heredocs.length === 1 && only[1] === ins.heredocs[0]!.name) {
     const body = ins.heredocs[0]!.content;
-    if (body.startsWith('#!')) throw unsupported('heredoc_shebang', 'RUN <<EOF with a #! script is not supported yet: run it through its interpreter (RUN python3 <<EOF)');
+    if (body.startsWith('#!'))
+      throw unsupported(
+        'heredoc_shebang',
+        'RUN <<EOF with a #! script is not supported yet: run it through its interpreter (RUN python3 <<EOF)',
+      );
     return [...shell, body];
   }
   let full = ins.command;
@@ -50,7 +62,13 @@ export function runConfigs(s: StageState, cmd: string[]): { key: ContainerConfig
   const key: ContainerConfig = { ...copyConfig(rc), Cmd: saveCmd };
   delete key.ArgsEscaped;
   if (saveCmd.length) key.Entrypoint = null;
-  const run: ContainerConfig = { ...copyConfig(rc), Cmd: cmd, Env: [...(rc.Env ?? []), ...used], Entrypoint: null, Healthcheck: { Test: ['NONE'] } };
+  const run: ContainerConfig = {
+    ...copyConfig(rc),
+    Cmd: cmd,
+    Env: [...(rc.Env ?? []), ...used],
+    Entrypoint: null,
+    Healthcheck: { Test: ['NONE'] },
+  };
   delete run.ArgsEscaped;
   return { key, run };
 }
@@ -67,12 +85,14 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
   if (flag) throw unsupported('run_flag', `the --${flag} option of RUN is not supported by berth's builder yet`);
   // RUN --network=default|none|host (BuildKit's): this step's network; it is part of the cache key
   const net = ins.flags['network'];
-  if (net !== undefined && net !== 'default' && net !== 'none' && net !== 'host') throw invalid('run_network', `RUN --network=${String(net)}: expected default, none or host`);
+  if (net !== undefined && net !== 'default' && net !== 'none' && net !== 'host')
+    throw invalid('run_network', `RUN --network=${String(net)}: expected default, none or host`);
   const network = net === 'none' || net === 'host' ? net : env.network;
   const cmd = runCommandLine(ins, s.runConfig);
   const { key, run } = runConfigs(s, cmd);
   // the history names the override before the command: `|1 V=1 --network=host /bin/sh -c make`
-  if (net === 'none' || net === 'host') key.Cmd = [...(key.Cmd ?? []).slice(0, -cmd.length), `--network=${net}`, ...cmd];
+  if (net === 'none' || net === 'host')
+    key.Cmd = [...(key.Cmd ?? []).slice(0, -cmd.length), `--network=${net}`, ...cmd];
   const hit = env.noCache ? undefined : probeCache(env.containers.images, s.imageId, key);
   if (hit) {
     env.usingCache();
@@ -90,7 +110,13 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
       volatile: true,
       // interrupted: the command is killed (its PID 1 with it, the whole namespace), then the container removed below
       onStart: (_kill, pid) => {
-        stop = () => { try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* ended */ } };
+        stop = () => {
+          try {
+            if (pid) process.kill(pid, 'SIGKILL');
+          } catch {
+            /* ended */
+          }
+        };
         if (env.signal?.aborted) stop();
         else env.signal?.addEventListener('abort', stop, { once: true });
       },
@@ -101,7 +127,12 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
       },
     });
     // all output is read before the step ends (the monitor's pipes close after its exit)
-    if (monitor) await Promise.all([monitor.stdout, monitor.stderr].map((st) => (st && !st.readableEnded ? new Promise((r) => st.once('close', r)) : undefined)));
+    if (monitor)
+      await Promise.all(
+        [monitor.stdout, monitor.stderr].map((st) =>
+          st && !st.readableEnded ? new Promise((r) => st.once('close', r)) : undefined,
+        ),
+      );
   } catch (err) {
     await endIfInterrupted(env.containers, c, env);
     if (env.forceRm) await removeStepContainer(env.containers, c, env);
@@ -112,11 +143,16 @@ export async function dispatchRun(env: RunStepEnv, s: StageState, ins: RunInstru
   await endIfInterrupted(env.containers, c, env);
   if (code !== 0) {
     if (env.forceRm) await removeStepContainer(env.containers, c, env);
-    throw new BerthError('InvalidArgument', 'run_failed', `The command '${run.Cmd!.join(' ')}' returned a non-zero code: ${code}`);
+    throw new BerthError(
+      'InvalidArgument',
+      'run_failed',
+      `The command '${run.Cmd!.join(' ')}' returned a non-zero code: ${code}`,
+    );
   }
   // what a RUN writes below a VOLUME goes to the volume in Docker, not to the layer
   const paths = env.containers.images.paths;
   const volumes = Object.keys(run.Volumes ?? {});
-  if (volumes.length) dropVolumeWrites(`${paths.cacheDir(c.MountID)}/diff`, lowerDirs(paths.overlay, paths.cacheDir(c.MountID)), volumes);
+  if (volumes.length)
+    dropVolumeWrites(`${paths.cacheDir(c.MountID)}/diff`, lowerDirs(paths.overlay, paths.cacheDir(c.MountID)), volumes);
   await commitStepContainer(env.containers, s, c, key, env);
 }

@@ -26,10 +26,16 @@ export interface StageState {
 }
 
 /** The config a stage starts from: the base image's, with PATH defaulted and stdin closed. */
-export function beginStage(image: ImageConfig, imageId: ImageID | undefined, args: BuildArgs, stageName?: string): StageState {
+export function beginStage(
+  image: ImageConfig,
+  imageId: ImageID | undefined,
+  args: BuildArgs,
+  stageName?: string,
+): StageState {
   // no config (FROM scratch): Docker's zero container.Config, every field present
   const runConfig: ContainerConfig = image.config ? copyConfig(image.config) : emptyContainerConfig();
-  if (!(runConfig.Env ?? []).some((e) => e.split('=', 1)[0] === 'PATH')) runConfig.Env = [...(runConfig.Env ?? []), DEFAULT_PATH_ENV];
+  if (!(runConfig.Env ?? []).some((e) => e.split('=', 1)[0] === 'PATH'))
+    runConfig.Env = [...(runConfig.Env ?? []), DEFAULT_PATH_ENV];
   runConfig.OpenStdin = false;
   runConfig.StdinOnce = false;
   return { runConfig, imageId, image, cmdSet: false, args, ...(stageName ? { stageName } : {}) };
@@ -72,13 +78,28 @@ export function expansionEnv(s: StageState): Map<string, string> {
 export function sameStepConfig(a: ContainerConfig | undefined, b: ContainerConfig): boolean {
   if (!a || a.OpenStdin || b.OpenStdin) return false;
   // most candidates differ in the step itself (Cmd): decide that cheaply first
-  const ac = a.Cmd ?? [], bc = b.Cmd ?? [];
+  const ac = a.Cmd ?? [],
+    bc = b.Cmd ?? [];
   if (ac.length !== bc.length || ac.some((x, i) => x !== bc[i])) return false;
-  const key = (c: ContainerConfig) => JSON.stringify([
-    c.User ?? '', !!c.Tty, !!c.AttachStdout, !!c.AttachStderr, c.Cmd ?? [], c.Env ?? [], sorted(c.Labels), Object.keys(c.ExposedPorts ?? {}).sort(),
-    c.Entrypoint ?? [], Object.keys(c.Volumes ?? {}).sort(), c.WorkingDir ?? '', c.Shell ?? [], c.Healthcheck ?? null, c.StopSignal ?? '', c.OnBuild ?? [],
-    !!c.ArgsEscaped,
-  ]);
+  const key = (c: ContainerConfig) =>
+    JSON.stringify([
+      c.User ?? '',
+      !!c.Tty,
+      !!c.AttachStdout,
+      !!c.AttachStderr,
+      c.Cmd ?? [],
+      c.Env ?? [],
+      sorted(c.Labels),
+      Object.keys(c.ExposedPorts ?? {}).sort(),
+      c.Entrypoint ?? [],
+      Object.keys(c.Volumes ?? {}).sort(),
+      c.WorkingDir ?? '',
+      c.Shell ?? [],
+      c.Healthcheck ?? null,
+      c.StopSignal ?? '',
+      c.OnBuild ?? [],
+      !!c.ArgsEscaped,
+    ]);
   return key(a) === key(b);
 }
 

@@ -49,22 +49,42 @@ export async function endIfInterrupted(containers: ContainerStore, c: ContainerR
 
 export function buildHostConfig(network: 'none' | 'host'): HostConfig {
   return {
-    Binds: null, NetworkMode: network, AutoRemove: false, ReadonlyRootfs: false, Tmpfs: null, Runtime: 'berth', GroupAdd: null,
-    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, LogConfig: { Type: 'json-file', Config: {} },
+    Binds: null,
+    NetworkMode: network,
+    AutoRemove: false,
+    ReadonlyRootfs: false,
+    Tmpfs: null,
+    Runtime: 'berth',
+    GroupAdd: null,
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    LogConfig: { Type: 'json-file', Config: {} },
   };
 }
 
 /** Create a step container on the stage's image; argv is what a RUN executes (empty for COPY/ADD/WORKDIR). */
-export async function createStepContainer(containers: ContainerStore, s: StageState, config: ContainerConfig, argv: string[], o: StepOptions): Promise<ContainerRecord> {
+export async function createStepContainer(
+  containers: ContainerStore,
+  s: StageState,
+  config: ContainerConfig,
+  argv: string[],
+  o: StepOptions,
+): Promise<ContainerRecord> {
   const c = await containers.create(s.imageId as ImageID | undefined, {
-    config: { ...config, Image: s.imageId ?? '' }, hostConfig: buildHostConfig(o.network), path: argv[0] ?? '', args: argv.slice(1),
+    config: { ...config, Image: s.imageId ?? '' },
+    hostConfig: buildHostConfig(o.network),
+    path: argv[0] ?? '',
+    args: argv.slice(1),
   });
   o.say(` ---> Running in ${c.ID.slice(0, 12)}`);
   return c;
 }
 
 /** Mount the container's union, run fn on it, unmount (also on errors). */
-export async function withMountedStep<T>(containers: ContainerStore, c: ContainerRecord, fn: (merged: string) => Promise<T> | T): Promise<T> {
+export async function withMountedStep<T>(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  fn: (merged: string) => Promise<T> | T,
+): Promise<T> {
   const lock = containers.lockForRun(c);
   try {
     // a step's writes need no sync at unmount: the layer is made from them right after (as for --rm containers)
@@ -84,7 +104,13 @@ export async function withMountedStep<T>(containers: ContainerStore, c: Containe
  * is empty) with `containerConfig` as its container_config, then remove the
  * container when --rm says so.
  */
-export async function commitStepContainer(containers: ContainerStore, s: StageState, c: ContainerRecord, containerConfig: ContainerConfig, o: StepOptions): Promise<ImageID> {
+export async function commitStepContainer(
+  containers: ContainerStore,
+  s: StageState,
+  c: ContainerRecord,
+  containerConfig: ContainerConfig,
+  o: StepOptions,
+): Promise<ImageID> {
   const store = containers.images;
   const upper = `${store.paths.cacheDir(c.MountID)}/diff`;
   const empty = fs.readdirSync(upper).length === 0;
@@ -92,12 +118,17 @@ export async function commitStepContainer(containers: ContainerStore, s: StageSt
     const top = s.imageId ? store.imageLayers(s.imageId).at(-1) : undefined;
     // the rw layer's files become the new layer's: moved, not copied, when the container is removed right after
     const what = { what: `build step ${c.ID.slice(0, 12)}` };
-    const layer = empty ? undefined : o.rm
-      ? await store.layers.adopt(txn, top, upper, (fn) => store.lock(fn), what)
-      : await store.layers.register(txn, top, diffDirTar(upper), (fn) => store.lock(fn), what);
+    const layer = empty
+      ? undefined
+      : o.rm
+        ? await store.layers.adopt(txn, top, upper, (fn) => store.lock(fn), what)
+        : await store.layers.register(txn, top, diffDirTar(upper), (fn) => store.lock(fn), what);
     const cfg = childImage(s.image, {
-      containerConfig, config: s.runConfig, containerId: c.ID,
-      ...(layer ? { diffID: layer.diffID } : {}), ...(s.maintainer ? { author: s.maintainer } : {}),
+      containerConfig,
+      config: s.runConfig,
+      containerId: c.ID,
+      ...(layer ? { diffID: layer.diffID } : {}),
+      ...(s.maintainer ? { author: s.maintainer } : {}),
     });
     return putStepImage(store, txn, s, cfg);
   });
@@ -105,7 +136,11 @@ export async function commitStepContainer(containers: ContainerStore, s: StageSt
   return id;
 }
 
-export async function removeStepContainer(containers: ContainerStore, c: ContainerRecord, o: StepOptions): Promise<void> {
+export async function removeStepContainer(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  o: StepOptions,
+): Promise<void> {
   await containers.remove(containers.tryGet(c.ID) ?? c);
   o.say(`Removing intermediate container ${c.ID.slice(0, 12)}`);
 }
@@ -121,13 +156,24 @@ export function dropVolumeWrites(upper: string, lowers: readonly string[], volum
     const dir = posix.join(upper, rel);
     if (dir === upper || !dir.startsWith(`${upper}/`)) continue;
     let st: fs.Stats;
-    try { st = fs.lstatSync(dir); } catch { continue; }
+    try {
+      st = fs.lstatSync(dir);
+    } catch {
+      continue;
+    }
     if (!st.isDirectory()) continue;
     // the image had it: a copied-up dir, which Docker's mount over it never makes
-    if (inLowers(lowers, rel)) { fs.rmSync(dir, { recursive: true, force: true }); continue; }
+    if (inLowers(lowers, rel)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
     for (const name of fs.readdirSync(dir)) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
     let opaque = false;
-    try { opaque = native.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y'; } catch { /* not opaque */ }
+    try {
+      opaque = native.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
+    } catch {
+      /* not opaque */
+    }
     if (opaque) {
       // an opaque dir would hide the image's files there: make it again without the mark
       fs.rmdirSync(dir);
@@ -146,15 +192,28 @@ export function inLowers(lowers: readonly string[], rel: string): boolean {
     for (let i = 1; i <= parts.length; i++) {
       const p = posix.join(dir, ...parts.slice(0, i));
       let st: fs.Stats | undefined;
-      try { st = fs.lstatSync(p); } catch { /* not in this layer */ }
+      try {
+        st = fs.lstatSync(p);
+      } catch {
+        /* not in this layer */
+      }
       if (st?.isCharacterDevice() && st.rdev === 0) return false;
       if (!st) break;
       if (i === parts.length) return true;
       let opaque = false;
-      try { opaque = native.lgetxattr(p, OPAQUE_XATTR)?.toString() === 'y'; } catch { /* no */ }
+      try {
+        opaque = native.lgetxattr(p, OPAQUE_XATTR)?.toString() === 'y';
+      } catch {
+        /* no */
+      }
       if (opaque) {
         // below an opaque dir only this layer counts
-        try { fs.lstatSync(posix.join(dir, ...parts)); return true; } catch { return false; }
+        try {
+          fs.lstatSync(posix.join(dir, ...parts));
+          return true;
+        } catch {
+          return false;
+        }
       }
     }
   }
@@ -164,6 +223,13 @@ export function inLowers(lowers: readonly string[], rel: string): boolean {
 /** The diff dirs under a layer dir's union, uppermost first (its `lower` file of l/ links). */
 export function lowerDirs(overlay: string, cacheDir: string): string[] {
   let lower = '';
-  try { lower = fs.readFileSync(`${cacheDir}/lower`, 'utf8'); } catch { return []; }
-  return lower.split(':').filter(Boolean).map((l) => `${overlay}/${l}`);
+  try {
+    lower = fs.readFileSync(`${cacheDir}/lower`, 'utf8');
+  } catch {
+    return [];
+  }
+  return lower
+    .split(':')
+    .filter(Boolean)
+    .map((l) => `${overlay}/${l}`);
 }

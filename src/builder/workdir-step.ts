@@ -19,7 +19,12 @@ export function normalizeWorkdir(current: string | undefined, requested: string)
   return requested.startsWith('/') ? requested : posix.join('/', current ?? '', requested);
 }
 
-export async function dispatchWorkdir(env: StepOptions & { containers: ContainerStore; noCache: boolean; usingCache(): void }, s: StageState, ins: WorkdirInstruction, escape: '\\' | '`'): Promise<void> {
+export async function dispatchWorkdir(
+  env: StepOptions & { containers: ContainerStore; noCache: boolean; usingCache(): void },
+  s: StageState,
+  ins: WorkdirInstruction,
+  escape: '\\' | '`',
+): Promise<void> {
   const rc = s.runConfig;
   rc.WorkingDir = normalizeWorkdir(rc.WorkingDir, expand(ins.path, expansionEnv(s), { escape }));
   const cc = withCmdCommentString(rc, `WORKDIR ${rc.WorkingDir}`);
@@ -33,7 +38,11 @@ export async function dispatchWorkdir(env: StepOptions & { containers: Container
   await withMountedStep(env.containers, c, (merged) => {
     const path = resolveInRoot(merged, rc.WorkingDir!);
     let st: fs.Stats | undefined;
-    try { st = fs.statSync(path); } catch { /* made below */ }
+    try {
+      st = fs.statSync(path);
+    } catch {
+      /* made below */
+    }
     if (st && !st.isDirectory()) throw invalid('workdir_not_dir', `Cannot mkdir: ${rc.WorkingDir} is not a directory`);
     if (!st) fs.mkdirSync(path, { recursive: true, mode: 0o755 });
   });

@@ -17,16 +17,30 @@ export interface Progress extends BuildOutput {
 const KEEP = 64 * 1024;
 const WINDOW = 6;
 
-export function progress(mode: 'plain' | 'quiet' | 'tty', out: NodeJS.WritableStream, err: NodeJS.WritableStream): Progress {
+export function progress(
+  mode: 'plain' | 'quiet' | 'tty',
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Progress {
   let tail = '';
-  const keep = (s: string) => { tail = (tail + s).slice(-KEEP); };
+  const keep = (s: string) => {
+    tail = (tail + s).slice(-KEEP);
+  };
   if (mode === 'plain' || mode === 'quiet') {
     return {
       mode,
-      line(s) { if (s.startsWith('Step ')) tail = ''; if (mode === 'plain') out.write(`${s}\n`); },
-      run(chunk, stream) { keep(chunk.toString()); if (mode === 'plain') (stream === 'stdout' ? out : err).write(chunk); },
+      line(s) {
+        if (s.startsWith('Step ')) tail = '';
+        if (mode === 'plain') out.write(`${s}\n`);
+      },
+      run(chunk, stream) {
+        keep(chunk.toString());
+        if (mode === 'plain') (stream === 'stdout' ? out : err).write(chunk);
+      },
       stepOutput: () => tail,
-      end() { /* nothing on screen to finish */ },
+      end() {
+        /* nothing on screen to finish */
+      },
     };
   }
   let shown = 0;
@@ -47,7 +61,11 @@ export function progress(mode: 'plain' | 'quiet' | 'tty', out: NodeJS.WritableSt
     mode,
     line(s) {
       erase();
-      if (s.startsWith('Step ')) { tail = ''; lines.length = 0; partial = ''; }
+      if (s.startsWith('Step ')) {
+        tail = '';
+        lines.length = 0;
+        partial = '';
+      }
       out.write(`${s}\n`);
     },
     run(chunk) {

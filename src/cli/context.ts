@@ -28,10 +28,17 @@ export interface Command {
   names: string[][];
   usage: string;
   summary: string;
-  options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }>;
+  options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
+  >;
   /** Options end at the first positional (IMAGE [CMD...]), as for `docker run`. */
   stopAtPositional?: boolean;
   /** Exit status for berth's own errors (Docker's run/create/start use 125). */
   errorExit?: number;
-  run(ctx: Context, args: string[], opts: Record<string, string | boolean | string[] | boolean[] | undefined>): Promise<number | void>;
+  run(
+    ctx: Context,
+    args: string[],
+    opts: Record<string, string | boolean | string[] | boolean[] | undefined>,
+  ): Promise<number | void>;
 }

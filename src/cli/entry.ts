@@ -7,10 +7,19 @@ import { main } from './main.js';
  */
 export function runCli(argv: string[]): void {
   process.umask(0o022);
-  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+  for (const s of [process.stdout, process.stderr])
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
   main(argv).then(
-    (code) => { process.exitCode = code; },
-    (err) => { process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`); process.exitCode = 125; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
+      process.exitCode = 125;
+    },
   );
 }
 

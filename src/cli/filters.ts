@@ -15,8 +15,18 @@ function globToRegExp(p: string): RegExp {
     const c = p[i]!;
     if (c === '*') s += '[^/]*';
     else if (c === '?') s += '[^/]';
-    else if (c === '[') { const j = p.indexOf(']', i); if (j < 0) { s += '\\['; continue; } s += `[${p.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`; i = j; }
-    else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
+    else if (c === '[') {
+      const j = p.indexOf(']', i);
+      if (j < 0) {
+        s += '\\[';
+        continue;
+      }
+      s += `[${p
+        .slice(i + 1, j)
+        .replace(/^!/, '^')
+        .replace(/\\/g, '\\\\')}]`;
+      i = j;
+    } else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
   return new RegExp(`^${s}$`);
 }

@@ -7,7 +7,13 @@ import { commands, type CommandEntry } from './commands/index.js';
 const DEFAULT_ROOT = '/var/lib/berth';
 
 function usage(): string {
-  const lines = ['Usage:  berth [--root DIR] COMMAND', '', 'A daemonless container engine with Docker\'s storage layout.', '', 'Commands:'];
+  const lines = [
+    'Usage:  berth [--root DIR] COMMAND',
+    '',
+    "A daemonless container engine with Docker's storage layout.",
+    '',
+    'Commands:',
+  ];
   for (const c of commands) lines.push(`  ${c.names[0]!.join(' ').padEnd(22)} ${c.summary}`);
   lines.push('', 'Global options:', '  --root DIR   data root (default /var/lib/berth, or $BERTH_ROOT)', '');
   return lines.join('\n');
@@ -18,7 +24,8 @@ function findCommand(argv: string[]): { cmd: CommandEntry; rest: string[] } | un
   let best: { cmd: CommandEntry; rest: string[]; len: number } | undefined;
   for (const cmd of commands) {
     for (const words of cmd.names) {
-      if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.len)) best = { cmd, rest: argv.slice(words.length), len: words.length };
+      if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.len))
+        best = { cmd, rest: argv.slice(words.length), len: words.length };
     }
   }
   return best;
@@ -29,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
   while (argv[0]?.startsWith('--root')) {
     const a = argv.shift()!;
     const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv.shift();
-    if (!v) { process.stderr.write('berth: --root needs a directory\n'); return 125; }
+    if (!v) {
+      process.stderr.write('berth: --root needs a directory\n');
+      return 125;
+    }
     root = v;
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -60,13 +70,21 @@ export async function main(argv: string[]): Promise<number> {
     for (const f of falses) (parsed.values as Record<string, unknown>)[f] = false;
     parsed.positionals.push(...rest.slice(cut));
   } catch (err) {
-    process.stderr.write(`berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`);
+    process.stderr.write(
+      `berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`,
+    );
     return 125;
   }
   const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
   mark('cli start-up');
   try {
-    return (await cmd.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>)) ?? 0;
+    return (
+      (await cmd.run(
+        ctx,
+        parsed.positionals,
+        parsed.values as Record<string, string | boolean | string[] | undefined>,
+      )) ?? 0
+    );
   } catch (err) {
     if (err instanceof BerthError) {
       process.stderr.write(`Error response from berth: ${err.message}\n`);
@@ -75,20 +93,27 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
     }
     const own = (err as { exitCode?: unknown }).exitCode;
-    return typeof own === 'number' ? own : cmd.errorExit ?? exitCodeOf(err);
+    return typeof own === 'number' ? own : (cmd.errorExit ?? exitCodeOf(err));
   }
 }
 
-/** Docker's `--flag=true|false` for boolean flags (node's parseArgs knows only `--flag`): returns the args without them and the flags set false. */
+/**
+ * Docker's `--flag=true|false` for boolean flags (node's parseArgs knows only `--flag`): returns the args without them
+ * and the flags set false.
+ */
 function boolValues(args: string[], cmd: Command): { args: string[]; falses: string[] } {
   const out: string[] = [];
   const falses: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') { out.push(...args.slice(i)); break; }
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
     const m = /^--([^=]+)=(true|false)$/.exec(a);
     if (m && cmd.options[m[1]!]?.type === 'boolean') {
-      if (m[2] === 'true') out.push(`--${m[1]}`); else falses.push(m[1]!);
+      if (m[2] === 'true') out.push(`--${m[1]}`);
+      else falses.push(m[1]!);
       continue;
     }
     out.push(a);
@@ -99,17 +124,27 @@ function boolValues(args: string[], cmd: Command): { args: string[]; falses: str
 /** Index of the first argument that is not an option or an option's value. */
 function firstPositional(args: string[], cmd: Command): number {
   const takesValue = (name: string) => cmd.options[name]?.type === 'string';
-  const shortToLong = new Map(Object.entries(cmd.options).filter(([, o]) => o.short).map(([k, o]) => [o.short!, k]));
+  const shortToLong = new Map(
+    Object.entries(cmd.options)
+      .filter(([, o]) => o.short)
+      .map(([k, o]) => [o.short!, k]),
+  );
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return i;
-    if (a.startsWith('--')) { if (!a.includes('=') && takesValue(a.slice(2))) i++; continue; }
+    if (a.startsWith('--')) {
+      if (!a.includes('=') && takesValue(a.slice(2))) i++;
+      continue;
+    }
     if (a.startsWith('-') && a.length > 1) {
       // -it, -e X, -eX: the last short flag of a group may take the next argument
       const letters = a.slice(1);
       for (let j = 0; j < letters.length; j++) {
         const long = shortToLong.get(letters[j]!);
-        if (long && takesValue(long)) { if (j === letters.length - 1) i++; break; }
+        if (long && takesValue(long)) {
+          if (j === letters.length - 1) i++;
+          break;
+        }
       }
       continue;
     }

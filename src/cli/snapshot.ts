@@ -8,4 +8,5 @@ import { commands } from './commands/index.js';
 // node's compiling of the built-in modules they use are a tenth of a cached `berth build`).
 // Not `load`: it imports worker_threads, whose state in a snapshot breaks the workers it starts
 // (their process.cwd() reads a counter the snapshot no longer shares).
-if (v8.startupSnapshot?.isBuildingSnapshot()) for (const c of commands) if (!c.names.some((n) => n.includes('load'))) void c.load();
+if (v8.startupSnapshot?.isBuildingSnapshot())
+  for (const c of commands) if (!c.names.some((n) => n.includes('load'))) void c.load();

@@ -9,9 +9,15 @@ export function parseDetachKeys(spec: string): number[] {
     const t = k.trim();
     if (t.length === 1) return t.charCodeAt(0);
     const m = /^ctrl-([a-z@[\\\]^_])$/i.exec(t);
-    if (!m) throw invalid('invalid_detach_keys', `invalid detach keys ${JSON.stringify(spec)}: ${JSON.stringify(t)} is not a key (a letter, or ctrl-<key>)`);
+    if (!m)
+      throw invalid(
+        'invalid_detach_keys',
+        `invalid detach keys ${JSON.stringify(spec)}: ${JSON.stringify(t)} is not a key (a letter, or ctrl-<key>)`,
+      );
     const ch = m[1]!.toLowerCase();
-    return ch >= 'a' && ch <= 'z' ? ch.charCodeAt(0) - 96 : ({ '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 } as Record<string, number>)[ch]!;
+    return ch >= 'a' && ch <= 'z'
+      ? ch.charCodeAt(0) - 96
+      : ({ '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 } as Record<string, number>)[ch]!;
   });
 }
 
@@ -45,7 +51,8 @@ export class DetachScanner {
       }
       out.push(...this.held);
       this.held = [];
-      if (this.keys.length && b === this.keys[0]) this.held.push(b); else out.push(b);
+      if (this.keys.length && b === this.keys[0]) this.held.push(b);
+      else out.push(b);
     }
     return { forward: Buffer.from(out), detach: false };
   }
@@ -63,16 +70,29 @@ export interface AttachIO {
  * its output from now on, our input to its stdin (if it was started with -i),
  * until the container's run ends ('ended') or the user types the detach keys.
  */
-export async function attachContainer(containers: ContainerStore, c: ContainerRecord, io: AttachIO): Promise<'ended' | 'detached'> {
+export async function attachContainer(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  io: AttachIO,
+): Promise<'ended' | 'detached'> {
   const now = containers.tryGet(c.ID) ?? c;
-  if (!now.State.Running || !containers.isLive(c.ID)) throw conflict('not_running', 'You cannot attach to a stopped container, start it first');
-  if (!now.LogPath) throw conflict('not_attachable', `container ${c.ID.slice(0, 12)} runs in the foreground of another berth process`);
+  if (!now.State.Running || !containers.isLive(c.ID))
+    throw conflict('not_running', 'You cannot attach to a stopped container, start it first');
+  if (!now.LogPath)
+    throw conflict('not_attachable', `container ${c.ID.slice(0, 12)} runs in the foreground of another berth process`);
   // socket paths are short (108 bytes): connect relative to the container's directory
   const cwd = process.cwd();
   let sock: net.Socket;
   process.chdir(containers.dir(c.ID));
-  try { sock = net.connect('attach.sock'); } finally { process.chdir(cwd); }
-  await new Promise<void>((res, rej) => { sock.once('connect', res); sock.once('error', (e) => rej(conflict('not_attachable', `attach to ${c.ID.slice(0, 12)}: ${e.message}`))); });
+  try {
+    sock = net.connect('attach.sock');
+  } finally {
+    process.chdir(cwd);
+  }
+  await new Promise<void>((res, rej) => {
+    sock.once('connect', res);
+    sock.once('error', (e) => rej(conflict('not_attachable', `attach to ${c.ID.slice(0, 12)}: ${e.message}`)));
+  });
   const tty = !!now.Config.Tty;
   const raw = tty && !!io.stdin?.isTTY && !!io.stdin.setRawMode;
   if (raw) io.stdin!.setRawMode!(true);

@@ -1,4 +1,17 @@
-import { createCgroup, DEFAULT_DEVICE_RULES, applyDeviceRules, detectCgroups, oomCounterFile, openCgroup, oomKilled, removeCgroup, type Cgroup, type CgroupHost, type DeviceRule, type Limits } from '../runtime/cgroups/cgroups.js';
+import {
+  createCgroup,
+  DEFAULT_DEVICE_RULES,
+  applyDeviceRules,
+  detectCgroups,
+  oomCounterFile,
+  openCgroup,
+  oomKilled,
+  removeCgroup,
+  type Cgroup,
+  type CgroupHost,
+  type DeviceRule,
+  type Limits,
+} from '../runtime/cgroups/cgroups.js';
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
@@ -25,28 +38,63 @@ export function containerCgroupHost(host: CgroupHost = detectCgroups()): CgroupH
 
 export function limitsOf(hc: HostConfig): Limits {
   return {
-    memory: hc.Memory || undefined, memorySwap: hc.MemorySwap || undefined, memoryReservation: hc.MemoryReservation || undefined,
-    nanoCpus: hc.NanoCpus || undefined, cpuShares: hc.CpuShares || undefined, cpusetCpus: hc.CpusetCpus || undefined,
-    cpusetMems: hc.CpusetMems || undefined, pidsLimit: hc.PidsLimit ?? undefined, oomKillDisable: hc.OomKillDisable ?? undefined,
+    memory: hc.Memory || undefined,
+    memorySwap: hc.MemorySwap || undefined,
+    memoryReservation: hc.MemoryReservation || undefined,
+    nanoCpus: hc.NanoCpus || undefined,
+    cpuShares: hc.CpuShares || undefined,
+    cpusetCpus: hc.CpusetCpus || undefined,
+    cpusetMems: hc.CpusetMems || undefined,
+    pidsLimit: hc.PidsLimit ?? undefined,
+    oomKillDisable: hc.OomKillDisable ?? undefined,
   };
 }
 
 /** A --device: the host node's type and numbers (symlinks followed), where it goes, what the cgroup allows. */
-export interface HostDevice { path: string; type: 'c' | 'b'; major: number; minor: number; fileMode: number; uid: number; gid: number; access: string }
+export interface HostDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+  access: string;
+}
 
 export function hostDevices(hc: HostConfig): HostDevice[] {
   return (hc.Devices ?? []).map((d) => {
     let st: fs.Stats;
-    try { st = fs.statSync(d.PathOnHost); } catch (e) { throw invalid('invalid_device', `error gathering device information while adding custom device ${JSON.stringify(d.PathOnHost)}: ${(e as Error).message}`); }
-    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalid('invalid_device', `${d.PathOnHost} is not a device node`);
-    return { path: d.PathInContainer, type: st.isBlockDevice() ? 'b' as const : 'c' as const, major: Number(BigInt(st.rdev) >> 8n & 0xfffn), minor: Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n)), fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid, access: d.CgroupPermissions };
+    try {
+      st = fs.statSync(d.PathOnHost);
+    } catch (e) {
+      throw invalid(
+        'invalid_device',
+        `error gathering device information while adding custom device ${JSON.stringify(d.PathOnHost)}: ${(e as Error).message}`,
+      );
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice())
+      throw invalid('invalid_device', `${d.PathOnHost} is not a device node`);
+    return {
+      path: d.PathInContainer,
+      type: st.isBlockDevice() ? ('b' as const) : ('c' as const),
+      major: Number((BigInt(st.rdev) >> 8n) & 0xfffn),
+      minor: Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n)),
+      fileMode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      access: d.CgroupPermissions,
+    };
   });
 }
 
 /** Docker's device rules, plus --device ones; --privileged allows every device. */
 export function deviceRules(hc: HostConfig, devices = hostDevices(hc)): DeviceRule[] {
   if (hc.Privileged) return [{ allow: true, type: 'a', major: -1, minor: -1, access: 'rwm' }];
-  return [...DEFAULT_DEVICE_RULES, ...devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }))];
+  return [
+    ...DEFAULT_DEVICE_RULES,
+    ...devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access })),
+  ];
 }
 
 /**
@@ -54,7 +102,11 @@ export function deviceRules(hc: HostConfig, devices = hostDevices(hc)): DeviceRu
  * device rules. `monitorInside`: the helper that monitors the container is in
  * the cgroup too (a foreground run's early start), so --pids-limit counts one more.
  */
-export function startCgroup(id: string, hc: HostConfig, opts: { monitorInside?: boolean } = {}): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
+export function startCgroup(
+  id: string,
+  hc: HostConfig,
+  opts: { monitorInside?: boolean } = {},
+): { cgroup: Cgroup; oomCounter?: string; warnings: string[] } {
   const limits = limitsOf(hc);
   if (opts.monitorInside && limits.pidsLimit && limits.pidsLimit > 0) limits.pidsLimit += 1;
   const rules = deviceRules(hc); // (a bad --device fails here, before anything is made)
@@ -63,7 +115,13 @@ export function startCgroup(id: string, hc: HostConfig, opts: { monitorInside?: 
   try {
     warnings = [...cg.warnings, ...applyDeviceRules(cg, rules)];
   } catch (err) {
-    for (const dir of Object.values(cg.paths)) { try { fs.rmdirSync(dir); } catch { /* reported by the error */ } }
+    for (const dir of Object.values(cg.paths)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        /* reported by the error */
+      }
+    }
     throw err;
   }
   return { cgroup: cg, oomCounter: oomCounterFile(cg), warnings };
@@ -71,19 +129,35 @@ export function startCgroup(id: string, hc: HostConfig, opts: { monitorInside?: 
 
 /** The cgroup of a container, if it exists. */
 export function findCgroup(id: string): Cgroup | undefined {
-  try { return openCgroup(id, CGROUP_PARENT, containerCgroupHost()); } catch { return undefined; }
+  try {
+    return openCgroup(id, CGROUP_PARENT, containerCgroupHost());
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the container's cgroup exists (in some hierarchy). */
 export function hasCgroup(id: string, host: CgroupHost = containerCgroupHost()): boolean {
-  try { openCgroup(id, CGROUP_PARENT, host); return true; } catch { return false; }
+  try {
+    openCgroup(id, CGROUP_PARENT, host);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** The ids that have a container cgroup in some hierarchy: one readdir per hierarchy, for checking many containers at once. */
+/**
+ * The ids that have a container cgroup in some hierarchy: one readdir per hierarchy, for checking many containers at
+ * once.
+ */
 export function cgroupIds(host: CgroupHost = containerCgroupHost()): Set<string> {
   const ids = new Set<string>();
   for (const dir of Object.values(cgroupPaths(host, CGROUP_PARENT, ''))) {
-    try { for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) ids.add(e.name); } catch { /* no berth cgroups there */ }
+    try {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) ids.add(e.name);
+    } catch {
+      /* no berth cgroups there */
+    }
   }
   return ids;
 }
@@ -101,10 +175,16 @@ export async function removeEmptyCgroup(id: string, timeoutMs = 1000): Promise<b
   let gone = true;
   for (const dir of Object.values(cg.paths)) {
     for (;;) {
-      try { fs.rmdirSync(dir); break; } catch (e) {
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || Date.now() > end) { gone = false; break; }
+        if (code !== 'EBUSY' || Date.now() > end) {
+          gone = false;
+          break;
+        }
         await sleep(20);
       }
     }

@@ -27,7 +27,8 @@ function namesBelow(lowers: string[], rel: string): Set<string> {
     for (const n of fs.readdirSync(dir)) {
       if (names.has(n) || hidden.has(n)) continue;
       const e = fs.lstatSync(`${dir}/${n}`);
-      if (e.isCharacterDevice() && e.rdev === 0) hidden.add(n); else names.add(n);
+      if (e.isCharacterDevice() && e.rdev === 0) hidden.add(n);
+      else names.add(n);
     }
     if (native.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y') break;
   }
@@ -56,7 +57,10 @@ export function containerChanges(paths: StorePaths, mountId: string): Change[] {
     for (const name of fs.readdirSync(rel ? `${upper}/${rel}` : upper).sort()) {
       const r = rel ? `${rel}/${name}` : name;
       const st = fs.lstatSync(`${upper}/${r}`);
-      if (st.isCharacterDevice() && st.rdev === 0) { out.push({ Path: `/${r}`, Kind: 2 }); continue; }
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        out.push({ Path: `/${r}`, Kind: 2 });
+        continue;
+      }
       out.push({ Path: `/${r}`, Kind: existsBelow(lowers, r) ? 0 : 1 });
       if (!st.isDirectory()) continue;
       // an opaque directory hides what was below it: each name it hid is a deletion (as Docker reports)

@@ -27,7 +27,9 @@ export function at(dirFd: number, name = ''): string {
 
 /** Open directory `name` in dirFd without following a symlink; '' opens dirFd itself again. */
 export function openDirAt(dirFd: number, name: string): number {
-  return name ? fs.openSync(at(dirFd, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) : fs.openSync(at(dirFd), O_RDONLY | O_DIRECTORY);
+  return name
+    ? fs.openSync(at(dirFd, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    : fs.openSync(at(dirFd), O_RDONLY | O_DIRECTORY);
 }
 
 /**
@@ -58,9 +60,17 @@ export function openBeneath(dirFd: number, rel: string, create: boolean | ((made
 }
 
 const WORDS: Record<string, string> = {
-  ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links',
-  EEXIST: 'file exists', EISDIR: 'is a directory', EPERM: 'operation not permitted', EACCES: 'permission denied',
-  EXDEV: 'invalid cross-device link', ENOSPC: 'no space left on device', EROFS: 'read-only file system', EMFILE: 'too many open files',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  ELOOP: 'too many levels of symbolic links',
+  EEXIST: 'file exists',
+  EISDIR: 'is a directory',
+  EPERM: 'operation not permitted',
+  EACCES: 'permission denied',
+  EXDEV: 'invalid cross-device link',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
 };
 
 /** An fs error as a BerthError: the action, then what failed in words (never the /proc/self/fd path). */
@@ -95,8 +105,19 @@ function* member(dirFd: number, name: string, as: string, links: Map<string, str
   const p = at(dirFd, name);
   const st = name ? fs.lstatSync(p) : fs.fstatSync(dirFd);
   const h: TarHeader = {
-    name: as, linkname: '', type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0,
-    mtime: Math.floor(st.mtimeMs / 1000), uname: '', gname: '', devmajor: 0, devminor: 0, xattrs: new Map(),
+    name: as,
+    linkname: '',
+    type: 'file',
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: 0,
+    mtime: Math.floor(st.mtimeMs / 1000),
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs: new Map(),
   };
   if (st.isDirectory()) {
     const fd = openDirAt(dirFd, name);
@@ -110,17 +131,28 @@ function* member(dirFd: number, name: string, as: string, links: Map<string, str
     }
     return;
   }
-  if (st.isSymbolicLink()) { yield { h: { ...h, type: 'symlink', linkname: fs.readlinkSync(p) } }; return; }
-  if (st.isFIFO()) { yield { h: { ...h, type: 'fifo' } }; return; }
+  if (st.isSymbolicLink()) {
+    yield { h: { ...h, type: 'symlink', linkname: fs.readlinkSync(p) } };
+    return;
+  }
+  if (st.isFIFO()) {
+    yield { h: { ...h, type: 'fifo' } };
+    return;
+  }
   if (st.isCharacterDevice() || st.isBlockDevice()) {
-    yield { h: { ...h, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major(st.rdev), devminor: minor(st.rdev) } };
+    yield {
+      h: { ...h, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major(st.rdev), devminor: minor(st.rdev) },
+    };
     return;
   }
   if (!st.isFile()) return; // a socket
   if (st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = links.get(key);
-    if (first !== undefined) { yield { h: { ...h, type: 'link', linkname: first } }; return; }
+    if (first !== undefined) {
+      yield { h: { ...h, type: 'link', linkname: first } };
+      return;
+    }
     links.set(key, as);
   }
   const cap = readCapability(p);
@@ -136,7 +168,11 @@ function* member(dirFd: number, name: string, as: string, links: Map<string, str
 }
 
 function readCapability(p: string): Buffer | null {
-  try { return native.lgetxattr(p, CAPABILITY); } catch { return null; }
+  try {
+    return native.lgetxattr(p, CAPABILITY);
+  } catch {
+    return null;
+  }
 }
 
 const sameInode = (a: fs.Stats, b: fs.Stats) => a.ino === b.ino && a.dev === b.dev;
@@ -196,7 +232,9 @@ export class Extractor implements TarVisitor {
 
   constructor(private readonly t: ExtractTarget) {}
 
-  raw(): void { /* headers and padding: nothing to keep */ }
+  raw(): void {
+    /* headers and padding: nothing to keep */
+  }
 
   entry(h: TarHeader): void {
     try {
@@ -224,7 +262,11 @@ export class Extractor implements TarVisitor {
       // xattrs by name in the (still open) parent: writing and chown clear a file's capability
       const cap = c.h.xattrs.get(CAPABILITY);
       if (cap && this.cache) {
-        try { native.lsetxattr(at(this.cache.fd, c.name), CAPABILITY, cap, 0); } catch { /* as Docker: not fatal where unsupported */ }
+        try {
+          native.lsetxattr(at(this.cache.fd, c.name), CAPABILITY, cap, 0);
+        } catch {
+          /* as Docker: not fatal where unsupported */
+        }
       }
     } catch (err) {
       throw fsError(`copy to ${this.t.show(safeName(c.h.name))}`, err);
@@ -242,21 +284,34 @@ export class Extractor implements TarVisitor {
       try {
         fd = this.t.openDir(rel, false);
         fs.futimesSync(fd, mtime, mtime);
-      } catch { /* replaced by a later member */ } finally {
+      } catch {
+        /* replaced by a later member */
+      } finally {
         if (fd >= 0) fs.closeSync(fd);
       }
     }
   }
 
   abort(): void {
-    if (this.fd >= 0) { try { fs.closeSync(this.fd); } catch { /* already failing */ } this.fd = -1; }
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already failing */
+      }
+      this.fd = -1;
+    }
     this.dropCache();
   }
 
   private create(h: TarHeader): void {
     const rel = this.clean(h.name, h);
     if (rel === '') {
-      if (h.type !== 'dir') throw conflict('cp_overwrite', `cannot overwrite directory ${q(this.t.show(''))} with non-directory ${q(h.name)}`);
+      if (h.type !== 'dir')
+        throw conflict(
+          'cp_overwrite',
+          `cannot overwrite directory ${q(this.t.show(''))} with non-directory ${q(h.name)}`,
+        );
       return;
     }
     const name = baseOf(rel);
@@ -265,16 +320,32 @@ export class Extractor implements TarVisitor {
     const old = fs.lstatSync(p, { throwIfNoEntry: false });
     let replaced = false;
     if (old) {
-      if (this.t.keepSpecial && isSpecial(old)) throw invalid('cp_overwrite', `copy to ${q(this.t.show(rel))}: refusing to replace ${kindOf(old)}`);
-      if (old.isDirectory() && h.type !== 'dir') throw conflict('cp_overwrite', `cannot overwrite directory ${q(this.t.show(rel))} with non-directory ${q(this.t.show(''))}`);
-      if (!old.isDirectory() && h.type === 'dir') throw conflict('cp_overwrite', `cannot overwrite non-directory ${q(this.t.show(rel))} with directory ${q(this.t.show(''))}`);
-      if (!old.isDirectory()) { fs.unlinkSync(p); replaced = true; }
+      if (this.t.keepSpecial && isSpecial(old))
+        throw invalid('cp_overwrite', `copy to ${q(this.t.show(rel))}: refusing to replace ${kindOf(old)}`);
+      if (old.isDirectory() && h.type !== 'dir')
+        throw conflict(
+          'cp_overwrite',
+          `cannot overwrite directory ${q(this.t.show(rel))} with non-directory ${q(this.t.show(''))}`,
+        );
+      if (!old.isDirectory() && h.type === 'dir')
+        throw conflict(
+          'cp_overwrite',
+          `cannot overwrite non-directory ${q(this.t.show(rel))} with directory ${q(this.t.show(''))}`,
+        );
+      if (!old.isDirectory()) {
+        fs.unlinkSync(p);
+        replaced = true;
+      }
     }
     switch (h.type) {
       case 'dir': {
         if (!old) fs.mkdirSync(p, 0o700);
         const fd = openDirAt(dfd, name);
-        try { this.meta(fd, h); } finally { fs.closeSync(fd); }
+        try {
+          this.meta(fd, h);
+        } finally {
+          fs.closeSync(fd);
+        }
         this.dirTimes.push({ rel, mtime: h.mtime });
         return;
       }
@@ -294,7 +365,11 @@ export class Extractor implements TarVisitor {
         const target = this.clean(h.linkname, h, 'hardlink target');
         if (target === '') throw invalid('cp_link', `hardlink to the extraction directory ${q(this.t.show(''))}`);
         const tfd = this.t.openDir(dirOf(target), false);
-        try { fs.linkSync(at(tfd, baseOf(target)), p); } finally { fs.closeSync(tfd); }
+        try {
+          fs.linkSync(at(tfd, baseOf(target)), p);
+        } finally {
+          fs.closeSync(tfd);
+        }
         this.dropCache();
         return;
       }
@@ -304,13 +379,19 @@ export class Extractor implements TarVisitor {
         const kind = h.type === 'char' ? native.S_IFCHR : h.type === 'block' ? native.S_IFBLK : native.S_IFIFO;
         native.mknod(p, kind | 0o600, h.devmajor, h.devminor);
         const fd = fs.openSync(p, O_PATH | O_NOFOLLOW);
-        try { this.meta(fd, h, true); } finally { fs.closeSync(fd); }
+        try {
+          this.meta(fd, h, true);
+        } finally {
+          fs.closeSync(fd);
+        }
         if (replaced) this.dropCache();
       }
     }
   }
 
-  /** Owner, then mode (chown clears set-id bits), then times; `handle`: fd is O_PATH (metadata through its /proc link). */
+  /**
+   * Owner, then mode (chown clears set-id bits), then times; `handle`: fd is O_PATH (metadata through its /proc link).
+   */
   private meta(fd: number, h: TarHeader, handle = false): void {
     const o = this.t.owner(h);
     if (handle) {
@@ -344,14 +425,21 @@ export class Extractor implements TarVisitor {
       return cleanEntryName(name, what);
     } catch (err) {
       if ((err as BerthError).code !== 'tar_breakout') throw err;
-      throw invalid('cp_breakout', `${what === 'entry' ? 'tar entry' : `tar entry ${q(h.name)}: ${what}`} ${q(name)} is outside of ${q(this.t.show(''))}`);
+      throw invalid(
+        'cp_breakout',
+        `${what === 'entry' ? 'tar entry' : `tar entry ${q(h.name)}: ${what}`} ${q(name)} is outside of ${q(this.t.show(''))}`,
+      );
     }
   }
 }
 
 /** A member's name for messages, even when it is hostile. */
 function safeName(name: string): string {
-  try { return cleanEntryName(name); } catch { return name; }
+  try {
+    return cleanEntryName(name);
+  } catch {
+    return name;
+  }
 }
 
 const q = (s: string) => JSON.stringify(s);

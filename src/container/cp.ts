@@ -62,15 +62,25 @@ export const contentOf = (p: string) => /(^|\/)\.\/*$/.test(p);
  * PrepareArchiveCopy): into an existing directory under the source's name, else
  * at the destination path itself (in its parent, under the destination's name).
  */
-export function copyPlan(src: { isDir: boolean; name: string }, dst: { path: string; exists: boolean; isDir: boolean; shown: string }): { into: 'dest' | 'parent'; name: string } {
+export function copyPlan(
+  src: { isDir: boolean; name: string },
+  dst: { path: string; exists: boolean; isDir: boolean; shown: string },
+): { into: 'dest' | 'parent'; name: string } {
   if (dst.exists && dst.isDir) return { into: 'dest', name: src.name };
-  if (dst.exists && src.isDir) throw invalid('cannot_copy_dir', `cannot copy directory: ${dst.shown} is not a directory`);
-  if (!dst.exists && !src.isDir && assertsDir(dst.shown)) throw notFound('no_such_directory', `no such directory: ${dst.shown}`);
+  if (dst.exists && src.isDir)
+    throw invalid('cannot_copy_dir', `cannot copy directory: ${dst.shown} is not a directory`);
+  if (!dst.exists && !src.isDir && assertsDir(dst.shown))
+    throw notFound('no_such_directory', `no such directory: ${dst.shown}`);
   return { into: 'parent', name: posix.basename(posix.normalize(dst.path)) };
 }
 
 /** A source tree: the entry `name` in the open directory `dirFd` ('' for dirFd itself), archived as `as`. */
-interface Source { dirFd: number; name: string; isDir: boolean; as: string }
+interface Source {
+  dirFd: number;
+  name: string;
+  isDir: boolean;
+  as: string;
+}
 
 /** A container's rootfs open for a copy. */
 interface Rootfs {
@@ -84,7 +94,13 @@ interface Rootfs {
 }
 
 /** `cp CONTAINER:SRC HOST_DEST`. */
-export async function copyFromContainer(containers: ContainerStore, t: Target, srcPath: string, hostDest: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyFromContainer(
+  containers: ContainerStore,
+  t: Target,
+  srcPath: string,
+  hostDest: string,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   const dst = hostDestination(hostDest);
   return withRootfs(containers, t, (r) => {
     const src = containerSource(r, srcPath, !!opts.followLink);
@@ -92,7 +108,11 @@ export async function copyFromContainer(containers: ContainerStore, t: Target, s
       const plan = copyPlan({ isDir: src.isDir, name: src.as }, { ...dst, shown: hostDest });
       const dir = plan.into === 'dest' ? dst.path : posix.dirname(dst.path);
       let dirFd: number;
-      try { dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY); } catch (err) { throw fsError(`copy to ${dir}`, err); }
+      try {
+        dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      } catch (err) {
+        throw fsError(`copy to ${dir}`, err);
+      }
       try {
         const x = new Extractor(hostTarget(dirFd, dir, !!opts.archive));
         extractTree(walkTree(src.dirFd, src.name, plan.name), x);
@@ -107,7 +127,13 @@ export async function copyFromContainer(containers: ContainerStore, t: Target, s
 }
 
 /** `cp CONTAINER:SRC -`: a tar of SRC (top member: its base name) on `out`. */
-export async function copyFromContainerTar(containers: ContainerStore, t: Target, srcPath: string, out: Writable, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyFromContainerTar(
+  containers: ContainerStore,
+  t: Target,
+  srcPath: string,
+  out: Writable,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   return withRootfs(containers, t, async (r) => {
     const src = containerSource(r, srcPath, !!opts.followLink);
     try {
@@ -115,7 +141,10 @@ export async function copyFromContainerTar(containers: ContainerStore, t: Target
       let bytes = 0;
       for (const e of walkTree(src.dirFd, src.name, src.as)) {
         if (e.fd === undefined) await w.add(e.h);
-        else { await w.addStream(e.h, asAsync(readBody(e.fd, e.h.size, e.h.name))); bytes += e.h.size; }
+        else {
+          await w.addStream(e.h, asAsync(readBody(e.fd, e.h.size, e.h.name)));
+          bytes += e.h.size;
+        }
       }
       await w.finish();
       return { bytes, dest: '-' };
@@ -126,12 +155,21 @@ export async function copyFromContainerTar(containers: ContainerStore, t: Target
 }
 
 /** `cp HOST_SRC CONTAINER:DEST`. */
-export async function copyToContainer(containers: ContainerStore, t: Target, hostSrc: string, dstPath: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyToContainer(
+  containers: ContainerStore,
+  t: Target,
+  hostSrc: string,
+  dstPath: string,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   const src = hostSource(hostSrc, !!opts.followLink);
   try {
     return await withRootfs(containers, t, (r) => {
       const dst = containerDestination(r, dstPath);
-      const plan = copyPlan({ isDir: src.isDir, name: src.as }, { path: `/${dst.rel}`, exists: dst.exists, isDir: dst.isDir, shown: `${t.ref}:${dstPath}` });
+      const plan = copyPlan(
+        { isDir: src.isDir, name: src.as },
+        { path: `/${dst.rel}`, exists: dst.exists, isDir: dst.isDir, shown: `${t.ref}:${dstPath}` },
+      );
       const into = plan.into === 'dest' ? dst.rel : dirOfRel(dst.rel);
       checkMounts(r, posix.join('/', into, plan.name === '.' ? '' : plan.name), 'copy to');
       checkWritable(r, `/${into}`);
@@ -146,7 +184,13 @@ export async function copyToContainer(containers: ContainerStore, t: Target, hos
 }
 
 /** `cp - CONTAINER:DEST`: extract a tar (plain or compressed) into the directory DEST. */
-export async function copyTarToContainer(containers: ContainerStore, t: Target, input: AsyncIterable<Buffer>, dstPath: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyTarToContainer(
+  containers: ContainerStore,
+  t: Target,
+  input: AsyncIterable<Buffer>,
+  dstPath: string,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
   return withRootfs(containers, t, async (r) => {
     const dst = containerDestination(r, dstPath);
     checkMounts(r, `/${dst.rel}`, 'copy to');
@@ -165,7 +209,6 @@ export async function copyTarToContainer(containers: ContainerStore, t: Target, 
     return { bytes: x.bytes, dest: `${t.ref}:${dstPath}` };
   });
 }
-
 
 async function* asAsync(it: Iterable<Buffer>): AsyncGenerator<Buffer> {
   yield* it;
@@ -191,12 +234,17 @@ async function withRootfs<T>(containers: ContainerStore, t: Target, fn: (r: Root
   let binds: Array<MountedBind> = [];
   try {
     if (!isMountPoint(merged)) {
-      if (!lock) throw conflict('not_mounted', `container ${t.ref} is running but its filesystem is not mounted (restarting?): try again`);
+      if (!lock)
+        throw conflict(
+          'not_mounted',
+          `container ${t.ref} is running but its filesystem is not mounted (restarting?): try again`,
+        );
       mountRootfs(paths, t.c.MountID);
       mounted = true;
     }
     fd = fs.openSync(merged, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    if (fs.fstatSync(fd).dev === fs.statSync(paths.cacheDir(t.c.MountID)).dev) throw conflict('not_mounted', `container ${t.ref}: its filesystem was unmounted meanwhile: try again`);
+    if (fs.fstatSync(fd).dev === fs.statSync(paths.cacheDir(t.c.MountID)).dev)
+      throw conflict('not_mounted', `container ${t.ref}: its filesystem was unmounted meanwhile: try again`);
     binds = mountBinds(containers, t, fd);
     return await fn({ containers, t, fd, running: !lock, binds });
   } finally {
@@ -207,7 +255,11 @@ async function withRootfs<T>(containers: ContainerStore, t: Target, fn: (r: Root
   }
 }
 
-interface MountedBind { at: string; readonly: boolean; fd: number }
+interface MountedBind {
+  at: string;
+  readonly: boolean;
+  fd: number;
+}
 
 /**
  * Mount the container's binds over its rootfs (open as rootFd), in berth's own
@@ -222,7 +274,11 @@ function mountBinds(containers: ContainerStore, t: Target, rootFd: number): Moun
     for (const spec of containers.hostConfig(t.c.ID).Binds ?? []) {
       const b = parseBind(spec);
       let st: fs.Stats;
-      try { st = fs.statSync(b.source); } catch (err) { throw fsError(`mount ${b.source} (-v ${spec}) for the copy`, err); }
+      try {
+        st = fs.statSync(b.source);
+      } catch (err) {
+        throw fsError(`mount ${b.source} (-v ${spec}) for the copy`, err);
+      }
       const rel = inRoot(rootFd, b.destination);
       const name = rel.slice(rel.lastIndexOf('/') + 1);
       let target: number;
@@ -231,12 +287,28 @@ function mountBinds(containers: ContainerStore, t: Target, rootFd: number): Moun
       } else {
         const dir = openBeneath(rootFd, dirOfRel(rel), true);
         try {
-          try { fs.closeSync(fs.openSync(at(dir, name), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644)); } catch (err) { if (!isErrno(err, 'EEXIST')) throw err; }
+          try {
+            fs.closeSync(
+              fs.openSync(
+                at(dir, name),
+                fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+                0o644,
+              ),
+            );
+          } catch (err) {
+            if (!isErrno(err, 'EEXIST')) throw err;
+          }
           target = fs.openSync(at(dir, name), O_PATH | fs.constants.O_NOFOLLOW);
         } finally {
           fs.closeSync(dir);
         }
-        if (!fs.fstatSync(target).isFile()) { fs.closeSync(target); throw invalid('cp_mount', `copy: ${t.ref}:${b.destination} is not a regular file, so the file ${b.source} cannot be mounted there`); }
+        if (!fs.fstatSync(target).isFile()) {
+          fs.closeSync(target);
+          throw invalid(
+            'cp_mount',
+            `copy: ${t.ref}:${b.destination} is not a regular file, so the file ${b.source} cannot be mounted there`,
+          );
+        }
       }
       try {
         native.mount(b.source, `/proc/self/fd/${target}`, null, native.MS_BIND | native.MS_REC, null);
@@ -246,7 +318,8 @@ function mountBinds(containers: ContainerStore, t: Target, rootFd: number): Moun
       // the mount itself, by descriptor (for the read-only remount and the unmount)
       const mfd = fs.openSync(`${at(rootFd, rel)}`, O_PATH | fs.constants.O_NOFOLLOW);
       out.push({ at: `/${rel}`, readonly: b.readonly, fd: mfd });
-      if (b.readonly) native.mount(null, `/proc/self/fd/${mfd}`, null, native.MS_REMOUNT | native.MS_BIND | native.MS_RDONLY, null);
+      if (b.readonly)
+        native.mount(null, `/proc/self/fd/${mfd}`, null, native.MS_REMOUNT | native.MS_BIND | native.MS_RDONLY, null);
     }
     return out;
   } catch (err) {
@@ -257,7 +330,11 @@ function mountBinds(containers: ContainerStore, t: Target, rootFd: number): Moun
 
 function unmountBinds(binds: MountedBind[]): void {
   for (const b of [...binds].reverse()) {
-    try { native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH); } finally { fs.closeSync(b.fd); }
+    try {
+      native.umount2(`/proc/self/fd/${b.fd}`, native.MNT_DETACH);
+    } finally {
+      fs.closeSync(b.fd);
+    }
   }
 }
 
@@ -286,19 +363,31 @@ function lstatRel(r: Rootfs, rel: string): fs.Stats {
 function containerSource(r: Rootfs, path: string, follow: boolean): Source {
   const { t } = r;
   const abs = posix.join('/', path);
-  const rel = follow || assertsDir(path) ? inRoot(r.fd, abs) : joinRel(inRoot(r.fd, posix.dirname(abs)), posix.basename(abs));
+  const rel =
+    follow || assertsDir(path) ? inRoot(r.fd, abs) : joinRel(inRoot(r.fd, posix.dirname(abs)), posix.basename(abs));
   checkMounts(r, `/${rel}`, 'copy from');
   let st: fs.Stats;
   try {
     st = lstatRel(r, rel);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || (isErrno(err, 'ENOTDIR') && !assertsDir(path))) throw notFound('file_not_found', `Could not find the file ${path} in container ${t.ref}`);
+    if (isErrno(err, 'ENOENT') || (isErrno(err, 'ENOTDIR') && !assertsDir(path)))
+      throw notFound('file_not_found', `Could not find the file ${path} in container ${t.ref}`);
     throw fsError(`copy from ${t.ref}:${path}`, err);
   }
-  if (assertsDir(path) && !st.isDirectory()) throw invalid('not_a_directory', `copy from ${t.ref}:${path}: not a directory`);
+  if (assertsDir(path) && !st.isDirectory())
+    throw invalid('not_a_directory', `copy from ${t.ref}:${path}: not a directory`);
   let dirFd: number;
-  try { dirFd = openBeneath(r.fd, dirOfRel(rel)); } catch (err) { throw fsError(`copy from ${t.ref}:${path}`, err); }
-  return { dirFd, name: rel.slice(rel.lastIndexOf('/') + 1), isDir: st.isDirectory(), as: contentOf(path) || abs === '/' ? '.' : posix.basename(abs) };
+  try {
+    dirFd = openBeneath(r.fd, dirOfRel(rel));
+  } catch (err) {
+    throw fsError(`copy from ${t.ref}:${path}`, err);
+  }
+  return {
+    dirFd,
+    name: rel.slice(rel.lastIndexOf('/') + 1),
+    isDir: st.isDirectory(),
+    as: contentOf(path) || abs === '/' ? '.' : posix.basename(abs),
+  };
 }
 
 /**
@@ -314,22 +403,31 @@ function containerDestination(r: Rootfs, path: string): { rel: string; exists: b
   } catch (err) {
     if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw fsError(`copy to ${r.t.ref}:${path}`, err);
   }
-  if (st && !st.isDirectory() && !st.isFile()) throw invalid('not_a_directory', `destination "${r.t.ref}:${path}" must be a directory or a regular file`);
+  if (st && !st.isDirectory() && !st.isFile())
+    throw invalid('not_a_directory', `destination "${r.t.ref}:${path}" must be a directory or a regular file`);
   return { rel, exists: !!st, isDir: !!st?.isDirectory() };
 }
 
-/** A write at `path`: refused in a read-only bind, and in a --read-only rootfs unless it lands in a writable bind (as Docker). */
+/**
+ * A write at `path`: refused in a read-only bind, and in a --read-only rootfs unless it lands in a writable bind (as
+ * Docker).
+ */
 function checkWritable(r: Rootfs, path: string): void {
   const under = (m: string) => path === m || path.startsWith(m === '/' ? '/' : `${m}/`);
   const bind = r.binds.filter((b) => under(b.at)).sort((a, b) => b.at.length - a.at.length)[0];
   if (bind?.readonly) throw invalid('read_only', `mounted volume is marked read-only: ${r.t.ref}:${bind.at}`);
-  if (!bind && r.containers.hostConfig(r.t.c.ID).ReadonlyRootfs) throw invalid('read_only', 'container rootfs is marked read-only');
+  if (!bind && r.containers.hostConfig(r.t.c.ID).ReadonlyRootfs)
+    throw invalid('read_only', 'container rootfs is marked read-only');
 }
 
 /** The directory an extraction writes into: it must exist and be a directory. */
 function extractionDir(r: Rootfs, rel: string): string {
   let st: fs.Stats | undefined;
-  try { st = lstatRel(r, rel); } catch (err) { if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err; }
+  try {
+    st = lstatRel(r, rel);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+  }
   if (!st) throw notFound('no_such_directory', `no such directory: ${r.t.ref}:/${rel}`);
   if (!st.isDirectory()) throw invalid('not_a_directory', `extraction point is not a directory: ${r.t.ref}:/${rel}`);
   return rel;
@@ -360,7 +458,10 @@ function checkMounts(r: Rootfs, path: string, action: string): void {
     if (!dest) continue;
     const m = `/${inRoot(r.fd, dest)}`;
     if (path === m || path.startsWith(m === '/' ? '/' : `${m}/`)) {
-      throw unsupported('cp_mount', `${action} ${r.t.ref}:${path}: ${m} is ${kind} of the container, which berth cp does not reach`);
+      throw unsupported(
+        'cp_mount',
+        `${action} ${r.t.ref}:${path}: ${m} is ${kind} of the container, which berth cp does not reach`,
+      );
     }
   }
 }
@@ -371,12 +472,20 @@ function hostSource(path: string, follow: boolean): Source {
   const clean = posix.normalize(abs).replace(/(.)\/+$/, '$1');
   let real: string;
   try {
-    real = follow || assertsDir(path) ? fs.realpathSync(clean) : posix.join(fs.realpathSync(posix.dirname(clean)), posix.basename(clean));
+    real =
+      follow || assertsDir(path)
+        ? fs.realpathSync(clean)
+        : posix.join(fs.realpathSync(posix.dirname(clean)), posix.basename(clean));
     const st = fs.lstatSync(real);
     if (assertsDir(path) && !st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     const top = real === '/';
     const dirFd = fs.openSync(top ? '/' : posix.dirname(real), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    return { dirFd, name: top ? '' : posix.basename(real), isDir: st.isDirectory(), as: contentOf(path) || clean === '/' ? '.' : posix.basename(clean) };
+    return {
+      dirFd,
+      name: top ? '' : posix.basename(real),
+      isDir: st.isDirectory(),
+      as: contentOf(path) || clean === '/' ? '.' : posix.basename(clean),
+    };
   } catch (err) {
     throw fsError(`copy ${path}`, err);
   }
@@ -391,9 +500,14 @@ function hostSource(path: string, follow: boolean): Source {
  */
 function hostDestination(path: string): { path: string; exists: boolean; isDir: boolean } {
   const abs = localPath(path);
-  let p = posix.normalize(abs).replace(/(.)\/+$/, '$1').replace(/\/\.$/, '') || '/';
+  let p =
+    posix
+      .normalize(abs)
+      .replace(/(.)\/+$/, '$1')
+      .replace(/\/\.$/, '') || '/';
   const parent = posix.dirname(p);
-  if (!fs.existsSync(parent)) throw notFound('no_such_directory', `invalid output path: directory "${parent}" does not exist`);
+  if (!fs.existsSync(parent))
+    throw notFound('no_such_directory', `invalid output path: directory "${parent}" does not exist`);
   let st = fs.lstatSync(p, { throwIfNoEntry: false });
   for (let n = 0; st?.isSymbolicLink(); n++) {
     if (n >= 10) throw invalid('too_many_symlinks', `too many symlinks in ${abs}`);
@@ -401,7 +515,11 @@ function hostDestination(path: string): { path: string; exists: boolean; isDir: 
     p = posix.resolve(posix.dirname(p), target);
     st = fs.lstatSync(p, { throwIfNoEntry: false });
   }
-  if (st && !st.isDirectory() && !st.isFile()) throw invalid('invalid_output', `invalid output path: "${abs}" must be a directory or a regular file: got ${kindOf(st)}`);
+  if (st && !st.isDirectory() && !st.isFile())
+    throw invalid(
+      'invalid_output',
+      `invalid output path: "${abs}" must be a directory or a regular file: got ${kindOf(st)}`,
+    );
   if (st && !st.isDirectory() && assertsDir(path)) throw invalid('not_a_directory', `copy to ${path}: not a directory`);
   if (!st) {
     const pst = fs.statSync(posix.dirname(p), { throwIfNoEntry: false });

@@ -3,7 +3,11 @@ import * as fs from 'node:fs';
 /** /etc/hosts for a container: loopback names and its own hostname (Docker's content). */
 export function hostsFile(hostname: string, network: 'none' | 'host'): string {
   if (network === 'host') {
-    try { return fs.readFileSync('/etc/hosts', 'utf8'); } catch { /* fall through */ }
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf8');
+    } catch {
+      /* fall through */
+    }
   }
   return [
     '127.0.0.1\tlocalhost',
@@ -21,7 +25,11 @@ export function hostsFile(hostname: string, network: 'none' | 'host'): string {
 /** resolv.conf: the host's, minus loopback nameservers a separate network namespace cannot reach. */
 export function resolvConf(network: 'none' | 'host'): string {
   let host = '';
-  try { host = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+  try {
+    host = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* none */
+  }
   if (network === 'host') return host;
   const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
   return lines.join('\n');

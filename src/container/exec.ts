@@ -24,7 +24,9 @@ export interface ExecOptions {
   detach: boolean;
 }
 
-/** An exec's process: the container's user, environment and capabilities unless the options say otherwise (as Docker). */
+/**
+ * An exec's process: the container's user, environment and capabilities unless the options say otherwise (as Docker).
+ */
 export function execProcess(containers: ContainerStore, c: ContainerRecord, o: ExecOptions): OciSpec['process'] {
   const hc = containers.hostConfig(c.ID);
   const rootfs = `${containers.images.paths.cacheDir(c.MountID)}/merged`;
@@ -33,18 +35,27 @@ export function execProcess(containers: ContainerStore, c: ContainerRecord, o: E
   const set = (kv: string) => {
     const k = kv.slice(0, kv.indexOf('='));
     const i = env.findIndex((e) => e.startsWith(`${k}=`));
-    if (i >= 0) env[i] = kv; else env.push(kv);
+    if (i >= 0) env[i] = kv;
+    else env.push(kv);
   };
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.Config.Hostname}`);
-  for (const e of o.env) if (e.includes('=')) set(e); else if (process.env[e] !== undefined) set(`${e}=${process.env[e]}`);
+  for (const e of o.env)
+    if (e.includes('=')) set(e);
+    else if (process.env[e] !== undefined) set(`${e}=${process.env[e]}`);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const own = ownCapabilities();
-  const caps = capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], o.privileged || !!hc.Privileged).filter((x) => own.has(x));
+  const caps = capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], o.privileged || !!hc.Privileged).filter((x) =>
+    own.has(x),
+  );
   return {
     terminal: o.tty,
-    user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+    user: {
+      uid: user.uid,
+      gid: user.gid,
+      ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}),
+    },
     args: o.cmd,
     env,
     cwd: o.workdir || c.Config.WorkingDir || '/',
@@ -59,7 +70,11 @@ export function execSteps(containers: ContainerStore, c: ContainerRecord, o: Exe
   // the container's seccomp profile (an exec --privileged too, as Docker keeps the container's)
   const hc = containers.hostConfig(c.ID);
   const caps = proc.capabilities?.bounding ?? [];
-  return execPlan(c.State.Pid, proc, hostFacts(), { detached: o.detach, seccomp: containerSeccomp(containers, hc, caps)?.bpf, cgroupProcs: findCgroup(c.ID)?.procsFiles });
+  return execPlan(c.State.Pid, proc, hostFacts(), {
+    detached: o.detach,
+    seccomp: containerSeccomp(containers, hc, caps)?.bpf,
+    cgroupProcs: findCgroup(c.ID)?.procsFiles,
+  });
 }
 
 /**
@@ -67,11 +82,20 @@ export function execSteps(containers: ContainerStore, c: ContainerRecord, o: Exe
  * PID 1), with the container's security profile. Returns its exit code (in
  * the foreground) or 0 once it runs (-d).
  */
-export async function execInContainer(containers: ContainerStore, c: ContainerRecord, o: ExecOptions, stdio: [Stdio, Stdio, Stdio], onStart?: (kill: (s: NodeJS.Signals) => void) => void): Promise<number> {
+export async function execInContainer(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  o: ExecOptions,
+  stdio: [Stdio, Stdio, Stdio],
+  onStart?: (kill: (s: NodeJS.Signals) => void) => void,
+): Promise<number> {
   const now = containers.tryGet(c.ID) ?? c;
-  if (!now.State.Running || !containers.isLive(c.ID)) throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
-  if (now.State.Restarting || !now.State.Pid) throw conflict('restarting', `container ${c.ID.slice(0, 12)} is restarting, wait until the container is running`);
-  if (now.State.Paused) throw conflict('paused', `container ${c.ID.slice(0, 12)} is paused, unpause the container before exec`);
+  if (!now.State.Running || !containers.isLive(c.ID))
+    throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
+  if (now.State.Restarting || !now.State.Pid)
+    throw conflict('restarting', `container ${c.ID.slice(0, 12)} is restarting, wait until the container is running`);
+  if (now.State.Paused)
+    throw conflict('paused', `container ${c.ID.slice(0, 12)} is paused, unpause the container before exec`);
   const steps = execSteps(containers, now, o);
   refreshFastExecPlan(containers, now);
   const run = runHelper(steps, o.detach ? ['ignore', 'ignore', 'ignore'] : stdio, { detached: o.detach });
@@ -118,16 +142,24 @@ function fastExecPlan(containers: ContainerStore, c: ContainerRecord, head: stri
   return Buffer.concat(parts);
 }
 
-/** Write the fast exec plan of a running container unless the one there still holds (best effort: without it, exec takes this path). */
+/**
+ * Write the fast exec plan of a running container unless the one there still holds (best effort: without it, exec takes
+ * this path).
+ */
 export function refreshFastExecPlan(containers: ContainerStore, c: ContainerRecord): void {
   try {
     const path = `${containers.dir(c.ID)}/exec.plan`;
     const head = fastExecHeader(containers, c);
-    if (!head) { fs.rmSync(path, { force: true }); return; }
+    if (!head) {
+      fs.rmSync(path, { force: true });
+      return;
+    }
     if (readOptional(path)?.startsWith(head)) return;
     const plan = fastExecPlan(containers, c, head);
     if (plan) writeFileAtomic(path, plan, 0o600, false);
-  } catch { /* no fast path for this container */ }
+  } catch {
+    /* no fast path for this container */
+  }
 }
 
 function fastExecHeader(containers: ContainerStore, c: ContainerRecord): string | undefined {
@@ -142,7 +174,8 @@ function fastExecHeader(containers: ContainerStore, c: ContainerRecord): string 
   // the files the user is resolved from (resolveUser), and berth's own code: a rebuilt berth plans again
   const facts = ['/etc/passwd', '/etc/group'].map((f) => `${rootfs}${f}`);
   for (const f of facts) {
-    // a symlink on the way (/etc -> usr/etc) resolves inside the container, elsewhere than the host path the launcher checks
+    // a symlink on the way (/etc -> usr/etc) resolves inside the container, elsewhere than the host path the launcher
+    // checks
     if (resolveInRoot(rootfs, f.slice(rootfs.length)) !== f) return undefined;
   }
   for (const f of [...facts, helperPath(), bundlePath()]) {

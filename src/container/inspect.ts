@@ -11,12 +11,26 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
   const rw = p.cacheDir(c.MountID);
   const lower = readOptional(`${rw}/lower`) ?? '';
   // as Docker shows them: each l/<link> resolved to its overlay2/<cache-id>/diff
-  const lowerDirs = lower.split(':').filter(Boolean).map((l) => {
-    try { return `${p.overlay}/${fs.readlinkSync(`${p.overlay}/${l}`).replace(/^\.\.\//, '')}`; } catch { return `${p.overlay}/${l}`; }
-  });
+  const lowerDirs = lower
+    .split(':')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return `${p.overlay}/${fs.readlinkSync(`${p.overlay}/${l}`).replace(/^\.\.\//, '')}`;
+      } catch {
+        return `${p.overlay}/${l}`;
+      }
+    });
   const mounts = (hc.Binds ?? []).map((b) => {
     const [source, destination, mode = ''] = b.split(':');
-    return { Type: 'bind', Source: source, Destination: destination, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
+    return {
+      Type: 'bind',
+      Source: source,
+      Destination: destination,
+      Mode: mode,
+      RW: !mode.split(',').includes('ro'),
+      Propagation: 'rprivate',
+    };
   });
   return {
     Id: c.ID,

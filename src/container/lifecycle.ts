@@ -32,18 +32,29 @@ export function parseSignal(s: string): number {
 
 function running(containers: ContainerStore, c: ContainerRecord): ContainerRecord {
   const now = containers.tryGet(c.ID) ?? c;
-  if (!now.State.Running || !containers.isLive(c.ID)) throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
+  if (!now.State.Running || !containers.isLive(c.ID))
+    throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
   return now;
 }
 
 /** `docker kill`: the signal, then thaw a paused container so it is delivered. */
-export async function killAndThaw(containers: ContainerStore, c: ContainerRecord, signal: number, opts: { noRestart?: boolean } = {}): Promise<void> {
+export async function killAndThaw(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  signal: number,
+  opts: { noRestart?: boolean } = {},
+): Promise<void> {
   killContainer(containers, c, signal, opts);
   await thawIfPaused(containers, c);
 }
 
 /** Send a signal to the container's main process. */
-export function killContainer(containers: ContainerStore, c: ContainerRecord, signal: number, opts: { noRestart?: boolean } = {}): void {
+export function killContainer(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  signal: number,
+  opts: { noRestart?: boolean } = {},
+): void {
   const now = running(containers, c);
   // a user's kill or stop ends the container for good: the monitor reads the marker before a restart
   if (opts.noRestart) fs.writeFileSync(containers.stopMarker(c.ID), '');
@@ -60,7 +71,9 @@ async function thawIfPaused(containers: ContainerStore, c: ContainerRecord): Pro
   if (!(containers.tryGet(c.ID) ?? c).State.Paused) return;
   const cg = findCgroup(c.ID);
   if (cg) await thaw(cg);
-  await containers.update(c.ID, (r) => { r.State.Paused = false; });
+  await containers.update(c.ID, (r) => {
+    r.State.Paused = false;
+  });
 }
 
 /**
@@ -68,7 +81,11 @@ async function thawIfPaused(containers: ContainerStore, c: ContainerRecord): Pro
  * date. Its exit code (also for a --rm container, removed meanwhile), or
  * undefined on timeout.
  */
-export async function waitStopped(containers: ContainerStore, id: string, timeoutMs = Infinity): Promise<number | undefined> {
+export async function waitStopped(
+  containers: ContainerStore,
+  id: string,
+  timeoutMs = Infinity,
+): Promise<number | undefined> {
   const end = Date.now() + timeoutMs;
   let delay = 5;
   let last = containers.monitorState(id)?.ExitCode ?? containers.tryGet(id)?.State.ExitCode ?? 0;
@@ -91,7 +108,11 @@ export async function waitStopped(containers: ContainerStore, id: string, timeou
  * killed before it could), while its monitor is about to write its state. The
  * record as soon as it runs or nobody holds the lock any more; undefined on timeout.
  */
-export async function waitStarting(containers: ContainerStore, c: ContainerRecord, timeoutMs = 10_000): Promise<ContainerRecord | undefined> {
+export async function waitStarting(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  timeoutMs = 10_000,
+): Promise<ContainerRecord | undefined> {
   const end = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
@@ -108,7 +129,11 @@ export async function waitStarting(containers: ContainerStore, c: ContainerRecor
  * else SIGTERM), then SIGKILL after the timeout (-t, else the container's
  * StopTimeout, else 10 s). A stopped container is never restarted by its policy.
  */
-export async function stopContainer(containers: ContainerStore, c: ContainerRecord, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+export async function stopContainer(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  opts: { timeout?: number; signal?: string } = {},
+): Promise<void> {
   const now = containers.tryGet(c.ID) ?? c;
   if (!now.State.Running || !containers.isLive(c.ID)) {
     await containers.reapStale();
@@ -122,8 +147,12 @@ export async function stopContainer(containers: ContainerStore, c: ContainerReco
   } catch (err) {
     if ((err as { code?: string }).code !== 'not_running') throw err;
   }
-  if (timeout >= 0 && await waitStopped(containers, c.ID, timeout * 1000) !== undefined) return;
-  try { killContainer(containers, now, constants.signals.SIGKILL, { noRestart: true }); } catch { /* it ended meanwhile */ }
+  if (timeout >= 0 && (await waitStopped(containers, c.ID, timeout * 1000)) !== undefined) return;
+  try {
+    killContainer(containers, now, constants.signals.SIGKILL, { noRestart: true });
+  } catch {
+    /* it ended meanwhile */
+  }
   await waitStopped(containers, c.ID);
 }
 
@@ -139,7 +168,9 @@ export async function pauseContainer(containers: ContainerStore, c: ContainerRec
   const cg = findCgroup(c.ID);
   if (!cg) throw conflict('no_cgroup', `container ${c.ID.slice(0, 12)} has no cgroup to freeze`);
   await freeze(cg);
-  await containers.update(c.ID, (r) => { r.State.Paused = true; });
+  await containers.update(c.ID, (r) => {
+    r.State.Paused = true;
+  });
 }
 
 /** `docker unpause`. */
@@ -148,5 +179,7 @@ export async function unpauseContainer(containers: ContainerStore, c: ContainerR
   if (!now.State.Paused) throw conflict('not_paused', `container ${c.ID.slice(0, 12)} is not paused`);
   const cg = findCgroup(c.ID);
   if (cg) await thaw(cg);
-  await containers.update(c.ID, (r) => { r.State.Paused = false; });
+  await containers.update(c.ID, (r) => {
+    r.State.Paused = false;
+  });
 }

@@ -3,7 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../core/errors.js';
 
 /** One record of Docker's json-file log. */
-export interface LogRecord { log: string; stream: 'stdout' | 'stderr'; time: string }
+export interface LogRecord {
+  log: string;
+  stream: 'stdout' | 'stderr';
+  time: string;
+}
 
 /**
  * A `--since`/`--until` value as Docker takes it: an RFC 3339 date or time
@@ -20,7 +24,11 @@ export function parseLogTime(v: string, now = Date.now()): number {
     return now - ms;
   }
   const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (Number.isNaN(t)) throw invalid('invalid_time', `invalid time value ${JSON.stringify(v)}: an RFC 3339 time, a Unix timestamp or a duration like 10m`);
+  if (Number.isNaN(t))
+    throw invalid(
+      'invalid_time',
+      `invalid time value ${JSON.stringify(v)}: an RFC 3339 time, a Unix timestamp or a duration like 10m`,
+    );
   return t;
 }
 
@@ -28,7 +36,6 @@ export function parseLogTime(v: string, now = Date.now()): number {
 function recordMs(r: LogRecord): number {
   return Date.parse(r.time);
 }
-
 
 export function parseRecord(line: string): LogRecord | undefined {
   try {
@@ -58,7 +65,8 @@ export interface LogOptions {
 
 /** Print a container's log (`docker logs`), following it with `follow` until the container stops. */
 export async function readLogs(path: string, o: LogOptions): Promise<void> {
-  const keep = (r: LogRecord) => (o.since === undefined || recordMs(r) >= o.since) && (o.until === undefined || recordMs(r) <= o.until);
+  const keep = (r: LogRecord) =>
+    (o.since === undefined || recordMs(r) >= o.since) && (o.until === undefined || recordMs(r) <= o.until);
   let records: LogRecord[] = [];
   let fd = -1;
   let ino = 0;
@@ -73,14 +81,23 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
       fd = fs.openSync(f, 'r');
       ino = fs.fstatSync(fd).ino;
       pos = Buffer.byteLength(text.slice(0, end));
-      for (const l of text.slice(0, end).split('\n')) { const r = l && parseRecord(l); if (r && keep(r)) records.push(r); }
+      for (const l of text.slice(0, end).split('\n')) {
+        const r = l && parseRecord(l);
+        if (r && keep(r)) records.push(r);
+      }
     } else {
-      for (const l of text.split('\n')) { const r = l && parseRecord(l); if (r && keep(r)) records.push(r); }
+      for (const l of text.split('\n')) {
+        const r = l && parseRecord(l);
+        if (r && keep(r)) records.push(r);
+      }
     }
   }
   if (o.tail !== undefined && o.tail >= 0) records = o.tail === 0 ? [] : records.slice(-o.tail);
   for (const r of records) o.write(r);
-  if (!o.follow) { if (fd >= 0) fs.closeSync(fd); return; }
+  if (!o.follow) {
+    if (fd >= 0) fs.closeSync(fd);
+    return;
+  }
   const buf = Buffer.alloc(65536);
   const drain = () => {
     if (fd < 0) return;
@@ -91,7 +108,10 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
       partial += buf.subarray(0, n).toString('utf8');
       const end = partial.lastIndexOf('\n');
       if (end < 0) continue;
-      for (const l of partial.slice(0, end).split('\n')) { const r = l && parseRecord(l); if (r && keep(r)) o.write(r); }
+      for (const l of partial.slice(0, end).split('\n')) {
+        const r = l && parseRecord(l);
+        if (r && keep(r)) o.write(r);
+      }
       partial = partial.slice(end + 1);
     }
   };
@@ -100,7 +120,11 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
       drain();
       // rotated: finish the old file (done above), continue with the new one from its start
       let st: fs.Stats | undefined;
-      try { st = fs.statSync(path); } catch { st = undefined; }
+      try {
+        st = fs.statSync(path);
+      } catch {
+        st = undefined;
+      }
       if (st && st.ino !== ino) {
         if (fd >= 0) fs.closeSync(fd);
         fd = fs.openSync(path, 'r');
@@ -109,8 +133,15 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
         partial = '';
         continue;
       }
-      if (st && fd >= 0 && st.size < pos) { pos = 0; partial = ''; continue; } // truncated (max-file 1)
-      if (!o.live()) { drain(); break; }
+      if (st && fd >= 0 && st.size < pos) {
+        pos = 0;
+        partial = '';
+        continue;
+      } // truncated (max-file 1)
+      if (!o.live()) {
+        drain();
+        break;
+      }
       if (o.until !== undefined && Date.now() > o.until) break;
       await sleep(50);
     }

@@ -7,7 +7,10 @@ import type { ContainerStore } from './store.js';
 export const CONTAINER_PRUNE_FILTERS = ['label', 'label!', 'until'] as const;
 
 /** A checked prune request: refused filters and values fail here, before anything is deleted. */
-export interface ContainerPrunePlan { until?: number; filters: Filters }
+export interface ContainerPrunePlan {
+  until?: number;
+  filters: Filters;
+}
 
 export function containerPrunePlan(filters: Filters, now: number = Date.now()): ContainerPrunePlan {
   validateFilters(filters, CONTAINER_PRUNE_FILTERS);
@@ -15,7 +18,10 @@ export function containerPrunePlan(filters: Filters, now: number = Date.now()): 
   return { filters, ...(until !== undefined ? { until } : {}) };
 }
 
-export interface ContainerPruneReport { deleted: string[]; reclaimed: number }
+export interface ContainerPruneReport {
+  deleted: string[];
+  reclaimed: number;
+}
 
 /**
  * dockerd's container prune: every container not running, created no later
@@ -23,7 +29,10 @@ export interface ContainerPruneReport { deleted: string[]; reclaimed: number }
  * Reclaimed space is the size of their rw layers. A container that cannot be
  * removed (it started meanwhile) is skipped.
  */
-export async function pruneContainers(containers: ContainerStore, plan: ContainerPrunePlan): Promise<ContainerPruneReport> {
+export async function pruneContainers(
+  containers: ContainerStore,
+  plan: ContainerPrunePlan,
+): Promise<ContainerPruneReport> {
   const report: ContainerPruneReport = { deleted: [], reclaimed: 0 };
   const list = containers.list().sort((a, b) => b.Created.localeCompare(a.Created));
   for (const c of list) {
@@ -45,5 +54,9 @@ export async function pruneContainers(containers: ContainerStore, plan: Containe
 
 /** The rw layer's size as dockerd counts it (files, hard links once); 0 when it is gone. */
 function rwLayerSize(diff: string): number {
-  try { return treeSize(diff); } catch { return 0; }
+  try {
+    return treeSize(diff);
+  } catch {
+    return 0;
+  }
 }

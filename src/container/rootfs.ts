@@ -56,7 +56,8 @@ export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile
   fs.rmSync(`${paths.cacheDir(mountId)}/work/work/incompat`, { recursive: true, force: true });
   fs.mkdirSync(spec.target, { recursive: true, mode: 0o700 });
   if (isMountPoint(spec.target)) return spec.target;
-  if (spec.options.length > 4000) throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
+  if (spec.options.length > 4000)
+    throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
   const cwd = process.cwd();
   process.chdir(spec.cwd); // options are relative to the overlay2 dir (short l/ links)
   try {
@@ -72,9 +73,17 @@ export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile
 export function unmountRootfs(paths: StorePaths, mountId: string): void {
   const target = `${paths.cacheDir(mountId)}/merged`;
   for (let i = 0; i < 8 && isMountPoint(target); i++) {
-    try { native.umount2(target, native.MNT_DETACH); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err; }
+    try {
+      native.umount2(target, native.MNT_DETACH);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+    }
   }
-  try { fs.rmdirSync(target); } catch { /* already gone */ }
+  try {
+    fs.rmdirSync(target);
+  } catch {
+    /* already gone */
+  }
 }
 
 export function isMountPoint(path: string): boolean {

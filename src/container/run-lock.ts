@@ -48,9 +48,17 @@ export async function waitRunLock(at: RunLockPlace, waitMs: number): Promise<Fil
  * Remove the lock files in `locksDir` of containers that do not exist (a berth
  * killed while removing one, or stores from before removal took them along).
  */
-export function sweepRunLocks(locksDir: string, place: (id: string) => RunLockPlace, existing: ReadonlySet<string>): void {
+export function sweepRunLocks(
+  locksDir: string,
+  place: (id: string) => RunLockPlace,
+  existing: ReadonlySet<string>,
+): void {
   let names: string[] = [];
-  try { names = fs.readdirSync(locksDir); } catch { return; }
+  try {
+    names = fs.readdirSync(locksDir);
+  } catch {
+    return;
+  }
   for (const n of names) {
     const id = /^ctr-([0-9a-f]{64})$/.exec(n)?.[1];
     if (!id || existing.has(id)) continue;

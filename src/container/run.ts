@@ -5,7 +5,14 @@ import { execPlan, planFromSpec, preludePlan, type HostFacts, type MonitorPlan }
 import { execProcess, refreshFastExecPlan } from './exec.js';
 import { containerSpecAndFilter, healthSettings, hostFacts } from './spec.js';
 import { endCgroup, startCgroup } from './cgroup.js';
-import { berthCommand, runHelper, startHelper, type HelperHandle, type HelperRun, type Stdio } from '../runtime/helper.js';
+import {
+  berthCommand,
+  runHelper,
+  startHelper,
+  type HelperHandle,
+  type HelperRun,
+  type Stdio,
+} from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
 import { mark } from '../core/trace.js';
@@ -16,14 +23,19 @@ export interface StartOptions {
   stdio: [Stdio, Stdio, Stdio];
   /** Made by prepareForeground while the container was being created. */
   early?: EarlyStart;
-  /** Called once the container process runs: signals to its monitor (which forwards them), and its pid (0 if it already ended). */
+  /**
+   * Called once the container process runs: signals to its monitor (which forwards them), and its pid (0 if it already
+   * ended).
+   */
   onStart?: (kill: (s: NodeJS.Signals) => void, pid: number) => void;
-  /** Mount the union volatile (no sync at unmount) although the container stays: a build step, whose layer is made right after. */
+  /**
+   * Mount the union volatile (no sync at unmount) although the container stays: a build step, whose layer is made right
+   * after.
+   */
   volatile?: boolean;
   /** Called with the monitor process once it is spawned (its stdout/stderr are readable with 'pipe' stdio). */
   onSpawn?: (monitor: ChildProcess) => void;
 }
-
 
 /** Docker's --log-opt max-size (go-units RAM size) and max-file. */
 function logLimits(cfg: Record<string, string> = {}): { maxSize: number; maxFiles: number } {
@@ -34,17 +46,31 @@ function logLimits(cfg: Record<string, string> = {}): { maxSize: number; maxFile
     maxSize = Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()));
   }
   const maxFiles = cfg['max-file'] ? Number(cfg['max-file']) : 1;
-  if (!Number.isInteger(maxFiles) || maxFiles < 1) throw invalid('invalid_log_opt', `invalid --log-opt max-file=${JSON.stringify(cfg['max-file'])}: a positive integer`);
+  if (!Number.isInteger(maxFiles) || maxFiles < 1)
+    throw invalid(
+      'invalid_log_opt',
+      `invalid --log-opt max-file=${JSON.stringify(cfg['max-file'])}: a positive integer`,
+    );
   if (maxFiles > 1 && !maxSize) throw invalid('invalid_log_opt', '--log-opt max-file needs max-size');
   return { maxSize, maxFiles };
 }
 
 /** The monitor's healthcheck (an exec into the container on a timer), if the container has one. */
-function healthPlan(containers: ContainerStore, c: ContainerRecord, facts: HostFacts, bpf: Buffer | undefined, cgroupProcs: readonly string[]): MonitorPlan['health'] {
+function healthPlan(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  facts: HostFacts,
+  bpf: Buffer | undefined,
+  cgroupProcs: readonly string[],
+): MonitorPlan['health'] {
   const hcheck = healthSettings(c.Config.Healthcheck);
   if (!hcheck) return undefined;
   const proc = execProcess(containers, c, { cmd: hcheck.cmd, tty: false, env: [], privileged: false, detach: false });
-  return { ...hcheck, statePath: containers.healthPath(c.ID), plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs }) };
+  return {
+    ...hcheck,
+    statePath: containers.healthPath(c.ID),
+    plan: execPlan('monitored', proc, facts, { seccomp: bpf, cgroupProcs }),
+  };
 }
 
 /**
@@ -58,7 +84,11 @@ function healthPlan(containers: ContainerStore, c: ContainerRecord, facts: HostF
 export async function startDetached(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const p = containers.images.paths;
   const hc = containers.hostConfig(c.ID);
-  if (hc.Runtime === 'runc') throw invalid('unsupported', 'detached containers run with the native helper; --runtime runc runs in the foreground');
+  if (hc.Runtime === 'runc')
+    throw invalid(
+      'unsupported',
+      'detached containers run with the native helper; --runtime runc runs in the foreground',
+    );
   const lock = await containers.lockForStart(c);
   let rootfs: string | undefined;
   try {
@@ -80,11 +110,28 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     monitor.oomCounter = cg.oomCounter;
     const facts = hostFacts();
     monitor.health = healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles);
-    const steps = planFromSpec(spec, facts, { monitor, init: !!hc.Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles });
+    const steps = planFromSpec(spec, facts, {
+      monitor,
+      init: !!hc.Init,
+      seccomp: bpf,
+      cgroupProcs: cg.cgroup.procsFiles,
+    });
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     await run.started;
-    c.State = { ...c.State, Status: 'running', Running: true, Restarting: false, Paused: false, OOMKilled: false, Pid: pid, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '', FinishedAt: c.State.FinishedAt };
+    c.State = {
+      ...c.State,
+      Status: 'running',
+      Running: true,
+      Restarting: false,
+      Paused: false,
+      OOMKilled: false,
+      Pid: pid,
+      StartedAt: new Date().toISOString(),
+      ExitCode: 0,
+      Error: '',
+      FinishedAt: c.State.FinishedAt,
+    };
     c.LogPath = logPath;
     containers.save(c);
     refreshFastExecPlan(containers, c);
@@ -94,7 +141,14 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     // nothing runs: record why, as Docker does for a failed start
     if (rootfs) unmountRootfs(p, c.MountID);
     await endCgroup(c.ID).catch(() => false);
-    c.State = { ...c.State, Status: c.State.Status === 'created' ? 'created' : 'exited', Running: false, Pid: 0, ExitCode: (err as { exitCode?: number }).exitCode ?? 125, Error: (err as Error).message };
+    c.State = {
+      ...c.State,
+      Status: c.State.Status === 'created' ? 'created' : 'exited',
+      Running: false,
+      Pid: 0,
+      ExitCode: (err as { exitCode?: number }).exitCode ?? 125,
+      Error: (err as Error).message,
+    };
     containers.save(c);
     throw err;
   } finally {
@@ -102,7 +156,9 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
   }
 }
 
-/** A foreground start begun while the container is still being created: its cgroup, and the helper already joining it. */
+/**
+ * A foreground start begun while the container is still being created: its cgroup, and the helper already joining it.
+ */
 export interface EarlyStart {
   cgroup: ReturnType<typeof startCgroup>;
   helper: HelperHandle;
@@ -131,9 +187,14 @@ export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Std
   }
   helper.send(preludePlan(cgroup.cgroup.procsFiles), false);
   const early: EarlyStart = {
-    cgroup, helper, sent: false,
+    cgroup,
+    helper,
+    sent: false,
     abort: async () => {
-      if (!early.sent) { early.sent = true; helper.send([], true); }
+      if (!early.sent) {
+        early.sent = true;
+        helper.send([], true);
+      }
       await helper.exited;
       await endCgroup(id).catch(() => false);
     },
@@ -147,7 +208,11 @@ export function prepareForeground(id: string, hc: HostConfig, stdio: [Stdio, Std
  * (Docker's: the process's, 128+n when killed by signal n, 125/126/127 for
  * berth's own, cannot-execute and not-found failures).
  */
-export async function startForeground(containers: ContainerStore, c: ContainerRecord, opts: StartOptions): Promise<number> {
+export async function startForeground(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  opts: StartOptions,
+): Promise<number> {
   const p = containers.images.paths;
   mark('create container');
   const durable = !containers.hostConfig(c.ID).AutoRemove;
@@ -175,7 +240,10 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       if (!early) mark('cgroup');
       const facts = hostFacts();
       const steps = planFromSpec(spec, facts, {
-        init: !!containers.hostConfig(c.ID).Init, seccomp: bpf, cgroupProcs: cg.cgroup.procsFiles, afterPrelude: !!early,
+        init: !!containers.hostConfig(c.ID).Init,
+        seccomp: bpf,
+        cgroupProcs: cg.cgroup.procsFiles,
+        afterPrelude: !!early,
         health: healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles),
       });
       mark('plan');
@@ -195,7 +263,15 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       await run.started;
       mark('helper: namespaces, mounts, exec');
       // running once the command runs (State.Pid is then the command, not the helper it was cloned from)
-      c.State = { ...c.State, Status: 'running', Running: true, Pid: pid || run.child.pid || 0, StartedAt: new Date().toISOString(), ExitCode: 0, Error: '' };
+      c.State = {
+        ...c.State,
+        Status: 'running',
+        Running: true,
+        Pid: pid || run.child.pid || 0,
+        StartedAt: new Date().toISOString(),
+        ExitCode: 0,
+        Error: '',
+      };
       containers.save(c, durable);
       code = await run.exited;
       mark('container process ran');
@@ -203,13 +279,30 @@ export async function startForeground(containers: ContainerStore, c: ContainerRe
       code = (err as { exitCode?: number }).exitCode ?? 125;
       error = (err as Error).message;
       await run.exited;
-      c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, FinishedAt: new Date().toISOString() };
+      c.State = {
+        ...c.State,
+        Status: 'exited',
+        Running: false,
+        Pid: 0,
+        ExitCode: code,
+        Error: error,
+        FinishedAt: new Date().toISOString(),
+      };
       containers.save(c, durable);
       throw err;
     }
     const oom = await endCgroup(c.ID);
     mark('cgroup removed');
-    c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: code, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
+    c.State = {
+      ...c.State,
+      Status: 'exited',
+      Running: false,
+      Pid: 0,
+      ExitCode: code,
+      Error: error,
+      OOMKilled: oom,
+      FinishedAt: new Date().toISOString(),
+    };
     containers.save(c, durable);
     return code;
   } finally {

@@ -24,17 +24,32 @@ import type { ContainerRecord, HostConfig } from './types.js';
 /** Parse `-v HOST:CTR[:ro|rw]`. Host paths must be absolute (named volumes come later). */
 export function parseBind(v: string): { source: string; destination: string; readonly: boolean } {
   const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalid('invalid_volume', `invalid volume specification: ${JSON.stringify(v)}`);
+  if (parts.length < 2 || parts.length > 3)
+    throw invalid('invalid_volume', `invalid volume specification: ${JSON.stringify(v)}`);
   const [source, destination, mode = 'rw'] = parts as [string, string, string?];
-  if (!source.startsWith('/')) throw invalid('invalid_volume', `invalid volume specification: ${JSON.stringify(v)}: named volumes are not supported yet; use an absolute host path`);
-  if (!destination.startsWith('/')) throw invalid('invalid_volume', `invalid volume specification: ${JSON.stringify(v)}: the container path must be absolute`);
-  if (!/^(ro|rw)(,[a-z]+)*$/.test(mode)) throw invalid('invalid_volume', `invalid mode ${JSON.stringify(mode)} in ${JSON.stringify(v)}`);
+  if (!source.startsWith('/'))
+    throw invalid(
+      'invalid_volume',
+      `invalid volume specification: ${JSON.stringify(v)}: named volumes are not supported yet; use an absolute host path`,
+    );
+  if (!destination.startsWith('/'))
+    throw invalid(
+      'invalid_volume',
+      `invalid volume specification: ${JSON.stringify(v)}: the container path must be absolute`,
+    );
+  if (!/^(ro|rw)(,[a-z]+)*$/.test(mode))
+    throw invalid('invalid_volume', `invalid mode ${JSON.stringify(mode)} in ${JSON.stringify(v)}`);
   return { source, destination, readonly: mode.split(',').includes('ro') };
 }
 
 /** The OCI spec of a created container, resolved against its mounted rootfs. */
 /** The spec and the compiled form of its seccomp filter (for the native helper). */
-export function containerSpecAndFilter(containers: ContainerStore, c: ContainerRecord, rootfs: string, terminal: boolean): { spec: OciSpec; bpf?: Buffer } {
+export function containerSpecAndFilter(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  rootfs: string,
+  terminal: boolean,
+): { spec: OciSpec; bpf?: Buffer } {
   const hc = containers.hostConfig(c.ID);
   const user = resolveUser(rootfs, c.Config.User, hc.GroupAdd ?? []);
   const env = [...(c.Config.Env ?? [])];
@@ -45,7 +60,10 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
   if (terminal && !has('TERM')) env.push('TERM=xterm');
   const binds = (hc.Binds ?? []).map(parseBind);
   for (const b of binds) if (!fs.existsSync(b.source)) fs.mkdirSync(b.source, { recursive: true, mode: 0o755 });
-  const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({ destination, options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])] }));
+  const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({
+    destination,
+    options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
+  }));
   const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
   const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';
@@ -54,11 +72,20 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
   const caps = capabilitySet(hc.CapAdd ?? [], hc.CapDrop ?? [], !!hc.Privileged).filter((c) => own.has(c));
   const filter = containerSeccomp(containers, hc, caps);
   const spec = buildSpec({
-    rootfs, args: [c.Path, ...c.Args], env, cwd, uid: user.uid, gid: user.gid,
-    additionalGids: user.additionalGids, hostname: c.Config.Hostname ?? c.ID.slice(0, 12), terminal,
-    readonlyRootfs: hc.ReadonlyRootfs, network: hc.NetworkMode,
+    rootfs,
+    args: [c.Path, ...c.Args],
+    env,
+    cwd,
+    uid: user.uid,
+    gid: user.gid,
+    additionalGids: user.additionalGids,
+    hostname: c.Config.Hostname ?? c.ID.slice(0, 12),
+    terminal,
+    readonlyRootfs: hc.ReadonlyRootfs,
+    network: hc.NetworkMode,
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
-    binds, tmpfs,
+    binds,
+    tmpfs,
     // only what berth itself holds (here CAP_SYS_RESOURCE is missing): asking for more fails capset
     capabilities: caps,
     privileged: !!hc.Privileged,
@@ -71,30 +98,79 @@ export function containerSpecAndFilter(containers: ContainerStore, c: ContainerR
   return { spec, bpf: filter?.bpf };
 }
 
-/** --ulimit as OCI rlimits; a hard limit above berth's own fails here when berth cannot raise it (no CAP_SYS_RESOURCE). */
+/**
+ * --ulimit as OCI rlimits; a hard limit above berth's own fails here when berth cannot raise it (no CAP_SYS_RESOURCE).
+ */
 export function rlimitsOf(hc: HostConfig): Array<{ type: string; hard: number; soft: number }> {
   const out = (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard }));
   if (!out.length || ownCapabilities().has('CAP_SYS_RESOURCE')) return out;
   const limits = fs.readFileSync('/proc/self/limits', 'utf8');
-  const NAMES: Record<string, string> = { RLIMIT_NOFILE: 'Max open files', RLIMIT_NPROC: 'Max processes', RLIMIT_CORE: 'Max core file size', RLIMIT_STACK: 'Max stack size', RLIMIT_MEMLOCK: 'Max locked memory', RLIMIT_CPU: 'Max cpu time', RLIMIT_FSIZE: 'Max file size', RLIMIT_DATA: 'Max data size', RLIMIT_AS: 'Max address space', RLIMIT_LOCKS: 'Max file locks', RLIMIT_SIGPENDING: 'Max pending signals', RLIMIT_MSGQUEUE: 'Max msgqueue size', RLIMIT_NICE: 'Max nice priority', RLIMIT_RTPRIO: 'Max realtime priority', RLIMIT_RTTIME: 'Max realtime timeout', RLIMIT_RSS: 'Max resident set' };
+  const NAMES: Record<string, string> = {
+    RLIMIT_NOFILE: 'Max open files',
+    RLIMIT_NPROC: 'Max processes',
+    RLIMIT_CORE: 'Max core file size',
+    RLIMIT_STACK: 'Max stack size',
+    RLIMIT_MEMLOCK: 'Max locked memory',
+    RLIMIT_CPU: 'Max cpu time',
+    RLIMIT_FSIZE: 'Max file size',
+    RLIMIT_DATA: 'Max data size',
+    RLIMIT_AS: 'Max address space',
+    RLIMIT_LOCKS: 'Max file locks',
+    RLIMIT_SIGPENDING: 'Max pending signals',
+    RLIMIT_MSGQUEUE: 'Max msgqueue size',
+    RLIMIT_NICE: 'Max nice priority',
+    RLIMIT_RTPRIO: 'Max realtime priority',
+    RLIMIT_RTTIME: 'Max realtime timeout',
+    RLIMIT_RSS: 'Max resident set',
+  };
   for (const r of out) {
     const line = limits.split('\n').find((l) => l.startsWith(NAMES[r.type] ?? '\0'));
     const hard = line ? line.slice(26).trim().split(/\s+/)[1] : undefined;
     if (!hard || hard === 'unlimited') continue;
     const want = r.hard < 0 ? Infinity : r.hard;
-    if (want > Number(hard)) throw invalid('ulimit_too_high', `--ulimit ${r.type.slice(7).toLowerCase()}=${r.soft}:${r.hard}: the hard limit is above berth's own (${hard}) and berth lacks CAP_SYS_RESOURCE to raise it`);
+    if (want > Number(hard))
+      throw invalid(
+        'ulimit_too_high',
+        `--ulimit ${r.type.slice(7).toLowerCase()}=${r.soft}:${r.hard}: the hard limit is above berth's own (${hard}) and berth lacks CAP_SYS_RESOURCE to raise it`,
+      );
   }
   return out;
 }
 
-/** The container's limits in OCI's linux.resources (runc applies them; the helper's containers join the cgroup berth makes from the same HostConfig). */
+/**
+ * The container's limits in OCI's linux.resources (runc applies them; the helper's containers join the cgroup berth
+ * makes from the same HostConfig).
+ */
 export function ociResources(hc: HostConfig): OciResources {
   const l = limitsOf(hc);
   return {
-    devices: deviceRules(hc)
-      .map((r) => ({ allow: r.allow, ...(r.type !== 'a' ? { type: r.type } : {}), ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access })),
-    ...(l.memory || l.memoryReservation || l.memorySwap || l.oomKillDisable ? { memory: { ...(l.memory ? { limit: l.memory } : {}), ...(l.memoryReservation ? { reservation: l.memoryReservation } : {}), ...(l.memorySwap ? { swap: l.memorySwap } : {}), ...(l.oomKillDisable ? { disableOOMKiller: true } : {}) } } : {}),
-    ...(l.nanoCpus || l.cpuShares || l.cpusetCpus || l.cpusetMems ? { cpu: { ...(l.cpuShares ? { shares: l.cpuShares } : {}), ...(l.nanoCpus ? { quota: cfsQuota(l.nanoCpus), period: CPU_PERIOD_US } : {}), ...(l.cpusetCpus ? { cpus: l.cpusetCpus } : {}), ...(l.cpusetMems ? { mems: l.cpusetMems } : {}) } } : {}),
+    devices: deviceRules(hc).map((r) => ({
+      allow: r.allow,
+      ...(r.type !== 'a' ? { type: r.type } : {}),
+      ...(r.major >= 0 ? { major: r.major } : {}),
+      ...(r.minor >= 0 ? { minor: r.minor } : {}),
+      access: r.access,
+    })),
+    ...(l.memory || l.memoryReservation || l.memorySwap || l.oomKillDisable
+      ? {
+          memory: {
+            ...(l.memory ? { limit: l.memory } : {}),
+            ...(l.memoryReservation ? { reservation: l.memoryReservation } : {}),
+            ...(l.memorySwap ? { swap: l.memorySwap } : {}),
+            ...(l.oomKillDisable ? { disableOOMKiller: true } : {}),
+          },
+        }
+      : {}),
+    ...(l.nanoCpus || l.cpuShares || l.cpusetCpus || l.cpusetMems
+      ? {
+          cpu: {
+            ...(l.cpuShares ? { shares: l.cpuShares } : {}),
+            ...(l.nanoCpus ? { quota: cfsQuota(l.nanoCpus), period: CPU_PERIOD_US } : {}),
+            ...(l.cpusetCpus ? { cpus: l.cpusetCpus } : {}),
+            ...(l.cpusetMems ? { mems: l.cpusetMems } : {}),
+          },
+        }
+      : {}),
     ...(l.pidsLimit && l.pidsLimit > 0 ? { pids: { limit: l.pidsLimit } } : {}),
   };
 }
@@ -103,36 +179,66 @@ export function ociResources(hc: HostConfig): OciResources {
  * Docker's default seccomp profile unless unconfined; --privileged is unconfined
  * unless a profile was given. With its compiled filter, cached in the store.
  */
-export function containerSeccomp(containers: ContainerStore, hc: HostConfig, caps: readonly string[]): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
+export function containerSeccomp(
+  containers: ContainerStore,
+  hc: HostConfig,
+  caps: readonly string[],
+): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
   const opt = seccompOption(hc.SecurityOpt);
   if (hc.Privileged && (opt === undefined || opt === 'builtin')) return undefined;
   return cachedSeccomp(`${containers.images.paths.berth}/cache`, opt, caps, compileSeccomp);
 }
 
-/** A container's healthcheck as the monitor runs it (Docker's defaults: every 30 s, 30 s timeout, 3 retries), or none. */
-export function healthSettings(h: HealthConfig | null | undefined): { cmd: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number } | undefined {
+/**
+ * A container's healthcheck as the monitor runs it (Docker's defaults: every 30 s, 30 s timeout, 3 retries), or none.
+ */
+export function healthSettings(
+  h: HealthConfig | null | undefined,
+): { cmd: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number } | undefined {
   const test = h?.Test ?? [];
   if (!test.length || test[0] === 'NONE') return undefined;
   let cmd: string[];
   if (test[0] === 'CMD') cmd = test.slice(1);
   else if (test[0] === 'CMD-SHELL') cmd = ['/bin/sh', '-c', test.slice(1).join(' ')];
-  else throw invalid('invalid_healthcheck', `healthcheck: unknown test type ${JSON.stringify(test[0])} (NONE, CMD or CMD-SHELL)`);
+  else
+    throw invalid(
+      'invalid_healthcheck',
+      `healthcheck: unknown test type ${JSON.stringify(test[0])} (NONE, CMD or CMD-SHELL)`,
+    );
   if (!cmd.length) return undefined;
   const ms = (ns: number | undefined, def: number) => (ns ? Math.max(1, Math.round(ns / 1e6)) : def);
-  return { cmd, intervalMs: ms(h?.Interval, 30000), timeoutMs: ms(h?.Timeout, 30000), startPeriodMs: ms(h?.StartPeriod, 0), retries: h?.Retries || 3 };
+  return {
+    cmd,
+    intervalMs: ms(h?.Interval, 30000),
+    timeoutMs: ms(h?.Timeout, 30000),
+    startPeriodMs: ms(h?.StartPeriod, 0),
+    retries: h?.Retries || 3,
+  };
 }
 
-/** How this host's cgroups are mounted, for the container's /sys/fs/cgroup (the hierarchies it joins, as runc mounts them). */
+/**
+ * How this host's cgroups are mounted, for the container's /sys/fs/cgroup (the hierarchies it joins, as runc mounts
+ * them).
+ */
 function cgroupFsLayout(): HostFacts['cgroupFs'] {
   const host = containerCgroupHost();
   if (host.version === 2) return 'v2';
-  return host.hierarchies.map((h) => ({ name: h.mountPoint.slice(h.mountPoint.lastIndexOf('/') + 1), options: h.controllers.join(',') }));
+  return host.hierarchies.map((h) => ({
+    name: h.mountPoint.slice(h.mountPoint.lastIndexOf('/') + 1),
+    options: h.controllers.join(','),
+  }));
 }
 
 /** What the plan needs to know about this host. */
 export function hostFacts(): HostFacts {
   return {
-    sourceIsDir: (src) => { try { return fs.statSync(src).isDirectory(); } catch { return true; } },
+    sourceIsDir: (src) => {
+      try {
+        return fs.statSync(src).isDirectory();
+      } catch {
+        return true;
+      }
+    },
     kcore: fs.existsSync('/proc/kcore'),
     capLast: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')),
     cgroupFs: cgroupFsLayout(),

@@ -20,12 +20,22 @@ export interface Sample {
 /** Total host CPU time (ns) from /proc/stat, as Docker's systemCPUUsage (USER_HZ is 100). */
 export function systemCpuNs(stat = fs.readFileSync('/proc/stat', 'utf8')): number {
   const line = stat.split('\n').find((l) => l.startsWith('cpu '))!;
-  return line.trim().split(/\s+/).slice(1, 8).reduce((a, v) => a + Number(v), 0) * 1e7;
+  return (
+    line
+      .trim()
+      .split(/\s+/)
+      .slice(1, 8)
+      .reduce((a, v) => a + Number(v), 0) * 1e7
+  );
 }
 
-/** Bytes received and sent on the interfaces of a network namespace (not lo: Docker counts the container's own interfaces). */
+/**
+ * Bytes received and sent on the interfaces of a network namespace (not lo: Docker counts the container's own
+ * interfaces).
+ */
 export function netBytes(netDev: string): { rx: number; tx: number } {
-  let rx = 0, tx = 0;
+  let rx = 0,
+    tx = 0;
   for (const line of netDev.split('\n').slice(2)) {
     const [name, rest] = line.split(':');
     if (!rest || name!.trim() === 'lo') continue;
@@ -42,8 +52,22 @@ export function sample(c: ContainerRecord): Sample | undefined {
   const s = cgroupStats(cg);
   let net = { rx: 0, tx: 0 };
   // with --network host the interfaces are the host's: Docker shows none for them
-  try { if (c.State.Pid) net = netBytes(fs.readFileSync(`/proc/${c.State.Pid}/net/dev`, 'utf8')); } catch { /* it ended */ }
-  return { cpuNs: s.cpuUsageNs, systemNs: systemCpuNs(), memUsage: s.memoryUsage, memLimit: s.memoryLimit, pids: s.pids, netRx: net.rx, netTx: net.tx, blkRead: s.blkioRead, blkWrite: s.blkioWrite };
+  try {
+    if (c.State.Pid) net = netBytes(fs.readFileSync(`/proc/${c.State.Pid}/net/dev`, 'utf8'));
+  } catch {
+    /* it ended */
+  }
+  return {
+    cpuNs: s.cpuUsageNs,
+    systemNs: systemCpuNs(),
+    memUsage: s.memoryUsage,
+    memLimit: s.memoryLimit,
+    pids: s.pids,
+    netRx: net.rx,
+    netTx: net.tx,
+    blkRead: s.blkioRead,
+    blkWrite: s.blkioWrite,
+  };
 }
 
 /** Docker's CPU %: the container's share of host CPU time between two readings, times the CPUs. */

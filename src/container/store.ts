@@ -13,7 +13,13 @@ import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { checkUserSpec } from '../runtime/user.js';
-import { type ContainerRecord, type ContainerState, type HostConfig, type MonitorState, createdState } from './types.js';
+import {
+  type ContainerRecord,
+  type ContainerState,
+  type HostConfig,
+  type MonitorState,
+  createdState,
+} from './types.js';
 
 export interface CreateOptions {
   /** A container id chosen beforehand (64 hex digits), when work for it starts before it exists. */
@@ -35,7 +41,9 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export class ContainerStore {
   constructor(readonly images: ImageStore) {}
 
-  private get p() { return this.images.paths; }
+  private get p() {
+    return this.images.paths;
+  }
 
   dir(id: string): string {
     return `${this.p.containers}/${id}`;
@@ -43,7 +51,11 @@ export class ContainerStore {
 
   list(): ContainerRecord[] {
     let names: string[] = [];
-    try { names = fs.readdirSync(this.p.containers); } catch { /* none */ }
+    try {
+      names = fs.readdirSync(this.p.containers);
+    } catch {
+      /* none */
+    }
     const out: ContainerRecord[] = [];
     for (const n of names) {
       if (!/^[0-9a-f]{64}$/.test(n)) continue; // staging dirs of a create or rm (<id>.new, .rm-<id>)
@@ -57,35 +69,70 @@ export class ContainerStore {
   monitorState(id: string): MonitorState | undefined {
     const text = readOptional(this.statePath(id));
     if (!text) return undefined;
-    try { return JSON.parse(text) as MonitorState; } catch { return undefined; }
+    try {
+      return JSON.parse(text) as MonitorState;
+    } catch {
+      return undefined;
+    }
   }
 
-  statePath(id: string): string { return `${this.dir(id)}/state.json`; }
-  stopMarker(id: string): string { return `${this.dir(id)}/stopping`; }
-  logPath(id: string): string { return `${this.dir(id)}/${id}-json.log`; }
-  healthPath(id: string): string { return `${this.dir(id)}/health.json`; }
+  statePath(id: string): string {
+    return `${this.dir(id)}/state.json`;
+  }
+  stopMarker(id: string): string {
+    return `${this.dir(id)}/stopping`;
+  }
+  logPath(id: string): string {
+    return `${this.dir(id)}/${id}-json.log`;
+  }
+  healthPath(id: string): string {
+    return `${this.dir(id)}/health.json`;
+  }
 
   /** The stored record; for a running detached container, with the monitor's live pid and restart state. */
   tryGet(id: string): ContainerRecord | undefined {
     const text = readOptional(`${this.dir(id)}/config.v2.json`);
     if (!text) return undefined;
     let r: ContainerRecord;
-    try { r = JSON.parse(text) as ContainerRecord; } catch { return undefined; }
+    try {
+      r = JSON.parse(text) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
     // a monitor's state is live, also when the berth that started it was killed before recording the start
     const m = r.State.Running || r.State.Status === 'created' ? this.monitorState(id) : undefined;
     if (m && m.Status !== 'exited') {
-      r.State = { ...r.State, Status: m.Status, Running: true, Restarting: m.Status === 'restarting', Pid: m.Pid, StartedAt: m.StartedAt, ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}) };
+      r.State = {
+        ...r.State,
+        Status: m.Status,
+        Running: true,
+        Restarting: m.Status === 'restarting',
+        Pid: m.Pid,
+        StartedAt: m.StartedAt,
+        ...(m.Status === 'restarting' ? { ExitCode: m.ExitCode, FinishedAt: m.FinishedAt } : {}),
+      };
       r.RestartCount = m.RestartCount;
       if (!r.LogPath) r.LogPath = this.logPath(id);
     } else if (m && r.State.Status === 'created') {
       // it ran and ended while the berth that started it had died before recording the start
-      r.State = { ...r.State, Status: 'exited', ExitCode: m.ExitCode, OOMKilled: m.OOMKilled, StartedAt: m.StartedAt, FinishedAt: m.FinishedAt };
+      r.State = {
+        ...r.State,
+        Status: 'exited',
+        ExitCode: m.ExitCode,
+        OOMKilled: m.OOMKilled,
+        StartedAt: m.StartedAt,
+        FinishedAt: m.FinishedAt,
+      };
       r.LogPath = r.LogPath ?? this.logPath(id);
     }
     const test = r.Config.Healthcheck?.Test;
     if (test?.length && test[0] !== 'NONE') {
       const h = readOptional(this.healthPath(id));
-      try { if (h) r.State.Health = JSON.parse(h) as ContainerState['Health']; } catch { /* being replaced */ }
+      try {
+        if (h) r.State.Health = JSON.parse(h) as ContainerState['Health'];
+      } catch {
+        /* being replaced */
+      }
       if (!r.State.Health && r.State.Running) r.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
     }
     return r;
@@ -114,7 +161,10 @@ export class ContainerStore {
     throw notFound('container_not_found', `No such container: ${ref}`);
   }
 
-  /** Write the record (atomically). `durable: false` skips the fsync: a --rm container's state outlives no power loss anyway. */
+  /**
+   * Write the record (atomically). `durable: false` skips the fsync: a --rm container's state outlives no power loss
+   * anyway.
+   */
   save(r: ContainerRecord, durable = true): void {
     writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600, durable);
   }
@@ -127,45 +177,66 @@ export class ContainerStore {
     if (!/^[0-9a-f]{64}$/.test(id)) throw invalid('invalid_id', `invalid container id ${JSON.stringify(id)}`);
     const mountId = randomHex();
     const name = opts.name ?? generateName();
-    if (!NAME_RE.test(name)) throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    // a user the kernel must never be given is refused before anything is stored (a build's COPY container runs nothing: Docker lets it be)
+    if (!NAME_RE.test(name))
+      throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    // a user the kernel must never be given is refused before anything is stored (a build's COPY container runs
+    // nothing: Docker lets it be)
     if (opts.path) checkUserSpec(opts.config.User, opts.hostConfig.GroupAdd ?? []);
-    return images.withTxn('create', async (txn) => images.lock(() => {
-      if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
-        throw conflict('name_in_use', `Conflict. The container name "/${name}" is already in use by another container`);
-      }
-      const top = chain.length ? images.layers.require(chain[chain.length - 1]!) : undefined;
-      const dir = this.dir(id);
-      // the container exists once containers/<id> does (the last rename): undo removes a layerdb/mounts/<id> without it
-      txn.add({ op: 'container', id });
-      txn.add({ op: 'tmp', path: `${dir}.new` });
-      txn.add({ op: 'tmp', path: `${this.p.mounts}/${id}.new` });
-      createRwLayers(this.p, txn, top, mountId);
-      const hostname = opts.config.Hostname || id.slice(0, 12);
-      const stage = `${dir}.new`;
-      mkdirp(stage, 0o710);
-      const record: ContainerRecord = {
-        ID: id, Created: new Date().toISOString(), Path: opts.path, Args: opts.args,
-        Config: { ...opts.config, Hostname: hostname, Image: opts.config.Image }, Image: imageId ?? '', Name: `/${name}`, Driver: 'overlay2',
-        State: createdState(), HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`, ResolvConfPath: `${dir}/resolv.conf`, MountID: mountId,
-      };
-      fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
-      fs.writeFileSync(`${stage}/hostconfig.json`, JSON.stringify(opts.hostConfig), { mode: 0o600 });
-      fs.writeFileSync(`${stage}/hostname`, `${hostname}\n`, { mode: 0o644 });
-      fs.writeFileSync(`${stage}/hosts`, hostsFile(hostname, opts.hostConfig.NetworkMode), { mode: 0o644 });
-      fs.writeFileSync(`${stage}/resolv.conf`, resolvConf(opts.hostConfig.NetworkMode), { mode: 0o644 });
-      const mstage = `${this.p.mounts}/${id}.new`;
-      mkdirp(mstage, 0o700);
-      fs.writeFileSync(`${mstage}/mount-id`, mountId);
-      fs.writeFileSync(`${mstage}/init-id`, `${mountId}-init`);
-      if (top) fs.writeFileSync(`${mstage}/parent`, top.chainID);
-      fs.renameSync(mstage, `${this.p.mounts}/${id}`);
-      fs.renameSync(stage, dir);
-      return record;
-    }));
+    return images.withTxn('create', async (txn) =>
+      images.lock(() => {
+        if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
+          throw conflict(
+            'name_in_use',
+            `Conflict. The container name "/${name}" is already in use by another container`,
+          );
+        }
+        const top = chain.length ? images.layers.require(chain[chain.length - 1]!) : undefined;
+        const dir = this.dir(id);
+        // the container exists once containers/<id> does (the last rename): undo removes a layerdb/mounts/<id> without
+        // it
+        txn.add({ op: 'container', id });
+        txn.add({ op: 'tmp', path: `${dir}.new` });
+        txn.add({ op: 'tmp', path: `${this.p.mounts}/${id}.new` });
+        createRwLayers(this.p, txn, top, mountId);
+        const hostname = opts.config.Hostname || id.slice(0, 12);
+        const stage = `${dir}.new`;
+        mkdirp(stage, 0o710);
+        const record: ContainerRecord = {
+          ID: id,
+          Created: new Date().toISOString(),
+          Path: opts.path,
+          Args: opts.args,
+          Config: { ...opts.config, Hostname: hostname, Image: opts.config.Image },
+          Image: imageId ?? '',
+          Name: `/${name}`,
+          Driver: 'overlay2',
+          State: createdState(),
+          HostnamePath: `${dir}/hostname`,
+          HostsPath: `${dir}/hosts`,
+          ResolvConfPath: `${dir}/resolv.conf`,
+          MountID: mountId,
+        };
+        fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
+        fs.writeFileSync(`${stage}/hostconfig.json`, JSON.stringify(opts.hostConfig), { mode: 0o600 });
+        fs.writeFileSync(`${stage}/hostname`, `${hostname}\n`, { mode: 0o644 });
+        fs.writeFileSync(`${stage}/hosts`, hostsFile(hostname, opts.hostConfig.NetworkMode), { mode: 0o644 });
+        fs.writeFileSync(`${stage}/resolv.conf`, resolvConf(opts.hostConfig.NetworkMode), { mode: 0o644 });
+        const mstage = `${this.p.mounts}/${id}.new`;
+        mkdirp(mstage, 0o700);
+        fs.writeFileSync(`${mstage}/mount-id`, mountId);
+        fs.writeFileSync(`${mstage}/init-id`, `${mountId}-init`);
+        if (top) fs.writeFileSync(`${mstage}/parent`, top.chainID);
+        fs.renameSync(mstage, `${this.p.mounts}/${id}`);
+        fs.renameSync(stage, dir);
+        return record;
+      }),
+    );
   }
 
-  /** Change a container's stored record under the store lock (read, change, write: no lost updates between berth processes). */
+  /**
+   * Change a container's stored record under the store lock (read, change, write: no lost updates between berth
+   * processes).
+   */
   async update(id: string, fn: (r: ContainerRecord, hc: HostConfig) => void): Promise<ContainerRecord> {
     return this.images.lock(() => {
       const r = JSON.parse(fs.readFileSync(`${this.dir(id)}/config.v2.json`, 'utf8')) as ContainerRecord;
@@ -181,10 +252,15 @@ export class ContainerStore {
   /** `docker rename`: names are unique; the store lock (in update) makes the check and the write one step. */
   async rename(c: ContainerRecord, name: string): Promise<void> {
     const n = name.replace(/^\//, '');
-    if (!NAME_RE.test(n)) throw invalid('invalid_name', `Invalid container name (${n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (!NAME_RE.test(n))
+      throw invalid('invalid_name', `Invalid container name (${n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     await this.update(c.ID, (r) => {
       const other = this.list().find((x) => x.Name === `/${n}`);
-      if (other && other.ID !== c.ID) throw conflict('name_in_use', `Conflict. The container name "/${n}" is already in use by container "${other.ID}". You have to remove (or rename) that container to be able to reuse that name.`);
+      if (other && other.ID !== c.ID)
+        throw conflict(
+          'name_in_use',
+          `Conflict. The container name "/${n}" is already in use by container "${other.ID}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
       r.Name = `/${n}`;
     });
   }
@@ -196,7 +272,14 @@ export class ContainerStore {
    * cannot be started meanwhile.
    */
   async remove(r: ContainerRecord, runLock?: FileLock): Promise<void> {
-    const lock = runLock ?? await this.waitRunLock(r, () => conflict('container_running', `You cannot remove a running container ${r.ID}. Stop the container before attempting removal or force remove`));
+    const lock =
+      runLock ??
+      (await this.waitRunLock(r, () =>
+        conflict(
+          'container_running',
+          `You cannot remove a running container ${r.ID}. Stop the container before attempting removal or force remove`,
+        ),
+      ));
     try {
       await this.removeLocked(r);
     } catch (err) {
@@ -212,23 +295,28 @@ export class ContainerStore {
     // a cgroup left by a start whose end was never settled: nothing else would remove it once the record is gone
     // (empty: the container is stopped; one still in use is left for the clean-up of its monitor)
     await removeEmptyCgroup(r.ID);
-    await images.withTxn('rm', async (txn) => images.lock(() => {
-      unmountRootfs(this.p, r.MountID);
-      const gone = `${this.p.containers}/.rm-${r.ID}`;
-      txn.add({ op: 'container', id: r.ID });
-      txn.add({ op: 'tmp', path: gone });
-      txn.add({ op: 'tmp', path: `${this.p.mounts}/.rm-${r.ID}` });
-      for (const id of [r.MountID, `${r.MountID}-init`]) {
-        const link = readOptional(`${this.p.cacheDir(id)}/link`);
-        txn.add({ op: 'layer-dir', cacheId: id, link: link ?? '' });
-      }
-      // unregister first (atomic renames: the container dir first, so that from then on recovery finishes the removal), then delete
-      if (fs.existsSync(this.dir(r.ID))) fs.renameSync(this.dir(r.ID), gone);
-      if (fs.existsSync(`${this.p.mounts}/${r.ID}`)) fs.renameSync(`${this.p.mounts}/${r.ID}`, `${this.p.mounts}/.rm-${r.ID}`);
-      for (const id of [r.MountID, `${r.MountID}-init`]) images.layers.removeCacheDir(id, readOptional(`${this.p.cacheDir(id)}/link`));
-      removeAll(gone);
-      removeAll(`${this.p.mounts}/.rm-${r.ID}`);
-    }));
+    await images.withTxn('rm', async (txn) =>
+      images.lock(() => {
+        unmountRootfs(this.p, r.MountID);
+        const gone = `${this.p.containers}/.rm-${r.ID}`;
+        txn.add({ op: 'container', id: r.ID });
+        txn.add({ op: 'tmp', path: gone });
+        txn.add({ op: 'tmp', path: `${this.p.mounts}/.rm-${r.ID}` });
+        for (const id of [r.MountID, `${r.MountID}-init`]) {
+          const link = readOptional(`${this.p.cacheDir(id)}/link`);
+          txn.add({ op: 'layer-dir', cacheId: id, link: link ?? '' });
+        }
+        // unregister first (atomic renames: the container dir first, so that from then on recovery finishes the
+        // removal), then delete
+        if (fs.existsSync(this.dir(r.ID))) fs.renameSync(this.dir(r.ID), gone);
+        if (fs.existsSync(`${this.p.mounts}/${r.ID}`))
+          fs.renameSync(`${this.p.mounts}/${r.ID}`, `${this.p.mounts}/.rm-${r.ID}`);
+        for (const id of [r.MountID, `${r.MountID}-init`])
+          images.layers.removeCacheDir(id, readOptional(`${this.p.cacheDir(id)}/link`));
+        removeAll(gone);
+        removeAll(`${this.p.mounts}/.rm-${r.ID}`);
+      }),
+    );
   }
 
   /** The lock a berth process holds while it runs the container (the kernel drops it if berth dies). */
@@ -364,9 +452,20 @@ export class ContainerStore {
     if (c.State.Running) {
       const m = this.monitorState(c.ID);
       const now = new Date().toISOString();
-      const end = m?.Status === 'exited'
-        ? { ExitCode: m.ExitCode, OOMKilled: m.OOMKilled || oom, FinishedAt: m.FinishedAt, StartedAt: m.StartedAt, Error: '' }
-        : { ExitCode: 137, FinishedAt: now, Error: m ? 'the container\'s monitor was killed' : 'berth was killed while running the container' };
+      const end =
+        m?.Status === 'exited'
+          ? {
+              ExitCode: m.ExitCode,
+              OOMKilled: m.OOMKilled || oom,
+              FinishedAt: m.FinishedAt,
+              StartedAt: m.StartedAt,
+              Error: '',
+            }
+          : {
+              ExitCode: 137,
+              FinishedAt: now,
+              Error: m ? "the container's monitor was killed" : 'berth was killed while running the container',
+            };
       c.State = { ...c.State, ...end, Status: 'exited', Running: false, Restarting: false, Paused: false, Pid: 0 };
       if (m) c.RestartCount = m.RestartCount;
       this.save(c);
@@ -376,8 +475,42 @@ export class ContainerStore {
   }
 }
 
-const ADJ = ['admiring', 'bold', 'brave', 'calm', 'eager', 'focused', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'vibrant', 'zen'];
-const NAMES = ['albattani', 'babbage', 'curie', 'darwin', 'euler', 'feynman', 'galois', 'hopper', 'kepler', 'lovelace', 'noether', 'pasteur', 'ritchie', 'tesla', 'turing', 'wozniak'];
+const ADJ = [
+  'admiring',
+  'bold',
+  'brave',
+  'calm',
+  'eager',
+  'focused',
+  'gentle',
+  'happy',
+  'jolly',
+  'keen',
+  'lucid',
+  'nifty',
+  'quirky',
+  'serene',
+  'vibrant',
+  'zen',
+];
+const NAMES = [
+  'albattani',
+  'babbage',
+  'curie',
+  'darwin',
+  'euler',
+  'feynman',
+  'galois',
+  'hopper',
+  'kepler',
+  'lovelace',
+  'noether',
+  'pasteur',
+  'ritchie',
+  'tesla',
+  'turing',
+  'wozniak',
+];
 
 function alreadyRunning(c: ContainerRecord): Error {
   return conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
@@ -391,4 +524,3 @@ function generateName(): string {
   const b = Buffer.from(randomHex(2), 'hex');
   return `${ADJ[b[0]! % ADJ.length]}_${NAMES[b[1]! % NAMES.length]}`;
 }
-

@@ -7,11 +7,19 @@ import type { ContainerRecord } from './types.js';
 /** Host pids of every process in the container's PID namespace (the namespace of its PID 1). */
 export function containerPids(pid1: number): number[] {
   let ns: string;
-  try { ns = fs.readlinkSync(`/proc/${pid1}/ns/pid`); } catch { return []; }
+  try {
+    ns = fs.readlinkSync(`/proc/${pid1}/ns/pid`);
+  } catch {
+    return [];
+  }
   const out: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
-    try { if (fs.readlinkSync(`/proc/${e}/ns/pid`) === ns) out.push(Number(e)); } catch { /* gone */ }
+    try {
+      if (fs.readlinkSync(`/proc/${e}/ns/pid`) === ns) out.push(Number(e));
+    } catch {
+      /* gone */
+    }
   }
   return out.sort((a, b) => a - b);
 }
@@ -20,9 +28,14 @@ export function containerPids(pid1: number): number[] {
  * `docker top`: run ps on the host (default -ef, or the given options) and keep
  * the rows of the container's processes, found by the PID column.
  */
-export function top(containers: ContainerStore, c: ContainerRecord, psArgs: string[]): { Titles: string[]; Processes: string[][] } {
+export function top(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  psArgs: string[],
+): { Titles: string[]; Processes: string[][] } {
   const now = containers.tryGet(c.ID) ?? c;
-  if (!now.State.Running || !now.State.Pid || !containers.isLive(c.ID)) throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
+  if (!now.State.Running || !now.State.Pid || !containers.isLive(c.ID))
+    throw conflict('not_running', `container ${c.ID.slice(0, 12)} is not running`);
   const pids = new Set(containerPids(now.State.Pid));
   const args = psArgs.length ? psArgs : ['-ef'];
   const r = spawnSync('ps', args, { encoding: 'utf8' });

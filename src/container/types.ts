@@ -14,7 +14,11 @@ export interface ContainerState {
   StartedAt: string;
   FinishedAt: string;
   /** With a healthcheck: what the monitor last recorded (containers/<id>/health.json). */
-  Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> };
+  Health?: {
+    Status: 'starting' | 'healthy' | 'unhealthy';
+    FailingStreak: number;
+    Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
+  };
 }
 
 export interface HostConfig {
@@ -82,5 +86,17 @@ export interface MonitorState {
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function createdState(): ContainerState {
-  return { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
 }

@@ -31,7 +31,10 @@ export function isHex64(s: string): boolean {
 /** Validate a "sha256:<hex>" string from untrusted input. `what` names it in the error. */
 export function parseDigest<T extends Digest | DiffID | ChainID | ImageID = Digest>(s: unknown, what = 'digest'): T {
   if (typeof s !== 'string' || !DIGEST_RE.test(s)) {
-    throw invalid('invalid_digest', `invalid ${what} ${JSON.stringify(s)}: want "sha256:" and 64 lowercase hex characters`);
+    throw invalid(
+      'invalid_digest',
+      `invalid ${what} ${JSON.stringify(s)}: want "sha256:" and 64 lowercase hex characters`,
+    );
   }
   return s as T;
 }

@@ -5,13 +5,7 @@
  *   apply layer "sha256:ab..": create "etc/x": EEXIST
  */
 export type ErrorKind =
-  | 'NotFound'
-  | 'InvalidArgument'
-  | 'Conflict'
-  | 'Unauthorized'
-  | 'Corrupt'
-  | 'Unsupported'
-  | 'Internal';
+  'NotFound' | 'InvalidArgument' | 'Conflict' | 'Unauthorized' | 'Corrupt' | 'Unsupported' | 'Internal';
 
 export class BerthError extends Error {
   readonly kind: ErrorKind;
@@ -24,27 +18,44 @@ export class BerthError extends Error {
   }
 }
 
-export const notFound = (code: string, msg: string, cause?: unknown) => new BerthError('NotFound', code, msg, { cause });
-export const invalid = (code: string, msg: string, cause?: unknown) => new BerthError('InvalidArgument', code, msg, { cause });
-export const conflict = (code: string, msg: string, cause?: unknown) => new BerthError('Conflict', code, msg, { cause });
+export const notFound = (code: string, msg: string, cause?: unknown) =>
+  new BerthError('NotFound', code, msg, { cause });
+export const invalid = (code: string, msg: string, cause?: unknown) =>
+  new BerthError('InvalidArgument', code, msg, { cause });
+export const conflict = (code: string, msg: string, cause?: unknown) =>
+  new BerthError('Conflict', code, msg, { cause });
 export const corrupt = (code: string, msg: string, cause?: unknown) => new BerthError('Corrupt', code, msg, { cause });
-export const unsupported = (code: string, msg: string, cause?: unknown) => new BerthError('Unsupported', code, msg, { cause });
+export const unsupported = (code: string, msg: string, cause?: unknown) =>
+  new BerthError('Unsupported', code, msg, { cause });
 
 /** Prefix an error's message with an action, keeping kind and code: `load "x": <cause>`. */
 export function wrap(action: string, err: unknown): BerthError {
   if (err instanceof BerthError) return new BerthError(err.kind, err.code, `${action}: ${err.message}`, { cause: err });
   const e = err as NodeJS.ErrnoException;
-  const detail = e?.code ? `${e.code}${e.message && !e.message.startsWith(e.code) ? ` (${e.message})` : ''}` : String(e?.message ?? err);
+  const detail = e?.code
+    ? `${e.code}${e.message && !e.message.startsWith(e.code) ? ` (${e.message})` : ''}`
+    : String(e?.message ?? err);
   return new BerthError(kindOfErrno(e?.code), e?.code ?? 'internal', `${action}: ${detail}`, { cause: err });
 }
 
 function kindOfErrno(code: string | undefined): ErrorKind {
   switch (code) {
-    case 'ENOENT': return 'NotFound';
-    case 'EEXIST': case 'ENOTEMPTY': case 'EBUSY': return 'Conflict';
-    case 'EINVAL': case 'ENOTDIR': case 'EISDIR': case 'ELOOP': return 'InvalidArgument';
-    case 'EACCES': case 'EPERM': return 'Unauthorized';
-    default: return 'Internal';
+    case 'ENOENT':
+      return 'NotFound';
+    case 'EEXIST':
+    case 'ENOTEMPTY':
+    case 'EBUSY':
+      return 'Conflict';
+    case 'EINVAL':
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'ELOOP':
+      return 'InvalidArgument';
+    case 'EACCES':
+    case 'EPERM':
+      return 'Unauthorized';
+    default:
+      return 'Internal';
   }
 }
 

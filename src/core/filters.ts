@@ -13,7 +13,11 @@ export function parseFilterFlags(flags: readonly string[]): Filters {
   for (const flag of flags) {
     if (flag === '') continue;
     const i = flag.indexOf('=');
-    if (i < 0) throw invalid('invalid_filter', `invalid argument ${JSON.stringify(flag)} for "--filter" flag: bad format of filter (expected name=value)`);
+    if (i < 0)
+      throw invalid(
+        'invalid_filter',
+        `invalid argument ${JSON.stringify(flag)} for "--filter" flag: bad format of filter (expected name=value)`,
+      );
     addFilter(f, flag.slice(0, i).trim().toLowerCase(), flag.slice(i + 1).trim());
   }
   return f;

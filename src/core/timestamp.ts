@@ -15,14 +15,24 @@ export function parseTimestamp(value: string, now: number = Date.now()): number 
   const t = parseRfc3339Like(value, inLocation, now);
   if (typeof t === 'number') return t;
   if (value.includes('-')) throw invalid('invalid_timestamp', t);
-  if (!/^[+-]?\d+(?:\.\d+)?$/.test(value)) throw invalid('invalid_timestamp', `failed to parse value as time or duration: ${JSON.stringify(value)}`);
+  if (!/^[+-]?\d+(?:\.\d+)?$/.test(value))
+    throw invalid('invalid_timestamp', `failed to parse value as time or duration: ${JSON.stringify(value)}`);
   const [sec, frac] = value.split('.') as [string, string | undefined];
   const nanos = frac ? Math.trunc(Number(frac) * 10 ** (9 - frac.length)) : 0;
   // as Go's time.Unix(sec, nsec): the fraction always adds, also to negative seconds
   return Number(sec) * 1000 + nanos / 1e6;
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Go's time.ParseDuration, in milliseconds; undefined when it is not one. */
 export function goDurationMs(v: string): number | undefined {
@@ -65,7 +75,7 @@ function parseRfc3339Like(v: string, inLocation: boolean, now: number): number |
   const nums = m.slice(1).map((x) => (x === undefined || !/^\d+$/.test(x) ? undefined : Number(x)));
   const [y, mo, d, h = 0, mi = 0, s = 0] = nums as number[];
   const fracIdx = v.includes('.') ? 7 : -1;
-  const frac = fracIdx > 0 ? m[fracIdx] ?? '' : '';
+  const frac = fracIdx > 0 ? (m[fracIdx] ?? '') : '';
   const zoneText = inLocation ? undefined : m[m.length - 1]!;
   const range = (what: string) => `parsing time ${JSON.stringify(v)}: ${what} out of range`;
   if (mo! < 1 || mo! > 12) return range('month');

@@ -24,5 +24,7 @@ export function mark(phase: string): void {
 
 function report(): void {
   const up = (process.uptime() * 1000).toFixed(1);
-  process.stderr.write(`berth trace (process uptime ${up} ms; the first phase includes node's start-up):\n${marks.map(([p, ms]) => `  ${p.padEnd(24)} ${ms.toFixed(2)} ms`).join('\n')}\n`);
+  process.stderr.write(
+    `berth trace (process uptime ${up} ms; the first phase includes node's start-up):\n${marks.map(([p, ms]) => `  ${p.padEnd(24)} ${ms.toFixed(2)} ms`).join('\n')}\n`,
+  );
 }

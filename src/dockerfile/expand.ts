@@ -14,10 +14,23 @@ export type Env = ReadonlyMap<string, string> | Readonly<Record<string, string>>
 
 /** Instructions whose arguments Docker expands before use. ONBUILD is expanded when it triggers, not when declared. */
 export const EXPANDING_INSTRUCTIONS: ReadonlySet<string> = new Set([
-  'ADD', 'ARG', 'COPY', 'ENV', 'EXPOSE', 'FROM', 'LABEL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'COPY',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'LABEL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 
-/** Flags whose values are expanded, per instruction (RUN --mount fields are expanded too, but mounts are not modelled yet). */
+/**
+ * Flags whose values are expanded, per instruction (RUN --mount fields are expanded too, but mounts are not modelled
+ * yet).
+ */
 export const EXPANDING_FLAGS: Readonly<Record<string, readonly string[]>> = {
   ADD: ['chown', 'chmod'],
   COPY: ['from', 'chown', 'chmod'],
@@ -76,7 +89,11 @@ const isSpecialParam = (ch: string) => '@*#?-$!0'.includes(ch);
 class Lexer {
   private pos = 0;
   private readonly esc: string;
-  constructor(private readonly src: string, private readonly env: Env, private readonly opts: LexOptions) {
+  constructor(
+    private readonly src: string,
+    private readonly env: Env,
+    private readonly opts: LexOptions,
+  ) {
     this.esc = opts.escape ?? '\\';
   }
 
@@ -85,8 +102,12 @@ class Lexer {
     return { text: r.text, words: r.words };
   }
 
-  private peek(): string | undefined { return this.src[this.pos]; }
-  private next(): string | undefined { return this.src[this.pos++]; }
+  private peek(): string | undefined {
+    return this.src[this.pos];
+  }
+  private next(): string | undefined {
+    return this.src[this.pos++];
+  }
 
   private lookup(name: string): string | undefined {
     const env = this.env;
@@ -133,7 +154,8 @@ class Lexer {
     let out = this.opts.rawQuotes ? "'" : '';
     for (;;) {
       const ch = this.next();
-      if (ch === undefined) throw invalid('dockerfile_syntax', 'unexpected end of statement while looking for matching single-quote');
+      if (ch === undefined)
+        throw invalid('dockerfile_syntax', 'unexpected end of statement while looking for matching single-quote');
       if (ch === "'") return this.opts.rawQuotes ? out + "'" : out;
       out += ch;
     }
@@ -144,7 +166,8 @@ class Lexer {
     let out = this.opts.rawQuotes ? '"' : '';
     for (;;) {
       const ch = this.peek();
-      if (ch === undefined) throw invalid('dockerfile_syntax', 'unexpected end of statement while looking for matching double-quote');
+      if (ch === undefined)
+        throw invalid('dockerfile_syntax', 'unexpected end of statement while looking for matching double-quote');
       if (ch === '"') {
         this.pos++;
         return this.opts.rawQuotes ? out + '"' : out;
@@ -196,7 +219,8 @@ class Lexer {
     this.pos++;
     const first = this.peek();
     if (first === undefined) throw invalid('dockerfile_syntax', "syntax error: missing '}'");
-    if (first === '{' || first === '}' || first === ':') throw invalid('dockerfile_syntax', 'syntax error: bad substitution');
+    if (first === '{' || first === '}' || first === ':')
+      throw invalid('dockerfile_syntax', 'syntax error: bad substitution');
     const name = this.name();
     const op = this.next();
     if (op === undefined) throw invalid('dockerfile_syntax', "syntax error: missing '}'");
@@ -222,11 +246,14 @@ class Lexer {
     if (value === undefined && this.opts.skipUnset) return '${' + name + (colon ? ':' : '') + mod + word + '}';
     const empty = colon ? !value : value === undefined;
     switch (mod) {
-      case '-': return empty ? word : value!;
-      case '+': return empty ? '' : word;
+      case '-':
+        return empty ? word : value!;
+      case '+':
+        return empty ? '' : word;
       default:
         if (value === undefined) throw invalid('dockerfile_syntax', `${name}: ${word || 'is not allowed to be unset'}`);
-        if (colon && value === '') throw invalid('dockerfile_syntax', `${name}: ${word || 'is not allowed to be empty'}`);
+        if (colon && value === '')
+          throw invalid('dockerfile_syntax', `${name}: ${word || 'is not allowed to be empty'}`);
         return value;
     }
   }

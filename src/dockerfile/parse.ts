@@ -50,8 +50,24 @@ export interface ParseResult {
 }
 
 export const KNOWN_INSTRUCTIONS: ReadonlySet<string> = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL',
-  'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 const HEREDOC_INSTRUCTIONS = new Set(['ADD', 'COPY', 'RUN']);
 const DIRECTIVE = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
@@ -79,7 +95,8 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
     if (key in directives) throw dockerfileError(file, i + 1, `only one ${key} parser directive can be used`);
     const value = m[2]!;
     if (key === 'escape') {
-      if (value !== '\\' && value !== '`') throw dockerfileError(file, i + 1, `invalid escape token '${value}' does not match ${'`'} or \\`);
+      if (value !== '\\' && value !== '`')
+        throw dockerfileError(file, i + 1, `invalid escape token '${value}' does not match ${'`'} or \\`);
       escape = value;
     }
     directives[key] = value;
@@ -87,7 +104,8 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
   // The escape char last on a line continues it, unless it is itself escaped (`echo \\`).
   const e = escape === '\\' ? '\\\\' : '`';
   const continuation = new RegExp(`(^|[^${e}])${e}[ \\t]*$`);
-  const trimCont = (l: string): [string, boolean] => (continuation.test(l) ? [l.replace(continuation, '$1'), false] : [l, true]);
+  const trimCont = (l: string): [string, boolean] =>
+    continuation.test(l) ? [l.replace(continuation, '$1'), false] : [l, true];
 
   const nodes: Node[] = [];
   const warnings: string[] = [];
@@ -130,7 +148,8 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
           }
           content += (doc.chomp ? l.replace(/^\t+/, '') : l) + '\n';
         }
-        if (!terminated) throw dockerfileError(file, startLine, `${node.instruction}: unterminated heredoc "${doc.name}"`);
+        if (!terminated)
+          throw dockerfileError(file, startLine, `${node.instruction}: unterminated heredoc "${doc.name}"`);
         target.heredocs.push({ ...doc, content });
       }
     }
@@ -157,24 +176,41 @@ function nodeFromLine(line: string, escape: string): Node {
     const name = eq < 0 ? f.slice(2) : f.slice(2, eq);
     flags[name] = eq < 0 ? true : f.slice(eq + 1);
   }
-  const node: Node = { instruction, args: [], json: false, rawFlags, flags, heredocs: [], original: line, startLine: 0, endLine: 0 };
+  const node: Node = {
+    instruction,
+    args: [],
+    json: false,
+    rawFlags,
+    flags,
+    heredocs: [],
+    original: line,
+    startLine: 0,
+    endLine: 0,
+  };
   switch (instruction) {
-    case 'RUN': case 'CMD': case 'ENTRYPOINT': case 'SHELL': {
+    case 'RUN':
+    case 'CMD':
+    case 'ENTRYPOINT':
+    case 'SHELL': {
       const j = maybeJSON(rest, instruction);
       if (j) [node.args, node.json] = [j, true];
       else if (rest !== '') node.args = [rest];
       break;
     }
-    case 'ADD': case 'COPY': case 'VOLUME': {
+    case 'ADD':
+    case 'COPY':
+    case 'VOLUME': {
       const j = maybeJSON(rest, instruction);
       if (j) [node.args, node.json] = [j, true];
       else node.args = whitespaceWords(rest);
       break;
     }
-    case 'FROM': case 'EXPOSE':
+    case 'FROM':
+    case 'EXPOSE':
       node.args = whitespaceWords(rest);
       break;
-    case 'ENV': case 'LABEL': {
+    case 'ENV':
+    case 'LABEL': {
       const r = nameVal(rest, instruction, escape);
       node.pairs = r.pairs;
       node.legacy = r.legacy;
@@ -201,7 +237,10 @@ function nodeFromLine(line: string, escape: string): Node {
   return node;
 }
 
-/** Exec form when the text parses as a JSON array of strings; any other JSON array is an error; anything else is shell form. */
+/**
+ * Exec form when the text parses as a JSON array of strings; any other JSON array is an error; anything else is shell
+ * form.
+ */
 function maybeJSON(rest: string, instruction: string): string[] | undefined {
   const t = rest.trimStart();
   if (!t.startsWith('[')) return undefined;
@@ -212,7 +251,8 @@ function maybeJSON(rest: string, instruction: string): string[] | undefined {
     return undefined;
   }
   if (!Array.isArray(v)) return undefined;
-  if (!v.every((x) => typeof x === 'string')) throw new Error(`${instruction}: when using JSON array syntax, arrays must be comprised of strings only`);
+  if (!v.every((x) => typeof x === 'string'))
+    throw new Error(`${instruction}: when using JSON array syntax, arrays must be comprised of strings only`);
   return v as string[];
 }
 
@@ -299,7 +339,11 @@ export function parseWords(rest: string, escape: string): string[] {
   return words;
 }
 
-function nameVal(rest: string, instruction: string, escape: string): { pairs: { key: string; value: string }[]; legacy: boolean } {
+function nameVal(
+  rest: string,
+  instruction: string,
+  escape: string,
+): { pairs: { key: string; value: string }[]; legacy: boolean } {
   const words = parseWords(rest, escape);
   if (words.length === 0) return { pairs: [], legacy: false };
   if (!words[0]!.includes('=')) {
@@ -309,7 +353,8 @@ function nameVal(rest: string, instruction: string, escape: string): { pairs: { 
   }
   const pairs = words.map((w) => {
     const eq = w.indexOf('=');
-    if (eq < 0) throw new Error(`${instruction}: syntax error - can't find = in "${w}". Must be of the form: name=value`);
+    if (eq < 0)
+      throw new Error(`${instruction}: syntax error - can't find = in "${w}". Must be of the form: name=value`);
     return { key: w.slice(0, eq), value: w.slice(eq + 1) };
   });
   return { pairs, legacy: false };
@@ -333,7 +378,12 @@ export function heredocsOf(line: string): Omit<Heredoc, 'content'>[] {
     if (plain.length !== 1) continue;
     const raw = expandWords(m[3]!, {}, { skipUnset: true, rawQuotes: true });
     const quotes = (s: string) => (s.match(/['"]/g) ?? []).length;
-    docs.push({ name: plain[0]!, expand: quotes(plain[0]!) === quotes(raw[0]!), chomp: m[2] === '-', fd: m[1] ? Number(m[1]) : 0 });
+    docs.push({
+      name: plain[0]!,
+      expand: quotes(plain[0]!) === quotes(raw[0]!),
+      chomp: m[2] === '-',
+      fd: m[1] ? Number(m[1]) : 0,
+    });
   }
   return docs;
 }

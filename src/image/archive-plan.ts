@@ -18,7 +18,12 @@ export interface ImagePlan {
 
 export const MAX_JSON = 16 << 20;
 
-export function readJson<T>(path: string, index: Map<string, IndexedEntry>, name: string, what: string): { bytes: Buffer; value: T } {
+export function readJson<T>(
+  path: string,
+  index: Map<string, IndexedEntry>,
+  name: string,
+  what: string,
+): { bytes: Buffer; value: T } {
   const e = resolveEntry(index, name, what);
   if (!e) throw invalid('archive_missing', `${what}: ${JSON.stringify(name)} not found in the archive`);
   const bytes = readEntry(path, e, MAX_JSON);
@@ -37,7 +42,8 @@ function tagsOf(list: unknown, what: string): Reference[] {
   if (list == null) return [];
   if (!Array.isArray(list)) throw corrupt('archive_manifest', `${what}: RepoTags is not a list`);
   return list.map((t) => {
-    if (typeof t !== 'string') throw invalid('archive_manifest', `${what}: RepoTags entry ${JSON.stringify(t)} is not a string`);
+    if (typeof t !== 'string')
+      throw invalid('archive_manifest', `${what}: RepoTags entry ${JSON.stringify(t)} is not a string`);
     let r: Reference;
     try {
       r = withDefaultTag(parseReference(t));
@@ -64,9 +70,11 @@ export function planDockerArchive(path: string, index: Map<string, IndexedEntry>
   if (!Array.isArray(value)) throw corrupt('archive_manifest', 'docker-archive: manifest.json is not a list');
   return value.map((m: { Config?: unknown; RepoTags?: unknown; Layers?: unknown }, i) => {
     const what = `docker-archive image ${i}`;
-    if (typeof m?.Config !== 'string' || !Array.isArray(m.Layers)) throw corrupt('archive_manifest', `${what}: manifest entry needs Config and Layers`);
+    if (typeof m?.Config !== 'string' || !Array.isArray(m.Layers))
+      throw corrupt('archive_manifest', `${what}: manifest entry needs Config and Layers`);
     const cfgEntry = resolveEntry(index, m.Config, what);
-    if (!cfgEntry) throw invalid('archive_missing', `${what}: config ${JSON.stringify(m.Config)} not found in the archive`);
+    if (!cfgEntry)
+      throw invalid('archive_missing', `${what}: config ${JSON.stringify(m.Config)} not found in the archive`);
     const configBytes = readEntry(path, cfgEntry, MAX_JSON);
     const named = OCI_BLOB_PATH.exec(m.Config.replace(/^\.\//, ''));
     if (named && sha256(configBytes) !== `sha256:${named[1]}`) {
@@ -75,7 +83,10 @@ export function planDockerArchive(path: string, index: Map<string, IndexedEntry>
     const config = parseImageConfig(configBytes, what);
     checkImageOS(config, what);
     if (config.rootfs.diff_ids.length !== m.Layers.length) {
-      throw corrupt('archive_manifest', `${what}: manifest lists ${m.Layers.length} layers, config has ${config.rootfs.diff_ids.length} diff_ids`);
+      throw corrupt(
+        'archive_manifest',
+        `${what}: manifest lists ${m.Layers.length} layers, config has ${config.rootfs.diff_ids.length} diff_ids`,
+      );
     }
     const layers = m.Layers.map((l: unknown, j: number) => {
       const name = String(l);

@@ -15,18 +15,25 @@ export function applyChanges(cfg: ContainerConfig, changes: readonly string[]): 
     const rest = m[2]!.trim();
     const bad = (why: string) => invalid('invalid_change', `--change ${JSON.stringify(change)}: ${why}`);
     switch (instr) {
-      case 'CMD': out.Cmd = execOrShell(rest); break;
-      case 'ENTRYPOINT': out.Entrypoint = execOrShell(rest); break;
+      case 'CMD':
+        out.Cmd = execOrShell(rest);
+        break;
+      case 'ENTRYPOINT':
+        out.Entrypoint = execOrShell(rest);
+        break;
       case 'ENV': {
         const env = [...(out.Env ?? [])];
         for (const [k, v] of keyValues(rest, true, bad)) {
           const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = `${k}=${v}`; else env.push(`${k}=${v}`);
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
         }
         out.Env = env;
         break;
       }
-      case 'LABEL': out.Labels = { ...(out.Labels ?? {}), ...Object.fromEntries(keyValues(rest, false, bad)) }; break;
+      case 'LABEL':
+        out.Labels = { ...(out.Labels ?? {}), ...Object.fromEntries(keyValues(rest, false, bad)) };
+        break;
       case 'EXPOSE': {
         const ports: Record<string, object> = { ...(out.ExposedPorts ?? {}) };
         for (const p of rest.split(/\s+/).filter(Boolean)) {
@@ -42,11 +49,23 @@ export function applyChanges(cfg: ContainerConfig, changes: readonly string[]): 
         out.Volumes = vols;
         break;
       }
-      case 'USER': if (!rest) throw bad('USER needs a value'); out.User = rest; break;
-      case 'WORKDIR': if (!rest) throw bad('WORKDIR needs a path'); out.WorkingDir = rest.startsWith('/') ? rest : `${(out.WorkingDir || '/').replace(/\/$/, '')}/${rest}`; break;
-      case 'STOPSIGNAL': if (!rest) throw bad('STOPSIGNAL needs a signal'); out.StopSignal = rest; break;
-      case 'ONBUILD': out.OnBuild = [...(out.OnBuild ?? []), rest]; break;
-      default: throw invalid('invalid_change', `--change ${JSON.stringify(change)}: ${instr} is not a valid change command`);
+      case 'USER':
+        if (!rest) throw bad('USER needs a value');
+        out.User = rest;
+        break;
+      case 'WORKDIR':
+        if (!rest) throw bad('WORKDIR needs a path');
+        out.WorkingDir = rest.startsWith('/') ? rest : `${(out.WorkingDir || '/').replace(/\/$/, '')}/${rest}`;
+        break;
+      case 'STOPSIGNAL':
+        if (!rest) throw bad('STOPSIGNAL needs a signal');
+        out.StopSignal = rest;
+        break;
+      case 'ONBUILD':
+        out.OnBuild = [...(out.OnBuild ?? []), rest];
+        break;
+      default:
+        throw invalid('invalid_change', `--change ${JSON.stringify(change)}: ${instr} is not a valid change command`);
     }
   }
   return out;
@@ -57,7 +76,9 @@ function execOrShell(rest: string): string[] {
     try {
       const j = JSON.parse(rest);
       if (Array.isArray(j) && j.every((x) => typeof x === 'string')) return j;
-    } catch { /* Docker falls back to shell form */ }
+    } catch {
+      /* Docker falls back to shell form */
+    }
   }
   return ['/bin/sh', '-c', rest];
 }
@@ -66,7 +87,9 @@ function jsonArray(rest: string, bad: (w: string) => Error): string[] {
   try {
     const j = JSON.parse(rest);
     if (Array.isArray(j) && j.every((x) => typeof x === 'string')) return j;
-  } catch { /* fallthrough */ }
+  } catch {
+    /* fallthrough */
+  }
   throw bad('invalid JSON array');
 }
 
@@ -88,17 +111,29 @@ function keyValues(rest: string, legacy: boolean, bad: (w: string) => Error): Ar
 
 function splitWords(s: string): string[] {
   const out: string[] = [];
-  let cur = '', q: string | null = null, any = false;
+  let cur = '',
+    q: string | null = null,
+    any = false;
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (q) {
       if (c === q) q = null;
       else if (c === '\\' && q === '"' && i + 1 < s.length) cur += s[++i];
       else cur += c;
-    } else if (c === '"' || c === "'") { q = c; any = true; }
-    else if (c === '\\' && i + 1 < s.length) { cur += s[++i]; any = true; }
-    else if (/\s/.test(c)) { if (cur || any) out.push(cur); cur = ''; any = false; }
-    else { cur += c; any = true; }
+    } else if (c === '"' || c === "'") {
+      q = c;
+      any = true;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      any = true;
+    } else if (/\s/.test(c)) {
+      if (cur || any) out.push(cur);
+      cur = '';
+      any = false;
+    } else {
+      cur += c;
+      any = true;
+    }
   }
   if (cur || any) out.push(cur);
   return out;

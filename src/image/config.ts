@@ -2,7 +2,10 @@ import { type DiffID, isDigest } from '../core/digest.js';
 import { corrupt, unsupported } from '../core/errors.js';
 
 /** The image config (Docker's image JSON / OCI image config), as much as berth reads. */
-/** Docker's HealthConfig: Test is ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; durations in nanoseconds (0 = default). */
+/**
+ * Docker's HealthConfig: Test is ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; durations in nanoseconds (0 =
+ * default).
+ */
 export interface HealthConfig {
   Test?: string[] | null;
   Interval?: number;
@@ -72,15 +75,19 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
     throw corrupt('config_invalid', `${what}: image config is not valid JSON (${(err as Error).message})`);
   }
   const c = j as Partial<ImageConfig>;
-  if (!c || typeof c !== 'object' || Array.isArray(c)) throw corrupt('config_invalid', `${what}: image config is not a JSON object`);
+  if (!c || typeof c !== 'object' || Array.isArray(c))
+    throw corrupt('config_invalid', `${what}: image config is not a JSON object`);
   if (!c.rootfs || c.rootfs.type !== 'layers' || !Array.isArray(c.rootfs.diff_ids)) {
     throw corrupt('config_invalid', `${what}: image config has no rootfs of type "layers" with diff_ids`);
   }
   c.rootfs.diff_ids.forEach((d, i) => {
-    if (typeof d !== 'string' || !isDigest(d)) throw corrupt('config_invalid', `${what}: rootfs.diff_ids[${i}] ${JSON.stringify(d)} is not a sha256 digest`);
+    if (typeof d !== 'string' || !isDigest(d))
+      throw corrupt('config_invalid', `${what}: rootfs.diff_ids[${i}] ${JSON.stringify(d)} is not a sha256 digest`);
   });
-  if (c.rootfs.diff_ids.length > 125) throw corrupt('config_invalid', `${what}: ${c.rootfs.diff_ids.length} layers exceed the maximum of 125`);
-  if (c.history !== undefined && !Array.isArray(c.history)) throw corrupt('config_invalid', `${what}: history is not an array`);
+  if (c.rootfs.diff_ids.length > 125)
+    throw corrupt('config_invalid', `${what}: ${c.rootfs.diff_ids.length} layers exceed the maximum of 125`);
+  if (c.history !== undefined && !Array.isArray(c.history))
+    throw corrupt('config_invalid', `${what}: history is not an array`);
   return c as ImageConfig;
 }
 
@@ -91,7 +98,10 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
 export function checkImageOS(c: ImageConfig, what: string): void {
   const os = c.os ?? '';
   if (typeof os !== 'string' || (os !== '' && os.toLowerCase() !== 'linux')) {
-    throw unsupported('image_os', `${what}: image operating system ${JSON.stringify(os)} cannot be used on this platform (berth runs linux images)`);
+    throw unsupported(
+      'image_os',
+      `${what}: image operating system ${JSON.stringify(os)} cannot be used on this platform (berth runs linux images)`,
+    );
   }
 }
 
@@ -99,4 +109,3 @@ export function checkImageOS(c: ImageConfig, what: string): void {
 export function encodeImageConfig(c: ImageConfig): Buffer {
   return Buffer.from(JSON.stringify(c));
 }
-

@@ -8,7 +8,10 @@ import { type Reference, familiarString, parseReference, withDefaultTag } from '
 import type { ImageStore } from './store.js';
 
 /** One line of an image deletion's report, as dockerd's DeleteResponse. */
-export interface DeleteRecord { Untagged?: string; Deleted?: string }
+export interface DeleteRecord {
+  Untagged?: string;
+  Deleted?: string;
+}
 
 export interface DeleteOptions {
   /** Ignore soft conflicts: tags, stopped containers. */
@@ -36,7 +39,11 @@ export function deleteImage(store: ImageStore, txn: Txn, arg: string, opts: Dele
   if (!isIdPrefix(id, arg)) {
     if (!opts.force && isSingleReference(refs)) {
       const user = containerUsers(store, id)[0];
-      if (user) throw conflict('image_in_use', `conflict: unable to remove repository reference ${JSON.stringify(arg)} (must force) - container ${user.id.slice(0, 12)} is using its referenced image ${short(id)}`);
+      if (user)
+        throw conflict(
+          'image_in_use',
+          `conflict: unable to remove repository reference ${JSON.stringify(arg)} (must force) - container ${user.id.slice(0, 12)} is using its referenced image ${short(id)}`,
+        );
     }
     const ref = withDefaultTag(parseReference(arg));
     // journaled before the untag: a kill right after it still ends with the image deleted, as the command would
@@ -47,7 +54,9 @@ export function deleteImage(store: ImageStore, txn: Txn, arg: string, opts: Dele
     // a tag's removal takes the digest references of its repository along when no other tag of it is left
     if (!ref.digest && !refs.some((r) => !r.digest && r.name === ref.name)) {
       const digests = refs.filter((r) => r.digest && r.name === ref.name);
-      store.refs.update((ed) => { for (const r of digests) ed.delete(r); });
+      store.refs.update((ed) => {
+        for (const r of digests) ed.delete(r);
+      });
       for (const r of digests) records.push({ Untagged: familiarString(r) });
       refs = refs.filter((r) => !digests.includes(r));
     }
@@ -56,7 +65,9 @@ export function deleteImage(store: ImageStore, txn: Txn, arg: string, opts: Dele
   } else if (isSingleReference(refs)) {
     const c = findConflict(store, id, opts.force ? HARD : HARD | STOPPED);
     if (c) throw c.error;
-    store.refs.update((ed) => { for (const r of refs) ed.delete(r); });
+    store.refs.update((ed) => {
+      for (const r of refs) ed.delete(r);
+    });
     for (const r of refs) records.push({ Untagged: familiarString(r) });
   }
   deleteWithParents(store, txn, id, records, !!opts.force, !opts.noPrune, quiet);
@@ -70,32 +81,61 @@ const STOPPED = 8;
 const HARD = CHILD | RUNNING;
 const SOFT = TAGGED | STOPPED;
 
-interface Conflict { used: boolean; error: Error }
+interface Conflict {
+  used: boolean;
+  error: Error;
+}
 
 function findConflict(store: ImageStore, id: ImageID, mask: number): Conflict | undefined {
-  const err = (hard: boolean, code: string, msg: string) => conflict(code, `conflict: unable to delete ${short(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${msg}`);
-  if (mask & CHILD && store.images.children(id).length > 0) return { used: false, error: err(true, 'image_has_children', 'image has dependent child images') };
+  const err = (hard: boolean, code: string, msg: string) =>
+    conflict(
+      code,
+      `conflict: unable to delete ${short(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${msg}`,
+    );
+  if (mask & CHILD && store.images.children(id).length > 0)
+    return { used: false, error: err(true, 'image_has_children', 'image has dependent child images') };
   const users = mask & (RUNNING | STOPPED) ? containerUsers(store, id) : [];
   const running = users.find((u) => u.running);
-  if (mask & RUNNING && running) return { used: true, error: err(true, 'image_in_use', `image is being used by running container ${running.id.slice(0, 12)}`) };
-  if (mask & RUNNING && store.leasedImages().has(id)) return { used: true, error: err(true, 'image_in_use', 'image is being used by an operation in progress') };
-  if (mask & TAGGED && store.refs.refsOf(id).length > 0) return { used: false, error: err(false, 'image_multiple_refs', 'image is referenced in multiple repositories') };
+  if (mask & RUNNING && running)
+    return {
+      used: true,
+      error: err(true, 'image_in_use', `image is being used by running container ${running.id.slice(0, 12)}`),
+    };
+  if (mask & RUNNING && store.leasedImages().has(id))
+    return { used: true, error: err(true, 'image_in_use', 'image is being used by an operation in progress') };
+  if (mask & TAGGED && store.refs.refsOf(id).length > 0)
+    return { used: false, error: err(false, 'image_multiple_refs', 'image is referenced in multiple repositories') };
   const stopped = users.find((u) => !u.running);
-  if (mask & STOPPED && stopped) return { used: true, error: err(false, 'image_in_use', `image is being used by stopped container ${stopped.id.slice(0, 12)}`) };
+  if (mask & STOPPED && stopped)
+    return {
+      used: true,
+      error: err(false, 'image_in_use', `image is being used by stopped container ${stopped.id.slice(0, 12)}`),
+    };
   return undefined;
 }
 
 /** dockerd's imageDeleteHelper: delete the image and its layers nothing else uses, then (prune) its parent, quietly. */
-function deleteWithParents(store: ImageStore, txn: Txn, id: ImageID, records: DeleteRecord[], force: boolean, prune: boolean, quiet: boolean): void {
+function deleteWithParents(
+  store: ImageStore,
+  txn: Txn,
+  id: ImageID,
+  records: DeleteRecord[],
+  force: boolean,
+  prune: boolean,
+  quiet: boolean,
+): void {
   const c = findConflict(store, id, force ? HARD : HARD | SOFT);
   if (c) {
-    // a quiet delete (a parent, or after an untag) reports only what the user should know: an unused dangling image it could not delete
+    // a quiet delete (a parent, or after an untag) reports only what the user should know: an unused dangling image it
+    // could not delete
     if (quiet && (!isDangling(store, id) || c.used)) return;
     throw c.error;
   }
   const parent = store.images.getMetadata(id, 'parent') as ImageID | undefined;
   const chain = journalDelete(store, txn, id, prune);
-  store.refs.update((ed) => { for (const r of ed.deleteAllOf(id)) records.push({ Untagged: r }); });
+  store.refs.update((ed) => {
+    for (const r of ed.deleteAllOf(id)) records.push({ Untagged: r });
+  });
   store.images.delete(id);
   records.push({ Deleted: id });
   const before = new Set(store.layers.list());
@@ -151,7 +191,11 @@ export function containerUsers(store: ImageStore, id: ImageID): Array<{ id: stri
   for (const c of store.containersUsing(id)) {
     const cfg = readOptional(`${store.paths.containers}/${c}/config.v2.json`);
     let marked = false;
-    try { marked = !!(JSON.parse(cfg ?? '{}') as { State?: { Running?: boolean } }).State?.Running; } catch { /* unreadable: stopped */ }
+    try {
+      marked = !!(JSON.parse(cfg ?? '{}') as { State?: { Running?: boolean } }).State?.Running;
+    } catch {
+      /* unreadable: stopped */
+    }
     out.push({ id: c, running: marked && runLockHeld(`${store.paths.locks}/ctr-${c}`) });
   }
   return out;

@@ -57,9 +57,19 @@ const MAX_PHNUM = 65535;
 const MAX_DYNAMIC_BYTES = 1 << 20;
 const MAX_STRING = 1 << 16;
 
-const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PN_XNUM = 0xffff;
-const DT_NULL = 0, DT_NEEDED = 1, DT_STRTAB = 5, DT_STRSZ = 10, DT_SONAME = 14, DT_RPATH = 15, DT_RUNPATH = 29;
-const DT_FLAGS_1 = 0x6ffffffb, DF_1_NODEFLIB = 0x800;
+const PT_LOAD = 1,
+  PT_DYNAMIC = 2,
+  PT_INTERP = 3,
+  PN_XNUM = 0xffff;
+const DT_NULL = 0,
+  DT_NEEDED = 1,
+  DT_STRTAB = 5,
+  DT_STRSZ = 10,
+  DT_SONAME = 14,
+  DT_RPATH = 15,
+  DT_RUNPATH = 29;
+const DT_FLAGS_1 = 0x6ffffffb,
+  DF_1_NODEFLIB = 0x800;
 
 /** Read an ELF object or a `#!` script; anything else is InvalidArgument `not_executable`. */
 export async function readExecutable(path: string): Promise<ExecutableInfo> {
@@ -74,7 +84,8 @@ export async function readExecutable(path: string): Promise<ExecutableInfo> {
 /** Read an ELF object; a non-ELF file is InvalidArgument with code `not_elf`. */
 export async function readElf(path: string): Promise<ElfInfo> {
   return withFile(path, async (r) => {
-    if (!isElfMagic(await r.at(0, Math.min(4, r.size)))) throw invalid('not_elf', `read ELF "${path}": not an ELF file`);
+    if (!isElfMagic(await r.at(0, Math.min(4, r.size))))
+      throw invalid('not_elf', `read ELF "${path}": not an ELF file`);
     return parseElf(path, r);
   });
 }
@@ -96,7 +107,10 @@ export function parseShebang(path: string, head: Buffer): ScriptInfo {
   if (interpreter === '') throw invalid('bad_shebang', `read script "${path}": empty #! interpreter`);
   // Like Linux >= 5.1: a truncated argument is tolerated, a truncated interpreter is not.
   if (nl < 0 && head.length >= SHEBANG_MAX && !m?.[2]) {
-    throw invalid('bad_shebang', `read script "${path}": #! interpreter longer than the ${SHEBANG_MAX}-byte line limit`);
+    throw invalid(
+      'bad_shebang',
+      `read script "${path}": #! interpreter longer than the ${SHEBANG_MAX}-byte line limit`,
+    );
   }
   const arg = m?.[3] ?? '';
   return arg === '' ? { kind: 'script', path, interpreter } : { kind: 'script', path, interpreter, arg };
@@ -155,27 +169,40 @@ function fields(bits: 32 | 64, le: boolean) {
   };
   const addr = bits === 64 ? u64 : u32;
   /** Dynamic tags are signed; the ones we use are small positive or 0x6ffffxxx, so read the low word. */
-  const tag = bits === 64
-    ? (b: Buffer, o: number) => { const v = le ? b.readBigInt64LE(o) : b.readBigInt64BE(o); return v >= 0n && v <= 0xffffffffn ? Number(v) : -1; }
-    : (b: Buffer, o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o));
+  const tag =
+    bits === 64
+      ? (b: Buffer, o: number) => {
+          const v = le ? b.readBigInt64LE(o) : b.readBigInt64BE(o);
+          return v >= 0n && v <= 0xffffffffn ? Number(v) : -1;
+        }
+      : (b: Buffer, o: number) => (le ? b.readInt32LE(o) : b.readInt32BE(o));
   return { u16, u32, addr, tag };
 }
 
-interface Phdr { type: number; offset: number; vaddr: number; filesz: number }
+interface Phdr {
+  type: number;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+}
 
 async function parseElf(path: string, r: Reader): Promise<ElfInfo> {
   const fail = (msg: string) => invalid('invalid_elf', `read ELF "${path}": ${msg}`);
   const ident = await r.at(0, 16, 'ELF header');
-  const cls = ident[4], data = ident[5];
+  const cls = ident[4],
+    data = ident[5];
   if (cls !== 1 && cls !== 2) throw fail(`unknown ELF class ${cls}`);
   if (data !== 1 && data !== 2) throw fail(`unknown ELF data encoding ${data}`);
   if (ident[6] !== 1) throw fail(`unknown ELF version ${ident[6]}`);
-  const bits = cls === 2 ? 64 : 32, le = data === 1;
+  const bits = cls === 2 ? 64 : 32,
+    le = data === 1;
   const f = fields(bits, le);
   const eh = await r.at(0, bits === 64 ? 64 : 52, 'ELF header');
   const w = bits === 64 ? 8 : 4; // address width
-  const type = f.u16(eh, 16), machine = f.u16(eh, 18);
-  const phoff = f.addr(eh, 24 + w), shoff = f.addr(eh, 24 + 2 * w);
+  const type = f.u16(eh, 16),
+    machine = f.u16(eh, 18);
+  const phoff = f.addr(eh, 24 + w),
+    shoff = f.addr(eh, 24 + 2 * w);
   const flags = f.u32(eh, 24 + 3 * w);
   const phentsize = f.u16(eh, 24 + 3 * w + 6);
   let phnum = f.u16(eh, 24 + 3 * w + 8);
@@ -191,13 +218,34 @@ async function parseElf(path: string, r: Reader): Promise<ElfInfo> {
   const phdrs: Phdr[] = [];
   for (let i = 0; i < phnum; i++) {
     const o = i * phentsize;
-    phdrs.push(bits === 64
-      ? { type: f.u32(table, o), offset: f.addr(table, o + 8), vaddr: f.addr(table, o + 16), filesz: f.addr(table, o + 32) }
-      : { type: f.u32(table, o), offset: f.u32(table, o + 4), vaddr: f.u32(table, o + 8), filesz: f.u32(table, o + 16) });
+    phdrs.push(
+      bits === 64
+        ? {
+            type: f.u32(table, o),
+            offset: f.addr(table, o + 8),
+            vaddr: f.addr(table, o + 16),
+            filesz: f.addr(table, o + 32),
+          }
+        : {
+            type: f.u32(table, o),
+            offset: f.u32(table, o + 4),
+            vaddr: f.u32(table, o + 8),
+            filesz: f.u32(table, o + 16),
+          },
+    );
   }
   const info: ElfInfo = {
-    kind: 'elf', path, bits, littleEndian: le, osabi: ident[7] ?? 0, type, machine, flags,
-    dynamic: false, needed: [], nodeflib: false,
+    kind: 'elf',
+    path,
+    bits,
+    littleEndian: le,
+    osabi: ident[7] ?? 0,
+    type,
+    machine,
+    flags,
+    dynamic: false,
+    needed: [],
+    nodeflib: false,
   };
   const interp = phdrs.find((p) => p.type === PT_INTERP);
   if (interp) {
@@ -217,7 +265,8 @@ async function parseElf(path: string, r: Reader): Promise<ElfInfo> {
   let strtab: number | undefined, strsz: number | undefined, soname: number | undefined;
   let rpath: number | undefined, runpath: number | undefined;
   for (let o = 0; o + ent <= db.length; o += ent) {
-    const tag = f.tag(db, o), val = f.addr(db, o + w);
+    const tag = f.tag(db, o),
+      val = f.addr(db, o + w);
     if (tag === DT_NULL) break;
     if (tag === DT_NEEDED) needed.push(val);
     else if (tag === DT_STRTAB) strtab = val;

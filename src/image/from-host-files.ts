@@ -23,7 +23,9 @@ export type HostEntry =
   | { kind: 'content'; path: string; mode: number; data: Buffer };
 
 /** Entries sorted by path (bytewise), parents before children, one entry per path. */
-export interface HostFileSet { entries: HostEntry[] }
+export interface HostFileSet {
+  entries: HostEntry[];
+}
 
 export interface HostFileOptions {
   /** Host path of the ld.so.cache to resolve with (default `<root>/etc/ld.so.cache`). */
@@ -33,9 +35,22 @@ export interface HostFileOptions {
 }
 
 const SKELETON: Array<[string, number]> = [
-  ['bin', 0o755], ['dev', 0o755], ['etc', 0o755], ['home', 0o755], ['lib', 0o755], ['lib64', 0o755],
-  ['mnt', 0o755], ['opt', 0o755], ['proc', 0o755], ['root', 0o700], ['run', 0o755], ['sbin', 0o755],
-  ['sys', 0o755], ['tmp', 0o1777], ['usr', 0o755], ['var', 0o755],
+  ['bin', 0o755],
+  ['dev', 0o755],
+  ['etc', 0o755],
+  ['home', 0o755],
+  ['lib', 0o755],
+  ['lib64', 0o755],
+  ['mnt', 0o755],
+  ['opt', 0o755],
+  ['proc', 0o755],
+  ['root', 0o700],
+  ['run', 0o755],
+  ['sbin', 0o755],
+  ['sys', 0o755],
+  ['tmp', 0o1777],
+  ['usr', 0o755],
+  ['var', 0o755],
 ];
 /** Top-level dirs that merged-/usr hosts make symlinks ("/bin -> usr/bin"); mirrored when they are. */
 const MERGED_USR = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
@@ -59,22 +74,28 @@ export async function hostFileSet(programs: string[], opts: HostFileOptions = {}
   const entries = new Map<string, HostEntry>();
   const add = (e: HostEntry) => {
     const prev = entries.get(e.path);
-    if (!prev) { entries.set(e.path, e); return; }
+    if (!prev) {
+      entries.set(e.path, e);
+      return;
+    }
     const same = prev.kind === e.kind && (prev.kind !== 'symlink' || prev.target === (e as { target: string }).target);
-    if (!same) throw conflict('from_host_conflict', `from-host: "${e.path}" would be both a ${prev.kind} and a ${e.kind}`);
+    if (!same)
+      throw conflict('from_host_conflict', `from-host: "${e.path}" would be both a ${prev.kind} and a ${e.kind}`);
   };
   const addNodes = (nodes: WalkNode[], what: string) => {
     for (const n of nodes) {
       if (n.kind === 'symlink') add({ kind: 'symlink', path: n.path, target: n.target! });
       else if (n.kind === 'dir') add({ kind: 'dir', path: n.path, mode: n.mode });
-      else if (n.kind === 'file') add({ kind: 'file', path: n.path, hostPath: hostPath(root, '/' + n.path), mode: n.mode });
+      else if (n.kind === 'file')
+        add({ kind: 'file', path: n.path, hostPath: hostPath(root, '/' + n.path), mode: n.mode });
       else throw invalid('not_regular_file', `from-host: ${what}: "/${n.path}" is not a regular file`);
     }
   };
   /** Add a host path with every symlink and directory on the way to it. */
   const include = async (logical: string, what: string) => {
     const nodes: WalkNode[] = [];
-    if (!(await walkInRoot(root, logical, (n) => nodes.push(n)))) throw notFound('file_not_found', `from-host: ${what} "${logical}" not found`);
+    if (!(await walkInRoot(root, logical, (n) => nodes.push(n))))
+      throw notFound('file_not_found', `from-host: ${what} "${logical}" not found`);
     addNodes(nodes, what);
   };
 
@@ -89,9 +110,13 @@ export async function hostFileSet(programs: string[], opts: HostFileOptions = {}
     const info = await readExecutable(hostPath(root, real));
     if (info.kind === 'script') {
       await include(logical, what);
-      if (depth >= MAX_SCRIPT_DEPTH) throw invalid('script_depth', `from-host: "${logical}": more than ${MAX_SCRIPT_DEPTH} nested #! interpreters`);
+      if (depth >= MAX_SCRIPT_DEPTH)
+        throw invalid('script_depth', `from-host: "${logical}": more than ${MAX_SCRIPT_DEPTH} nested #! interpreters`);
       if (!info.interpreter.startsWith('/')) {
-        throw invalid('bad_shebang', `from-host: "${logical}": #! interpreter "${info.interpreter}" is not an absolute path`);
+        throw invalid(
+          'bad_shebang',
+          `from-host: "${logical}": #! interpreter "${info.interpreter}" is not an absolute path`,
+        );
       }
       await addProgram(info.interpreter, depth + 1, logical);
       // `#!/usr/bin/env NAME` runs NAME from PATH: include it too.
@@ -102,14 +127,22 @@ export async function hostFileSet(programs: string[], opts: HostFileOptions = {}
       return;
     }
     for (const o of await resolveLibraries(logical, { root, ldCache: opts.ldCache })) {
-      await include(o.path, o.via === 'program' ? what : o.via === 'interpreter' ? `interpreter of "${logical}"` : `library "${o.name}" of "${o.neededBy}"`);
+      await include(
+        o.path,
+        o.via === 'program'
+          ? what
+          : o.via === 'interpreter'
+            ? `interpreter of "${logical}"`
+            : `library "${o.name}" of "${o.neededBy}"`,
+      );
       if (o.via === 'cache' && !defaultLibDirs(o.elf).includes(posix.dirname(o.path))) needCache = true;
     }
   };
 
   for (const p of programs) {
     if (p === '') throw invalid('bad_program', 'from-host: empty program name');
-    if (p.includes('/') && !p.startsWith('/')) throw invalid('bad_program', `from-host: program "${p}" must be a name in PATH or an absolute path`);
+    if (p.includes('/') && !p.startsWith('/'))
+      throw invalid('bad_program', `from-host: program "${p}" must be a name in PATH or an absolute path`);
     await addProgram(p.startsWith('/') ? posix.normalize(p) : await findProgram(p, root), 0);
   }
 
@@ -127,7 +160,10 @@ export async function hostFileSet(programs: string[], opts: HostFileOptions = {}
     if (!isLink) continue;
     const nodes: WalkNode[] = [];
     await walkInRoot(root, '/' + name, (n) => nodes.push(n)); // a dangling link is mirrored as is
-    addNodes(nodes.filter((n) => n.kind !== 'other'), `/${name}`);
+    addNodes(
+      nodes.filter((n) => n.kind !== 'other'),
+      `/${name}`,
+    );
   }
   for (const [name, mode] of SKELETON) if (!entries.has(name)) add({ kind: 'dir', path: name, mode });
   add({ kind: 'content', path: 'etc/passwd', mode: 0o644, data: Buffer.from(PASSWD) });
@@ -143,7 +179,11 @@ export async function hostFileSet(programs: string[], opts: HostFileOptions = {}
  * that name, inside root. Returns the logical path through that dir
  * ("/usr/bin/ls"), or NotFound.
  */
-export async function findProgram(name: string, root = '/', pathVar = process.env.PATH ?? DEFAULT_PATH): Promise<string> {
+export async function findProgram(
+  name: string,
+  root = '/',
+  pathVar = process.env.PATH ?? DEFAULT_PATH,
+): Promise<string> {
   for (const dir of pathVar.split(':')) {
     if (!dir.startsWith('/')) continue;
     const candidate = posix.join(dir, name);

@@ -16,12 +16,21 @@ async function writeFileSetTar(entries: HostEntry[], out: PassThrough): Promise<
   try {
     for (const e of entries) {
       switch (e.kind) {
-        case 'dir': await w.add(fileHeader(`${e.path}/`, 0, { type: 'dir', mode: e.mode })); break;
-        case 'symlink': await w.add(fileHeader(e.path, 0, { type: 'symlink', linkname: e.target, mode: 0o777 })); break;
-        case 'content': await w.add(fileHeader(e.path, e.data.length, { mode: e.mode }), e.data); break;
+        case 'dir':
+          await w.add(fileHeader(`${e.path}/`, 0, { type: 'dir', mode: e.mode }));
+          break;
+        case 'symlink':
+          await w.add(fileHeader(e.path, 0, { type: 'symlink', linkname: e.target, mode: 0o777 }));
+          break;
+        case 'content':
+          await w.add(fileHeader(e.path, e.data.length, { mode: e.mode }), e.data);
+          break;
         case 'file': {
           const st = fs.statSync(e.hostPath);
-          await w.addStream(fileHeader(e.path, st.size, { mode: e.mode, mtime: Math.floor(st.mtimeMs / 1000) }), fs.createReadStream(e.hostPath));
+          await w.addStream(
+            fileHeader(e.path, st.size, { mode: e.mode, mtime: Math.floor(st.mtimeMs / 1000) }),
+            fs.createReadStream(e.hostPath),
+          );
           break;
         }
       }
@@ -44,10 +53,15 @@ export async function imageFromHost(store: ImageStore, programs: string[], tags:
     const writing = writeFileSetTar(set.entries, tar);
     const layer = await store.layers.register(txn, undefined, tar, (fn) => store.lock(fn), { what: 'from-host layer' });
     await writing;
-    const first = set.entries.find((e) => e.kind === 'file' && programs.some((p) => e.hostPath.endsWith(`/${p.split('/').pop()}`)));
+    const first = set.entries.find(
+      (e) => e.kind === 'file' && programs.some((p) => e.hostPath.endsWith(`/${p.split('/').pop()}`)),
+    );
     const cmd = first ? [`/${first.path}`] : ['/bin/sh'];
     const config = { ...emptyContainerConfig(), Env: [DEFAULT_PATH], Cmd: cmd };
-    const cfg = singleLayerConfig(layer.diffID, config, { created_by: `berth image from-host ${programs.join(' ')}`, comment: 'made from host binaries' });
+    const cfg = singleLayerConfig(layer.diffID, config, {
+      created_by: `berth image from-host ${programs.join(' ')}`,
+      comment: 'made from host binaries',
+    });
     return store.putImage(txn, encodeImageConfig(cfg), cfg, tags);
   });
 }

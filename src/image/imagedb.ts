@@ -22,7 +22,11 @@ export class ImageDB {
 
   list(): ImageID[] {
     let names: string[] = [];
-    try { names = fs.readdirSync(this.paths.imagedbContent); } catch { /* empty */ }
+    try {
+      names = fs.readdirSync(this.paths.imagedbContent);
+    } catch {
+      /* empty */
+    }
     return names.filter(isHex64).map((h) => `sha256:${h}` as ImageID);
   }
 
@@ -41,7 +45,8 @@ export class ImageDB {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('image_not_found', `No such image: ${id}`);
       throw err;
     }
-    if (sha256(b) !== (id as string)) throw corrupt('image_corrupt', `image ${id}: config content does not match its id`);
+    if (sha256(b) !== (id as string))
+      throw corrupt('image_corrupt', `image ${id}: config content does not match its id`);
     this.read.set(id, b);
     return b;
   }

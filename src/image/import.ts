@@ -15,11 +15,23 @@ export interface ImportOptions {
 }
 
 /** `import`: a rootfs tarball (plain, gzip or zstd) becomes a one-layer image. */
-export async function importRootfs(store: ImageStore, src: AsyncIterable<Buffer>, opts: ImportOptions = {}): Promise<ImageID> {
+export async function importRootfs(
+  store: ImageStore,
+  src: AsyncIterable<Buffer>,
+  opts: ImportOptions = {},
+): Promise<ImageID> {
   return store.withTxn('import', async (txn) => {
-    const layer = await store.layers.register(txn, undefined, src, (fn) => store.lock(fn), { what: 'rootfs tarball', maxBytes: opts.maxLayerBytes });
+    const layer = await store.layers.register(txn, undefined, src, (fn) => store.lock(fn), {
+      what: 'rootfs tarball',
+      maxBytes: opts.maxLayerBytes,
+    });
     const comment = opts.message || `Imported from ${opts.source ?? '-'}`;
-    const cfg = singleLayerConfig(layer.diffID, applyChanges(emptyContainerConfig(), opts.changes ?? []), { comment }, comment);
+    const cfg = singleLayerConfig(
+      layer.diffID,
+      applyChanges(emptyContainerConfig(), opts.changes ?? []),
+      { comment },
+      comment,
+    );
     return store.putImage(txn, encodeImageConfig(cfg), cfg, opts.tags ?? []);
   });
 }

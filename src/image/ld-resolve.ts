@@ -49,7 +49,12 @@ export interface ResolveOptions {
   ldCache?: string;
 }
 
-export interface LdCacheEntry { name: string; path: string; flags: number; hwcap: bigint }
+export interface LdCacheEntry {
+  name: string;
+  path: string;
+  flags: number;
+  hwcap: bigint;
+}
 
 /** Join a logical path onto root to get a host path. */
 export function hostPath(root: string, logical: string): string {
@@ -57,7 +62,12 @@ export function hostPath(root: string, logical: string): string {
 }
 
 /** One step of a path walk: a directory, symlink or final node met on the way. */
-export interface WalkNode { path: string; kind: 'dir' | 'symlink' | 'file' | 'other'; mode: number; target?: string }
+export interface WalkNode {
+  path: string;
+  kind: 'dir' | 'symlink' | 'file' | 'other';
+  mode: number;
+  target?: string;
+}
 
 /**
  * Resolve `logical` inside root component by component (chroot semantics: ".."
@@ -66,14 +76,21 @@ export interface WalkNode { path: string; kind: 'dir' | 'symlink' | 'file' | 'ot
  * missing or a non-final component is not a directory. More than 40 symlinks is
  * InvalidArgument, like ELOOP.
  */
-export async function walkInRoot(root: string, logical: string, visit?: (n: WalkNode) => void): Promise<string | undefined> {
+export async function walkInRoot(
+  root: string,
+  logical: string,
+  visit?: (n: WalkNode) => void,
+): Promise<string | undefined> {
   let todo = logical.split('/');
   let done: string[] = [];
   let links = 0;
   while (todo.length > 0) {
     const c = todo.shift()!;
     if (c === '' || c === '.') continue;
-    if (c === '..') { done.pop(); continue; }
+    if (c === '..') {
+      done.pop();
+      continue;
+    }
     const rel = [...done, c].join('/');
     let st;
     try {
@@ -98,10 +115,15 @@ export async function walkInRoot(root: string, logical: string, visit?: (n: Walk
   return '/' + done.join('/');
 }
 
-/** Parse /etc/ld.so.cache: the "glibc-ld.so.cache1.1" format, bare or inside an old "ld.so-1.7.0" file, or the old format alone. */
+/**
+ * Parse /etc/ld.so.cache: the "glibc-ld.so.cache1.1" format, bare or inside an old "ld.so-1.7.0" file, or the old
+ * format alone.
+ */
 export function parseLdCache(buf: Buffer, file = '/etc/ld.so.cache'): LdCacheEntry[] {
-  const fail = (m: string) => corrupt('ld_cache_corrupt', `read ld.so.cache "${file}": ${m} (regenerate it with ldconfig)`);
-  const NEW = 'glibc-ld.so.cache1.1', OLD = 'ld.so-1.7.0';
+  const fail = (m: string) =>
+    corrupt('ld_cache_corrupt', `read ld.so.cache "${file}": ${m} (regenerate it with ldconfig)`);
+  const NEW = 'glibc-ld.so.cache1.1',
+    OLD = 'ld.so-1.7.0';
   const cstr = (b: Buffer, off: number) => {
     const nul = off < b.length ? b.indexOf(0, off) : -1;
     if (nul < 0) throw fail(`string offset ${off} is outside the cache`);
@@ -156,16 +178,26 @@ export async function readLdCache(file: string): Promise<LdCacheEntry[]> {
 /** Debian multiarch triplet for an object's architecture, if known. */
 export function multiarchTriplet(e: ElfInfo): string | undefined {
   switch (e.machine) {
-    case 62: return e.bits === 64 ? 'x86_64-linux-gnu' : 'x86_64-linux-gnux32';
-    case 3: return 'i386-linux-gnu';
-    case 183: return e.littleEndian ? 'aarch64-linux-gnu' : 'aarch64_be-linux-gnu';
-    case 40: return e.flags & 0x400 ? 'arm-linux-gnueabihf' : 'arm-linux-gnueabi';
-    case 21: return e.bits === 32 ? 'powerpc-linux-gnu' : e.littleEndian ? 'powerpc64le-linux-gnu' : 'powerpc64-linux-gnu';
-    case 20: return 'powerpc-linux-gnu';
-    case 22: return e.bits === 64 ? 's390x-linux-gnu' : undefined;
-    case 243: return e.bits === 64 ? 'riscv64-linux-gnu' : undefined;
-    case 258: return 'loongarch64-linux-gnu';
-    default: return undefined;
+    case 62:
+      return e.bits === 64 ? 'x86_64-linux-gnu' : 'x86_64-linux-gnux32';
+    case 3:
+      return 'i386-linux-gnu';
+    case 183:
+      return e.littleEndian ? 'aarch64-linux-gnu' : 'aarch64_be-linux-gnu';
+    case 40:
+      return e.flags & 0x400 ? 'arm-linux-gnueabihf' : 'arm-linux-gnueabi';
+    case 21:
+      return e.bits === 32 ? 'powerpc-linux-gnu' : e.littleEndian ? 'powerpc64le-linux-gnu' : 'powerpc64-linux-gnu';
+    case 20:
+      return 'powerpc-linux-gnu';
+    case 22:
+      return e.bits === 64 ? 's390x-linux-gnu' : undefined;
+    case 243:
+      return e.bits === 64 ? 'riscv64-linux-gnu' : undefined;
+    case 258:
+      return 'loongarch64-linux-gnu';
+    default:
+      return undefined;
   }
 }
 
@@ -176,18 +208,25 @@ export function defaultLibDirs(e: ElfInfo): string[] {
   return [
     ...(t ? [`/lib/${t}`, `/usr/lib/${t}`] : []),
     ...(suffix ? [`/lib${suffix}`, `/usr/lib${suffix}`] : []),
-    '/lib', '/usr/lib',
+    '/lib',
+    '/usr/lib',
   ];
 }
 
 /** Values for the dynamic string tokens; undefined drops any element using it. */
-export interface DstContext { origin?: string; lib?: string; platform?: string }
+export interface DstContext {
+  origin?: string;
+  lib?: string;
+  platform?: string;
+}
 
 /** The DST values ld.so uses for an object; `multiarch` is Debian's $LIB = "lib/<triplet>". */
 export function dstContext(e: ElfInfo, origin: string, multiarch: boolean): DstContext {
   const t = multiarchTriplet(e);
   const lib = multiarch && t ? `lib/${t}` : e.bits === 64 ? 'lib64' : e.machine === 62 ? 'libx32' : 'lib';
-  const platform = ({ 62: e.bits === 64 ? 'x86_64' : undefined, 3: 'i686', 183: 'aarch64' } as Record<number, string | undefined>)[e.machine];
+  const platform = (
+    { 62: e.bits === 64 ? 'x86_64' : undefined, 3: 'i686', 183: 'aarch64' } as Record<number, string | undefined>
+  )[e.machine];
   return { origin, lib, platform };
 }
 
@@ -198,11 +237,16 @@ export function dstContext(e: ElfInfo, origin: string, multiarch: boolean): DstC
  */
 export function expandDst(element: string, ctx: DstContext): string | undefined {
   let dropped = false;
-  const out = element.replace(/\$(?:\{(ORIGIN|LIB|PLATFORM)\}|(ORIGIN|LIB|PLATFORM)(?![A-Za-z0-9_]))/g, (_m, a?: string, b?: string) => {
-    const v = ({ ORIGIN: ctx.origin, LIB: ctx.lib, PLATFORM: ctx.platform } as Record<string, string | undefined>)[(a ?? b)!];
-    if (v === undefined) dropped = true;
-    return v ?? '';
-  });
+  const out = element.replace(
+    /\$(?:\{(ORIGIN|LIB|PLATFORM)\}|(ORIGIN|LIB|PLATFORM)(?![A-Za-z0-9_]))/g,
+    (_m, a?: string, b?: string) => {
+      const v = ({ ORIGIN: ctx.origin, LIB: ctx.lib, PLATFORM: ctx.platform } as Record<string, string | undefined>)[
+        (a ?? b)!
+      ];
+      if (v === undefined) dropped = true;
+      return v ?? '';
+    },
+  );
   return dropped ? undefined : out;
 }
 
@@ -222,7 +266,9 @@ export function searchPathDirs(value: string, ctx: DstContext): string[] {
   return dirs;
 }
 
-interface Node extends LoadedObject { loader?: Node }
+interface Node extends LoadedObject {
+  loader?: Node;
+}
 
 /** `dir/name` without folding "..": ld.so hands the string to open() as is. */
 const inDir = (dir: string, name: string) => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
@@ -260,8 +306,20 @@ export async function resolveLibraries(program: string, opts: ResolveOptions = {
     const ip = main.elf.interpreter;
     const real = await walkInRoot(root, ip);
     if (!real) throw notFound('interpreter_not_found', `interpreter "${ip}" needed by "${program}" not found`);
-    const n: Node = { path: ip, realPath: real, elf: await elfOf(real), via: 'interpreter', name: ip, neededBy: program, loader: main };
-    if (!byReal.has(real)) { nodes.push(n); byReal.set(real, n); remember(n); }
+    const n: Node = {
+      path: ip,
+      realPath: real,
+      elf: await elfOf(real),
+      via: 'interpreter',
+      name: ip,
+      neededBy: program,
+      loader: main,
+    };
+    if (!byReal.has(real)) {
+      nodes.push(n);
+      byReal.set(real, n);
+      remember(n);
+    }
   }
 
   /** A compatible ELF at `path`, or undefined to keep searching. */
@@ -272,7 +330,8 @@ export async function resolveLibraries(program: string, opts: ResolveOptions = {
     try {
       elf = await elfOf(real);
     } catch (err) {
-      if ((err as { code?: string }).code === 'not_elf' || (err as { code?: string }).code === 'not_executable') return undefined;
+      if ((err as { code?: string }).code === 'not_elf' || (err as { code?: string }).code === 'not_executable')
+        return undefined;
       throw err;
     }
     return elfCompatible(elf, requester.elf) ? { real, elf } : undefined;
@@ -306,13 +365,19 @@ export async function resolveLibraries(program: string, opts: ResolveOptions = {
         if (l.elf.rpath && !l.elf.runpath) hit = await first(inEach(rpathDirs(l, l.elf.rpath)), 'rpath');
         sawMain ||= l === main;
       }
-      if (!hit && !sawMain && main.elf.rpath && !main.elf.runpath) hit = await first(inEach(rpathDirs(main, main.elf.rpath)), 'rpath');
+      if (!hit && !sawMain && main.elf.rpath && !main.elf.runpath)
+        hit = await first(inEach(rpathDirs(main, main.elf.rpath)), 'rpath');
     }
     if (!hit && loader.elf.runpath) hit = await first(inEach(rpathDirs(loader, loader.elf.runpath)), 'runpath');
     if (hit || loader.elf.nodeflib) return hit;
     const cached = (await cacheEntries()).filter((e) => e.name === name && e.path.startsWith('/'));
     const ordered = [...cached.filter((h) => h.hwcap === 0n), ...cached.filter((h) => h.hwcap !== 0n)];
-    return (await first(ordered.map((h) => h.path), 'cache')) ?? (await first(inEach(defaultLibDirs(loader.elf)), 'default'));
+    return (
+      (await first(
+        ordered.map((h) => h.path),
+        'cache',
+      )) ?? (await first(inEach(defaultLibDirs(loader.elf)), 'default'))
+    );
   };
 
   for (let i = 0; i < nodes.length; i++) {
@@ -322,8 +387,19 @@ export async function resolveLibraries(program: string, opts: ResolveOptions = {
       const hit = await find(name, loader);
       if (!hit) throw notFound('library_not_found', `library "${name}" needed by "${loader.path}" not found`);
       const existing = byReal.get(hit.real);
-      if (existing) { remember(existing, name); continue; }
-      const n: Node = { path: hit.path, realPath: hit.real, elf: hit.elf, via: hit.via, name, neededBy: loader.path, loader };
+      if (existing) {
+        remember(existing, name);
+        continue;
+      }
+      const n: Node = {
+        path: hit.path,
+        realPath: hit.real,
+        elf: hit.elf,
+        via: hit.via,
+        name,
+        neededBy: loader.path,
+        loader,
+      };
       nodes.push(n);
       byReal.set(hit.real, n);
       remember(n, name);

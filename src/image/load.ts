@@ -36,14 +36,22 @@ export interface LoadOptions {
  * digest; layers already present are reused; new ones extract in parallel. All
  * or nothing: on any error the store is as before.
  */
-export async function loadArchive(store: ImageStore, input: { path: string } | { stream: Readable }, opts: LoadOptions = {}): Promise<LoadedImage[]> {
+export async function loadArchive(
+  store: ImageStore,
+  input: { path: string } | { stream: Readable },
+  opts: LoadOptions = {},
+): Promise<LoadedImage[]> {
   return store.withTxn('load', async (txn) => {
     const path = await spoolIfNeeded(store, txn, input);
     const index = indexTarFile(path, 'archive');
     let plans: ImagePlan[];
     if (index.has('manifest.json')) plans = planDockerArchive(path, index);
     else if (index.has('index.json')) plans = planOciLayout(path, index);
-    else throw invalid('archive_format', 'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
+    else
+      throw invalid(
+        'archive_format',
+        'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)',
+      );
     // an archive that lists no images is not an error (dockerd loads nothing and succeeds)
     if (plans.length === 0) return [];
     await materializeLayers(store, txn, path, plans, opts);
@@ -52,14 +60,21 @@ export async function loadArchive(store: ImageStore, input: { path: string } | {
     return plans.map((p, n) => {
       const id = ids[n]!;
       const retagged: Array<[string, ImageID]> = [];
-      p.tags.forEach((t, i) => { const old = before[n]![i]; if (old && old !== id) retagged.push([familiarString(t), old]); });
+      p.tags.forEach((t, i) => {
+        const old = before[n]![i];
+        if (old && old !== id) retagged.push([familiarString(t), old]);
+      });
       return { id, tags: p.tags.map(familiarString), retagged };
     });
   });
 }
 
 /** Files are used in place when uncompressed; streams and compressed files are spooled (plain) into the store's tmp. */
-async function spoolIfNeeded(store: ImageStore, txn: Txn, input: { path: string } | { stream: Readable }): Promise<string> {
+async function spoolIfNeeded(
+  store: ImageStore,
+  txn: Txn,
+  input: { path: string } | { stream: Readable },
+): Promise<string> {
   if ('path' in input) {
     const head = readHead(input.path, 6);
     if (head && detectCompression(head) === 'none') return input.path;
@@ -105,7 +120,12 @@ function inputError(action: string, path: string, err: unknown): BerthError {
   const e = err as NodeJS.ErrnoException;
   // Node says "ENOENT: no such file or directory, open '/x'": keep the middle, as Go prints it
   const why = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '')?.[1] ?? String(e?.message ?? err);
-  const kind = e?.code === 'ENOENT' ? 'NotFound' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'Unauthorized' : 'InvalidArgument';
+  const kind =
+    e?.code === 'ENOENT'
+      ? 'NotFound'
+      : e?.code === 'EACCES' || e?.code === 'EPERM'
+        ? 'Unauthorized'
+        : 'InvalidArgument';
   return new BerthError(kind, 'load_input', `${action} ${JSON.stringify(path)}: ${why}`, { cause: err });
 }
 
@@ -121,7 +141,13 @@ interface Needed {
   result?: Promise<ApplyResult>;
 }
 
-async function materializeLayers(store: ImageStore, txn: Txn, path: string, plans: ImagePlan[], opts: LoadOptions): Promise<void> {
+async function materializeLayers(
+  store: ImageStore,
+  txn: Txn,
+  path: string,
+  plans: ImagePlan[],
+  opts: LoadOptions,
+): Promise<void> {
   const needed = new Map<ChainID, Needed>();
   for (const p of plans) {
     const chain = chainIDs(p.config.rootfs.diff_ids);
@@ -129,15 +155,24 @@ async function materializeLayers(store: ImageStore, txn: Txn, path: string, plan
       const c = chain[i]!;
       if (needed.has(c)) return;
       needed.set(c, {
-        chainID: c, ...(i > 0 ? { parentChain: chain[i - 1]! } : {}), diffID: l.diffID,
+        chainID: c,
+        ...(i > 0 ? { parentChain: chain[i - 1]! } : {}),
+        diffID: l.diffID,
         range: { path, start: l.entry.offset, length: l.entry.header.size },
-        ...(l.blobDigest ? { blobDigest: l.blobDigest } : {}), what: `layer ${l.diffID} (${l.name})`,
+        ...(l.blobDigest ? { blobDigest: l.blobDigest } : {}),
+        what: `layer ${l.diffID} (${l.name})`,
       });
     });
   }
-  const lease = () => store.lock(() => {
-    for (const [c, n] of needed) if (store.layers.has(c)) { txn.add({ op: 'lease', chainID: c }); n.lock?.remove(); needed.delete(c); }
-  });
+  const lease = () =>
+    store.lock(() => {
+      for (const [c, n] of needed)
+        if (store.layers.has(c)) {
+          txn.add({ op: 'lease', chainID: c });
+          n.lock?.remove();
+          needed.delete(c);
+        }
+    });
   await lease();
   // one extraction per layer across processes: take per-layer locks in a fixed order, then look again
   const locks: FileLock[] = [];
@@ -157,7 +192,9 @@ async function materializeLayers(store: ImageStore, txn: Txn, path: string, plan
     const runners = Array.from({ length: parallel ? limit : 1 }, async () => {
       while (next < work.length) {
         const n = work[next++]!;
-        n.result = parallel ? applyInWorker(n.prep!.diffRoot, n.range, applyOpts(n)) : applyLayer(n.prep!.diffRoot, rangeStream(n.range), applyOpts(n));
+        n.result = parallel
+          ? applyInWorker(n.prep!.diffRoot, n.range, applyOpts(n))
+          : applyLayer(n.prep!.diffRoot, rangeStream(n.range), applyOpts(n));
         await n.result.catch(() => undefined);
       }
     });
@@ -171,15 +208,21 @@ async function materializeLayers(store: ImageStore, txn: Txn, path: string, plan
       if (!n) throw corrupt('layer_missing', `layer ${c} vanished during load`);
       const parent = n.parentChain ? await registerChain(n.parentChain) : undefined;
       const res = await n.result!;
-      if (n.blobDigest && res.blobDigest !== n.blobDigest) throw corrupt('digest_mismatch', `${n.what}: blob digest is ${res.blobDigest}, manifest says ${n.blobDigest}`);
-      const layer = await store.layers.commit(txn, n.prep!, parent, res, (fn) => store.lock(fn), { expectDiffID: n.diffID, what: n.what });
-      if (layer.chainID !== c) throw corrupt('chainid_mismatch', `${n.what}: registered as ${layer.chainID}, expected ${c}`);
+      if (n.blobDigest && res.blobDigest !== n.blobDigest)
+        throw corrupt('digest_mismatch', `${n.what}: blob digest is ${res.blobDigest}, manifest says ${n.blobDigest}`);
+      const layer = await store.layers.commit(txn, n.prep!, parent, res, (fn) => store.lock(fn), {
+        expectDiffID: n.diffID,
+        what: n.what,
+      });
+      if (layer.chainID !== c)
+        throw corrupt('chainid_mismatch', `${n.what}: registered as ${layer.chainID}, expected ${c}`);
       committed.set(c, layer);
       return layer;
     };
     for (const n of work) await registerChain(n.chainID);
   } finally {
-    // the lock files go with their holders (FileLock makes that safe for waiters), so they do not pile up per layer ever loaded
+    // the lock files go with their holders (FileLock makes that safe for waiters), so they do not pile up per layer
+    // ever loaded
     for (const l of locks) l.remove();
   }
 }

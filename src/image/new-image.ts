@@ -5,14 +5,33 @@ import { goArch } from './archive-plan.js';
 /** Docker's empty container config, field for field (what `docker import` writes). */
 export function emptyContainerConfig(): ContainerConfig {
   return {
-    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
-    Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null,
-    WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+    Hostname: '',
+    Domainname: '',
+    User: '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: null,
+    Cmd: null,
+    Image: '',
+    Volumes: null,
+    WorkingDir: '',
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: null,
   };
 }
 
 /** A config for a new one-layer (FROM scratch) image. */
-export function singleLayerConfig(diffID: DiffID, config: ContainerConfig, history: HistoryEntry, comment?: string): ImageConfig {
+export function singleLayerConfig(
+  diffID: DiffID,
+  config: ContainerConfig,
+  history: HistoryEntry,
+  comment?: string,
+): ImageConfig {
   const created = history.created ?? new Date().toISOString();
   return {
     architecture: goArch(),

@@ -14,7 +14,19 @@ export interface Platform {
 
 /** Node's process.arch as Go's GOARCH, the architecture an image config names. */
 export function goArch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+  return (
+    (
+      {
+        x64: 'amd64',
+        arm64: 'arm64',
+        arm: 'arm',
+        ia32: '386',
+        ppc64: 'ppc64le',
+        s390x: 's390x',
+        riscv64: 'riscv64',
+      } as Record<string, string>
+    )[process.arch] ?? process.arch
+  );
 }
 
 /** containerd's Normalize: aliases folded, default variants made explicit or dropped. */
@@ -23,16 +35,34 @@ export function normalizePlatform(p: Platform): Required<Platform> {
   let arch = (p.architecture ?? '').toLowerCase();
   let variant = (p.variant ?? '').toLowerCase();
   switch (arch) {
-    case 'i386': arch = '386'; variant = ''; break;
-    case 'x86_64': case 'x86-64': case 'amd64': arch = 'amd64'; if (variant === 'v1') variant = ''; break;
-    case 'aarch64': case 'arm64':
+    case 'i386':
+      arch = '386';
+      variant = '';
+      break;
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      arch = 'amd64';
+      if (variant === 'v1') variant = '';
+      break;
+    case 'aarch64':
+    case 'arm64':
       arch = 'arm64';
       if (['8', 'v8', 'v8.0'].includes(variant)) variant = '';
       else if (['9', '9.0', 'v9.0'].includes(variant)) variant = 'v9';
       break;
-    case 'armhf': arch = 'arm'; variant = 'v7'; break;
-    case 'armel': arch = 'arm'; variant = 'v6'; break;
-    case 'arm': if (variant === '' || variant === '7') variant = 'v7'; else if (['5', '6', '8'].includes(variant)) variant = `v${variant}`; break;
+    case 'armhf':
+      arch = 'arm';
+      variant = 'v7';
+      break;
+    case 'armel':
+      arch = 'arm';
+      variant = 'v6';
+      break;
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7';
+      else if (['5', '6', '8'].includes(variant)) variant = `v${variant}`;
+      break;
   }
   return { os, architecture: arch, variant };
 }
@@ -52,7 +82,11 @@ export function hostPlatform(): Required<Platform> {
 
 function hostVariant(arch: string): string {
   let cpuinfo = '';
-  try { cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; }
+  try {
+    cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
   if (arch === 'amd64') return amd64Level(new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/)));
   if (arch === 'arm') {
     const v = /^CPU architecture\s*:\s*(\d+)/m.exec(cpuinfo)?.[1];
@@ -83,14 +117,16 @@ export function platformVector(host: Required<Platform>): Array<Required<Platfor
   const num = (v: string) => Number.parseInt(v.replace(/^v/, ''), 10);
   const out: Array<Required<Platform>> = [];
   if (host.architecture === 'amd64') {
-    for (let n = Number.isNaN(num(host.variant)) ? 1 : num(host.variant); n >= 1; n--) out.push({ os, architecture: 'amd64', variant: n === 1 ? '' : `v${n}` });
+    for (let n = Number.isNaN(num(host.variant)) ? 1 : num(host.variant); n >= 1; n--)
+      out.push({ os, architecture: 'amd64', variant: n === 1 ? '' : `v${n}` });
     out.push({ os, architecture: '386', variant: '' });
   } else if (host.architecture === 'arm64') {
     out.push({ os, architecture: 'arm64', variant: host.variant });
     if (host.variant === 'v9') out.push({ os, architecture: 'arm64', variant: '' });
     for (let n = 8; n >= 5; n--) out.push({ os, architecture: 'arm', variant: `v${n}` });
   } else if (host.architecture === 'arm') {
-    for (let n = Number.isNaN(num(host.variant)) ? 7 : num(host.variant); n >= 5; n--) out.push({ os, architecture: 'arm', variant: `v${n}` });
+    for (let n = Number.isNaN(num(host.variant)) ? 7 : num(host.variant); n >= 5; n--)
+      out.push({ os, architecture: 'arm', variant: `v${n}` });
   } else {
     out.push(host);
   }
@@ -100,5 +136,7 @@ export function platformVector(host: Required<Platform>): Array<Required<Platfor
 /** How well the host runs `p`: 0 is best, -1 is not at all. */
 export function platformRank(p: Platform, host: Required<Platform> = hostPlatform()): number {
   const n = normalizePlatform(p);
-  return platformVector(host).findIndex((h) => h.os === n.os && h.architecture === n.architecture && h.variant === n.variant);
+  return platformVector(host).findIndex(
+    (h) => h.os === n.os && h.architecture === n.architecture && h.variant === n.variant,
+  );
 }

@@ -9,7 +9,11 @@ import type { ImageRecord, ImageStore } from './store.js';
 export const IMAGE_PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
 
 /** A checked prune request: refused filters and values fail here, before anything is deleted. */
-export interface ImagePrunePlan { danglingOnly: boolean; until?: number; filters: Filters }
+export interface ImagePrunePlan {
+  danglingOnly: boolean;
+  until?: number;
+  filters: Filters;
+}
 
 export function imagePrunePlan(filters: Filters, now: number = Date.now()): ImagePrunePlan {
   validateFilters(filters, IMAGE_PRUNE_FILTERS);
@@ -18,7 +22,10 @@ export function imagePrunePlan(filters: Filters, now: number = Date.now()): Imag
   return { danglingOnly, filters, ...(until !== undefined ? { until } : {}) };
 }
 
-export interface PruneReport { deleted: DeleteRecord[]; reclaimed: number }
+export interface PruneReport {
+  deleted: DeleteRecord[];
+  reclaimed: number;
+}
 
 /**
  * dockerd's image prune: dangling only, it looks at heads (images without
@@ -37,14 +44,14 @@ export async function pruneImages(store: ImageStore, plan: ImagePrunePlan): Prom
   const deleted: DeleteRecord[] = [];
   for (const img of victims) {
     if (img.refs.length === 0) {
-      deleted.push(...await tryRemove(store, img.id));
+      deleted.push(...(await tryRemove(store, img.id)));
       continue;
     }
     // dangling only: an image whose references are all digests counts as untagged
     if (plan.danglingOnly && img.refs.some((r) => !parseReference(r).digest)) continue;
-    for (const ref of img.refs) deleted.push(...await tryRemove(store, ref));
+    for (const ref of img.refs) deleted.push(...(await tryRemove(store, ref)));
   }
-  const reclaimed = deleted.reduce((n, d) => n + (d.Deleted ? sizes.get(d.Deleted) ?? 0 : 0), 0);
+  const reclaimed = deleted.reduce((n, d) => n + (d.Deleted ? (sizes.get(d.Deleted) ?? 0) : 0), 0);
   return { deleted, reclaimed };
 }
 
@@ -61,7 +68,10 @@ function newestFirst(a: ImageRecord, b: ImageRecord): number {
   return (b.config.created ?? '').localeCompare(a.config.created ?? '') || a.id.localeCompare(b.id);
 }
 
-/** One delete of the prune; a conflict (in use) or an image already gone with an earlier one is skipped, as dockerd does. */
+/**
+ * One delete of the prune; a conflict (in use) or an image already gone with an earlier one is skipped, as dockerd
+ * does.
+ */
 async function tryRemove(store: ImageStore, arg: string | ImageID): Promise<DeleteRecord[]> {
   try {
     return await store.remove(arg);

@@ -14,7 +14,8 @@ export interface Reference {
 }
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
+const DOMAIN =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const IMAGE_ID_HEX = /^[a-f0-9]{64}$/;
@@ -47,13 +48,17 @@ export function parseReference(s: string): Reference {
   const first = parts[0]!;
   // as Docker's splitDockerDomain: a first component with a dot, a colon, an upper-case letter or
   // "localhost" is a registry host ("Upper/name" is the repository "name" on the host "Upper")
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))
+  ) {
     if (!DOMAIN.test(first)) throw bad('invalid domain');
     domain = first === LEGACY_DEFAULT_DOMAIN ? DEFAULT_DOMAIN : first;
     parts.shift();
   }
   if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
-    if (parts.some((p) => /[A-Z]/.test(p))) throw invalid('invalid_reference', `invalid reference format: repository name (${rest}) must be lowercase`);
+    if (parts.some((p) => /[A-Z]/.test(p)))
+      throw invalid('invalid_reference', `invalid reference format: repository name (${rest}) must be lowercase`);
     throw bad('invalid repository name');
   }
   if (domain === DEFAULT_DOMAIN && parts.length === 1) parts.unshift('library');
@@ -62,8 +67,13 @@ export function parseReference(s: string): Reference {
   // `berth run <id>` and `berth run <name>` must never mean two images: a repository
   // that reads as a full image ID (or as the digest algorithm) is refused, with or without a tag
   const familiar = familiarName(name);
-  if (IMAGE_ID_HEX.test(familiar)) throw invalid('invalid_reference', `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
-  if (familiar === 'sha256') throw invalid('invalid_reference', `invalid reference format: ${JSON.stringify(s)}: refusing to create an ambiguous tag using digest algorithm as name`);
+  if (IMAGE_ID_HEX.test(familiar))
+    throw invalid('invalid_reference', `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
+  if (familiar === 'sha256')
+    throw invalid(
+      'invalid_reference',
+      `invalid reference format: ${JSON.stringify(s)}: refusing to create an ambiguous tag using digest algorithm as name`,
+    );
   return { name, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 

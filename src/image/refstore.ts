@@ -18,14 +18,19 @@ export class RefStore {
     const text = readOptional(this.paths.repositories);
     if (text === undefined) return {};
     let j: { Repositories?: Repos };
-    try { j = JSON.parse(text); } catch { throw corrupt('refs_corrupt', `${this.paths.repositories}: not valid JSON`); }
+    try {
+      j = JSON.parse(text);
+    } catch {
+      throw corrupt('refs_corrupt', `${this.paths.repositories}: not valid JSON`);
+    }
     return j.Repositories ?? {};
   }
 
   /** All references as [familiar ref string, image id]. */
   all(): Array<[string, ImageID]> {
     const out: Array<[string, ImageID]> = [];
-    for (const refs of Object.values(this.read())) for (const [r, id] of Object.entries(refs)) if (isDigest(id)) out.push([r, id as ImageID]);
+    for (const refs of Object.values(this.read()))
+      for (const [r, id] of Object.entries(refs)) if (isDigest(id)) out.push([r, id as ImageID]);
     return out;
   }
 
@@ -35,7 +40,9 @@ export class RefStore {
   }
 
   refsOf(id: ImageID): string[] {
-    return this.all().filter(([, i]) => i === id).map(([r]) => r);
+    return this.all()
+      .filter(([, i]) => i === id)
+      .map(([r]) => r);
   }
 
   /** Apply changes atomically. Caller holds the store lock. */
@@ -55,7 +62,10 @@ export class RefEditor {
     const name = familiarName(ref.name);
     const repo = (this.repos[name] ??= {});
     const key = familiarString(ref);
-    if (repo[key] !== id) { repo[key] = id; this.changed = true; }
+    if (repo[key] !== id) {
+      repo[key] = id;
+      this.changed = true;
+    }
   }
 
   delete(ref: Reference): boolean {
@@ -72,7 +82,12 @@ export class RefEditor {
   deleteAllOf(id: ImageID): string[] {
     const removed: string[] = [];
     for (const [name, repo] of Object.entries(this.repos)) {
-      for (const [k, v] of Object.entries(repo)) if (v === id) { delete repo[k]; removed.push(k); this.changed = true; }
+      for (const [k, v] of Object.entries(repo))
+        if (v === id) {
+          delete repo[k];
+          removed.push(k);
+          this.changed = true;
+        }
       if (Object.keys(repo).length === 0) delete this.repos[name];
     }
     return removed;

@@ -11,7 +11,10 @@ const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
-interface SaveItem { id: ImageID; tags: string[] }
+interface SaveItem {
+  id: ImageID;
+  tags: string[];
+}
 
 /** Which images and tags `save IMAGE...` means: a reference saves that tag, an id saves the image untagged. */
 export function selectForSave(store: ImageStore, args: string[]): SaveItem[] {
@@ -22,7 +25,11 @@ export function selectForSave(store: ImageStore, args: string[]): SaveItem[] {
     const item = byId.get(id) ?? { id, tags: [] };
     byId.set(id, item);
     let ref;
-    try { ref = withDefaultTag(parseReference(a)); } catch { ref = undefined; }
+    try {
+      ref = withDefaultTag(parseReference(a));
+    } catch {
+      ref = undefined;
+    }
     const s = ref && !ref.digest ? familiarString(ref) : undefined;
     if (s && store.refs.refsOf(id).includes(s) && !item.tags.includes(s)) item.tags.push(s);
   }
@@ -58,18 +65,40 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
       layerDescs.push({ mediaType: OCI_LAYER, size, digest: diffID });
     }
     const cfgName = `blobs/sha256/${hexOf(item.id)}`;
-    if (!written.has(cfgName)) { written.add(cfgName); await w.add(fileHeader(cfgName, config.length), config); }
-    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: item.id, size: config.length }, layers: layerDescs }));
+    if (!written.has(cfgName)) {
+      written.add(cfgName);
+      await w.add(fileHeader(cfgName, config.length), config);
+    }
+    const m = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: item.id, size: config.length },
+        layers: layerDescs,
+      }),
+    );
     const mDigest = sha256(m);
     const mName = `blobs/sha256/${hexOf(mDigest)}`;
-    if (!written.has(mName)) { written.add(mName); await w.add(fileHeader(mName, m.length), m); }
-    manifest.push({ Config: cfgName, RepoTags: item.tags.length ? item.tags : null, Layers: cfg.rootfs.diff_ids.map((d) => `blobs/sha256/${hexOf(d)}`) });
+    if (!written.has(mName)) {
+      written.add(mName);
+      await w.add(fileHeader(mName, m.length), m);
+    }
+    manifest.push({
+      Config: cfgName,
+      RepoTags: item.tags.length ? item.tags : null,
+      Layers: cfg.rootfs.diff_ids.map((d) => `blobs/sha256/${hexOf(d)}`),
+    });
     const desc = { mediaType: OCI_MANIFEST, digest: mDigest, size: m.length };
     if (item.tags.length === 0) index.push(desc);
     for (const t of item.tags) {
       const r = parseReference(t);
-      index.push({ ...desc, annotations: { 'io.containerd.image.name': `${r.name}:${r.tag}`, 'org.opencontainers.image.ref.name': r.tag } });
-      (repositories[familiarName(r.name)] ??= {})[r.tag!] = hexOf(cfg.rootfs.diff_ids[cfg.rootfs.diff_ids.length - 1] ?? '');
+      index.push({
+        ...desc,
+        annotations: { 'io.containerd.image.name': `${r.name}:${r.tag}`, 'org.opencontainers.image.ref.name': r.tag },
+      });
+      (repositories[familiarName(r.name)] ??= {})[r.tag!] = hexOf(
+        cfg.rootfs.diff_ids[cfg.rootfs.diff_ids.length - 1] ?? '',
+      );
     }
   }
   const json = (o: unknown) => Buffer.from(JSON.stringify(o));

@@ -46,8 +46,16 @@ export class ImageStore {
    * leftover of a killed process. Caller holds the store lock.
    */
   tempFiles(): string[] {
-    const dirs = [this.paths.imageRoot, this.paths.imagedbContent, ...safeReaddir(this.paths.imagedbMetadata).map((d) => `${this.paths.imagedbMetadata}/${d}`)];
-    return dirs.flatMap((d) => safeReaddir(d).filter((n) => n.startsWith('.tmp-')).map((n) => `${d}/${n}`));
+    const dirs = [
+      this.paths.imageRoot,
+      this.paths.imagedbContent,
+      ...safeReaddir(this.paths.imagedbMetadata).map((d) => `${this.paths.imagedbMetadata}/${d}`),
+    ];
+    return dirs.flatMap((d) =>
+      safeReaddir(d)
+        .filter((n) => n.startsWith('.tmp-'))
+        .map((n) => `${d}/${n}`),
+    );
   }
 
   removeTempFiles(): void {
@@ -95,7 +103,11 @@ export class ImageStore {
 
   private hasDeadJournals(): boolean {
     let names: string[] = [];
-    try { names = fs.readdirSync(this.paths.txn); } catch { return false; }
+    try {
+      names = fs.readdirSync(this.paths.txn);
+    } catch {
+      return false;
+    }
     return names.some((n) => n.endsWith('.journal') || n.endsWith('.new'));
   }
 
@@ -121,7 +133,10 @@ export class ImageStore {
     for (const name of safeReaddir(this.paths.txn)) {
       if (!name.endsWith('.new')) continue;
       const l = FileLock.tryAcquire(`${this.paths.txn}/${name}`);
-      if (l) { fs.rmSync(`${this.paths.txn}/${name}`, { force: true }); l.release(); }
+      if (l) {
+        fs.rmSync(`${this.paths.txn}/${name}`, { force: true });
+        l.release();
+      }
     }
     return n;
   }
@@ -133,18 +148,28 @@ export class ImageStore {
    */
   undo(records: readonly TxnRecord[]): void {
     const freed: ChainID[] = [];
-    for (const r of records) if (r.op === 'image' || r.op === 'collect-image') freed.push(...this.collectImage(r.id as ImageID, r.op === 'collect-image' && !!r.ifUnused));
-    this.collectLayers([...records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])), ...freed]);
+    for (const r of records)
+      if (r.op === 'image' || r.op === 'collect-image')
+        freed.push(...this.collectImage(r.id as ImageID, r.op === 'collect-image' && !!r.ifUnused));
+    this.collectLayers([
+      ...records.flatMap((r) => (r.op === 'layer' || r.op === 'collect' ? [r.chainID as ChainID] : [])),
+      ...freed,
+    ]);
     // a create that died before its container dir was in place, or an rm after it was gone: no container
     for (const r of records) {
-      if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`)) removeAll(`${this.paths.mounts}/${r.id}`);
+      if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`))
+        removeAll(`${this.paths.mounts}/${r.id}`);
     }
     const registered = new Set<string | undefined>(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
-    // only registered mounts (named by container id) keep layer dirs: not the staging dirs of a create or rm (<id>.new, .rm-<id>)
+    // only registered mounts (named by container id) keep layer dirs: not the staging dirs of a create or rm (<id>.new,
+    // .rm-<id>)
     for (const m of safeReaddir(this.paths.mounts)) {
       if (!isHex64(m)) continue;
       const id = readOptional(`${this.paths.mounts}/${m}/mount-id`);
-      if (id) { registered.add(id); registered.add(`${id}-init`); }
+      if (id) {
+        registered.add(id);
+        registered.add(`${id}-init`);
+      }
     }
     for (const r of records) {
       if (r.op === 'layer-dir' && !registered.has(r.cacheId)) this.layers.removeCacheDir(r.cacheId, r.link);
@@ -165,7 +190,11 @@ export class ImageStore {
     if (ifUnused && this.containersUsing(id).length > 0) return [];
     const parent = this.images.getMetadata(id, 'parent') as ImageID | undefined;
     let chain: ChainID[] = [];
-    try { chain = chainIDs(this.images.get(id).rootfs.diff_ids); } catch { /* corrupt: its layers are check's to report */ }
+    try {
+      chain = chainIDs(this.images.get(id).rootfs.diff_ids);
+    } catch {
+      /* corrupt: its layers are check's to report */
+    }
     this.images.delete(id);
     if (ifUnused && parent) chain.push(...this.collectImage(parent, true));
     return chain;
@@ -192,7 +221,10 @@ export class ImageStore {
         progress = false;
         for (const c of pending) {
           const l = metas.get(c);
-          if (!l) { pending.delete(c); continue; }
+          if (!l) {
+            pending.delete(c);
+            continue;
+          }
           if (used.has(c) || (byParent.get(c) ?? 0) > 0) continue;
           this.layers.delete(txn, c);
           pending.delete(c);
@@ -215,7 +247,9 @@ export class ImageStore {
     for (const id of this.images.list()) {
       try {
         for (const c of chainIDs(this.images.get(id).rootfs.diff_ids)) used.add(c);
-      } catch { /* a corrupt image is reported by check; keep nothing extra */ }
+      } catch {
+        /* a corrupt image is reported by check; keep nothing extra */
+      }
     }
     for (const m of safeReaddir(this.paths.mounts)) {
       const p = readOptional(`${this.paths.mounts}/${m}/parent`);
@@ -233,8 +267,13 @@ export class ImageStore {
   private liveLeases(): { layers: Set<ChainID>; images: Set<string> } {
     const layers = new Set<ChainID>();
     const images = new Set<string>();
-    for (const j of listJournals(this.paths, (p) => (this.recovering.has(p) ? { release() {} } : FileLock.tryAcquire(p)))) {
-      if (!j.live) { j.lock?.release(); continue; }
+    for (const j of listJournals(this.paths, (p) =>
+      this.recovering.has(p) ? { release() {} } : FileLock.tryAcquire(p),
+    )) {
+      if (!j.live) {
+        j.lock?.release();
+        continue;
+      }
       for (const r of j.records) {
         if (r.op === 'lease' || r.op === 'layer') layers.add(r.chainID as ChainID);
         if (r.op === 'image') images.add(r.id);
@@ -255,13 +294,17 @@ export class ImageStore {
   tryResolve(arg: string): ImageID | undefined {
     if (isDigest(arg) && this.images.has(arg as ImageID)) return arg as ImageID;
     let ref: Reference | undefined;
-    try { ref = withDefaultTag(parseReference(arg)); } catch { /* maybe an id prefix */ }
+    try {
+      ref = withDefaultTag(parseReference(arg));
+    } catch {
+      /* maybe an id prefix */
+    }
     if (ref) {
       const id = this.refs.get(ref);
       if (id) return id;
     }
     const hex = arg.startsWith('sha256:') ? arg.slice(7) : arg;
-    if (/^[a-f0-9]{1,64}$/.test(hex) && (hex.length >= 1)) {
+    if (/^[a-f0-9]{1,64}$/.test(hex) && hex.length >= 1) {
       const matches = this.images.list().filter((i) => hexOf(i).startsWith(hex));
       if (matches.length === 1) return matches[0];
       if (matches.length > 1) throw invalid('ambiguous_id', `image id prefix ${JSON.stringify(arg)} is ambiguous`);
@@ -275,7 +318,9 @@ export class ImageStore {
 
   list(): ImageRecord[] {
     const refs = this.refs.all();
-    return this.images.list().map((id) => ({ id, config: this.images.get(id), refs: refs.filter(([, i]) => i === id).map(([r]) => r) }));
+    return this.images
+      .list()
+      .map((id) => ({ id, config: this.images.get(id), refs: refs.filter(([, i]) => i === id).map(([r]) => r) }));
   }
 
   /** The registered layers of an image, base first. */
@@ -288,7 +333,13 @@ export class ImageStore {
    * Write an image config whose layers are registered, and tag it. Under the
    * store lock; the image is journaled as created so a crash before tagging undoes it.
    */
-  async putImage(txn: Txn, configBytes: Buffer, config: ImageConfig, tags: Reference[], opts: { parent?: ImageID; builtLocally?: boolean } = {}): Promise<ImageID> {
+  async putImage(
+    txn: Txn,
+    configBytes: Buffer,
+    config: ImageConfig,
+    tags: Reference[],
+    opts: { parent?: ImageID; builtLocally?: boolean } = {},
+  ): Promise<ImageID> {
     return (await this.putImages(txn, [{ configBytes, config, tags, ...opts }]))[0]!;
   }
 
@@ -296,11 +347,21 @@ export class ImageStore {
    * Write several image configs, then tag them all in one atomic update of
    * repositories.json: a crash leaves all of them tagged or none.
    */
-  async putImages(txn: Txn, items: Array<{ configBytes: Buffer; config: ImageConfig; tags: Reference[]; parent?: ImageID; builtLocally?: boolean }>): Promise<ImageID[]> {
+  async putImages(
+    txn: Txn,
+    items: Array<{
+      configBytes: Buffer;
+      config: ImageConfig;
+      tags: Reference[];
+      parent?: ImageID;
+      builtLocally?: boolean;
+    }>,
+  ): Promise<ImageID[]> {
     return this.lock(() => {
       const ids = items.map((it) => {
         for (const c of chainIDs(it.config.rootfs.diff_ids)) {
-          if (!this.layers.has(c)) throw notFound('layer_not_found', `image config references layer ${c}, which is not in the store`);
+          if (!this.layers.has(c))
+            throw notFound('layer_not_found', `image config references layer ${c}, which is not in the store`);
         }
         const id = sha256(it.configBytes) as string as ImageID;
         if (!this.images.has(id)) txn.add({ op: 'image', id });
@@ -311,7 +372,11 @@ export class ImageStore {
         return id;
       });
       if (items.some((it) => it.tags.length)) {
-        this.refs.update((ed) => items.forEach((it, i) => { for (const t of it.tags) ed.set(t, ids[i]!); }));
+        this.refs.update((ed) =>
+          items.forEach((it, i) => {
+            for (const t of it.tags) ed.set(t, ids[i]!);
+          }),
+        );
       }
       return ids;
     });
@@ -332,7 +397,11 @@ export class ImageStore {
     for (const c of safeReaddir(this.paths.containers)) {
       const cfg = readOptional(`${this.paths.containers}/${c}/config.v2.json`);
       if (!cfg) continue;
-      try { if ((JSON.parse(cfg) as { Image?: string }).Image === id) out.push(c); } catch { /* ignore */ }
+      try {
+        if ((JSON.parse(cfg) as { Image?: string }).Image === id) out.push(c);
+      } catch {
+        /* ignore */
+      }
     }
     return out;
   }
@@ -343,8 +412,10 @@ export class ImageStore {
   }
 }
 
-
 function safeReaddir(p: string): string[] {
-  try { return fs.readdirSync(p); } catch { return []; }
+  try {
+    return fs.readdirSync(p);
+  } catch {
+    return [];
+  }
 }
-

@@ -47,7 +47,10 @@ export function inspectImage(store: ImageStore, id: ImageID): ImageInspect {
       UpperDir: `${ov}/${top.cacheId}/diff`,
       WorkDir: `${ov}/${top.cacheId}/work`,
     };
-    const lowers = layers.slice(0, -1).reverse().map((l) => `${ov}/${l.cacheId}/diff`);
+    const lowers = layers
+      .slice(0, -1)
+      .reverse()
+      .map((l) => `${ov}/${l.cacheId}/diff`);
     if (lowers.length) data = { LowerDir: lowers.join(':'), ...data };
   }
   return {
@@ -74,7 +77,25 @@ export function inspectImage(store: ImageStore, id: ImageID): ImageInspect {
 }
 
 function emptyConfig(): ContainerConfig {
-  return { Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null };
+  return {
+    Hostname: '',
+    Domainname: '',
+    User: '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: null,
+    Cmd: null,
+    Image: '',
+    Volumes: null,
+    WorkingDir: '',
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: null,
+  };
 }
 
 /** One step of the walk a user does by hand through the store for an image's layers. */
@@ -94,7 +115,10 @@ export interface LayerWalk {
   tarSplit: boolean;
 }
 
-export function layerWalk(store: ImageStore, id: ImageID): { layers: LayerWalk[]; mount: { readOnly: string; container: string; cwd: string } } {
+export function layerWalk(
+  store: ImageStore,
+  id: ImageID,
+): { layers: LayerWalk[]; mount: { readOnly: string; container: string; cwd: string } } {
   const layers = store.imageLayers(id);
   const out = layers.map((l: Layer, i): LayerWalk => ({
     index: i,
@@ -132,4 +156,3 @@ export function intermediateImages(list: ImageRecord[], store: ImageStore): Set<
   }
   return parents;
 }
-

@@ -111,7 +111,7 @@ const ADDON_REL = join('native', 'build', 'Release', 'berth_native.node');
 function addonCandidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const out = [resolve(here, '../../../native/build/Release/berth_native.node')];
-  for (let dir = here; ; ) {
+  for (let dir = here; ;) {
     const p = join(dir, ADDON_REL);
     if (!out.includes(p)) out.push(p);
     const up = dirname(dir);
@@ -215,7 +215,10 @@ export function llistxattr(path: string): string[] {
   return load().llistxattr(path);
 }
 
-/** lremovexattr(2): true when removed, false when `path` had no such attribute (ENODATA); other failures throw NativeError. */
+/**
+ * lremovexattr(2): true when removed, false when `path` had no such attribute (ENODATA); other failures throw
+ * NativeError.
+ */
 export function lremovexattr(path: string, name: string): boolean {
   return load().lremovexattr(path, name);
 }

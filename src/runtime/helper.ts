@@ -21,7 +21,10 @@ export function helperPath(): string {
   return installed('native/build/Release/berth-helper', 'berth-helper is not built: run npm install');
 }
 
-/** The CLI's code (the ESM bundle, rebuilt with the snapshot): what the exec fast path checks has not changed since it planned. */
+/**
+ * The CLI's code (the ESM bundle, rebuilt with the snapshot): what the exec fast path checks has not changed since it
+ * planned.
+ */
 export function bundlePath(): string {
   return installed('dist/berth.mjs', 'dist/berth.mjs is not built: run npm install');
 }
@@ -42,7 +45,12 @@ export interface HelperRun {
 }
 
 export class StepError extends BerthError {
-  constructor(readonly step: string, readonly errno: string, detail: string, readonly exitCode: number) {
+  constructor(
+    readonly step: string,
+    readonly errno: string,
+    detail: string,
+    readonly exitCode: number,
+  ) {
     super(errno === 'ENOENT' && step === 'exec' ? 'NotFound' : 'InvalidArgument', `helper_${step}`, detail);
   }
 }
@@ -55,15 +63,29 @@ export function describeFailure(line: string, steps: Step[]): { step: string; er
   const step = steps[Number(n) - 1];
   let message: string;
   switch (op) {
-    case 'exec': message = errno === 'ENOENT' ? `exec: ${rest!.replace(/: .*$/, '')}: executable file not found in $PATH` : `exec: ${rest}`; break;
-    case 'mount': case 'attach-tree': case 'mkdir': case 'touch': {
+    case 'exec':
+      message =
+        errno === 'ENOENT'
+          ? `exec: ${rest!.replace(/: .*$/, '')}: executable file not found in $PATH`
+          : `exec: ${rest}`;
+      break;
+    case 'mount':
+    case 'attach-tree':
+    case 'mkdir':
+    case 'touch': {
       // the path is the target of mount/attach-tree, the first argument of mkdir/touch
       const path = op === 'mount' || op === 'attach-tree' ? step?.[2] : step?.[1];
-      message = errno === 'ELOOP' ? `container rootfs: mount target ${path} is a symlink; refusing to mount over it` : `${op} ${rest}`;
+      message =
+        errno === 'ELOOP'
+          ? `container rootfs: mount target ${path} is a symlink; refusing to mount over it`
+          : `${op} ${rest}`;
       break;
     }
-    case 'chdir': message = `chdir to working directory ${step?.[1]}: ${rest}`; break;
-    default: message = `${op}: ${rest}`;
+    case 'chdir':
+      message = `chdir to working directory ${step?.[1]}: ${rest}`;
+      break;
+    default:
+      message = `${op}: ${rest}`;
   }
   return { step: op!, errno: errno!, message };
 }
@@ -81,7 +103,11 @@ export type HelperHandle = HelperRun & {
   send(steps: Step[], last: boolean): void;
 };
 
-export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperHandle {
+export function runHelper(
+  steps: Step[],
+  stdio: [Stdio, Stdio, Stdio],
+  opts: { detached?: boolean; extraFds?: number[] } = {},
+): HelperHandle {
   const h = startHelper(stdio, opts);
   h.send(steps, true);
   return h;
@@ -91,17 +117,26 @@ export function runHelper(steps: Step[], stdio: [Stdio, Stdio, Stdio], opts: { d
  * Spawn the helper before its plan is complete: it executes steps as they
  * arrive (a prelude can run while berth still prepares the container).
  */
-export function startHelper(stdio: [Stdio, Stdio, Stdio], opts: { detached?: boolean; extraFds?: number[] } = {}): HelperHandle {
+export function startHelper(
+  stdio: [Stdio, Stdio, Stdio],
+  opts: { detached?: boolean; extraFds?: number[] } = {},
+): HelperHandle {
   // detached: a session of its own, so the monitor outlives this process and its terminal;
   // extra fds (the container's run lock) follow the plan and status pipes as fd 5, 6, ...
-  const child = spawn(helperPath(), [], { stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe', ...(opts.extraFds ?? [])], env: {}, detached: !!opts.detached });
+  const child = spawn(helperPath(), [], {
+    stdio: [stdio[0], stdio[1], stdio[2], 'pipe', 'pipe', ...(opts.extraFds ?? [])],
+    env: {},
+    detached: !!opts.detached,
+  });
   const plan = child.stdio[3] as NodeJS.WritableStream;
   plan.on('error', () => undefined); // a helper that failed early closes its end; its status says why
   const all: Step[] = []; // every step sent, to name the one that failed
   const status = child.stdio[4] as NodeJS.ReadableStream;
   let text = '';
   let pidResolve!: (n: number) => void;
-  const pid = new Promise<number>((r) => { pidResolve = r; });
+  const pid = new Promise<number>((r) => {
+    pidResolve = r;
+  });
   const started = new Promise<void>((res, rej) => {
     status.on('data', (d: Buffer) => {
       text += d.toString();
@@ -117,10 +152,28 @@ export function startHelper(stdio: [Stdio, Stdio, Stdio], opts: { detached?: boo
     });
   });
   started.catch(() => undefined);
-  const exited = new Promise<number>((res) => child.on('exit', (code, sig) => res(code ?? (sig ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[sig] ?? 1) : 125))));
+  const exited = new Promise<number>((res) =>
+    child.on('exit', (code, sig) =>
+      res(code ?? (sig ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[sig] ?? 1) : 125)),
+    ),
+  );
   const send = (steps: Step[], last: boolean) => {
     all.push(...steps);
-    if (last) plan.end(encodePlan(steps)); else plan.write(encodePlan(steps));
+    if (last) plan.end(encodePlan(steps));
+    else plan.write(encodePlan(steps));
   };
-  return { child, pid, started, exited, send, kill: (s) => { try { child.kill(s); } catch { /* gone */ } } };
+  return {
+    child,
+    pid,
+    started,
+    exited,
+    send,
+    kill: (s) => {
+      try {
+        child.kill(s);
+      } catch {
+        /* gone */
+      }
+    },
+  };
 }

@@ -11,16 +11,39 @@ import { compileSeccomp } from './seccomp/bpf.js';
 export type Step = [op: string, ...args: string[]];
 
 const NS_FLAGS: Record<string, number> = {
-  mount: 0x00020000, uts: 0x04000000, ipc: 0x08000000, pid: 0x20000000, network: 0x40000000, cgroup: 0x02000000,
+  mount: 0x00020000,
+  uts: 0x04000000,
+  ipc: 0x08000000,
+  pid: 0x20000000,
+  network: 0x40000000,
+  cgroup: 0x02000000,
 };
 
 export const MS = {
-  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, NOATIME: 1024, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, SLAVE: 1 << 19, STRICTATIME: 1 << 24,
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  NOATIME: 1024,
+  BIND: 4096,
+  REC: 16384,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+  STRICTATIME: 1 << 24,
 };
 
 const FLAG_OPTS: Record<string, [set: number, clear?: boolean]> = {
-  ro: [MS.RDONLY], rro: [MS.RDONLY], rw: [MS.RDONLY, true], nosuid: [MS.NOSUID], nodev: [MS.NODEV], noexec: [MS.NOEXEC],
-  strictatime: [MS.STRICTATIME], noatime: [MS.NOATIME], bind: [MS.BIND], rbind: [MS.BIND | MS.REC],
+  ro: [MS.RDONLY],
+  rro: [MS.RDONLY],
+  rw: [MS.RDONLY, true],
+  nosuid: [MS.NOSUID],
+  nodev: [MS.NODEV],
+  noexec: [MS.NOEXEC],
+  strictatime: [MS.STRICTATIME],
+  noatime: [MS.NOATIME],
+  bind: [MS.BIND],
+  rbind: [MS.BIND | MS.REC],
 };
 const PROPAGATION = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);
 
@@ -37,7 +60,12 @@ export function mountFlags(options: readonly string[] = []): { flags: number; da
 }
 
 const DEVICES: Array<[name: string, major: number, minor: number]> = [
-  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
 ];
 
 /**
@@ -81,10 +109,23 @@ export interface MonitorPlan {
   umount: string;
   /** Run (exec'd by the monitor) when the container is done for good: berth's clean-up. */
   exitCommand: string[];
-  /** Where the monitor listens for `attach` clients (attach.sock in this dir); with stdinOpen (-i) they may write the container's stdin. */
+  /**
+   * Where the monitor listens for `attach` clients (attach.sock in this dir); with stdinOpen (-i) they may write the
+   * container's stdin.
+   */
   attach?: { dir: string; stdinOpen: boolean };
-  /** A healthcheck: the monitor runs `plan` (an exec into the container) every interval and writes Docker's Health to statePath. */
-  health?: { intervalMs: number; timeoutMs: number; startPeriodMs: number; retries: number; statePath: string; plan: Step[] };
+  /**
+   * A healthcheck: the monitor runs `plan` (an exec into the container) every interval and writes Docker's Health to
+   * statePath.
+   */
+  health?: {
+    intervalMs: number;
+    timeoutMs: number;
+    startPeriodMs: number;
+    retries: number;
+    statePath: string;
+    plan: Step[];
+  };
 }
 
 export interface PlanOptions {
@@ -116,7 +157,8 @@ export function preludePlan(cgroupProcs: readonly string[]): Step[] {
 function namespaceFlags(spec: OciSpec): number {
   let ns = 0;
   for (const n of spec.linux.namespaces) {
-    if (n.path) throw invalid('unsupported', `joining namespace ${n.type} by path is not supported by the native helper`);
+    if (n.path)
+      throw invalid('unsupported', `joining namespace ${n.type} by path is not supported by the native helper`);
     const f = NS_FLAGS[n.type];
     if (f === undefined) throw invalid('unsupported', `namespace ${n.type} is not supported`);
     ns |= f;
@@ -124,7 +166,11 @@ function namespaceFlags(spec: OciSpec): number {
   return ns;
 }
 
-export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () => true, kcore: true, capLast: 40 }, opts: PlanOptions = {}): Step[] {
+export function planFromSpec(
+  spec: OciSpec,
+  host: HostFacts = { sourceIsDir: () => true, kcore: true, capLast: 40 },
+  opts: PlanOptions = {},
+): Step[] {
   const steps: Step[] = [];
   const ns = namespaceFlags(spec);
   const m = opts.monitor;
@@ -141,8 +187,18 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
     steps.push(['die-with-parent']);
   }
   const h = m?.health ?? opts.health;
-  if (h) steps.push(['health', String(h.intervalMs), String(h.timeoutMs), String(h.startPeriodMs), String(h.retries), h.statePath, encodePlan(h.plan).toString()]);
-  // the container's process joins its cgroup before it makes its cgroup namespace, so that cgroup is the namespace's root
+  if (h)
+    steps.push([
+      'health',
+      String(h.intervalMs),
+      String(h.timeoutMs),
+      String(h.startPeriodMs),
+      String(h.retries),
+      h.statePath,
+      encodePlan(h.plan).toString(),
+    ]);
+  // the container's process joins its cgroup before it makes its cgroup namespace, so that cgroup is the namespace's
+  // root
   const cgroupNs = ns & NS_FLAGS.cgroup!;
   if (!(ns & NS_FLAGS.pid!)) throw invalid('unsupported', 'a container needs its own PID namespace');
   steps.push(spec.process.terminal ? ['spawn', String(ns & ~cgroupNs), 'tty'] : ['spawn', String(ns & ~cgroupNs)]);
@@ -180,7 +236,12 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
         steps.push(['chmod', `/dev/${name}`, String(0o666)]);
       }
       // /dev/console only with a terminal (the pty step binds it); /dev/core only where /proc/kcore exists (as runc)
-      const links: Array<[string, string]> = [['/dev/fd', '/proc/self/fd'], ['/dev/stdin', '/proc/self/fd/0'], ['/dev/stdout', '/proc/self/fd/1'], ['/dev/stderr', '/proc/self/fd/2']];
+      const links: Array<[string, string]> = [
+        ['/dev/fd', '/proc/self/fd'],
+        ['/dev/stdin', '/proc/self/fd/0'],
+        ['/dev/stdout', '/proc/self/fd/1'],
+        ['/dev/stderr', '/proc/self/fd/2'],
+      ];
       if (host.kcore) links.push(['/dev/core', '/proc/kcore']);
       for (const [l, t] of links) steps.push(['symlink', t, l]);
     }
@@ -189,7 +250,13 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
   // --device: the node made inside the container (the devices cgroup lets it be opened)
   for (const d of spec.linux.devices ?? []) {
     steps.push(...mkdirSteps(parentOf(d.path)));
-    steps.push(['mknod', d.path, String((d.type === 'b' ? 0o60000 : 0o20000) | (d.fileMode ?? 0o666)), String(d.major), String(d.minor)]);
+    steps.push([
+      'mknod',
+      d.path,
+      String((d.type === 'b' ? 0o60000 : 0o20000) | (d.fileMode ?? 0o666)),
+      String(d.major),
+      String(d.minor),
+    ]);
     steps.push(['chmod', d.path, String(d.fileMode ?? 0o666)]);
     steps.push(['chown', d.path, String(d.uid ?? 0), String(d.gid ?? 0)]);
   }
@@ -209,9 +276,14 @@ export function planFromSpec(spec: OciSpec, host: HostFacts = { sourceIsDir: () 
  * The container process's own setup, the same for the container and for an
  * exec in it: limits, capabilities, seccomp, credentials, cwd, env, exec.
  */
-export function processSteps(proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'init'> = {}): Step[] {
+export function processSteps(
+  proc: OciSpec['process'],
+  host: Pick<HostFacts, 'capLast'>,
+  opts: Pick<PlanOptions, 'seccomp' | 'init'> = {},
+): Step[] {
   const steps: Step[] = [];
-  for (const r of proc.rlimits ?? []) steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
+  for (const r of proc.rlimits ?? [])
+    steps.push(['rlimit', String(RLIMITS[r.type] ?? -1), String(r.soft), String(r.hard)]);
   const caps = proc.capabilities;
   if (caps) {
     // drop from the bounding set while we still may (CAP_SETPCAP), then set the others after the uid change
@@ -241,11 +313,17 @@ export function processSteps(proc: OciSpec['process'], host: Pick<HostFacts, 'ca
  * `exec`. With pid "monitored", the namespaces are those of the process the
  * running monitor watches (a healthcheck's plan, run by the monitor).
  */
-export function execPlan(pid: number | 'monitored', proc: OciSpec['process'], host: Pick<HostFacts, 'capLast'>, opts: Pick<PlanOptions, 'seccomp' | 'cgroupProcs'> & { detached?: boolean } = {}): Step[] {
+export function execPlan(
+  pid: number | 'monitored',
+  proc: OciSpec['process'],
+  host: Pick<HostFacts, 'capLast'>,
+  opts: Pick<PlanOptions, 'seccomp' | 'cgroupProcs'> & { detached?: boolean } = {},
+): Step[] {
   const steps: Step[] = opts.detached || pid === 'monitored' ? [] : [['die-with-parent']];
   // cgroup files are host paths: joined before the mount namespace changes what paths mean
   if (opts.cgroupProcs?.length) steps.push(['join-cgroup', ...opts.cgroupProcs]);
-  for (const ns of ['ipc', 'uts', 'net', 'pid', 'cgroup', 'mnt']) steps.push(pid === 'monitored' ? ['setns-target', ns] : ['setns', `/proc/${pid}/ns/${ns}`]);
+  for (const ns of ['ipc', 'uts', 'net', 'pid', 'cgroup', 'mnt'])
+    steps.push(pid === 'monitored' ? ['setns-target', ns] : ['setns', `/proc/${pid}/ns/${ns}`]);
   // a new PID namespace applies to children: fork; the parent stays as this exec's monitor
   steps.push(proc.terminal ? ['fork', 'tty'] : ['fork']);
   if (proc.terminal) steps.push(['pty', 'noconsole']);
@@ -264,7 +342,14 @@ export function cgroupFsSteps(dest: string, flags: number, fsKind: HostFacts['cg
     steps.push(['mount', 'cgroup2', dest, 'cgroup2', String(flags), '']);
     return steps;
   }
-  steps.push(['mount', 'tmpfs', dest, 'tmpfs', String((flags & ~MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=755']);
+  steps.push([
+    'mount',
+    'tmpfs',
+    dest,
+    'tmpfs',
+    String((flags & ~MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC),
+    'mode=755',
+  ]);
   for (const h of fsKind) {
     steps.push(['mkdir', `${dest}/${h.name}`, '493']);
     steps.push(['mount', 'cgroup', `${dest}/${h.name}`, 'cgroup', String(flags), h.options]);
@@ -288,14 +373,31 @@ function parentOf(p: string): string {
 }
 
 const RLIMITS: Record<string, number> = {
-  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8,
-  RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+  RLIMIT_CPU: 0,
+  RLIMIT_FSIZE: 1,
+  RLIMIT_DATA: 2,
+  RLIMIT_STACK: 3,
+  RLIMIT_CORE: 4,
+  RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7,
+  RLIMIT_MEMLOCK: 8,
+  RLIMIT_AS: 9,
+  RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11,
+  RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13,
+  RLIMIT_RTPRIO: 14,
+  RLIMIT_RTTIME: 15,
 };
 
 /** Netstring encoding of a plan: for each step, "op", "argc", then the arguments. */
 export function encodePlan(steps: Step[]): Buffer {
   const parts: Buffer[] = [];
-  const ns = (s: string) => { const b = Buffer.from(s); parts.push(Buffer.from(`${b.length}:`), b, Buffer.from(',')); };
+  const ns = (s: string) => {
+    const b = Buffer.from(s);
+    parts.push(Buffer.from(`${b.length}:`), b, Buffer.from(','));
+  };
   for (const [op, ...args] of steps) {
     ns(op);
     ns(String(args.length));

@@ -29,11 +29,21 @@ import { DEFAULT_CAPABILITIES } from './security.js';
 import { DEFAULT_DEVICE_RULES } from './cgroups/cgroups.js';
 export { DEFAULT_CAPABILITIES };
 
-export interface DeviceRule { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access: string }
+export interface DeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access: string;
+}
 
 /** Docker's device rules (the same list berth's own cgroups get) in OCI's form. */
 export const DEVICE_RULES: DeviceRule[] = DEFAULT_DEVICE_RULES.map((r) => ({
-  allow: r.allow, ...(r.type !== 'a' ? { type: r.type } : {}), ...(r.major >= 0 ? { major: r.major } : {}), ...(r.minor >= 0 ? { minor: r.minor } : {}), access: r.access,
+  allow: r.allow,
+  ...(r.type !== 'a' ? { type: r.type } : {}),
+  ...(r.major >= 0 ? { major: r.major } : {}),
+  ...(r.minor >= 0 ? { minor: r.minor } : {}),
+  access: r.access,
 }));
 
 /** config.json for runc: berth's spec plus what the native helper does implicitly. */
@@ -64,13 +74,20 @@ export function runcConfig(spec: OciSpec, id: string): RuncConfig {
     ...spec,
     process: {
       ...spec.process,
-      capabilities: spec.process.capabilities ?? { bounding: [...DEFAULT_CAPABILITIES], effective: root ? [...DEFAULT_CAPABILITIES] : [], permitted: root ? [...DEFAULT_CAPABILITIES] : [] },
+      capabilities: spec.process.capabilities ?? {
+        bounding: [...DEFAULT_CAPABILITIES],
+        effective: root ? [...DEFAULT_CAPABILITIES] : [],
+        permitted: root ? [...DEFAULT_CAPABILITIES] : [],
+      },
     },
     linux: {
       ...spec.linux,
       // the spec's (berth/<id>, as the helper's containers), else relative: under berth's own cgroup
       cgroupsPath: spec.linux.cgroupsPath ?? `berth-${id}`,
-      resources: { ...spec.linux.resources, devices: spec.linux.resources?.devices ?? DEVICE_RULES.map((r) => ({ ...r })) },
+      resources: {
+        ...spec.linux.resources,
+        devices: spec.linux.resources?.devices ?? DEVICE_RULES.map((r) => ({ ...r })),
+      },
       // as the helper: the container's mounts are private (runc's default would be rslave)
       rootfsPropagation: 'rprivate',
       maskedPaths: spec.linux.maskedPaths ?? [],
@@ -82,16 +99,32 @@ export function runcConfig(spec: OciSpec, id: string): RuncConfig {
 /** The runc executable: $BERTH_RUNC, else the first runc on $PATH or in the usual sbin/bin dirs. */
 export function runcPath(): string {
   if (process.env.BERTH_RUNC) return process.env.BERTH_RUNC;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ];
   for (const d of dirs) {
-    try { fs.accessSync(`${d}/runc`, fs.constants.X_OK); return `${d}/runc`; } catch { /* next */ }
+    try {
+      fs.accessSync(`${d}/runc`, fs.constants.X_OK);
+      return `${d}/runc`;
+    } catch {
+      /* next */
+    }
   }
   throw new BerthError('Unsupported', 'runc_missing', 'runtime "runc": runc is not installed (not found on $PATH)');
 }
 
 /** A start that runc refused, with Docker's exit code for it. */
 export class RuncError extends BerthError {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(exitCode === 127 ? 'NotFound' : 'InvalidArgument', 'runc_start', message);
   }
 }
@@ -117,7 +150,9 @@ export function logErrors(log: string): string[] {
     try {
       const e = JSON.parse(line) as { level?: string; msg?: string };
       if ((e.level === 'error' || e.level === 'fatal') && e.msg) out.push(e.msg);
-    } catch { /* not JSON: ignore */ }
+    } catch {
+      /* not JSON: ignore */
+    }
   }
   return out;
 }
@@ -141,9 +176,10 @@ export function writeBundle(id: string, spec: OciSpec): string {
   return dir;
 }
 
-const runcDelete = (runc: string, id: string) => new Promise<void>((res) => {
-  execFile(runc, ['--root', RUNC_STATE, 'delete', '--force', id], { env: {} }, () => res());
-});
+const runcDelete = (runc: string, id: string) =>
+  new Promise<void>((res) => {
+    execFile(runc, ['--root', RUNC_STATE, 'delete', '--force', id], { env: {} }, () => res());
+  });
 
 /**
  * Remove what a runc container leaves: its runc state (`runc delete --force`,
@@ -162,7 +198,11 @@ export async function cleanupRunc(id: string, runc?: string): Promise<void> {
  * RuncError (125/126/127) when runc could not start the command, and `exited`
  * resolves with the exit code after runc's state and the bundle are removed.
  */
-export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio]): HelperRun & { child: ReturnType<typeof spawn> } {
+export function runRunc(
+  id: string,
+  spec: OciSpec,
+  stdio: [Stdio, Stdio, Stdio],
+): HelperRun & { child: ReturnType<typeof spawn> } {
   const runc = runcPath();
   if (fs.existsSync(`${RUNC_STATE}/${id}`)) {
     // a previous run of this container was cut short: its runc state must go before the id is reused
@@ -175,9 +215,28 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
   const watchdog = startWatchdog(runc, id, dir);
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(runc, ['--root', RUNC_STATE, '--log', logFile, '--log-format', 'json', 'run', '--bundle', dir, '--pid-file', pidFile, id], {
-      stdio, env: {}, detached: false,
-    });
+    child = spawn(
+      runc,
+      [
+        '--root',
+        RUNC_STATE,
+        '--log',
+        logFile,
+        '--log-format',
+        'json',
+        'run',
+        '--bundle',
+        dir,
+        '--pid-file',
+        pidFile,
+        id,
+      ],
+      {
+        stdio,
+        env: {},
+        detached: false,
+      },
+    );
   } catch (err) {
     watchdog.done();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -185,26 +244,41 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
   }
 
   let pidResolve!: (n: number) => void;
-  const pid = new Promise<number>((r) => { pidResolve = r; });
+  const pid = new Promise<number>((r) => {
+    pidResolve = r;
+  });
   let startedResolve!: () => void;
   let startedReject!: (e: Error) => void;
-  const started = new Promise<void>((res, rej) => { startedResolve = res; startedReject = rej; });
+  const started = new Promise<void>((res, rej) => {
+    startedResolve = res;
+    startedReject = rej;
+  });
   started.catch(() => undefined);
   let seen = 0;
   const readPid = (): number => {
     if (seen) return seen;
     try {
       const n = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      if (n > 0) { seen = n; pidResolve(n); startedResolve(); }
-    } catch { /* not yet written */ }
+      if (n > 0) {
+        seen = n;
+        pidResolve(n);
+        startedResolve();
+      }
+    } catch {
+      /* not yet written */
+    }
     return seen;
   };
   // runc writes the pid file (by rename) once the command has been exec'd
   let watcher: fs.FSWatcher | undefined;
   try {
-    watcher = fs.watch(dir, (_ev, name) => { if (name === 'pid') readPid(); });
+    watcher = fs.watch(dir, (_ev, name) => {
+      if (name === 'pid') readPid();
+    });
     watcher.on('error', () => undefined);
-  } catch { /* no inotify: the pid is read when runc exits */ }
+  } catch {
+    /* no inotify: the pid is read when runc exits */
+  }
   readPid();
 
   const exited = new Promise<number>((res) => {
@@ -215,7 +289,11 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
       watcher?.close();
       readPid();
       let log = '';
-      try { log = fs.readFileSync(logFile, 'utf8'); } catch { /* none */ }
+      try {
+        log = fs.readFileSync(logFile, 'utf8');
+      } catch {
+        /* none */
+      }
       const errors = logErrors(log);
       let exit = code ?? (sig ? 128 + (os.constants.signals[sig] ?? 1) : 125);
       if (spawnError) {
@@ -223,27 +301,48 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
         startedReject(new BerthError('Internal', 'runc_spawn', `runc: ${spawnError.message}`));
       } else if (!seen || (code === 1 && errors.some((e) => RUNC_FAILED.test(e)))) {
         // runc's own failure (it exits 1 and logs why); after the pid file, 1 is the container's status
-        const msg = [...errors].reverse().find((e) => RUNC_FAILED.test(e)) ?? errors.at(-1) ?? `runc exited with status ${exit} before the container started`;
+        const msg =
+          [...errors].reverse().find((e) => RUNC_FAILED.test(e)) ??
+          errors.at(-1) ??
+          `runc exited with status ${exit} before the container started`;
         const e = new RuncError(describeRuncError(msg), errors.length ? exitCodeOfStartError(msg) : 125);
         exit = e.exitCode;
         startedReject(e);
       }
       pidResolve(0);
-      cleanupRunc(id, runc).catch(() => undefined).finally(() => { watchdog.done(); res(exit); });
+      cleanupRunc(id, runc)
+        .catch(() => undefined)
+        .finally(() => {
+          watchdog.done();
+          res(exit);
+        });
     };
     // 'exit' may not follow a spawn 'error' (a failed kill also emits 'error': that is no exit)
-    child.on('error', (e) => { if (child.pid === undefined) finish(null, null, e); });
+    child.on('error', (e) => {
+      if (child.pid === undefined) finish(null, null, e);
+    });
     child.on('exit', (code, sig) => finish(code, sig));
   });
   return {
-    child, pid, started, exited,
+    child,
+    pid,
+    started,
+    exited,
     kill: (s) => {
       // the user's terminal went away (a hung-up tty is no tty any more): the foreground container ends with it, as
       // the helper's does; runc only forwards the SIGHUP, which PID 1 ignores without a handler
       if (s === 'SIGHUP' && spec.process.terminal && seen && !isatty(0)) {
-        try { process.kill(seen, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(seen, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-      try { child.kill(s); } catch { /* gone */ }
+      try {
+        child.kill(s);
+      } catch {
+        /* gone */
+      }
     },
   };
 }
@@ -256,17 +355,34 @@ export function runRunc(id: string, spec: OciSpec, stdio: [Stdio, Stdio, Stdio])
  * next berth command, which reaps it as for the helper.
  */
 function startWatchdog(runc: string, id: string, dir: string): { done(): void } {
-  const script = 'read -r x; [ "$x" = done ] && exit 0; "$0" --root "$1" delete --force "$2" >/dev/null 2>&1; rm -rf "$3"';
-  const w = spawn('/bin/sh', ['-c', script, runc, RUNC_STATE, id, dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: {} });
+  const script =
+    'read -r x; [ "$x" = done ] && exit 0; "$0" --root "$1" delete --force "$2" >/dev/null 2>&1; rm -rf "$3"';
+  const w = spawn('/bin/sh', ['-c', script, runc, RUNC_STATE, id, dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+    env: {},
+  });
   w.on('error', () => undefined);
   w.stdin!.on('error', () => undefined);
   w.unref();
   let ended = false;
-  return { done: () => { if (!ended) { ended = true; w.stdin!.end('done\n'); } } };
+  return {
+    done: () => {
+      if (!ended) {
+        ended = true;
+        w.stdin!.end('done\n');
+      }
+    },
+  };
 }
 
 function spawnSyncDelete(runc: string, id: string): Error | undefined {
   const r = spawnSync(runc, ['--root', RUNC_STATE, 'delete', '--force', id], { env: {}, encoding: 'utf8' });
-  if (r.status !== 0 && fs.existsSync(`${RUNC_STATE}/${id}`)) return new BerthError('Conflict', 'runc_stale', `runc: stale state of container ${id.slice(0, 12)} could not be deleted: ${(r.stderr ?? '').trim()}`);
+  if (r.status !== 0 && fs.existsSync(`${RUNC_STATE}/${id}`))
+    return new BerthError(
+      'Conflict',
+      'runc_stale',
+      `runc: stale state of container ${id.slice(0, 12)} could not be deleted: ${(r.stderr ?? '').trim()}`,
+    );
   return undefined;
 }

@@ -33,7 +33,15 @@ export interface OciSpec {
     readonlyPaths?: string[];
     seccomp?: OciSeccomp;
     /** --device: nodes made in the container's /dev (OCI linux.devices). */
-    devices?: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }>;
+    devices?: Array<{
+      path: string;
+      type: 'c' | 'b';
+      major: number;
+      minor: number;
+      fileMode?: number;
+      uid?: number;
+      gid?: number;
+    }>;
     /** For runc, which makes the cgroup itself (the native helper joins the one berth made). */
     cgroupsPath?: string;
     resources?: OciResources;
@@ -80,13 +88,28 @@ export interface SpecInput {
 export function defaultMounts(): OciMount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     // the container's own cgroups (its cgroup namespace is their root), read-only as Docker mounts them
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
   ];
 }
 
@@ -96,17 +119,35 @@ export function buildSpec(i: SpecInput): OciSpec {
   if (i.privileged) for (const m of mounts) if (m.type === 'cgroup') m.options = m.options!.filter((o) => o !== 'ro');
   if (i.network === 'host') {
     // sysfs of another network namespace cannot be mounted: Docker binds the host's /sys read-only then
-    mounts.splice(3, 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'rro'] });
+    mounts.splice(3, 1, {
+      destination: '/sys',
+      type: 'bind',
+      source: '/sys',
+      options: ['rbind', 'nosuid', 'noexec', 'nodev', 'rro'],
+    });
   }
-  for (const t of i.tmpfs) mounts.push({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options });
+  for (const t of i.tmpfs)
+    mounts.push({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options });
   mounts.push(
     { destination: '/etc/resolv.conf', type: 'bind', source: i.etcFiles.resolvConf, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hostname', type: 'bind', source: i.etcFiles.hostname, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hosts', type: 'bind', source: i.etcFiles.hosts, options: ['rbind', 'rprivate'] },
   );
   // rro: read-only all the way down (submounts too), as runc >= 1.1 and the native helper apply it
-  for (const b of i.binds) mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', ...(b.readonly ? ['rro'] : [])] });
-  const namespaces: OciSpec['linux']['namespaces'] = [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
+  for (const b of i.binds)
+    mounts.push({
+      destination: b.destination,
+      type: 'bind',
+      source: b.source,
+      options: ['rbind', 'rprivate', ...(b.readonly ? ['rro'] : [])],
+    });
+  const namespaces: OciSpec['linux']['namespaces'] = [
+    { type: 'mount' },
+    { type: 'pid' },
+    { type: 'uts' },
+    { type: 'ipc' },
+    { type: 'cgroup' },
+  ];
   if (i.network === 'none') namespaces.push({ type: 'network' });
   return {
     ociVersion: '1.0.2',
@@ -117,7 +158,11 @@ export function buildSpec(i: SpecInput): OciSpec {
       env: i.env,
       cwd: i.cwd,
       ...(i.noNewPrivileges ? { noNewPrivileges: true } : {}),
-      capabilities: { bounding: i.capabilities, effective: i.uid === 0 ? i.capabilities : [], permitted: i.uid === 0 ? i.capabilities : [] },
+      capabilities: {
+        bounding: i.capabilities,
+        effective: i.uid === 0 ? i.capabilities : [],
+        permitted: i.uid === 0 ? i.capabilities : [],
+      },
       ...(i.rlimits?.length ? { rlimits: i.rlimits } : {}),
     },
     root: { path: i.rootfs, readonly: i.readonlyRootfs },

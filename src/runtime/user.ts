@@ -8,8 +8,17 @@ export interface ResolvedUser {
   home: string;
 }
 
-interface PasswdEntry { name: string; uid: number; gid: number; home: string }
-interface GroupEntry { name: string; gid: number; members: string[] }
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
 
 /** What /etc/passwd and /etc/group may hold (the kernel's largest id; (uid_t)-1 means "unchanged"). */
 const MAX_FILE_ID = 2 ** 32 - 2;
@@ -45,7 +54,8 @@ export function parsePasswd(text: string | undefined): PasswdEntry[] {
     const f = line.split(':');
     if (f.length < 7 || line.startsWith('#')) continue; // malformed lines are skipped, as libc does
     if (!isNum(f[2]!) || !isNum(f[3]!)) continue; // as glibc: only plain decimal ids
-    const uid = Number(f[2]), gid = Number(f[3]);
+    const uid = Number(f[2]),
+      gid = Number(f[3]);
     if (uid > MAX_FILE_ID || gid > MAX_FILE_ID) continue;
     out.push({ name: f[0]!, uid, gid, home: f[5]! });
   }
@@ -65,7 +75,6 @@ export function parseGroup(text: string | undefined): GroupEntry[] {
   return out;
 }
 
-
 /**
  * Docker's `-u user[:group]` semantics against the image's /etc/passwd and
  * /etc/group (read inside the rootfs, size-limited): names must exist, numeric
@@ -79,11 +88,19 @@ export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: 
   const addIds = groupAdd.map(parseId);
   // an oversized file fails only a lookup by name; numeric ids (and no -u) just lose its defaults (HOME, gid)
   const read = (path: string, byName: boolean) => {
-    try { return readInRoot(rootfs, path); } catch (err) { if (byName) throw err; return undefined; }
+    try {
+      return readInRoot(rootfs, path);
+    } catch (err) {
+      if (byName) throw err;
+      return undefined;
+    }
   };
   const passwd = parsePasswd(read('/etc/passwd', uidArg === undefined));
   const groups = parseGroup(read('/etc/group', (!!g && gidArg === undefined) || addIds.some((x) => x === undefined)));
-  let uid: number, gid: number, home = '/', name: string | undefined;
+  let uid: number,
+    gid: number,
+    home = '/',
+    name: string | undefined;
   const byUser = uidArg !== undefined ? passwd.find((p) => p.uid === uidArg) : passwd.find((p) => p.name === u);
   if (uidArg !== undefined) {
     uid = uidArg;
@@ -93,7 +110,10 @@ export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: 
     uid = byUser.uid;
     gid = byUser.gid;
   }
-  if (byUser) { home = byUser.home || '/'; name = byUser.name; }
+  if (byUser) {
+    home = byUser.home || '/';
+    name = byUser.name;
+  }
   if (g) {
     if (gidArg !== undefined) gid = gidArg;
     else {
@@ -107,7 +127,10 @@ export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: 
   if (name && g === undefined) for (const gr of groups) if (gr.members.includes(name)) extra.add(gr.gid);
   groupAdd.forEach((a, i) => {
     const id = addIds[i];
-    if (id !== undefined) { extra.add(id); return; }
+    if (id !== undefined) {
+      extra.add(id);
+      return;
+    }
     const gr = groups.find((x) => x.name === a);
     if (!gr) throw notFound('group_not_found', `unable to find group ${a}: no matching entries in group file`);
     // as Docker: a group named by --group-add is refused when its id is out of range

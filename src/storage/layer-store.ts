@@ -64,7 +64,11 @@ export class LayerStore {
 
   list(): ChainID[] {
     let names: string[] = [];
-    try { names = fs.readdirSync(`${this.paths.layerdb}/sha256`); } catch { /* empty store */ }
+    try {
+      names = fs.readdirSync(`${this.paths.layerdb}/sha256`);
+    } catch {
+      /* empty store */
+    }
     return names.filter(isHex64).map((h) => `sha256:${h}` as ChainID);
   }
 
@@ -78,14 +82,21 @@ export class LayerStore {
     const sizeText = readOptional(`${dir}/size`) ?? '';
     const parentText = readOptional(`${dir}/parent`);
     if (!isDigest(diff)) throw corrupt('layer_corrupt', `${what}: diff file ${JSON.stringify(diff)} is not a digest`);
-    if (!isHex64(cacheId)) throw corrupt('layer_corrupt', `${what}: cache-id ${JSON.stringify(cacheId)} is not 64 hex characters`);
-    if (!/^\d+$/.test(sizeText)) throw corrupt('layer_corrupt', `${what}: size ${JSON.stringify(sizeText)} is not a decimal number`);
-    if (parentText !== undefined && !isDigest(parentText)) throw corrupt('layer_corrupt', `${what}: parent ${JSON.stringify(parentText)} is not a digest`);
+    if (!isHex64(cacheId))
+      throw corrupt('layer_corrupt', `${what}: cache-id ${JSON.stringify(cacheId)} is not 64 hex characters`);
+    if (!/^\d+$/.test(sizeText))
+      throw corrupt('layer_corrupt', `${what}: size ${JSON.stringify(sizeText)} is not a decimal number`);
+    if (parentText !== undefined && !isDigest(parentText))
+      throw corrupt('layer_corrupt', `${what}: parent ${JSON.stringify(parentText)} is not a digest`);
     const cdir = this.paths.cacheDir(cacheId);
     const link = readOptional(`${cdir}/link`) ?? '';
     const lower = readOptional(`${cdir}/lower`);
     return {
-      chainID, diffID: diff as DiffID, cacheId, size: Number(sizeText), link,
+      chainID,
+      diffID: diff as DiffID,
+      cacheId,
+      size: Number(sizeText),
+      link,
       ...(parentText ? { parent: parentText as ChainID } : {}),
       ...(lower !== undefined ? { lower } : {}),
     };
@@ -133,10 +144,20 @@ export class LayerStore {
    * layerdb write-set, then renames it into place under the store lock. If the
    * same chainID was registered meanwhile, ours is discarded and that one returned.
    */
-  async commit(txn: Txn, prep: PreparedLayer, parent: Layer | undefined, res: ApplyResult, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+  async commit(
+    txn: Txn,
+    prep: PreparedLayer,
+    parent: Layer | undefined,
+    res: ApplyResult,
+    lockStore: LockFn,
+    opts: RegisterOptions = {},
+  ): Promise<Layer> {
     const what = opts.what ?? 'layer';
     if (opts.expectDiffID && res.diffID !== opts.expectDiffID) {
-      throw corrupt('diffid_mismatch', `${what}: content has diffID ${res.diffID}, but the image config says ${opts.expectDiffID}`);
+      throw corrupt(
+        'diffid_mismatch',
+        `${what}: content has diffID ${res.diffID}, but the image config says ${opts.expectDiffID}`,
+      );
     }
     const cdir = this.paths.cacheDir(prep.cacheId);
     let lower: string | undefined;
@@ -144,8 +165,17 @@ export class LayerStore {
       lower = lowerFor(parent.link, parent.lower);
       fs.writeFileSync(`${cdir}/lower`, lower, { mode: 0o644 });
     }
-    const chainID = parent ? chainIDs([parent.chainID as string as DiffID, res.diffID])[1]! : (res.diffID as string as ChainID);
-    const layer: Layer = { chainID, diffID: res.diffID, cacheId: prep.cacheId, size: res.size, link: prep.link, ...(parent ? { parent: parent.chainID, lower } : {}) };
+    const chainID = parent
+      ? chainIDs([parent.chainID as string as DiffID, res.diffID])[1]!
+      : (res.diffID as string as ChainID);
+    const layer: Layer = {
+      chainID,
+      diffID: res.diffID,
+      cacheId: prep.cacheId,
+      size: res.size,
+      link: prep.link,
+      ...(parent ? { parent: parent.chainID, lower } : {}),
+    };
     const ws = `${this.paths.layerdbTmp}/write-set-${randomHex(8)}`;
     txn.add({ op: 'tmp', path: ws });
     fs.mkdirSync(ws, 0o700);
@@ -177,7 +207,13 @@ export class LayerStore {
    * overlayfs's own bookkeeping xattrs (trusted.overlay.* but opaque) are dropped
    * first: they describe the union the dir was the upper of, not a layer.
    */
-  async adopt(txn: Txn, parent: Layer | undefined, dir: string, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+  async adopt(
+    txn: Txn,
+    parent: Layer | undefined,
+    dir: string,
+    lockStore: LockFn,
+    opts: RegisterOptions = {},
+  ): Promise<Layer> {
     stripOverlayXattrs(dir);
     const m = await measureLayer(diffDirTar(dir));
     const size = treeSize(dir);
@@ -188,7 +224,13 @@ export class LayerStore {
   }
 
   /** Extract a tar stream on top of `parent` and register it (prepare + apply + commit). */
-  async register(txn: Txn, parent: Layer | undefined, src: AsyncIterable<Buffer>, lockStore: LockFn, opts: RegisterOptions = {}): Promise<Layer> {
+  async register(
+    txn: Txn,
+    parent: Layer | undefined,
+    src: AsyncIterable<Buffer>,
+    lockStore: LockFn,
+    opts: RegisterOptions = {},
+  ): Promise<Layer> {
     const prep = this.prepare(txn, parent);
     const res = await applyLayer(prep.diffRoot, src, { what: opts.what, maxBytes: opts.maxBytes });
     return this.commit(txn, prep, parent, res, lockStore, opts);
@@ -215,7 +257,11 @@ export class LayerStore {
   /** Size in bytes of the layer's original tar, from tar-split (without reading files). */
   tarSize(chainID: ChainID): number {
     const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
-    if (!gz) throw notFound('tarsplit_missing', `layer ${chainID}: no tar-split metadata, so the original tar cannot be reproduced`);
+    if (!gz)
+      throw notFound(
+        'tarsplit_missing',
+        `layer ${chainID}: no tar-split metadata, so the original tar cannot be reproduced`,
+      );
     let n = 0;
     for (const e of parseTarSplit(gz, `layer ${chainID} tar-split`)) n += e.type === 2 ? e.payload.length : e.size;
     return n;
@@ -231,7 +277,8 @@ export class LayerStore {
     const l = this.require(chainID);
     const what = `layer ${l.diffID}`;
     const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
-    if (!gz) throw notFound('tarsplit_missing', `${what}: no tar-split metadata, so the original tar cannot be reproduced`);
+    if (!gz)
+      throw notFound('tarsplit_missing', `${what}: no tar-split metadata, so the original tar cannot be reproduced`);
     const root = `${this.paths.cacheDir(l.cacheId)}/diff`;
     const hash = createHash('sha256');
     const dirs = new Set<string>(['']);
@@ -253,7 +300,11 @@ export class LayerStore {
         const b = out.push(chunk);
         if (b) yield b;
       }
-      if (e.crc && !crc.equals(e.crc)) throw corrupt('layer_corrupt', `${what}: file ${JSON.stringify(e.name)} changed since the layer was stored (CRC mismatch)`);
+      if (e.crc && !crc.equals(e.crc))
+        throw corrupt(
+          'layer_corrupt',
+          `${what}: file ${JSON.stringify(e.name)} changed since the layer was stored (CRC mismatch)`,
+        );
     }
     const rest = out.flush();
     if (rest) yield rest;
@@ -263,7 +314,12 @@ export class LayerStore {
 }
 
 function readOptional2(p: string): Buffer | undefined {
-  try { return fs.readFileSync(p); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; throw err; }
+  try {
+    return fs.readFileSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 function checkDirs(root: string, rel: string, dirs: Set<string>, what: string): void {
@@ -323,14 +379,17 @@ class Batcher {
   }
 }
 
-
 const KEEP_XATTR = 'trusted.overlay.opaque';
 
 /** Remove trusted.overlay.* attributes (origin, impure, uuid, ...) but opaque from a tree, not following symlinks. */
 function stripOverlayXattrs(root: string): void {
   const visit = (p: string, isDir: boolean) => {
     let names: string[] = [];
-    try { names = native.llistxattr(p); } catch { /* no xattrs here */ }
+    try {
+      names = native.llistxattr(p);
+    } catch {
+      /* no xattrs here */
+    }
     for (const n of names) if (n.startsWith('trusted.overlay.') && n !== KEEP_XATTR) native.lremovexattr(p, n);
     if (!isDir) return;
     for (const e of fs.readdirSync(p, { withFileTypes: true })) visit(`${p}/${e.name}`, e.isDirectory());

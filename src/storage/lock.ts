@@ -14,7 +14,11 @@ import * as native from '../native/index.js';
  * taken again on the new file otherwise.
  */
 export class FileLock {
-  private constructor(readonly path: string, private fd: number, private readonly exclusive: boolean) {}
+  private constructor(
+    readonly path: string,
+    private fd: number,
+    private readonly exclusive: boolean,
+  ) {}
 
   static async acquire(path: string, mode: 'shared' | 'exclusive' = 'exclusive'): Promise<FileLock> {
     return (await FileLock.acquireWithin(path, Infinity, { mode, create: true }))!;
@@ -24,7 +28,11 @@ export class FileLock {
    * Wait up to `timeoutMs` for the lock; undefined on timeout (or, without
    * create, when the file does not exist).
    */
-  static async acquireWithin(path: string, timeoutMs: number, opts: { mode?: 'shared' | 'exclusive'; create?: boolean } = {}): Promise<FileLock | undefined> {
+  static async acquireWithin(
+    path: string,
+    timeoutMs: number,
+    opts: { mode?: 'shared' | 'exclusive'; create?: boolean } = {},
+  ): Promise<FileLock | undefined> {
     const end = Date.now() + timeoutMs;
     const exclusive = opts.mode !== 'shared';
     let delay = 1;

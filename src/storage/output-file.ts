@@ -50,10 +50,12 @@ export function checkOutputDir(path: string, action: string): void {
   try {
     st = fs.statSync(resolve(dir));
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw notFound('invalid_output_path', `${action}: invalid output path: directory ${q(dir)} does not exist`, err);
+    if (isErrno(err, 'ENOENT'))
+      throw notFound('invalid_output_path', `${action}: invalid output path: directory ${q(dir)} does not exist`, err);
     throw wrap(`${action}: invalid output path: stat ${q(dir)}`, err);
   }
-  if (!st.isDirectory()) throw invalid('invalid_output_path', `${action}: invalid output path: ${q(dir)} is not a directory`);
+  if (!st.isDirectory())
+    throw invalid('invalid_output_path', `${action}: invalid output path: ${q(dir)} is not a directory`);
 }
 
 /** What is at `path` now, without following a symlink; undefined if nothing. */
@@ -78,7 +80,8 @@ function refuse(path: string, action: string, st: fs.Stats): BerthError {
 export function checkOutputPath(path: string, action: string): boolean {
   if (path === '') throw invalid('invalid_output_path', `${action}: invalid output path: file name is empty`);
   // "x/" names a directory, whatever is there (else the file would be made as "x")
-  if (/\/\.?$/.test(path)) throw invalid('invalid_output_path', `${action}: invalid output path ${q(path)}: cannot write to a directory`);
+  if (/\/\.?$/.test(path))
+    throw invalid('invalid_output_path', `${action}: invalid output path ${q(path)}: cannot write to a directory`);
   checkOutputDir(path, action);
   const st = lstatOptional(path, action);
   if (st && !st.isFile()) throw refuse(path, action, st);
@@ -97,10 +100,16 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 export function cleanupOnSignal(cleanup: () => void): () => void {
   const handler = (sig: NodeJS.Signals) => {
     disarm();
-    try { cleanup(); } catch { /* ending anyway */ }
+    try {
+      cleanup();
+    } catch {
+      /* ending anyway */
+    }
     if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
   };
-  const disarm = () => { for (const s of SIGNALS) process.off(s, handler); };
+  const disarm = () => {
+    for (const s of SIGNALS) process.off(s, handler);
+  };
   for (const s of SIGNALS) process.on(s, handler);
   return disarm;
 }
@@ -132,18 +141,28 @@ function stage(path: string, action: string, { mode = 0o600, unnamed = true }: O
   const tempName = () => `${dir}/.tmp-${basename(abs)}-${randomHex(4)}`;
   // the staged file's name while it has one: removed on failure and on a signal (armed before it exists)
   let temp: string | undefined;
-  const removeTemp = () => { if (temp) fs.rmSync(temp, { force: true }); temp = undefined; };
+  const removeTemp = () => {
+    if (temp) fs.rmSync(temp, { force: true });
+    temp = undefined;
+  };
   const disarm = cleanupOnSignal(removeTemp);
   let fd = -1;
   try {
     if (unnamed) fd = native.openTmpfile(dir, mode);
   } catch (err) {
-    if (!['EOPNOTSUPP', 'EISDIR', 'EINVAL'].some((c) => isErrno(err, c))) { disarm(); throw wrap(`${action}: create a temporary file in ${q(dir)}`, err); }
+    if (!['EOPNOTSUPP', 'EISDIR', 'EINVAL'].some((c) => isErrno(err, c))) {
+      disarm();
+      throw wrap(`${action}: create a temporary file in ${q(dir)}`, err);
+    }
   }
   if (fd < 0) {
     temp = tempName();
     try {
-      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+      fd = fs.openSync(
+        temp,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+        mode,
+      );
     } catch (err) {
       temp = undefined;
       disarm();
@@ -151,7 +170,12 @@ function stage(path: string, action: string, { mode = 0o600, unnamed = true }: O
     }
   }
   let open = true;
-  const close = () => { if (open) { open = false; fs.closeSync(fd); } };
+  const close = () => {
+    if (open) {
+      open = false;
+      fs.closeSync(fd);
+    }
+  };
   const discard = (fdClosed = false) => {
     if (fdClosed) open = false;
     close();
@@ -168,7 +192,8 @@ function stage(path: string, action: string, { mode = 0o600, unnamed = true }: O
         if (st && !st.isFile()) throw refuse(path, action, st);
         if (!st) {
           try {
-            if (temp) fs.linkSync(temp, abs); else native.linkFd(fd, abs);
+            if (temp) fs.linkSync(temp, abs);
+            else native.linkFd(fd, abs);
             break;
           } catch (err) {
             if (isErrno(err, 'EEXIST') && attempt < 3) continue;
@@ -201,7 +226,9 @@ function fsyncDir(dir: string): void {
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     fs.fsyncSync(fd);
-  } catch { /* the file is in place; durability of its name is best effort */ } finally {
+  } catch {
+    /* the file is in place; durability of its name is best effort */
+  } finally {
     if (fd >= 0) fs.closeSync(fd);
   }
 }
@@ -210,7 +237,12 @@ function fsyncDir(dir: string): void {
  * Write what `produce` writes to `out` as the file `path` (see above).
  * `action` starts every message ("failed to save image").
  */
-export async function writeOutputFile(path: string, action: string, produce: (out: Writable) => Promise<void>, opts: OutputOptions = {}): Promise<void> {
+export async function writeOutputFile(
+  path: string,
+  action: string,
+  produce: (out: Writable) => Promise<void>,
+  opts: OutputOptions = {},
+): Promise<void> {
   const s = stage(path, action, opts);
   const out = fs.createWriteStream('', { fd: s.fd, autoClose: false });
   try {
@@ -229,7 +261,12 @@ export async function writeOutputFile(path: string, action: string, produce: (ou
 }
 
 /** writeOutputFile for a small content at hand (`--iidfile`). */
-export function writeOutputFileSync(path: string, action: string, data: string | Uint8Array, opts: OutputOptions = {}): void {
+export function writeOutputFileSync(
+  path: string,
+  action: string,
+  data: string | Uint8Array,
+  opts: OutputOptions = {},
+): void {
   const s = stage(path, action, opts);
   try {
     const b = typeof data === 'string' ? Buffer.from(data) : data;
@@ -246,28 +283,46 @@ export function writeOutputFileSync(path: string, action: string, data: string |
  * symlink followed), so a missing directory or a taken name is reported before
  * any work; removed again unless write() was called, on failure or signal.
  */
-export function createExclusive(path: string, action: string, taken: string, mode = 0o644): { write(data: string): void; close(): void } {
+export function createExclusive(
+  path: string,
+  action: string,
+  taken: string,
+  mode = 0o644,
+): { write(data: string): void; close(): void } {
   let fd: number;
   if (lstatOptional(path, action)) throw conflict('file_exists', taken);
   checkOutputDir(path, action);
   try {
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+    fd = fs.openSync(
+      path,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      mode,
+    );
   } catch (err) {
     if (isErrno(err, 'EEXIST')) throw conflict('file_exists', taken, err);
     throw wrap(action, err);
   }
   let written = false;
   let open = true;
-  const remove = () => { if (!written) fs.rmSync(path, { force: true }); };
+  const remove = () => {
+    if (!written) fs.rmSync(path, { force: true });
+  };
   const disarm = cleanupOnSignal(remove);
   return {
     write(data: string) {
-      try { fs.writeSync(fd, data); } catch (err) { throw wrap(`${action}: write ${q(path)}`, err); }
+      try {
+        fs.writeSync(fd, data);
+      } catch (err) {
+        throw wrap(`${action}: write ${q(path)}`, err);
+      }
       written = true;
       disarm();
     },
     close() {
-      if (open) { open = false; fs.closeSync(fd); }
+      if (open) {
+        open = false;
+        fs.closeSync(fd);
+      }
       disarm();
       remove();
     },

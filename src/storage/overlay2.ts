@@ -11,7 +11,9 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** A short link name: 26 characters of base32 (A-Z2-7), as Docker's generateID(16 bytes) encodes. */
 export function newLinkName(): string {
   const bytes = randomBytes(16);
-  let bits = 0, value = 0, out = '';
+  let bits = 0,
+    value = 0,
+    out = '';
   for (const b of bytes) {
     value = (value << 8) | b;
     bits += 8;
@@ -50,7 +52,13 @@ export interface MountSpec {
  */
 export function mountSpec(overlayDir: string, cacheId: string, lower: string, indexParamExists: boolean): MountSpec {
   const opts = `${indexParamExists ? 'index=off,' : ''}lowerdir=${lower},upperdir=${cacheId}/diff,workdir=${cacheId}/work`;
-  return { source: 'overlay', fstype: 'overlay', options: opts, cwd: overlayDir, target: `${overlayDir}/${cacheId}/merged` };
+  return {
+    source: 'overlay',
+    fstype: 'overlay',
+    options: opts,
+    cwd: overlayDir,
+    target: `${overlayDir}/${cacheId}/merged`,
+  };
 }
 
 /** Read-only mount of an image (no upper): lowerdir is the layer's diff link followed by its lowers. */

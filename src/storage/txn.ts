@@ -33,7 +33,11 @@ export type TxnRecord =
 
 export class Txn {
   readonly records: TxnRecord[] = [];
-  private constructor(readonly id: string, readonly path: string, private fd: number) {}
+  private constructor(
+    readonly id: string,
+    readonly path: string,
+    private fd: number,
+  ) {}
 
   static begin(paths: StorePaths, kind: string): Txn {
     fs.mkdirSync(paths.txn, { recursive: true, mode: 0o700 });
@@ -41,7 +45,11 @@ export class Txn {
     const path = `${paths.txn}/${id}.journal`;
     // lock under a name recovery ignores, then publish: a journal is never visible unlocked
     const tmp = `${paths.txn}/${id}.new`;
-    const fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
+    const fd = fs.openSync(
+      tmp,
+      fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND,
+      0o600,
+    );
     native.flock(fd, native.LOCK_EX);
     // between open and flock, another process's recovery may have taken it for a dead one and removed it
     if (fs.fstatSync(fd).nlink === 0) {
@@ -82,7 +90,11 @@ export function parseJournal(text: string): TxnRecord[] {
   const out: TxnRecord[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
-    try { out.push(JSON.parse(line) as TxnRecord); } catch { /* a torn last line: the action was never started */ }
+    try {
+      out.push(JSON.parse(line) as TxnRecord);
+    } catch {
+      /* a torn last line: the action was never started */
+    }
   }
   return out;
 }
@@ -96,15 +108,26 @@ export interface JournalInfo {
 }
 
 /** All journals, each marked live (its owner holds the lock) or dead. Dead ones come back locked by us. */
-export function listJournals(paths: StorePaths, tryLock: (p: string) => { release(): void } | undefined): JournalInfo[] {
+export function listJournals(
+  paths: StorePaths,
+  tryLock: (p: string) => { release(): void } | undefined,
+): JournalInfo[] {
   let names: string[];
-  try { names = fs.readdirSync(paths.txn); } catch { return []; }
+  try {
+    names = fs.readdirSync(paths.txn);
+  } catch {
+    return [];
+  }
   const out: JournalInfo[] = [];
   for (const n of names) {
     if (!n.endsWith('.journal')) continue;
     const path = `${paths.txn}/${n}`;
     let text: string;
-    try { text = fs.readFileSync(path, 'utf8'); } catch { continue; }
+    try {
+      text = fs.readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
     const lock = tryLock(path);
     out.push({ path, records: parseJournal(text), live: !lock, lock });
   }

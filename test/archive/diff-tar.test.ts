@@ -11,7 +11,22 @@ const tmp = fs.mkdtempSync('/var/tmp/berth-difftar-');
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function h(name: string, over: Partial<TarHeader> = {}): TarHeader {
-  return { name, linkname: '', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 1700000000, uname: '', gname: '', devmajor: 0, devminor: 0, xattrs: new Map(), ...over };
+  return {
+    name,
+    linkname: '',
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    mtime: 1700000000,
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs: new Map(),
+    ...over,
+  };
 }
 
 function tar(entries: Array<[TarHeader, string?]>): Buffer {
@@ -24,8 +39,14 @@ function tar(entries: Array<[TarHeader, string?]>): Buffer {
   return Buffer.concat(parts);
 }
 
-async function* once(b: Buffer) { yield b; }
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> { const out: Buffer[] = []; for await (const c of it) out.push(c); return Buffer.concat(out); }
+async function* once(b: Buffer) {
+  yield b;
+}
+async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of it) out.push(c);
+  return Buffer.concat(out);
+}
 
 const layer = tar([
   [h('etc/', { type: 'dir', mode: 0o755 })],
@@ -41,12 +62,21 @@ const layer = tar([
   [h('dev/', { type: 'dir' })],
   [h('dev/null', { type: 'char', mode: 0o666, devmajor: 1, devminor: 3 })],
   [h('fifo', { type: 'fifo', mode: 0o600 })],
-  [h('cap', { xattrs: new Map([['security.capability', Buffer.from([1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]]) }), 'c'],
+  [
+    h('cap', {
+      xattrs: new Map([
+        ['security.capability', Buffer.from([1, 0, 0, 2, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])],
+      ]),
+    }),
+    'c',
+  ],
 ]);
 
 test('upper dir -> tar: whiteouts and opaque dirs come back as .wh. entries; applying it again gives the same tree and bytes', async () => {
-  const a = `${tmp}/a`, b = `${tmp}/b`;
-  fs.mkdirSync(a); fs.mkdirSync(b);
+  const a = `${tmp}/a`,
+    b = `${tmp}/b`;
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
   await applyLayer(a, once(layer));
   assert.ok(fs.lstatSync(`${a}/etc/passwd`).isCharacterDevice());
   assert.equal(native.lgetxattr(`${a}/opaque`, 'trusted.overlay.opaque')?.toString(), 'y');
@@ -60,7 +90,22 @@ test('upper dir -> tar: whiteouts and opaque dirs come back as .wh. entries; app
     if (flag !== 'x') names.push(name);
     off += 512 + size + padding(size);
   }
-  assert.deepEqual(names, ['bin/', 'bin/sh', 'bin/tool', 'bin/tool2', 'cap', 'dev/', 'dev/null', 'etc/', 'etc/hosts', 'etc/.wh.passwd', 'fifo', 'opaque/', 'opaque/.wh..wh..opq', 'opaque/new']);
+  assert.deepEqual(names, [
+    'bin/',
+    'bin/sh',
+    'bin/tool',
+    'bin/tool2',
+    'cap',
+    'dev/',
+    'dev/null',
+    'etc/',
+    'etc/hosts',
+    'etc/.wh.passwd',
+    'fifo',
+    'opaque/',
+    'opaque/.wh..wh..opq',
+    'opaque/new',
+  ]);
   const r = await applyLayer(b, once(t1));
   assert.equal(r.diffID, `sha256:${createHash('sha256').update(t1).digest('hex')}`);
   const t2 = await collect(diffDirTar(b));

@@ -8,18 +8,39 @@ import { buildTar, chunked } from '../helpers/tarbuild.js';
 const tmp = fs.mkdtempSync('/var/tmp/berth-compat-');
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
-const fresh = () => { const d = `${tmp}/${n++}`; fs.mkdirSync(d); return d; };
+const fresh = () => {
+  const d = `${tmp}/${n++}`;
+  fs.mkdirSync(d);
+  return d;
+};
 
 test('a user.* xattr on a symlink (EPERM) is ignored, the layer applies', async () => {
   const root = fresh();
-  await applyLayer(root, chunked(buildTar([{ name: 'l', type: 'symlink', linkname: 'x', xattrs: { 'user.a': 'b' } }, { name: 'f', body: 'x', xattrs: { 'user.a': 'b' } }])));
+  await applyLayer(
+    root,
+    chunked(
+      buildTar([
+        { name: 'l', type: 'symlink', linkname: 'x', xattrs: { 'user.a': 'b' } },
+        { name: 'f', body: 'x', xattrs: { 'user.a': 'b' } },
+      ]),
+    ),
+  );
   assert.equal(fs.readlinkSync(`${root}/l`), 'x');
   assert.equal(fs.readFileSync(`${root}/f`, 'utf8'), 'x');
 });
 
 test('AUFS metadata dirs (.wh..wh.plnk) at the top are skipped with their content', async () => {
   const root = fresh();
-  await applyLayer(root, chunked(buildTar([{ name: '.wh..wh.plnk/', type: 'dir' }, { name: '.wh..wh.plnk/123.456', body: 'hardlink target' }, { name: 'a', body: 'a' }])));
+  await applyLayer(
+    root,
+    chunked(
+      buildTar([
+        { name: '.wh..wh.plnk/', type: 'dir' },
+        { name: '.wh..wh.plnk/123.456', body: 'hardlink target' },
+        { name: 'a', body: 'a' },
+      ]),
+    ),
+  );
   assert.deepEqual(fs.readdirSync(root), ['a']);
 });
 

@@ -10,7 +10,9 @@ const t = tempRoot('berth-build');
 const root = t.root;
 const ctxs = tempRoot('berth-build-ctx');
 const PROGRAMS = ['sh', 'ls', 'cat', 'echo', 'id', 'stat', 'mkdir', 'rm', 'touch', 'readlink', 'ln', 'wc'];
-before(() => { berthOk(root, ['image', 'from-host', 'base', ...PROGRAMS]); });
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', ...PROGRAMS]);
+});
 after(() => {
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the builds');
   const check = berth(root, ['system', 'check']);
@@ -29,24 +31,47 @@ function context(files: Record<string, string | { link: string } | { content: st
     fs.mkdirSync(f.slice(0, f.lastIndexOf('/')), { recursive: true });
     if (typeof v === 'string') fs.writeFileSync(f, v);
     else if ('link' in v) fs.symlinkSync(v.link, f);
-    else { fs.writeFileSync(f, v.content); fs.chmodSync(f, v.mode); }
+    else {
+      fs.writeFileSync(f, v.content);
+      fs.chmodSync(f, v.mode);
+    }
   }
   return dir;
 }
 
-const build = (dir: string, args: string[] = [], input?: string) => berth(root, ['build', ...args, dir], input === undefined ? {} : { input });
+const build = (dir: string, args: string[] = [], input?: string) =>
+  berth(root, ['build', ...args, dir], input === undefined ? {} : { input });
 const inspect = (img: string) => JSON.parse(berthOk(root, ['image', 'inspect', img]))[0];
-const history = (img: string) => berthOk(root, ['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', img]).trim().split('\n');
-const runIn = (img: string, cmd: string) => berthOk(root, ['run', '--rm', '-u', '0', '--entrypoint', 'sh', img, '-c', cmd]);
+const history = (img: string) =>
+  berthOk(root, ['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', img]).trim().split('\n');
+const runIn = (img: string, cmd: string) =>
+  berthOk(root, ['run', '--rm', '-u', '0', '--entrypoint', 'sh', img, '-c', cmd]);
 const containers = () => berthOk(root, ['ps', '-a', '-q']).trim();
 
 test('a Dockerfile with every kind of step: config, history, files; a rebuild is fully cached', () => {
   const dir = context({
-    'hello.txt': 'hello\n', 'sub/a': 'a\n', 'sub/deep/b': 'b\n', 'run.sh': { content: '#!/bin/sh\necho run\n', mode: 0o755 },
+    'hello.txt': 'hello\n',
+    'sub/a': 'a\n',
+    'sub/deep/b': 'b\n',
+    'run.sh': { content: '#!/bin/sh\necho run\n', mode: 0o755 },
     Dockerfile: [
-      'FROM base', 'ARG V=1', 'ENV A=b C="d e"', 'LABEL x=y', 'WORKDIR /app', 'COPY hello.txt .', 'COPY sub /app/sub2/', 'COPY run.sh /usr/local/bin/',
-      'RUN echo "v=$V a=$A" > /app/out && rm /bin/ls', 'USER 1000:1000', 'EXPOSE 80 53/udp', 'VOLUME /data', 'STOPSIGNAL SIGTERM',
-      'HEALTHCHECK --interval=5s CMD cat /app/out', 'ENTRYPOINT ["/bin/sh", "-c"]', 'CMD ["cat /app/out"]', 'MAINTAINER me',
+      'FROM base',
+      'ARG V=1',
+      'ENV A=b C="d e"',
+      'LABEL x=y',
+      'WORKDIR /app',
+      'COPY hello.txt .',
+      'COPY sub /app/sub2/',
+      'COPY run.sh /usr/local/bin/',
+      'RUN echo "v=$V a=$A" > /app/out && rm /bin/ls',
+      'USER 1000:1000',
+      'EXPOSE 80 53/udp',
+      'VOLUME /data',
+      'STOPSIGNAL SIGTERM',
+      'HEALTHCHECK --interval=5s CMD cat /app/out',
+      'ENTRYPOINT ["/bin/sh", "-c"]',
+      'CMD ["cat /app/out"]',
+      'MAINTAINER me',
     ].join('\n'),
   });
   const r = build(dir, ['-t', 'app:1']);
@@ -76,7 +101,10 @@ test('a Dockerfile with every kind of step: config, history, files; a rebuild is
   assert.match(h[15]!, /^\/bin\/sh -c #\(nop\)  ARG V=1\|0B$/);
   // layers: base + WORKDIR + 3 COPY + RUN
   assert.equal(img.RootFS.Layers.length, 6);
-  const out = runIn('app:1', 'cat /app/out /app/hello.txt /app/sub2/a /app/sub2/deep/b; stat -c "%a %u:%g %n" /usr/local/bin/run.sh /app/sub2 /app; test -e /bin/ls || echo ls-gone');
+  const out = runIn(
+    'app:1',
+    'cat /app/out /app/hello.txt /app/sub2/a /app/sub2/deep/b; stat -c "%a %u:%g %n" /usr/local/bin/run.sh /app/sub2 /app; test -e /bin/ls || echo ls-gone',
+  );
   assert.equal(out, 'v=1 a=b\nhello\na\nb\n755 0:0 /usr/local/bin/run.sh\n755 0:0 /app/sub2\n755 0:0 /app\nls-gone\n');
   assert.equal(containers(), '', 'step containers are removed');
 
@@ -89,7 +117,11 @@ test('a Dockerfile with every kind of step: config, history, files; a rebuild is
   fs.writeFileSync(`${dir}/sub/a`, 'changed\n');
   const changed = build(dir, ['-t', 'app:3']);
   assert.equal(changed.code, 0, changed.stderr);
-  assert.equal((changed.stdout.match(/ ---> Using cache/g) ?? []).length, 5, 'steps before the changed COPY are cached, the rest is not');
+  assert.equal(
+    (changed.stdout.match(/ ---> Using cache/g) ?? []).length,
+    5,
+    'steps before the changed COPY are cached, the rest is not',
+  );
   assert.equal(runIn('app:3', 'cat /app/sub2/a'), 'changed\n');
 
   const arg = build(dir, ['--build-arg', 'V=2', '--build-arg', 'NOPE=1', '-t', 'app:4']);
@@ -102,8 +134,15 @@ test('a Dockerfile with every kind of step: config, history, files; a rebuild is
 test('multi-stage: only the stages the target needs, COPY --from by name and index, --target', () => {
   const dir = context({
     Dockerfile: [
-      'FROM base AS one', 'RUN echo one > /one', 'FROM base AS broken', 'RUN exit 3', 'FROM base AS two', 'RUN echo two > /two',
-      'FROM scratch', 'COPY --from=one /one /from-name', 'COPY --from=2 /two /from-index',
+      'FROM base AS one',
+      'RUN echo one > /one',
+      'FROM base AS broken',
+      'RUN exit 3',
+      'FROM base AS two',
+      'RUN echo two > /two',
+      'FROM scratch',
+      'COPY --from=one /one /from-name',
+      'COPY --from=2 /two /from-index',
     ].join('\n'),
   });
   const r = build(dir, ['-t', 'multi']);
@@ -140,8 +179,14 @@ test('a failing RUN: the step, its exit code, nothing tagged; --force-rm removes
 
 test('context rules: .dockerignore, paths outside the context, symlinks copied as links, Dockerfile outside the context', () => {
   const dir = context({
-    '.dockerignore': '*.secret\n!keep.secret\n**/tmp\n/only-root\n', 'a.secret': 's', 'keep.secret': 'k', 'x/tmp': 't', 'only-root': 'r', 'x/only-root': 'r2',
-    'links/shadow': { link: '/etc/shadow' }, 'links/rel': { link: '../keep.secret' },
+    '.dockerignore': '*.secret\n!keep.secret\n**/tmp\n/only-root\n',
+    'a.secret': 's',
+    'keep.secret': 'k',
+    'x/tmp': 't',
+    'only-root': 'r',
+    'x/only-root': 'r2',
+    'links/shadow': { link: '/etc/shadow' },
+    'links/rel': { link: '../keep.secret' },
     Dockerfile: 'FROM base\nCOPY . /ctx/\n',
   });
   const r = build(dir, ['-t', 'ctx']);
@@ -150,7 +195,10 @@ test('context rules: .dockerignore, paths outside the context, symlinks copied a
   assert.match(ls, /^\.:\n\.dockerignore\nDockerfile\nkeep\.secret\nlinks\nx\n/);
   assert.match(ls, /\/etc\/shadow\n\.\.\/keep\.secret\nk$/);
   const cases: Array<[string, RegExp]> = [
-    ['COPY a.secret /', /file not found in build context or excluded by \.dockerignore: stat a\.secret: file does not exist/],
+    [
+      'COPY a.secret /',
+      /file not found in build context or excluded by \.dockerignore: stat a\.secret: file does not exist/,
+    ],
     ['COPY ../x /', /forbidden path outside the build context|not found in build context/],
     ['COPY links/shadow /s', /not found in build context/],
     ['COPY nothing* /', /no source files were specified/],
@@ -161,7 +209,11 @@ test('context rules: .dockerignore, paths outside the context, symlinks copied a
     const b = build(dir);
     assert.equal(b.code, 1, line);
     assert.match(b.stderr, re, line);
-    assert.match(b.stderr, /Dockerfile:2: (COPY failed: |When using COPY)/, 'the error names the file, line and instruction');
+    assert.match(
+      b.stderr,
+      /Dockerfile:2: (COPY failed: |When using COPY)/,
+      'the error names the file, line and instruction',
+    );
   }
   const outside = `${ctxs.root}/outside.Dockerfile`;
   fs.writeFileSync(outside, 'FROM base\nCOPY keep.secret /k\n');
@@ -173,18 +225,38 @@ test('context rules: .dockerignore, paths outside the context, symlinks copied a
 test('ADD extracts local archives (tar, gzip, bzip2, xz) keeping their owners; a plain file is copied; a malicious tar stays inside', () => {
   const src = context({ 'pkg/bin/tool': 'tool\n', 'pkg/etc/conf': 'conf\n' });
   const dir = context({ 'plain.txt': 'plain\n' });
-  for (const [name, flag] of [['p.tar', ''], ['p.tar.gz', 'z'], ['p.tar.bz2', 'j'], ['p.tar.xz', 'J']] as const) {
-    assert.equal(spawnSync('tar', [`-c${flag}f`, `${dir}/${name}`, '--owner=7', '--group=8', '-C', `${src}/pkg`, '.']).status, 0);
+  for (const [name, flag] of [
+    ['p.tar', ''],
+    ['p.tar.gz', 'z'],
+    ['p.tar.bz2', 'j'],
+    ['p.tar.xz', 'J'],
+  ] as const) {
+    assert.equal(
+      spawnSync('tar', [`-c${flag}f`, `${dir}/${name}`, '--owner=7', '--group=8', '-C', `${src}/pkg`, '.']).status,
+      0,
+    );
   }
-  fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nADD p.tar /t/\nADD p.tar.gz /z/\nADD p.tar.bz2 /j/\nADD p.tar.xz /x/\nADD plain.txt /p/\n');
+  fs.writeFileSync(
+    `${dir}/Dockerfile`,
+    'FROM base\nADD p.tar /t/\nADD p.tar.gz /z/\nADD p.tar.bz2 /j/\nADD p.tar.xz /x/\nADD plain.txt /p/\n',
+  );
   const r = build(dir, ['-t', 'add']);
   assert.equal(r.code, 0, r.stderr);
-  const out = runIn('add', 'for d in t z j x; do cat /$d/bin/tool; stat -c "%u:%g" /$d/etc/conf; done; cat /p/plain.txt');
+  const out = runIn(
+    'add',
+    'for d in t z j x; do cat /$d/bin/tool; stat -c "%u:%g" /$d/etc/conf; done; cat /p/plain.txt',
+  );
   assert.equal(out, 'tool\n7:8\n'.repeat(4) + 'plain\n');
   // hostile archives: members that climb out with ../, absolute names, a file written through a symlink to /etc
   const hostile: Array<[string, Parameters<typeof buildTar>[0]]> = [
     ['dotdot', [{ name: '../../../../../../tmp/berth-evil-dotdot', body: 'x' }]],
-    ['through-link', [{ name: 'esc', type: 'symlink', linkname: '/tmp' }, { name: 'esc/berth-evil-link', body: 'x' }]],
+    [
+      'through-link',
+      [
+        { name: 'esc', type: 'symlink', linkname: '/tmp' },
+        { name: 'esc/berth-evil-link', body: 'x' },
+      ],
+    ],
     ['hardlink', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }]],
   ];
   for (const [name, pieces] of hostile) {
@@ -192,9 +264,15 @@ test('ADD extracts local archives (tar, gzip, bzip2, xz) keeping their owners; a
     fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nADD ${name}.tar /e/\n`);
     const e = build(dir, ['-t', `evil-${name}`]);
     if (e.code !== 0) assert.match(e.stderr, /Dockerfile:2: ADD/, `${name}: a refusal names the step`);
-    else if (name === 'through-link') assert.equal(runIn(`evil-${name}`, 'readlink /e/esc; ls /tmp'), '/tmp\nberth-evil-link\n', 'confined: the link is followed inside the rootfs');
+    else if (name === 'through-link')
+      assert.equal(
+        runIn(`evil-${name}`, 'readlink /e/esc; ls /tmp'),
+        '/tmp\nberth-evil-link\n',
+        'confined: the link is followed inside the rootfs',
+      );
   }
-  for (const f of ['/tmp/berth-evil-dotdot', '/tmp/berth-evil-link']) assert.ok(!fs.existsSync(f), `${f}: nothing lands on the host`);
+  for (const f of ['/tmp/berth-evil-dotdot', '/tmp/berth-evil-link'])
+    assert.ok(!fs.existsSync(f), `${f}: nothing lands on the host`);
   fs.writeFileSync(`${dir}/absolute.tar`, buildTar([{ name: '/abs-berth-evil', body: 'x' }]));
   fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nADD absolute.tar /e/\n');
   const abs = build(dir, ['-t', 'evil-abs']);
@@ -205,7 +283,8 @@ test('ADD extracts local archives (tar, gzip, bzip2, xz) keeping their owners; a
 
 test('heredocs, ONBUILD triggers, FROM scratch, stdin Dockerfile and tar context, -q and --iidfile', () => {
   const dir = context({
-    Dockerfile: 'FROM base\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\nCOPY <<EOT /etc/greeting\nhi $HOME\nEOT\nONBUILD RUN echo triggered > /trig\n',
+    Dockerfile:
+      'FROM base\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\nCOPY <<EOT /etc/greeting\nhi $HOME\nEOT\nONBUILD RUN echo triggered > /trig\n',
   });
   const r = build(dir, ['-t', 'parent']);
   assert.equal(r.code, 0, r.stderr);
@@ -231,7 +310,9 @@ test('heredocs, ONBUILD triggers, FROM scratch, stdin Dockerfile and tar context
 test('a RUN is confined: it sees the image, not the host, and its writes land only in its layer', () => {
   const marker = `${ctxs.root}/host-marker`;
   fs.writeFileSync(marker, 'host');
-  const dir = context({ Dockerfile: `FROM base\nRUN test ! -e ${marker} && echo pwned > /etc/written && (echo x > /proc/sys/kernel/hostname 2>/dev/null || echo denied)\n` });
+  const dir = context({
+    Dockerfile: `FROM base\nRUN test ! -e ${marker} && echo pwned > /etc/written && (echo x > /proc/sys/kernel/hostname 2>/dev/null || echo denied)\n`,
+  });
   const r = build(dir, ['-t', 'confined']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^denied$/m);
@@ -241,7 +322,9 @@ test('a RUN is confined: it sees the image, not the host, and its writes land on
 });
 
 test('--progress tty: RUN output in a rolling window that is erased; on failure the whole step output is shown', () => {
-  const dir = context({ Dockerfile: 'FROM base\nRUN for i in 1 2 3 4 5 6 7 8 9; do echo line$i; done\nRUN echo bad; exit 2\n' });
+  const dir = context({
+    Dockerfile: 'FROM base\nRUN for i in 1 2 3 4 5 6 7 8 9; do echo line$i; done\nRUN echo bad; exit 2\n',
+  });
   const r = build(dir, ['--progress', 'tty']);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /\x1b\[2m  line9\x1b\[0m/);
@@ -255,11 +338,16 @@ test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreac
   const { spawn } = await import('node:child_process');
   const www = context({ 'file.txt': 'served\n' });
   const port = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral ports (32768-)
-  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', www], { stdio: 'ignore' });
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', www], {
+    stdio: 'ignore',
+  });
   try {
     let up = false;
     for (let i = 0; i < 200 && !up; i++) {
-      up = await fetch(`http://127.0.0.1:${port}/file.txt`).then(() => true, () => false);
+      up = await fetch(`http://127.0.0.1:${port}/file.txt`).then(
+        () => true,
+        () => false,
+      );
       if (!up) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(up, `the test's HTTP server listens on port ${port}`);
@@ -273,7 +361,10 @@ test('ADD of a URL: fetched (mode 0600, as Docker), cached by content; an unreac
     fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nADD http://127.0.0.1:${port + 1}/nothing.tar /x\n`);
     const bad = build(dir);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /Dockerfile:2: ADD failed: cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing\.tar: .*ECONNREFUSED/);
+    assert.match(
+      bad.stderr,
+      /Dockerfile:2: ADD failed: cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing\.tar: .*ECONNREFUSED/,
+    );
     fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nADD http://127.0.0.1:${port}/missing.txt /x\n`);
     assert.match(build(dir).stderr, /ADD failed: cannot fetch .*missing\.txt: HTTP 404/);
     fs.writeFileSync(`${dir}/Dockerfile`, `FROM base\nCOPY http://127.0.0.1:${port}/file.txt /x\n`);
@@ -287,27 +378,57 @@ test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by bert
   const { spawn, spawnSync } = await import('node:child_process');
   const www = context({ 'tls.txt': 'over tls\n' });
   const certs = context({});
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=berth-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', `${certs}/k.pem`, '-out', `${certs}/c.pem`], { encoding: 'utf8' });
+  const gen = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=berth-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      `${certs}/k.pem`,
+      '-out',
+      `${certs}/c.pem`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(gen.status, 0, gen.stderr);
   const port = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral ports (32768-)
-  const serve = 'import functools,http.server,ssl,sys\n'
-    + 'h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n'
-    + 's = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), h)\n'
-    + 'c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2] + "/c.pem", sys.argv[2] + "/k.pem")\n'
-    + 's.socket = c.wrap_socket(s.socket, server_side=True); s.serve_forever()\n';
+  const serve =
+    'import functools,http.server,ssl,sys\n' +
+    'h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n' +
+    's = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), h)\n' +
+    'c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[2] + "/c.pem", sys.argv[2] + "/k.pem")\n' +
+    's.socket = c.wrap_socket(s.socket, server_side=True); s.serve_forever()\n';
   const server = spawn('python3', ['-c', serve, String(port), certs, www], { stdio: 'ignore' });
   try {
     const net = await import('node:net');
     let up = false;
     for (let i = 0; i < 200 && !up; i++) {
-      up = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
+      up = await new Promise<boolean>((r) => {
+        const c = net.connect(port, '127.0.0.1', () => {
+          c.destroy();
+          r(true);
+        });
+        c.on('error', () => r(false));
+      });
       if (!up) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(up, `the test's TLS server listens on port ${port}`);
     const dir = context({ Dockerfile: `FROM base\nADD https://127.0.0.1:${port}/tls.txt /dl/\n` });
     const untrusted = berth(root, ['build', dir], { env: { NODE_EXTRA_CA_CERTS: '' } });
     assert.equal(untrusted.code, 1);
-    assert.match(untrusted.stderr, /ADD failed: cannot fetch https:\/\/127\.0\.0\.1:\d+\/tls\.txt: .*self[- ]signed certificate/);
+    assert.match(
+      untrusted.stderr,
+      /ADD failed: cannot fetch https:\/\/127\.0\.0\.1:\d+\/tls\.txt: .*self[- ]signed certificate/,
+    );
     const trusted = berth(root, ['build', '-t', 'tls', dir], { env: { NODE_EXTRA_CA_CERTS: `${certs}/c.pem` } });
     assert.equal(trusted.code, 0, trusted.stderr);
     assert.equal(runIn('tls', 'cat /dl/tls.txt'), 'over tls\n');
@@ -316,8 +437,10 @@ test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by bert
   }
 });
 
-test('RUN --network=host|none overrides the build\'s network for one step, and is part of its cache key', () => {
-  const dir = context({ Dockerfile: 'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN ls /sys/class/net > /none-net\n' });
+test("RUN --network=host|none overrides the build's network for one step, and is part of its cache key", () => {
+  const dir = context({
+    Dockerfile: 'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN ls /sys/class/net > /none-net\n',
+  });
   const r = build(dir, ['-t', 'net']);
   assert.equal(r.code, 0, r.stderr);
   const out = runIn('net', 'cat /host-net; echo --; cat /none-net');

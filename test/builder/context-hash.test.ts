@@ -20,7 +20,18 @@ after(() => scope.dispose());
 
 /** Each COPY's sources; one instruction per line. */
 const COPIES = [
-  ['a.txt'], ['d'], ['a.txt', 'b.txt'], ['special.bin'], ['link'], ['empty'], ['dlink'], ['d/*'], ['hl'], ['*.txt'], ['evil'], ['.'],
+  ['a.txt'],
+  ['d'],
+  ['a.txt', 'b.txt'],
+  ['special.bin'],
+  ['link'],
+  ['empty'],
+  ['dlink'],
+  ['d/*'],
+  ['hl'],
+  ['*.txt'],
+  ['evil'],
+  ['.'],
 ];
 const DOCKERFILE = `FROM scratch\n${COPIES.map((s, i) => `COPY ${s.join(' ')} /c${i}/\n`).join('')}`;
 
@@ -29,7 +40,11 @@ let ctxDir: string;
 const CLI20 = '/usr/bin/docker';
 
 function makeContext(dir: string): void {
-  const put = (p: string, data: string, mode = 0o644) => { fs.mkdirSync(join(dir, p, '..'), { recursive: true }); fs.writeFileSync(join(dir, p), data); fs.chmodSync(join(dir, p), mode); };
+  const put = (p: string, data: string, mode = 0o644) => {
+    fs.mkdirSync(join(dir, p, '..'), { recursive: true });
+    fs.writeFileSync(join(dir, p), data);
+    fs.chmodSync(join(dir, p), mode);
+  };
   put('Dockerfile', DOCKERFILE);
   put('.dockerignore', 'ignored\n*.log\n');
   put('a.txt', 'hello\n');
@@ -58,26 +73,33 @@ function dockerHashes(cli: string, args: string[], input?: Buffer): string[] {
   assert.equal(r.code, 0, r.stderr);
   const id = r.stdout.trim().split('\n').pop()!;
   const hist = runOk(cli, ['history', '--no-trunc', '--format', '{{.CreatedBy}}', id], { env });
-  return hist.split('\n').filter((l) => l.includes(' COPY ')).reverse().map((l) => /COPY (\S+) in /.exec(l)![1]!);
+  return hist
+    .split('\n')
+    .filter((l) => l.includes(' COPY '))
+    .reverse()
+    .map((l) => /COPY (\S+) in /.exec(l)![1]!);
 }
 
 async function berthHashes(ctx: Awaited<ReturnType<typeof openContext>>): Promise<string[]> {
   const out: string[] = [];
   for (const srcs of COPIES) {
     const ms = [];
-    for (const s of srcs) ms.push(...await resolveSources(ctx, s));
+    for (const s of srcs) ms.push(...(await resolveSources(ctx, s)));
     out.push(hashSources(ms));
   }
   return out;
 }
 
-before(() => {
-  const work = scope.tempDir('ctx-hash');
-  ctxDir = join(work, 'ctx');
-  fs.mkdirSync(ctxDir);
-  makeContext(ctxDir);
-  d = startDockerd(scope, 'ctxhash', join(work, 'docker'));
-}, { timeout: 300_000 });
+before(
+  () => {
+    const work = scope.tempDir('ctx-hash');
+    ctxDir = join(work, 'ctx');
+    fs.mkdirSync(ctxDir);
+    makeContext(ctxDir);
+    d = startDockerd(scope, 'ctxhash', join(work, 'docker'));
+  },
+  { timeout: 300_000 },
+);
 
 test('dir context: hashes equal dockerd 20.10 + docker CLI 20.10', async () => {
   const want = dockerHashes(CLI20, [ctxDir]);
@@ -87,7 +109,10 @@ test('dir context: hashes equal dockerd 20.10 + docker CLI 20.10', async () => {
 
 test('dir context: hashes equal dockerd 20.10 + the 28.x CLI (no type bits in modes)', async (t) => {
   const r = run('docker', ['--version']);
-  if (r.code !== 0 || /20\.10/.test(r.stdout)) { t.skip('no newer docker CLI on PATH'); return; }
+  if (r.code !== 0 || /20\.10/.test(r.stdout)) {
+    t.skip('no newer docker CLI on PATH');
+    return;
+  }
   const want = dockerHashes('docker', [ctxDir]);
   const ctx = await openContext({ dir: ctxDir }, {}, { modeTypeBits: false });
   assert.deepEqual(await berthHashes(ctx), want);
@@ -105,7 +130,7 @@ test('tar context (GNU tar, "./" names, owners kept, gzip): hashes equal dockerd
   }
 });
 
-test('dockerd\'s COPY errors are berth\'s messages', async () => {
+test("dockerd's COPY errors are berth's messages", async () => {
   const ctx = await openContext({ dir: ctxDir });
   for (const src of ['missing.txt', '../x', '/../../etc/passwd', 'ignored', 'evil/shadow', 'a.txt/x', 'nomatch*']) {
     const df = join(ctxDir, '..', `Dockerfile.err`);

@@ -23,22 +23,44 @@ function dir(files: Record<string, string | { link: string } | null>): string {
   fs.mkdirSync(d);
   for (const [p, v] of Object.entries(files)) {
     const full = join(d, p);
-    if (v === null) { fs.mkdirSync(full, { recursive: true }); continue; }
+    if (v === null) {
+      fs.mkdirSync(full, { recursive: true });
+      continue;
+    }
     fs.mkdirSync(join(full, '..'), { recursive: true });
-    if (typeof v === 'string') fs.writeFileSync(full, v); else fs.symlinkSync(v.link, full);
+    if (typeof v === 'string') fs.writeFileSync(full, v);
+    else fs.symlinkSync(v.link, full);
   }
   return d;
 }
 
-interface Member { name: string; type?: 'file' | 'dir' | 'symlink' | 'link'; body?: string; linkname?: string }
+interface Member {
+  name: string;
+  type?: 'file' | 'dir' | 'symlink' | 'link';
+  body?: string;
+  linkname?: string;
+}
 function tar(members: Member[]): Buffer {
   const parts: Buffer[] = [];
   for (const m of members) {
     const body = Buffer.from(m.body ?? '');
-    parts.push(encodeHeader({
-      name: m.name, linkname: m.linkname ?? '', type: m.type ?? 'file', mode: m.type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0,
-      size: body.length, mtime: 1_000_000_000, uname: '', gname: '', devmajor: 0, devminor: 0, xattrs: new Map(),
-    }));
+    parts.push(
+      encodeHeader({
+        name: m.name,
+        linkname: m.linkname ?? '',
+        type: m.type ?? 'file',
+        mode: m.type === 'dir' ? 0o755 : 0o644,
+        uid: 0,
+        gid: 0,
+        size: body.length,
+        mtime: 1_000_000_000,
+        uname: '',
+        gname: '',
+        devmajor: 0,
+        devminor: 0,
+        xattrs: new Map(),
+      }),
+    );
     parts.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
@@ -61,41 +83,74 @@ test('dir context: Dockerfile lookup, -f outside, lowercase fallback, errors', a
   const o = await open({ 'a.txt': 'a' }, { path: outside });
   assert.equal(o.dockerfileText, 'FROM y\n');
   assert.equal(o.dockerfileName, outside);
-  await assert.rejects(open({ 'a.txt': 'a' }), /unable to evaluate symlinks in Dockerfile path: lstat .*\/Dockerfile: ENOENT/);
+  await assert.rejects(
+    open({ 'a.txt': 'a' }),
+    /unable to evaluate symlinks in Dockerfile path: lstat .*\/Dockerfile: ENOENT/,
+  );
   await assert.rejects(open({ Dockerfile: '' }), /the Dockerfile \(Dockerfile\) cannot be empty/);
   await assert.rejects(openContext({ dir: join(TMP, 'nope') }), /unable to prepare context: path ".*nope" not found/);
 });
 
 test('dir context: .dockerignore hides files, an ignored Dockerfile and .dockerignore too; Dockerfile.dockerignore is not read', async () => {
   const c = await open({
-    Dockerfile: DF, '.dockerignore': 'secret\n*.log\nDockerfile\n.dockerignore\nvendor\n!vendor/keep\n', 'Dockerfile.dockerignore': 'a.txt\n',
-    'a.txt': 'a', secret: 's', 'x.log': 'l', 'sub/y.log': 'l', 'vendor/keep': 'k', 'vendor/drop': 'd',
+    Dockerfile: DF,
+    '.dockerignore': 'secret\n*.log\nDockerfile\n.dockerignore\nvendor\n!vendor/keep\n',
+    'Dockerfile.dockerignore': 'a.txt\n',
+    'a.txt': 'a',
+    secret: 's',
+    'x.log': 'l',
+    'sub/y.log': 'l',
+    'vendor/keep': 'k',
+    'vendor/drop': 'd',
   });
   const present = [...c.tree.walk('')].map((e) => e.rel);
   assert.deepEqual(present, ['', 'Dockerfile.dockerignore', 'a.txt', 'sub', 'sub/y.log', 'vendor', 'vendor/keep']);
   assert.equal(c.tree.get('vendor')!.st, undefined, 'an excluded dir is only a parent');
   for (const src of ['secret', 'x.log', 'Dockerfile', '.dockerignore', 'vendor/drop']) {
-    await assert.rejects(resolveSources(c, src), { code: 'copy_not_found', message: `file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist` });
+    await assert.rejects(resolveSources(c, src), {
+      code: 'copy_not_found',
+      message: `file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`,
+    });
   }
   assert.deepEqual(await rels(c, 'vendor/keep'), ['vendor/keep']);
 });
 
 test('COPY sources: cleaning, absolute = relative, escapes refused, wildcards, symlinks inside only', async () => {
   const c = await open({
-    Dockerfile: DF, 'a.txt': 'a', 'b.txt': 'b', 'd/x': 'x', 'd/sub/y': 'y', 'e': null,
-    link: { link: 'a.txt' }, abslink: { link: '/a.txt' }, shadow: { link: '/etc/shadow' }, up: { link: '../../../../etc' },
-    dlink: { link: 'd' }, loop: { link: 'loop' },
+    Dockerfile: DF,
+    'a.txt': 'a',
+    'b.txt': 'b',
+    'd/x': 'x',
+    'd/sub/y': 'y',
+    e: null,
+    link: { link: 'a.txt' },
+    abslink: { link: '/a.txt' },
+    shadow: { link: '/etc/shadow' },
+    up: { link: '../../../../etc' },
+    dlink: { link: 'd' },
+    loop: { link: 'loop' },
   });
   const rows: Array<[string, string[] | RegExp]> = [
-    ['a.txt', ['a.txt']], ['./a.txt', ['a.txt']], ['/a.txt', ['a.txt']], ['d/../a.txt', ['a.txt']], ['.', ['']],
-    ['*.txt', ['a.txt', 'b.txt']], ['d/*', ['d/sub', 'd/x']], ['[ab].txt', ['a.txt', 'b.txt']], ['nomatch*', []], ['[', []],
+    ['a.txt', ['a.txt']],
+    ['./a.txt', ['a.txt']],
+    ['/a.txt', ['a.txt']],
+    ['d/../a.txt', ['a.txt']],
+    ['.', ['']],
+    ['*.txt', ['a.txt', 'b.txt']],
+    ['d/*', ['d/sub', 'd/x']],
+    ['[ab].txt', ['a.txt', 'b.txt']],
+    ['nomatch*', []],
+    ['[', []],
     ['dlink/x', ['dlink/x']],
     ['../x', /: forbidden path outside the build context: \.\.\/x \(\)$/],
     ['/../../etc/passwd', /: forbidden path outside the build context: \.\.\/\.\.\/etc\/passwd \(\)$/],
     ['d/../../x', /: forbidden path outside the build context: d\/\.\.\/\.\.\/x \(\)$/],
     ['a.txt/x', /: forbidden path outside the build context: a\.txt\/x \(\)$/],
     ['loop', /: forbidden path outside the build context: loop \(\)$/],
-    ['/etc/passwd', /: file not found in build context or excluded by \.dockerignore: stat etc\/passwd: file does not exist$/],
+    [
+      '/etc/passwd',
+      /: file not found in build context or excluded by \.dockerignore: stat etc\/passwd: file does not exist$/,
+    ],
     ['shadow', /: file not found .*: stat shadow: file does not exist$/],
     ['up/passwd', /: file not found .*: stat up\/passwd: file does not exist$/],
   ];
@@ -112,7 +167,7 @@ test('COPY sources: cleaning, absolute = relative, escapes refused, wildcards, s
   assert.equal(dl!.hostPath, join(c.root, 'd'));
   assert.equal(dl!.hash, (await resolveSources(c, 'd'))[0]!.hash);
   assert.throws(() => hashSources([]), /^BerthError: no source files were specified$|no source files were specified/);
-  const two = [...await resolveSources(c, 'a.txt'), ...await resolveSources(c, 'b.txt')];
+  const two = [...(await resolveSources(c, 'a.txt')), ...(await resolveSources(c, 'b.txt'))];
   assert.match(hashSources(two), /^multi:[0-9a-f]{64}$/);
   assert.equal(hashSources(two.slice(0, 1)), two[0]!.hash);
 });
@@ -120,33 +175,60 @@ test('COPY sources: cleaning, absolute = relative, escapes refused, wildcards, s
 const compressors: Array<[string, (b: Buffer) => Buffer]> = [
   ['plain', (b) => b],
   ['gzip', (b) => gzipSync(b)],
-  ...(['bzip2', 'xz', 'zstd'] as const).map((p): [string, (b: Buffer) => Buffer] => [p, (b) => spawnSync(p, ['-c'], { input: b }).stdout]),
+  ...(['bzip2', 'xz', 'zstd'] as const).map((p): [string, (b: Buffer) => Buffer] => [
+    p,
+    (b) => spawnSync(p, ['-c'], { input: b }).stdout,
+  ]),
 ];
 
 test('tar context: every compression, Dockerfile in the tar, hashes as for the same dir', async () => {
-  const bytes = tar([{ name: 'Dockerfile', body: DF }, { name: 'a.txt', body: 'a' }, { name: 'd/', type: 'dir' }, { name: 'd/x', body: 'x' }]);
+  const bytes = tar([
+    { name: 'Dockerfile', body: DF },
+    { name: 'a.txt', body: 'a' },
+    { name: 'd/', type: 'dir' },
+    { name: 'd/x', body: 'x' },
+  ]);
   for (const [kind, z] of compressors) {
     const c = await openTar(z(bytes));
     try {
       assert.equal(c.dockerfileText, DF, kind);
-      assert.deepEqual([...c.tree.walk('')].map((e) => e.rel), ['', 'Dockerfile', 'a.txt', 'd', 'd/x'], kind);
+      assert.deepEqual(
+        [...c.tree.walk('')].map((e) => e.rel),
+        ['', 'Dockerfile', 'a.txt', 'd', 'd/x'],
+        kind,
+      );
       assert.match((await resolveSources(c, 'a.txt'))[0]!.hash, /^file:[0-9a-f]{64}$/);
     } finally {
       await c.dispose();
     }
     assert.equal(fs.existsSync(c.root), false, 'dispose removes the temp dir');
   }
-  await assert.rejects(openTar(tar([{ name: 'a.txt', body: 'a' }])), /^BerthError: Cannot locate specified Dockerfile: Dockerfile$|Cannot locate specified Dockerfile: Dockerfile/);
-  await assert.rejects(openTar(tar([{ name: 'a.txt', body: 'a' }]), { path: 'sub/DF' }), /Cannot locate specified Dockerfile: sub\/DF/);
+  await assert.rejects(
+    openTar(tar([{ name: 'a.txt', body: 'a' }])),
+    /^BerthError: Cannot locate specified Dockerfile: Dockerfile$|Cannot locate specified Dockerfile: Dockerfile/,
+  );
+  await assert.rejects(
+    openTar(tar([{ name: 'a.txt', body: 'a' }]), { path: 'sub/DF' }),
+    /Cannot locate specified Dockerfile: sub\/DF/,
+  );
   const lower = await openTar(tar([{ name: 'dockerfile', body: DF }]));
   assert.equal(lower.dockerfileName, 'dockerfile');
   await lower.dispose();
 });
 
 test('tar context: .dockerignore removes only an ignored Dockerfile and itself (dockerd), not other files', async () => {
-  const c = await openTar(tar([{ name: 'Dockerfile', body: DF }, { name: '.dockerignore', body: 'Dockerfile\n.dockerignore\nsecret\n' }, { name: 'secret', body: 's' }]));
+  const c = await openTar(
+    tar([
+      { name: 'Dockerfile', body: DF },
+      { name: '.dockerignore', body: 'Dockerfile\n.dockerignore\nsecret\n' },
+      { name: 'secret', body: 's' },
+    ]),
+  );
   try {
-    assert.deepEqual([...c.tree.walk('')].map((e) => e.rel), ['', 'secret']);
+    assert.deepEqual(
+      [...c.tree.walk('')].map((e) => e.rel),
+      ['', 'secret'],
+    );
     assert.equal(fs.existsSync(join(c.root, 'Dockerfile')), false);
   } finally {
     await c.dispose();
@@ -157,11 +239,22 @@ test('tar context: hostile archives are refused or confined, never touching the 
   const hostile: Array<[string, Member[], RegExp | ((c: BuildContext) => void)]> = [
     ['../ name', [{ name: '../evil', body: 'x' }], /outside of/],
     ['a/../../ name', [{ name: 'a/../../evil', body: 'x' }], /outside of/],
-    ['absolute name is confined', [{ name: '/etc/evil-berth', body: 'x' }], (c) => {
-      assert.equal(fs.readFileSync(join(c.root, 'etc/evil-berth'), 'utf8'), 'x');
-      assert.equal(fs.existsSync('/etc/evil-berth'), false);
-    }],
-    ['symlink then a file through it', [{ name: 'l', type: 'symlink', linkname: '/tmp' }, { name: 'l/evil-berth', body: 'x' }], /ENOTDIR|not a directory/],
+    [
+      'absolute name is confined',
+      [{ name: '/etc/evil-berth', body: 'x' }],
+      (c) => {
+        assert.equal(fs.readFileSync(join(c.root, 'etc/evil-berth'), 'utf8'), 'x');
+        assert.equal(fs.existsSync('/etc/evil-berth'), false);
+      },
+    ],
+    [
+      'symlink then a file through it',
+      [
+        { name: 'l', type: 'symlink', linkname: '/tmp' },
+        { name: 'l/evil-berth', body: 'x' },
+      ],
+      /ENOTDIR|not a directory/,
+    ],
     ['hardlink to /etc/shadow', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }], /ENOENT|no such file/],
     ['hardlink climbing out', [{ name: 'h', type: 'link', linkname: '../../etc/shadow' }], /outside of/],
   ];
@@ -171,11 +264,18 @@ test('tar context: hostile archives are refused or confined, never touching the 
       await assert.rejects(openTar(bytes), want, what);
     } else {
       const c = await openTar(bytes);
-      try { want(c); } finally { await c.dispose(); }
+      try {
+        want(c);
+      } finally {
+        await c.dispose();
+      }
     }
   }
   assert.equal(fs.existsSync('/tmp/evil-berth'), false);
-  assert.deepEqual(fs.readdirSync(TMP).filter((n) => n === 'evil'), []);
+  assert.deepEqual(
+    fs.readdirSync(TMP).filter((n) => n === 'evil'),
+    [],
+  );
 });
 
 test('a context symlink to /etc/shadow: COPY of it fails, a dir holding it hashes the link by its own name', async () => {
@@ -185,6 +285,17 @@ test('a context symlink to /etc/shadow: COPY of it fails, a dir holding it hashe
   assert.equal(d!.isDir, true);
   // the entries the builder copies: the link itself, never what it points to on the host
   const sub = [...c.tree.walk('d')];
-  assert.deepEqual(sub.map((e) => [e.rel, e.kind, e.linkname]), [['d', 'dir', ''], ['d/f', 'file', ''], ['d/shadow', 'symlink', '/etc/shadow']]);
-  assert.equal(c.tree.hash('d/shadow'), 'd/shadow', 'dockerd falls back to the path for a link leading nowhere in the context');
+  assert.deepEqual(
+    sub.map((e) => [e.rel, e.kind, e.linkname]),
+    [
+      ['d', 'dir', ''],
+      ['d/f', 'file', ''],
+      ['d/shadow', 'symlink', '/etc/shadow'],
+    ],
+  );
+  assert.equal(
+    c.tree.hash('d/shadow'),
+    'd/shadow',
+    'dockerd falls back to the path for a link leading nowhere in the context',
+  );
 });

@@ -4,11 +4,14 @@ import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { alive, berth, berthOk, BERTH, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 
-// A build ended by SIGINT or SIGTERM (Ctrl-C) leaves nothing of the step it interrupted, as dockerd does; a failed step keeps its container.
+// A build ended by SIGINT or SIGTERM (Ctrl-C) leaves nothing of the step it interrupted, as dockerd does; a failed step
+// keeps its container.
 const t = tempRoot('berth-build-int');
 const root = t.root;
 const ctxs = tempRoot('berth-build-int-ctx');
-before(() => { berthOk(root, ['image', 'from-host', 'base', 'sh', 'sleep', 'true', 'echo']); });
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', 'sh', 'sleep', 'true', 'echo']);
+});
 after(() => {
   t.remove();
   ctxs.remove();
@@ -27,7 +30,11 @@ function leftovers(marker: string): string[] {
   const out: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let cmd = '';
-    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
     if (alive(Number(pid)) && (cmd.includes(root) || cmd.includes(marker))) out.push(`${pid} ${cmd}`);
   }
   return out;
@@ -47,11 +54,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // the first step is cached by a build that ends normally: what is left after the interrupted one is compared to it
     berthOk(root, ['build', '-q', context('FROM base\nRUN echo first > /f\n')]);
     const before = snapshot();
-    const b = spawn(BERTH, ['--root', root, 'build', '--progress', 'plain', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const b = spawn(BERTH, ['--root', root, 'build', '--progress', 'plain', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    b.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    b.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    await waitFor(() => (leftovers(`sleep ${marker}`).some((p) => p.includes(`sleep ${marker}`) && !p.includes('/bin/sh')) ? true : undefined), 30000);
+    b.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    b.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitFor(
+      () =>
+        leftovers(`sleep ${marker}`).some((p) => p.includes(`sleep ${marker}`) && !p.includes('/bin/sh'))
+          ? true
+          : undefined,
+      30000,
+    );
     assert.match(out, /Step 3\/4 : RUN sleep/);
     b.kill(signal);
     const code = await new Promise<number | null>((r) => b.on('exit', (c) => r(c)));

@@ -20,11 +20,29 @@ test('from-host: an image whose layer runs the programs with only its own files 
   assert.deepEqual(inspect.RepoTags, ['mini:1']);
   assert.equal(inspect.GraphDriver.Name, 'overlay2');
   const diff = inspect.GraphDriver.Data.UpperDir as string;
-  for (const d of ['bin', 'dev', 'etc', 'home', 'lib', 'mnt', 'opt', 'proc', 'root', 'run', 'sbin', 'sys', 'tmp', 'usr', 'var']) {
+  for (const d of [
+    'bin',
+    'dev',
+    'etc',
+    'home',
+    'lib',
+    'mnt',
+    'opt',
+    'proc',
+    'root',
+    'run',
+    'sbin',
+    'sys',
+    'tmp',
+    'usr',
+    'var',
+  ]) {
     assert.ok(fs.existsSync(`${diff}/${d}`), `skeleton dir ${d}`);
   }
   assert.match(fs.readFileSync(`${diff}/etc/passwd`, 'utf8'), /^root:x:0:0:/);
-  const r = spawnSync('chroot', [diff, '/bin/sh', '-c', 'read l < /etc/group; echo hello from $l; ls /'], { encoding: 'utf8' });
+  const r = spawnSync('chroot', [diff, '/bin/sh', '-c', 'read l < /etc/group; echo hello from $l; ls /'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^hello from root:x:0:/);
   assert.match(r.stdout, /\bproc\b/);
@@ -35,13 +53,22 @@ test('images: table, -q, --no-trunc, --format, json, reference filter', () => {
   const table = berthOk(root, ['images']);
   const lines = table.trim().split('\n');
   assert.match(lines[0]!, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
-  assert.ok(lines.some((l) => /^mini\s+1\s+[a-f0-9]{12}\s+.*ago\s+\d/.test(l)), table);
-  assert.ok(lines.some((l) => /^other\/mini\s+2\s/.test(l)), table);
+  assert.ok(
+    lines.some((l) => /^mini\s+1\s+[a-f0-9]{12}\s+.*ago\s+\d/.test(l)),
+    table,
+  );
+  assert.ok(
+    lines.some((l) => /^other\/mini\s+2\s/.test(l)),
+    table,
+  );
   assert.equal(berthOk(root, ['images', '-q']).trim(), miniId.slice(7, 19));
   assert.match(berthOk(root, ['images', '--no-trunc']), new RegExp(miniId));
   assert.equal(berthOk(root, ['images', '--format', '{{.Repository}}:{{.Tag}}', 'mini']).trim(), 'mini:1');
   assert.equal(berthOk(root, ['images', '--filter', 'reference=other/*']).trim().split('\n').length, 2);
-  const json = berthOk(root, ['images', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l));
+  const json = berthOk(root, ['images', '--format', 'json'])
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(json.length, 2);
   assert.equal(json[0].ID, miniId.slice(7, 19));
 });
@@ -67,7 +94,17 @@ test('import with --change and --message; layer of identical content is stored o
     fs.writeFileSync(`${rootfs}/etc/os-release`, 'ID=test\n');
     const tarFile = `${rootfs}.tar.gz`;
     assert.equal(spawnSync('tar', ['-C', rootfs, '-czf', tarFile, '.']).status, 0);
-    const id1 = berthOk(root, ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV A=b', '-m', 'hello', tarFile, 'imp:1']).trim();
+    const id1 = berthOk(root, [
+      'import',
+      '--change',
+      'CMD ["/bin/sh"]',
+      '--change',
+      'ENV A=b',
+      '-m',
+      'hello',
+      tarFile,
+      'imp:1',
+    ]).trim();
     const id2 = berthOk(root, ['import', '-', 'imp:2'], { input: fs.readFileSync(tarFile) }).trim();
     assert.notEqual(id1, id2, 'different configs');
     const [i1] = JSON.parse(berthOk(root, ['image', 'inspect', 'imp:1']));
@@ -107,7 +144,10 @@ test('image prune removes dangling images; system df shows totals', () => {
   assert.match(all, /Deleted Images:/);
   assert.equal(berthOk(root, ['images', '-q']).trim(), '');
   assert.deepEqual(fs.readdirSync(`${root}/image/overlay2/layerdb/sha256`), []);
-  assert.deepEqual(fs.readdirSync(`${root}/overlay2`).filter((n) => n !== 'l'), []);
+  assert.deepEqual(
+    fs.readdirSync(`${root}/overlay2`).filter((n) => n !== 'l'),
+    [],
+  );
   assert.deepEqual(fs.readdirSync(`${root}/overlay2/l`), []);
 });
 

@@ -23,31 +23,84 @@ const servers: net.Server[] = [];
 let n = 0;
 
 /** A fresh directory for one case. */
-const caseDir = () => { const d = `${work}/case-${++n}`; fs.mkdirSync(d); return d; };
+const caseDir = () => {
+  const d = `${work}/case-${++n}`;
+  fs.mkdirSync(d);
+  return d;
+};
 
 /** What may stand at an output path, made for real; `cp`: the end of Docker's cp message for it. */
 const KINDS: Record<string, { make(p: string): Promise<void> | void; words: RegExp; cp?: RegExp }> = {
-  'character device': { make: (p) => void execFileSync('mknod', [p, 'c', '1', '3']), words: /cannot write to a character device file$/m, cp: /got a character device file$/m },
-  'block device': { make: (p) => void execFileSync('mknod', [p, 'b', '7', '200']), words: /cannot write to a block device file$/m, cp: /got a block device file$/m },
-  fifo: { make: (p) => void execFileSync('mkfifo', [p]), words: /cannot write to a named pipe \(FIFO\)$/m, cp: /got a named pipe \(FIFO\)$/m },
-  'unix socket': {
-    async make(p) { const s = net.createServer(); servers.push(s); s.listen(p); await once(s, 'listening'); },
-    words: /cannot write to a socket$/m, cp: /got a socket$/m,
+  'character device': {
+    make: (p) => void execFileSync('mknod', [p, 'c', '1', '3']),
+    words: /cannot write to a character device file$/m,
+    cp: /got a character device file$/m,
   },
-  directory: { make: (p) => { fs.mkdirSync(p); fs.writeFileSync(`${p}/keep`, 'keep\n'); }, words: /cannot write to a directory$/m },
-  'symlink to a device': { make: (p) => { execFileSync('mknod', [`${p}.dev`, 'c', '1', '3']); fs.symlinkSync(`${p}.dev`, p); }, words: /cannot write to a symbolic link directly$/m, cp: /got a character device file$/m },
-  'symlink to a regular file': { make: (p) => { fs.writeFileSync(`${p}.file`, 'mine\n'); fs.symlinkSync(`${p}.file`, p); }, words: /cannot write to a symbolic link directly$/m },
-  'dangling symlink': { make: (p) => fs.symlinkSync(`${p}.nowhere`, p), words: /cannot write to a symbolic link directly$/m },
+  'block device': {
+    make: (p) => void execFileSync('mknod', [p, 'b', '7', '200']),
+    words: /cannot write to a block device file$/m,
+    cp: /got a block device file$/m,
+  },
+  fifo: {
+    make: (p) => void execFileSync('mkfifo', [p]),
+    words: /cannot write to a named pipe \(FIFO\)$/m,
+    cp: /got a named pipe \(FIFO\)$/m,
+  },
+  'unix socket': {
+    async make(p) {
+      const s = net.createServer();
+      servers.push(s);
+      s.listen(p);
+      await once(s, 'listening');
+    },
+    words: /cannot write to a socket$/m,
+    cp: /got a socket$/m,
+  },
+  directory: {
+    make: (p) => {
+      fs.mkdirSync(p);
+      fs.writeFileSync(`${p}/keep`, 'keep\n');
+    },
+    words: /cannot write to a directory$/m,
+  },
+  'symlink to a device': {
+    make: (p) => {
+      execFileSync('mknod', [`${p}.dev`, 'c', '1', '3']);
+      fs.symlinkSync(`${p}.dev`, p);
+    },
+    words: /cannot write to a symbolic link directly$/m,
+    cp: /got a character device file$/m,
+  },
+  'symlink to a regular file': {
+    make: (p) => {
+      fs.writeFileSync(`${p}.file`, 'mine\n');
+      fs.symlinkSync(`${p}.file`, p);
+    },
+    words: /cannot write to a symbolic link directly$/m,
+  },
+  'dangling symlink': {
+    make: (p) => fs.symlinkSync(`${p}.nowhere`, p),
+    words: /cannot write to a symbolic link directly$/m,
+  },
 };
 
 /** Everything in a directory as it is: name, inode, type and mode, device number, size, mtime, content or link. */
 function state(dir: string): string[] {
-  return fs.readdirSync(dir).sort().map((name) => {
-    const p = `${dir}/${name}`;
-    const st = fs.lstatSync(p, { bigint: true });
-    const what = st.isFile() ? fs.readFileSync(p, 'hex') : st.isSymbolicLink() ? fs.readlinkSync(p) : st.isDirectory() ? state(p).join(';') : '';
-    return [name, st.ino, st.mode.toString(8), st.rdev, st.size, st.mtimeNs, what].join(' ');
-  });
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const p = `${dir}/${name}`;
+      const st = fs.lstatSync(p, { bigint: true });
+      const what = st.isFile()
+        ? fs.readFileSync(p, 'hex')
+        : st.isSymbolicLink()
+          ? fs.readlinkSync(p)
+          : st.isDirectory()
+            ? state(p).join(';')
+            : '';
+      return [name, st.ino, st.mode.toString(8), st.rdev, st.size, st.mtimeNs, what].join(' ');
+    });
 }
 
 /** berth fails with `code` and a message matching every pattern, and `dir` is as it was. */
@@ -86,8 +139,18 @@ after(() => {
 
 const WRITERS = [
   { name: 'save -o', args: (p: string) => ['save', '-o', p, 'base'], action: /failed to save image: /, mode: 0o600 },
-  { name: 'export -o', args: (p: string) => ['export', '-o', p, 'c1'], action: /failed to export container: /, mode: 0o600 },
-  { name: 'build --iidfile', args: (p: string) => ['build', '-q', '--iidfile', p, ctxDir], action: /failed to write the image ID file: /, mode: 0o644 },
+  {
+    name: 'export -o',
+    args: (p: string) => ['export', '-o', p, 'c1'],
+    action: /failed to export container: /,
+    mode: 0o600,
+  },
+  {
+    name: 'build --iidfile',
+    args: (p: string) => ['build', '-q', '--iidfile', p, ctxDir],
+    action: /failed to write the image ID file: /,
+    mode: 0o644,
+  },
 ];
 
 describe('save -o, export -o, build --iidfile', () => {
@@ -109,15 +172,31 @@ describe('save -o, export -o, build --iidfile', () => {
 
     test(`${w.name}: a missing directory and a file as directory get a message`, () => {
       const dir = caseDir();
-      refused(w.args(`${dir}/missing/sub/out`), dir, 1, w.action, new RegExp(`invalid output path: directory "${dir}/missing/sub" does not exist`));
+      refused(
+        w.args(`${dir}/missing/sub/out`),
+        dir,
+        1,
+        w.action,
+        new RegExp(`invalid output path: directory "${dir}/missing/sub" does not exist`),
+      );
       fs.writeFileSync(`${dir}/file`, 'x');
-      refused(w.args(`${dir}/file/out`), dir, 1, w.action, new RegExp(`invalid output path: "${dir}/file" is not a directory`));
-      for (const p of [`${dir}/new/`, `${dir}/file/`, `${dir}/.`]) refused(w.args(p), dir, 1, w.action, /cannot write to a directory/);
+      refused(
+        w.args(`${dir}/file/out`),
+        dir,
+        1,
+        w.action,
+        new RegExp(`invalid output path: "${dir}/file" is not a directory`),
+      );
+      for (const p of [`${dir}/new/`, `${dir}/file/`, `${dir}/.`])
+        refused(w.args(p), dir, 1, w.action, /cannot write to a directory/);
     });
 
     test(`${w.name}: a new path and a regular file are written whole, nothing beside them`, () => {
       const dir = caseDir();
-      fs.writeFileSync(`${dir}/old`, 'old content that is longer than an image id, so that a partial overwrite would show\n');
+      fs.writeFileSync(
+        `${dir}/old`,
+        'old content that is longer than an image id, so that a partial overwrite would show\n',
+      );
       fs.chmodSync(`${dir}/old`, 0o666);
       for (const name of ['new', 'old']) {
         const out = berthOk(root, w.args(`${dir}/${name}`));
@@ -126,7 +205,11 @@ describe('save -o, export -o, build --iidfile', () => {
         assert.equal(st.mode & 0o777, w.mode);
         const body = fs.readFileSync(`${dir}/${name}`);
         if (w.name.startsWith('build')) assert.equal(body.toString(), out.trim());
-        else assert.match(execFileSync('tar', ['tf', `${dir}/${name}`], { encoding: 'utf8' }), w.name.startsWith('save') ? /^manifest\.json$/m : /^f\.txt$/m);
+        else
+          assert.match(
+            execFileSync('tar', ['tf', `${dir}/${name}`], { encoding: 'utf8' }),
+            w.name.startsWith('save') ? /^manifest\.json$/m : /^f\.txt$/m,
+          );
       }
       assert.deepEqual(fs.readdirSync(dir).sort(), ['new', 'old']);
     });
@@ -144,7 +227,8 @@ describe('save -o, export -o, build --iidfile', () => {
 });
 
 describe('run and create --cidfile', () => {
-  const cidTaken = (p: string) => new RegExp(`container ID file found, make sure the other container isn't running or delete ${p}$`, 'm');
+  const cidTaken = (p: string) =>
+    new RegExp(`container ID file found, make sure the other container isn't running or delete ${p}$`, 'm');
 
   for (const cmd of [['create'], ['run', '-d']]) {
     const existing = { ...KINDS, 'regular file': { make: (p: string) => fs.writeFileSync(p, 'other\n'), words: /./ } };
@@ -160,7 +244,12 @@ describe('run and create --cidfile', () => {
 
     test(`${cmd.join(' ')} --cidfile: a missing directory gets a message`, () => {
       const dir = caseDir();
-      refused([...cmd, '--cidfile', `${dir}/no/cid`, 'base', 'sh'], dir, 125, new RegExp(`failed to create the container ID file: invalid output path: directory "${dir}/no" does not exist`));
+      refused(
+        [...cmd, '--cidfile', `${dir}/no/cid`, 'base', 'sh'],
+        dir,
+        125,
+        new RegExp(`failed to create the container ID file: invalid output path: directory "${dir}/no" does not exist`),
+      );
     });
 
     test(`${cmd.join(' ')} --cidfile: the new file holds the container's ID`, () => {
@@ -197,7 +286,13 @@ describe('cp CONTAINER:SRC HOSTPATH', () => {
     test(`onto a ${kind}: refused with Docker's message, left as it was`, async () => {
       const dir = caseDir();
       await k.make(`${dir}/out`);
-      refused(['cp', 'c1:/f.txt', `${dir}/out`], dir, 1, new RegExp(`invalid output path: "${dir}/out" must be a directory or a regular file: `), words);
+      refused(
+        ['cp', 'c1:/f.txt', `${dir}/out`],
+        dir,
+        1,
+        new RegExp(`invalid output path: "${dir}/out" must be a directory or a regular file: `),
+        words,
+      );
     });
   }
 
@@ -217,40 +312,68 @@ describe('cp CONTAINER:SRC HOSTPATH', () => {
     });
   }
 
-  test('a missing directory gets Docker\'s message', () => {
+  test("a missing directory gets Docker's message", () => {
     const dir = caseDir();
-    refused(['cp', 'c1:/f.txt', `${dir}/no/such/f`], dir, 1, new RegExp(`invalid output path: directory "${dir}/no/such" does not exist`));
+    refused(
+      ['cp', 'c1:/f.txt', `${dir}/no/such/f`],
+      dir,
+      1,
+      new RegExp(`invalid output path: directory "${dir}/no/such" does not exist`),
+    );
   });
 
-  test('a regular file is replaced, a new path made, a directory copied into (Docker\'s rules)', () => {
+  test("a regular file is replaced, a new path made, a directory copied into (Docker's rules)", () => {
     const dir = caseDir();
     fs.writeFileSync(`${dir}/reg`, 'old\n');
     fs.mkdirSync(`${dir}/into`);
     for (const dest of ['reg', 'new', 'into']) berthOk(root, ['cp', 'c1:/f.txt', `${dir}/${dest}`]);
-    for (const p of ['reg', 'new', 'into/f.txt']) assert.equal(fs.readFileSync(`${dir}/${p}`, 'utf8'), 'from the container\n');
+    for (const p of ['reg', 'new', 'into/f.txt'])
+      assert.equal(fs.readFileSync(`${dir}/${p}`, 'utf8'), 'from the container\n');
   });
 });
 
 function mountIdOf(name: string): string {
   const id = berthOk(root, ['inspect', '--format', '{{.Id}}', name]).trim();
-  return (JSON.parse(fs.readFileSync(`${root}/containers/${id}/config.v2.json`, 'utf8')) as { MountID: string }).MountID;
+  return (JSON.parse(fs.readFileSync(`${root}/containers/${id}/config.v2.json`, 'utf8')) as { MountID: string })
+    .MountID;
 }
 
 /** Names `pid` has open under `dir` (an O_TMPFILE file shows as "dir/#ino (deleted)"). */
 function openUnder(pid: number, dir: string): string[] {
   try {
-    return fs.readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.startsWith(`${dir}/`));
-  } catch { return []; }
+    return fs
+      .readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      })
+      .filter((l) => l.startsWith(`${dir}/`));
+  } catch {
+    return [];
+  }
 }
 
 /** Wait (polling closely) until `ready` holds, then send `sig`; the exit signal and output. */
-async function killWhen(child: ReturnType<typeof spawn>, ready: () => boolean, sig: NodeJS.Signals): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
+async function killWhen(
+  child: ReturnType<typeof spawn>,
+  ready: () => boolean,
+  sig: NodeJS.Signals,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d; });
-  child.stderr?.on('data', (d: Buffer) => { out += d; });
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d;
+  });
   const closed = once(child, 'close');
   let done = false;
-  void closed.then(() => { done = true; });
+  void closed.then(() => {
+    done = true;
+  });
   const end = Date.now() + 60000;
   while (!done && !ready() && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
   if (!done) child.kill(sig);
@@ -268,16 +391,26 @@ describe('ended by a signal mid-write: nothing is left', () => {
     berthOk(root, ['create', '--name', 'cbig', 'big', 'x']);
   });
 
-  for (const [name, args, sig] of [['save -o', ['save', '-o'], 'SIGINT'], ['export -o', ['export', '-o'], 'SIGTERM'], ['save -o (over a regular file)', ['save', '-o'], 'SIGTERM']] as const) {
+  for (const [name, args, sig] of [
+    ['save -o', ['save', '-o'], 'SIGINT'],
+    ['export -o', ['export', '-o'], 'SIGTERM'],
+    ['save -o (over a regular file)', ['save', '-o'], 'SIGTERM'],
+  ] as const) {
     test(`${name}: ${sig} while the file is being written`, async () => {
       const dir = caseDir();
       if (name.includes('regular')) fs.writeFileSync(`${dir}/out.tar`, 'previous\n');
       const before = state(dir);
-      const child = spawn(BERTH, ['--root', root, ...args, `${dir}/out.tar`, args[0] === 'save' ? 'big' : 'cbig'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(BERTH, ['--root', root, ...args, `${dir}/out.tar`, args[0] === 'save' ? 'big' : 'cbig'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const r = await killWhen(child, () => openUnder(child.pid!, dir).length > 0, sig);
       assert.equal(r.signal, sig, `berth was ended by the signal (not finished first): ${r.out}`);
       assert.deepEqual(state(dir), before, 'the directory is as it was');
-      assert.deepEqual(mountsUnder(`${root}/overlay2/${mountIdOf('cbig')}`), [], 'the union mounted for export is gone');
+      assert.deepEqual(
+        mountsUnder(`${root}/overlay2/${mountIdOf('cbig')}`),
+        [],
+        'the union mounted for export is gone',
+      );
     });
   }
 
@@ -288,7 +421,9 @@ describe('ended by a signal mid-write: nothing is left', () => {
         const { writeOutputFile } = await import(${JSON.stringify(new URL('../../src/storage/output-file.js', import.meta.url).href)});
         await writeOutputFile(process.argv[1], 'write', async (out) => { out.write('partial'); process.stdout.write('staged\\n'); await new Promise((r) => setInterval(() => {}, 1000)); }, { unnamed: false });
       `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, `${dir}/out`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, `${dir}/out`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const r = await killWhen(child, () => fs.readdirSync(dir).some((f) => f.startsWith('.tmp-out-')), sig);
       assert.equal(r.signal, sig, r.out);
       assert.deepEqual(fs.readdirSync(dir), []);
@@ -303,30 +438,65 @@ describe('the target changes while the file is written: checked again before it 
     test(`${how}: a fifo put at the path meanwhile is refused and kept`, async () => {
       const dir = caseDir();
       fs.writeFileSync(`${dir}/out`, 'regular at first\n');
-      await assert.rejects(writeOutputFile(`${dir}/out`, 'failed to save image', async (out) => {
-        out.write('data');
-        fs.rmSync(`${dir}/out`);
-        execFileSync('mkfifo', [`${dir}/out`]);
-      }, { unnamed }), /failed to save image: invalid output path ".*\/out": cannot write to a named pipe \(FIFO\)/);
+      await assert.rejects(
+        writeOutputFile(
+          `${dir}/out`,
+          'failed to save image',
+          async (out) => {
+            out.write('data');
+            fs.rmSync(`${dir}/out`);
+            execFileSync('mkfifo', [`${dir}/out`]);
+          },
+          { unnamed },
+        ),
+        /failed to save image: invalid output path ".*\/out": cannot write to a named pipe \(FIFO\)/,
+      );
       assert.ok(fs.lstatSync(`${dir}/out`).isFIFO());
       assert.deepEqual(fs.readdirSync(dir), ['out']);
     });
 
     test(`${how}: a device made at a new path meanwhile is refused and kept`, async () => {
       const dir = caseDir();
-      await assert.rejects(writeOutputFile(`${dir}/out`, 'failed to export container', async (out) => {
-        out.write('data');
-        execFileSync('mknod', [`${dir}/out`, 'c', '1', '3']);
-      }, { unnamed }), /cannot write to a character device file/);
+      await assert.rejects(
+        writeOutputFile(
+          `${dir}/out`,
+          'failed to export container',
+          async (out) => {
+            out.write('data');
+            execFileSync('mknod', [`${dir}/out`, 'c', '1', '3']);
+          },
+          { unnamed },
+        ),
+        /cannot write to a character device file/,
+      );
       assert.ok(fs.lstatSync(`${dir}/out`).isCharacterDevice());
       assert.deepEqual(fs.readdirSync(dir), ['out']);
     });
 
     test(`${how}: a failed producer leaves nothing; a regular file put meanwhile is replaced`, async () => {
       const dir = caseDir();
-      await assert.rejects(writeOutputFile(`${dir}/out`, 'x', async (out) => { out.write('data'); throw new Error('producer failed'); }, { unnamed }), /producer failed/);
+      await assert.rejects(
+        writeOutputFile(
+          `${dir}/out`,
+          'x',
+          async (out) => {
+            out.write('data');
+            throw new Error('producer failed');
+          },
+          { unnamed },
+        ),
+        /producer failed/,
+      );
       assert.deepEqual(fs.readdirSync(dir), []);
-      await writeOutputFile(`${dir}/out`, 'x', async (out) => { out.write('new'); fs.writeFileSync(`${dir}/out`, 'someone else'); }, { unnamed });
+      await writeOutputFile(
+        `${dir}/out`,
+        'x',
+        async (out) => {
+          out.write('new');
+          fs.writeFileSync(`${dir}/out`, 'someone else');
+        },
+        { unnamed },
+      );
       assert.equal(fs.readFileSync(`${dir}/out`, 'utf8'), 'new');
       writeOutputFileSync(`${dir}/out2`, 'x', 'sync', { unnamed, mode: 0o640 });
       assert.equal(fs.statSync(`${dir}/out2`).mode & 0o777, 0o640);

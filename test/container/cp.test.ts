@@ -27,7 +27,11 @@ const MTIME = 1600000000;
 
 const ok = (args: string[], input?: Buffer | string) => berthOk(root, args, { input });
 const cp = (args: string[], input?: Buffer | string): RunResult => berth(root, ['cp', ...args], { input });
-const cpOk = (args: string[], input?: Buffer | string) => { const r = cp(args, input); assert.equal(r.code, 0, `cp ${args.join(' ')}: ${r.stderr}`); return r.stdout; };
+const cpOk = (args: string[], input?: Buffer | string) => {
+  const r = cp(args, input);
+  assert.equal(r.code, 0, `cp ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
 const cpFails = (args: string[], re: RegExp, input?: Buffer | string) => {
   const r = cp(args, input);
   assert.equal(r.code, 1, `cp ${args.join(' ')} should fail, printed ${r.stdout}${r.stderr}`);
@@ -49,7 +53,15 @@ function snapshot(dir: string): string[] {
   const walk = (p: string, rel: string) => {
     const st = fs.lstatSync(p, { bigint: true });
     const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
-    const parts = [rel, type, (st.mode & 0o7777n).toString(8), `${st.uid}:${st.gid}`, `nlink=${st.nlink}`, `mtime=${st.mtimeNs}`, `ctime=${st.ctimeNs}`];
+    const parts = [
+      rel,
+      type,
+      (st.mode & 0o7777n).toString(8),
+      `${st.uid}:${st.gid}`,
+      `nlink=${st.nlink}`,
+      `mtime=${st.mtimeNs}`,
+      `ctime=${st.ctimeNs}`,
+    ];
     if (type === 'file') parts.push(fs.readFileSync(p, 'utf8'));
     if (type === 'symlink') parts.push(`-> ${fs.readlinkSync(p)}`);
     out.push(parts.join(' '));
@@ -64,12 +76,24 @@ function members(tar: Buffer): string[][] {
   const out: string[][] = [];
   let cur: { h: TarHeader; body: Buffer[] } | undefined;
   const p = new TarParser({
-    raw() { /* not needed */ },
-    entry(h) { cur = { h, body: [] }; },
-    body(b) { cur!.body.push(Buffer.from(b)); },
+    raw() {
+      /* not needed */
+    },
+    entry(h) {
+      cur = { h, body: [] };
+    },
+    body(b) {
+      cur!.body.push(Buffer.from(b));
+    },
     entryEnd() {
       const { h, body } = cur!;
-      out.push([h.name, h.type, (h.mode & 0o7777).toString(8), `${h.uid}:${h.gid}`, h.type === 'file' ? Buffer.concat(body).toString() : h.linkname]);
+      out.push([
+        h.name,
+        h.type,
+        (h.mode & 0o7777).toString(8),
+        `${h.uid}:${h.gid}`,
+        h.type === 'file' ? Buffer.concat(body).toString() : h.linkname,
+      ]);
     },
   });
   p.write(tar);
@@ -177,9 +201,11 @@ for (const mode of ['running', 'stopped'] as const) {
     before(() => {
       if (mode === 'running') {
         const id = ok(['run', '-d', '--name', c, 'base', 'sleep', '600']).trim();
-        monitors.add((JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid);
-      }
-      else ok(['create', '--name', c, 'base', 'cat', '/hello-at-start']);
+        monitors.add(
+          (JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number })
+            .MonitorPid,
+        );
+      } else ok(['create', '--name', c, 'base', 'cat', '/hello-at-start']);
       up = upper(c);
       fs.mkdirSync(out);
       assert.equal(ok(['inspect', '--format', '{{.State.Running}}', c]).trim(), String(mode === 'running'));
@@ -200,7 +226,11 @@ for (const mode of ['running', 'stopped'] as const) {
       cpOk([H.file, `${c}:/hello-at-start`]);
       assert.equal(fs.readFileSync(inCtr('/hello-at-start'), 'utf8'), 'hello\n');
       cpOk([H.owned, `${c}:/hello-at-start`]);
-      assert.equal(fs.readFileSync(inCtr('/hello-at-start'), 'utf8'), 'owned\n', 'an existing file is replaced, keeping the destination name');
+      assert.equal(
+        fs.readFileSync(inCtr('/hello-at-start'), 'utf8'),
+        'owned\n',
+        'an existing file is replaced, keeping the destination name',
+      );
       cpOk([H.file, `${c}:/hello-at-start`]);
       cpOk([H.file, `${c}:tmp/relative.txt`]);
       assert.ok(stat('/tmp/relative.txt').isFile(), 'container paths are relative to /');
@@ -243,19 +273,26 @@ for (const mode of ['running', 'stopped'] as const) {
       assert.ok(stat('/t2/sub/b.sh').isFile());
       cpFails([H.dir, `${c}:/hello-at-start`], /cannot copy directory/);
       fs.mkdirSync(`${work}/dod/tree/a.txt`, { recursive: true });
-      cpFails([`${work}/dod/tree`, `${c}:/t1`], /cannot overwrite non-directory "cp-\w+:\/t1\/tree\/a.txt" with directory/);
+      cpFails(
+        [`${work}/dod/tree`, `${c}:/t1`],
+        /cannot overwrite non-directory "cp-\w+:\/t1\/tree\/a.txt" with directory/,
+      );
     });
 
     test('-L follows a symlink source; without it the symlink itself is copied', () => {
       cpOk([H.link, `${c}:/tmp/l1`]);
       assert.equal(fs.readlinkSync(inCtr('/tmp/l1')), 'hello.txt');
       cpOk(['-L', H.link, `${c}:/tmp`]);
-      assert.equal(fs.readFileSync(inCtr('/tmp/link-to-hello'), 'utf8'), 'hello\n', '-L: the target, under the link name');
+      assert.equal(
+        fs.readFileSync(inCtr('/tmp/link-to-hello'), 'utf8'),
+        'hello\n',
+        '-L: the target, under the link name',
+      );
       cpOk([`${H.dirlink}/`, `${c}:/tmp/dl`]);
       assert.ok(stat('/tmp/dl/a.txt').isFile(), 'a trailing "/" follows a symlink to a dir');
     });
 
-    test('file from a container: into a dir, to a new name, over a file; mode and mtime kept; owner: the invoking user, or the container\'s with -a', () => {
+    test("file from a container: into a dir, to a new name, over a file; mode and mtime kept; owner: the invoking user, or the container's with -a", () => {
       fs.mkdirSync(`${out}/f`, { recursive: true });
       cpOk([`${c}:/tmp/hello.txt`, `${out}/f`]);
       const st = fs.statSync(`${out}/f/hello.txt`);
@@ -266,7 +303,10 @@ for (const mode of ['running', 'stopped'] as const) {
       assert.equal(fs.readFileSync(`${out}/f/renamed`, 'utf8'), 'hello\n');
       cpOk([`${c}:/tmp/owned-a`, `${out}/f/renamed`]);
       assert.equal(fs.readFileSync(`${out}/f/renamed`, 'utf8'), 'owned\n');
-      assert.deepEqual([fs.statSync(`${out}/f/renamed`).uid, fs.statSync(`${out}/f/renamed`).gid], [process.getuid!(), process.getgid!()]);
+      assert.deepEqual(
+        [fs.statSync(`${out}/f/renamed`).uid, fs.statSync(`${out}/f/renamed`).gid],
+        [process.getuid!(), process.getgid!()],
+      );
       cpOk(['-a', `${c}:/tmp/owned-a`, `${out}/f/kept`]);
       assert.deepEqual([fs.statSync(`${out}/f/kept`).uid, fs.statSync(`${out}/f/kept`).gid], [1234, 5678]);
       cpFails([`${c}:/tmp/hello.txt`, `${out}/f/missing/`], /no such directory/);
@@ -304,7 +344,9 @@ for (const mode of ['running', 'stopped'] as const) {
       assert.ok(m.some((e) => e[0] === 't1/sub/b.sh' && e[2] === '4755' && e[4] === '#!/bin/sh\n'));
       assert.ok(m.some((e) => e[0] === 't1/out-link' && e[1] === 'symlink' && e[4] === `${canary}/secret`));
       assert.ok(m.some((e) => e[0] === 't1/sub/a-hard' && e[1] === 'link' && e[4] === 't1/a.txt'));
-      assert.deepEqual(members(cpTar([`${c}:/tmp/owned-a`, '-'])), [['owned-a', 'file', '644', '1234:5678', 'owned\n']]);
+      assert.deepEqual(members(cpTar([`${c}:/tmp/owned-a`, '-'])), [
+        ['owned-a', 'file', '644', '1234:5678', 'owned\n'],
+      ]);
       const dot = members(cpTar([`${c}:/t1/.`, '-']));
       assert.equal(dot[0]![0], './');
       assert.ok(dot.some((e) => e[0] === 'sub/b.sh'));
@@ -312,8 +354,10 @@ for (const mode of ['running', 'stopped'] as const) {
 
     test('"-" as SRC: a tar from stdin extracted into a directory; root-owned unless -a; gzip accepted', () => {
       const tar = makeTar([
-        [hdr('x/', { type: 'dir', mode: 0o711 })], [hdr('x/f', { mode: 0o604, uid: 77, gid: 88 }), 'from tar\n'],
-        [hdr('x/l', { type: 'symlink', linkname: '/etc/passwd' })], [hdr('./top', { mtime: MTIME }), 'top\n'],
+        [hdr('x/', { type: 'dir', mode: 0o711 })],
+        [hdr('x/f', { mode: 0o604, uid: 77, gid: 88 }), 'from tar\n'],
+        [hdr('x/l', { type: 'symlink', linkname: '/etc/passwd' })],
+        [hdr('./top', { mtime: MTIME }), 'top\n'],
       ]);
       cpFails(['-', `${c}:/nope`], /destination "cp-\w+:\/nope" must be a directory/, tar);
       cpFails(['-', `${c}:/hello-at-start`], /must be a directory/, tar);
@@ -357,11 +401,18 @@ for (const mode of ['running', 'stopped'] as const) {
       cpFails([`${c}:/dest/abs/secret`, `${out}/stolen`], /Could not find the file \/dest\/abs\/secret in container/);
       cpFails([`${c}:/dest/rel/dir/victim`, `${out}/stolen`], /Could not find the file/);
       cpOk(['-L', `${c}:/dest/abs`, `${out}/followed`]);
-      assert.ok(!fs.existsSync(`${out}/followed/secret`) && fs.existsSync(`${out}/followed/pwned`), '-L follows inside the container');
+      assert.ok(
+        !fs.existsSync(`${out}/followed/secret`) && fs.existsSync(`${out}/followed/pwned`),
+        '-L follows inside the container',
+      );
       cpOk([`${c}:/dest/abs/`, `${out}/followed2`]);
       assert.deepEqual(fs.readdirSync(`${out}/followed2`).sort(), ['pwned', 'pwned-rel', 'tree']);
       cpOk([`${c}:/dest`, `${out}/tree-with-links`]);
-      assert.equal(fs.readlinkSync(`${out}/tree-with-links/abs`), canary, 'symlinks in a tree are copied, never followed');
+      assert.equal(
+        fs.readlinkSync(`${out}/tree-with-links/abs`),
+        canary,
+        'symlinks in a tree are copied, never followed',
+      );
       assert.ok(!members(cpTar([`${c}:/dest`, '-'])).some((e) => e[4]?.includes('host secret')));
     });
 
@@ -371,8 +422,16 @@ for (const mode of ['running', 'stopped'] as const) {
       const cases: Array<[string, Array<[TarHeader, string?]>, RegExp]> = [
         ['../ name', [[hdr(`${rel}/dir/victim`), 'pwned\n']], /tar entry ".*" is outside of "cp-\w+:\/tmp"/],
         ['a/../../ name', [[hdr('a/', { type: 'dir' })], [hdr(`a/../../x`), 'pwned\n']], /is outside of/],
-        ['hardlink to ../', [[hdr('h', { type: 'link', linkname: `${rel}/secret` })]], /hardlink target ".*" is outside of/],
-        ['hardlink to /etc/passwd (confined: tmp/etc/passwd is the container\'s)', [[hdr('h2', { type: 'link', linkname: '/nonexistent/passwd' })]], /no such file or directory/],
+        [
+          'hardlink to ../',
+          [[hdr('h', { type: 'link', linkname: `${rel}/secret` })]],
+          /hardlink target ".*" is outside of/,
+        ],
+        [
+          "hardlink to /etc/passwd (confined: tmp/etc/passwd is the container's)",
+          [[hdr('h2', { type: 'link', linkname: '/nonexistent/passwd' })]],
+          /no such file or directory/,
+        ],
       ];
       for (const [what, entries, re] of cases) {
         const err = cpFails(['-', `${c}:/tmp`], re, makeTar(entries));
@@ -382,12 +441,19 @@ for (const mode of ['running', 'stopped'] as const) {
       cpOk(['-', `${c}:/tmp`], makeTar([[hdr(`${canary}/dir/abs-name`), 'abs\n']]));
       assert.equal(fs.readFileSync(inCtr(`/tmp${canary}/dir/abs-name`), 'utf8'), 'abs\n');
       // a symlink then a file through it: followed inside the container (as Docker's chroot does), never on the host
-      cpOk(['-', `${c}:/tmp`], makeTar([
-        [hdr('esc', { type: 'symlink', linkname: canary })], [hdr('esc/through-abs'), 'through\n'],
-        [hdr('esc2', { type: 'symlink', linkname: rel })], [hdr('esc2/through-rel'), 'through\n'],
-        [hdr('abs/through-existing'), 'through\n'], [hdr('etc/berth-cp-probe2'), 'probe\n'],
-      ]));
-      for (const n of ['through-abs', 'through-rel', 'through-existing']) assert.equal(fs.readFileSync(inCtr(`${canary}/${n}`), 'utf8'), 'through\n');
+      cpOk(
+        ['-', `${c}:/tmp`],
+        makeTar([
+          [hdr('esc', { type: 'symlink', linkname: canary })],
+          [hdr('esc/through-abs'), 'through\n'],
+          [hdr('esc2', { type: 'symlink', linkname: rel })],
+          [hdr('esc2/through-rel'), 'through\n'],
+          [hdr('abs/through-existing'), 'through\n'],
+          [hdr('etc/berth-cp-probe2'), 'probe\n'],
+        ]),
+      );
+      for (const n of ['through-abs', 'through-rel', 'through-existing'])
+        assert.equal(fs.readFileSync(inCtr(`${canary}/${n}`), 'utf8'), 'through\n');
       assert.equal(fs.readFileSync(inCtr('/etc/berth-cp-probe2'), 'utf8'), 'probe\n');
       // a hardlink through a symlink to the host links the container's file, never the host's
       cpOk(['-', `${c}:/tmp`], makeTar([[hdr('hl', { type: 'link', linkname: 'abs/pwned' })]]));
@@ -397,7 +463,11 @@ for (const mode of ['running', 'stopped'] as const) {
       cpOk(['-', `${c}:/tmp`], makeTar([[hdr('rel'), 'replaced\n']]));
       assert.equal(fs.readFileSync(inCtr('/tmp/rel'), 'utf8'), 'replaced\n');
       // truncated and garbage input fail cleanly
-      cpFails(['-', `${c}:/tmp`], /unexpected end|truncated/, makeTar([[hdr('big'), 'x'.repeat(2000)]]).subarray(0, 1000));
+      cpFails(
+        ['-', `${c}:/tmp`],
+        /unexpected end|truncated/,
+        makeTar([[hdr('big'), 'x'.repeat(2000)]]).subarray(0, 1000),
+      );
     });
 
     test('hostile: a host destination holding a symlink is replaced, not written through', () => {
@@ -432,7 +502,19 @@ test('bind mounts (-v) are reached, as Docker mounts volumes for a copy: the hos
   fs.writeFileSync(volFile, 'a file volume\n');
   try {
     // a created container (never started: the mount points are made for the copy)
-    ok(['create', '--name', 'withbind', '-v', `${vol}:/data`, '-v', `${rovol}:/ro:ro`, '-v', `${volFile}:/etc/one-file`, 'base', 'sh']);
+    ok([
+      'create',
+      '--name',
+      'withbind',
+      '-v',
+      `${vol}:/data`,
+      '-v',
+      `${rovol}:/ro:ro`,
+      '-v',
+      `${volFile}:/etc/one-file`,
+      'base',
+      'sh',
+    ]);
     cpOk([H.file, 'withbind:/data/x']);
     assert.equal(fs.readFileSync(`${vol}/x`, 'utf8'), fs.readFileSync(H.file, 'utf8'));
     cpOk(['withbind:/data/from-host', `${work}/from-vol`]);
@@ -453,7 +535,10 @@ test('bind mounts (-v) are reached, as Docker mounts volumes for a copy: the hos
     const id = ok(['inspect', '--format', '{{.Id}}', 'withbind']).trim();
     assert.ok(id);
     const run = ok(['run', '-d', '--name', 'binduser', '-v', `${vol}:/data`, 'base', 'sleep', '60']).trim();
-    monitors.add((JSON.parse(fs.readFileSync(`${root}/containers/${run}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid);
+    monitors.add(
+      (JSON.parse(fs.readFileSync(`${root}/containers/${run}/state.json`, 'utf8')) as { MonitorPid: number })
+        .MonitorPid,
+    );
     cpOk([H.file, 'binduser:/data/while-running']);
     assert.ok(fs.existsSync(`${vol}/while-running`));
     assert.equal(ok(['exec', 'binduser', 'cat', '/data/while-running']), fs.readFileSync(H.file, 'utf8'));
@@ -463,7 +548,14 @@ test('bind mounts (-v) are reached, as Docker mounts volumes for a copy: the hos
     cpFails([H.file, 'robind:/tmp'], /container rootfs is marked read-only/);
     // nothing stays mounted over the host dirs, nor the rootfs of a stopped container
     assert.deepEqual([...mountsUnder(vol), ...mountsUnder(rovol), ...mountsUnder(volFile)], []);
-    for (const c of ['robind', 'withbind']) assert.deepEqual(mountsUnder(`${root}/overlay2/${ok(['inspect', '--format', '{{.GraphDriver.Data.MergedDir}}', c]).trim().split('/').slice(-2)[0]}`), [], c);
+    for (const c of ['robind', 'withbind'])
+      assert.deepEqual(
+        mountsUnder(
+          `${root}/overlay2/${ok(['inspect', '--format', '{{.GraphDriver.Data.MergedDir}}', c]).trim().split('/').slice(-2)[0]}`,
+        ),
+        [],
+        c,
+      );
     ok(['rm', '-f', 'binduser', 'robind', 'withbind']);
   } finally {
     fs.rmSync(vol, { recursive: true, force: true });
@@ -482,10 +574,17 @@ test('hostile: a container swapping a directory for a symlink to the host while 
   // /r/real flips between a real directory and a symlink to the host canary, as fast as mv can
   const script = `mkdir -p /r/real/sub; ln -s ${canary} /r/link; while :; do mv -T /r/real /r/tmp; mv -T /r/link /r/real; mv -T /r/real /r/link; mv -T /r/tmp /r/real; done`;
   const id = ok(['run', '-d', '--name', 'racer', 'racer', 'sh', '-c', script]).trim();
-  monitors.add((JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid);
+  monitors.add(
+    (JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid,
+  );
   const outcomes = new Set<string>();
   for (let i = 0; i < 25; i++) {
-    for (const args of [[H.file, `racer:/r/real/sub/pwned-${i}`], [H.dir, `racer:/r/real/sub/`], [`racer:/r/real/sub`, `${work}/race-out-${i}`], ['-', 'racer:/r/real/sub']]) {
+    for (const args of [
+      [H.file, `racer:/r/real/sub/pwned-${i}`],
+      [H.dir, `racer:/r/real/sub/`],
+      [`racer:/r/real/sub`, `${work}/race-out-${i}`],
+      ['-', 'racer:/r/real/sub'],
+    ]) {
       const r = cp(args, args[0] === '-' ? makeTar([[hdr(`sub/tar-${i}`), 'x']]) : undefined);
       assert.ok(r.code === 0 || /^Error response from berth: /.test(r.stderr), `cp ${args.join(' ')}: ${r.stderr}`);
       outcomes.add(r.code === 0 ? 'copied' : 'refused');
@@ -496,7 +595,8 @@ test('hostile: a container swapping a directory for a symlink to the host while 
   // the whole canary is compared in the file's after hook; nothing of the race may be there
   assert.ok(!fs.readdirSync(canary).some((n) => n === 'sub' || n === 'tree'));
   for (let i = 0; i < 25; i++) {
-    if (fs.existsSync(`${work}/race-out-${i}`)) assert.ok(!JSON.stringify(snapshot(`${work}/race-out-${i}`)).includes('host secret'));
+    if (fs.existsSync(`${work}/race-out-${i}`))
+      assert.ok(!JSON.stringify(snapshot(`${work}/race-out-${i}`)).includes('host secret'));
   }
 });
 
@@ -508,19 +608,34 @@ test('the guards themselves: no symlink is followed on the way to a directory, n
   const fd = fs.openSync(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
     fs.closeSync(openBeneath(fd, 'real/sub'));
-    assert.throws(() => openBeneath(fd, 'link/sub'), { code: 'ENOTDIR' }, 'a symlink on the way, even to a directory inside');
+    assert.throws(
+      () => openBeneath(fd, 'link/sub'),
+      { code: 'ENOTDIR' },
+      'a symlink on the way, even to a directory inside',
+    );
     assert.throws(() => openBeneath(fd, 'out/dir', true), { code: 'ENOTDIR' });
-    const x = new Extractor({ show: (r) => `${d}/${r}`, openDir: (r, create) => openBeneath(fd, r, create), owner: () => undefined });
+    const x = new Extractor({
+      show: (r) => `${d}/${r}`,
+      openDir: (r, create) => openBeneath(fd, r, create),
+      owner: () => undefined,
+    });
     assert.throws(() => x.entry(hdr('out/dir/victim')), /not a directory/);
     x.abort();
-    assert.deepEqual([...walkTree(fd, 'out', 'out')].map((e) => [e.h.name, e.h.type, e.h.linkname]), [['out', 'symlink', canary]], 'a walk never enters a symlink');
+    assert.deepEqual(
+      [...walkTree(fd, 'out', 'out')].map((e) => [e.h.name, e.h.type, e.h.linkname]),
+      [['out', 'symlink', canary]],
+      'a walk never enters a symlink',
+    );
   } finally {
     fs.closeSync(fd);
   }
 });
 
 test('no summary without a terminal; -q accepted', () => {
-  for (const args of [['-q', H.file, 'cp-running:/tmp/q.txt'], [H.file, 'cp-running:/tmp/q2.txt']]) {
+  for (const args of [
+    ['-q', H.file, 'cp-running:/tmp/q.txt'],
+    [H.file, 'cp-running:/tmp/q2.txt'],
+  ]) {
     const r = cp(args);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, '');

@@ -15,23 +15,38 @@ const IMG = 'deb:bookworm';
 let imageId = '';
 
 function berthT(args: string[], timeoutMs = 300_000): RunResult {
-  const r = spawnSync(BERTH, ['--root', root, ...args], { maxBuffer: 1 << 28, timeout: timeoutMs, killSignal: 'SIGKILL' });
-  return { code: r.status ?? 137, stdout: r.stdout?.toString() ?? '', stderr: (r.stderr?.toString() ?? '') + (r.error ? `\n${r.error.message}` : '') };
+  const r = spawnSync(BERTH, ['--root', root, ...args], {
+    maxBuffer: 1 << 28,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+  });
+  return {
+    code: r.status ?? 137,
+    stdout: r.stdout?.toString() ?? '',
+    stderr: (r.stderr?.toString() ?? '') + (r.error ? `\n${r.error.message}` : ''),
+  };
 }
 function ok(args: string[]): string {
   const r = berthT(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`);
+  assert.equal(
+    r.code,
+    0,
+    `berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`,
+  );
   return r.stdout;
 }
 const run = (args: string[]) => berthT(['run', '--rm', ...args]);
 
-before(() => {
-  const tar = debootstrapTar();
-  const t0 = Date.now();
-  imageId = ok(['import', tar, IMG]).trim();
-  process.stderr.write(`debootstrap.test: import ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
-  assert.match(imageId, /^sha256:[0-9a-f]{64}$/);
-}, { timeout: 600_000 });
+before(
+  () => {
+    const tar = debootstrapTar();
+    const t0 = Date.now();
+    imageId = ok(['import', tar, IMG]).trim();
+    process.stderr.write(`debootstrap.test: import ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    assert.match(imageId, /^sha256:[0-9a-f]{64}$/);
+  },
+  { timeout: 600_000 },
+);
 
 after(() => {
   try {
@@ -63,15 +78,23 @@ test('-u nobody: id -un is nobody, uid/gid 65534, HOME from passwd', () => {
   assert.equal(grp.stdout, 'uid=33(www-data) gid=5(tty) groups=5(tty)\n');
 });
 
-test('/proc shows only the container\'s processes: few numeric entries, PID 1 among them', () => {
-  const r = run([IMG, 'sh', '-c', 'ls /proc; echo ---; for p in /proc/[0-9]*; do printf "%s " "${p#/proc/}"; tr "\\0" " " < $p/cmdline; echo; done']);
+test("/proc shows only the container's processes: few numeric entries, PID 1 among them", () => {
+  const r = run([
+    IMG,
+    'sh',
+    '-c',
+    'ls /proc; echo ---; for p in /proc/[0-9]*; do printf "%s " "${p#/proc/}"; tr "\\0" " " < $p/cmdline; echo; done',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const [listing, cmds] = r.stdout.split('---\n') as [string, string];
-  const pids = listing.split('\n').filter((n) => /^\d+$/.test(n)).map(Number);
+  const pids = listing
+    .split('\n')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
   assert.ok(pids.includes(1), `PID 1 in ${pids}`);
   assert.ok(pids.length <= 3, `only the container's processes (sh, ls, maybe a subshell), got ${pids.join(' ')}`);
   assert.ok(Math.max(...pids) < 100, `pids are the container namespace's: ${pids.join(' ')}`);
-  assert.match(cmds, /^1 sh -c ls \/proc/m, 'PID 1 is the container\'s command');
+  assert.match(cmds, /^1 sh -c ls \/proc/m, "PID 1 is the container's command");
   const hostPids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
   assert.ok(hostPids > pids.length, 'the host has more processes than the container sees');
 });
@@ -80,7 +103,12 @@ test('apt-get --version and dpkg -l run', () => {
   const apt = run([IMG, 'apt-get', '--version']);
   assert.equal(apt.code, 0, apt.stderr);
   assert.match(apt.stdout, /^apt \d+\.\d+\.\S+ \(\w+\)$/m);
-  const dpkg = run([IMG, 'sh', '-c', 'dpkg -l | head -n 12; echo ---; dpkg -l | grep -c "^ii "; dpkg-query -W -f="\\${Status}\\n" base-files dpkg apt']);
+  const dpkg = run([
+    IMG,
+    'sh',
+    '-c',
+    'dpkg -l | head -n 12; echo ---; dpkg -l | grep -c "^ii "; dpkg-query -W -f="\\${Status}\\n" base-files dpkg apt',
+  ]);
   assert.equal(dpkg.code, 0, dpkg.stderr);
   const [head, rest] = dpkg.stdout.split('---\n') as [string, string];
   assert.match(head, /^Desired=Unknown\/Install\/Remove\/Purge\/Hold$/m);
@@ -92,11 +120,27 @@ test('apt-get --version and dpkg -l run', () => {
 
 test('a file written and /etc/debian_version deleted: diff shows them; commit keeps them; a container of the commit sees them', () => {
   const name = 'deb-writer';
-  const w = berthT(['run', '--name', name, IMG, 'sh', '-c', 'echo written > /root/new.txt && mkdir -p /srv/app && echo app > /srv/app/conf && rm /etc/debian_version']);
+  const w = berthT([
+    'run',
+    '--name',
+    name,
+    IMG,
+    'sh',
+    '-c',
+    'echo written > /root/new.txt && mkdir -p /srv/app && echo app > /srv/app/conf && rm /etc/debian_version',
+  ]);
   assert.equal(w.code, 0, w.stderr);
   try {
     const diff = ok(['diff', name]).trim().split('\n');
-    assert.deepEqual(diff, ['C /etc', 'D /etc/debian_version', 'C /root', 'A /root/new.txt', 'C /srv', 'A /srv/app', 'A /srv/app/conf']);
+    assert.deepEqual(diff, [
+      'C /etc',
+      'D /etc/debian_version',
+      'C /root',
+      'A /root/new.txt',
+      'C /srv',
+      'A /srv/app',
+      'A /srv/app/conf',
+    ]);
     const committed = ok(['commit', '-m', 'deb changes', name, 'deb:changed']).trim();
     assert.match(committed, /^sha256:[0-9a-f]{64}$/);
     const [img] = JSON.parse(ok(['image', 'inspect', 'deb:changed']));
@@ -106,7 +150,12 @@ test('a file written and /etc/debian_version deleted: diff shows them; commit ke
     assert.equal(img.Comment, 'deb changes');
     const hist = ok(['history', '--no-trunc', '--format', '{{.Comment}}', 'deb:changed']);
     assert.match(hist, /deb changes/);
-    const seen = run(['deb:changed', 'sh', '-c', 'cat /root/new.txt /srv/app/conf; test -e /etc/debian_version && echo present || echo gone; cat /etc/os-release | grep CODENAME']);
+    const seen = run([
+      'deb:changed',
+      'sh',
+      '-c',
+      'cat /root/new.txt /srv/app/conf; test -e /etc/debian_version && echo present || echo gone; cat /etc/os-release | grep CODENAME',
+    ]);
     assert.equal(seen.code, 0, seen.stderr);
     assert.equal(seen.stdout, 'written\napp\ngone\nVERSION_CODENAME=bookworm\n');
     // the base image is unchanged

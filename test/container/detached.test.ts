@@ -4,14 +4,18 @@ import * as fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { alive, berth, berthOk, BERTH, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 
-// Detached containers: the monitor outlives the CLI, logs in json-file, records the end; stop/kill/wait/restart/exec/logs.
+// Detached containers: the monitor outlives the CLI, logs in json-file, records the end;
+// stop/kill/wait/restart/exec/logs.
 const t = tempRoot('berth-detached');
 const root = t.root;
 const ok = (args: string[]) => berthOk(root, args).trim();
 const state = (c: string, f = '{{.State.Status}} {{.State.ExitCode}}') => ok(['inspect', '--format', f, c]);
 const monitors = new Set<number>();
 const monitorOf = (id: string) => {
-  const s = JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number; Pid: number };
+  const s = JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as {
+    MonitorPid: number;
+    Pid: number;
+  };
   monitors.add(s.MonitorPid);
   return s;
 };
@@ -22,13 +26,37 @@ const runD = (args: string[]) => {
   return id;
 };
 
-before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'echo', 'cat', 'ps', 'ls', 'kill', 'true', 'head', 'grep', 'id', 'rm', 'touch', 'test']); });
+before(() => {
+  ok([
+    'image',
+    'from-host',
+    'base',
+    'sh',
+    'sleep',
+    'echo',
+    'cat',
+    'ps',
+    'ls',
+    'kill',
+    'true',
+    'head',
+    'grep',
+    'id',
+    'rm',
+    'touch',
+    'test',
+  ]);
+});
 after(() => {
   for (const c of berth(root, ['ps', '-aq']).stdout.split('\n').filter(Boolean)) berth(root, ['rm', '-f', c]);
   // a monitor ends by becoming `berth container cleanup` for a moment: give that time to finish
   const end = Date.now() + 10000;
   while ([...monitors].some(alive) && Date.now() < end) spawnSync('sleep', ['0.1']);
-  for (const m of monitors) if (alive(m)) { process.kill(m, 'SIGKILL'); assert.fail(`monitor ${m} was still running`); }
+  for (const m of monitors)
+    if (alive(m)) {
+      process.kill(m, 'SIGKILL');
+      assert.fail(`monitor ${m} was still running`);
+    }
   assert.deepEqual(mountsUnder(root), []);
   t.remove();
 });
@@ -42,10 +70,19 @@ test('run -d returns at once; the container outlives the CLI; its output is a js
   assert.ok(alive(Pid), 'the container process runs after berth exited');
   assert.match(ok(['ps']), /web/);
   const log = `${root}/containers/${id}/${id}-json.log`;
-  const lines = (await waitFor(() => { const l = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean); return l.length >= 2 ? l : undefined; }));
+  const lines = await waitFor(() => {
+    const l = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    return l.length >= 2 ? l : undefined;
+  });
   const recs = lines.map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
-  assert.deepEqual(recs.map((r) => [r.stream, r.log]).sort(), [['stderr', 'err\n'], ['stdout', 'out <1> & "q"\n']]);
-  assert.ok(lines.some((l) => l.includes('\\u003c1\\u003e \\u0026')), 'escaped as Docker (Go) escapes <, > and &');
+  assert.deepEqual(recs.map((r) => [r.stream, r.log]).sort(), [
+    ['stderr', 'err\n'],
+    ['stdout', 'out <1> & "q"\n'],
+  ]);
+  assert.ok(
+    lines.some((l) => l.includes('\\u003c1\\u003e \\u0026')),
+    'escaped as Docker (Go) escapes <, > and &',
+  );
   for (const r of recs) assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
   const out = berth(root, ['logs', 'web']);
   assert.equal(out.stdout, 'out <1> & "q"\n');
@@ -54,9 +91,17 @@ test('run -d returns at once; the container outlives the CLI; its output is a js
   assert.equal(state('web', '{{.LogPath}}'), log);
   // times as Docker prints them (Go's RFC3339Nano: no trailing zeros in the fraction)
   const goTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$/;
-  const times = JSON.parse(ok(['inspect', '--format', '{{json .Created}} {{json .State.StartedAt}} {{json .State.FinishedAt}}', 'web']).replace(/ /g, ',').replace(/^/, '[').replace(/$/, ']')) as string[];
+  const times = JSON.parse(
+    ok(['inspect', '--format', '{{json .Created}} {{json .State.StartedAt}} {{json .State.FinishedAt}}', 'web'])
+      .replace(/ /g, ',')
+      .replace(/^/, '[')
+      .replace(/$/, ']'),
+  ) as string[];
   for (const t of times) assert.match(t, goTime);
-  assert.equal(Date.parse(times[0]!), Date.parse(JSON.parse(fs.readFileSync(`${root}/containers/${id}/config.v2.json`, 'utf8')).Created));
+  assert.equal(
+    Date.parse(times[0]!),
+    Date.parse(JSON.parse(fs.readFileSync(`${root}/containers/${id}/config.v2.json`, 'utf8')).Created),
+  );
   ok(['rm', '-f', 'web']);
   assert.ok(!alive(Pid));
   assert.equal(berth(root, ['inspect', 'web']).code, 1);
@@ -67,12 +112,22 @@ test('exec joins the container: same PID namespace and files, its env and cwd, e
   waitForFile('ex', '/tmp/f');
   assert.equal(ok(['exec', 'ex', 'cat', '/proc/1/cmdline']).replace(/\0/g, ' ').trim(), 'sleep 60');
   assert.equal(ok(['exec', 'ex', 'cat', 'f']), 'hi', 'cwd is the container working dir');
-  assert.equal(ok(['exec', 'ex', 'sh', '-c', 'echo $A-$B-$(pwd)-$(id -u 2>/dev/null || echo x)']).split('-').slice(0, 3).join('-'), '1--/tmp');
+  assert.equal(
+    ok(['exec', 'ex', 'sh', '-c', 'echo $A-$B-$(pwd)-$(id -u 2>/dev/null || echo x)']).split('-').slice(0, 3).join('-'),
+    '1--/tmp',
+  );
   assert.equal(ok(['exec', '-e', 'B=2', '-w', '/', 'ex', 'sh', '-c', 'echo $A$B $(pwd)']), '12 /');
   const envFile = `${root}/exec.env`;
   fs.writeFileSync(envFile, '# comment\nC=3\nB=from-file\n');
-  assert.equal(ok(['exec', '--env-file', envFile, '-e', 'B=flag', 'ex', 'sh', '-c', 'echo $B$C']), 'flag3', '-e wins over --env-file');
-  assert.equal(ok(['exec', '-u', '1234', 'ex', 'sh', '-c', 'cat /proc/self/status | grep ^Uid']).split(/\s+/)[1], '1234');
+  assert.equal(
+    ok(['exec', '--env-file', envFile, '-e', 'B=flag', 'ex', 'sh', '-c', 'echo $B$C']),
+    'flag3',
+    '-e wins over --env-file',
+  );
+  assert.equal(
+    ok(['exec', '-u', '1234', 'ex', 'sh', '-c', 'cat /proc/self/status | grep ^Uid']).split(/\s+/)[1],
+    '1234',
+  );
   ok(['exec', 'ex', 'sh', '-c', 'echo from-exec > /tmp/g']);
   assert.equal(ok(['exec', 'ex', 'cat', '/tmp/g']), 'from-exec');
   assert.equal(berth(root, ['exec', 'ex', 'sh', '-c', 'exit 7']).code, 7);
@@ -96,7 +151,9 @@ test('stop: the stop signal, then SIGKILL after -t; wait prints the exit code; a
   runD(['--name', 'st', 'base', 'sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done']);
   const w = spawn(BERTH, ['--root', root, 'wait', 'st'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let waited = '';
-  w.stdout.on('data', (d: Buffer) => { waited += d.toString(); });
+  w.stdout.on('data', (d: Buffer) => {
+    waited += d.toString();
+  });
   const waitDone = new Promise((r) => w.on('exit', r));
   await new Promise((r) => setTimeout(r, 300));
   ok(['stop', 'st']);
@@ -131,7 +188,11 @@ test('restart policies: on-failure:N, always (a stop ends it), no; the restart c
   ok(['stop', always]);
   const n = state(always, '{{.RestartCount}}');
   await new Promise((r) => setTimeout(r, 600));
-  assert.equal(state(always, '{{.State.Status}} {{.RestartCount}}'), `exited ${n}`, 'a stopped container is not restarted');
+  assert.equal(
+    state(always, '{{.State.Status}} {{.RestartCount}}'),
+    `exited ${n}`,
+    'a stopped container is not restarted',
+  );
   assert.equal(berth(root, ['run', '-d', '--restart', 'sometimes', 'base', 'true']).code, 125);
   assert.match(berth(root, ['run', '-d', '--restart', 'always', '--rm', 'base', 'true']).stderr, /conflicting options/);
   ok(['rm', '-f', id, zero, always]);
@@ -145,16 +206,32 @@ test('logs -f follows until the container stops; --tail, --since; rotation with 
   assert.equal(ok(['logs', '--tail', '2', id]), 'line4\nline5');
   assert.equal(ok(['logs', '--since', '1h', id]).split('\n').length, 5);
   assert.equal(berth(root, ['logs', '--until', '2000-01-01', id]).stdout, '');
-  const rot = runD(['--log-opt', 'max-size=1k', '--log-opt', 'max-file=3', 'base', 'sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo "line $i padding padding padding"; i=$((i+1)); done']);
+  const rot = runD([
+    '--log-opt',
+    'max-size=1k',
+    '--log-opt',
+    'max-file=3',
+    'base',
+    'sh',
+    '-c',
+    'i=0; while [ $i -lt 200 ]; do echo "line $i padding padding padding"; i=$((i+1)); done',
+  ]);
   assert.equal(ok(['wait', rot]), '0');
   const dir = `${root}/containers/${rot}`;
-  const files = fs.readdirSync(dir).filter((n) => n.startsWith(`${rot}-json.log`)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith(`${rot}-json.log`))
+    .sort();
   assert.deepEqual(files, [`${rot}-json.log`, `${rot}-json.log.1`, `${rot}-json.log.2`]);
   for (const n of files) assert.ok(fs.statSync(`${dir}/${n}`).size < 1024 + 200, `${n} stays near max-size`);
   const kept = ok(['logs', rot]).split('\n');
   assert.match(kept[kept.length - 1]!, /^line 199 /, 'the newest lines are kept');
   assert.ok(kept.length < 200, 'the oldest rotated away');
-  assert.equal(berth(root, ['run', '-d', '--log-opt', 'max-file=2', 'base', 'true']).code, 125, 'max-file needs max-size');
+  assert.equal(
+    berth(root, ['run', '-d', '--log-opt', 'max-file=2', 'base', 'true']).code,
+    125,
+    'max-file needs max-size',
+  );
   ok(['rm', id, rot]);
 });
 
@@ -174,7 +251,12 @@ test('a killed monitor: the container dies with it and shows as exited, its moun
 
 test('two berth processes stopping one container agree; --init reaps as PID 1; rename; container prune', async () => {
   const id = runD(['--name', 'dup', 'base', 'sleep', '60']);
-  const stops = [0, 1].map(() => new Promise<number>((r) => spawn(BERTH, ['--root', root, 'stop', '-t', '1', 'dup'], { stdio: 'ignore' }).on('exit', (c) => r(c ?? 1))));
+  const stops = [0, 1].map(
+    () =>
+      new Promise<number>((r) =>
+        spawn(BERTH, ['--root', root, 'stop', '-t', '1', 'dup'], { stdio: 'ignore' }).on('exit', (c) => r(c ?? 1)),
+      ),
+  );
   assert.deepEqual(await Promise.all(stops), [0, 0]);
   assert.equal(state(id), 'exited 137');
   const init = ok(['run', '--rm', '--init', 'base', 'ps', '-o', 'pid,args']);
@@ -190,11 +272,35 @@ test('two berth processes stopping one container agree; --init reaps as PID 1; r
 });
 
 test('a foreground container has its healthcheck too (its monitor runs it), in ps and inspect', async () => {
-  const p = spawn(BERTH, ['--root', root, 'run', '--rm', '--name', 'fghc', '--health-cmd', 'test -f /tmp/ok', '--health-interval', '100ms', '--health-retries', '1', 'base',
-    'sh', '-c', 'touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; exec sleep 60'], { stdio: 'ignore' });
+  const p = spawn(
+    BERTH,
+    [
+      '--root',
+      root,
+      'run',
+      '--rm',
+      '--name',
+      'fghc',
+      '--health-cmd',
+      'test -f /tmp/ok',
+      '--health-interval',
+      '100ms',
+      '--health-retries',
+      '1',
+      'base',
+      'sh',
+      '-c',
+      'touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; exec sleep 60',
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
   try {
-    await waitFor(() => (berth(root, ['inspect', '--format', '{{.State.Health.Status}}', 'fghc']).stdout.trim() === 'healthy' ? true : undefined));
+    await waitFor(() =>
+      berth(root, ['inspect', '--format', '{{.State.Health.Status}}', 'fghc']).stdout.trim() === 'healthy'
+        ? true
+        : undefined,
+    );
     assert.match(ok(['ps', '--filter', 'name=^fghc$', '--format', '{{.Status}}']), /^Up .* \(healthy\)$/);
     ok(['exec', 'fghc', 'touch', '/tmp/stop']); // the test, not the clock, ends the healthy period
     await waitFor(() => (state('fghc', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
@@ -209,19 +315,54 @@ test('a foreground container has its healthcheck too (its monitor runs it), in p
 
 test('healthchecks: --health-* flags run the check in the container; starting, healthy, unhealthy in ps and inspect; timeouts', async () => {
   // failures in the start period do not count: it stays "starting" until the first success
-  runD(['--name', 'hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '100ms', '--health-retries', '2', '--health-start-period', '30s', 'base',
-    'sh', '-c', 'sleep 0.6; touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; sleep 60']);
+  runD([
+    '--name',
+    'hc',
+    '--health-cmd',
+    'test -f /tmp/ok && echo fine',
+    '--health-interval',
+    '100ms',
+    '--health-retries',
+    '2',
+    '--health-start-period',
+    '30s',
+    'base',
+    'sh',
+    '-c',
+    'sleep 0.6; touch /tmp/ok; while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/ok; sleep 60',
+  ]);
   assert.match(ok(['ps', '--format', '{{.Status}}', '--filter', 'name=^hc$']), /\(health: starting\)|\(healthy\)/);
   await waitFor(() => (state('hc', '{{.State.Health.Status}}') === 'healthy' ? true : undefined));
-  const h = JSON.parse(ok(['inspect', '--format', '{{json .State.Health}}', 'hc'])) as { Status: string; FailingStreak: number; Log: Array<{ ExitCode: number; Output: string }> };
+  const h = JSON.parse(ok(['inspect', '--format', '{{json .State.Health}}', 'hc'])) as {
+    Status: string;
+    FailingStreak: number;
+    Log: Array<{ ExitCode: number; Output: string }>;
+  };
   assert.equal(h.Log[h.Log.length - 1]!.Output, 'fine\n');
   assert.ok(h.Log.length <= 5, 'the last five results are kept');
-  assert.match(ok(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']), /^hc Up .* \(healthy\)$/);
+  assert.match(
+    ok(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']),
+    /^hc Up .* \(healthy\)$/,
+  );
   ok(['exec', 'hc', 'touch', '/tmp/stop']);
   await waitFor(() => (state('hc', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
   assert.ok(Number(state('hc', '{{.State.Health.FailingStreak}}')) >= 2);
   // a check that outlives its timeout counts as a failure with Docker's message
-  runD(['--name', 'slow', '--health-cmd', 'sleep 5', '--health-timeout', '200ms', '--health-interval', '100ms', '--health-retries', '1', 'base', 'sleep', '60']);
+  runD([
+    '--name',
+    'slow',
+    '--health-cmd',
+    'sleep 5',
+    '--health-timeout',
+    '200ms',
+    '--health-interval',
+    '100ms',
+    '--health-retries',
+    '1',
+    'base',
+    'sleep',
+    '60',
+  ]);
   await waitFor(() => (state('slow', '{{.State.Health.Status}}') === 'unhealthy' ? true : undefined));
   assert.match(ok(['inspect', '--format', '{{json .State.Health}}', 'slow']), /Health check exceeded timeout/);
   assert.match(ok(['run', '-d', '--no-healthcheck', 'base', 'true']), /^[0-9a-f]{64}$/);
@@ -247,7 +388,10 @@ test('berth killed at any point of run -d: the next command shows the container 
       monitorOf(id);
       // the monitor records "running" once it cloned the container, which may still be on its way to exec sleep
       const cmdline = () => berth(root, ['exec', name, 'cat', '/proc/1/cmdline']).stdout.replace(/\0/g, ' ').trim();
-      assert.equal(await waitFor(() => (cmdline() === 'sleep 60' ? 'sleep 60' : undefined)).catch(() => cmdline()), 'sleep 60');
+      assert.equal(
+        await waitFor(() => (cmdline() === 'sleep 60' ? 'sleep 60' : undefined)).catch(() => cmdline()),
+        'sleep 60',
+      );
     }
     if (st) ok(['rm', '-f', name]);
   }
@@ -257,11 +401,24 @@ test('berth killed at any point of run -d: the next command shows the container 
 });
 
 test('attach: output from then on, input to the stdin of a -i container, the detach keys leave it running, the exit code when it ends', async () => {
-  const id = runD(['-i', '--name', 'att', 'base', 'sh', '-c', 'while read l; do [ "$l" = quit ] && exit 5; echo "got $l"; echo "err $l" >&2; done']);
+  const id = runD([
+    '-i',
+    '--name',
+    'att',
+    'base',
+    'sh',
+    '-c',
+    'while read l; do [ "$l" = quit ] && exit 5; echo "got $l"; echo "err $l" >&2; done',
+  ]);
   const a = spawn(BERTH, ['--root', root, 'attach', 'att'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  a.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  a.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  let out = '',
+    err = '';
+  a.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  a.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number>((r) => a.on('exit', (c) => r(c ?? -1)));
   await new Promise((r) => setTimeout(r, 400));
   a.stdin.write('one\n');

@@ -12,23 +12,71 @@ const root = t.root;
 const LAUNCHER = `${REPO}/native/build/Release/berth-launcher`;
 const ok = (args: string[]) => berthOk(root, args).trim();
 const fast = (args: string[], opts: { input?: string } = {}) => {
-  const r = spawnSync(LAUNCHER, ['/bin/false', '--root', root, 'exec', ...args], { input: opts.input ?? '', encoding: 'utf8' });
+  const r = spawnSync(LAUNCHER, ['/bin/false', '--root', root, 'exec', ...args], {
+    input: opts.input ?? '',
+    encoding: 'utf8',
+  });
   return { code: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
 };
 /** Through berth with the launcher turned off: Node's exec. */
 const viaNode = (args: string[]) => berth(root, ['exec', ...args], { env: { BERTH_NO_LAUNCHER: '1' } });
-const handedBack = (args: string[]) => assert.deepEqual(fast(args), { code: 1, stdout: '', stderr: '' }, `expected a hand-back for exec ${args.join(' ')}`);
+const handedBack = (args: string[]) =>
+  assert.deepEqual(fast(args), { code: 1, stdout: '', stderr: '' }, `expected a hand-back for exec ${args.join(' ')}`);
 const idOf = (name: string) => ok(['inspect', '--format', '{{.Id}}', name]);
 
 before(() => {
-  ok(['image', 'from-host', 'tools', 'sh', 'sleep', 'cat', 'env', 'sort', 'grep', 'head', 'id', 'readlink', 'hostname', 'kill', 'ls', 'mkdir', 'mv', 'ln']);
+  ok([
+    'image',
+    'from-host',
+    'tools',
+    'sh',
+    'sleep',
+    'cat',
+    'env',
+    'sort',
+    'grep',
+    'head',
+    'id',
+    'readlink',
+    'hostname',
+    'kill',
+    'ls',
+    'mkdir',
+    'mv',
+    'ln',
+  ]);
   ok(['run', '-d', '--name', 'c1', 'tools', 'sleep', '1000']);
-  ok(['run', '-d', '--name', 'c2', '-u', '1:1', '--cap-drop', 'chown', '-w', '/tmp', '-e', 'A=b c', '--hostname', 'two', 'tools', 'sleep', '1000']);
+  ok([
+    'run',
+    '-d',
+    '--name',
+    'c2',
+    '-u',
+    '1:1',
+    '--cap-drop',
+    'chown',
+    '-w',
+    '/tmp',
+    '-e',
+    'A=b c',
+    '--hostname',
+    'two',
+    'tools',
+    'sleep',
+    '1000',
+  ]);
 });
 after(() => {
   const monitors: number[] = [];
   for (const c of berth(root, ['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean)) {
-    try { monitors.push((JSON.parse(fs.readFileSync(`${root}/containers/${c}/state.json`, 'utf8')) as { MonitorPid: number }).MonitorPid); } catch { /* never started */ }
+    try {
+      monitors.push(
+        (JSON.parse(fs.readFileSync(`${root}/containers/${c}/state.json`, 'utf8')) as { MonitorPid: number })
+          .MonitorPid,
+      );
+    } catch {
+      /* never started */
+    }
     berth(root, ['rm', '-f', c]);
   }
   // a monitor ends by becoming `berth container cleanup` for a moment
@@ -50,19 +98,27 @@ test('a detached container gets a plan; exec runs it without berth, with the exi
 });
 
 test('the process is the one berth itself would start: same user, env, cwd, capabilities, seccomp, cgroups, namespaces', () => {
-  const probe = ['sh', '-c', 'env | sort; grep -E "^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp)" /proc/self/status; cat /proc/self/cgroup; pwd; readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/cgroup; ls -l /proc/self/fd'];
+  const probe = [
+    'sh',
+    '-c',
+    'env | sort; grep -E "^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp)" /proc/self/status; cat /proc/self/cgroup; pwd; readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/cgroup; ls -l /proc/self/fd',
+  ];
   for (const c of ['c1', 'c2']) {
     const f = fast([c, ...probe]);
     assert.equal(f.code, 0);
     const n = viaNode([c, ...probe]);
     assert.equal(n.code, 0, n.stderr);
-    const strip = (s: string) => s.replace(/ \d\d:\d\d /g, ' ').replace(/(pipe|socket):\[\d+\]/g, '$1').replace(/\/proc\/\d+\//g, '/proc/N/');
+    const strip = (s: string) =>
+      s
+        .replace(/ \d\d:\d\d /g, ' ')
+        .replace(/(pipe|socket):\[\d+\]/g, '$1')
+        .replace(/\/proc\/\d+\//g, '/proc/N/');
     assert.equal(strip(f.stdout), strip(n.stdout));
   }
   assert.match(fast(['c2', 'env']).stdout, /^A=b c$/m);
 });
 
-test('stdin is the terminal\'s only with -i; -t asks for a terminal (a pipe here, so the helper relays it)', () => {
+test("stdin is the terminal's only with -i; -t asks for a terminal (a pipe here, so the helper relays it)", () => {
   assert.equal(fast(['c1', 'cat'], { input: 'in\n' }).stdout, '');
   assert.equal(fast(['-i', 'c1', 'cat'], { input: 'in\n' }).stdout, 'in\n');
   assert.equal(fast(['--interactive', 'c1', 'cat'], { input: 'x' }).stdout, 'x');
@@ -72,10 +128,28 @@ test('stdin is the terminal\'s only with -i; -t asks for a terminal (a pipe here
 });
 
 test('any other form of the command goes to berth', () => {
-  for (const args of [['-e', 'A=1', 'c1', 'id'], ['-u', '0', 'c1', 'id'], ['-w', '/', 'c1', 'id'], ['-d', 'c1', 'id'], ['--privileged', 'c1', 'id'],
-    ['-ix', 'c1', 'id'], ['--tty=true', 'c1', 'id'], ['--', 'c1', 'id'], ['c1'], ['', 'id'], ['nosuch', 'id'], ['g', 'id']]) handedBack(args);
+  for (const args of [
+    ['-e', 'A=1', 'c1', 'id'],
+    ['-u', '0', 'c1', 'id'],
+    ['-w', '/', 'c1', 'id'],
+    ['-d', 'c1', 'id'],
+    ['--privileged', 'c1', 'id'],
+    ['-ix', 'c1', 'id'],
+    ['--tty=true', 'c1', 'id'],
+    ['--', 'c1', 'id'],
+    ['c1'],
+    ['', 'id'],
+    ['nosuch', 'id'],
+    ['g', 'id'],
+  ])
+    handedBack(args);
   assert.equal(spawnSync(LAUNCHER, ['/bin/false', '--root', root, 'ps']).status, 1);
-  assert.equal(spawnSync(LAUNCHER, ['/bin/false', '--root', root, 'exec', 'c1', 'id'], { env: { ...process.env, BERTH_NO_LAUNCHER: '1' } }).status, 1);
+  assert.equal(
+    spawnSync(LAUNCHER, ['/bin/false', '--root', root, 'exec', 'c1', 'id'], {
+      env: { ...process.env, BERTH_NO_LAUNCHER: '1' },
+    }).status,
+    1,
+  );
   // through bin/berth, the hand-back reaches berth, which explains
   const r = berth(root, ['exec', 'nosuch', 'id']);
   assert.equal(r.code, 126);
@@ -121,7 +195,9 @@ test('a rebuilt berth plans again; an /etc/passwd that is a symlink gets no plan
   try {
     fs.copyFileSync(LAUNCHER, `${lonely}/berth-launcher`);
     fs.chmodSync(`${lonely}/berth-launcher`, 0o755);
-    const r = spawnSync(`${lonely}/berth-launcher`, ['/bin/false', '--root', root, 'exec', 'c2', 'id'], { encoding: 'utf8' });
+    const r = spawnSync(`${lonely}/berth-launcher`, ['/bin/false', '--root', root, 'exec', 'c2', 'id'], {
+      encoding: 'utf8',
+    });
     assert.deepEqual([r.status, r.stdout, r.stderr], [1, '', '']);
   } finally {
     fs.rmSync(lonely, { recursive: true, force: true });
@@ -130,7 +206,17 @@ test('a rebuilt berth plans again; an /etc/passwd that is a symlink gets no plan
   // (an /etc that is a symlink becomes a directory in the union: the init layer has one)
   const dir = fs.mkdtempSync('/var/tmp/berth-etclink-');
   try {
-    const exported = spawnSync('sh', ['-c', `"$0" --root "$1" export c1 | tar -x -C "$2" && mkdir -p "$2/usr/etc" && mv "$2/etc/passwd" "$2/usr/etc/passwd" && ln -s ../usr/etc/passwd "$2/etc/passwd" && tar -c -C "$2" . | "$0" --root "$1" import - etclink`, BERTH, root, dir], { encoding: 'utf8' });
+    const exported = spawnSync(
+      'sh',
+      [
+        '-c',
+        `"$0" --root "$1" export c1 | tar -x -C "$2" && mkdir -p "$2/usr/etc" && mv "$2/etc/passwd" "$2/usr/etc/passwd" && ln -s ../usr/etc/passwd "$2/etc/passwd" && tar -c -C "$2" . | "$0" --root "$1" import - etclink`,
+        BERTH,
+        root,
+        dir,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(exported.status, 0, exported.stderr);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -146,8 +232,13 @@ test('a rebuilt berth plans again; an /etc/passwd that is a symlink gets no plan
 test('the command starts with default signal dispositions, whatever the caller ignored (as through Node)', () => {
   const probe = `trap "" INT QUIT; exec "$0" "$@"`;
   const cmd = ['sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status'];
-  const viaLauncher = spawnSync('sh', ['-c', probe, LAUNCHER, '/bin/false', '--root', root, 'exec', 'c1', ...cmd], { encoding: 'utf8' });
-  const viaBerth = spawnSync('sh', ['-c', probe, BERTH, '--root', root, 'exec', 'c1', ...cmd], { encoding: 'utf8', env: { ...process.env, BERTH_NO_LAUNCHER: '1' } });
+  const viaLauncher = spawnSync('sh', ['-c', probe, LAUNCHER, '/bin/false', '--root', root, 'exec', 'c1', ...cmd], {
+    encoding: 'utf8',
+  });
+  const viaBerth = spawnSync('sh', ['-c', probe, BERTH, '--root', root, 'exec', 'c1', ...cmd], {
+    encoding: 'utf8',
+    env: { ...process.env, BERTH_NO_LAUNCHER: '1' },
+  });
   assert.equal(viaLauncher.status, 0, viaLauncher.stderr);
   assert.equal(viaLauncher.stdout, viaBerth.stdout);
   assert.match(viaLauncher.stdout, /^SigIgn:\s+0+$/m);
@@ -194,11 +285,24 @@ test('names win over ID prefixes, as in berth; an ambiguous prefix goes to berth
   // a prefix of two containers' IDs: berth reports it (a second record, c1's with another ID and name)
   const twin = `${id1.slice(0, 12)}${id1[12] === '0' ? '1' : '0'}${id1.slice(13)}`;
   // (never started, on no mount: berth has nothing to clean up for it)
-  const rec = JSON.parse(fs.readFileSync(`${root}/containers/${id1}/config.v2.json`, 'utf8')) as { ID: string; Name: string; State: { Status: string; Running: boolean; Pid: number } };
+  const rec = JSON.parse(fs.readFileSync(`${root}/containers/${id1}/config.v2.json`, 'utf8')) as {
+    ID: string;
+    Name: string;
+    State: { Status: string; Running: boolean; Pid: number };
+  };
   fs.mkdirSync(`${root}/containers/${twin}`);
   try {
     fs.copyFileSync(`${root}/containers/${id1}/hostconfig.json`, `${root}/containers/${twin}/hostconfig.json`);
-    fs.writeFileSync(`${root}/containers/${twin}/config.v2.json`, JSON.stringify({ ...rec, ID: twin, Name: '/twin', MountID: 'f'.repeat(64), State: { ...rec.State, Status: 'created', Running: false, Pid: 0 } }));
+    fs.writeFileSync(
+      `${root}/containers/${twin}/config.v2.json`,
+      JSON.stringify({
+        ...rec,
+        ID: twin,
+        Name: '/twin',
+        MountID: 'f'.repeat(64),
+        State: { ...rec.State, Status: 'created', Running: false, Pid: 0 },
+      }),
+    );
     handedBack([id1.slice(0, 12), 'id']);
     assert.match(berth(root, ['exec', id1.slice(0, 12), 'id']).stderr, /ambiguous/);
     assert.equal(fast([id1.slice(0, 13), 'id']).code, 0);
@@ -208,11 +312,29 @@ test('names win over ID prefixes, as in berth; an ambiguous prefix goes to berth
 });
 
 test('signals to the launcher reach the command; killing the launcher kills the exec', async () => {
-  const p = spawn(LAUNCHER, ['/bin/false', '--root', root, 'exec', 'c1', 'sh', '-c', 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(
+    LAUNCHER,
+    [
+      '/bin/false',
+      '--root',
+      root,
+      'exec',
+      'c1',
+      'sh',
+      '-c',
+      'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
-  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-  await Promise.race([waitFor(() => out.includes('ready') || undefined), exited.then((c) => assert.fail(`exec ended (${c}) before it was ready`))]);
+  await Promise.race([
+    waitFor(() => out.includes('ready') || undefined),
+    exited.then((c) => assert.fail(`exec ended (${c}) before it was ready`)),
+  ]);
   p.kill('SIGTERM');
   assert.equal(await exited, 5);
   assert.match(out, /got TERM/);
@@ -238,12 +360,18 @@ test('bin/berth sends exec (also after --root) to the launcher and the rest to N
   const p = spawn(BERTH, ['--root', root, 'run', '--rm', '--name', 'fg', 'tools', 'sleep', '30'], { stdio: 'ignore' });
   try {
     let r = { code: -1, stdout: '', stderr: '' };
-    for (let i = 0; i < 100 && r.code !== 0; i++) { r = berth(root, ['exec', 'fg', 'id']); if (r.code) spawnSync('sleep', ['0.1']); }
+    for (let i = 0; i < 100 && r.code !== 0; i++) {
+      r = berth(root, ['exec', 'fg', 'id']);
+      if (r.code) spawnSync('sleep', ['0.1']);
+    }
     assert.equal(r.code, 0, r.stderr);
     assert.equal(fast(['fg', 'id']).code, 0);
     // without node on PATH only the launcher can have run these
     const noNode = { ...process.env, PATH: '/nonexistent' };
-    for (const args of [['--root', root, 'exec', 'fg', 'hostname'], [`--root=${root}`, 'exec', 'fg', 'hostname']]) {
+    for (const args of [
+      ['--root', root, 'exec', 'fg', 'hostname'],
+      [`--root=${root}`, 'exec', 'fg', 'hostname'],
+    ]) {
       const q = spawnSync(BERTH, args, { env: noNode, encoding: 'utf8' });
       assert.equal(q.status, 0, q.stderr);
     }

@@ -14,7 +14,9 @@ const ok = (args: string[], input?: string) => berthOk(root, args, input === und
 const names = () => ok(['ps', '-a', '--format', '{{.Names}}']).split('\n').filter(Boolean).sort();
 const idOf = (name: string) => ok(['inspect', '--format', '{{.Id}}', name]);
 
-before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'head']); });
+before(() => {
+  ok(['image', 'from-host', 'base', 'sh', 'sleep', 'head']);
+});
 after(() => {
   for (const c of berth(root, ['ps', '-aq']).stdout.split('\n').filter(Boolean)) berth(root, ['rm', '-f', c]);
   assert.deepEqual(mountsUnder(root), []);
@@ -53,17 +55,26 @@ test('container prune: label, label!, until choose among stopped containers; run
 
   // created before `between`, with env=dev: only old
   const oldId = idOf('old');
-  assert.equal(berthOk(root, ['container', 'prune', '-f', '--filter', 'label=env=dev', '--filter', `until=${between}`]),
-    `Deleted Containers:\n${oldId}\n\nTotal reclaimed space: 5kB\n`);
+  assert.equal(
+    berthOk(root, ['container', 'prune', '-f', '--filter', 'label=env=dev', '--filter', `until=${between}`]),
+    `Deleted Containers:\n${oldId}\n\nTotal reclaimed space: 5kB\n`,
+  );
   // label!: every stopped one but prod
   const want = [idOf('dev'), idOf('plain')].sort();
   const r = ok(['container', 'prune', '-f', '--filter', 'label!=env=prod']);
   assert.deepEqual(r.split('\n').slice(1, -2).sort(), want);
   assert.match(r, /Total reclaimed space: 3kB$/);
   assert.deepEqual(names(), ['live', 'prod']);
-  assert.equal(ok(['container', 'prune', '-f', '--filter', 'until=10m']), 'Total reclaimed space: 0B', 'prod is younger than 10 minutes');
+  assert.equal(
+    ok(['container', 'prune', '-f', '--filter', 'until=10m']),
+    'Total reclaimed space: 0B',
+    'prod is younger than 10 minutes',
+  );
   const prodId = idOf('prod');
-  assert.equal(ok(['container', 'prune', '-f', '--filter', `until=${Math.ceil(Date.now() / 1000) + 5}`]), `Deleted Containers:\n${prodId}\n\nTotal reclaimed space: 0B`);
+  assert.equal(
+    ok(['container', 'prune', '-f', '--filter', `until=${Math.ceil(Date.now() / 1000) + 5}`]),
+    `Deleted Containers:\n${prodId}\n\nTotal reclaimed space: 0B`,
+  );
   assert.deepEqual(names(), ['live'], 'a running container is never pruned');
   ok(['rm', '-f', 'live']);
   assert.match(ok(['system', 'check']), /: ok \(/);

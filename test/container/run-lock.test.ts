@@ -7,10 +7,17 @@ import { alive, berth, berthOk, mountsUnder, tempRoot, waitFor } from '../helper
 const t = tempRoot('berth-runlock');
 const root = t.root;
 const ok = (args: string[]) => berthOk(root, args).trim();
-const locks = () => fs.readdirSync(`${root}/berth/locks`).filter((f) => f.startsWith('ctr-')).map((f) => f.slice(4)).sort();
+const locks = () =>
+  fs
+    .readdirSync(`${root}/berth/locks`)
+    .filter((f) => f.startsWith('ctr-'))
+    .map((f) => f.slice(4))
+    .sort();
 const existing = () => ok(['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean).sort();
 
-before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'true']); });
+before(() => {
+  ok(['image', 'from-host', 'base', 'sh', 'sleep', 'true']);
+});
 after(() => {
   for (const c of existing()) berth(root, ['rm', '-f', c]);
   assert.deepEqual(mountsUnder(root), []);
@@ -22,15 +29,20 @@ function processesNaming(id: string): string[] {
   const out: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let cmd = '';
-    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
     if (alive(Number(pid)) && (cmd.includes(id) || cmd.includes('container cleanup'))) out.push(`${pid} ${cmd}`);
   }
   return out;
 }
 
-const monitorOf = (id: string) => JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number; Pid: number };
+const monitorOf = (id: string) =>
+  JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { MonitorPid: number; Pid: number };
 
-test('after restart the monitor alone runs the container: the old run\'s clean-up does not wait for the new run', async () => {
+test("after restart the monitor alone runs the container: the old run's clean-up does not wait for the new run", async () => {
   const id = ok(['run', '-d', 'base', 'sleep', '600']);
   for (let i = 0; i < 3; i++) {
     const old = monitorOf(id).MonitorPid;
@@ -39,8 +51,9 @@ test('after restart the monitor alone runs the container: the old run\'s clean-u
     assert.notEqual(now.MonitorPid, old);
     assert.ok(alive(now.MonitorPid) && alive(now.Pid));
     // the old monitor became `berth container cleanup` (Node) when its run ended: it must end by itself
-    await waitFor(() => (processesNaming(id).length === 0 ? true : undefined), 15000)
-      .catch(() => assert.fail(`left running after restart:\n${processesNaming(id).join('\n')}`));
+    await waitFor(() => (processesNaming(id).length === 0 ? true : undefined), 15000).catch(() =>
+      assert.fail(`left running after restart:\n${processesNaming(id).join('\n')}`),
+    );
     assert.match(fs.readFileSync(`/proc/${now.MonitorPid}/cmdline`, 'utf8'), /berth-helper/);
     assert.equal(ok(['inspect', '-f', '{{.State.Status}}', id]), 'running');
   }
@@ -77,7 +90,11 @@ test('run, start, exec, restart, stop, rm cycles leave run locks only for contai
   assert.deepEqual(locks(), [kept]);
   ok(['rm', 'kept']);
   assert.deepEqual(locks(), []);
-  assert.deepEqual(fs.readdirSync(`${root}/berth/locks`).filter((f) => !f.startsWith('ctr-')), [], 'no other lock file either');
+  assert.deepEqual(
+    fs.readdirSync(`${root}/berth/locks`).filter((f) => !f.startsWith('ctr-')),
+    [],
+    'no other lock file either',
+  );
 });
 
 test('load leaves no per-layer lock files behind', () => {

@@ -5,22 +5,37 @@ import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { berth, berthOk, berthSpawn, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 
-
 // Real containers from a from-host image: namespaces, pivot_root, overlay with init + rw layers.
 const t = tempRoot('berth-run');
 const root = t.root;
 const PROGRAMS = ['sh', 'ls', 'cat', 'echo', 'hostname', 'id', 'rm', 'mkdir', 'touch', 'readlink', 'stat', 'sleep'];
-before(() => { berthOk(root, ['image', 'from-host', 'base', ...PROGRAMS]); });
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', ...PROGRAMS]);
+});
 after(() => {
-  for (const m of mountsUnder(root).reverse()) { try { fs.rmSync(m, { recursive: false }); } catch { /* reported below */ } }
+  for (const m of mountsUnder(root).reverse()) {
+    try {
+      fs.rmSync(m, { recursive: false });
+    } catch {
+      /* reported below */
+    }
+  }
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the tests');
   t.remove();
 });
 
-const run = (args: string[], input?: string) => berth(root, ['run', '--rm', ...args], input === undefined ? {} : { input });
+const run = (args: string[], input?: string) =>
+  berth(root, ['run', '--rm', ...args], input === undefined ? {} : { input });
 
 test('the command is PID 1 with its own hostname, /proc, /dev, mounts and only fds 0-2', () => {
-  const r = run(['-h', 'box', 'base', 'sh', '-c', 'echo $$; hostname; cat /proc/1/cmdline; echo; ls /proc/$$/fd; ls /; cat /proc/self/mountinfo; ls /dev']);
+  const r = run([
+    '-h',
+    'box',
+    'base',
+    'sh',
+    '-c',
+    'echo $$; hostname; cat /proc/1/cmdline; echo; ls /proc/$$/fd; ls /; cat /proc/self/mountinfo; ls /dev',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const [pid, host, cmdline, fds] = r.stdout.split('\n');
   assert.equal(pid, '1');
@@ -29,14 +44,50 @@ test('the command is PID 1 with its own hostname, /proc, /dev, mounts and only f
   assert.equal(fds, '0');
   assert.match(r.stdout, /^0\n1\n2\n/m);
   for (const d of ['bin', 'etc', 'proc', 'sys', 'tmp', 'usr']) assert.match(r.stdout, new RegExp(`^${d}$`, 'm'));
-  assert.match(r.stdout, / \/ rw,relatime - overlay overlay .*lowerdir=l\/[A-Z2-7]{26}:l\/[A-Z2-7]{26},upperdir=[a-f0-9]{64}\/diff/);
-  for (const m of ['/proc rw,nosuid,nodev,noexec', '/dev rw,nosuid', '/dev/pts', '/sys ro,', '/dev/shm', '/dev/mqueue', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf']) {
+  assert.match(
+    r.stdout,
+    / \/ rw,relatime - overlay overlay .*lowerdir=l\/[A-Z2-7]{26}:l\/[A-Z2-7]{26},upperdir=[a-f0-9]{64}\/diff/,
+  );
+  for (const m of [
+    '/proc rw,nosuid,nodev,noexec',
+    '/dev rw,nosuid',
+    '/dev/pts',
+    '/sys ro,',
+    '/dev/shm',
+    '/dev/mqueue',
+    '/etc/hosts',
+    '/etc/hostname',
+    '/etc/resolv.conf',
+  ]) {
     assert.ok(r.stdout.includes(` ${m}`), `mount ${m} in:\n${r.stdout}`);
   }
-  const points = r.stdout.split('\n').filter((l) => / - /.test(l)).map((l) => l.split(' ')[4]!);
+  const points = r.stdout
+    .split('\n')
+    .filter((l) => / - /.test(l))
+    .map((l) => l.split(' ')[4]!);
   assert.ok(points.length >= 10, r.stdout);
-  assert.deepEqual(points.filter((p) => /^\/(var|work|run|home)\b/.test(p)), [], 'no host mount points are visible');
-  for (const d of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'pts', 'shm', 'mqueue', 'stdin', 'stdout', 'stderr', 'fd']) assert.match(r.stdout, new RegExp(`^${d}$`, 'm'), `/dev/${d}`);
+  assert.deepEqual(
+    points.filter((p) => /^\/(var|work|run|home)\b/.test(p)),
+    [],
+    'no host mount points are visible',
+  );
+  for (const d of [
+    'null',
+    'zero',
+    'full',
+    'random',
+    'urandom',
+    'tty',
+    'ptmx',
+    'pts',
+    'shm',
+    'mqueue',
+    'stdin',
+    'stdout',
+    'stderr',
+    'fd',
+  ])
+    assert.match(r.stdout, new RegExp(`^${d}$`, 'm'), `/dev/${d}`);
 });
 
 test('default hostname is the short container id; /etc/hostname and /etc/hosts agree', () => {
@@ -59,7 +110,7 @@ test('exit codes as Docker: the process status, 127 not found, 126 not executabl
     const c = berth(root, ['ps', '-q', '--no-trunc']).stdout.trim();
     if (!c) return undefined;
     const rec = JSON.parse(fs.readFileSync(`${root}/containers/${c}/config.v2.json`, 'utf8'));
-    return rec.State.Pid > 0 ? rec.State.Pid as number : undefined;
+    return rec.State.Pid > 0 ? (rec.State.Pid as number) : undefined;
   });
   process.kill(pid, 'SIGKILL');
   const [code] = await once(sleeper, 'exit');
@@ -74,7 +125,20 @@ test('exit codes as Docker: the process status, 127 not found, 126 not executabl
 test('Entrypoint/Cmd semantics, -e, --env-file, -w (created), -u', () => {
   const envFile = `${root}/env.list`;
   fs.writeFileSync(envFile, '# comment\nFROM_FILE=1\n');
-  const r = run(['-e', 'A=1', '--env-file', envFile, '-w', '/work/dir', '-u', 'nobody', 'base', 'sh', '-c', 'echo $A $FROM_FILE; pwd; id -u; id -g; echo $HOME']);
+  const r = run([
+    '-e',
+    'A=1',
+    '--env-file',
+    envFile,
+    '-w',
+    '/work/dir',
+    '-u',
+    'nobody',
+    'base',
+    'sh',
+    '-c',
+    'echo $A $FROM_FILE; pwd; id -u; id -g; echo $HOME',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['1 1', '/work/dir', '65534', '65534', '/nonexistent']);
   assert.equal(run(['-u', '1000:1001', 'base', 'id']).stdout.trim(), 'uid=1000 gid=1001 groups=1001');
@@ -91,13 +155,23 @@ test('stdin is forwarded with -i', () => {
 
 test('writes land in the rw layer; deletions of image files leave whiteouts; diff and commit see them', () => {
   const name = 'writer';
-  const r = berth(root, ['run', '--name', name, 'base', 'sh', '-c', 'echo data > /root/file; rm /bin/cat; mkdir /newdir']);
+  const r = berth(root, [
+    'run',
+    '--name',
+    name,
+    'base',
+    'sh',
+    '-c',
+    'echo data > /root/file; rm /bin/cat; mkdir /newdir',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const diff = berthOk(root, ['diff', name]);
   // with merged /usr (bin -> usr/bin, mirrored from the host) the deletion happens under /usr/bin
   const merged = fs.lstatSync('/bin').isSymbolicLink();
   const binDir = merged ? '/usr/bin' : '/bin';
-  const expected = merged ? ['A /newdir', 'C /root', 'A /root/file', 'C /usr', 'C /usr/bin', 'D /usr/bin/cat'] : ['C /bin', 'D /bin/cat', 'A /newdir', 'C /root', 'A /root/file'];
+  const expected = merged
+    ? ['A /newdir', 'C /root', 'A /root/file', 'C /usr', 'C /usr/bin', 'D /usr/bin/cat']
+    : ['C /bin', 'D /bin/cat', 'A /newdir', 'C /root', 'A /root/file'];
   assert.deepEqual(diff.trim().split('\n'), expected);
   const ps = berthOk(root, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
   assert.match(ps, /^writer Exited \(0\)/m);
@@ -125,8 +199,19 @@ test('--read-only, -v (rw and ro), --tmpfs', () => {
   const host = fs.mkdtempSync('/var/tmp/berth-vol-');
   try {
     fs.writeFileSync(`${host}/in`, 'host file\n');
-    const r = run(['--read-only', '--tmpfs', '/scratch', '-v', `${host}:/data`, '-v', `${host}:/ro:ro`, 'base', 'sh', '-c',
-      'cat /data/in; echo out > /data/out; touch /rootfile 2>/dev/null || echo rofs; touch /ro/x 2>/dev/null || echo ro-vol; touch /scratch/x && echo tmpfs-ok']);
+    const r = run([
+      '--read-only',
+      '--tmpfs',
+      '/scratch',
+      '-v',
+      `${host}:/data`,
+      '-v',
+      `${host}:/ro:ro`,
+      'base',
+      'sh',
+      '-c',
+      'cat /data/in; echo out > /data/out; touch /rootfile 2>/dev/null || echo rofs; touch /ro/x 2>/dev/null || echo ro-vol; touch /scratch/x && echo tmpfs-ok',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), ['host file', 'rofs', 'ro-vol', 'tmpfs-ok']);
     assert.equal(fs.readFileSync(`${host}/out`, 'utf8'), 'out\n');
@@ -137,7 +222,14 @@ test('--read-only, -v (rw and ro), --tmpfs', () => {
 
 test('--network none has only loopback, up; --network host sees the host interfaces', () => {
   const none = run(['base', 'cat', '/proc/net/dev']).stdout;
-  assert.deepEqual(none.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]), ['lo']);
+  assert.deepEqual(
+    none
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.trim().split(':')[0]),
+    ['lo'],
+  );
   const flags = run(['base', 'cat', '/sys/class/net/lo/operstate']).stdout.trim();
   assert.ok(flags === 'unknown' || flags === 'up', flags);
   const host = run(['--network', 'host', 'base', 'cat', '/proc/net/dev']).stdout;
@@ -173,19 +265,34 @@ test('kill -9 of berth during a foreground run: the container dies with it; the 
   assert.match(berthOk(root, ['system', 'check']), /ok/);
 });
 
-test('inspect shows a container in Docker\'s shape: State, Config, HostConfig, Mounts, GraphDriver', () => {
-  const id = berthOk(root, ['create', '--name', 'inspected', '-v', `${root}:/data:ro`, 'base', 'sh', '-c', 'exit 4']).trim();
+test("inspect shows a container in Docker's shape: State, Config, HostConfig, Mounts, GraphDriver", () => {
+  const id = berthOk(root, [
+    'create',
+    '--name',
+    'inspected',
+    '-v',
+    `${root}:/data:ro`,
+    'base',
+    'sh',
+    '-c',
+    'exit 4',
+  ]).trim();
   const [c] = JSON.parse(berthOk(root, ['inspect', 'inspected']));
   assert.equal(c.Id, id);
   assert.equal(c.Name, '/inspected');
   assert.equal(c.State.Status, 'created');
   assert.deepEqual([c.Path, ...c.Args], ['sh', '-c', 'exit 4']);
-  assert.deepEqual(c.Mounts, [{ Type: 'bind', Source: root, Destination: '/data', Mode: 'ro', RW: false, Propagation: 'rprivate' }]);
+  assert.deepEqual(c.Mounts, [
+    { Type: 'bind', Source: root, Destination: '/data', Mode: 'ro', RW: false, Propagation: 'rprivate' },
+  ]);
   const mountId = fs.readFileSync(`${root}/image/overlay2/layerdb/mounts/${id}/mount-id`, 'utf8');
   assert.equal(c.GraphDriver.Data.UpperDir, `${root}/overlay2/${mountId}/diff`);
   assert.equal(c.GraphDriver.Data.LowerDir.split(':')[0], `${root}/overlay2/${mountId}-init/diff`);
   assert.equal(berth(root, ['start', '-a', 'inspected']).code, 4);
-  assert.equal(berthOk(root, ['container', 'inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'inspected']).trim(), 'exited 4');
+  assert.equal(
+    berthOk(root, ['container', 'inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'inspected']).trim(),
+    'exited 4',
+  );
   assert.match(berth(root, ['container', 'inspect', 'base']).stderr, /No such container: base/);
   berthOk(root, ['rm', 'inspected']);
 });

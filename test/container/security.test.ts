@@ -6,8 +6,13 @@ import { berth, berthOk, mountsUnder, tempRoot } from '../helpers/berth.js';
 // Docker's default capability set, masked and read-only paths, --cap-add/--cap-drop, --privileged, no-new-privileges.
 const t = tempRoot('berth-sec');
 const root = t.root;
-before(() => { berthOk(root, ['image', 'from-host', 'base', 'sh', 'cat', 'grep', 'mount', 'ls', 'echo']); });
-after(() => { assert.deepEqual(mountsUnder(root), []); t.remove(); });
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', 'sh', 'cat', 'grep', 'mount', 'ls', 'echo']);
+});
+after(() => {
+  assert.deepEqual(mountsUnder(root), []);
+  t.remove();
+});
 
 const run = (args: string[]) => berth(root, ['run', '--rm', ...args]);
 const status = (args: string[], field: string) => {
@@ -29,12 +34,21 @@ for (const runtime of ['berth', 'runc']) {
 }
 
 test('forbidden by default: mount, writing /proc/sys, reading masked /proc files', () => {
-  const r = run(['base', 'sh', '-c', 'mount -t tmpfs x /mnt 2>/dev/null && echo mounted || echo no-mount; (echo x > /proc/sys/kernel/hostname) 2>/dev/null && echo wrote || echo ro; cat /proc/keys /proc/timer_list 2>/dev/null | grep -c . ; ls /sys/firmware | grep -c .; exit 0']);
+  const r = run([
+    'base',
+    'sh',
+    '-c',
+    'mount -t tmpfs x /mnt 2>/dev/null && echo mounted || echo no-mount; (echo x > /proc/sys/kernel/hostname) 2>/dev/null && echo wrote || echo ro; cat /proc/keys /proc/timer_list 2>/dev/null | grep -c . ; ls /sys/firmware | grep -c .; exit 0',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['no-mount', 'ro', '0', '0']);
   const mounts = run(['base', 'cat', '/proc/self/mountinfo']).stdout;
-  for (const p of ['/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'].filter((p) => fs.existsSync(p))) assert.match(mounts, new RegExp(` ${p} `), `${p} masked`);
-  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'].filter((p) => fs.existsSync(p))) assert.match(mounts, new RegExp(` ${p} ro,`), `${p} read-only`);
+  for (const p of ['/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'].filter((p) =>
+    fs.existsSync(p),
+  ))
+    assert.match(mounts, new RegExp(` ${p} `), `${p} masked`);
+  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus'].filter((p) => fs.existsSync(p)))
+    assert.match(mounts, new RegExp(` ${p} ro,`), `${p} read-only`);
 });
 
 test('--cap-add, --cap-drop, --privileged, --security-opt no-new-privileges', () => {
@@ -60,6 +74,10 @@ test('read-only binds are read-only all the way down: --network host /sys (with 
   const sysMounts = r.stdout.split('\n').filter((l) => / \/sys(\/| )/.test(l));
   assert.ok(sysMounts.length > 1, 'the host /sys tree with its submounts');
   // (the tmpfs that holds the cgroup hierarchies stays writable, as runc leaves it; the hierarchies are read-only)
-  for (const l of sysMounts.filter((x) => !/ \/sys\/fs\/cgroup rw,.* - tmpfs /.test(x))) assert.match(l, / ro[, ]/, `read-only: ${l}`);
-  assert.ok(sysMounts.some((l) => / \/sys\/fs\/cgroup\/memory ro,.* - cgroup /.test(l)), 'the cgroup hierarchies are mounted read-only');
+  for (const l of sysMounts.filter((x) => !/ \/sys\/fs\/cgroup rw,.* - tmpfs /.test(x)))
+    assert.match(l, / ro[, ]/, `read-only: ${l}`);
+  assert.ok(
+    sysMounts.some((l) => / \/sys\/fs\/cgroup\/memory ro,.* - cgroup /.test(l)),
+    'the cgroup hierarchies are mounted read-only',
+  );
 });

@@ -9,7 +9,9 @@ import { settledAfterHangup, tmuxServer } from '../helpers/tmux.js';
 const t = tempRoot('berth-tty');
 const root = t.root;
 const session = `berth-tty-${process.pid}`;
-before(() => { berthOk(root, ['image', 'from-host', 'base', 'sh', 'tty', 'stty', 'sleep', 'ls', 'echo']); });
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', 'sh', 'tty', 'stty', 'sleep', 'ls', 'echo']);
+});
 after(() => {
   server.kill();
   assert.deepEqual(mountsUnder(root), []);
@@ -17,7 +19,10 @@ after(() => {
 });
 
 test('-it: the shell gets /dev/pts/0 of its own devpts as stdio, and the exit code comes back', () => {
-  const r = spawnSync('script', ['-qfec', `${BERTH} --root ${root} run --rm -it base sh`, '/dev/null'], { input: 'tty; ls -l /proc/$$/fd; exit 5\n', encoding: 'utf8' });
+  const r = spawnSync('script', ['-qfec', `${BERTH} --root ${root} run --rm -it base sh`, '/dev/null'], {
+    input: 'tty; ls -l /proc/$$/fd; exit 5\n',
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 5, r.stderr);
   assert.match(r.stdout, /^(# )?\/dev\/pts\/0\r?$/m);
   assert.match(r.stdout, /0 -> \/dev\/pts\/0/);
@@ -35,7 +40,17 @@ async function endSession(name: string): Promise<string> {
 }
 
 test('-it in a real terminal: window size, resize (SIGWINCH), ctrl-c reaches the container', async () => {
-  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${BERTH} --root ${root} run --rm -it base sh; echo EXIT=$?; sleep 60`);
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '100',
+    '-y',
+    '30',
+    `${BERTH} --root ${root} run --rm -it base sh; echo EXIT=$?; sleep 60`,
+  );
   try {
     await screenMatches(session, /^#/m);
     tmux('send-keys', '-t', session, 'stty size', 'Enter');

@@ -10,10 +10,12 @@ const ok = (args: string[]) => berthOk(root, args).trim();
 const existing = () => ok(['ps', '-a', '-q', '--no-trunc']).split('\n').filter(Boolean).sort();
 const RANGE = /uids and gids must be in range 0-2147483647/;
 
-before(() => { ok(['image', 'from-host', 'base', 'sh', 'sleep', 'true']); });
+before(() => {
+  ok(['image', 'from-host', 'base', 'sh', 'sleep', 'true']);
+});
 after(() => t.remove());
 
-test('a numeric uid or gid outside 0-2147483647 is refused with Docker\'s message; nothing is stored', () => {
+test("a numeric uid or gid outside 0-2147483647 is refused with Docker's message; nothing is stored", () => {
   const cases: string[][] = [
     ['run', '--rm', '-u', '4294967296', 'base', 'true'],
     ['run', '-u', '2147483648', 'base', 'true'],

@@ -24,7 +24,15 @@ function require_sha(s: string): string {
 }
 
 test('parseDigest rejects what is not sha256:<64 lowercase hex>', () => {
-  for (const bad of ['', 'sha256:', `sha256:${'A'.repeat(64)}`, `sha512:${'a'.repeat(64)}`, `sha256:${'a'.repeat(63)}`, 42, null]) {
+  for (const bad of [
+    '',
+    'sha256:',
+    `sha256:${'A'.repeat(64)}`,
+    `sha512:${'a'.repeat(64)}`,
+    `sha256:${'a'.repeat(63)}`,
+    42,
+    null,
+  ]) {
     assert.throws(() => parseDigest(bad), /invalid digest/);
   }
   assert.equal(parseDigest(`sha256:${'a'.repeat(64)}`), `sha256:${'a'.repeat(64)}`);

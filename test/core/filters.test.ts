@@ -5,13 +5,25 @@ import { parseTimestamp } from '../../src/core/timestamp.js';
 
 test('filter flags: key lower-cased and trimmed, value trimmed, "=" required, values of one key a set', () => {
   const f = parseFilterFlags(['Label = a=b ', 'label=c', 'label=c', 'label!=d', '']);
-  assert.deepEqual([...f.entries()].map(([k, v]) => [k, [...v]]), [['label', ['a=b', 'c']], ['label!', ['d']]]);
+  assert.deepEqual(
+    [...f.entries()].map(([k, v]) => [k, [...v]]),
+    [
+      ['label', ['a=b', 'c']],
+      ['label!', ['d']],
+    ],
+  );
   assert.throws(() => parseFilterFlags(['dangling']), /bad format of filter \(expected name=value\)/);
 });
 
 test('unknown filter keys are refused by name', () => {
-  for (const [flags, msg] of [[['xyz=1'], "invalid filter 'xyz'"], [['label=a', 'status=exited'], "invalid filter 'status'"]] as const) {
-    assert.throws(() => validateFilters(parseFilterFlags(flags), ['label', 'label!', 'until']), (e: Error) => e.message === msg);
+  for (const [flags, msg] of [
+    [['xyz=1'], "invalid filter 'xyz'"],
+    [['label=a', 'status=exited'], "invalid filter 'status'"],
+  ] as const) {
+    assert.throws(
+      () => validateFilters(parseFilterFlags(flags), ['label', 'label!', 'until']),
+      (e: Error) => e.message === msg,
+    );
   }
   validateFilters(parseFilterFlags(['label=a', 'label!=b', 'until=1h']), ['label', 'label!', 'until']);
 });
@@ -37,7 +49,8 @@ test('label filters as dockerd matches them for prune (every label must hold; al
     [['label!=a'], null, true],
     [['label=a', 'label!=b=3'], labels, true],
   ];
-  for (const [flags, l, want] of cases) assert.equal(matchLabels(parseFilterFlags(flags), l), want, `${flags.join(' ')} on ${JSON.stringify(l)}`);
+  for (const [flags, l, want] of cases)
+    assert.equal(matchLabels(parseFilterFlags(flags), l), want, `${flags.join(' ')} on ${JSON.stringify(l)}`);
 });
 
 test('boolean filters: true/1, false/0; anything else or both is refused with the values', () => {
@@ -67,6 +80,7 @@ test('timestamps as dockerd parses them: durations, RFC 3339 variants, Unix seco
     ['-10s', now - 500 + 10_000],
     ['1700000000', 1700000000_000],
     ['1700000000.5', 1700000000_500],
+    // eslint-disable-next-line no-loss-of-precision -- as the parsed value rounds
     ['1700000000.000000001', 1700000000_000.000001],
     ['0', 0],
     ['2024-01-02', local(2024, 1, 2)],
@@ -83,7 +97,8 @@ test('timestamps as dockerd parses them: durations, RFC 3339 variants, Unix seco
     ['2024-01-02T03:04:05.123456789Z', Date.UTC(2024, 0, 2, 3, 4, 5) + 123.456789],
     ['2024-02-29', local(2024, 2, 29)],
   ];
-  for (const [v, want] of cases) assert.ok(Math.abs(parseTimestamp(v, now) - want) < 1e-3, `${v}: ${parseTimestamp(v, now)} != ${want}`);
+  for (const [v, want] of cases)
+    assert.ok(Math.abs(parseTimestamp(v, now) - want) < 1e-3, `${v}: ${parseTimestamp(v, now)} != ${want}`);
   const bad: Array<[string, RegExp]> = [
     ['abc', /: failed to parse value as time or duration: "abc"$/],
     ['10x', /failed to parse value as time or duration/],

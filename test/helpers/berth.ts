@@ -17,12 +17,22 @@ export function tempRoot(prefix = 'berth-test'): { root: string; remove(): void 
   return { root, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
 }
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run the berth CLI synchronously against a data root. */
-export function berth(root: string, args: string[], opts: { input?: Buffer | string; env?: Record<string, string> } = {}): RunResult {
+export function berth(
+  root: string,
+  args: string[],
+  opts: { input?: Buffer | string; env?: Record<string, string> } = {},
+): RunResult {
   const r: SpawnSyncReturns<Buffer> = spawnSync(BERTH, ['--root', root, ...args], {
-    input: opts.input, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 30,
+    input: opts.input,
+    env: { ...process.env, ...opts.env },
+    maxBuffer: 1 << 30,
   });
   return { code: r.status ?? 128 + 9, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
@@ -30,7 +40,8 @@ export function berth(root: string, args: string[], opts: { input?: Buffer | str
 /** Run berth and fail with its output when it does not exit 0. */
 export function berthOk(root: string, args: string[], opts: { input?: Buffer | string } = {}): string {
   const r = berth(root, args, opts);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r.stdout;
 }
 
@@ -48,13 +59,21 @@ export function debootstrapTar(): string {
 
 /** Overlay and berth mounts under a path (to assert nothing leaked). */
 export function mountsUnder(path: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(path));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(path));
 }
 
 /** Poll f every 50 ms until it returns a value; throw after ms. */
 /** Whether a process runs: a zombie (exited, not yet reaped by its parent or init) counts as gone. */
 export function alive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    return !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export async function waitFor<T>(f: () => T | undefined, ms = 10000): Promise<T> {

@@ -54,7 +54,11 @@ export interface CaseSpec {
   note?: string;
 }
 
-export interface Case { name: string; dir: string; spec: CaseSpec }
+export interface Case {
+  name: string;
+  dir: string;
+  spec: CaseSpec;
+}
 
 /** Every case, ordered so that a case comes after the cases it needs; `only` filters by name (their needs are kept). */
 export function loadCorpus(only?: string[]): Case[] {
@@ -83,7 +87,12 @@ export function loadCorpus(only?: string[]): Case[] {
 /** The tag a case's image gets on both sides. */
 export const caseTag = (c: Case) => `corpus-${c.name}:latest`;
 
-export interface Prepared { dir: string; context: string; dockerfile?: string; stdin?: Buffer }
+export interface Prepared {
+  dir: string;
+  context: string;
+  dockerfile?: string;
+  stdin?: Buffer;
+}
 
 /** Copy the case into work/<case>, run its prepare script there; paths for the build. */
 export function prepareCase(c: Case, work: string): Prepared {
@@ -129,9 +138,12 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function decompress(buf: Buffer, what: string): Buffer {
   switch (detectCompression(buf)) {
-    case 'none': return buf;
-    case 'gzip': return gunzipSync(buf);
-    default: throw new Error(`${what}: unexpected compression`);
+    case 'none':
+      return buf;
+    case 'gzip':
+      return gunzipSync(buf);
+    default:
+      throw new Error(`${what}: unexpected compression`);
   }
 }
 
@@ -143,17 +155,27 @@ export function layerEntries(tar: Buffer): LayerEntry[] {
   const p = new TarParser({
     raw() {},
     entry(h) {
-      cur = { path: cleanPath(h.name), type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, size: h.type === 'file' ? h.size : 0 };
+      cur = {
+        path: cleanPath(h.name),
+        type: h.type,
+        mode: h.mode & 0o7777,
+        uid: h.uid,
+        gid: h.gid,
+        size: h.type === 'file' ? h.size : 0,
+      };
       if (h.type === 'symlink' || h.type === 'link') cur.link = h.type === 'link' ? cleanPath(h.linkname) : h.linkname;
       if (h.type === 'char' || h.type === 'block') cur.dev = `${h.devmajor},${h.devminor}`;
       if (h.xattrs.size) cur.xattrs = Object.fromEntries([...h.xattrs].map(([k, v]) => [k, sha256(v)]));
       hash = h.type === 'file' ? createHash('sha256') : undefined;
     },
-    body(chunk) { hash?.update(chunk); },
+    body(chunk) {
+      hash?.update(chunk);
+    },
     entryEnd() {
       if (hash) cur!.sha256 = hash.digest('hex');
       out.push(cur!);
-      cur = undefined; hash = undefined;
+      cur = undefined;
+      hash = undefined;
     },
   });
   p.write(tar);
@@ -161,14 +183,21 @@ export function layerEntries(tar: Buffer): LayerEntry[] {
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-export interface SavedImage { facts: ImageFacts; rawConfig: Record<string, unknown> }
+export interface SavedImage {
+  facts: ImageFacts;
+  rawConfig: Record<string, unknown>;
+}
 
 /** Read the image `ref` out of a `docker save`/`berth save` tar (extracted into dir). */
 export function readSaved(saveTar: string, dir: string, ref: string): SavedImage {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   runOk('tar', ['-xf', saveTar, '-C', dir]);
-  const manifest = JSON.parse(fs.readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; RepoTags: string[] | null; Layers: string[] }[];
+  const manifest = JSON.parse(fs.readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    Config: string;
+    RepoTags: string[] | null;
+    Layers: string[];
+  }[];
   const m = manifest.find((e) => e.RepoTags?.includes(ref)) ?? (manifest.length === 1 ? manifest[0] : undefined);
   if (!m) throw new Error(`${saveTar}: no manifest entry for ${ref}: ${JSON.stringify(manifest)}`);
   const rawConfig = JSON.parse(fs.readFileSync(join(dir, m.Config), 'utf8')) as Record<string, unknown>;
@@ -186,9 +215,23 @@ export function readSaved(saveTar: string, dir: string, ref: string): SavedImage
 
 /** One line per entry of a layer, for reference dumps and failure messages. */
 export function layerListing(entries: LayerEntry[]): string {
-  return entries.map((e) => [e.path, e.type, e.mode.toString(8).padStart(4, '0'), `${e.uid}:${e.gid}`, e.size,
-    e.sha256 ? e.sha256.slice(0, 16) : '-', e.link !== undefined ? `-> ${e.link}` : '', e.dev ?? '',
-    e.xattrs ? Object.keys(e.xattrs).join(',') : ''].join(' ').trimEnd()).join('\n');
+  return entries
+    .map((e) =>
+      [
+        e.path,
+        e.type,
+        e.mode.toString(8).padStart(4, '0'),
+        `${e.uid}:${e.gid}`,
+        e.size,
+        e.sha256 ? e.sha256.slice(0, 16) : '-',
+        e.link !== undefined ? `-> ${e.link}` : '',
+        e.dev ?? '',
+        e.xattrs ? Object.keys(e.xattrs).join(',') : '',
+      ]
+        .join(' ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /**
@@ -209,15 +252,20 @@ export function checkExpect(c: Case, facts: ImageFacts): string[] {
     const hit = find(path);
     const want = sha256(Buffer.from(content));
     if (!hit) out.push(`case "${c.name}": expected file "${path}" in some layer, found none`);
-    else if (hit.sha256 !== want) out.push(`case "${c.name}": "${path}" content sha256 ${hit.sha256}, expected ${want} (${JSON.stringify(content)})`);
+    else if (hit.sha256 !== want)
+      out.push(
+        `case "${c.name}": "${path}" content sha256 ${hit.sha256}, expected ${want} (${JSON.stringify(content)})`,
+      );
   }
   for (const [path, mode] of Object.entries(e.modes ?? {})) {
     const hit = find(path);
     if (!hit) out.push(`case "${c.name}": expected "${path}" in some layer, found none`);
-    else if (hit.mode !== parseInt(mode, 8)) out.push(`case "${c.name}": "${path}" mode ${hit.mode.toString(8)}, expected ${mode}`);
+    else if (hit.mode !== parseInt(mode, 8))
+      out.push(`case "${c.name}": "${path}" mode ${hit.mode.toString(8)}, expected ${mode}`);
   }
   for (const [k, v] of Object.entries(e.config ?? {})) {
-    if (JSON.stringify(facts.config[k]) !== JSON.stringify(v)) out.push(`case "${c.name}": config.${k} ${JSON.stringify(facts.config[k])}, expected ${JSON.stringify(v)}`);
+    if (JSON.stringify(facts.config[k]) !== JSON.stringify(v))
+      out.push(`case "${c.name}": config.${k} ${JSON.stringify(facts.config[k])}, expected ${JSON.stringify(v)}`);
   }
   return out;
 }
@@ -234,6 +282,7 @@ export const steps = (output: string) => output.split('\n').filter((l) => /^Step
 /** GNU tar present? (prepare scripts use tar, gzip, bzip2, xz) */
 export function checkTools(): void {
   for (const t of ['tar', 'gzip', 'bzip2', 'xz']) {
-    if (spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0) throw new Error(`${t} is needed to prepare the build corpus`);
+    if (spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0)
+      throw new Error(`${t} is needed to prepare the build corpus`);
   }
 }

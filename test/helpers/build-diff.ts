@@ -14,11 +14,25 @@
 
 /** The image config fields a Dockerfile instruction can set. */
 export const CONFIG_FIELDS = [
-  'Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal',
-  'Healthcheck', 'Shell', 'OnBuild', 'ArgsEscaped',
+  'Env',
+  'Cmd',
+  'Entrypoint',
+  'WorkingDir',
+  'User',
+  'ExposedPorts',
+  'Volumes',
+  'Labels',
+  'StopSignal',
+  'Healthcheck',
+  'Shell',
+  'OnBuild',
+  'ArgsEscaped',
 ] as const;
 
-export interface HistoryEntry { created_by: string; empty_layer: boolean }
+export interface HistoryEntry {
+  created_by: string;
+  empty_layer: boolean;
+}
 
 /** One entry of a layer tar, timestamps and owner names left out. */
 export interface LayerEntry {
@@ -61,7 +75,10 @@ export function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(',')}}`;
 }
 
 /**
@@ -89,17 +106,26 @@ export function compareLayer(docker: LayerEntry[], berth: LayerEntry[]): string[
   const b = new Map(berth.map((e) => [e.path, e]));
   const paths = [...new Set([...d.keys(), ...b.keys()])].sort();
   for (const p of paths) {
-    const de = d.get(p), be = b.get(p);
-    if (!be) { out.push(`"${p}" only in docker's layer (${describeEntry(de!)})`); continue; }
-    if (!de) { out.push(`"${p}" only in berth's layer (${describeEntry(be)})`); continue; }
+    const de = d.get(p),
+      be = b.get(p);
+    if (!be) {
+      out.push(`"${p}" only in docker's layer (${describeEntry(de!)})`);
+      continue;
+    }
+    if (!de) {
+      out.push(`"${p}" only in berth's layer (${describeEntry(be)})`);
+      continue;
+    }
     for (const k of ['type', 'mode', 'uid', 'gid', 'size', 'sha256', 'link', 'dev', 'xattrs'] as const) {
-      const dv = de[k], bv = be[k];
+      const dv = de[k],
+        bv = be[k];
       if (canonical(dv) === canonical(bv)) continue;
       const fmt = (v: unknown) => (k === 'mode' && typeof v === 'number' ? v.toString(8).padStart(4, '0') : show(v));
       out.push(`"${p}" ${k}: docker ${fmt(dv)}, berth ${fmt(bv)}`);
     }
   }
-  if (out.length > MAX_ENTRY_DIFFS) return [...out.slice(0, MAX_ENTRY_DIFFS), `... and ${out.length - MAX_ENTRY_DIFFS} more`];
+  if (out.length > MAX_ENTRY_DIFFS)
+    return [...out.slice(0, MAX_ENTRY_DIFFS), `... and ${out.length - MAX_ENTRY_DIFFS} more`];
   return out;
 }
 
@@ -109,24 +135,33 @@ export function compareImages(caseName: string, docker: ImageFacts, berth: Image
   const say = (what: string, msg: string) => out.push(`case "${caseName}": ${what}: ${msg}`);
 
   for (const f of CONFIG_FIELDS) {
-    const dv = field(docker.config, f), bv = field(berth.config, f);
+    const dv = field(docker.config, f),
+      bv = field(berth.config, f);
     if (canonical(dv) !== canonical(bv)) say(`config.${f}`, `docker ${show(dv)}, berth ${show(bv)}`);
   }
-  if ((docker.author ?? '') !== (berth.author ?? '')) say('author', `docker ${show(docker.author)}, berth ${show(berth.author)}`);
+  if ((docker.author ?? '') !== (berth.author ?? ''))
+    say('author', `docker ${show(docker.author)}, berth ${show(berth.author)}`);
 
   if (docker.history.length !== berth.history.length) {
-    say('history length', `docker ${docker.history.length}, berth ${berth.history.length}`
-      + `\n  docker: ${docker.history.map((h) => h.created_by).join('\n          ')}`
-      + `\n  berth:  ${berth.history.map((h) => h.created_by).join('\n          ')}`);
+    say(
+      'history length',
+      `docker ${docker.history.length}, berth ${berth.history.length}` +
+        `\n  docker: ${docker.history.map((h) => h.created_by).join('\n          ')}` +
+        `\n  berth:  ${berth.history.map((h) => h.created_by).join('\n          ')}`,
+    );
   }
   const n = Math.min(docker.history.length, berth.history.length);
   for (let i = 0; i < n; i++) {
-    const dh = docker.history[i]!, bh = berth.history[i]!;
-    if (dh.created_by !== bh.created_by) say(`history[${i}].created_by`, `docker ${show(dh.created_by)}, berth ${show(bh.created_by)}`);
-    if (dh.empty_layer !== bh.empty_layer) say(`history[${i}].empty_layer (${dh.created_by})`, `docker ${dh.empty_layer}, berth ${bh.empty_layer}`);
+    const dh = docker.history[i]!,
+      bh = berth.history[i]!;
+    if (dh.created_by !== bh.created_by)
+      say(`history[${i}].created_by`, `docker ${show(dh.created_by)}, berth ${show(bh.created_by)}`);
+    if (dh.empty_layer !== bh.empty_layer)
+      say(`history[${i}].empty_layer (${dh.created_by})`, `docker ${dh.empty_layer}, berth ${bh.empty_layer}`);
   }
 
-  if (docker.diffIDs.length !== berth.diffIDs.length) say('rootfs.diff_ids count', `docker ${docker.diffIDs.length}, berth ${berth.diffIDs.length}`);
+  if (docker.diffIDs.length !== berth.diffIDs.length)
+    say('rootfs.diff_ids count', `docker ${docker.diffIDs.length}, berth ${berth.diffIDs.length}`);
   // which history entry made each layer (for messages): the non-empty ones, in order
   const makers = docker.history.filter((h) => !h.empty_layer).map((h) => h.created_by);
   const layers = Math.min(docker.layers.length, berth.layers.length);

@@ -41,18 +41,28 @@ export function buildChainStore(root: string, ctx: string): BuiltChain {
   const base = berthOk(root, ['image', 'inspect', '--format', '{{.Id}}', 'base']).trim();
   const [app, p0, p1, shared] = chain;
   if (chain.length !== 5 || chain[4] !== base || parentOf(ids.other!) !== shared) {
-    throw new Error(`built chain is not app -> 2 parents -> shared step -> base with other:1 on the shared step: app chain ${chain.join(' ')}, other's parent ${parentOf(ids.other!)}`);
+    throw new Error(
+      `built chain is not app -> 2 parents -> shared step -> base with other:1 on the shared step: app chain ${chain.join(' ')}, other's parent ${parentOf(ids.other!)}`,
+    );
   }
   const layersOf = (id: string) => {
-    const cfg = JSON.parse(fs.readFileSync(`${root}/image/overlay2/imagedb/content/sha256/${id.slice(7)}`, 'utf8')) as { rootfs: { diff_ids: DiffID[] } };
+    const cfg = JSON.parse(fs.readFileSync(`${root}/image/overlay2/imagedb/content/sha256/${id.slice(7)}`, 'utf8')) as {
+      rootfs: { diff_ids: DiffID[] };
+    };
     return chainIDs(cfg.rootfs.diff_ids);
   };
   const kept = new Set(layersOf(ids.other!));
-  const doomedLayers = layersOf(app!).filter((c) => !kept.has(c)).reverse();
+  const doomedLayers = layersOf(app!)
+    .filter((c) => !kept.has(c))
+    .reverse();
   if (doomedLayers.length !== 2) throw new Error(`app:1 should have two layers of its own, has ${doomedLayers.length}`);
   return { app: app!, parents: [p0!, p1!], shared: shared!, other: ids.other!, base, doomedLayers };
 }
 
 function readOptional(p: string): string | undefined {
-  try { return fs.readFileSync(p, 'utf8'); } catch { return undefined; }
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -30,18 +30,30 @@ process.exitCode = await main(JSON.parse(process.env.BERTH_TEST_ARGV));
 `;
 
 /** 'killed at ...' (killed: true), or its output if it got through (it must then exit 0). */
-export async function berthKilledAt(tracked: Tracked, k: number, argv: string[], match?: RegExp): Promise<{ killed: boolean; out: string }> {
+export async function berthKilledAt(
+  tracked: Tracked,
+  k: number,
+  argv: string[],
+  match?: RegExp,
+): Promise<{ killed: boolean; out: string }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      ...process.env, BERTH_TEST_KILL_AT: String(k), BERTH_TEST_MAIN: `${REPO}/dist/src/cli/main.js`, BERTH_TEST_ARGV: JSON.stringify(argv),
+      ...process.env,
+      BERTH_TEST_KILL_AT: String(k),
+      BERTH_TEST_MAIN: `${REPO}/dist/src/cli/main.js`,
+      BERTH_TEST_ARGV: JSON.stringify(argv),
       ...(match ? { BERTH_TEST_KILL_MATCH: match.source } : {}),
     },
   });
   tracked.children.add(child);
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d; });
-  child.stderr.on('data', (d: Buffer) => { out += d; });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d;
+  });
   const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   tracked.children.delete(child);
   if (signal !== 'SIGKILL') assert.equal(code, 0, `berth ${argv.join(' ')} (kill point ${k}) exited ${code}: ${out}`);

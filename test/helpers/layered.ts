@@ -30,7 +30,9 @@ class HashedFile {
   private hash = createHash('sha256');
   size = 0;
   private fd: number;
-  constructor(readonly path: string) { this.fd = fs.openSync(path, 'w', 0o644); }
+  constructor(readonly path: string) {
+    this.fd = fs.openSync(path, 'w', 0o644);
+  }
   write(b: Buffer): void {
     fs.writeSync(this.fd, b);
     this.hash.update(b);
@@ -67,7 +69,8 @@ export function splitRootfsTar(src: string, n: number, groupOf: (clean: string) 
     const cached = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as LayerTar[];
     if (cached.every((l) => fs.existsSync(l.path) && fs.statSync(l.path).size === l.size)) return cached;
   }
-  // made in a directory of this process's own, then renamed into place: test files running at the same time may split too
+  // made in a directory of this process's own, then renamed into place: test files running at the same time may split
+  // too
   const stage = `${dir}.tmp-${process.pid}`;
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { recursive: true });
@@ -79,7 +82,8 @@ export function splitRootfsTar(src: string, n: number, groupOf: (clean: string) 
       const g = groupOf(clean);
       if (e.header.type === 'link') {
         const tg = groupOf(cleanEntryName(e.header.linkname));
-        if (tg !== g) throw new Error(`splitRootfsTar: hardlink ${clean} -> ${e.header.linkname} crosses layers ${g}/${tg}`);
+        if (tg !== g)
+          throw new Error(`splitRootfsTar: hardlink ${clean} -> ${e.header.linkname} crosses layers ${g}/${tg}`);
       }
       const out = outs[g]!;
       out.write(encodeHeader(e.header));
@@ -92,7 +96,9 @@ export function splitRootfsTar(src: string, n: number, groupOf: (clean: string) 
   } finally {
     fs.closeSync(fd);
   }
-  const layers = outs.map((o) => ({ ...o.close() })).map((l) => ({ ...l, path: `${dir}/${l.path.slice(stage.length + 1)}` }));
+  const layers = outs
+    .map((o) => ({ ...o.close() }))
+    .map((l) => ({ ...l, path: `${dir}/${l.path.slice(stage.length + 1)}` }));
   fs.writeFileSync(`${stage}/layers.json`, JSON.stringify(layers));
   if (!fs.existsSync(doneFile)) fs.rmSync(dir, { recursive: true, force: true }); // an incomplete split of an older test run
   try {
@@ -116,7 +122,11 @@ export function syntheticLayer(dir: string, name: string, files: number, fileSiz
   for (let i = 0; i < files; i++) {
     const body = Buffer.alloc(fileSize);
     for (let j = 0; j < fileSize; j += 4) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
       body.writeUInt32LE(x, j);
     }
     out.write(encodeHeader(fileHeader(`opt/${name}/f${i}`, fileSize, { mtime: 1700000000 })));
@@ -135,12 +145,20 @@ export interface ArchiveImage {
 }
 
 export function imageConfig(img: ArchiveImage): Buffer {
-  return Buffer.from(JSON.stringify({
-    architecture: goArch(), os: 'linux', created: '2024-01-01T00:00:00Z',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], Labels: img.label ? { fixture: img.label } : null },
-    rootfs: { type: 'layers', diff_ids: img.layers.map((l) => l.diffID) },
-    history: img.layers.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
-  }));
+  return Buffer.from(
+    JSON.stringify({
+      architecture: goArch(),
+      os: 'linux',
+      created: '2024-01-01T00:00:00Z',
+      config: {
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        Cmd: ['/bin/sh'],
+        Labels: img.label ? { fixture: img.label } : null,
+      },
+      rootfs: { type: 'layers', diff_ids: img.layers.map((l) => l.diffID) },
+      history: img.layers.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
+    }),
+  );
 }
 
 /** The image ID ("sha256:<hex>") berth/docker give the image. */
@@ -177,7 +195,10 @@ export async function writeDockerArchive(out: string, images: ArchiveImage[]): P
     }
     const cfg = imageConfig(img);
     const cfgName = `${createHash('sha256').update(cfg).digest('hex')}.json`;
-    if (!written.has(cfgName)) { written.add(cfgName); await w.add(fileHeader(cfgName, cfg.length), cfg); }
+    if (!written.has(cfgName)) {
+      written.add(cfgName);
+      await w.add(fileHeader(cfgName, cfg.length), cfg);
+    }
     manifest.push({ Config: cfgName, RepoTags: img.tags.length ? img.tags : null, Layers: layerNames });
   }
   const mf = Buffer.from(JSON.stringify(manifest));

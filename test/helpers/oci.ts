@@ -40,12 +40,20 @@ export class OciLayout {
   }
 
   image(spec: ImageSpec): Descriptor {
-    const config = this.blob({
-      architecture: spec.architecture ?? 'amd64', os: spec.os ?? 'linux', config: { Cmd: ['/bin/sh'] },
-      rootfs: { type: 'layers', diff_ids: spec.layers.map((l) => `sha256:${sha(l.tar)}`) },
-    }, spec.configMediaType ?? OCI_CONFIG);
+    const config = this.blob(
+      {
+        architecture: spec.architecture ?? 'amd64',
+        os: spec.os ?? 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: spec.layers.map((l) => `sha256:${sha(l.tar)}`) },
+      },
+      spec.configMediaType ?? OCI_CONFIG,
+    );
     const layers = spec.layers.map((l) => this.blob(l.blob, l.mediaType ?? OCI_LAYER));
-    return this.blob({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers, ...spec.manifestExtra }, OCI_MANIFEST);
+    return this.blob(
+      { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers, ...spec.manifestExtra },
+      OCI_MANIFEST,
+    );
   }
 
   index(manifests: Descriptor[], extra: Record<string, unknown> = {}): Descriptor {
@@ -55,11 +63,18 @@ export class OciLayout {
   tar(entries: Descriptor[], opts: { layout?: unknown; indexExtra?: Record<string, unknown> } = {}): Buffer {
     const files = new Map(this.files);
     if (opts.layout !== undefined) {
-      if (opts.layout !== null) files.set('oci-layout', Buffer.from(typeof opts.layout === 'string' ? opts.layout : JSON.stringify(opts.layout)));
+      if (opts.layout !== null)
+        files.set(
+          'oci-layout',
+          Buffer.from(typeof opts.layout === 'string' ? opts.layout : JSON.stringify(opts.layout)),
+        );
     } else {
       files.set('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     }
-    files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, ...opts.indexExtra })));
+    files.set(
+      'index.json',
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries, ...opts.indexExtra })),
+    );
     return makeTar([...files].map(([n, b]) => [hdr(n), b] as [TarHeader, Buffer]));
   }
 }

@@ -22,7 +22,10 @@ export class Scope {
   private steps: Array<{ what: string; fn: () => void }> = [];
   private disposed = false;
   private readonly onExit = () => this.dispose();
-  private readonly onSignal = (sig: NodeJS.Signals) => { this.dispose(); process.exit(sig === 'SIGINT' ? 130 : 143); };
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.dispose();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
 
   constructor() {
     process.on('exit', this.onExit);
@@ -51,7 +54,11 @@ export class Scope {
     process.off('SIGTERM', this.onSignal);
     const errors: string[] = [];
     for (const s of this.steps.reverse()) {
-      try { s.fn(); } catch (e) { errors.push(`${s.what}: ${(e as Error).message}`); }
+      try {
+        s.fn();
+      } catch (e) {
+        errors.push(`${s.what}: ${(e as Error).message}`);
+      }
     }
     this.steps = [];
     for (const e of errors) process.stderr.write(`cleanup: ${e}\n`);
@@ -67,22 +74,38 @@ export function removeTree(dir: string): void {
 
 // ---- running programs ------------------------------------------------------------------------------
 
-export interface RunOpts { input?: Buffer | string; env?: Record<string, string>; cwd?: string; timeoutMs?: number }
+export interface RunOpts {
+  input?: Buffer | string;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
 
 /** Run a program synchronously; never throws on a non-zero exit. */
 export function run(cmd: string, args: string[], opts: RunOpts = {}): RunResult {
   const r = spawnSync(cmd, args, {
-    input: opts.input, cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 1 << 30,
-    timeout: opts.timeoutMs ?? 300_000, killSignal: 'SIGKILL',
+    input: opts.input,
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    maxBuffer: 1 << 30,
+    timeout: opts.timeoutMs ?? 300_000,
+    killSignal: 'SIGKILL',
   });
   if (r.error && !r.stdout) throw r.error;
-  return { code: r.status ?? 128 + 9, stdout: r.stdout?.toString() ?? '', stderr: (r.stderr?.toString() ?? '') + (r.error ? `\n${r.error.message}` : '') };
+  return {
+    code: r.status ?? 128 + 9,
+    stdout: r.stdout?.toString() ?? '',
+    stderr: (r.stderr?.toString() ?? '') + (r.error ? `\n${r.error.message}` : ''),
+  };
 }
 
 /** Like run() but throws (with the output) unless the exit status is 0; returns stdout. */
 export function runOk(cmd: string, args: string[], opts: RunOpts = {}): string {
   const r = run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-4000)}\nstderr: ${r.stderr.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-4000)}\nstderr: ${r.stderr.slice(-4000)}`,
+    );
   return r.stdout;
 }
 
@@ -94,7 +117,10 @@ export function docker(host: string, args: string[], input?: Buffer | string, op
 /** docker() that throws unless it exits 0; returns stdout. */
 export function dockerOk(host: string, args: string[], input?: Buffer | string, opts: RunOpts = {}): string {
   const r = docker(host, args, input, opts);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-4000)}\nstderr: ${r.stderr.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `docker ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout.slice(-4000)}\nstderr: ${r.stderr.slice(-4000)}`,
+    );
   return r.stdout;
 }
 
@@ -145,8 +171,18 @@ export function startDockerd(scope: Scope, tag: string, dataRoot: string): Docke
   }
   const host = r.stdout.trim().split('\n').pop()!;
   return {
-    name, host, dataRoot, startMs: Date.now() - t0, stop,
-    log: () => { try { return fs.readFileSync(logFile, 'utf8'); } catch { return ''; } },
+    name,
+    host,
+    dataRoot,
+    startMs: Date.now() - t0,
+    stop,
+    log: () => {
+      try {
+        return fs.readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
   };
 }
 
@@ -166,10 +202,26 @@ export const PODMAN_RUN_FLAGS = ['--ulimit', 'nofile=20000:20000', '--ulimit', '
 export function privatePodman(scope: Scope, tag: string): Podman {
   const dir = scope.tempDir(`podman-${tag}`);
   for (const d of ['root', 'run', 'tmp']) fs.mkdirSync(join(dir, d));
-  const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
-    '--storage-driver', 'overlay', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const flags = [
+    '--root',
+    join(dir, 'root'),
+    '--runroot',
+    join(dir, 'run'),
+    '--tmpdir',
+    join(dir, 'tmp'),
+    '--storage-driver',
+    'overlay',
+    '--runtime',
+    'runc',
+    '--cgroup-manager',
+    'cgroupfs',
+    '--events-backend',
+    'file',
+  ];
   // stop anything still running before the dir (and its mounts) goes away
-  scope.defer(`podman rm -af (${dir})`, () => { run('podman', [...flags, 'rm', '-af', '-t', '0'], { timeoutMs: 60_000 }); });
+  scope.defer(`podman rm -af (${dir})`, () => {
+    run('podman', [...flags, 'rm', '-af', '-t', '0'], { timeoutMs: 60_000 });
+  });
   return {
     flags,
     run: (args, input) => run('podman', [...flags, ...args], { input }),
@@ -189,13 +241,21 @@ export const UNICODE_NAME = 'ünïcødé-файл.txt';
  * /tmp) and files the multi-layer build deletes (/etc/todelete.txt) or hides (/opq: opaque dir).
  */
 export function busyboxRootfs(dir: string): void {
-  const mk = (p: string, mode = 0o755) => { fs.mkdirSync(join(dir, p), { recursive: true }); fs.chmodSync(join(dir, p), mode); };
-  const put = (p: string, data: string, mode = 0o644) => { fs.writeFileSync(join(dir, p), data); fs.chmodSync(join(dir, p), mode); };
+  const mk = (p: string, mode = 0o755) => {
+    fs.mkdirSync(join(dir, p), { recursive: true });
+    fs.chmodSync(join(dir, p), mode);
+  };
+  const put = (p: string, data: string, mode = 0o644) => {
+    fs.writeFileSync(join(dir, p), data);
+    fs.chmodSync(join(dir, p), mode);
+  };
   for (const d of ['bin', 'etc', 'opq/sub', 'home/user', 'empty', 'root', 'var/log']) mk(d);
   mk('tmp', 0o1777);
   fs.copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
   fs.chmodSync(join(dir, 'bin/busybox'), 0o755);
-  const applets = runOk('/bin/busybox', ['--list']).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = runOk('/bin/busybox', ['--list'])
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   for (const a of applets) fs.symlinkSync('busybox', join(dir, 'bin', a));
   put('etc/base.txt', 'base\n');
   put('etc/todelete.txt', 'gone\n');
@@ -230,31 +290,41 @@ CMD ["sh"]
 
 /** What `cat` of the built image's files prints, and the files the build removed. */
 export const MULTI_FILES: Record<string, string> = {
-  '/hello.txt': 'hello\n', '/data/one.txt': 'one\n', '/opq/new.txt': 'new\n', '/copied.txt': 'copied\n',
-  '/etc/base.txt': 'base\n', '/etc/hard.txt': 'base\n', [`/${LONG_NAME}`]: 'long\n', [`/etc/${UNICODE_NAME}`]: 'unicode\n',
+  '/hello.txt': 'hello\n',
+  '/data/one.txt': 'one\n',
+  '/opq/new.txt': 'new\n',
+  '/copied.txt': 'copied\n',
+  '/etc/base.txt': 'base\n',
+  '/etc/hard.txt': 'base\n',
+  [`/${LONG_NAME}`]: 'long\n',
+  [`/etc/${UNICODE_NAME}`]: 'unicode\n',
 };
 export const MULTI_GONE = ['/etc/todelete.txt', '/opq/old.txt', '/opq/sub'];
 
 /** One shell line printing a file's metadata checks inside a container of those images. */
-export const STAT_SCRIPT = 'stat -c "%n %u:%g %a %F" /home/user/owned.txt /bin/suid-tool /etc/fifo /tmp /empty; '
-  + 'test /etc/hard.txt -ef /etc/base.txt && echo hardlinked';
-export const STAT_EXPECTED = [
-  '/home/user/owned.txt 1000:1000 640 regular file',
-  '/bin/suid-tool 0:0 4755 regular file',
-  '/etc/fifo 0:0 600 fifo',
-  '/tmp 0:0 1777 directory',
-  '/empty 0:0 755 directory',
-  'hardlinked',
-].join('\n') + '\n';
+export const STAT_SCRIPT =
+  'stat -c "%n %u:%g %a %F" /home/user/owned.txt /bin/suid-tool /etc/fifo /tmp /empty; ' +
+  'test /etc/hard.txt -ef /etc/base.txt && echo hardlinked';
+export const STAT_EXPECTED =
+  [
+    '/home/user/owned.txt 1000:1000 640 regular file',
+    '/bin/suid-tool 0:0 4755 regular file',
+    '/etc/fifo 0:0 600 fifo',
+    '/tmp 0:0 1777 directory',
+    '/empty 0:0 755 directory',
+    'hardlinked',
+  ].join('\n') + '\n';
 
 export interface DockerImages {
   /** The rootfs dir and its tar (imported as bbx:base). */
-  rootfs: string; rootfsTar: string;
+  rootfs: string;
+  rootfsTar: string;
   /** image IDs (sha256:...) and rootfs.diff_ids as dockerd reports them. */
   ids: Record<'bbx:base' | 'bbx:multi', string>;
   diffIDs: Record<'bbx:base' | 'bbx:multi', string[]>;
   /** `docker save bbx:base bbx:multi` and the same gzip'd (by the CLI's stdout piped to gzip). */
-  saveTar: string; saveTarGz: string;
+  saveTar: string;
+  saveTarGz: string;
   buildMs: number;
 }
 
@@ -275,7 +345,8 @@ export function makeDockerImages(d: Dockerd, work: string): DockerImages {
   fs.writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
   fs.writeFileSync(join(ctx, 'copied.txt'), 'copied\n');
   dockerOk(d.host, ['build', '-t', 'bbx:multi', ctx]);
-  const ids = {} as DockerImages['ids'], diffIDs = {} as DockerImages['diffIDs'];
+  const ids = {} as DockerImages['ids'],
+    diffIDs = {} as DockerImages['diffIDs'];
   for (const ref of ['bbx:base', 'bbx:multi'] as const) {
     const info = JSON.parse(dockerOk(d.host, ['image', 'inspect', ref]))[0];
     ids[ref] = info.Id;
@@ -284,7 +355,9 @@ export function makeDockerImages(d: Dockerd, work: string): DockerImages {
   const saveTar = join(work, 'docker-save.tar');
   dockerOk(d.host, ['save', '-o', saveTar, 'bbx:base', 'bbx:multi']);
   const saveTarGz = join(work, 'docker-save.tar.gz');
-  runOk('bash', ['-c', `set -o pipefail; docker save bbx:base bbx:multi | gzip -c > '${saveTarGz}'`], { env: { DOCKER_HOST: d.host } });
+  runOk('bash', ['-c', `set -o pipefail; docker save bbx:base bbx:multi | gzip -c > '${saveTarGz}'`], {
+    env: { DOCKER_HOST: d.host },
+  });
   return { rootfs, rootfsTar, ids, diffIDs, saveTar, saveTarGz, buildMs: Date.now() - t0 };
 }
 
@@ -302,7 +375,10 @@ export function chainIDs(diffIDs: string[]): string[] {
 export interface LayerMeta {
   chainID: string;
   /** The raw file contents (so a stray newline shows). */
-  diff: string; size: string; cacheID: string; parent?: string;
+  diff: string;
+  size: string;
+  cacheID: string;
+  parent?: string;
   /** tar-split.json.gz, decompressed. */
   tarSplit: Buffer;
 }
@@ -315,7 +391,11 @@ export function readLayerdb(root: string): Map<string, LayerMeta> {
     const f = (n: string) => fs.readFileSync(join(dir, hex, n), 'utf8');
     const parent = fs.existsSync(join(dir, hex, 'parent')) ? f('parent') : undefined;
     out.set(`sha256:${hex}`, {
-      chainID: `sha256:${hex}`, diff: f('diff'), size: f('size'), cacheID: f('cache-id'), parent,
+      chainID: `sha256:${hex}`,
+      diff: f('diff'),
+      size: f('size'),
+      cacheID: f('cache-id'),
+      parent,
       tarSplit: gunzipSync(fs.readFileSync(join(dir, hex, 'tar-split.json.gz'))),
     });
   }
@@ -334,12 +414,15 @@ export function readRepositories(root: string): Record<string, string> {
 export function lowerCacheIDs(root: string, cacheID: string): string[] {
   const f = join(root, 'overlay2', cacheID, 'lower');
   if (!fs.existsSync(f)) return [];
-  return fs.readFileSync(f, 'utf8').split(':').map((l) => {
-    const target = fs.readlinkSync(join(root, 'overlay2', l)); // ../<cacheID>/diff
-    const m = /^\.\.\/([0-9a-f]{64}(?:-init)?)\/diff$/.exec(target);
-    if (!m) throw new Error(`${l} -> ${target} is not ../<cacheID>/diff`);
-    return m[1]!;
-  });
+  return fs
+    .readFileSync(f, 'utf8')
+    .split(':')
+    .map((l) => {
+      const target = fs.readlinkSync(join(root, 'overlay2', l)); // ../<cacheID>/diff
+      const m = /^\.\.\/([0-9a-f]{64}(?:-init)?)\/diff$/.exec(target);
+      if (!m) throw new Error(`${l} -> ${target} is not ../<cacheID>/diff`);
+      return m[1]!;
+    });
 }
 
 /**
@@ -353,8 +436,19 @@ export function treeSnapshot(dir: string, opts: { mtimes?: boolean } = {}): stri
   const walk = (rel: string) => {
     const p = rel ? join(dir, rel) : dir;
     const st = fs.lstatSync(p);
-    const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink'
-      : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : st.isFIFO() ? 'fifo' : 'socket';
+    const type = st.isDirectory()
+      ? 'dir'
+      : st.isFile()
+        ? 'file'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : st.isCharacterDevice()
+            ? 'char'
+            : st.isBlockDevice()
+              ? 'block'
+              : st.isFIFO()
+                ? 'fifo'
+                : 'socket';
     const parts = [rel || '.', type, (st.mode & 0o7777).toString(8), `${st.uid}:${st.gid}`];
     // directory mtimes change as entries are added; a whiteout's mtime is the time it was applied
     const whiteout = type === 'char' && st.rdev === 0;
@@ -363,7 +457,8 @@ export function treeSnapshot(dir: string, opts: { mtimes?: boolean } = {}): stri
       parts.push(`size=${st.size}`, `sha256=${sha256(fs.readFileSync(p))}`);
       if (st.nlink > 1) {
         const first = inodes.get(st.ino);
-        if (first) parts.push(`hardlink=${first}`); else inodes.set(st.ino, rel);
+        if (first) parts.push(`hardlink=${first}`);
+        else inodes.set(st.ino, rel);
       }
     }
     if (type === 'symlink') parts.push(`-> ${fs.readlinkSync(p)}`);

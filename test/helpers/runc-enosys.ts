@@ -25,14 +25,18 @@ const ret = (k: number): Insn => ({ code: 0x06, jt: 0, jf: 0, k });
 export type LastSyscalls = Map<number, { native?: number; x32?: number }>;
 
 /** runc's findLastSyscalls: the largest number of any rule's name, per ABI (names an ABI lacks ignored). */
-export function lastSyscalls(names: Iterable<string>, abis: ReadonlyArray<{ audit: number; x32: boolean; table: ReadonlyMap<string, number> }>): LastSyscalls {
+export function lastSyscalls(
+  names: Iterable<string>,
+  abis: ReadonlyArray<{ audit: number; x32: boolean; table: ReadonlyMap<string, number> }>,
+): LastSyscalls {
   const all = [...names];
   const out: LastSyscalls = new Map();
   for (const abi of abis) {
     const largest = Math.max(0, ...all.map((n) => abi.table.get(n) ?? 0));
     if (largest === 0) continue;
     const entry = out.get(abi.audit) ?? {};
-    if (abi.x32) entry.x32 = largest; else entry.native = largest;
+    if (abi.x32) entry.x32 = largest;
+    else entry.native = largest;
     out.set(abi.audit, entry);
   }
   return out;

@@ -15,10 +15,23 @@ function valuesFor(a: OciSeccompArg): bigint[] {
   if (a.op === 'SCMP_CMP_MASKED_EQ') {
     const want = BigInt(a.valueTwo ?? 0);
     const out = [want, U64(want | ~v), 0n, ALL];
-    for (let bit = 0n; bit < 64n; bit++) if ((v >> bit) & 1n) out.push(want ^ (1n << bit), U64((want | ~v) ^ (1n << bit)));
+    for (let bit = 0n; bit < 64n; bit++)
+      if ((v >> bit) & 1n) out.push(want ^ (1n << bit), U64((want | ~v) ^ (1n << bit)));
     return out;
   }
-  return [v, U64(v - 1n), U64(v + 1n), U64(v ^ HI), U64(v + HI), U64(v - HI), (v & 0xffffffffn) | (ALL ^ 0xffffffffn), 0n, HI - 1n, HI, ALL];
+  return [
+    v,
+    U64(v - 1n),
+    U64(v + 1n),
+    U64(v ^ HI),
+    U64(v + HI),
+    U64(v - HI),
+    (v & 0xffffffffn) | (ALL ^ 0xffffffffn),
+    0n,
+    HI - 1n,
+    HI,
+    ALL,
+  ];
 }
 
 /**
@@ -30,7 +43,10 @@ export function argumentValues(s: OciSeccomp): bigint[][] {
   const out: bigint[][] = [];
   const add = (args: bigint[]) => {
     const key = args.join(',');
-    if (!seen.has(key)) { seen.add(key); out.push(args); }
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(args);
+    }
   };
   add([0n, 0n, 0n, 0n, 0n, 0n]);
   for (const call of s.syscalls ?? []) {
@@ -40,18 +56,30 @@ export function argumentValues(s: OciSeccomp): bigint[][] {
     for (const a of conds) byIndex.set(a.index, [...(byIndex.get(a.index) ?? []), ...valuesFor(a)]);
     if (byIndex.size < 2) continue;
     let vectors: bigint[][] = [[0n, 0n, 0n, 0n, 0n, 0n]];
-    for (const [index, values] of byIndex) vectors = vectors.flatMap((vec) => values.map((v) => Object.assign([...vec], { [index]: v })));
+    for (const [index, values] of byIndex)
+      vectors = vectors.flatMap((vec) => values.map((v) => Object.assign([...vec], { [index]: v })));
     vectors.forEach(add);
   }
   return out;
 }
 
-const cmp = (index: number, op: OciSeccompArg['op'], value: bigint, valueTwo?: bigint): OciSeccompArg =>
-  ({ index, op, value: Number(value), ...(valueTwo === undefined ? {} : { valueTwo: Number(valueTwo) }) });
-const rule = (names: string[], action: OciSyscall['action'], args?: OciSeccompArg[], errnoRet?: number): OciSyscall =>
-  ({ names, action, ...(args ? { args } : {}), ...(errnoRet === undefined ? {} : { errnoRet }) });
+const cmp = (index: number, op: OciSeccompArg['op'], value: bigint, valueTwo?: bigint): OciSeccompArg => ({
+  index,
+  op,
+  value: Number(value),
+  ...(valueTwo === undefined ? {} : { valueTwo: Number(valueTwo) }),
+});
+const rule = (
+  names: string[],
+  action: OciSyscall['action'],
+  args?: OciSeccompArg[],
+  errnoRet?: number,
+): OciSyscall => ({ names, action, ...(args ? { args } : {}), ...(errnoRet === undefined ? {} : { errnoRet }) });
 
-/** Profiles (already OCI objects) with every operator on 64-bit values, every action and the rule shapes runc has special cases for. */
+/**
+ * Profiles (already OCI objects) with every operator on 64-bit values, every action and the rule shapes runc has
+ * special cases for.
+ */
 export function synthetic(): Array<[string, OciSeccomp]> {
   const operators: OciSyscall[] = [
     rule(['getppid'], 'SCMP_ACT_ALLOW', [cmp(1, 'SCMP_CMP_NE', 0x1_0000_0005n)]),
@@ -89,22 +117,43 @@ export function synthetic(): Array<[string, OciSeccomp]> {
   ];
   const x86 = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
   return [
-    ['every operator and action (deny by default, all three ABIs)', { defaultAction: 'SCMP_ACT_ERRNO', architectures: x86, syscalls: operators }],
-    ['every operator and action (allow by default: no ENOSYS stub; x86_64 only)', {
-      defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: operators.map((r) => (r.action === 'SCMP_ACT_ALLOW' ? { ...r, action: 'SCMP_ACT_ERRNO', errnoRet: 77 } : r)),
-    }],
-    ['kill by default with errno 38 given (the ENOSYS stub still applies), x86_64 and x32', {
-      defaultAction: 'SCMP_ACT_KILL_PROCESS', defaultErrnoRet: 38, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'], syscalls: operators,
-    }],
-    ['socket and System V IPC calls by argument, without socketcall and ipc (i386 multiplexes them)', {
-      defaultAction: 'SCMP_ACT_ERRNO', architectures: x86,
-      syscalls: [
-        rule(['socket'], 'SCMP_ACT_ALLOW', [cmp(0, 'SCMP_CMP_EQ', 2n)]),
-        rule(['connect', 'semget'], 'SCMP_ACT_ALLOW'),
-        rule(['shmget'], 'SCMP_ACT_ERRNO', [cmp(0, 'SCMP_CMP_NE', 0n)], 13),
-      ],
-    }],
-    ['ENOSYS by default, i386 only besides x86_64', { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures: ['SCMP_ARCH_X86'], syscalls: operators }],
+    [
+      'every operator and action (deny by default, all three ABIs)',
+      { defaultAction: 'SCMP_ACT_ERRNO', architectures: x86, syscalls: operators },
+    ],
+    [
+      'every operator and action (allow by default: no ENOSYS stub; x86_64 only)',
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: operators.map((r) =>
+          r.action === 'SCMP_ACT_ALLOW' ? { ...r, action: 'SCMP_ACT_ERRNO', errnoRet: 77 } : r,
+        ),
+      },
+    ],
+    [
+      'kill by default with errno 38 given (the ENOSYS stub still applies), x86_64 and x32',
+      {
+        defaultAction: 'SCMP_ACT_KILL_PROCESS',
+        defaultErrnoRet: 38,
+        architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X32'],
+        syscalls: operators,
+      },
+    ],
+    [
+      'socket and System V IPC calls by argument, without socketcall and ipc (i386 multiplexes them)',
+      {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        architectures: x86,
+        syscalls: [
+          rule(['socket'], 'SCMP_ACT_ALLOW', [cmp(0, 'SCMP_CMP_EQ', 2n)]),
+          rule(['connect', 'semget'], 'SCMP_ACT_ALLOW'),
+          rule(['shmget'], 'SCMP_ACT_ERRNO', [cmp(0, 'SCMP_CMP_NE', 0n)], 13),
+        ],
+      },
+    ],
+    [
+      'ENOSYS by default, i386 only besides x86_64',
+      { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures: ['SCMP_ARCH_X86'], syscalls: operators },
+    ],
   ];
 }

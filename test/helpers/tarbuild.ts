@@ -5,7 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { BLOCK, checksumOf, encodeHeader, padding, type TarHeader, type TarType } from '../../src/archive/tar-header.js';
+import {
+  BLOCK,
+  checksumOf,
+  encodeHeader,
+  padding,
+  type TarHeader,
+  type TarType,
+} from '../../src/archive/tar-header.js';
 
 export { BLOCK, padding };
 
@@ -35,10 +42,18 @@ export function header(e: Entry): TarHeader {
   const type = e.type ?? (e.name.endsWith('/') ? 'dir' : 'file');
   const body = e.body === undefined ? Buffer.alloc(0) : Buffer.from(e.body);
   return {
-    name: e.name, linkname: e.linkname ?? '', type,
+    name: e.name,
+    linkname: e.linkname ?? '',
+    type,
     mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644),
-    uid: e.uid ?? 0, gid: e.gid ?? 0, size: type === 'file' ? body.length : 0, mtime: e.mtime ?? MTIME,
-    uname: e.uname ?? '', gname: e.gname ?? '', devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0,
+    uid: e.uid ?? 0,
+    gid: e.gid ?? 0,
+    size: type === 'file' ? body.length : 0,
+    mtime: e.mtime ?? MTIME,
+    uname: e.uname ?? '',
+    gname: e.gname ?? '',
+    devmajor: e.devmajor ?? 0,
+    devminor: e.devminor ?? 0,
     xattrs: new Map(Object.entries(e.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
   };
 }
@@ -97,16 +112,25 @@ export interface RawFields {
 export function base256(n: bigint, len: number): Buffer {
   const b = Buffer.alloc(len);
   let v = n < 0n ? (1n << BigInt(8 * len)) + n : n;
-  for (let i = len - 1; i >= 0; i--) { b[i] = Number(v & 0xffn); v >>= 8n; }
-  if (n >= 0n && (b[0]! & 0x80)) throw new Error('base256: value too large for the field');
+  for (let i = len - 1; i >= 0; i--) {
+    b[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  if (n >= 0n && b[0]! & 0x80) throw new Error('base256: value too large for the field');
   b[0] = b[0]! | 0x80;
   return b;
 }
 
 function putNum(b: Buffer, off: number, len: number, v: Num | undefined): void {
   if (v === undefined) return;
-  if (Buffer.isBuffer(v)) { v.copy(b, off, 0, Math.min(len, v.length)); return; }
-  if (typeof v === 'bigint') { base256(v, len).copy(b, off); return; }
+  if (Buffer.isBuffer(v)) {
+    v.copy(b, off, 0, Math.min(len, v.length));
+    return;
+  }
+  if (typeof v === 'bigint') {
+    base256(v, len).copy(b, off);
+    return;
+  }
   const s = v.toString(8).padStart(len - 1, '0');
   if (s.length > len - 1) throw new Error(`octal ${v} does not fit ${len} bytes`);
   b.write(s, off, 'latin1');
@@ -146,7 +170,10 @@ export function rawBlock(f: RawFields): Buffer {
     ck.copy(b, 148, 0, Math.min(8, ck.length));
   } else {
     let sum = checksumOf(b, 0);
-    if (ck === 'signed') { sum = 0; for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (b[i]! << 24) >> 24; }
+    if (ck === 'signed') {
+      sum = 0;
+      for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (b[i]! << 24) >> 24;
+    }
     if (ck === 'bad') sum += 1;
     b.write((sum & 0o777777).toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
   }
@@ -161,7 +188,10 @@ export function rawEntry(f: RawFields, body: Buffer | string = Buffer.alloc(0)):
 /** A GNU long name ('L') or long link ('K') record: header, NUL-terminated data, padding. */
 export function gnuLong(value: string | Buffer, flag: 'L' | 'K' = 'L'): Buffer {
   const data = Buffer.concat([Buffer.from(value), Buffer.from([0])]);
-  return Buffer.concat([rawBlock({ name: '././@LongLink', flag, size: data.length, magic: 'gnu', mode: 0 }), padded(data)]);
+  return Buffer.concat([
+    rawBlock({ name: '././@LongLink', flag, size: data.length, magic: 'gnu', mode: 0 }),
+    padded(data),
+  ]);
 }
 
 /** One PAX record "len key=value\n" with a correct length. */
@@ -173,7 +203,11 @@ export function paxRecord(key: string, value: string | Buffer): Buffer {
 }
 
 /** A PAX extended header ('x', or 'g' for global) carrying `data` (records, or arbitrary bytes). */
-export function paxHeader(data: Buffer | Array<[string, string | Buffer]>, flag: 'x' | 'g' = 'x', name = 'PaxHeaders.0/entry'): Buffer {
+export function paxHeader(
+  data: Buffer | Array<[string, string | Buffer]>,
+  flag: 'x' | 'g' = 'x',
+  name = 'PaxHeaders.0/entry',
+): Buffer {
   const d = Buffer.isBuffer(data) ? data : Buffer.concat(data.map(([k, v]) => paxRecord(k, v)));
   return Buffer.concat([rawBlock({ name, flag, size: d.length }), padded(d)]);
 }

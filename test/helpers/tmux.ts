@@ -16,10 +16,15 @@ export function tmuxServer(name: string) {
     screen,
     /** Wait (up to 15 s) until the session's screen matches. */
     async waitScreen(session: string, re: RegExp): Promise<void> {
-      for (let i = 0; i < 150; i++) { if (re.test(screen(session))) return; await sleep(100); }
+      for (let i = 0; i < 150; i++) {
+        if (re.test(screen(session))) return;
+        await sleep(100);
+      }
       assert.fail(`screen never matched ${re}:\n${screen(session)}`);
     },
-    kill: () => { tmux('kill-server'); },
+    kill: () => {
+      tmux('kill-server');
+    },
   };
 }
 
@@ -29,7 +34,10 @@ export function tmuxServer(name: string) {
  */
 export function processesNaming(path: string): string {
   const out = spawnSync('pgrep', ['-af', path], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter((l) => l && !/^\d+ tmux /.test(l)).join('\n');
+  return out
+    .split('\n')
+    .filter((l) => l && !/^\d+ tmux /.test(l))
+    .join('\n');
 }
 
 /**

@@ -4,9 +4,19 @@ import { applyChanges } from '../../src/image/changes.js';
 
 test('--change: exec and shell forms, env, labels, ports, volumes, workdir', () => {
   const c = applyChanges({ Env: ['PATH=/bin'] }, [
-    'CMD ["sh", "-c", "echo hi"]', 'ENTRYPOINT /bin/init --x', 'ENV A=1 B="two words"', 'ENV PATH /usr/bin',
-    'LABEL a=b "c d"=e', 'EXPOSE 80 53/udp', 'VOLUME ["/data"]', 'VOLUME /logs /cache', 'USER 1000:1000',
-    'WORKDIR /app', 'WORKDIR sub', 'STOPSIGNAL SIGTERM', 'ONBUILD RUN true',
+    'CMD ["sh", "-c", "echo hi"]',
+    'ENTRYPOINT /bin/init --x',
+    'ENV A=1 B="two words"',
+    'ENV PATH /usr/bin',
+    'LABEL a=b "c d"=e',
+    'EXPOSE 80 53/udp',
+    'VOLUME ["/data"]',
+    'VOLUME /logs /cache',
+    'USER 1000:1000',
+    'WORKDIR /app',
+    'WORKDIR sub',
+    'STOPSIGNAL SIGTERM',
+    'ONBUILD RUN true',
   ]);
   assert.deepEqual(c.Cmd, ['sh', '-c', 'echo hi']);
   assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c', '/bin/init --x']);

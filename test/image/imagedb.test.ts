@@ -12,14 +12,20 @@ test('a config is verified against its id: a changed file is refused with the id
   const paths = new StorePaths(tmp.root);
   const db = new ImageDB(paths);
   db.init();
-  const bytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
+  const bytes = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   const id = db.put(bytes);
   assert.deepEqual(db.getBytes(id), bytes);
   assert.equal(db.get(id).os, 'linux');
   // tampered on disk: a reader that has not seen it yet refuses it
   const file = `${paths.imagedbContent}/${id.slice('sha256:'.length)}`;
   fs.writeFileSync(file, Buffer.concat([bytes, Buffer.from(' ')]));
-  assert.throws(() => new ImageDB(paths).getBytes(id), (e: Error & { kind?: string }) => e.kind === 'Corrupt' && e.message.includes(`image ${id}: config content does not match its id`));
+  assert.throws(
+    () => new ImageDB(paths).getBytes(id),
+    (e: Error & { kind?: string }) =>
+      e.kind === 'Corrupt' && e.message.includes(`image ${id}: config content does not match its id`),
+  );
   // what this process already verified stays what it verified (the id is its content)
   assert.deepEqual(db.getBytes(id), bytes);
   db.delete(id);

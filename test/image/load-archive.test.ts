@@ -12,7 +12,11 @@ const layer = makeTar([[hdr('etc/hostname'), 'box\n']]);
 const hex64 = 'a'.repeat(64);
 
 /** A one-image docker-archive whose config JSON is rewritten by `edit` and stored under `name(bytes)`. */
-function withConfig(edit: (c: Record<string, unknown>) => void, name: (bytes: Buffer) => string = (b) => `${sha(b)}.json`, tags = ['edited:1']): { archive: Buffer; id: string } {
+function withConfig(
+  edit: (c: Record<string, unknown>) => void,
+  name: (bytes: Buffer) => string = (b) => `${sha(b)}.json`,
+  tags = ['edited:1'],
+): { archive: Buffer; id: string } {
   let id = '';
   const archive = dockerArchive([{ layers: [layer], tags }], (f) => {
     const old = configId(f);
@@ -78,13 +82,29 @@ test('load docker-archive: an image for another operating system is refused; lin
   const root = seeded('os');
   const before = snapshot(root);
   for (const os of ['windows', 'darwin', 'freebsd']) {
-    const r = berth(root, ['load'], { input: withConfig((c) => { c.os = os; }).archive });
+    const r = berth(root, ['load'], {
+      input: withConfig((c) => {
+        c.os = os;
+      }).archive,
+    });
     assert.equal(r.code, 1, os);
-    assert.match(r.stderr, new RegExp(`docker-archive image 0: image operating system "${os}" cannot be used on this platform`));
+    assert.match(
+      r.stderr,
+      new RegExp(`docker-archive image 0: image operating system "${os}" cannot be used on this platform`),
+    );
     assert.deepEqual(snapshot(root), before, os);
   }
-  for (const [os, tag] of [['Linux', 'upper:1'], ['', 'empty:1']] as const) {
-    const { archive, id } = withConfig((c) => { c.os = os; }, undefined, [tag]);
+  for (const [os, tag] of [
+    ['Linux', 'upper:1'],
+    ['', 'empty:1'],
+  ] as const) {
+    const { archive, id } = withConfig(
+      (c) => {
+        c.os = os;
+      },
+      undefined,
+      [tag],
+    );
     assert.equal(berthOk(root, ['load'], { input: archive }), `Loaded image: ${tag}\n`);
     assert.equal(JSON.parse(berthOk(root, ['image', 'inspect', tag]))[0].Id, id);
   }
@@ -98,12 +118,27 @@ test("load docker-archive: the config file's name is not its identity, except un
     ['a nested name', () => 'images/one/cfg'],
   ];
   cases.forEach(([what, name], i) => {
-    const { archive, id } = withConfig((c) => { c.comment = what; }, name, [`named:${i}`]);
+    const { archive, id } = withConfig(
+      (c) => {
+        c.comment = what;
+      },
+      name,
+      [`named:${i}`],
+    );
     assert.equal(berthOk(root, ['load'], { input: archive }), `Loaded image: named:${i}\n`, what);
-    assert.equal(JSON.parse(berthOk(root, ['image', 'inspect', `named:${i}`]))[0].Id, id, `${what}: the ID is the sha256 of the config bytes`);
+    assert.equal(
+      JSON.parse(berthOk(root, ['image', 'inspect', `named:${i}`]))[0].Id,
+      id,
+      `${what}: the ID is the sha256 of the config bytes`,
+    );
   });
   const before = snapshot(root);
-  const { archive } = withConfig((c) => { c.comment = 'blob'; }, () => `blobs/sha256/${'1'.repeat(64)}`);
+  const { archive } = withConfig(
+    (c) => {
+      c.comment = 'blob';
+    },
+    () => `blobs/sha256/${'1'.repeat(64)}`,
+  );
   const r = berth(root, ['load'], { input: archive });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /config "blobs\/sha256\/1{64}" does not match its digest/);

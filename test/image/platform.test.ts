@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Platform, formatPlatform, hostPlatform, normalizePlatform, platformRank } from '../../src/image/platform.js';
+import {
+  type Platform,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  platformRank,
+} from '../../src/image/platform.js';
 
 const p = (s: string): Platform => {
   const [os, architecture, variant] = s.split('/');

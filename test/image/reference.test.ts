@@ -12,7 +12,13 @@ const cases: Array<[string, string, string | undefined, string | undefined, stri
   ['localhost:5000/app:v1', 'localhost:5000/app', 'v1', undefined, 'localhost:5000/app:v1'],
   ['localhost/app', 'localhost/app', undefined, undefined, 'localhost/app:latest'],
   ['quay.io/a/b/c:t', 'quay.io/a/b/c', 't', undefined, 'quay.io/a/b/c:t'],
-  [`app@sha256:${'a'.repeat(64)}`, 'docker.io/library/app', undefined, `sha256:${'a'.repeat(64)}`, `app@sha256:${'a'.repeat(64)}`],
+  [
+    `app@sha256:${'a'.repeat(64)}`,
+    'docker.io/library/app',
+    undefined,
+    `sha256:${'a'.repeat(64)}`,
+    `app@sha256:${'a'.repeat(64)}`,
+  ],
   ['a_b.c-d__e:T.1-x', 'docker.io/library/a_b.c-d__e', 'T.1-x', undefined, 'a_b.c-d__e:T.1-x'],
   // distribution/reference's splitDockerDomain: a first component with an upper-case letter is a host
   ['Upper/name:1', 'Upper/name', '1', undefined, 'Upper/name:1'],
@@ -22,7 +28,13 @@ const cases: Array<[string, string, string | undefined, string | undefined, stri
   ['index.docker.io/me/app', 'docker.io/me/app', undefined, undefined, 'me/app:latest'],
   // a 64-hex path under a namespace or a registry is not ambiguous with an image ID
   [`me/${'a'.repeat(64)}`, `docker.io/me/${'a'.repeat(64)}`, undefined, undefined, `me/${'a'.repeat(64)}:latest`],
-  [`localhost:5000/${'b'.repeat(64)}:1`, `localhost:5000/${'b'.repeat(64)}`, '1', undefined, `localhost:5000/${'b'.repeat(64)}:1`],
+  [
+    `localhost:5000/${'b'.repeat(64)}:1`,
+    `localhost:5000/${'b'.repeat(64)}`,
+    '1',
+    undefined,
+    `localhost:5000/${'b'.repeat(64)}:1`,
+  ],
   ['a'.repeat(63), `docker.io/library/${'a'.repeat(63)}`, undefined, undefined, `${'a'.repeat(63)}:latest`],
   ['sha256x:1', 'docker.io/library/sha256x', '1', undefined, 'sha256x:1'],
 ];
@@ -54,16 +66,33 @@ const refused: Array<[string, RegExp]> = [
 ];
 for (const [input, re] of refused) {
   test(`parseReference refuses ${JSON.stringify(input)} as Docker does`, () => {
-    assert.throws(() => parseReference(input), (err: Error & { kind?: string; code?: string }) => {
-      assert.match(err.message, re);
-      assert.equal(err.kind, 'InvalidArgument');
-      assert.equal(err.code, 'invalid_reference');
-      return true;
-    });
+    assert.throws(
+      () => parseReference(input),
+      (err: Error & { kind?: string; code?: string }) => {
+        assert.match(err.message, re);
+        assert.equal(err.kind, 'InvalidArgument');
+        assert.equal(err.code, 'invalid_reference');
+        return true;
+      },
+    );
   });
 }
 
-for (const bad of ['', 'Busybox', 'a:b:c', 'a/', '/a', 'a//b', 'a:', `a@sha256:${'a'.repeat(10)}`, 'a:-x', 'a b', `a:${'x'.repeat(129)}`, '-a', 'a..b']) {
+for (const bad of [
+  '',
+  'Busybox',
+  'a:b:c',
+  'a/',
+  '/a',
+  'a//b',
+  'a:',
+  `a@sha256:${'a'.repeat(10)}`,
+  'a:-x',
+  'a b',
+  `a:${'x'.repeat(129)}`,
+  '-a',
+  'a..b',
+]) {
   test(`parseReference rejects ${JSON.stringify(bad)}`, () => {
     assert.throws(() => parseReference(bad), /invalid reference format/);
   });

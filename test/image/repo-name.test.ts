@@ -12,7 +12,11 @@ const hex = 'c'.repeat(64);
 
 test('a 64-hex repository name is refused by every command that names an image, and nothing is stored', () => {
   const root = `${t.root}/store`;
-  const rootfs = makeTar([[hdr('bin/', { type: 'dir' })], [hdr('etc/', { type: 'dir' })], [hdr('etc/hostname'), 'box\n']]);
+  const rootfs = makeTar([
+    [hdr('bin/', { type: 'dir' })],
+    [hdr('etc/', { type: 'dir' })],
+    [hdr('etc/hostname'), 'box\n'],
+  ]);
   const tarPath = `${t.root}/rootfs.tar`;
   fs.writeFileSync(tarPath, rootfs);
   berthOk(root, ['import', tarPath, 'base:1']);
@@ -32,7 +36,11 @@ test('a 64-hex repository name is refused by every command that names an image, 
     for (const [what, args, input] of runs) {
       const r = berth(root, args, input ? { input } : {});
       assert.equal(r.code, 1, `${what} ${name}: ${r.stdout}`);
-      assert.match(r.stderr, /invalid repository name \(.*\), cannot specify 64-byte hexadecimal strings/, `${what} ${name}`);
+      assert.match(
+        r.stderr,
+        /invalid repository name \(.*\), cannot specify 64-byte hexadecimal strings/,
+        `${what} ${name}`,
+      );
       assert.deepEqual(snapshot(root), before, `${what} ${name} stored nothing`);
     }
   }

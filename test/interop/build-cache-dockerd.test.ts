@@ -14,7 +14,10 @@ import { Scope, run, since, startDockerd, type Dockerd } from '../helpers/peers.
 
 const T0 = Date.now();
 const scope = new Scope();
-after(() => { scope.dispose(); process.stderr.write(`build-cache-dockerd.test: ${since(T0)} in all\n`); });
+after(() => {
+  scope.dispose();
+  process.stderr.write(`build-cache-dockerd.test: ${since(T0)} in all\n`);
+});
 
 const DOCKER_CLI = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 let br: string;
@@ -22,22 +25,36 @@ let ctx: string;
 let d: Dockerd;
 let built: string;
 
-before(() => {
-  br = scope.tempDir('bcache-berth');
-  ctx = scope.tempDir('bcache-ctx');
-  fs.writeFileSync(join(ctx, 'f.txt'), 'from the context\n');
-  fs.mkdirSync(join(ctx, 'd'));
-  fs.writeFileSync(join(ctx, 'd', 'g.txt'), 'g\n');
-  fs.writeFileSync(join(ctx, 'Dockerfile'), [
-    'FROM base', 'ARG V=1', 'ENV A=1', 'WORKDIR /app', 'COPY f.txt d ./', 'RUN echo "built with $V" > /app/out', 'EXPOSE 80', 'LABEL l=v', 'CMD ["cat", "/app/out", "/app/f.txt"]',
-  ].join('\n'));
-  berthOk(br, ['image', 'from-host', 'base', 'sh', 'cat', 'echo']);
-  const r = berthOk(br, ['build', '-t', 'app', ctx]);
-  built = /Successfully built ([0-9a-f]{12})/.exec(r)![1]!;
-  d = startDockerd(scope, 'bcache', br);
-}, { timeout: 300_000 });
+before(
+  () => {
+    br = scope.tempDir('bcache-berth');
+    ctx = scope.tempDir('bcache-ctx');
+    fs.writeFileSync(join(ctx, 'f.txt'), 'from the context\n');
+    fs.mkdirSync(join(ctx, 'd'));
+    fs.writeFileSync(join(ctx, 'd', 'g.txt'), 'g\n');
+    fs.writeFileSync(
+      join(ctx, 'Dockerfile'),
+      [
+        'FROM base',
+        'ARG V=1',
+        'ENV A=1',
+        'WORKDIR /app',
+        'COPY f.txt d ./',
+        'RUN echo "built with $V" > /app/out',
+        'EXPOSE 80',
+        'LABEL l=v',
+        'CMD ["cat", "/app/out", "/app/f.txt"]',
+      ].join('\n'),
+    );
+    berthOk(br, ['image', 'from-host', 'base', 'sh', 'cat', 'echo']);
+    const r = berthOk(br, ['build', '-t', 'app', ctx]);
+    built = /Successfully built ([0-9a-f]{12})/.exec(r)![1]!;
+    d = startDockerd(scope, 'bcache', br);
+  },
+  { timeout: 300_000 },
+);
 
-test('dockerd rebuilds a berth-built Dockerfile from berth\'s cache, to the same image', () => {
+test("dockerd rebuilds a berth-built Dockerfile from berth's cache, to the same image", () => {
   const r = run(DOCKER_CLI, ['build', '-t', 'app:docker', ctx], { env: { DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' } });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal((r.stdout.match(/ ---> Using cache/g) ?? []).length, 8, r.stdout);

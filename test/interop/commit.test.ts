@@ -11,13 +11,29 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { berth, berthOk } from '../helpers/berth.js';
 import {
-  STAT_EXPECTED, STAT_SCRIPT, Scope, busyboxRootfs, chainIDs, dockerOk, readLayerdb, runOk, since, startDockerd, tarDir,
-  tarList, tarRead, treeSnapshot, type Dockerd,
+  STAT_EXPECTED,
+  STAT_SCRIPT,
+  Scope,
+  busyboxRootfs,
+  chainIDs,
+  dockerOk,
+  readLayerdb,
+  runOk,
+  since,
+  startDockerd,
+  tarDir,
+  tarList,
+  tarRead,
+  treeSnapshot,
+  type Dockerd,
 } from '../helpers/peers.js';
 
 const T0 = Date.now();
 const scope = new Scope();
-after(() => { scope.dispose(); process.stderr.write(`commit.test: ${since(T0)} in all\n`); });
+after(() => {
+  scope.dispose();
+  process.stderr.write(`commit.test: ${since(T0)} in all\n`);
+});
 
 const CHANGES = [
   'echo hello > /hello.txt',
@@ -39,14 +55,25 @@ const CHECK = [
   'test /hello.txt -ef /hello-hard.txt && echo hardlinked',
   STAT_SCRIPT,
 ].join('; ');
-const EXPECTED = [
-  'hello', 'one', 'new',
-  'new.txt',
-  'gone /etc/todelete.txt', 'gone /opq/old.txt', 'gone /opq/sub', 'present /etc/base.txt',
-  '/etc/group 0:0 600 regular file 1', '/data/one.txt 1000:1000 644 regular file 1', '/hello.txt 0:0 644 regular file 2', '/hello-hard.txt 0:0 644 regular file 2',
-  '/hello.txt',
-  'hardlinked',
-].join('\n') + '\n' + STAT_EXPECTED;
+const EXPECTED =
+  [
+    'hello',
+    'one',
+    'new',
+    'new.txt',
+    'gone /etc/todelete.txt',
+    'gone /opq/old.txt',
+    'gone /opq/sub',
+    'present /etc/base.txt',
+    '/etc/group 0:0 600 regular file 1',
+    '/data/one.txt 1000:1000 644 regular file 1',
+    '/hello.txt 0:0 644 regular file 2',
+    '/hello-hard.txt 0:0 644 regular file 2',
+    '/hello.txt',
+    'hardlinked',
+  ].join('\n') +
+  '\n' +
+  STAT_EXPECTED;
 
 const REF = 'bbx:committed';
 let work: string;
@@ -56,24 +83,27 @@ let committedId: string;
 let berthLayers: string[];
 let saveTar: string;
 
-before(() => {
-  work = scope.tempDir('commit');
-  br = scope.tempDir('commit-berth');
-  const rootfs = join(work, 'rootfs');
-  fs.mkdirSync(rootfs);
-  busyboxRootfs(rootfs);
-  berthOk(br, ['import', tarDir(rootfs, join(work, 'rootfs.tar')), 'bbx:base']);
-  const r = berth(br, ['run', '--name', 'changer', 'bbx:base', 'sh', '-c', CHANGES]);
-  assert.equal(r.code, 0, r.stderr);
-  committedId = berthOk(br, ['commit', '-m', 'berth commit', '-c', 'ENV COMMITTED=1', 'changer', REF]).trim();
-  assert.match(committedId, /^sha256:[0-9a-f]{64}$/);
-  berthLayers = JSON.parse(berthOk(br, ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', REF]));
-  saveTar = join(work, 'berth-save.tar');
-  berthOk(br, ['save', '-o', saveTar, REF]);
-  d = startDockerd(scope, 'commit', join(work, 'docker'));
-  process.stderr.write(`commit.test: dockerd start ${d.startMs}ms\n`);
-  dockerOk(d.host, ['load', '-i', saveTar]);
-}, { timeout: 300_000 });
+before(
+  () => {
+    work = scope.tempDir('commit');
+    br = scope.tempDir('commit-berth');
+    const rootfs = join(work, 'rootfs');
+    fs.mkdirSync(rootfs);
+    busyboxRootfs(rootfs);
+    berthOk(br, ['import', tarDir(rootfs, join(work, 'rootfs.tar')), 'bbx:base']);
+    const r = berth(br, ['run', '--name', 'changer', 'bbx:base', 'sh', '-c', CHANGES]);
+    assert.equal(r.code, 0, r.stderr);
+    committedId = berthOk(br, ['commit', '-m', 'berth commit', '-c', 'ENV COMMITTED=1', 'changer', REF]).trim();
+    assert.match(committedId, /^sha256:[0-9a-f]{64}$/);
+    berthLayers = JSON.parse(berthOk(br, ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', REF]));
+    saveTar = join(work, 'berth-save.tar');
+    berthOk(br, ['save', '-o', saveTar, REF]);
+    d = startDockerd(scope, 'commit', join(work, 'docker'));
+    process.stderr.write(`commit.test: dockerd start ${d.startMs}ms\n`);
+    dockerOk(d.host, ['load', '-i', saveTar]);
+  },
+  { timeout: 300_000 },
+);
 
 // Found by this test: for a dir deleted and made again (an opaque dir in the rw layer), dockerd 20.10
 // (overlay2, "Native Overlay Diff: true", same kernel) lists each entry of the lower dir it hides as
@@ -81,7 +111,17 @@ before(() => {
 // new entries. (docker diff's order is not sorted, so the lists are compared sorted.)
 test('berth diff of the container lists what docker diff lists for the same changes in a dockerd container (incl. the entries an opaque dir hides)', () => {
   const bdiff = berthOk(br, ['diff', 'changer']).trim().split('\n');
-  for (const l of ['C /etc', 'C /etc/group', 'D /etc/todelete.txt', 'A /data', 'A /data/one.txt', 'A /hello-hard.txt', 'A /hello-link', 'A /hello.txt', 'A /opq/new.txt']) {
+  for (const l of [
+    'C /etc',
+    'C /etc/group',
+    'D /etc/todelete.txt',
+    'A /data',
+    'A /data/one.txt',
+    'A /hello-hard.txt',
+    'A /hello-link',
+    'A /hello.txt',
+    'A /opq/new.txt',
+  ]) {
     assert.ok(bdiff.includes(l), `${l} in berth diff:\n${bdiff.join('\n')}`);
   }
   dockerOk(d.host, ['import', join(work, 'rootfs.tar'), 'bbx:base']);
@@ -98,12 +138,26 @@ test('the saved layer holds a whiteout for the deleted file and an opaque marker
   const top = join(work, 'top.tar');
   fs.writeFileSync(top, tarRead(saveTar, manifest[0].Layers[manifest[0].Layers.length - 1]));
   const names = tarList(top).map((n) => n.replace(/^\.\//, '').replace(/\/$/, ''));
-  for (const n of ['etc/.wh.todelete.txt', 'opq/.wh..wh..opq', 'opq/new.txt', 'hello.txt', 'hello-hard.txt', 'hello-link', 'data/one.txt', 'etc/group']) {
+  for (const n of [
+    'etc/.wh.todelete.txt',
+    'opq/.wh..wh..opq',
+    'opq/new.txt',
+    'hello.txt',
+    'hello-hard.txt',
+    'hello-link',
+    'data/one.txt',
+    'etc/group',
+  ]) {
     assert.ok(names.includes(n), `${n} in the committed layer: ${names.join(' ')}`);
   }
-  for (const n of ['opq/old.txt', 'opq/sub', 'opq/.wh.old.txt', 'opq/.wh.sub', 'etc/base.txt', 'etc/todelete.txt']) assert.ok(!names.includes(n), `${n} not in the layer`);
+  for (const n of ['opq/old.txt', 'opq/sub', 'opq/.wh.old.txt', 'opq/.wh.sub', 'etc/base.txt', 'etc/todelete.txt'])
+    assert.ok(!names.includes(n), `${n} not in the layer`);
   const verbose = runOk('tar', ['-tvf', top]);
-  assert.match(verbose, /^h.* \.?\/?hello-hard\.txt link to \.?\/?hello\.txt$|^h.* \.?\/?hello\.txt link to \.?\/?hello-hard\.txt$/m, verbose);
+  assert.match(
+    verbose,
+    /^h.* \.?\/?hello-hard\.txt link to \.?\/?hello\.txt$|^h.* \.?\/?hello\.txt link to \.?\/?hello-hard\.txt$/m,
+    verbose,
+  );
 });
 
 test('docker image inspect: the same image ID, diff_ids, comment and config as berth', () => {
@@ -135,15 +189,21 @@ test('docker run of the loaded image sees the same files and deletions as berth 
   assert.equal(env, '1\n');
 });
 
-test('dockerd\'s overlay2 diff dir of the committed layer holds what berth\'s does (whiteout 0/0, opaque xattr)', () => {
+test("dockerd's overlay2 diff dir of the committed layer holds what berth's does (whiteout 0/0, opaque xattr)", () => {
   const top = chainIDs(berthLayers).pop()!;
   const dCache = readLayerdb(d.dataRoot).get(top)!.cacheID;
   const bCache = readLayerdb(br).get(top)!.cacheID;
   const dSnap = treeSnapshot(join(d.dataRoot, 'overlay2', dCache, 'diff'));
   const bSnap = treeSnapshot(join(br, 'overlay2', bCache, 'diff'));
   assert.deepEqual(bSnap, dSnap);
-  assert.ok(dSnap.some((l) => l.startsWith('opq dir ') && l.includes('opaque=y')), dSnap.join('\n'));
-  assert.ok(dSnap.some((l) => l.startsWith('etc/todelete.txt char ') && l.includes('rdev=0')), dSnap.join('\n'));
+  assert.ok(
+    dSnap.some((l) => l.startsWith('opq dir ') && l.includes('opaque=y')),
+    dSnap.join('\n'),
+  );
+  assert.ok(
+    dSnap.some((l) => l.startsWith('etc/todelete.txt char ') && l.includes('rdev=0')),
+    dSnap.join('\n'),
+  );
 });
 
 test('and back: docker save of the loaded image -> berth load in a fresh root gives the same ID', () => {

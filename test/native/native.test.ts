@@ -9,7 +9,6 @@ import { Worker } from 'node:worker_threads';
 
 import * as native from '../../src/native/index.js';
 
-
 /** URL of the compiled wrapper, for child processes and workers. */
 const WRAPPER_URL = new URL('../../src/native/index.js', import.meta.url).href;
 
@@ -22,7 +21,13 @@ function tempDir(base = os.tmpdir()): string {
   return d;
 }
 
-function doMount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+function doMount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
   native.mount(source, target, fstype, flags, data);
   mounted.push(target);
 }
@@ -60,7 +65,10 @@ function assertNativeError(fn: () => unknown, code: string, syscall: string, p?:
     assert.equal(e.syscall, syscall);
     if (p !== undefined) {
       assert.equal(e.path, p);
-      assert.match(e.message, new RegExp(`^${syscall} "${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": ${code} \\(.+\\)$`));
+      assert.match(
+        e.message,
+        new RegExp(`^${syscall} "${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": ${code} \\(.+\\)$`),
+      );
     }
     return true;
   });
@@ -206,14 +214,14 @@ describe('xattrs', () => {
     }
   });
 
-  test('unknown name or namespace gives null', (t) => {
+  test('unknown name or namespace gives null', (_t) => {
     if (dir === '') assert.fail('no directory with user.* xattr support');
     const f = path.join(dir, 'probe');
     assert.equal(native.lgetxattr(f, 'user.does.not.exist'), null); // ENODATA
     assert.equal(native.lgetxattr(f, 'bogusns.x'), null); // ENOTSUP
   });
 
-  test('trusted.overlay.opaque round trip', (t) => {
+  test('trusted.overlay.opaque round trip', (_t) => {
     if (!trustedOk) assert.fail('trusted.* xattrs unsupported here');
     const d = path.join(dir, 'opaque');
     fs.mkdirSync(d);
@@ -222,7 +230,7 @@ describe('xattrs', () => {
     assert.ok(native.llistxattr(d).includes('trusted.overlay.opaque'));
   });
 
-  test('user.* values of any size, empty values, flags', (t) => {
+  test('user.* values of any size, empty values, flags', (_t) => {
     if (dir === '') assert.fail('no directory with user.* xattr support');
     const f = path.join(dir, 'file');
     fs.writeFileSync(f, 'data');
@@ -230,8 +238,18 @@ describe('xattrs', () => {
 
     native.lsetxattr(f, 'user.small', Buffer.from('abc'), native.XATTR_CREATE);
     assert.deepEqual(native.lgetxattr(f, 'user.small'), Buffer.from('abc'));
-    assertNativeError(() => native.lsetxattr(f, 'user.small', Buffer.from('x'), native.XATTR_CREATE), 'EEXIST', 'lsetxattr', f);
-    assertNativeError(() => native.lsetxattr(f, 'user.nope', Buffer.from('x'), native.XATTR_REPLACE), 'ENODATA', 'lsetxattr', f);
+    assertNativeError(
+      () => native.lsetxattr(f, 'user.small', Buffer.from('x'), native.XATTR_CREATE),
+      'EEXIST',
+      'lsetxattr',
+      f,
+    );
+    assertNativeError(
+      () => native.lsetxattr(f, 'user.nope', Buffer.from('x'), native.XATTR_REPLACE),
+      'ENODATA',
+      'lsetxattr',
+      f,
+    );
     native.lsetxattr(f, 'user.small', new Uint8Array([1, 2]), native.XATTR_REPLACE);
     assert.deepEqual(native.lgetxattr(f, 'user.small'), Buffer.from([1, 2]));
 
@@ -248,7 +266,7 @@ describe('xattrs', () => {
     for (const n of ['user.small', 'user.big', 'user.empty']) assert.ok(names.includes(n), n);
   });
 
-  test('llistxattr with a long name list', (t) => {
+  test('llistxattr with a long name list', (_t) => {
     if (dir === '') assert.fail('no directory with user.* xattr support');
     const f = path.join(dir, 'many');
     fs.writeFileSync(f, '');
@@ -262,7 +280,7 @@ describe('xattrs', () => {
     assert.deepEqual([...got].sort(), [...want].sort());
   });
 
-  test('l* calls do not follow symlinks', (t) => {
+  test('l* calls do not follow symlinks', (_t) => {
     if (!trustedOk) assert.fail('trusted.* xattrs unsupported here');
     const target = path.join(dir, 'target');
     const link = path.join(dir, 'link');
@@ -307,7 +325,7 @@ describe('flock', () => {
     }
   });
 
-  test('interoperates with flock(1)', (t) => {
+  test('interoperates with flock(1)', (_t) => {
     if (spawnSync('flock', ['--version']).error) assert.fail('flock(1) not installed');
     const fd = fs.openSync(file, 'r+');
     try {

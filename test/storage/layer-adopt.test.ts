@@ -33,13 +33,23 @@ test('a directory in overlay2 diff format becomes a layer by rename: same diffID
     assert.ok(!fs.existsSync(dir), 'the directory was moved');
     const diff = `${store.paths.cacheDir(layer.cacheId)}/diff`;
     assert.equal(fs.readFileSync(`${diff}/app/a.txt`, 'utf8'), 'a\n');
-    assert.deepEqual(native.llistxattr(`${diff}/app`).filter((n) => n.startsWith('trusted.')), []);
-    assert.deepEqual(native.llistxattr(diff).filter((n) => n.startsWith('trusted.')), []);
+    assert.deepEqual(
+      native.llistxattr(`${diff}/app`).filter((n) => n.startsWith('trusted.')),
+      [],
+    );
+    assert.deepEqual(
+      native.llistxattr(diff).filter((n) => n.startsWith('trusted.')),
+      [],
+    );
     assert.equal(native.lgetxattr(`${diff}/opaque`, 'trusted.overlay.opaque')?.toString(), 'y');
     assert.equal(layer.diffID, await sha(diffDirTar(diff)), 'the diffID is the tar of the moved files');
     assert.equal(await sha(store.layers.tar(layer.chainID)), layer.diffID, 'tar-split + diff/ rebuild the exact tar');
     assert.equal(layer.size, 2 + 70000 + 5);
-    assert.equal(native.lremovexattr(diff, 'trusted.overlay.uuid'), false, 'lremovexattr: absent is false, not an error');
+    assert.equal(
+      native.lremovexattr(diff, 'trusted.overlay.uuid'),
+      false,
+      'lremovexattr: absent is false, not an error',
+    );
   } finally {
     t.remove();
   }

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { FileLock } from '../../src/storage/lock.js';
 import { tempRoot } from '../helpers/berth.js';
 
-// Lock files are unlinked by their holder when their subject is gone; whoever locked the old inode must not think it holds the lock.
+// Lock files are unlinked by their holder when their subject is gone; whoever locked the old inode must not think it
+// holds the lock.
 const t = tempRoot('berth-lock');
 const path = `${t.root}/l`;
 const heldAtPath = (l: FileLock) => {
@@ -36,7 +37,11 @@ test('a waiter on a file its holder removes ends up holding the file at the path
     l.remove();
     return at ? 'at path' : 'unlinked file';
   };
-  const waiters = [FileLock.acquire(path).then(check), FileLock.acquireWithin(path, 5000).then(check), FileLock.acquireWithin(path, 5000, { create: false }).then(check)];
+  const waiters = [
+    FileLock.acquire(path).then(check),
+    FileLock.acquireWithin(path, 5000).then(check),
+    FileLock.acquireWithin(path, 5000, { create: false }).then(check),
+  ];
   await new Promise((r) => setTimeout(r, 30)); // the waiters have opened the old inode and poll it
   holder.remove();
   const got = await Promise.all(waiters);

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LOWERS, isLinkName, lowerFor, mountSpec, newLinkName, readOnlyOptions } from '../../src/storage/overlay2.js';
+import {
+  MAX_LOWERS,
+  isLinkName,
+  lowerFor,
+  mountSpec,
+  newLinkName,
+  readOnlyOptions,
+} from '../../src/storage/overlay2.js';
 
 test('link names are 26 base32 characters, random', () => {
   const seen = new Set<string>();

@@ -30,7 +30,11 @@ const berthKilledAt = (k: number, argv: string[]) => killedAt(tracked, k, argv);
 async function assertSettled(root: string, what: string): Promise<'there' | 'gone'> {
   const store = await ImageStore.open(root);
   const findings = await store.lock(() => checkStore(store, { content: false }));
-  assert.deepEqual(findings.map((f) => `${f.severity}: ${f.where}: ${f.message}`), [], `${what}: system check`);
+  assert.deepEqual(
+    findings.map((f) => `${f.severity}: ${f.where}: ${f.message}`),
+    [],
+    `${what}: system check`,
+  );
   assert.deepEqual(fs.readdirSync(store.paths.txn), [], `${what}: no journal left`);
   const all = new ContainerStore(store).list();
   const mounts = fs.readdirSync(store.paths.mounts);
@@ -43,29 +47,38 @@ async function assertSettled(root: string, what: string): Promise<'there' | 'gon
   const c = all[0]!;
   assert.deepEqual([mounts, dirs], [[c.ID], [c.ID]], `${what}: its layer mount and dir, no staging dir`);
   assert.equal(fs.readFileSync(`${store.paths.mounts}/${c.ID}/mount-id`, 'utf8'), c.MountID, what);
-  for (const d of [c.MountID, `${c.MountID}-init`]) assert.ok(fs.existsSync(`${store.paths.cacheDir(d)}/diff`), `${what}: overlay2/${d}`);
+  for (const d of [c.MountID, `${c.MountID}-init`])
+    assert.ok(fs.existsSync(`${store.paths.cacheDir(d)}/diff`), `${what}: overlay2/${d}`);
   return 'there';
 }
 
-test('berth create and rm killed at each filesystem change: the next command finds the container all there or all gone, nothing leaks', { timeout: 10 * 60 * 1000 }, async () => {
-  const { root } = tracked.newRoot('berth-ctr-crash');
-  berthOk(root, ['image', 'from-host', 'base', 'true']);
-  const seen = { create: new Set<string>(), rm: new Set<string>() };
-  for (let k = 1; ; k++) {
-    const r = await berthKilledAt(k, ['--root', root, 'create', '--name', 'cc', 'base', 'true']);
-    const st = await assertSettled(root, `create ${r.out}`);
-    seen.create.add(st);
-    if (!r.killed) break;
-    if (st === 'there') berthOk(root, ['rm', 'cc']);
-  }
-  for (let k = 1; ; k++) {
-    const r = await berthKilledAt(k, ['--root', root, 'rm', 'cc']);
-    const st = await assertSettled(root, `rm ${r.out}`);
-    seen.rm.add(st);
-    if (!r.killed) break;
-    if (st === 'gone') berthOk(root, ['create', '--name', 'cc', 'base', 'true']);
-  }
-  assert.deepEqual([...seen.create].sort(), ['gone', 'there'], 'create was killed both before and after its commit point');
-  assert.deepEqual([...seen.rm].sort(), ['gone', 'there'], 'rm was killed both before and after its commit point');
-  await assertSettled(root, 'at the end');
-});
+test(
+  'berth create and rm killed at each filesystem change: the next command finds the container all there or all gone, nothing leaks',
+  { timeout: 10 * 60 * 1000 },
+  async () => {
+    const { root } = tracked.newRoot('berth-ctr-crash');
+    berthOk(root, ['image', 'from-host', 'base', 'true']);
+    const seen = { create: new Set<string>(), rm: new Set<string>() };
+    for (let k = 1; ; k++) {
+      const r = await berthKilledAt(k, ['--root', root, 'create', '--name', 'cc', 'base', 'true']);
+      const st = await assertSettled(root, `create ${r.out}`);
+      seen.create.add(st);
+      if (!r.killed) break;
+      if (st === 'there') berthOk(root, ['rm', 'cc']);
+    }
+    for (let k = 1; ; k++) {
+      const r = await berthKilledAt(k, ['--root', root, 'rm', 'cc']);
+      const st = await assertSettled(root, `rm ${r.out}`);
+      seen.rm.add(st);
+      if (!r.killed) break;
+      if (st === 'gone') berthOk(root, ['create', '--name', 'cc', 'base', 'true']);
+    }
+    assert.deepEqual(
+      [...seen.create].sort(),
+      ['gone', 'there'],
+      'create was killed both before and after its commit point',
+    );
+    assert.deepEqual([...seen.rm].sort(), ['gone', 'there'], 'rm was killed both before and after its commit point');
+    await assertSettled(root, 'at the end');
+  },
+);

@@ -24,11 +24,27 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BERTH, berthOk, debootstrapTar } from '../helpers/berth.js';
-import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, syntheticLayer, writeDockerArchive, type ArchiveImage } from '../helpers/layered.js';
+import {
+  DEBOOTSTRAP_GROUPS,
+  debootstrapGroup,
+  splitRootfsTar,
+  syntheticLayer,
+  writeDockerArchive,
+  type ArchiveImage,
+} from '../helpers/layered.js';
 import { Tracked } from '../helpers/tracked.js';
 import { berthKilledAt } from '../helpers/killed-at.js';
 import { buildChainStore } from '../helpers/built-chain.js';
-import { checkClean, copyRoot, diffSnapshots, imageHexes, journalSummary, maskNewImages, snapshot, type StoreSnapshot } from '../helpers/store-state.js';
+import {
+  checkClean,
+  copyRoot,
+  diffSnapshots,
+  imageHexes,
+  journalSummary,
+  maskNewImages,
+  snapshot,
+  type StoreSnapshot,
+} from '../helpers/store-state.js';
 
 const POINTS = Number(process.env.BERTH_CRASH_POINTS ?? 12);
 const EXTRA_POINTS = Number(process.env.BERTH_CRASH_EXTRA_POINTS ?? 10);
@@ -44,7 +60,11 @@ const newRoot = (prefix: string) => tracked.newRoot(prefix);
 /** Deterministic delays from the seed (xorshift32). */
 let rng = SEED >>> 0 || 1;
 function random(): number {
-  rng ^= rng << 13; rng >>>= 0; rng ^= rng >>> 17; rng ^= rng << 5; rng >>>= 0;
+  rng ^= rng << 13;
+  rng >>>= 0;
+  rng ^= rng >>> 17;
+  rng ^= rng << 5;
+  rng >>>= 0;
   return rng / 2 ** 32;
 }
 
@@ -71,7 +91,9 @@ function getFixtures(): Promise<Fixtures> {
       six: { layers: [...L, s1], tags: ['crash/six:latest', 'crash/six:v1'], label: 'six' },
       alt: { layers: [L[0]!, L[1]!, s2], tags: ['crash/alt:latest'], label: 'alt' },
     };
-    const pre = `${work}/pre.tar`, loadArchive = `${work}/load.tar`, rmiArchive = `${work}/rmi.tar`;
+    const pre = `${work}/pre.tar`,
+      loadArchive = `${work}/load.tar`,
+      rmiArchive = `${work}/rmi.tar`;
     await writeDockerArchive(pre, [images.base]);
     await writeDockerArchive(loadArchive, [images.five, images.six, images.alt]);
     await writeDockerArchive(rmiArchive, [images.five, images.alt]);
@@ -89,30 +111,52 @@ type KillPoint =
   | { kind: 'delay'; ms: number }
   /** Kill as soon as `dir` (relative to the root) sees an inotify event whose file name matches. */
   | { kind: 'event'; label: string; dir: string; match: (name: string) => boolean }
-  /** Kill just before the k-th filesystem change whose "<function> <path>" matches (deterministic: it must be reached). */
+  /**
+   * Kill just before the k-th filesystem change whose "<function> <path>" matches (deterministic: it must be reached).
+   */
   | { kind: 'fs-change'; label: string; k: number; match: RegExp };
 
-interface RunOutcome { killed: boolean; code: number | null; ms: number; stdout: string; stderr: string; killedAtMs?: number }
+interface RunOutcome {
+  killed: boolean;
+  code: number | null;
+  ms: number;
+  stdout: string;
+  stderr: string;
+  killedAtMs?: number;
+}
 
 function describe(p: KillPoint): string {
   if (p.kind === 'delay') return `after ${p.ms.toFixed(0)} ms`;
   return p.kind === 'event' ? `on event "${p.label}"` : `before change ${p.k} matching ${p.match.source} (${p.label})`;
 }
 
-async function run(root: string, args: string[], opts: { stdinFile?: string; point?: KillPoint } = {}): Promise<RunOutcome> {
+async function run(
+  root: string,
+  args: string[],
+  opts: { stdinFile?: string; point?: KillPoint } = {},
+): Promise<RunOutcome> {
   if (opts.point?.kind === 'fs-change') {
     const t0 = performance.now();
     const r = await berthKilledAt(tracked, opts.point.k, ['--root', root, ...args], opts.point.match);
     return { killed: r.killed, code: r.killed ? null : 0, ms: performance.now() - t0, stdout: r.out, stderr: '' };
   }
-  const child = spawn(BERTH, ['--root', root, ...args], { stdio: [opts.stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(BERTH, ['--root', root, ...args], {
+    stdio: [opts.stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   const t0 = performance.now();
-  let stdout = '', stderr = '';
-  child.stdout!.on('data', (d: Buffer) => { stdout += d; });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d; });
+  let stdout = '',
+    stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d;
+  });
   if (opts.stdinFile) {
-    child.stdin!.on('error', () => { /* EPIPE after the kill */ });
+    child.stdin!.on('error', () => {
+      /* EPIPE after the kill */
+    });
     const src = fs.createReadStream(opts.stdinFile);
     src.on('error', () => undefined);
     src.pipe(child.stdin!);
@@ -127,13 +171,23 @@ async function run(root: string, args: string[], opts: { stdinFile?: string; poi
   let watcher: fs.FSWatcher | undefined;
   const p = opts.point;
   if (p?.kind === 'delay') timer = setTimeout(kill, p.ms);
-  if (p?.kind === 'event') watcher = fs.watch(`${root}/${p.dir}`, (_ev, name) => { if (name && p.match(String(name))) kill(); });
+  if (p?.kind === 'event')
+    watcher = fs.watch(`${root}/${p.dir}`, (_ev, name) => {
+      if (name && p.match(String(name))) kill();
+    });
   const [code] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   const ms = performance.now() - t0;
   clearTimeout(timer);
   watcher?.close();
   children.delete(child);
-  return { killed: child.signalCode === 'SIGKILL', code, ms, stdout, stderr, ...(killedAtMs !== undefined ? { killedAtMs } : {}) };
+  return {
+    killed: child.signalCode === 'SIGKILL',
+    code,
+    ms,
+    stdout,
+    stderr,
+    ...(killedAtMs !== undefined ? { killedAtMs } : {}),
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -187,21 +241,36 @@ async function crashScenario(t: TestContext, sc: Scenario): Promise<void> {
       assert.ok(c.ok, `${sc.name}: check after an uninterrupted run: ${c.output}`);
       afterSnap = norm(snapshot(r.root), known);
     }
-    r.remove(); roots.delete(r);
+    r.remove();
+    roots.delete(r);
   }
   const duration = median(durations);
-  t.diagnostic(`${sc.name}: normal duration ${duration.toFixed(0)} ms (runs ${durations.map((d) => d.toFixed(0)).join(', ')}), seed ${SEED}`);
-  assert.notDeepEqual(diffSnapshots(norm(beforeSnap, known), afterSnap!, false), [], `${sc.name}: the command changes nothing?`);
+  t.diagnostic(
+    `${sc.name}: normal duration ${duration.toFixed(0)} ms (runs ${durations.map((d) => d.toFixed(0)).join(', ')}), seed ${SEED}`,
+  );
+  assert.notDeepEqual(
+    diffSnapshots(norm(beforeSnap, known), afterSnap!, false),
+    [],
+    `${sc.name}: the command changes nothing?`,
+  );
 
-  const points: KillPoint[] = [...Array.from({ length: sc.points }, () => ({ kind: 'delay' as const, ms: random() * duration })), ...sc.events];
+  const points: KillPoint[] = [
+    ...Array.from({ length: sc.points }, () => ({ kind: 'delay' as const, ms: random() * duration })),
+    ...sc.events,
+  ];
   const reports: PointReport[] = [];
   for (const point of points) {
     const r = newRoot(`berth-crash-${sc.name}`);
     copyRoot(sc.before, r.root);
     const out = await run(r.root, sc.args, { ...(sc.stdinFile ? { stdinFile: sc.stdinFile } : {}), point });
     const rep: PointReport = {
-      point: describe(point), killed: out.killed, ...(out.killedAtMs !== undefined ? { killedAtMs: Math.round(out.killedAtMs) } : {}),
-      journalsAtKill: journalSummary(r.root), check: '', state: 'neither', problems: [],
+      point: describe(point),
+      killed: out.killed,
+      ...(out.killedAtMs !== undefined ? { killedAtMs: Math.round(out.killedAtMs) } : {}),
+      journalsAtKill: journalSummary(r.root),
+      check: '',
+      state: 'neither',
+      problems: [],
     };
     if (!out.killed && out.code !== 0) rep.problems.push(`not killed, but exited ${out.code}: ${out.stderr.trim()}`);
     if (!out.killed && point.kind === 'fs-change') rep.problems.push('the filesystem change to kill before never came');
@@ -213,7 +282,8 @@ async function crashScenario(t: TestContext, sc: Scenario): Promise<void> {
     const dA = diffSnapshots(snap, afterSnap!, false);
     rep.state = dB.length === 0 ? 'before' : dA.length === 0 ? 'after' : 'neither';
     if (rep.state === 'neither') {
-      rep.diffBefore = dB; rep.diffAfter = dA;
+      rep.diffBefore = dB;
+      rep.diffAfter = dA;
       rep.problems.push('store is neither as before nor as after the command');
     }
     // re-run
@@ -221,16 +291,27 @@ async function crashScenario(t: TestContext, sc: Scenario): Promise<void> {
     rep.rerun = `exit ${again.code}${again.code ? `: ${again.stderr.trim()}` : ''}`;
     const expectFail = rep.state === 'after' && sc.rerunAfterDone === 'no-such-image';
     if (expectFail) {
-      if (again.code === 0 || !/No such image/.test(again.stderr)) rep.problems.push(`re-run after completion should fail with "No such image": ${rep.rerun}`);
+      if (again.code === 0 || !/No such image/.test(again.stderr))
+        rep.problems.push(`re-run after completion should fail with "No such image": ${rep.rerun}`);
     } else if (again.code !== 0) rep.problems.push(`re-run failed: ${rep.rerun}`);
     const check2 = checkClean(r.root, true);
     if (!check2.ok) rep.problems.push(`system check after the re-run is not clean: ${check2.output}`);
-    if (!(rep.state === 'after' && sc.maskNew)) { // a second import adds a second image: nothing to compare
+    if (!(rep.state === 'after' && sc.maskNew)) {
+      // a second import adds a second image: nothing to compare
       const d2 = diffSnapshots(norm(snapshot(r.root), known), afterSnap!, false);
-      if (d2.length) { rep.afterRerun = d2; rep.problems.push('store after the re-run differs from the reference "after" store'); }
+      if (d2.length) {
+        rep.afterRerun = d2;
+        rep.problems.push('store after the re-run differs from the reference "after" store');
+      }
     }
     reports.push(rep);
-    if (rep.problems.length && KEEP) { roots.delete(r); t.diagnostic(`kept ${r.root}`); } else { r.remove(); roots.delete(r); }
+    if (rep.problems.length && KEEP) {
+      roots.delete(r);
+      t.diagnostic(`kept ${r.root}`);
+    } else {
+      r.remove();
+      roots.delete(r);
+    }
   }
 
   const killed = reports.filter((r) => r.killed).length;
@@ -242,7 +323,11 @@ async function crashScenario(t: TestContext, sc: Scenario): Promise<void> {
   const reportFile = `/var/tmp/berth-crash-report-${sc.name}-${SEED}.json`;
   if (failed.length) fs.writeFileSync(reportFile, JSON.stringify({ seed: SEED, duration, reports }, null, 2));
   for (const f of failed) t.diagnostic(`FAILED ${sc.name} ${f.point}: ${JSON.stringify(f)}`);
-  assert.deepEqual(failed.map((f) => ({ point: f.point, problems: f.problems })), [], `${sc.name}: ${failed.length} of ${reports.length} kill points broke the store (seed ${SEED}, details in ${reportFile})`);
+  assert.deepEqual(
+    failed.map((f) => ({ point: f.point, problems: f.problems })),
+    [],
+    `${sc.name}: ${failed.length} of ${reports.length} kill points broke the store (seed ${SEED}, details in ${reportFile})`,
+  );
 }
 
 const hex64 = (n: string) => /^[a-f0-9]{64}$/.test(n);
@@ -250,13 +335,32 @@ const hex64 = (n: string) => /^[a-f0-9]{64}$/.test(n);
 test('load: kill -9 at random points and at store events', { timeout: TIMEOUT }, async (t) => {
   const fx = await getFixtures();
   await crashScenario(t, {
-    name: 'load', before: fx.baseRoot, args: ['load', '-i', fx.loadArchive], points: POINTS, rerunAfterDone: 'succeeds',
+    name: 'load',
+    before: fx.baseRoot,
+    args: ['load', '-i', fx.loadArchive],
+    points: POINTS,
+    rerunAfterDone: 'succeeds',
     events: [
       { kind: 'event', label: 'first prepared overlay2 dir', dir: 'overlay2', match: hex64 },
-      { kind: 'event', label: 'first layerdb write-set staged', dir: 'image/overlay2/layerdb/tmp', match: (n) => n.startsWith('write-set-') },
+      {
+        kind: 'event',
+        label: 'first layerdb write-set staged',
+        dir: 'image/overlay2/layerdb/tmp',
+        match: (n) => n.startsWith('write-set-'),
+      },
       { kind: 'event', label: 'first layer registered', dir: 'image/overlay2/layerdb/sha256', match: hex64 },
-      { kind: 'event', label: 'first image config written', dir: 'image/overlay2/imagedb/content/sha256', match: hex64 },
-      { kind: 'event', label: 'repositories.json replaced', dir: 'image/overlay2', match: (n) => n === 'repositories.json' },
+      {
+        kind: 'event',
+        label: 'first image config written',
+        dir: 'image/overlay2/imagedb/content/sha256',
+        match: hex64,
+      },
+      {
+        kind: 'event',
+        label: 'repositories.json replaced',
+        dir: 'image/overlay2',
+        match: (n) => n === 'repositories.json',
+      },
     ],
   });
 });
@@ -264,7 +368,12 @@ test('load: kill -9 at random points and at store events', { timeout: TIMEOUT },
 test('load from stdin (spooled): kill -9 at random points and at store events', { timeout: TIMEOUT }, async (t) => {
   const fx = await getFixtures();
   await crashScenario(t, {
-    name: 'load-stdin', before: fx.baseRoot, args: ['load'], stdinFile: fx.loadArchive, points: EXTRA_POINTS, rerunAfterDone: 'succeeds',
+    name: 'load-stdin',
+    before: fx.baseRoot,
+    args: ['load'],
+    stdinFile: fx.loadArchive,
+    points: EXTRA_POINTS,
+    rerunAfterDone: 'succeeds',
     events: [
       { kind: 'event', label: 'spool file created', dir: 'berth', match: (n) => n === 'tmp' },
       { kind: 'event', label: 'first layer registered', dir: 'image/overlay2/layerdb/sha256', match: hex64 },
@@ -275,52 +384,129 @@ test('load from stdin (spooled): kill -9 at random points and at store events', 
 test('rmi: kill -9 at random points and at store events', { timeout: TIMEOUT }, async (t) => {
   const fx = await getFixtures();
   await crashScenario(t, {
-    name: 'rmi', before: fx.rmiRoot, args: ['rmi', 'crash/five:latest'], points: POINTS, rerunAfterDone: 'no-such-image',
+    name: 'rmi',
+    before: fx.rmiRoot,
+    args: ['rmi', 'crash/five:latest'],
+    points: POINTS,
+    rerunAfterDone: 'no-such-image',
     events: [
-      { kind: 'event', label: 'repositories.json replaced', dir: 'image/overlay2', match: (n) => n === 'repositories.json' },
+      {
+        kind: 'event',
+        label: 'repositories.json replaced',
+        dir: 'image/overlay2',
+        match: (n) => n === 'repositories.json',
+      },
       { kind: 'event', label: 'image config deleted', dir: 'image/overlay2/imagedb/content/sha256', match: hex64 },
       { kind: 'event', label: 'first layer unregistered', dir: 'image/overlay2/layerdb/sha256', match: hex64 },
-      { kind: 'event', label: 'first layer staged for deletion', dir: 'image/overlay2/layerdb/tmp', match: (n) => n.startsWith('del-') },
+      {
+        kind: 'event',
+        label: 'first layer staged for deletion',
+        dir: 'image/overlay2/layerdb/tmp',
+        match: (n) => n.startsWith('del-'),
+      },
       { kind: 'event', label: 'first short link removed', dir: 'overlay2/l', match: () => true },
     ],
   });
 });
 
-test('rmi of a built chain: kill -9 mid-chain leaves the store as before or as after, the shared parent stays', { timeout: TIMEOUT }, async (t) => {
-  const store = newRoot('berth-crash-chain').root;
-  const chain = buildChainStore(store, newRoot('berth-crash-chain-ctx').root);
-  const [p0, p1] = chain.parents.map((id) => id.slice(7));
-  const [ownLayer0, ownLayer1] = chain.doomedLayers.map((c) => c.slice(7));
-  const images = 'image/overlay2/imagedb';
-  await crashScenario(t, {
-    name: 'rmi-chain', before: store, args: ['rmi', 'app:1'], points: Math.ceil(EXTRA_POINTS / 3), rerunAfterDone: 'no-such-image',
-    events: [
-      // right after the untag, before the image is deleted: no filesystem change to kill before, so the event is tried twice
-      ...[1, 2].map((i) => ({ kind: 'event' as const, label: `repositories.json replaced (try ${i})`, dir: 'image/overlay2', match: (n: string) => n === 'repositories.json' })),
-      { kind: 'event', label: 'first parent config deleted', dir: `${images}/content/sha256`, match: (n) => n === p0 },
-      { kind: 'event', label: 'second parent metadata deleted', dir: `${images}/metadata/sha256`, match: (n) => n === p1 },
-      { kind: 'event', label: "second parent's layer unregistered", dir: 'image/overlay2/layerdb/sha256', match: (n) => n === ownLayer1 },
-      // app deletes its own layer before its parents: the first parent is the first image whose metadata goes after a layer
-      { kind: 'fs-change', label: 'first parent, after its own layer', k: 2, match: /^rmSync .*\/imagedb\/metadata\/sha256\/[a-f0-9]{64}$/ },
-      { kind: 'fs-change', label: 'first parent: metadata (its parent link) gone, config not yet', k: 2, match: /^rmSync .*\/imagedb\/content\/sha256\/[a-f0-9]{64}$/ },
-      { kind: 'fs-change', label: "second parent gone, its layer not yet", k: 2, match: /^renameSync .*\/layerdb\/tmp\/del-/ },
-    ],
-  });
-  // the reference "after" of crashScenario is the uninterrupted rmi's: check it is the partial chain deletion intended
-  const after = newRoot('berth-crash-chain-after').root;
-  copyRoot(store, after);
-  berthOk(after, ['rmi', 'app:1']);
-  const left = imageHexes(snapshot(after));
-  assert.deepEqual([chain.app, ...chain.parents].filter((id) => left.has(id.slice(7))), [], 'app:1 and its two untagged parents are deleted');
-  assert.deepEqual([chain.shared, chain.other, chain.base].filter((id) => !left.has(id.slice(7))), [], 'the parent other:1 shares, other:1 and base stay');
-  assert.deepEqual([ownLayer0, ownLayer1].filter((c) => fs.existsSync(`${after}/image/overlay2/layerdb/sha256/${c}`)), [], "app's own layers are deleted");
-});
+test(
+  'rmi of a built chain: kill -9 mid-chain leaves the store as before or as after, the shared parent stays',
+  { timeout: TIMEOUT },
+  async (t) => {
+    const store = newRoot('berth-crash-chain').root;
+    const chain = buildChainStore(store, newRoot('berth-crash-chain-ctx').root);
+    const [p0, p1] = chain.parents.map((id) => id.slice(7));
+    const [ownLayer0, ownLayer1] = chain.doomedLayers.map((c) => c.slice(7));
+    const images = 'image/overlay2/imagedb';
+    await crashScenario(t, {
+      name: 'rmi-chain',
+      before: store,
+      args: ['rmi', 'app:1'],
+      points: Math.ceil(EXTRA_POINTS / 3),
+      rerunAfterDone: 'no-such-image',
+      events: [
+        // right after the untag, before the image is deleted: no filesystem change to kill before, so the event is
+        // tried twice
+        ...[1, 2].map((i) => ({
+          kind: 'event' as const,
+          label: `repositories.json replaced (try ${i})`,
+          dir: 'image/overlay2',
+          match: (n: string) => n === 'repositories.json',
+        })),
+        {
+          kind: 'event',
+          label: 'first parent config deleted',
+          dir: `${images}/content/sha256`,
+          match: (n) => n === p0,
+        },
+        {
+          kind: 'event',
+          label: 'second parent metadata deleted',
+          dir: `${images}/metadata/sha256`,
+          match: (n) => n === p1,
+        },
+        {
+          kind: 'event',
+          label: "second parent's layer unregistered",
+          dir: 'image/overlay2/layerdb/sha256',
+          match: (n) => n === ownLayer1,
+        },
+        // app deletes its own layer before its parents: the first parent is the first image whose metadata goes after a
+        // layer
+        {
+          kind: 'fs-change',
+          label: 'first parent, after its own layer',
+          k: 2,
+          match: /^rmSync .*\/imagedb\/metadata\/sha256\/[a-f0-9]{64}$/,
+        },
+        {
+          kind: 'fs-change',
+          label: 'first parent: metadata (its parent link) gone, config not yet',
+          k: 2,
+          match: /^rmSync .*\/imagedb\/content\/sha256\/[a-f0-9]{64}$/,
+        },
+        {
+          kind: 'fs-change',
+          label: 'second parent gone, its layer not yet',
+          k: 2,
+          match: /^renameSync .*\/layerdb\/tmp\/del-/,
+        },
+      ],
+    });
+    // the reference "after" of crashScenario is the uninterrupted rmi's: check it is the partial chain deletion
+    // intended
+    const after = newRoot('berth-crash-chain-after').root;
+    copyRoot(store, after);
+    berthOk(after, ['rmi', 'app:1']);
+    const left = imageHexes(snapshot(after));
+    assert.deepEqual(
+      [chain.app, ...chain.parents].filter((id) => left.has(id.slice(7))),
+      [],
+      'app:1 and its two untagged parents are deleted',
+    );
+    assert.deepEqual(
+      [chain.shared, chain.other, chain.base].filter((id) => !left.has(id.slice(7))),
+      [],
+      'the parent other:1 shares, other:1 and base stay',
+    );
+    assert.deepEqual(
+      [ownLayer0, ownLayer1].filter((c) => fs.existsSync(`${after}/image/overlay2/layerdb/sha256/${c}`)),
+      [],
+      "app's own layers are deleted",
+    );
+  },
+);
 
 test('import from stdin: kill -9 at random points and at store events', { timeout: TIMEOUT }, async (t) => {
   const fx = await getFixtures();
   await crashScenario(t, {
-    name: 'import', before: fx.baseRoot, args: ['import', '-', 'crash/imported:latest'], stdinFile: debootstrapTar(),
-    points: EXTRA_POINTS, rerunAfterDone: 'succeeds', maskNew: true,
+    name: 'import',
+    before: fx.baseRoot,
+    args: ['import', '-', 'crash/imported:latest'],
+    stdinFile: debootstrapTar(),
+    points: EXTRA_POINTS,
+    rerunAfterDone: 'succeeds',
+    maskNew: true,
     events: [
       { kind: 'event', label: 'layer registered', dir: 'image/overlay2/layerdb/sha256', match: hex64 },
       { kind: 'event', label: 'image config written', dir: 'image/overlay2/imagedb/content/sha256', match: hex64 },
@@ -357,10 +543,14 @@ test('save -o: kill -9 leaves no partial output file and an unchanged store', { 
     const where = `save killed ${describe(point)}`;
     if (fs.existsSync(file)) {
       const got = { size: fs.statSync(file).size, sha: sha(file) };
-      if (out.killed && (got.size !== want.size || got.sha !== want.sha)) problems.push(`${where}: partial ${file} left (${got.size} of ${want.size} bytes)`);
+      if (out.killed && (got.size !== want.size || got.sha !== want.sha))
+        problems.push(`${where}: partial ${file} left (${got.size} of ${want.size} bytes)`);
       fs.rmSync(file);
     }
-    for (const n of fs.readdirSync(outDir)) { tempLeft.push(`${where}: ${n} (${fs.statSync(`${outDir}/${n}`).size} bytes)`); fs.rmSync(`${outDir}/${n}`, { force: true }); }
+    for (const n of fs.readdirSync(outDir)) {
+      tempLeft.push(`${where}: ${n} (${fs.statSync(`${outDir}/${n}`).size} bytes)`);
+      fs.rmSync(`${outDir}/${n}`, { force: true });
+    }
     const c = checkClean(root.root);
     if (!c.ok) problems.push(`${where}: system check not clean: ${c.output}`);
     const d = diffSnapshots(snapshot(root.root), before, true);

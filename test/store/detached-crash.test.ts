@@ -23,15 +23,20 @@ const { root } = tracked.newRoot('berth-detached-crash');
 const ids = new Set<string>();
 const monitors = new Set<number>();
 
-
-/** The container's cgroup dirs, in every hierarchy (v1: /sys/fs/cgroup/<h>/berth/<id>; v2: /sys/fs/cgroup/berth/<id>). */
+/**
+ * The container's cgroup dirs, in every hierarchy (v1: /sys/fs/cgroup/<h>/berth/<id>; v2: /sys/fs/cgroup/berth/<id>).
+ */
 function cgroupDirs(id: string): string[] {
   const bases = ['/sys/fs/cgroup', ...fs.readdirSync('/sys/fs/cgroup').map((h) => `/sys/fs/cgroup/${h}`)];
   return bases.map((b) => `${b}/berth/${id}`).filter((d) => fs.existsSync(d));
 }
 
 function containerIds(): string[] {
-  try { return fs.readdirSync(`${root}/containers`).filter((n) => /^[0-9a-f]{64}$/.test(n)); } catch { return []; }
+  try {
+    return fs.readdirSync(`${root}/containers`).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch {
+    return [];
+  }
 }
 
 function idOf(name: string): string {
@@ -41,7 +46,10 @@ function idOf(name: string): string {
 }
 
 function monitorOf(id: string): { Status: string; MonitorPid: number } {
-  const s = JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as { Status: string; MonitorPid: number };
+  const s = JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')) as {
+    Status: string;
+    MonitorPid: number;
+  };
   monitors.add(s.MonitorPid);
   return s;
 }
@@ -53,7 +61,10 @@ async function monitorGone(pid: number): Promise<void> {
 
 /** Take back whatever is left, also after a failure: containers, their processes and cgroups, mounts. */
 async function reclaim(): Promise<void> {
-  for (const id of containerIds()) { ids.add(id); berth(root, ['rm', '-f', id]); }
+  for (const id of containerIds()) {
+    ids.add(id);
+    berth(root, ['rm', '-f', id]);
+  }
   const end = Date.now() + 10000;
   while ([...monitors].some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   for (const m of monitors) if (alive(m)) process.kill(m, 'SIGKILL');
@@ -62,10 +73,20 @@ async function reclaim(): Promise<void> {
       for (let i = 0; i < 200; i++) {
         const procs = fs.readFileSync(`${d}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
         if (!procs.length) break;
-        for (const p of procs) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+        for (const p of procs) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
-      try { fs.rmdirSync(d); } catch { /* reported by the test */ }
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* reported by the test */
+      }
     }
   }
   for (const m of mountsUnder(root).reverse()) spawnSync('umount', ['-l', m]);
@@ -80,9 +101,16 @@ function assertGone(id: string, what: string): void {
   assert.deepEqual(containerIds(), [], `${what}: no container left`);
 }
 
-/** `run -d NAME ARGS...` killed just before it records the start (its rename of the record: the monitor runs by then). */
+/**
+ * `run -d NAME ARGS...` killed just before it records the start (its rename of the record: the monitor runs by then).
+ */
 async function runDetachedKilled(name: string, args: string[]): Promise<{ id: string; monitor: number }> {
-  const r = await berthKilledAt(tracked, 1, ['--root', root, 'run', '-d', '--name', name, 'base', ...args], /^renameSync .*\/config\.v2\.json$/);
+  const r = await berthKilledAt(
+    tracked,
+    1,
+    ['--root', root, 'run', '-d', '--name', name, 'base', ...args],
+    /^renameSync .*\/config\.v2\.json$/,
+  );
   assert.ok(r.killed, `run -d was killed before recording the start: ${r.out}`);
   const id = idOf(name);
   // (berth goes on once the command runs, the monitor writes its state right after: wait for it)
@@ -90,53 +118,89 @@ async function runDetachedKilled(name: string, args: string[]): Promise<{ id: st
   return { id, monitor: monitorOf(id).MonitorPid };
 }
 
-before(() => { berthOk(root, ['image', 'from-host', 'base', 'sleep', 'true']); });
-
-test('run -d killed after its monitor started, before recording the start; rm -f removes the container and its cgroup', { timeout: 60000 }, async () => {
-  try {
-    const { id, monitor } = await runDetachedKilled('k1', ['sleep', '1000']);
-    assert.equal(berthOk(root, ['inspect', '--format', '{{.State.Status}}', id]).trim(), 'running');
-    assert.notDeepEqual(cgroupDirs(id), [], 'it runs in its cgroup');
-    berthOk(root, ['rm', '-f', 'k1']);
-    assertGone(id, 'right after rm -f');
-    await monitorGone(monitor);
-    assertGone(id, 'once its monitor\'s clean-up ended');
-  } finally {
-    await reclaim();
-  }
+before(() => {
+  berthOk(root, ['image', 'from-host', 'base', 'sleep', 'true']);
 });
 
-test('run -d killed before recording the start, the container ends by itself: its clean-up removes the cgroup, rm the rest', { timeout: 60000 }, async () => {
-  try {
-    const { id, monitor } = await runDetachedKilled('k2', ['true']);
-    await monitorGone(monitor);
-    assert.deepEqual(cgroupDirs(id), [], 'the monitor\'s clean-up removed the cgroup');
-    assert.deepEqual(mountsUnder(root), [], 'and unmounted it');
-    assert.equal(berthOk(root, ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id]).trim(), 'exited 0');
-    berthOk(root, ['rm', 'k2']);
-    assertGone(id, 'after rm');
-  } finally {
-    await reclaim();
-  }
-});
-
-test('run -d killed at each filesystem change, then rm -f: nothing is left, the cgroup included', { timeout: 10 * 60 * 1000 }, async (t) => {
-  const points: string[] = [];
-  try {
-    for (let k = 1; ; k++) {
-      const r = await berthKilledAt(tracked, k, ['--root', root, 'run', '-d', '--name', 'k3', 'base', 'sleep', '1000']);
-      const here = containerIds();
-      for (const id of here) { ids.add(id); if (fs.existsSync(`${root}/containers/${id}/state.json`)) monitorOf(id); }
-      if (here.length) berthOk(root, ['rm', '-f', 'k3']);
-      for (const m of monitors) await monitorGone(m);
-      for (const id of ids) assertGone(id, `run -d ${r.out || 'not killed'}, then rm -f`);
-      if (!r.killed) break;
-      points.push(r.out);
+test(
+  'run -d killed after its monitor started, before recording the start; rm -f removes the container and its cgroup',
+  { timeout: 60000 },
+  async () => {
+    try {
+      const { id, monitor } = await runDetachedKilled('k1', ['sleep', '1000']);
+      assert.equal(berthOk(root, ['inspect', '--format', '{{.State.Status}}', id]).trim(), 'running');
+      assert.notDeepEqual(cgroupDirs(id), [], 'it runs in its cgroup');
+      berthOk(root, ['rm', '-f', 'k1']);
+      assertGone(id, 'right after rm -f');
+      await monitorGone(monitor);
+      assertGone(id, "once its monitor's clean-up ended");
+    } finally {
+      await reclaim();
     }
-    t.diagnostic(`${points.length} kill points`);
-    assert.ok(points.some((p) => /^killed at renameSync .*\/containers\/[0-9a-f]{64}\/config\.v2\.json$/m.test(p)), 'killed once the monitor ran, before the start was recorded');
-    assert.ok(points.some((p) => /^killed at (mkdir|writeFile)Sync \/sys\/fs\/cgroup\//m.test(p)), 'killed once its cgroup was made, before the monitor started');
-  } finally {
-    await reclaim();
-  }
-});
+  },
+);
+
+test(
+  'run -d killed before recording the start, the container ends by itself: its clean-up removes the cgroup, rm the rest',
+  { timeout: 60000 },
+  async () => {
+    try {
+      const { id, monitor } = await runDetachedKilled('k2', ['true']);
+      await monitorGone(monitor);
+      assert.deepEqual(cgroupDirs(id), [], "the monitor's clean-up removed the cgroup");
+      assert.deepEqual(mountsUnder(root), [], 'and unmounted it');
+      assert.equal(
+        berthOk(root, ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id]).trim(),
+        'exited 0',
+      );
+      berthOk(root, ['rm', 'k2']);
+      assertGone(id, 'after rm');
+    } finally {
+      await reclaim();
+    }
+  },
+);
+
+test(
+  'run -d killed at each filesystem change, then rm -f: nothing is left, the cgroup included',
+  { timeout: 10 * 60 * 1000 },
+  async (t) => {
+    const points: string[] = [];
+    try {
+      for (let k = 1; ; k++) {
+        const r = await berthKilledAt(tracked, k, [
+          '--root',
+          root,
+          'run',
+          '-d',
+          '--name',
+          'k3',
+          'base',
+          'sleep',
+          '1000',
+        ]);
+        const here = containerIds();
+        for (const id of here) {
+          ids.add(id);
+          if (fs.existsSync(`${root}/containers/${id}/state.json`)) monitorOf(id);
+        }
+        if (here.length) berthOk(root, ['rm', '-f', 'k3']);
+        for (const m of monitors) await monitorGone(m);
+        for (const id of ids) assertGone(id, `run -d ${r.out || 'not killed'}, then rm -f`);
+        if (!r.killed) break;
+        points.push(r.out);
+      }
+      t.diagnostic(`${points.length} kill points`);
+      assert.ok(
+        points.some((p) => /^killed at renameSync .*\/containers\/[0-9a-f]{64}\/config\.v2\.json$/m.test(p)),
+        'killed once the monitor ran, before the start was recorded',
+      );
+      assert.ok(
+        points.some((p) => /^killed at (mkdir|writeFile)Sync \/sys\/fs\/cgroup\//m.test(p)),
+        'killed once its cgroup was made, before the monitor started',
+      );
+    } finally {
+      await reclaim();
+    }
+  },
+);

@@ -28,7 +28,10 @@ export interface BuildContext {
 }
 
 export type ContextSource = { dir: string } | { tar: AsyncIterable<Buffer> | NodeJS.ReadableStream };
-export interface DockerfileSource { path?: string; stdin?: string }
+export interface DockerfileSource {
+  path?: string;
+  stdin?: string;
+}
 
 /**
  * Open a build context as Docker 20.10's classic build does. A dir: the Dockerfile is
@@ -42,7 +45,11 @@ export interface ContextOptions extends ClientHeaderOptions {
   sumCacheDir?: string;
 }
 
-export async function openContext(src: ContextSource, dockerfile: DockerfileSource = {}, opts: ContextOptions = {}): Promise<BuildContext> {
+export async function openContext(
+  src: ContextSource,
+  dockerfile: DockerfileSource = {},
+  opts: ContextOptions = {},
+): Promise<BuildContext> {
   return 'dir' in src ? openDir(src.dir, dockerfile, opts) : openTar(src.tar as AsyncIterable<Buffer>, dockerfile);
 }
 
@@ -50,7 +57,8 @@ async function openDir(dir: string, df: DockerfileSource, opts: ContextOptions):
   const root = resolve(dir);
   const st = fs.statSync(root, { throwIfNoEntry: false });
   if (!st) throw notFound('context_not_found', `unable to prepare context: path ${JSON.stringify(dir)} not found`);
-  if (!st.isDirectory()) throw invalid('context_not_dir', `unable to prepare context: context must be a directory: ${root}`);
+  if (!st.isDirectory())
+    throw invalid('context_not_dir', `unable to prepare context: context must be a directory: ${root}`);
   let text: string;
   let name: string;
   let rel: string | undefined;
@@ -59,7 +67,8 @@ async function openDir(dir: string, df: DockerfileSource, opts: ContextOptions):
     name = '-';
   } else {
     let abs = df.path ? resolve(df.path) : join(root, 'Dockerfile');
-    if (!df.path && !fs.existsSync(abs) && fs.lstatSync(join(root, 'dockerfile'), { throwIfNoEntry: false })) abs = join(root, 'dockerfile');
+    if (!df.path && !fs.existsSync(abs) && fs.lstatSync(join(root, 'dockerfile'), { throwIfNoEntry: false }))
+      abs = join(root, 'dockerfile');
     let real: string;
     try {
       real = fs.realpathSync(abs);
@@ -79,8 +88,12 @@ async function openDir(dir: string, df: DockerfileSource, opts: ContextOptions):
   let tree: ContextTree;
   let dispose = async () => {};
   try {
-    const cache = opts.sumCacheDir ? SumCache.open(opts.sumCacheDir, `${root}\0${opts.modeTypeBits !== false}`) : undefined;
-    tree = walkContext(root, ignore, forced, (t, e) => (cache ? cache.get(e, () => clientSum(t, e, opts)) : clientSum(t, e, opts)));
+    const cache = opts.sumCacheDir
+      ? SumCache.open(opts.sumCacheDir, `${root}\0${opts.modeTypeBits !== false}`)
+      : undefined;
+    tree = walkContext(root, ignore, forced, (t, e) =>
+      cache ? cache.get(e, () => clientSum(t, e, opts)) : clientSum(t, e, opts),
+    );
     dispose = async () => cache?.save();
   } catch (err) {
     throw wrap(`read build context ${JSON.stringify(root)}`, err);
@@ -90,7 +103,9 @@ async function openDir(dir: string, df: DockerfileSource, opts: ContextOptions):
 
 async function openTar(stream: AsyncIterable<Buffer>, df: DockerfileSource): Promise<BuildContext> {
   const root = fs.mkdtempSync(join(tmpdir(), 'berth-build-context-'));
-  const dispose = async () => { await fs.promises.rm(root, { recursive: true, force: true }); };
+  const dispose = async () => {
+    await fs.promises.rm(root, { recursive: true, force: true });
+  };
   try {
     const sums = await extractContext(stream, root);
     const tree = walkContext(root, new IgnoreMatcher([]), [], (_t, e) => sums.get(e.rel || '.'));
@@ -129,7 +144,12 @@ async function openTar(stream: AsyncIterable<Buffer>, df: DockerfileSource): Pro
 }
 
 function resolveOrUndefined(tree: ContextTree, p: string): string | undefined {
-  try { return tree.resolve(p); } catch (err) { if (err instanceof ScopeError) return undefined; throw err; }
+  try {
+    return tree.resolve(p);
+  } catch (err) {
+    if (err instanceof ScopeError) return undefined;
+    throw err;
+  }
 }
 
 /** A file of an extracted context, read without leaving it; undefined when it is not there. */
@@ -137,7 +157,8 @@ function readInTree(tree: ContextTree, p: string): string | undefined {
   const rel = resolveOrUndefined(tree, p);
   const e = rel === undefined ? undefined : tree.get(rel);
   if (!e || rel === undefined) return undefined;
-  if (e.kind !== 'file') throw invalid('dockerfile_not_file', `read ${JSON.stringify(p)} in the build context: not a regular file`);
+  if (e.kind !== 'file')
+    throw invalid('dockerfile_not_file', `read ${JSON.stringify(p)} in the build context: not a regular file`);
   const slash = rel.lastIndexOf('/');
   const dfd = fs.openSync(tree.root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   let fd = -1;

@@ -69,7 +69,11 @@ export class IgnoreMatcher {
       try {
         goMatch(p, '.');
       } catch (err) {
-        if (err instanceof BadPattern) throw invalid('dockerignore_pattern', `read .dockerignore: pattern ${JSON.stringify(raw)}: syntax error in pattern`);
+        if (err instanceof BadPattern)
+          throw invalid(
+            'dockerignore_pattern',
+            `read .dockerignore: pattern ${JSON.stringify(raw)}: syntax error in pattern`,
+          );
         throw err;
       }
       this.compiled.push({ text: p, exclusion, dirs: p.split('/').length, re: compile(p, raw) });
@@ -140,7 +144,10 @@ function compile(p: string, raw: string): RegExp {
   try {
     return new RegExp(`${re}$`, 'u');
   } catch {
-    throw invalid('dockerignore_pattern', `read .dockerignore: pattern ${JSON.stringify(raw)}: syntax error in pattern`);
+    throw invalid(
+      'dockerignore_pattern',
+      `read .dockerignore: pattern ${JSON.stringify(raw)}: syntax error in pattern`,
+    );
   }
 }
 

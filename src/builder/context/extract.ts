@@ -44,7 +44,10 @@ class SumVisitor implements TarVisitor {
   private lastBlock: Buffer | undefined;
   private cur: { key: string; hasher: ReturnType<typeof tarsumHasher> } | undefined;
 
-  constructor(private readonly ex: Extractor, private readonly sums: Map<string, string>) {}
+  constructor(
+    private readonly ex: Extractor,
+    private readonly sums: Map<string, string>,
+  ) {}
 
   raw(bytes: Buffer): void {
     if (bytes.length === 512) this.lastBlock = bytes;
@@ -55,9 +58,16 @@ class SumVisitor implements TarVisitor {
     let flag = raw?.flag ?? '0';
     if (flag === '\0') flag = h.name.endsWith('/') ? '5' : '0';
     const hasher = tarsumHasher({
-      name: h.name, mode: raw?.mode ?? h.mode, uid: h.uid, gid: h.gid,
-      size: h.type === 'file' ? h.size : raw?.size ?? 0, typeflag: flag, linkname: h.linkname,
-      devmajor: h.devmajor, devminor: h.devminor, xattrs: h.xattrs,
+      name: h.name,
+      mode: raw?.mode ?? h.mode,
+      uid: h.uid,
+      gid: h.gid,
+      size: h.type === 'file' ? h.size : (raw?.size ?? 0),
+      typeflag: flag,
+      linkname: h.linkname,
+      devmajor: h.devmajor,
+      devminor: h.devminor,
+      xattrs: h.xattrs,
     });
     const key = goClean(`/${h.name}`).slice(1) || '.';
     this.cur = { key, hasher };
@@ -99,13 +109,25 @@ async function decompress(src: AsyncIterable<Buffer>): Promise<AsyncIterable<Buf
   if (kind !== 'bzip2' && kind !== 'xz') return decompressed(all(), { what: 'build context' });
   const child = spawn(kind, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (err) => reject(wrap(`run ${kind} to decompress the build context`, err)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(invalid('context_compression', `build context: ${kind} -dc exited ${code}: ${stderr.trim()}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(invalid('context_compression', `build context: ${kind} -dc exited ${code}: ${stderr.trim()}`)),
+    );
   });
-  exited.catch(() => { /* reported below */ });
-  Readable.from(all()).pipe(child.stdin).on('error', () => { /* the exit status says why */ });
+  exited.catch(() => {
+    /* reported below */
+  });
+  Readable.from(all())
+    .pipe(child.stdin)
+    .on('error', () => {
+      /* the exit status says why */
+    });
   return (async function* () {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) yield chunk;
     await exited;

@@ -43,7 +43,10 @@ export function goMatch(pattern: string, name: string): boolean {
     pat = rest;
     if (star && chunk.length === 0) return !s.includes('/');
     const r = matchChunk(chunk, s, bad);
-    if (r && (r.length === 0 || pat.length > 0)) { s = r; continue; }
+    if (r && (r.length === 0 || pat.length > 0)) {
+      s = r;
+      continue;
+    }
     if (star) {
       for (let i = 0; i < s.length && s[i] !== '/'; i++) {
         const t = matchChunk(chunk, s.slice(i + 1), bad);
@@ -68,15 +71,26 @@ export function goMatch(pattern: string, name: string): boolean {
 function scanChunk(pat: string[]): { star: boolean; chunk: string[]; rest: string[] } {
   let star = false;
   let p = pat;
-  while (p.length > 0 && p[0] === '*') { p = p.slice(1); star = true; }
+  while (p.length > 0 && p[0] === '*') {
+    p = p.slice(1);
+    star = true;
+  }
   let inrange = false;
   let i = 0;
   scan: for (; i < p.length; i++) {
     switch (p[i]) {
-      case '\\': if (i + 1 < p.length) i++; break;
-      case '[': inrange = true; break;
-      case ']': inrange = false; break;
-      case '*': if (!inrange) break scan; break;
+      case '\\':
+        if (i + 1 < p.length) i++;
+        break;
+      case '[':
+        inrange = true;
+        break;
+      case ']':
+        inrange = false;
+        break;
+      case '*':
+        if (!inrange) break scan;
+        break;
     }
   }
   return { star, chunk: p.slice(0, i), rest: p.slice(i) };
@@ -92,31 +106,50 @@ function matchChunk(chunkIn: string[], sIn: string[], bad: () => BadPattern): st
     const c = chunk[0]!;
     if (c === '[') {
       let r = '';
-      if (!failed) { r = s[0]!; s = s.slice(1); }
+      if (!failed) {
+        r = s[0]!;
+        s = s.slice(1);
+      }
       chunk = chunk.slice(1);
       let negated = false;
-      if (chunk.length > 0 && chunk[0] === '^') { negated = true; chunk = chunk.slice(1); }
+      if (chunk.length > 0 && chunk[0] === '^') {
+        negated = true;
+        chunk = chunk.slice(1);
+      }
       let match = false;
       let nrange = 0;
       for (;;) {
-        if (chunk.length > 0 && chunk[0] === ']' && nrange > 0) { chunk = chunk.slice(1); break; }
+        if (chunk.length > 0 && chunk[0] === ']' && nrange > 0) {
+          chunk = chunk.slice(1);
+          break;
+        }
         const lo = getEsc(chunk, bad);
         chunk = lo.rest;
         let hi = lo.ch;
-        if (chunk[0] === '-') { const h = getEsc(chunk.slice(1), bad); hi = h.ch; chunk = h.rest; }
+        if (chunk[0] === '-') {
+          const h = getEsc(chunk.slice(1), bad);
+          hi = h.ch;
+          chunk = h.rest;
+        }
         if (!failed && cp(lo.ch) <= cp(r) && cp(r) <= cp(hi)) match = true;
         nrange++;
       }
       if (match === negated) failed = true;
     } else if (c === '?') {
-      if (!failed) { if (s[0] === '/') failed = true; s = s.slice(1); }
+      if (!failed) {
+        if (s[0] === '/') failed = true;
+        s = s.slice(1);
+      }
       chunk = chunk.slice(1);
     } else {
       if (c === '\\') {
         chunk = chunk.slice(1);
         if (chunk.length === 0) throw bad();
       }
-      if (!failed) { if (chunk[0] !== s[0]) failed = true; s = s.slice(1); }
+      if (!failed) {
+        if (chunk[0] !== s[0]) failed = true;
+        s = s.slice(1);
+      }
       chunk = chunk.slice(1);
     }
   }

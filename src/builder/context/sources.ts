@@ -46,7 +46,10 @@ export async function resolveSources(ctx: BuildContext, src: string): Promise<So
 export function hashSources(matches: readonly SourceMatch[]): string {
   if (matches.length === 0) throw invalid('copy_no_sources', 'no source files were specified');
   if (matches.length === 1) return matches[0]!.hash;
-  return hashStrings('multi', matches.map((m) => m.hash));
+  return hashStrings(
+    'multi',
+    matches.map((m) => m.hash),
+  );
 }
 
 function infoFor(ctx: BuildContext, path: string): SourceMatch {
@@ -55,18 +58,27 @@ function infoFor(ctx: BuildContext, path: string): SourceMatch {
   try {
     resolved = tree.resolve(path);
   } catch (err) {
-    if (err instanceof ScopeError) throw invalid('copy_outside_context', `forbidden path outside the build context: ${path} ()`);
+    if (err instanceof ScopeError)
+      throw invalid('copy_outside_context', `forbidden path outside the build context: ${path} ()`);
     throw err;
   }
   const e = tree.get(resolved);
-  if (!e) throw notFound('copy_not_found', `file not found in build context or excluded by .dockerignore: stat ${path}: file does not exist`);
+  if (!e)
+    throw notFound(
+      'copy_not_found',
+      `file not found in build context or excluded by .dockerignore: stat ${path}: file does not exist`,
+    );
   const rel = goClean(path) === '.' ? '' : goClean(path);
   const base = { rel, resolved, hostPath: tree.hostPath(resolved) };
   if (e.kind !== 'dir') return { ...base, isDir: false, hash: `file:${tree.hash(path)}` };
   const hashes: string[] = [];
   for (const sub of tree.walk(resolved)) {
     if (sub.rel === '') continue;
-    try { hashes.push(tree.hash(sub.rel)); } catch (err) { if (!(err instanceof ScopeError)) throw err; }
+    try {
+      hashes.push(tree.hash(sub.rel));
+    } catch (err) {
+      if (!(err instanceof ScopeError)) throw err;
+    }
   }
   hashes.sort(goCompare);
   return { ...base, isDir: true, hash: hashStrings('dir', hashes) };
@@ -88,5 +100,10 @@ export function containsWildcards(name: string): boolean {
 
 /** dockerd ignores a malformed pattern's error: it just matches nothing. */
 function matches(pattern: string, rel: string): boolean {
-  try { return goMatch(pattern, rel); } catch (err) { if (err instanceof BadPattern) return false; throw err; }
+  try {
+    return goMatch(pattern, rel);
+  } catch (err) {
+    if (err instanceof BadPattern) return false;
+    throw err;
+  }
 }

@@ -26,7 +26,9 @@ export class SumCache {
     try {
       const data = JSON.parse(fs.readFileSync(c.file, 'utf8')) as Record<string, Row>;
       for (const [rel, row] of Object.entries(data)) if (Array.isArray(row) && row.length === 2) c.rows.set(rel, row);
-    } catch { /* none yet, or unreadable: start empty */ }
+    } catch {
+      /* none yet, or unreadable: start empty */
+    }
     return c;
   }
 
@@ -53,11 +55,25 @@ export class SumCache {
       fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.rows)), { mode: 0o600 });
       fs.renameSync(tmp, this.file);
       this.dirty = false;
-    } catch { /* read-only store or full disk: next build hashes again */ }
+    } catch {
+      /* read-only store or full disk: next build hashes again */
+    }
   }
 }
 
 function keyOf(e: ContextEntry): string {
   const st = e.st!;
-  return [st.dev, st.ino, st.size, st.mode, st.uid, st.gid, st.mtimeMs, st.ctimeMs, e.kind, e.linkname, e.hardlinkOf ?? ''].join(':');
+  return [
+    st.dev,
+    st.ino,
+    st.size,
+    st.mode,
+    st.uid,
+    st.gid,
+    st.mtimeMs,
+    st.ctimeMs,
+    e.kind,
+    e.linkname,
+    e.hardlinkOf ?? '',
+  ].join(':');
 }

@@ -31,7 +31,10 @@ export class ContextTree {
   private readonly cache = new Map<string, string>();
 
   /** `sumOf` gives an entry's tarsum hex (undefined: Docker would have none). */
-  constructor(readonly root: string, private readonly sumOf: (e: ContextEntry) => string | undefined) {}
+  constructor(
+    readonly root: string,
+    private readonly sumOf: (e: ContextEntry) => string | undefined,
+  ) {}
 
   add(e: ContextEntry): void {
     this.index.set(e.rel, this.order.length);
@@ -82,7 +85,10 @@ export class ContextTree {
       const p = i < 0 ? rest : rest.slice(0, i);
       rest = i < 0 ? '' : rest.slice(i + 1);
       if (p === '' || p === '.') continue;
-      if (p === '..') { b.pop(); continue; }
+      if (p === '..') {
+        b.pop();
+        continue;
+      }
       const e = this.get([...b, p].join('/'));
       if (!e) {
         const parent = this.get(b.join('/'));
@@ -90,7 +96,10 @@ export class ContextTree {
         b.push(p);
         continue;
       }
-      if (e.kind !== 'symlink') { b.push(p); continue; }
+      if (e.kind !== 'symlink') {
+        b.push(p);
+        continue;
+      }
       if (e.linkname.startsWith('/')) b = [];
       rest = rest === '' ? e.linkname : `${e.linkname}/${rest}`;
     }
@@ -116,7 +125,15 @@ export class ContextTree {
 }
 
 const kindOf = (st: fs.Stats): ContextEntry['kind'] | undefined =>
-  st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isSocket() ? undefined : 'other';
+  st.isDirectory()
+    ? 'dir'
+    : st.isFile()
+      ? 'file'
+      : st.isSymbolicLink()
+        ? 'symlink'
+        : st.isSocket()
+          ? undefined
+          : 'other';
 
 /**
  * The entries the docker CLI 20.10 would send for a context dir (or, with no patterns, all
@@ -127,7 +144,12 @@ const kindOf = (st: fs.Stats): ContextEntry['kind'] | undefined =>
  * the client sends although excluded (Dockerfile, .dockerignore) and dockerd deletes
  * again: their parents still come to exist.
  */
-export function walkContext(root: string, ignore: IgnoreMatcher, forced: string[], sum: (tree: ContextTree, e: ContextEntry) => string | undefined): ContextTree {
+export function walkContext(
+  root: string,
+  ignore: IgnoreMatcher,
+  forced: string[],
+  sum: (tree: ContextTree, e: ContextEntry) => string | undefined,
+): ContextTree {
   const tree: ContextTree = new ContextTree(root, (e) => sum(tree, e));
   const seen = new Map<string, string>();
   const rootSt = fs.lstatSync(root);
@@ -141,7 +163,10 @@ export function walkContext(root: string, ignore: IgnoreMatcher, forced: string[
       const kind = kindOf(st);
       if (!kind) continue;
       if (ignore.excludes(rel, kind === 'dir')) {
-        if (forced.includes(rel)) { flush(pending, tree); continue; }
+        if (forced.includes(rel)) {
+          flush(pending, tree);
+          continue;
+        }
         if (kind !== 'dir') continue;
         const open = ignore.mayIncludeBelow(rel) || forced.some((f) => `${f}/`.startsWith(`${rel}/`));
         if (!open) continue;
@@ -151,11 +176,17 @@ export function walkContext(root: string, ignore: IgnoreMatcher, forced: string[
         continue;
       }
       flush(pending, tree);
-      const e: ContextEntry = { rel, kind, linkname: kind === 'symlink' ? fs.readlinkSync(tree.hostPath(rel)) : '', st };
+      const e: ContextEntry = {
+        rel,
+        kind,
+        linkname: kind === 'symlink' ? fs.readlinkSync(tree.hostPath(rel)) : '',
+        st,
+      };
       if (kind !== 'dir' && st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`;
         const first = seen.get(key);
-        if (first !== undefined) e.hardlinkOf = first; else seen.set(key, rel);
+        if (first !== undefined) e.hardlinkOf = first;
+        else seen.set(key, rel);
       }
       tree.add(e);
       if (kind === 'dir') visit(rel);
@@ -175,7 +206,11 @@ export function clientSum(tree: ContextTree, e: ContextEntry, opts: ClientHeader
   if (!e.st || e.rel === '') return undefined;
   const p = tree.hostPath(e.rel);
   let cap: Buffer | null = null;
-  try { cap = native.lgetxattr(p, 'security.capability'); } catch { /* none */ }
+  try {
+    cap = native.lgetxattr(p, 'security.capability');
+  } catch {
+    /* none */
+  }
   const hasher = tarsumHasher(clientHeader(e.rel, e.st, e.linkname, e.hardlinkOf, cap, opts));
   if (e.kind === 'file' && e.hardlinkOf === undefined && e.st.size > 0) hashBody(hasher, p);
   return hasher.digest('hex');

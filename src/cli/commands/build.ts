@@ -39,18 +39,25 @@ export const buildCmd: Command = {
     if (args.length !== 1) throw invalid('usage', '"build" requires exactly 1 argument: PATH | -');
     const tags: Reference[] = ((o.tag as string[] | undefined) ?? []).map((t) => {
       const r = withDefaultTag(parseReference(t));
-      if (r.digest) throw invalid('invalid_reference', `invalid tag ${JSON.stringify(t)}: a tag cannot contain a digest`);
+      if (r.digest)
+        throw invalid('invalid_reference', `invalid tag ${JSON.stringify(t)}: a tag cannot contain a digest`);
       return r;
     });
     const network = (o.network as string | undefined) ?? 'none';
-    if (network !== 'none' && network !== 'host' && network !== 'default') throw invalid('unsupported', `network ${JSON.stringify(network)}: berth builds with "none" (the default) or "host"`);
+    if (network !== 'none' && network !== 'host' && network !== 'default')
+      throw invalid(
+        'unsupported',
+        `network ${JSON.stringify(network)}: berth builds with "none" (the default) or "host"`,
+      );
     const mode = (o.progress as string | undefined) ?? 'auto';
-    if (!['auto', 'plain', 'tty'].includes(mode)) throw invalid('usage', `invalid --progress ${JSON.stringify(mode)}: auto, plain or tty`);
+    if (!['auto', 'plain', 'tty'].includes(mode))
+      throw invalid('usage', `invalid --progress ${JSON.stringify(mode)}: auto, plain or tty`);
     const buildArgs = new Map<string, string | undefined>();
     for (const a of (o['build-arg'] as string[] | undefined) ?? []) {
       const i = a.indexOf('=');
       // `--build-arg K` takes K from the environment, as the docker CLI does
-      if (i < 0) buildArgs.set(a, process.env[a]); else buildArgs.set(a.slice(0, i), a.slice(i + 1));
+      if (i < 0) buildArgs.set(a, process.env[a]);
+      else buildArgs.set(a.slice(0, i), a.slice(i + 1));
     }
     const labels: Record<string, string> = {};
     for (const l of (o.label as string[] | undefined) ?? []) {
@@ -62,11 +69,16 @@ export const buildCmd: Command = {
     if (iidfile && checkOutputPath(iidfile, IIDFILE_ACTION)) removeRegular(iidfile);
     const file = o.file as string | undefined;
     const src = args[0]!;
-    if (src === '-' && file === '-') throw invalid('usage', 'invalid argument: can\'t use stdin for both build context and dockerfile');
+    if (src === '-' && file === '-')
+      throw invalid('usage', "invalid argument: can't use stdin for both build context and dockerfile");
     const bctx = await openBuildContext(ctx.stdin, src, file, `${ctx.root}/berth/cache/context-sums`);
     mark('read context');
     const quiet = !!o.quiet;
-    const p = progress(quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain', ctx.stdout, ctx.stderr);
+    const p = progress(
+      quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain',
+      ctx.stdout,
+      ctx.stderr,
+    );
     const stop = onInterrupt();
     try {
       const df = parseDockerfile(bctx.text, bctx.name);
@@ -76,9 +88,20 @@ export const buildCmd: Command = {
       mark('open store');
       const containers = new ContainerStore(store);
       const res = await build(containers, {
-        dockerfile: df, file: bctx.name, context: bctx.ctx ? contextSource(bctx.ctx) : undefined, sourceRoot: dirSource,
-        tags, buildArgs, ...(o.target ? { target: o.target as string } : {}), noCache: !!o['no-cache'], labels,
-        network: network === 'host' ? 'host' : 'none', rm: o.rm !== false, forceRm: !!o['force-rm'], signal: stop.signal, out: p,
+        dockerfile: df,
+        file: bctx.name,
+        context: bctx.ctx ? contextSource(bctx.ctx) : undefined,
+        sourceRoot: dirSource,
+        tags,
+        buildArgs,
+        ...(o.target ? { target: o.target as string } : {}),
+        noCache: !!o['no-cache'],
+        labels,
+        network: network === 'host' ? 'host' : 'none',
+        rm: o.rm !== false,
+        forceRm: !!o['force-rm'],
+        signal: stop.signal,
+        out: p,
       });
       p.end();
       if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId, { mode: 0o644 });
@@ -114,21 +137,38 @@ function onInterrupt(): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   const on = (sig: NodeJS.Signals) => {
-    if (!ac.signal.aborted) { ac.abort(sig); return; }
+    if (!ac.signal.aborted) {
+      ac.abort(sig);
+      return;
+    }
     process.exit(128 + constants.signals[sig]);
   };
   for (const s of sigs) process.on(s, on);
-  return { signal: ac.signal, dispose: () => { for (const s of sigs) process.off(s, on); } };
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      for (const s of sigs) process.off(s, on);
+    },
+  };
 }
 
 /**
  * The context as `docker build` takes it: a directory, or `-`: stdin holds a
  * tar (plain or compressed: the context) or else a Dockerfile (no context).
  */
-async function openBuildContext(stdin: NodeJS.ReadableStream, src: string, file: string | undefined, sumCacheDir: string): Promise<{ ctx?: BuildContext; text: string; name: string }> {
+async function openBuildContext(
+  stdin: NodeJS.ReadableStream,
+  src: string,
+  file: string | undefined,
+  sumCacheDir: string,
+): Promise<{ ctx?: BuildContext; text: string; name: string }> {
   const dfStdin = file === '-' ? await readAll(stdin) : undefined;
   if (src !== '-') {
-    const ctx = await openContext({ dir: src }, dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {}, { sumCacheDir });
+    const ctx = await openContext(
+      { dir: src },
+      dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {},
+      { sumCacheDir },
+    );
     return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
   }
   const data = await readAll(stdin);

@@ -1,7 +1,14 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import { copyFromContainer, copyFromContainerTar, copyTarToContainer, copyToContainer, type CopyOptions, type CopyResult } from '../../container/cp.js';
+import {
+  copyFromContainer,
+  copyFromContainerTar,
+  copyTarToContainer,
+  copyToContainer,
+  type CopyOptions,
+  type CopyResult,
+} from '../../container/cp.js';
 import { ContainerStore } from '../../container/store.js';
 import { humanSizeWithPrecision } from '../format/units.js';
 import type { Command } from '../context.js';
@@ -20,7 +27,8 @@ export function splitCpArg(arg: string): { container?: string; path: string } {
 export const cp: Command = {
   names: [['cp'], ['container', 'cp']],
   usage: 'cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
-  summary: "Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a\ncontainer source to stdout.",
+  summary:
+    "Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a\ncontainer source to stdout.",
   options: {
     archive: { type: 'boolean', short: 'a' },
     'follow-link': { type: 'boolean', short: 'L' },
@@ -32,8 +40,10 @@ export const cp: Command = {
     if (args[1] === '') throw invalid('usage', 'destination can not be empty');
     const src = splitCpArg(args[0]!);
     const dst = splitCpArg(args[1]!);
-    if (src.container !== undefined && dst.container !== undefined) throw invalid('usage', 'copying between containers is not supported');
-    if (src.container === undefined && dst.container === undefined) throw invalid('usage', 'must specify at least one container source');
+    if (src.container !== undefined && dst.container !== undefined)
+      throw invalid('usage', 'copying between containers is not supported');
+    if (src.container === undefined && dst.container === undefined)
+      throw invalid('usage', 'must specify at least one container source');
     const ref = (src.container ?? dst.container)!;
     const store = await ctx.store();
     const containers = new ContainerStore(store);

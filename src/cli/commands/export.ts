@@ -19,13 +19,16 @@ export const exportCmd: Command = {
     const file = (o.output as string | undefined) || undefined; // -o "" is stdout, as Docker
     // as Docker: a bad output path is refused before the container is looked at
     if (file !== undefined) checkOutputPath(file, ACTION);
-    else if (ctx.stdout.isTTY) throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    else if (ctx.stdout.isTTY)
+      throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const store = await ctx.store();
     const c = new ContainerStore(store).resolve(args[0]!);
     const target = `${store.paths.cacheDir(c.MountID)}/merged`;
     const wasMounted = isMountPoint(target);
     const merged = mountRootfs(store.paths, c.MountID);
-    const unmount = () => { if (!wasMounted) unmountRootfs(store.paths, c.MountID); };
+    const unmount = () => {
+      if (!wasMounted) unmountRootfs(store.paths, c.MountID);
+    };
     // Ctrl-C mid-export: the union mounted for it goes too
     const disarm = cleanupOnSignal(unmount);
     const produce = async (out: Writable) => {

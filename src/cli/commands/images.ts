@@ -8,7 +8,19 @@ import { familiarName } from '../../image/reference.js';
 import { imageSize, intermediateImages } from '../../image/views.js';
 import { matchReference } from '../filters.js';
 
-const HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' };
+const HEADERS = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  Digest: 'DIGEST',
+  ID: 'IMAGE ID',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  Containers: 'CONTAINERS',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+};
 
 export const images: Command = {
   names: [['images'], ['image', 'ls'], ['image', 'list']],
@@ -37,21 +49,47 @@ export const images: Command = {
       if (tags.length === 0 && intermediates.has(img.id)) continue;
       const size = imageSize(store, img.id);
       const base = {
-        Containers: 'N/A', CreatedAt: fmtCreatedAt(img.config.created), CreatedSince: img.config.created ? createdSince(img.config.created) : 'N/A',
-        Digest: '<none>', ID: o['no-trunc'] ? img.id : hexOf(img.id).slice(0, 12), SharedSize: 'N/A', Size: humanSize(size), UniqueSize: 'N/A', VirtualSize: humanSize(size),
+        Containers: 'N/A',
+        CreatedAt: fmtCreatedAt(img.config.created),
+        CreatedSince: img.config.created ? createdSince(img.config.created) : 'N/A',
+        Digest: '<none>',
+        ID: o['no-trunc'] ? img.id : hexOf(img.id).slice(0, 12),
+        SharedSize: 'N/A',
+        Size: humanSize(size),
+        UniqueSize: 'N/A',
+        VirtualSize: humanSize(size),
       };
-      const entries = tags.length ? tags.map((t) => { const i = t.lastIndexOf(':'); return { Repository: t.slice(0, i), Tag: t.slice(i + 1) }; }) : [{ Repository: '<none>', Tag: '<none>' }];
+      const entries = tags.length
+        ? tags.map((t) => {
+            const i = t.lastIndexOf(':');
+            return { Repository: t.slice(0, i), Tag: t.slice(i + 1) };
+          })
+        : [{ Repository: '<none>', Tag: '<none>' }];
       for (const e of entries) {
-        if (!filters.every(([k, v]) => k === 'reference' ? e.Repository !== '<none>' && matchReference(v, familiarName(e.Repository), e.Tag)
-          : k === 'dangling' ? (v === 'true') === (tags.length === 0)
-          : k === 'label' ? labelMatch(img.config.config?.Labels ?? {}, v)
-          : (() => { throw invalid('invalid_filter', `invalid filter '${k}'`); })())) continue;
+        if (
+          !filters.every(([k, v]) =>
+            k === 'reference'
+              ? e.Repository !== '<none>' && matchReference(v, familiarName(e.Repository), e.Tag)
+              : k === 'dangling'
+                ? (v === 'true') === (tags.length === 0)
+                : k === 'label'
+                  ? labelMatch(img.config.config?.Labels ?? {}, v)
+                  : (() => {
+                      throw invalid('invalid_filter', `invalid filter '${k}'`);
+                    })(),
+          )
+        )
+          continue;
         rows.push({ ...e, ...base });
       }
     }
     if (o.quiet) {
       const seen = new Set<string>();
-      for (const r of rows) if (!seen.has(r.ID as string)) { seen.add(r.ID as string); ctx.out(r.ID as string); }
+      for (const r of rows)
+        if (!seen.has(r.ID as string)) {
+          seen.add(r.ID as string);
+          ctx.out(r.ID as string);
+        }
       return;
     }
     const def = o.digests
@@ -67,7 +105,11 @@ function fmtCreatedAt(c?: string): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const off = -d.getTimezoneOffset();
   const tz = `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz} ${Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC'}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${tz} ${
+    Intl.DateTimeFormat('en', { timeZoneName: 'short' })
+      .formatToParts(d)
+      .find((p) => p.type === 'timeZoneName')?.value ?? 'UTC'
+  }`;
 }
 
 function parseFilter(f: string): [string, string] {

@@ -19,10 +19,21 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
   const containers = what === 'inspect' ? new ContainerStore(store) : undefined;
   for (const a of args) {
     const c = containers ? tryContainer(containers, a) : undefined;
-    if (c) { results.push(inspectContainer(containers!, c)); continue; }
-    if (o.type === 'container') { ctx.err(`Error: No such container: ${a}`); status = 1; continue; }
+    if (c) {
+      results.push(inspectContainer(containers!, c));
+      continue;
+    }
+    if (o.type === 'container') {
+      ctx.err(`Error: No such container: ${a}`);
+      status = 1;
+      continue;
+    }
     const id = store.tryResolve(a);
-    if (!id) { ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`); status = 1; continue; }
+    if (!id) {
+      ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`);
+      status = 1;
+      continue;
+    }
     results.push(inspectImage(store, id));
   }
   const format = o.format as string | undefined;
@@ -35,10 +46,19 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
 }
 
 function tryContainer(containers: ContainerStore, ref: string) {
-  try { return containers.resolve(ref); } catch { return undefined; }
+  try {
+    return containers.resolve(ref);
+  } catch {
+    return undefined;
+  }
 }
 
-const options = { format: { type: 'string' as const, short: 'f' }, layers: { type: 'boolean' as const }, type: { type: 'string' as const }, size: { type: 'boolean' as const, short: 's' } };
+const options = {
+  format: { type: 'string' as const, short: 'f' },
+  layers: { type: 'boolean' as const },
+  type: { type: 'string' as const },
+  size: { type: 'boolean' as const, short: 's' },
+};
 
 export const imageInspect: Command = {
   names: [['image', 'inspect']],

@@ -21,7 +21,9 @@ export function printLayerWalk(ctx: Context, store: ImageStore, id: ImageID): vo
     } else {
       ctx.out(`  chainID:   ${l.chainID}  (base layer: chainID = diffID)`);
     }
-    ctx.out(`  layerdb:   ${l.layerdbDir}/{diff,size,cache-id${l.chainInputs ? ',parent' : ''}${l.tarSplit ? ',tar-split.json.gz' : ''}}`);
+    ctx.out(
+      `  layerdb:   ${l.layerdbDir}/{diff,size,cache-id${l.chainInputs ? ',parent' : ''}${l.tarSplit ? ',tar-split.json.gz' : ''}}`,
+    );
     ctx.out(`  cache-id:  ${l.cacheId}`);
     ctx.out(`  overlay2:  ${l.overlayDir}/diff`);
     ctx.out(`  link:      ${l.link}  (${l.linkTarget})`);

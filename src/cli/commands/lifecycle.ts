@@ -1,6 +1,13 @@
 import { conflict, invalid } from '../../core/errors.js';
 import { ContainerStore } from '../../container/store.js';
-import { killAndThaw, parseSignal, pauseContainer, stopContainer, unpauseContainer, waitContainer } from '../../container/lifecycle.js';
+import {
+  killAndThaw,
+  parseSignal,
+  pauseContainer,
+  stopContainer,
+  unpauseContainer,
+  waitContainer,
+} from '../../container/lifecycle.js';
 import { containerPrunePlan, pruneContainers } from '../../container/prune.js';
 import { startDetached } from '../../container/run.js';
 import type { Command, Context } from '../context.js';
@@ -17,11 +24,16 @@ async function open(ctx: Context): Promise<ContainerStore> {
 
 function seconds(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) throw invalid('invalid_timeout', `invalid --time ${JSON.stringify(v)}: seconds`);
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v))
+    throw invalid('invalid_timeout', `invalid --time ${JSON.stringify(v)}: seconds`);
   return Number(v);
 }
 
-const stopOptions = { time: { type: 'string', short: 't' }, timeout: { type: 'string' }, signal: { type: 'string', short: 's' } } as const;
+const stopOptions = {
+  time: { type: 'string', short: 't' },
+  timeout: { type: 'string' },
+  signal: { type: 'string', short: 's' },
+} as const;
 
 export const stop: Command = {
   names: [['stop'], ['container', 'stop']],
@@ -32,7 +44,9 @@ export const stop: Command = {
     if (!args.length) throw invalid('usage', '"stop" requires at least 1 argument');
     const containers = await open(ctx);
     const timeout = seconds(o.time ?? o.timeout);
-    return eachContainer(ctx, containers, args, (c) => stopContainer(containers, c, { timeout, signal: o.signal as string | undefined }));
+    return eachContainer(ctx, containers, args, (c) =>
+      stopContainer(containers, c, { timeout, signal: o.signal as string | undefined }),
+    );
   },
 };
 
@@ -109,7 +123,11 @@ export const containerPrune: Command = {
   async run(ctx, _args, o) {
     // refused before the question: a request that will fail is not worth a confirmation
     const plan = containerPrunePlan(filterFlags(o));
-    if (!o.force && !await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?')) return;
+    if (
+      !o.force &&
+      !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))
+    )
+      return;
     const { deleted, reclaimed } = await pruneContainers(await open(ctx), plan);
     // the list ends with a blank line, as the docker CLI prints it
     if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
@@ -128,7 +146,8 @@ export const containerCleanup: Command = {
     const containers = new ContainerStore(await ctx.store());
     // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left.
     // The monitor execs this command: this process has its pid, which names the run that ended.
-    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!)) await containers.cleanup(args[0]!, { monitorPid: process.pid });
+    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!))
+      await containers.cleanup(args[0]!, { monitorPid: process.pid });
   },
 };
 

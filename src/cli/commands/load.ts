@@ -13,9 +13,13 @@ export const load: Command = {
     const input = o.input as string | undefined;
     if (!input && ctx.stdin.isTTY) throw invalid('usage', 'requested load from stdin, but stdin is empty');
     const store = await ctx.store();
-    const loaded = await loadArchive(store, input && input !== '-' ? { path: input } : { stream: ctx.stdin as Readable });
+    const loaded = await loadArchive(
+      store,
+      input && input !== '-' ? { path: input } : { stream: ctx.stdin as Readable },
+    );
     for (const img of loaded) {
-      for (const [t, old] of img.retagged) ctx.out(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
+      for (const [t, old] of img.retagged)
+        ctx.out(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
       if (img.tags.length === 0) ctx.out(`Loaded image ID: ${img.id}`);
       for (const t of img.tags) ctx.out(`Loaded image: ${t}`);
     }

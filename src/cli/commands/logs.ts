@@ -9,8 +9,12 @@ export const logs: Command = {
   usage: 'logs [OPTIONS] CONTAINER',
   summary: 'Fetch the logs of a container',
   options: {
-    follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, since: { type: 'string' }, until: { type: 'string' },
-    timestamps: { type: 'boolean', short: 't' }, details: { type: 'boolean' },
+    follow: { type: 'boolean', short: 'f' },
+    tail: { type: 'string', short: 'n' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    timestamps: { type: 'boolean', short: 't' },
+    details: { type: 'boolean' },
   },
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"logs" requires exactly 1 argument');
@@ -18,7 +22,8 @@ export const logs: Command = {
     await containers.reapStale();
     const c = containers.resolve(args[0]!);
     const tail = o.tail === undefined || o.tail === 'all' ? undefined : Number(o.tail);
-    if (tail !== undefined && !Number.isInteger(tail)) throw invalid('invalid_tail', `invalid --tail ${JSON.stringify(o.tail)}: a number or "all"`);
+    if (tail !== undefined && !Number.isInteger(tail))
+      throw invalid('invalid_tail', `invalid --tail ${JSON.stringify(o.tail)}: a number or "all"`);
     const now = Date.now();
     await readLogs(c.LogPath ?? containers.logPath(c.ID), {
       tail,
@@ -26,7 +31,10 @@ export const logs: Command = {
       until: o.until ? parseLogTime(o.until as string, now) : undefined,
       follow: !!o.follow,
       live: () => containers.isLive(c.ID),
-      write: (r) => (r.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(o.timestamps ? `${rfc3339Nano(r.time)} ${r.log}` : r.log),
+      write: (r) =>
+        (r.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(
+          o.timestamps ? `${rfc3339Nano(r.time)} ${r.log}` : r.log,
+        ),
     });
   },
 };

@@ -13,7 +13,11 @@ export const rm: Command = {
     if (args.length === 0) throw invalid('usage', '"rm" requires at least 1 argument');
     const containers = new ContainerStore(await ctx.store());
     await containers.reapStale();
-    const running = (c: { ID: string }) => conflict('container_running', `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`);
+    const running = (c: { ID: string }) =>
+      conflict(
+        'container_running',
+        `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`,
+      );
     return eachContainer(ctx, containers, args, async (c) => {
       if (!c.State.Running && containers.isLive(c.ID)) {
         // being started (see waitStarting): -f stops it once it runs, as a running one
@@ -24,7 +28,11 @@ export const rm: Command = {
       }
       if (c.State.Running) {
         if (!o.force) throw running(c);
-        try { await killAndThaw(containers, c, 9, { noRestart: true }); } catch { /* it ended meanwhile */ }
+        try {
+          await killAndThaw(containers, c, 9, { noRestart: true });
+        } catch {
+          /* it ended meanwhile */
+        }
         await waitStopped(containers, c.ID);
       }
       const now = containers.tryGet(c.ID);

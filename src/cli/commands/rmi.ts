@@ -12,7 +12,8 @@ export const rmi: Command = {
     let status = 0;
     for (const a of args) {
       try {
-        for (const r of await store.remove(a, { force: !!o.force, noPrune: !!o['no-prune'] })) ctx.out(r.Untagged ? `Untagged: ${r.Untagged}` : `Deleted: ${r.Deleted}`);
+        for (const r of await store.remove(a, { force: !!o.force, noPrune: !!o['no-prune'] }))
+          ctx.out(r.Untagged ? `Untagged: ${r.Untagged}` : `Deleted: ${r.Deleted}`);
       } catch (err) {
         if (!(err instanceof BerthError)) throw err;
         ctx.err(`Error response from berth: ${err.message}`);

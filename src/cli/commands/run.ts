@@ -14,7 +14,13 @@ function foregroundStdio(stdin: boolean): [Stdio, Stdio, Stdio] {
 }
 
 /** Run a created container attached to this terminal, forwarding signals; returns its exit code. */
-export async function attachAndWait(ctx: Context, containers: ContainerStore, c: ContainerRecord, stdin: boolean, early?: EarlyStart): Promise<number> {
+export async function attachAndWait(
+  ctx: Context,
+  containers: ContainerStore,
+  c: ContainerRecord,
+  stdin: boolean,
+  early?: EarlyStart,
+): Promise<number> {
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   let kill: ((s: NodeJS.Signals) => void) | undefined;
   const pending: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
@@ -22,8 +28,12 @@ export async function attachAndWait(ctx: Context, containers: ContainerStore, c:
   for (const s of forwarded) process.on(s, handler);
   try {
     return await startForeground(containers, c, {
-      stdio: foregroundStdio(stdin), early,
-      onStart: (k) => { kill = k; for (const s of pending.splice(0)) k(s); },
+      stdio: foregroundStdio(stdin),
+      early,
+      onStart: (k) => {
+        kill = k;
+        for (const s of pending.splice(0)) k(s);
+      },
     });
   } finally {
     for (const s of forwarded) process.off(s, handler);
@@ -88,7 +98,11 @@ export const run: Command = {
 function cidFile(o: Record<string, unknown>): ReturnType<typeof createExclusive> | undefined {
   const path = (o.cidfile as string | undefined) || undefined;
   if (!path) return undefined;
-  return createExclusive(path, 'failed to create the container ID file', `container ID file found, make sure the other container isn't running or delete ${path}`);
+  return createExclusive(
+    path,
+    'failed to create the container ID file',
+    `container ID file found, make sure the other container isn't running or delete ${path}`,
+  );
 }
 
 export const create: Command = {
@@ -137,8 +151,15 @@ export const start: Command = {
   },
 };
 
-/** Apply fn to each named container, printing each name as Docker does; errors are reported and make the exit status 1. */
-export async function eachContainer(ctx: Context, containers: ContainerStore, names: string[], fn: (c: ContainerRecord) => Promise<void>): Promise<number> {
+/**
+ * Apply fn to each named container, printing each name as Docker does; errors are reported and make the exit status 1.
+ */
+export async function eachContainer(
+  ctx: Context,
+  containers: ContainerStore,
+  names: string[],
+  fn: (c: ContainerRecord) => Promise<void>,
+): Promise<number> {
   let status = 0;
   for (const a of names) {
     try {

@@ -6,15 +6,39 @@ import type { Command } from '../context.js';
 import { formatOutput } from '../format/table.js';
 import { bytesSize, humanSizeWithPrecision } from '../format/units.js';
 
-const HEADERS = { Container: 'CONTAINER ID', ID: 'CONTAINER ID', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' };
-const DEFAULT = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+const HEADERS = {
+  Container: 'CONTAINER ID',
+  ID: 'CONTAINER ID',
+  Name: 'NAME',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
+const DEFAULT =
+  'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 const dec = (n: number) => humanSizeWithPrecision(n, 3);
 
 function row(c: ContainerRecord, prev: Sample | undefined, cur: Sample | undefined, noTrunc: boolean) {
   const id = noTrunc ? c.ID : c.ID.slice(0, 12);
-  if (!cur) return { Container: id, ID: id, Name: c.Name.slice(1), CPUPerc: '0.00%', MemUsage: '0B / 0B', MemPerc: '0.00%', NetIO: '0B / 0B', BlockIO: '0B / 0B', PIDs: '0' };
+  if (!cur)
+    return {
+      Container: id,
+      ID: id,
+      Name: c.Name.slice(1),
+      CPUPerc: '0.00%',
+      MemUsage: '0B / 0B',
+      MemPerc: '0.00%',
+      NetIO: '0B / 0B',
+      BlockIO: '0B / 0B',
+      PIDs: '0',
+    };
   return {
-    Container: id, ID: id, Name: c.Name.slice(1),
+    Container: id,
+    ID: id,
+    Name: c.Name.slice(1),
     CPUPerc: `${(prev ? cpuPercent(prev, cur) : 0).toFixed(2)}%`,
     MemUsage: `${bytesSize(cur.memUsage)} / ${bytesSize(cur.memLimit)}`,
     MemPerc: `${(cur.memLimit ? (cur.memUsage / cur.memLimit) * 100 : 0).toFixed(2)}%`,
@@ -27,13 +51,20 @@ function row(c: ContainerRecord, prev: Sample | undefined, cur: Sample | undefin
 export const stats: Command = {
   names: [['stats'], ['container', 'stats']],
   usage: 'stats [OPTIONS] [CONTAINER...]',
-  summary: "Display a live stream of container(s) resource usage statistics",
-  options: { all: { type: 'boolean', short: 'a' }, 'no-stream': { type: 'boolean' }, 'no-trunc': { type: 'boolean' }, format: { type: 'string' } },
+  summary: 'Display a live stream of container(s) resource usage statistics',
+  options: {
+    all: { type: 'boolean', short: 'a' },
+    'no-stream': { type: 'boolean' },
+    'no-trunc': { type: 'boolean' },
+    format: { type: 'string' },
+  },
   async run(ctx, args, o) {
     const containers = new ContainerStore(await ctx.store());
     await containers.reapStale();
-    const pick = () => (args.length ? args.map((a) => containers.resolve(a)) : containers.list().filter((c) => o.all || c.State.Running))
-      .map((c) => containers.tryGet(c.ID) ?? c).sort((a, b) => a.Name.localeCompare(b.Name));
+    const pick = () =>
+      (args.length ? args.map((a) => containers.resolve(a)) : containers.list().filter((c) => o.all || c.State.Running))
+        .map((c) => containers.tryGet(c.ID) ?? c)
+        .sort((a, b) => a.Name.localeCompare(b.Name));
     let prev = new Map<string, Sample | undefined>();
     for (const c of pick()) prev.set(c.ID, c.State.Running ? sample(c) : undefined);
     for (;;) {
@@ -41,8 +72,16 @@ export const stats: Command = {
       await sleep(o['no-stream'] ? 500 : 1000);
       const list = pick();
       const cur = new Map(list.map((c) => [c.ID, c.State.Running ? sample(c) : undefined]));
-      const text = formatOutput(o.format as string | undefined, DEFAULT, HEADERS, list.map((c) => row(c, prev.get(c.ID), cur.get(c.ID), !!o['no-trunc'])));
-      if (o['no-stream']) { ctx.stdout.write(text); return; }
+      const text = formatOutput(
+        o.format as string | undefined,
+        DEFAULT,
+        HEADERS,
+        list.map((c) => row(c, prev.get(c.ID), cur.get(c.ID), !!o['no-trunc'])),
+      );
+      if (o['no-stream']) {
+        ctx.stdout.write(text);
+        return;
+      }
       ctx.stdout.write(`\x1b[2J\x1b[H${text}`);
       prev = cur;
     }

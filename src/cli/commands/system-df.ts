@@ -17,12 +17,25 @@ export const systemDf: Command = {
     const reclaim = [...layerSize].filter(([c]) => !activeLayers.has(c)).reduce((a, [, s]) => a + s, 0);
     const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part * 100) / whole)}%)` : '');
     const rows = [
-      { Type: 'Images', TotalCount: images.length, Active: activeIds.length, Size: humanSize(total), Reclaimable: `${humanSize(reclaim)}${pct(reclaim, total)}` },
+      {
+        Type: 'Images',
+        TotalCount: images.length,
+        Active: activeIds.length,
+        Size: humanSize(total),
+        Reclaimable: `${humanSize(reclaim)}${pct(reclaim, total)}`,
+      },
       { Type: 'Containers', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
       { Type: 'Local Volumes', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
       { Type: 'Build Cache', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
     ];
     const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
-    ctx.stdout.write(formatOutput(o.format as string | undefined, 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', headers, rows));
+    ctx.stdout.write(
+      formatOutput(
+        o.format as string | undefined,
+        'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
+        headers,
+        rows,
+      ),
+    );
   },
 };

@@ -6,7 +6,16 @@ import type { Command } from '../context.js';
 import { checkedResources, createFlags, limitFlags, parseRestart } from '../container-flags.js';
 import { eachContainer } from './run.js';
 
-const RESOURCE_FLAGS = ['memory', 'memory-swap', 'memory-reservation', 'cpus', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'pids-limit'] as const;
+const RESOURCE_FLAGS = [
+  'memory',
+  'memory-swap',
+  'memory-reservation',
+  'cpus',
+  'cpu-shares',
+  'cpuset-cpus',
+  'cpuset-mems',
+  'pids-limit',
+] as const;
 
 export const update: Command = {
   names: [['update'], ['container', 'update']],
@@ -16,7 +25,8 @@ export const update: Command = {
   async run(ctx, args, o) {
     if (!args.length) throw invalid('usage', '"update" requires at least 1 argument');
     const given = limitFlags(o);
-    if (!Object.keys(given).length && o.restart === undefined) throw invalid('usage', 'you must provide one or more flags when using this command');
+    if (!Object.keys(given).length && o.restart === undefined)
+      throw invalid('usage', 'you must provide one or more flags when using this command');
     const containers = new ContainerStore(await ctx.store());
     await containers.reapStale();
     return eachContainer(ctx, containers, args, async (c) => {
@@ -31,7 +41,8 @@ export const update: Command = {
         if (policy) h.RestartPolicy = policy;
       });
       // the monitor of a running container keeps the policy it started with
-      if (policy && c.State.Running) ctx.err(`WARNING: the restart policy of ${c.Name.slice(1)} applies from its next start`);
+      if (policy && c.State.Running)
+        ctx.err(`WARNING: the restart policy of ${c.Name.slice(1)} applies from its next start`);
     });
   },
 };

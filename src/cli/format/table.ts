@@ -6,7 +6,12 @@
 import { invalid } from '../../core/errors.js';
 import { HEADER_FUNCS, markAsContext, parseTemplate, type Template } from './template.js';
 
-interface Cell { start: number; size: number; width: number; htab: boolean }
+interface Cell {
+  start: number;
+  size: number;
+  width: number;
+  htab: boolean;
+}
 
 /** tabwriter flags (Go's text/tabwriter constants that make sense here). */
 export interface TabWriterFlags {
@@ -168,18 +173,38 @@ export function displayWidth(s: string): number {
   let w = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || /\p{Mn}|\p{Me}/u.test(ch) || cp === 0x200b || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)) continue;
+    if (
+      cp < 0x20 ||
+      (cp >= 0x7f && cp < 0xa0) ||
+      /\p{Mn}|\p{Me}/u.test(ch) ||
+      cp === 0x200b ||
+      cp === 0x200d ||
+      (cp >= 0xfe00 && cp <= 0xfe0f)
+    )
+      continue;
     w += isWide(cp) ? 2 : 1;
   }
   return w;
 }
 
 function isWide(cp: number): boolean {
-  return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) || (cp >= 0x3041 && cp <= 0x33ff) ||
-    (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
-    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x1fa70 && cp <= 0x1faff) || (cp >= 0x20000 && cp <= 0x3fffd);
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x1fa70 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
 }
 
 /** Align tab-terminated columns exactly as docker's tables are (minwidth 10, padding 3, spaces). */
@@ -218,7 +243,12 @@ function wrapTemplateError(e: unknown): Error {
  * - anything else: TEMPLATE run per row, one line each, no header/alignment.
  * Errors carry docker's prefix: `template parsing error: template: ...`.
  */
-export function formatOutput(format: string | undefined, defaultTable: string, headers: Record<string, string>, rows: object[]): string {
+export function formatOutput(
+  format: string | undefined,
+  defaultTable: string,
+  headers: Record<string, string>,
+  rows: object[],
+): string {
   const source = !format || format === TABLE_FORMAT_KEY ? defaultTable : format;
   const { template, isTable } = preFormat(source);
   let tmpl: Template;

@@ -8,7 +8,14 @@
 import { invalid } from '../../core/errors.js';
 import { MISSING, formatV, goTypeName, lookupField, sortedEntries } from './template-fmt.js';
 import { isTrue, type FuncSpec, type ParamKind } from './template-funcs.js';
-import { operandString, type CommandNode, type ControlNode, type Node, type Operand, type PipeNode } from './template-parse.js';
+import {
+  operandString,
+  type CommandNode,
+  type ControlNode,
+  type Node,
+  type Operand,
+  type PipeNode,
+} from './template-parse.js';
 
 /** Go's "missingVal": no final (piped) argument. */
 const NO_FINAL: unique symbol = Symbol('no final');
@@ -33,7 +40,11 @@ export function execute(tree: Node[], data: unknown, env: ExecEnv, out: string[]
 
 class State {
   private vars: { name: string; value: unknown }[];
-  constructor(private env: ExecEnv, private out: string[], data: unknown) {
+  constructor(
+    private env: ExecEnv,
+    private out: string[],
+    data: unknown,
+  ) {
     this.vars = [{ name: '$', value: data }];
   }
 
@@ -45,7 +56,10 @@ class State {
     const col = Buffer.byteLength(prefix.slice(prefix.lastIndexOf('\n') + 1), 'utf8');
     let ctx = context ?? '';
     if (ctx.length > 20) ctx = `${ctx.slice(0, 20)}...`;
-    throw invalid('template_exec', `template: ${name}:${line}:${col}: executing ${JSON.stringify(name)} at <${ctx}>: ${msg}`);
+    throw invalid(
+      'template_exec',
+      `template: ${name}:${line}:${col}: executing ${JSON.stringify(name)} at <${ctx}>: ${msg}`,
+    );
   }
 
   walkList(dot: unknown, list: Node[]): void {
@@ -54,24 +68,32 @@ class State {
 
   private walk(dot: unknown, node: Node): void {
     switch (node.kind) {
-      case 'text': this.out.push(node.text); return;
+      case 'text':
+        this.out.push(node.text);
+        return;
       case 'action': {
         const v = this.evalPipeline(dot, node.pipe);
         if (node.pipe.decl.length === 0) this.out.push(this.printable(node.pipe, v));
         return;
       }
-      case 'if': case 'with': {
+      case 'if':
+      case 'with': {
         const mark = this.vars.length;
         try {
           const v = this.evalPipeline(dot, node.pipe);
           if (isTrue(v)) this.walkList(node.kind === 'with' ? v : dot, node.list);
           else if (node.elseList) this.walkList(dot, node.elseList);
-        } finally { this.vars.length = mark; }
+        } finally {
+          this.vars.length = mark;
+        }
         return;
       }
-      case 'range': return this.walkRange(dot, node);
-      case 'break': throw BREAK;
-      case 'continue': throw CONTINUE;
+      case 'range':
+        return this.walkRange(dot, node);
+      case 'break':
+        throw BREAK;
+      case 'continue':
+        throw CONTINUE;
     }
   }
 
@@ -95,28 +117,46 @@ class State {
         } catch (e) {
           if (e === BREAK) return false;
           if (e !== CONTINUE) throw e;
-        } finally { this.vars.length = mark; }
+        } finally {
+          this.vars.length = mark;
+        }
         return true;
       };
       let n = 0;
-      const iterate = (pairs: Iterable<[unknown, unknown]>) => { for (const [k, v] of pairs) { n++; if (!one(k, v)) break; } };
-      if (val === MISSING || val === null || val === undefined) { /* nil map/slice: no iterations */ }
-      else if (Array.isArray(val)) iterate(val.entries());
+      const iterate = (pairs: Iterable<[unknown, unknown]>) => {
+        for (const [k, v] of pairs) {
+          n++;
+          if (!one(k, v)) break;
+        }
+      };
+      if (val === MISSING || val === null || val === undefined) {
+        /* nil map/slice: no iterations */
+      } else if (Array.isArray(val)) iterate(val.entries());
       else if (typeof val === 'number' && Number.isInteger(val)) {
-        if (decl.length > 1) this.errorf(node, `can't use ${val} to iterate over more than one variable`, operandString(node.pipe));
-        iterate((function* () { for (let i = 0; i < val; i++) yield [i, i] as [number, number]; })());
+        if (decl.length > 1)
+          this.errorf(node, `can't use ${val} to iterate over more than one variable`, operandString(node.pipe));
+        iterate(
+          (function* () {
+            for (let i = 0; i < val; i++) yield [i, i] as [number, number];
+          })(),
+        );
       } else if (typeof val === 'object' && !(val instanceof Date)) iterate(sortedEntries(val));
       else {
         const at = node.pipe.cmds[node.pipe.cmds.length - 1]!.args[0]!; // Go reports the last node evaluated
         this.errorf(at, `range can't iterate over ${formatV(val)}`, operandString(at));
       }
       if (n === 0 && node.elseList) this.walkList(dot, node.elseList);
-    } finally { this.vars.length = outer; }
+    } finally {
+      this.vars.length = outer;
+    }
   }
 
   private setVar(at: { pos: number }, name: string, value: unknown): void {
     for (let i = this.vars.length - 1; i >= 0; i--) {
-      if (this.vars[i]!.name === name) { this.vars[i]!.value = value; return; }
+      if (this.vars[i]!.name === name) {
+        this.vars[i]!.value = value;
+        return;
+      }
     }
     this.errorf(at, `undefined variable: ${name}`, name);
   }
@@ -129,7 +169,8 @@ class State {
   private printable(node: PipeNode, v: unknown): string {
     if (v === MISSING) return '<no value>';
     if (v === null || v === undefined) return '';
-    if (typeof v === 'function') this.errorf(node, `can't print ${operandString(node)} of type ${goTypeName(v)}`, operandString(node));
+    if (typeof v === 'function')
+      this.errorf(node, `can't print ${operandString(node)} of type ${goTypeName(v)}`, operandString(node));
     return formatV(v);
   }
 
@@ -144,15 +185,18 @@ class State {
   }
 
   private notAFunction(args: Operand[], final: Final): void {
-    if (args.length > 1 || final !== NO_FINAL) this.errorf(args[0], `can't give argument to non-function ${operandString(args[0]!)}`, operandString(args[0]!));
+    if (args.length > 1 || final !== NO_FINAL)
+      this.errorf(args[0], `can't give argument to non-function ${operandString(args[0]!)}`, operandString(args[0]!));
   }
 
   private evalCommand(dot: unknown, cmd: CommandNode, final: Final): unknown {
     const first = cmd.args[0]!;
     switch (first.kind) {
-      case 'field': return this.evalFieldChain(dot, dot, first, first.ident, cmd.args, final);
+      case 'field':
+        return this.evalFieldChain(dot, dot, first, first.ident, cmd.args, final);
       case 'chain': {
-        if (first.node.kind === 'nil') this.errorf(first, `indirection through explicit nil in ${operandString(first)}`, operandString(first));
+        if (first.node.kind === 'nil')
+          this.errorf(first, `indirection through explicit nil in ${operandString(first)}`, operandString(first));
         const recv = this.evalArg(dot, 'any', first.node);
         return this.evalFieldChain(dot, recv, first, first.fields, cmd.args, final);
       }
@@ -161,24 +205,41 @@ class State {
         if (!spec) return this.errorf(first, `${JSON.stringify(first.name)} is not a defined function`, first.name);
         return this.evalCall(dot, spec, cmd, first.name, cmd.args.slice(1), final);
       }
-      case 'pipe': this.notAFunction(cmd.args, final); return this.evalPipeline(dot, first);
+      case 'pipe':
+        this.notAFunction(cmd.args, final);
+        return this.evalPipeline(dot, first);
       case 'variable': {
         const value = this.varValue(first, first.ident[0]!);
-        if (first.ident.length === 1) { this.notAFunction(cmd.args, final); return value; }
+        if (first.ident.length === 1) {
+          this.notAFunction(cmd.args, final);
+          return value;
+        }
         return this.evalFieldChain(dot, value, first, first.ident.slice(1), cmd.args, final);
       }
     }
     this.notAFunction(cmd.args, final);
     switch (first.kind) {
-      case 'bool': return first.value;
-      case 'dot': return dot;
-      case 'nil': return this.errorf(first, 'nil is not a command', 'nil');
-      case 'number': return first.value;
-      case 'string': return first.value;
+      case 'bool':
+        return first.value;
+      case 'dot':
+        return dot;
+      case 'nil':
+        return this.errorf(first, 'nil is not a command', 'nil');
+      case 'number':
+        return first.value;
+      case 'string':
+        return first.value;
     }
   }
 
-  private evalFieldChain(dot: unknown, recv: unknown, node: Operand, ident: string[], args: Operand[], final: Final): unknown {
+  private evalFieldChain(
+    dot: unknown,
+    recv: unknown,
+    node: Operand,
+    ident: string[],
+    args: Operand[],
+    final: Final,
+  ): unknown {
     for (let i = 0; i < ident.length - 1; i++) recv = this.evalField(dot, ident[i]!, node, [], NO_FINAL, recv);
     return this.evalField(dot, ident[ident.length - 1]!, node, args, final, recv);
   }
@@ -196,7 +257,14 @@ class State {
     const { found, value } = lookupField(recv, name);
     if (typeof value === 'function') {
       const fn = value as (...a: unknown[]) => unknown;
-      return this.evalCall(dot, { params: ['any'], variadic: true, fn: fn.bind(recv) }, node, name, args.slice(1), final);
+      return this.evalCall(
+        dot,
+        { params: ['any'], variadic: true, fn: fn.bind(recv) },
+        node,
+        name,
+        args.slice(1),
+        final,
+      );
     }
     if (hasArgs) this.errorf(node, `${name} is not a method but has arguments`, ctx);
     if (!found) {
@@ -206,12 +274,24 @@ class State {
     return value;
   }
 
-  private evalCall(dot: unknown, spec: FuncSpec, node: { pos: number; kind: string }, name: string, argNodes: Operand[], final: Final): unknown {
+  private evalCall(
+    dot: unknown,
+    spec: FuncSpec,
+    node: { pos: number; kind: string },
+    name: string,
+    argNodes: Operand[],
+    final: Final,
+  ): unknown {
     const ctx = node.kind === 'command' ? operandString(node as CommandNode) : operandString(node as Operand);
     const numIn = argNodes.length + (final !== NO_FINAL ? 1 : 0);
     const { params, variadic } = spec;
     if (variadic) {
-      if (numIn < params.length - 1) this.errorf(node, `wrong number of args for ${name}: want at least ${params.length - 1} got ${argNodes.length}`, ctx);
+      if (numIn < params.length - 1)
+        this.errorf(
+          node,
+          `wrong number of args for ${name}: want at least ${params.length - 1} got ${argNodes.length}`,
+          ctx,
+        );
     } else if (numIn !== params.length) {
       this.errorf(node, `wrong number of args for ${name}: want ${params.length} got ${numIn}`, ctx);
     }
@@ -236,26 +316,36 @@ class State {
   private evalArg(dot: unknown, kind: ParamKind, n: Operand): unknown {
     const ctx = operandString(n);
     switch (n.kind) {
-      case 'dot': return this.validate(n, ctx, dot, kind);
+      case 'dot':
+        return this.validate(n, ctx, dot, kind);
       case 'nil':
         if (kind === 'string' || kind === 'int') this.errorf(n, `cannot assign nil to ${kind}`, ctx);
         return kind === 'strings' ? [] : MISSING;
-      case 'field': return this.validate(n, ctx, this.evalFieldChain(dot, dot, n, n.ident, [n], NO_FINAL), kind);
+      case 'field':
+        return this.validate(n, ctx, this.evalFieldChain(dot, dot, n, n.ident, [n], NO_FINAL), kind);
       case 'variable': {
         const v = this.varValue(n, n.ident[0]!);
-        return this.validate(n, ctx, n.ident.length === 1 ? v : this.evalFieldChain(dot, v, n, n.ident.slice(1), [n], NO_FINAL), kind);
+        return this.validate(
+          n,
+          ctx,
+          n.ident.length === 1 ? v : this.evalFieldChain(dot, v, n, n.ident.slice(1), [n], NO_FINAL),
+          kind,
+        );
       }
-      case 'pipe': return this.validate(n, ctx, this.evalPipeline(dot, n), kind);
+      case 'pipe':
+        return this.validate(n, ctx, this.evalPipeline(dot, n), kind);
       case 'identifier': {
         const spec = this.env.funcs[n.name];
         if (!spec) return this.errorf(n, `${JSON.stringify(n.name)} is not a defined function`, ctx);
         return this.validate(n, ctx, this.evalCall(dot, spec, n, n.name, [], NO_FINAL), kind);
       }
-      case 'chain': return this.validate(n, ctx, this.evalCommand(dot, { kind: 'command', pos: n.pos, args: [n] }, NO_FINAL), kind);
+      case 'chain':
+        return this.validate(n, ctx, this.evalCommand(dot, { kind: 'command', pos: n.pos, args: [n] }, NO_FINAL), kind);
     }
     // literals: typed like Go's evalString/evalInteger/evalEmptyInterface
     if (kind === 'string' && n.kind !== 'string') this.errorf(n, `expected string; found ${ctx}`, ctx);
-    if (kind === 'int' && !(n.kind === 'number' && Number.isInteger(n.value))) this.errorf(n, `expected integer; found ${ctx}`, ctx);
+    if (kind === 'int' && !(n.kind === 'number' && Number.isInteger(n.value)))
+      this.errorf(n, `expected integer; found ${ctx}`, ctx);
     if (kind === 'strings') this.errorf(n, `can't handle ${ctx} for arg of type []string`, ctx);
     return n.value;
   }
@@ -263,7 +353,8 @@ class State {
   /** Go's validateType for a computed value passed to a typed parameter. */
   private validate(node: { pos: number }, ctx: string, v: unknown, kind: ParamKind): unknown {
     switch (kind) {
-      case 'any': return v;
+      case 'any':
+        return v;
       case 'string':
         if (typeof v === 'string') return v;
         if (v === null || v === undefined) return '';
@@ -275,7 +366,8 @@ class State {
         break;
       case 'strings':
         if (v === MISSING || v === null || v === undefined) return [];
-        if (Array.isArray(v)) return v.map((e) => (typeof e === 'string' ? e : e === null || e === undefined ? '' : formatV(e)));
+        if (Array.isArray(v))
+          return v.map((e) => (typeof e === 'string' ? e : e === null || e === undefined ? '' : formatV(e)));
         break;
     }
     const typ = kind === 'strings' ? '[]string' : kind;

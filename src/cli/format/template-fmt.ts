@@ -56,14 +56,17 @@ export function objectEntries(v: object): [unknown, unknown][] {
 export function lookupField(v: object, key: string): { found: boolean; value?: unknown } {
   if (v instanceof Map) return v.has(key) ? { found: true, value: v.get(key) } : { found: false };
   for (let o: object | null = v; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    if (Object.prototype.hasOwnProperty.call(o, key)) return { found: true, value: (v as Record<string, unknown>)[key] };
+    if (Object.prototype.hasOwnProperty.call(o, key))
+      return { found: true, value: (v as Record<string, unknown>)[key] };
   }
   return { found: false };
 }
 
 /** Entries of a map-like value in Go's fmt/range order (sorted keys). */
 export function sortedEntries(v: object): [unknown, unknown][] {
-  return objectEntries(v).sort(([a], [b]) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  return objectEntries(v).sort(([a], [b]) =>
+    typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0,
+  );
 }
 
 /** Go time.Time.String() of a Date, in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
@@ -75,7 +78,10 @@ export function goTimeString(d: Date): string {
 
 // ---------------------------------------------------------------- decimal
 
-interface Dec { d: string; dp: number } // value = 0.d × 10^dp; d has no trailing zeros
+interface Dec {
+  d: string;
+  dp: number;
+} // value = 0.d × 10^dp; d has no trailing zeros
 
 /** Exact decimal expansion of a finite non-negative double. */
 function exactDec(x: number): Dec {
@@ -88,11 +94,19 @@ function exactDec(x: number): Dec {
   let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
   let e2: number;
   if (bexp === 0) e2 = -1074;
-  else { mant |= 1n << 52n; e2 = bexp - 1075; }
+  else {
+    mant |= 1n << 52n;
+    e2 = bexp - 1075;
+  }
   let digits: string;
   let dp: number;
-  if (e2 >= 0) { digits = (mant << BigInt(e2)).toString(); dp = digits.length; }
-  else { digits = (mant * 5n ** BigInt(-e2)).toString(); dp = digits.length + e2; }
+  if (e2 >= 0) {
+    digits = (mant << BigInt(e2)).toString();
+    dp = digits.length;
+  } else {
+    digits = (mant * 5n ** BigInt(-e2)).toString();
+    dp = digits.length + e2;
+  }
   return trimDec({ d: digits, dp });
 }
 
@@ -152,7 +166,10 @@ export function formatFloat(x: number, fmt: 'e' | 'E' | 'f' | 'g' | 'G', prec: n
     prec = lower === 'e' ? Math.max(d.d.length - 1, 0) : lower === 'f' ? Math.max(d.d.length - d.dp, 0) : d.d.length;
   } else if (lower === 'e') d = roundDec(d, prec + 1);
   else if (lower === 'f') d = roundDec(d, d.dp + prec);
-  else { if (prec === 0) prec = 1; d = roundDec(d, prec); }
+  else {
+    if (prec === 0) prec = 1;
+    d = roundDec(d, prec);
+  }
   let body: string;
   if (lower === 'e') body = fmtE(d, prec, fmt === 'E' ? 'E' : 'e');
   else if (lower === 'f') body = fmtF(d, prec);
@@ -220,7 +237,10 @@ export function sprintf(format: string, args: unknown[]): string {
   let i = 0;
   while (i < format.length) {
     const pct = format.indexOf('%', i);
-    if (pct < 0) { out += format.slice(i); break; }
+    if (pct < 0) {
+      out += format.slice(i);
+      break;
+    }
     out += format.slice(i, pct);
     i = pct + 1;
     const p = new Printer();
@@ -229,8 +249,10 @@ export function sprintf(format: string, args: unknown[]): string {
       if (c === '#') p.sharp = true;
       else if (c === '0') p.zero = !p.minus;
       else if (c === '+') p.plus = true;
-      else if (c === '-') { p.minus = true; p.zero = false; }
-      else if (c === ' ') p.space = true;
+      else if (c === '-') {
+        p.minus = true;
+        p.zero = false;
+      } else if (c === ' ') p.space = true;
       else break;
     }
     const num = (): number | undefined => {
@@ -247,23 +269,46 @@ export function sprintf(format: string, args: unknown[]): string {
       return Number(m[0]);
     };
     p.wid = num();
-    if (p.wid !== undefined && p.wid < 0) { p.minus = true; p.zero = false; p.wid = -p.wid; }
-    if (format[i] === '.') { i++; p.prec = num() ?? 0; }
-    if (i >= format.length) { out += '%!(NOVERB)'; break; }
+    if (p.wid !== undefined && p.wid < 0) {
+      p.minus = true;
+      p.zero = false;
+      p.wid = -p.wid;
+    }
+    if (format[i] === '.') {
+      i++;
+      p.prec = num() ?? 0;
+    }
+    if (i >= format.length) {
+      out += '%!(NOVERB)';
+      break;
+    }
     const verb = String.fromCodePoint(format.codePointAt(i)!);
     i += verb.length;
-    if (verb === '%') { out += '%'; continue; }
-    if (argNum >= args.length) { out += `%!${verb}(MISSING)`; continue; }
+    if (verb === '%') {
+      out += '%';
+      continue;
+    }
+    if (argNum >= args.length) {
+      out += `%!${verb}(MISSING)`;
+      continue;
+    }
     out += p.arg(args[argNum++], verb);
   }
   if (argNum < args.length) {
-    out += `%!(EXTRA ${args.slice(argNum).map((a) => (a === MISSING ? '<nil>' : `${goTypeName(a)}=${new Printer().arg(a, 'v')}`)).join(', ')})`;
+    out += `%!(EXTRA ${args
+      .slice(argNum)
+      .map((a) => (a === MISSING ? '<nil>' : `${goTypeName(a)}=${new Printer().arg(a, 'v')}`))
+      .join(', ')})`;
   }
   return out;
 }
 
 class Printer {
-  sharp = false; zero = false; plus = false; minus = false; space = false;
+  sharp = false;
+  zero = false;
+  plus = false;
+  minus = false;
+  space = false;
   wid: number | undefined;
   prec: number | undefined;
 
@@ -287,7 +332,9 @@ class Printer {
     if (v instanceof Date) return verb === 'v' || verb === 's' ? this.pad(goTimeString(v)) : this.bad(v, verb);
     if (typeof v === 'function') return this.bad(v, verb);
     if (Array.isArray(v)) return `[${v.map((e) => this.value(e, verb, depth + 1)).join(' ')}]`;
-    return `map[${sortedEntries(v as object).map(([k, e]) => `${this.value(k, verb, depth + 1)}:${this.value(e, verb, depth + 1)}`).join(' ')}]`;
+    return `map[${sortedEntries(v as object)
+      .map(([k, e]) => `${this.value(k, verb, depth + 1)}:${this.value(e, verb, depth + 1)}`)
+      .join(' ')}]`;
   }
 
   private bad(v: unknown, verb: string): string {
@@ -305,16 +352,20 @@ class Printer {
   private str(s: string, verb: string): string {
     if (this.prec !== undefined && verb !== 'x' && verb !== 'X') s = [...s].slice(0, this.prec).join('');
     switch (verb) {
-      case 'v': case 's': return this.pad(s);
+      case 'v':
+      case 's':
+        return this.pad(s);
       case 'q':
         if (this.sharp && !/[`\x00-\x08\x0a-\x1f\x7f\ufeff]/.test(s)) return this.pad(`\`${s}\``);
         return this.pad(goQuote(s));
-      case 'x': case 'X': {
+      case 'x':
+      case 'X': {
         let h = [...Buffer.from(s, 'utf8')].map((b) => b.toString(16).padStart(2, '0')).join(this.space ? ' ' : '');
         if (this.prec !== undefined) h = h.slice(0, this.prec * 2);
         return this.pad(verb === 'X' ? h.toUpperCase() : h);
       }
-      default: return this.bad(s, verb);
+      default:
+        return this.bad(s, verb);
     }
   }
 
@@ -324,15 +375,36 @@ class Printer {
     let digits: string;
     let prefix = '';
     switch (verb) {
-      case 'v': case 'd': digits = a.toString(10); break;
-      case 'b': digits = a.toString(2); if (this.sharp) prefix = '0b'; break;
-      case 'o': case 'O': digits = a.toString(8); if (verb === 'O') prefix = '0o'; else if (this.sharp) prefix = '0'; break;
-      case 'x': digits = a.toString(16); if (this.sharp) prefix = '0x'; break;
-      case 'X': digits = a.toString(16).toUpperCase(); if (this.sharp) prefix = '0X'; break;
-      case 'c': return this.pad(String.fromCodePoint(Number(a)));
-      case 'q': return this.pad(`'${escapeRune(String.fromCodePoint(Number(a)), '\'')}'`);
-      case 'U': return this.pad(`U+${a.toString(16).toUpperCase().padStart(4, '0')}`);
-      default: return this.bad(orig, verb);
+      case 'v':
+      case 'd':
+        digits = a.toString(10);
+        break;
+      case 'b':
+        digits = a.toString(2);
+        if (this.sharp) prefix = '0b';
+        break;
+      case 'o':
+      case 'O':
+        digits = a.toString(8);
+        if (verb === 'O') prefix = '0o';
+        else if (this.sharp) prefix = '0';
+        break;
+      case 'x':
+        digits = a.toString(16);
+        if (this.sharp) prefix = '0x';
+        break;
+      case 'X':
+        digits = a.toString(16).toUpperCase();
+        if (this.sharp) prefix = '0X';
+        break;
+      case 'c':
+        return this.pad(String.fromCodePoint(Number(a)));
+      case 'q':
+        return this.pad(`'${escapeRune(String.fromCodePoint(Number(a)), "'")}'`);
+      case 'U':
+        return this.pad(`U+${a.toString(16).toUpperCase().padStart(4, '0')}`);
+      default:
+        return this.bad(orig, verb);
     }
     const sign = neg ? '-' : this.plus ? '+' : this.space ? ' ' : '';
     if (this.prec !== undefined) {

@@ -3,10 +3,21 @@
  * registers (templates.basicFunctions), and docker's HeaderFunctions used to
  * render table headers. Also Go encoding/json output for the `json` function.
  */
-import { MISSING, formatV, goTypeName, lookupField, objectEntries, sortedEntries, sprint, sprintf, sprintln } from './template-fmt.js';
+import {
+  MISSING,
+  formatV,
+  goTypeName,
+  lookupField,
+  objectEntries,
+  sortedEntries,
+  sprint,
+  sprintf,
+  sprintln,
+} from './template-fmt.js';
 import { rfc3339Nano } from '../../core/time.js';
 
 /** Parameter kinds checked the way Go's reflect-based call checks them. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- Go template functions take values of any type */
 export type ParamKind = 'any' | 'string' | 'int' | 'strings';
 
 /** A template function: parameter kinds (last repeats if variadic) and implementation. */
@@ -60,7 +71,8 @@ export function goJSON(v: unknown, opts: { sortKeys?: boolean; escapeHTML?: bool
     seen.add(x as object);
     try {
       if (Array.isArray(x)) return `[${x.map((e) => enc(e, false)).join(',')}]`;
-      if (!(x instanceof Map) && typeof (x as { toJSON?: unknown }).toJSON === 'function') return enc((x as { toJSON(): unknown }).toJSON(), false);
+      if (!(x instanceof Map) && typeof (x as { toJSON?: unknown }).toJSON === 'function')
+        return enc((x as { toJSON(): unknown }).toJSON(), false);
       const entries = x instanceof Map || sort ? sortedEntries(x as object) : objectEntries(x as object);
       return `{${entries.map(([k, e]) => `${quoteJSON(String(k))}:${enc(e, false)}`).join(',')}}`;
     } finally {
@@ -78,18 +90,24 @@ export function goJSON(v: unknown, opts: { sortKeys?: boolean; escapeHTML?: bool
 
 function quoteJSON(s: string): string {
   return JSON.stringify(s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'))
-    .replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Go's template truth: non-zero, non-empty, non-nil. */
 export function isTrue(v: unknown): boolean {
   if (v === MISSING || v === null || v === undefined) return false;
   switch (typeof v) {
-    case 'string': return v.length > 0;
-    case 'boolean': return v;
-    case 'number': return v !== 0;
-    case 'bigint': return v !== 0n;
-    case 'function': return true;
+    case 'string':
+      return v.length > 0;
+    case 'boolean':
+      return v;
+    case 'number':
+      return v !== 0;
+    case 'bigint':
+      return v !== 0n;
+    case 'function':
+      return true;
   }
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Map) return v.size > 0;
@@ -99,11 +117,19 @@ export function isTrue(v: unknown): boolean {
   return Object.keys(v as object).length > 0;
 }
 
-const fail = (msg: string): never => { throw new Error(msg); };
+const fail = (msg: string): never => {
+  throw new Error(msg);
+};
 const isNil = (v: unknown) => v === MISSING || v === null || v === undefined;
 type Kind = 'bool' | 'number' | 'string' | 'other';
 const basicKind = (v: unknown): Kind =>
-  typeof v === 'boolean' ? 'bool' : typeof v === 'number' || typeof v === 'bigint' ? 'number' : typeof v === 'string' ? 'string' : 'other';
+  typeof v === 'boolean'
+    ? 'bool'
+    : typeof v === 'number' || typeof v === 'bigint'
+      ? 'number'
+      : typeof v === 'string'
+        ? 'string'
+        : 'other';
 
 function eq(a: unknown, ...rest: unknown[]): boolean {
   if (rest.length === 0) fail('missing argument for comparison');
@@ -113,7 +139,8 @@ function eq(a: unknown, ...rest: unknown[]): boolean {
     else {
       const ka = basicKind(a);
       if (ka !== basicKind(b)) fail('incompatible types for comparison');
-      if (ka !== 'other') truth = a == b; // eslint-disable-line eqeqeq -- number vs bigint by value
+      if (ka !== 'other')
+        truth = a == b; // number vs bigint, by value
       else if (a instanceof Date && b instanceof Date) truth = a.getTime() === b.getTime();
       else fail(`non-comparable type ${formatV(a)}: ${goTypeName(a)}`);
     }
@@ -174,7 +201,9 @@ function slice(item: unknown, ...idx: unknown[]): unknown {
   const buf = isStr ? Buffer.from(item as string, 'utf8') : undefined;
   const len = buf ? buf.length : (item as unknown[]).length;
   const ix = [0, len];
-  idx.slice(0, 2).forEach((k, i) => { ix[i] = toIndex(k, len + 1); });
+  idx.slice(0, 2).forEach((k, i) => {
+    ix[i] = toIndex(k, len + 1);
+  });
   if (ix[0]! > ix[1]!) fail(`invalid slice index: ${ix[0]} > ${ix[1]}`);
   return buf ? buf.subarray(ix[0], ix[1]).toString('utf8') : (item as unknown[]).slice(ix[0], ix[1]);
 }
@@ -206,20 +235,41 @@ function split(s: string, sep: string): string[] {
   return sep === '' ? [...s] : s.split(sep);
 }
 
-const evalArgsString = (args: unknown[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));
+const evalArgsString = (args: unknown[]): string =>
+  args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
 
 function htmlEscape(args: unknown[]): string {
-  const m: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '\'': '&#39;', '"': '&#34;', '\0': '\uFFFD' };
+  const m: Record<string, string> = {
+    '<': '&lt;',
+    '>': '&gt;',
+    '&': '&amp;',
+    "'": '&#39;',
+    '"': '&#34;',
+    '\0': '\uFFFD',
+  };
   return evalArgsString(args).replace(/[<>&'"\0]/g, (c) => m[c]!);
 }
 
 function jsEscape(args: unknown[]): string {
-  const m: Record<string, string> = { '\\': '\\\\', '\'': '\\\'', '"': '\\"', '<': '\\u003C', '>': '\\u003E', '&': '\\u0026', '=': '\\u003D' };
-  return evalArgsString(args).replace(/[\\'"<>&=]|[\x00-\x1f]/g, (c) => m[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  const m: Record<string, string> = {
+    '\\': '\\\\',
+    "'": "\\'",
+    '"': '\\"',
+    '<': '\\u003C',
+    '>': '\\u003E',
+    '&': '\\u0026',
+    '=': '\\u003D',
+  };
+  return evalArgsString(args).replace(
+    /[\\'"<>&=]|[\x00-\x1f]/g,
+    (c) => m[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
 }
 
 function urlquery(args: unknown[]): string {
-  return encodeURIComponent(evalArgsString(args)).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(evalArgsString(args))
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** Go text/template builtins (and/or are short-circuited by the executor). */
@@ -243,23 +293,36 @@ export const builtinFuncs: Record<string, FuncSpec> = {
   gt: { params: ['any', 'any'], fn: (a, b) => !lt(a, b) && !eq(a, b) },
   ge: { params: ['any', 'any'], fn: (a, b) => !lt(a, b) },
   call: {
-    params: ['any', 'any'], variadic: true,
+    params: ['any', 'any'],
+    variadic: true,
     fn: (f, ...a) => (typeof f === 'function' ? f(...a) : fail(`non-function of type ${goTypeName(f)}`)),
   },
 };
 
 /** docker/cli templates.basicFunctions. */
 export const dockerFuncs: Record<string, FuncSpec> = {
-  json: { params: ['any'], fn: (v) => goJSON(v, contextObjects.has(v as object) ? { sortKeys: true, escapeHTML: true } : {}) },
+  json: {
+    params: ['any'],
+    fn: (v) => goJSON(v, contextObjects.has(v as object) ? { sortKeys: true, escapeHTML: true } : {}),
+  },
   split: { params: ['string', 'string'], fn: split },
   join: { params: ['strings', 'string'], fn: (a: string[], sep: string) => a.join(sep) },
   title: { params: ['string'], fn: title },
   lower: { params: ['string'], fn: (s: string) => simpleCase(s, 'toLowerCase') },
   upper: { params: ['string'], fn: (s: string) => simpleCase(s, 'toUpperCase') },
-  pad: { params: ['string', 'int', 'int'], fn: (s: string, l: number, r: number) => (s === '' ? s : ' '.repeat(Math.max(l, 0)) + s + ' '.repeat(Math.max(r, 0))) },
+  pad: {
+    params: ['string', 'int', 'int'],
+    fn: (s: string, l: number, r: number) =>
+      s === '' ? s : ' '.repeat(Math.max(l, 0)) + s + ' '.repeat(Math.max(r, 0)),
+  },
   truncate: {
     params: ['string', 'int'],
-    fn: (s: string, n: number) => { const cps = [...s]; if (cps.length < n) return s; if (n < 0) fail(`runtime error: slice bounds out of range [:${n}]`); return cps.slice(0, n).join(''); },
+    fn: (s: string, n: number) => {
+      const cps = [...s];
+      if (cps.length < n) return s;
+      if (n < 0) fail(`runtime error: slice bounds out of range [:${n}]`);
+      return cps.slice(0, n).join('');
+    },
   },
 };
 
@@ -274,4 +337,3 @@ export const headerFuncs: Record<string, FuncSpec> = {
   upper: { params: ['string'], fn: ident1 },
   truncate: { params: ['string', 'int'], fn: ident1 },
 };
-

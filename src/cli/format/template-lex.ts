@@ -6,10 +6,28 @@
 import { invalid } from '../../core/errors.js';
 
 export type TokType =
-  | 'text' | 'left' | 'right' | 'space' | 'eof'
-  | 'field' | 'ident' | 'keyword' | 'dot' | 'variable'
-  | 'string' | 'rawString' | 'char' | 'number' | 'bool' | 'nil'
-  | 'pipe' | 'lparen' | 'rparen' | 'declare' | 'assign' | 'comma';
+  | 'text'
+  | 'left'
+  | 'right'
+  | 'space'
+  | 'eof'
+  | 'field'
+  | 'ident'
+  | 'keyword'
+  | 'dot'
+  | 'variable'
+  | 'string'
+  | 'rawString'
+  | 'char'
+  | 'number'
+  | 'bool'
+  | 'nil'
+  | 'pipe'
+  | 'lparen'
+  | 'rparen'
+  | 'declare'
+  | 'assign'
+  | 'comma';
 
 export interface Token {
   type: TokType;
@@ -21,7 +39,18 @@ export interface Token {
   line: number;
 }
 
-export const KEYWORDS = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue']);
+export const KEYWORDS = new Set([
+  'if',
+  'else',
+  'end',
+  'range',
+  'with',
+  'define',
+  'template',
+  'block',
+  'break',
+  'continue',
+]);
 
 const LEFT = '{{';
 const RIGHT = '}}';
@@ -79,7 +108,10 @@ export function lex(src: string, name = ''): Token[] {
       if (close < 0) fail('unclosed comment');
       let after = close + 2;
       let trimR = false;
-      if (isSpace(src[after]) && src[after + 1] === '-' && src.startsWith(RIGHT, after + 2)) { trimR = true; after += 2; }
+      if (isSpace(src[after]) && src[after + 1] === '-' && src.startsWith(RIGHT, after + 2)) {
+        trimR = true;
+        after += 2;
+      }
       if (!src.startsWith(RIGHT, after)) fail('comment ends before closing delimiter');
       line += countNl(src, pos, after + 2);
       pos = after + 2;
@@ -112,55 +144,95 @@ export function lex(src: string, name = ''): Token[] {
         continue;
       }
       switch (c) {
-        case '|': pos++; emit('pipe', start, pos); continue;
-        case ',': pos++; emit('comma', start, pos); continue;
-        case '(': pos++; parenDepth++; emit('lparen', start, pos); continue;
-        case ')': pos++; if (--parenDepth < 0) fail('unexpected right paren'); emit('rparen', start, pos); continue;
-        case '=': pos++; emit('assign', start, pos); continue;
+        case '|':
+          pos++;
+          emit('pipe', start, pos);
+          continue;
+        case ',':
+          pos++;
+          emit('comma', start, pos);
+          continue;
+        case '(':
+          pos++;
+          parenDepth++;
+          emit('lparen', start, pos);
+          continue;
+        case ')':
+          pos++;
+          if (--parenDepth < 0) fail('unexpected right paren');
+          emit('rparen', start, pos);
+          continue;
+        case '=':
+          pos++;
+          emit('assign', start, pos);
+          continue;
         case ':':
           if (src[pos + 1] !== '=') fail('expected :=');
-          pos += 2; emit('declare', start, pos); continue;
+          pos += 2;
+          emit('declare', start, pos);
+          continue;
         case '"': {
           pos++;
           for (;;) {
             const d = src[pos];
             if (d === undefined || d === '\n') fail('unterminated quoted string');
             pos++;
-            if (d === '\\') { if (src[pos] === undefined || src[pos] === '\n') fail('unterminated quoted string'); pos++; } else if (d === '"') break;
+            if (d === '\\') {
+              if (src[pos] === undefined || src[pos] === '\n') fail('unterminated quoted string');
+              pos++;
+            } else if (d === '"') break;
           }
-          emit('string', start, pos); continue;
+          emit('string', start, pos);
+          continue;
         }
         case '`': {
           const close = src.indexOf('`', pos + 1);
           if (close < 0) fail('unterminated raw quoted string');
-          pos = close + 1; emit('rawString', start, pos); continue;
+          pos = close + 1;
+          emit('rawString', start, pos);
+          continue;
         }
-        case '\'': {
+        case "'": {
           pos++;
           for (;;) {
             const d = src[pos];
             if (d === undefined || d === '\n') fail('unterminated character constant');
             pos++;
-            if (d === '\\') pos++; else if (d === '\'') break;
+            if (d === '\\') pos++;
+            else if (d === "'") break;
           }
-          emit('char', start, pos); continue;
+          emit('char', start, pos);
+          continue;
         }
         case '$': {
           pos++;
           while (isAlnum(src[pos])) pos++;
           if (!atTerminator(src, pos)) fail(`bad character ${goRune(src[pos] ?? '')}`);
-          emit('variable', start, pos); continue;
+          emit('variable', start, pos);
+          continue;
         }
         case '.': {
-          if (/[0-9]/.test(src[pos + 1] ?? '')) { pos = lexNumber(src, pos, fail); emit('number', start, pos); continue; }
+          if (/[0-9]/.test(src[pos + 1] ?? '')) {
+            pos = lexNumber(src, pos, fail);
+            emit('number', start, pos);
+            continue;
+          }
           pos++;
-          if (!isAlnum(src[pos])) { emit('dot', start, pos); continue; }
+          if (!isAlnum(src[pos])) {
+            emit('dot', start, pos);
+            continue;
+          }
           while (isAlnum(src[pos])) pos++;
           if (!atTerminator(src, pos)) fail(`bad character ${goRune(src[pos] ?? '')}`);
-          emit('field', start, pos); continue;
+          emit('field', start, pos);
+          continue;
         }
       }
-      if (/[0-9+\-]/.test(c)) { pos = lexNumber(src, pos, fail); emit('number', start, pos); continue; }
+      if (/[0-9+-]/.test(c)) {
+        pos = lexNumber(src, pos, fail);
+        emit('number', start, pos);
+        continue;
+      }
       if (isAlnum(c)) {
         while (isAlnum(src[pos])) pos++;
         const word = src.slice(start, pos);
@@ -186,7 +258,10 @@ function atTerminator(src: string, pos: number): boolean {
 }
 
 function lexNumber(src: string, pos: number, fail: (m: string, at?: number) => never): number {
-  const m = /^[+-]?(0[xX][0-9a-fA-F_]*(\.[0-9a-fA-F_]*)?([pP][+-]?[0-9_]+)?|0[oO][0-7_]+|0[bB][01_]+|([0-9_]+\.?[0-9_]*|\.[0-9_]+)([eE][+-]?[0-9_]+)?)i?/.exec(src.slice(pos));
+  const m =
+    /^[+-]?(0[xX][0-9a-fA-F_]*(\.[0-9a-fA-F_]*)?([pP][+-]?[0-9_]+)?|0[oO][0-7_]+|0[bB][01_]+|([0-9_]+\.?[0-9_]*|\.[0-9_]+)([eE][+-]?[0-9_]+)?)i?/.exec(
+      src.slice(pos),
+    );
   const end = pos + (m ? m[0].length : 0);
   if (!m || isAlnum(src[end]) || src[end] === '.') {
     let bad = end;

@@ -5,14 +5,41 @@
  */
 import { lex, parseError, tokenString, type Token, type TokType } from './template-lex.js';
 
-export interface TextNode { kind: 'text'; pos: number; text: string }
-export interface ActionNode { kind: 'action'; pos: number; pipe: PipeNode }
-export interface ControlNode { kind: 'if' | 'with' | 'range'; pos: number; pipe: PipeNode; list: Node[]; elseList?: Node[] }
-export interface LoopCtlNode { kind: 'break' | 'continue'; pos: number }
+export interface TextNode {
+  kind: 'text';
+  pos: number;
+  text: string;
+}
+export interface ActionNode {
+  kind: 'action';
+  pos: number;
+  pipe: PipeNode;
+}
+export interface ControlNode {
+  kind: 'if' | 'with' | 'range';
+  pos: number;
+  pipe: PipeNode;
+  list: Node[];
+  elseList?: Node[];
+}
+export interface LoopCtlNode {
+  kind: 'break' | 'continue';
+  pos: number;
+}
 export type Node = TextNode | ActionNode | ControlNode | LoopCtlNode;
 
-export interface PipeNode { kind: 'pipe'; pos: number; decl: string[]; isAssign: boolean; cmds: CommandNode[] }
-export interface CommandNode { kind: 'command'; pos: number; args: Operand[] }
+export interface PipeNode {
+  kind: 'pipe';
+  pos: number;
+  decl: string[];
+  isAssign: boolean;
+  cmds: CommandNode[];
+}
+export interface CommandNode {
+  kind: 'command';
+  pos: number;
+  args: Operand[];
+}
 export type Operand =
   | { kind: 'field'; pos: number; ident: string[] }
   | { kind: 'variable'; pos: number; ident: string[] } // ident[0] is "$name"
@@ -36,13 +63,31 @@ class Parser {
   private i = 0;
   private vars: string[] = ['$'];
   private rangeDepth = 0;
-  constructor(private toks: Token[], private name: string, private hasFunc: (n: string) => boolean) {}
+  constructor(
+    private toks: Token[],
+    private name: string,
+    private hasFunc: (n: string) => boolean,
+  ) {}
 
-  private peek(): Token { return this.toks[this.i] ?? this.toks[this.toks.length - 1]!; }
-  private next(): Token { const t = this.peek(); if (this.i < this.toks.length - 1) this.i++; return t; }
-  private skipSpace(): void { while (this.peek().type === 'space') this.i++; }
-  private peekNonSpace(): Token { this.skipSpace(); return this.peek(); }
-  private nextNonSpace(): Token { this.skipSpace(); return this.next(); }
+  private peek(): Token {
+    return this.toks[this.i] ?? this.toks[this.toks.length - 1]!;
+  }
+  private next(): Token {
+    const t = this.peek();
+    if (this.i < this.toks.length - 1) this.i++;
+    return t;
+  }
+  private skipSpace(): void {
+    while (this.peek().type === 'space') this.i++;
+  }
+  private peekNonSpace(): Token {
+    this.skipSpace();
+    return this.peek();
+  }
+  private nextNonSpace(): Token {
+    this.skipSpace();
+    return this.next();
+  }
   private err(msg: string, tok: Token = this.toks[Math.max(0, this.i - 1)] ?? this.peek()): never {
     throw parseError(this.name, tok.line, msg);
   }
@@ -83,20 +128,28 @@ class Parser {
     const t = this.nextNonSpace();
     if (t.type === 'keyword') {
       switch (t.val) {
-        case 'if': case 'with': case 'range': return this.control(t.val);
-        case 'end': this.expect('right', 'end'); return { kind: 'end', pos: t.pos, line: t.line };
+        case 'if':
+        case 'with':
+        case 'range':
+          return this.control(t.val);
+        case 'end':
+          this.expect('right', 'end');
+          return { kind: 'end', pos: t.pos, line: t.line };
         case 'else': {
           const p = this.peekNonSpace();
-          if (p.type === 'keyword' && (p.val === 'if' || p.val === 'with')) return { kind: 'else', pos: p.pos, line: p.line };
+          if (p.type === 'keyword' && (p.val === 'if' || p.val === 'with'))
+            return { kind: 'else', pos: p.pos, line: p.line };
           this.expect('right', 'else');
           return { kind: 'else', pos: t.pos, line: t.line };
         }
-        case 'break': case 'continue': {
+        case 'break':
+        case 'continue': {
           this.expect('right', `{{${t.val}}}`);
           if (this.rangeDepth === 0) this.err(`{{${t.val}}} outside {{range}}`, t);
           return { kind: t.val, pos: t.pos };
         }
-        default: this.err(`{{${t.val}}} is not supported`, t);
+        default:
+          this.err(`{{${t.val}}} is not supported`, t);
       }
     }
     this.i--; // back up
@@ -166,11 +219,26 @@ class Parser {
         if (pipe.cmds.length === 0) this.err(`missing value for ${context}`, t);
         pipe.cmds.slice(1).forEach((c, k) => {
           const first = c.args[0]!;
-          if (['bool', 'dot', 'nil', 'number', 'string'].includes(first.kind)) this.err(`non executable command in pipeline stage ${k + 2}`, t);
+          if (['bool', 'dot', 'nil', 'number', 'string'].includes(first.kind))
+            this.err(`non executable command in pipeline stage ${k + 2}`, t);
         });
         return pipe;
       }
-      if (['bool', 'char', 'dot', 'field', 'ident', 'number', 'nil', 'rawString', 'string', 'variable', 'lparen'].includes(t.type)) {
+      if (
+        [
+          'bool',
+          'char',
+          'dot',
+          'field',
+          'ident',
+          'number',
+          'nil',
+          'rawString',
+          'string',
+          'variable',
+          'lparen',
+        ].includes(t.type)
+      ) {
         this.i--;
         pipe.cmds.push(this.command());
       } else {
@@ -202,11 +270,18 @@ class Parser {
     const fields: string[] = [];
     while (this.peek().type === 'field') fields.push(this.next().val.slice(1));
     switch (node.kind) {
-      case 'field': return { kind: 'field', pos: chainPos, ident: [...node.ident, ...fields] };
-      case 'variable': return { kind: 'variable', pos: chainPos, ident: [...node.ident, ...fields] };
-      case 'bool': case 'string': case 'number': case 'nil': case 'dot':
+      case 'field':
+        return { kind: 'field', pos: chainPos, ident: [...node.ident, ...fields] };
+      case 'variable':
+        return { kind: 'variable', pos: chainPos, ident: [...node.ident, ...fields] };
+      case 'bool':
+      case 'string':
+      case 'number':
+      case 'nil':
+      case 'dot':
         return this.err(`unexpected . after term ${JSON.stringify(operandString(node))}`);
-      default: return { kind: 'chain', pos: chainPos, node, fields };
+      default:
+        return { kind: 'chain', pos: chainPos, node, fields };
     }
   }
 
@@ -216,15 +291,26 @@ class Parser {
       case 'ident':
         if (!this.hasFunc(t.val)) this.err(`function ${JSON.stringify(t.val)} not defined`, t);
         return { kind: 'identifier', pos: t.pos, name: t.val };
-      case 'dot': return { kind: 'dot', pos: t.pos };
-      case 'nil': return { kind: 'nil', pos: t.pos };
-      case 'variable': this.useVar(t); return { kind: 'variable', pos: t.pos, ident: [t.val] };
-      case 'field': return { kind: 'field', pos: t.pos, ident: [t.val.slice(1)] };
-      case 'bool': return { kind: 'bool', pos: t.pos, value: t.val === 'true' };
-      case 'number': case 'char': return { kind: 'number', pos: t.pos, text: t.val, value: this.number(t) };
-      case 'lparen': return this.pipeline('parenthesized pipeline', 'rparen');
-      case 'string': return { kind: 'string', pos: t.pos, quoted: t.val, value: this.unquote(t) };
-      case 'rawString': return { kind: 'string', pos: t.pos, quoted: t.val, value: t.val.slice(1, -1).replace(/\r/g, '') };
+      case 'dot':
+        return { kind: 'dot', pos: t.pos };
+      case 'nil':
+        return { kind: 'nil', pos: t.pos };
+      case 'variable':
+        this.useVar(t);
+        return { kind: 'variable', pos: t.pos, ident: [t.val] };
+      case 'field':
+        return { kind: 'field', pos: t.pos, ident: [t.val.slice(1)] };
+      case 'bool':
+        return { kind: 'bool', pos: t.pos, value: t.val === 'true' };
+      case 'number':
+      case 'char':
+        return { kind: 'number', pos: t.pos, text: t.val, value: this.number(t) };
+      case 'lparen':
+        return this.pipeline('parenthesized pipeline', 'rparen');
+      case 'string':
+        return { kind: 'string', pos: t.pos, quoted: t.val, value: this.unquote(t) };
+      case 'rawString':
+        return { kind: 'string', pos: t.pos, quoted: t.val, value: t.val.slice(1, -1).replace(/\r/g, '') };
     }
     this.i--;
     return undefined;
@@ -262,10 +348,27 @@ class Parser {
     let out = '';
     for (let k = 0; k < s.length; k++) {
       const c = s[k]!;
-      if (c !== '\\') { out += c; continue; }
+      if (c !== '\\') {
+        out += c;
+        continue;
+      }
       const e = s[++k];
-      const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"', '\'': '\'' };
-      if (e !== undefined && e in simple) { out += simple[e]; continue; }
+      const simple: Record<string, string> = {
+        a: '\x07',
+        b: '\b',
+        f: '\f',
+        n: '\n',
+        r: '\r',
+        t: '\t',
+        v: '\v',
+        '\\': '\\',
+        '"': '"',
+        "'": "'",
+      };
+      if (e !== undefined && e in simple) {
+        out += simple[e];
+        continue;
+      }
       const hexLen = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
       if (hexLen > 0 && /^[0-9a-fA-F]+$/.test(s.slice(k + 1, k + 1 + hexLen)) && s.length >= k + 1 + hexLen) {
         const cp = parseInt(s.slice(k + 1, k + 1 + hexLen), 16);
@@ -289,16 +392,35 @@ class Parser {
 /** Go's Node.String() for an operand or pipe (used in error contexts). */
 export function operandString(n: Operand | CommandNode): string {
   switch (n.kind) {
-    case 'field': return n.ident.map((f) => `.${f}`).join('');
-    case 'variable': return n.ident[0] + n.ident.slice(1).map((f) => `.${f}`).join('');
-    case 'chain': return (n.node.kind === 'pipe' ? `(${operandString(n.node)})` : operandString(n.node)) + n.fields.map((f) => `.${f}`).join('');
-    case 'identifier': return n.name;
-    case 'dot': return '.';
-    case 'nil': return 'nil';
-    case 'bool': return String(n.value);
-    case 'number': return n.text;
-    case 'string': return n.quoted;
-    case 'command': return n.args.map((a) => (a.kind === 'pipe' ? `(${operandString(a)})` : operandString(a))).join(' ');
+    case 'field':
+      return n.ident.map((f) => `.${f}`).join('');
+    case 'variable':
+      return (
+        n.ident[0] +
+        n.ident
+          .slice(1)
+          .map((f) => `.${f}`)
+          .join('')
+      );
+    case 'chain':
+      return (
+        (n.node.kind === 'pipe' ? `(${operandString(n.node)})` : operandString(n.node)) +
+        n.fields.map((f) => `.${f}`).join('')
+      );
+    case 'identifier':
+      return n.name;
+    case 'dot':
+      return '.';
+    case 'nil':
+      return 'nil';
+    case 'bool':
+      return String(n.value);
+    case 'number':
+      return n.text;
+    case 'string':
+      return n.quoted;
+    case 'command':
+      return n.args.map((a) => (a.kind === 'pipe' ? `(${operandString(a)})` : operandString(a))).join(' ');
     case 'pipe': {
       const decl = n.decl.length ? `${n.decl.join(', ')} ${n.isAssign ? '=' : ':='} ` : '';
       return decl + n.cmds.map(operandString).join(' | ');

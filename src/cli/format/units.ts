@@ -70,9 +70,13 @@ const GO_ZERO_TIME_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z
  * default `image ls` format then prints "N/A" via `{{if .CreatedSince}}`.
  * Unix time 0 is a real time (docker prints "55 years ago" for it).
  */
-export function createdSince(created: Date | string | number | null | undefined, now: Date | number = Date.now()): string {
+export function createdSince(
+  created: Date | string | number | null | undefined,
+  now: Date | number = Date.now(),
+): string {
   if (created === null || created === undefined || created === '') return '';
-  const t = created instanceof Date ? created.getTime() : typeof created === 'number' ? created * 1000 : Date.parse(created);
+  const t =
+    created instanceof Date ? created.getTime() : typeof created === 'number' ? created * 1000 : Date.parse(created);
   if (Number.isNaN(t) || t <= GO_ZERO_TIME_MS) return '';
   const n = typeof now === 'number' ? now : now.getTime();
   return `${humanDuration(n - t)} ago`;

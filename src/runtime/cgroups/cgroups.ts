@@ -61,17 +61,28 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  * checkLimits first). Idempotent. On failure what this call created is
  * removed again. `warnings` are limits the host cannot apply and dropped.
  */
-export function createCgroup(id: string, limits: Limits, parent = 'berth', host: CgroupHost = detectCgroups()): Cgroup & { warnings: string[] } {
+export function createCgroup(
+  id: string,
+  limits: Limits,
+  parent = 'berth',
+  host: CgroupHost = detectCgroups(),
+): Cgroup & { warnings: string[] } {
   const cg = handle(id, parent, host.version, cgroupPaths(host, checkNames(id, parent), id));
   const created: string[] = [];
   try {
     for (const [key, dir] of Object.entries(cg.paths)) {
-      if (makeDirs(mountPointOf(host, key)!, [...parent.split('/'), id], key.split(',').includes('cpuset'))) created.push(dir);
+      if (makeDirs(mountPointOf(host, key)!, [...parent.split('/'), id], key.split(',').includes('cpuset')))
+        created.push(dir);
     }
     if (host.version === 2) enableControllers(host.root, parent);
     return { ...cg, warnings: applyLimits(cg, limits) };
   } catch (e) {
-    for (const dir of created.reverse()) try { fs.rmdirSync(dir); } catch { /* reported below */ }
+    for (const dir of created.reverse())
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        /* reported below */
+      }
     throw wrap(`create cgroup "${parent}/${id}"`, e);
   }
 }
@@ -80,28 +91,38 @@ export function createCgroup(id: string, limits: Limits, parent = 'berth', host:
 export function openCgroup(id: string, parent = 'berth', host: CgroupHost = detectCgroups()): Cgroup {
   const all = cgroupPaths(host, checkNames(id, parent), id);
   const paths = Object.fromEntries(Object.entries(all).filter(([, d]) => fs.existsSync(d)));
-  if (Object.keys(paths).length === 0) throw notFound('cgroup_not_found', `open cgroup "${parent}/${id}": no such cgroup`);
+  if (Object.keys(paths).length === 0)
+    throw notFound('cgroup_not_found', `open cgroup "${parent}/${id}": no such cgroup`);
   return handle(id, parent, host.version, paths);
 }
 
 /** Change limits of a cgroup (docker update); returns warnings for dropped limits. */
 export function updateLimits(cg: Cgroup, limits: Limits): string[] {
-  try { return applyLimits(cg, limits); } catch (e) { throw wrap(`update cgroup "${cg.parent}/${cg.id}"`, e); }
+  try {
+    return applyLimits(cg, limits);
+  } catch (e) {
+    throw wrap(`update cgroup "${cg.parent}/${cg.id}"`, e);
+  }
 }
 
 /** Remove the cgroup's directories, SIGKILLing what still runs in it (frozen processes are thawed to die). */
 export async function removeCgroup(cg: Cgroup, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (let left = pids(cg); left.length > 0; left = pids(cg)) {
-    if (Date.now() > end) throw conflict('cgroup_busy', `remove cgroup "${cg.parent}/${cg.id}": processes ${left.join(', ')} did not exit`);
+    if (Date.now() > end)
+      throw conflict('cgroup_busy', `remove cgroup "${cg.parent}/${cg.id}": processes ${left.join(', ')} did not exit`);
     killAll(cg, left);
     await sleep(20);
   }
   for (const dir of Object.values(cg.paths)) {
     for (;;) {
-      try { fs.rmdirSync(dir); break; } catch (e) {
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (e) {
         if (isErrno(e, 'ENOENT')) break;
-        if (!isErrno(e, 'EBUSY') || Date.now() > end) throw wrap(`remove cgroup "${cg.parent}/${cg.id}": rmdir "${dir}"`, e);
+        if (!isErrno(e, 'EBUSY') || Date.now() > end)
+          throw wrap(`remove cgroup "${cg.parent}/${cg.id}": rmdir "${dir}"`, e);
         await sleep(20);
       }
     }
@@ -151,13 +172,19 @@ export function stats(cg: Cgroup): CgroupStats {
   const usage = num(at('memory', v1 ? 'memory.usage_in_bytes' : 'memory.current'));
   const mstat = parseKeyed(at('memory', 'memory.stat'));
   const inactive = mstat.get(v1 ? 'total_inactive_file' : 'inactive_file');
-  const cache = v1 ? mstat.get('total_cache') ?? mstat.get('cache') : mstat.get('file');
+  const cache = v1 ? (mstat.get('total_cache') ?? mstat.get('cache')) : mstat.get('file');
   const pidsMax = parseLimit(at('pids', 'pids.max'));
-  const io = v1 ? parseBlkio(at('blkio', 'blkio.throttle.io_service_bytes_recursive') || at('blkio', 'blkio.throttle.io_service_bytes')) : parseIoStat(at('io', 'io.stat'));
+  const io = v1
+    ? parseBlkio(
+        at('blkio', 'blkio.throttle.io_service_bytes_recursive') || at('blkio', 'blkio.throttle.io_service_bytes'),
+      )
+    : parseIoStat(at('io', 'io.stat'));
   const memoryLimit = parseLimit(at('memory', v1 ? 'memory.limit_in_bytes' : 'memory.max'));
   return {
     // v2's cpu.stat is a core file: usage_usec is there without the cpu controller
-    cpuUsageNs: v1 ? num(at('cpuacct', 'cpuacct.usage')) : (parseKeyed(readOr(join(cg.paths['']!, 'cpu.stat'), '')).get('usage_usec') ?? 0) * 1000,
+    cpuUsageNs: v1
+      ? num(at('cpuacct', 'cpuacct.usage'))
+      : (parseKeyed(readOr(join(cg.paths['']!, 'cpu.stat'), '')).get('usage_usec') ?? 0) * 1000,
     memoryUsage: inactive !== undefined && inactive < usage ? usage - inactive : usage,
     memoryLimit: Math.min(memoryLimit, os.totalmem()),
     ...(cache !== undefined ? { memoryCache: cache } : {}),
@@ -173,29 +200,44 @@ function handle(id: string, parent: string, version: 1 | 2, paths: Record<string
 }
 
 function checkNames(id: string, parent: string): string {
-  if (!NAME.test(id)) throw invalid('invalid_cgroup_name', `cgroup name ${JSON.stringify(id)}: want letters, digits, "_", "." or "-"`);
-  if (!parent.split('/').every((s) => NAME.test(s))) throw invalid('invalid_cgroup_name', `cgroup parent ${JSON.stringify(parent)}: want names like "berth" or "a/b"`);
+  if (!NAME.test(id))
+    throw invalid('invalid_cgroup_name', `cgroup name ${JSON.stringify(id)}: want letters, digits, "_", "." or "-"`);
+  if (!parent.split('/').every((s) => NAME.test(s)))
+    throw invalid('invalid_cgroup_name', `cgroup parent ${JSON.stringify(parent)}: want names like "berth" or "a/b"`);
   return parent;
 }
 
-/** mkdir each level below the mount; a new cpuset level gets its parent's cpus and mems, without which nothing can join. Returns whether the leaf was made. */
+/**
+ * mkdir each level below the mount; a new cpuset level gets its parent's cpus and mems, without which nothing can join.
+ * Returns whether the leaf was made.
+ */
 function makeDirs(mountPoint: string, segments: string[], cpuset: boolean): boolean {
   let dir = mountPoint;
   let made = false;
   for (const seg of segments) {
     const up = dir;
     dir = join(dir, seg);
-    try { fs.mkdirSync(dir); made = true; } catch (e) { if (!isErrno(e, 'EEXIST')) throw e; made = false; }
+    try {
+      fs.mkdirSync(dir);
+      made = true;
+    } catch (e) {
+      if (!isErrno(e, 'EEXIST')) throw e;
+      made = false;
+    }
     if (cpuset) {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-        if (fs.readFileSync(join(dir, f), 'utf8').trim() === '') write(join(dir, f), fs.readFileSync(join(up, f), 'utf8').trim());
+        if (fs.readFileSync(join(dir, f), 'utf8').trim() === '')
+          write(join(dir, f), fs.readFileSync(join(up, f), 'utf8').trim());
       }
     }
   }
   return made;
 }
 
-/** v2: enable berth's controllers for the children of root and each parent level (best effort: a limit that needs a missing one fails later, naming it). */
+/**
+ * v2: enable berth's controllers for the children of root and each parent level (best effort: a limit that needs a
+ * missing one fails later, naming it).
+ */
 function enableControllers(root: string, parent: string): void {
   let dir = root;
   for (const seg of ['', ...parent.split('/')]) {
@@ -203,7 +245,12 @@ function enableControllers(root: string, parent: string): void {
     const available = fs.readFileSync(join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
     const enabled = fs.readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8').split(/\s+/);
     for (const c of V2_CONTROLLERS) {
-      if (available.includes(c) && !enabled.includes(c)) try { write(join(dir, 'cgroup.subtree_control'), `+${c}`); } catch { /* busy or not delegated */ }
+      if (available.includes(c) && !enabled.includes(c))
+        try {
+          write(join(dir, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          /* busy or not delegated */
+        }
     }
   }
 }
@@ -213,17 +260,32 @@ function applyLimits(cg: Cgroup, limits: Limits): string[] {
   if (cg.version === 1) {
     const mem = dirOf(cg, 'memory');
     const memsw = !!mem && fs.existsSync(join(mem, 'memory.memsw.limit_in_bytes'));
-    plan = v1Writes(limits, mem ? { memsw, currentMemoryLimit: parseLimit(fs.readFileSync(join(mem, 'memory.limit_in_bytes'), 'utf8')) } : { memsw });
+    plan = v1Writes(
+      limits,
+      mem
+        ? { memsw, currentMemoryLimit: parseLimit(fs.readFileSync(join(mem, 'memory.limit_in_bytes'), 'utf8')) }
+        : { memsw },
+    );
   } else {
     plan = v2Writes(limits, { swap: fs.existsSync(join(cg.paths['']!, 'memory.swap.max')) });
   }
   for (const [file, value] of plan.writes) {
     const controller = controllerOf(file);
     const dir = dirOf(cg, controller);
-    if (!dir) throw unsupported('cgroup_controller_missing', `set ${file}: the ${controller} controller is not ${cg.version === 1 ? 'mounted' : 'enabled'} for this cgroup`);
-    try { write(join(dir, file), value); } catch (e) {
+    if (!dir)
+      throw unsupported(
+        'cgroup_controller_missing',
+        `set ${file}: the ${controller} controller is not ${cg.version === 1 ? 'mounted' : 'enabled'} for this cgroup`,
+      );
+    try {
+      write(join(dir, file), value);
+    } catch (e) {
       if (file === 'memory.limit_in_bytes' && e instanceof BerthError && e.code === 'EINVAL') {
-        throw invalid('invalid_resources', `${e.message}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`, e);
+        throw invalid(
+          'invalid_resources',
+          `${e.message}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
+          e,
+        );
       }
       throw e;
     }
@@ -241,31 +303,61 @@ function dirOf(cg: Cgroup, controller: string): string | undefined {
   return key === undefined ? undefined : cg.paths[key];
 }
 
-/** The file that says whether the cgroup is frozen, and its content when it is not (v1 freezer.state, v2 cgroup.freeze). */
+/**
+ * The file that says whether the cgroup is frozen, and its content when it is not (v1 freezer.state, v2 cgroup.freeze).
+ */
 export function thawedState(cg: Cgroup): { file: string; thawed: string } | undefined {
   const v1 = cg.version === 1 ? dirOf(cg, 'freezer') : undefined;
   if (v1) return { file: join(v1, 'freezer.state'), thawed: 'THAWED' };
-  const v2 = cg.paths[''] !== undefined && fs.existsSync(join(cg.paths[''], 'cgroup.freeze')) ? cg.paths[''] : undefined;
+  const v2 =
+    cg.paths[''] !== undefined && fs.existsSync(join(cg.paths[''], 'cgroup.freeze')) ? cg.paths[''] : undefined;
   return v2 === undefined ? undefined : { file: join(v2, 'cgroup.freeze'), thawed: '0' };
 }
 
 async function setFrozen(cg: Cgroup, frozen: boolean, timeoutMs: number): Promise<void> {
   const action = `${frozen ? 'freeze' : 'thaw'} cgroup "${cg.parent}/${cg.id}"`;
   const freezer = thawedState(cg);
-  if (!freezer) throw unsupported('cgroup_freezer_missing', `${action}: no freezer (neither the v1 freezer hierarchy nor cgroup.freeze)`);
+  if (!freezer)
+    throw unsupported(
+      'cgroup_freezer_missing',
+      `${action}: no freezer (neither the v1 freezer hierarchy nor cgroup.freeze)`,
+    );
   const v1 = freezer.thawed === 'THAWED';
   const [file, value, status, done] = v1
-    ? [freezer.file, frozen ? 'FROZEN' : 'THAWED', freezer.file, (t: string) => t.trim() === (frozen ? 'FROZEN' : 'THAWED')]
-    : [freezer.file, frozen ? '1' : '0', join(dirname(freezer.file), 'cgroup.events'), (t: string) => parseKeyed(t).get('frozen') === (frozen ? 1 : 0)];
+    ? [
+        freezer.file,
+        frozen ? 'FROZEN' : 'THAWED',
+        freezer.file,
+        (t: string) => t.trim() === (frozen ? 'FROZEN' : 'THAWED'),
+      ]
+    : [
+        freezer.file,
+        frozen ? '1' : '0',
+        join(dirname(freezer.file), 'cgroup.events'),
+        (t: string) => parseKeyed(t).get('frozen') === (frozen ? 1 : 0),
+      ];
   const end = Date.now() + timeoutMs;
   for (let i = 0; ; i++) {
     // v1 can stay FREEZING (a task in a non-freezable sleep); asking again retries it, as runc does
-    if (i % 10 === 0) try { write(file, value); } catch (e) { throw wrap(action, e); }
+    if (i % 10 === 0)
+      try {
+        write(file, value);
+      } catch (e) {
+        throw wrap(action, e);
+      }
     const state = readOr(status, '');
     if (done(state)) return;
     if (Date.now() > end) {
-      if (frozen) try { write(file, freezer.thawed); } catch { /* the error below says what happened */ }
-      throw conflict('cgroup_freeze_timeout', `${action}: not done after ${timeoutMs} ms (${JSON.stringify(state.trim())})`);
+      if (frozen)
+        try {
+          write(file, freezer.thawed);
+        } catch {
+          /* the error below says what happened */
+        }
+      throw conflict(
+        'cgroup_freeze_timeout',
+        `${action}: not done after ${timeoutMs} ms (${JSON.stringify(state.trim())})`,
+      );
     }
     await sleep(10);
   }
@@ -274,24 +366,61 @@ async function setFrozen(cg: Cgroup, frozen: boolean, timeoutMs: number): Promis
 /** SIGKILL the processes (and v2's cgroup.kill), then thaw: frozen processes die only when thawed. */
 function killAll(cg: Cgroup, list: number[]): void {
   const v2 = cg.paths[''];
-  if (v2 !== undefined && fs.existsSync(join(v2, 'cgroup.kill'))) try { write(join(v2, 'cgroup.kill'), '1'); } catch { /* signals below */ }
-  for (const pid of list) try { process.kill(pid, 'SIGKILL'); } catch (e) { if (!isErrno(e, 'ESRCH')) throw e; }
+  if (v2 !== undefined && fs.existsSync(join(v2, 'cgroup.kill')))
+    try {
+      write(join(v2, 'cgroup.kill'), '1');
+    } catch {
+      /* signals below */
+    }
+  for (const pid of list)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (e) {
+      if (!isErrno(e, 'ESRCH')) throw e;
+    }
   const freezer = cg.version === 1 ? dirOf(cg, 'freezer') : undefined;
-  if (freezer) try { write(join(freezer, 'freezer.state'), 'THAWED'); } catch { /* removed meanwhile */ }
-  if (v2 !== undefined && fs.existsSync(join(v2, 'cgroup.freeze'))) try { write(join(v2, 'cgroup.freeze'), '0'); } catch { /* removed meanwhile */ }
+  if (freezer)
+    try {
+      write(join(freezer, 'freezer.state'), 'THAWED');
+    } catch {
+      /* removed meanwhile */
+    }
+  if (v2 !== undefined && fs.existsSync(join(v2, 'cgroup.freeze')))
+    try {
+      write(join(v2, 'cgroup.freeze'), '0');
+    } catch {
+      /* removed meanwhile */
+    }
 }
 
 /** Write a cgroup file; errors name the value and the file. */
 function write(path: string, value: string): void {
-  try { fs.writeFileSync(path, value); } catch (e) { throw wrap(`write ${JSON.stringify(value)} to "${path}"`, e); }
+  try {
+    fs.writeFileSync(path, value);
+  } catch (e) {
+    throw wrap(`write ${JSON.stringify(value)} to "${path}"`, e);
+  }
 }
 
 function readOr(path: string, fallback: string): string {
-  try { return fs.readFileSync(path, 'utf8'); } catch (e) { if (isErrno(e, 'ENOENT')) return fallback; throw e; }
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return fallback;
+    throw e;
+  }
 }
 
-/** A devices cgroup rule as OCI's linux.resources.devices: allow or deny, type a|c|b, major/minor (-1 any), access rwm. */
-export interface DeviceRule { allow: boolean; type: 'a' | 'c' | 'b'; major: number; minor: number; access: string }
+/**
+ * A devices cgroup rule as OCI's linux.resources.devices: allow or deny, type a|c|b, major/minor (-1 any), access rwm.
+ */
+export interface DeviceRule {
+  allow: boolean;
+  type: 'a' | 'c' | 'b';
+  major: number;
+  minor: number;
+  access: string;
+}
 
 /** Docker's default device rules: deny everything, then mknod of any node and use of the usual character devices. */
 export const DEFAULT_DEVICE_RULES: DeviceRule[] = [
@@ -325,7 +454,11 @@ export function applyDeviceRules(cg: Cgroup, rules: readonly DeviceRule[]): stri
   if (cg.version === 2) {
     const dir = cg.paths[''];
     if (dir === undefined) return ['device rules not applied: the cgroup has no cgroup2 directory'];
-    try { native.attachDeviceFilter(dir, deviceProgram(rules)); } catch (e) { throw wrap(`cgroup "${cg.parent}/${cg.id}": attach the device program`, e); }
+    try {
+      native.attachDeviceFilter(dir, deviceProgram(rules));
+    } catch (e) {
+      throw wrap(`cgroup "${cg.parent}/${cg.id}": attach the device program`, e);
+    }
     return [];
   }
   const key = Object.keys(cg.paths).find((k) => k.split(',').includes('devices'));
@@ -333,7 +466,11 @@ export function applyDeviceRules(cg: Cgroup, rules: readonly DeviceRule[]): stri
   const dir = cg.paths[key]!;
   for (const r of rules) {
     const file = `${dir}/${r.allow ? 'devices.allow' : 'devices.deny'}`;
-    try { fs.writeFileSync(file, deviceRuleLine(r)); } catch (e) { throw wrap(`cgroup "${cg.parent}/${cg.id}": write ${JSON.stringify(deviceRuleLine(r))} to ${file}`, e); }
+    try {
+      fs.writeFileSync(file, deviceRuleLine(r));
+    } catch (e) {
+      throw wrap(`cgroup "${cg.parent}/${cg.id}": write ${JSON.stringify(deviceRuleLine(r))} to ${file}`, e);
+    }
   }
   return [];
 }

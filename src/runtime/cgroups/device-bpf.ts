@@ -35,7 +35,8 @@ function accessMask(access: string): number {
   let m = 0;
   for (const c of access) {
     const bit = ACC[c];
-    if (bit === undefined) throw invalid('invalid_device_rule', `device rule access ${JSON.stringify(access)}: only r, w and m`);
+    if (bit === undefined)
+      throw invalid('invalid_device_rule', `device rule access ${JSON.stringify(access)}: only r, w and m`);
     m |= bit;
   }
   return m;
@@ -46,8 +47,10 @@ export function deviceProgram(rules: readonly DeviceRule[]): Buffer {
   // r2 = access_type, r3 = device type, r4 = access, r5 = major, r6 = minor
   const insns: Insn[] = [
     [LDX_MEM_W, 2, 1, 0, 0],
-    [ALU64_MOV_X, 3, 2, 0, 0], [ALU64_AND_K, 3, 0, 0, 0xffff],
-    [ALU64_MOV_X, 4, 2, 0, 0], [ALU64_RSH_K, 4, 0, 0, 16],
+    [ALU64_MOV_X, 3, 2, 0, 0],
+    [ALU64_AND_K, 3, 0, 0, 0xffff],
+    [ALU64_MOV_X, 4, 2, 0, 0],
+    [ALU64_RSH_K, 4, 0, 0, 16],
     [LDX_MEM_W, 5, 1, 4, 0],
     [LDX_MEM_W, 6, 1, 8, 0],
   ];
@@ -56,12 +59,19 @@ export function deviceProgram(rules: readonly DeviceRule[]): Buffer {
     const checks: Insn[][] = [];
     if (r.type !== 'a') checks.push([[JMP_JNE_K, 3, 0, 0, r.type === 'b' ? DEV_BLOCK : DEV_CHAR]]);
     const mask = accessMask(r.access || 'rwm');
-    if (mask !== 7) checks.push([[ALU64_MOV_X, 7, 4, 0, 0], [ALU64_AND_K, 7, 0, 0, ~mask & 7], [JMP_JNE_K, 7, 0, 0, 0]]);
+    if (mask !== 7)
+      checks.push([
+        [ALU64_MOV_X, 7, 4, 0, 0],
+        [ALU64_AND_K, 7, 0, 0, ~mask & 7],
+        [JMP_JNE_K, 7, 0, 0, 0],
+      ]);
     if (r.type !== 'a' && r.major >= 0) checks.push([[JMP_JNE_K, 5, 0, 0, checkedId(r.major, 'major')]]);
     if (r.type !== 'a' && r.minor >= 0) checks.push([[JMP_JNE_K, 6, 0, 0, checkedId(r.minor, 'minor')]]);
     const block = checks.flat();
     const end = block.length + 2; // the verdict: r0 = allow, exit
-    block.forEach((insn, i) => { if (insn[0] === JMP_JNE_K) insn[3] = end - (i + 1); });
+    block.forEach((insn, i) => {
+      if (insn[0] === JMP_JNE_K) insn[3] = end - (i + 1);
+    });
     insns.push(...block, [ALU64_MOV_K, 0, 0, 0, r.allow ? 1 : 0], [JMP_EXIT, 0, 0, 0, 0]);
     // a rule that matches everything decides everything left (the verifier refuses unreachable code)
     if (block.length === 0) return encode(insns);
@@ -82,6 +92,7 @@ function encode(insns: Insn[]): Buffer {
 }
 
 function checkedId(n: number, what: string): number {
-  if (!Number.isInteger(n) || n > 0x7fffffff) throw invalid('invalid_device_rule', `device rule ${what} ${n} is out of range`);
+  if (!Number.isInteger(n) || n > 0x7fffffff)
+    throw invalid('invalid_device_rule', `device rule ${what} ${n} is out of range`);
   return n;
 }

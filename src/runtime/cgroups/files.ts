@@ -8,12 +8,16 @@ import { cfsQuota, CPU_PERIOD_US, type Limits } from './limits.js';
 
 /** One write: the file's name in the cgroup directory, and the value. The controller is the name's prefix. */
 export type CgroupWrite = readonly [file: string, value: string];
-export interface WritePlan { writes: CgroupWrite[]; warnings: string[] }
+export interface WritePlan {
+  writes: CgroupWrite[];
+  warnings: string[];
+}
 
 /** The controller a cgroup file belongs to ("memory.max" -> "memory"). */
 export const controllerOf = (file: string): string => file.slice(0, file.indexOf('.'));
 
-const SWAP_IGNORED = 'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.';
+const SWAP_IGNORED =
+  'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.';
 
 /**
  * cgroup v1 writes. `memsw`: memory.memsw.* exists (swap accounting is on);
@@ -37,7 +41,8 @@ export function v1Writes(l: Limits, host: { memsw: boolean; currentMemoryLimit?:
   writes.push(...(swapFirst ? [...sw, ...mem] : [...mem, ...sw]));
   if (l.memoryReservation) writes.push(['memory.soft_limit_in_bytes', String(l.memoryReservation)]);
   if (l.oomKillDisable !== undefined) writes.push(['memory.oom_control', l.oomKillDisable ? '1' : '0']);
-  if (l.nanoCpus) writes.push(['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', String(cfsQuota(l.nanoCpus))]);
+  if (l.nanoCpus)
+    writes.push(['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', String(cfsQuota(l.nanoCpus))]);
   if (l.cpuShares) writes.push(['cpu.shares', String(l.cpuShares)]);
   if (l.cpusetCpus) writes.push(['cpuset.cpus', l.cpusetCpus]);
   if (l.cpusetMems) writes.push(['cpuset.mems', l.cpusetMems]);
@@ -60,7 +65,8 @@ export function v2Writes(l: Limits, host: { swap: boolean }): WritePlan {
     else if (swap !== 'max') warnings.push(SWAP_IGNORED);
   }
   if (memory !== 0) writes.push(['memory.max', memory === -1 ? 'max' : String(memory)]);
-  if (l.memoryReservation) writes.push(['memory.low', l.memoryReservation === -1 ? 'max' : String(l.memoryReservation)]);
+  if (l.memoryReservation)
+    writes.push(['memory.low', l.memoryReservation === -1 ? 'max' : String(l.memoryReservation)]);
   if (l.oomKillDisable) warnings.push('OomKillDisable is not supported on cgroup v2: ignored.');
   if (l.nanoCpus) writes.push(['cpu.max', `${cfsQuota(l.nanoCpus)} ${CPU_PERIOD_US}`]);
   if (l.cpuShares) writes.push(['cpu.weight', String(sharesToWeight(l.cpuShares))]);
@@ -75,8 +81,13 @@ function swapMax(memorySwap: number, memory: number): string | undefined {
   if (memory === -1 && memorySwap === 0) return 'max';
   if (memorySwap === -1) return 'max';
   if (memorySwap === 0) return undefined;
-  if (memory <= 0) throw invalid('invalid_resources', 'set memory swap limit: a swap limit needs a memory limit on cgroup v2');
-  if (memorySwap < memory) throw invalid('invalid_resources', `set memory swap limit: memory+swap limit ${memorySwap} is below the memory limit ${memory}`);
+  if (memory <= 0)
+    throw invalid('invalid_resources', 'set memory swap limit: a swap limit needs a memory limit on cgroup v2');
+  if (memorySwap < memory)
+    throw invalid(
+      'invalid_resources',
+      `set memory swap limit: memory+swap limit ${memorySwap} is below the memory limit ${memory}`,
+    );
   return String(memorySwap - memory);
 }
 
@@ -99,7 +110,8 @@ export function parseKeyed(text: string): Map<string, number> {
 
 /** v1 blkio.throttle.io_service_bytes: "8:0 Read 4096" lines, summed over devices. */
 export function parseBlkio(text: string): { read: number; write: number } {
-  let read = 0, write = 0;
+  let read = 0,
+    write = 0;
   for (const line of text.split('\n')) {
     const [dev, op, v] = line.trim().split(/\s+/);
     if (!dev?.includes(':') || v === undefined) continue;
@@ -111,7 +123,8 @@ export function parseBlkio(text: string): { read: number; write: number } {
 
 /** v2 io.stat: "8:0 rbytes=4096 wbytes=0 rios=1 ..." lines, summed over devices. */
 export function parseIoStat(text: string): { read: number; write: number } {
-  let read = 0, write = 0;
+  let read = 0,
+    write = 0;
   for (const m of text.matchAll(/\b([rw])bytes=(\d+)/g)) {
     if (m[1] === 'r') read += Number(m[2]);
     else write += Number(m[2]);

@@ -11,15 +11,40 @@ import { unsupported } from '../../core/errors.js';
 
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
 /** The cgroup controllers of v1 (anything else in a cgroup mount's options is an option). */
-const V1_CONTROLLERS = new Set(['cpuset', 'cpu', 'cpuacct', 'blkio', 'memory', 'devices', 'freezer', 'net_cls', 'perf_event', 'net_prio', 'hugetlb', 'pids', 'rdma', 'misc', 'debug']);
+const V1_CONTROLLERS = new Set([
+  'cpuset',
+  'cpu',
+  'cpuacct',
+  'blkio',
+  'memory',
+  'devices',
+  'freezer',
+  'net_cls',
+  'perf_event',
+  'net_prio',
+  'hugetlb',
+  'pids',
+  'rdma',
+  'misc',
+  'debug',
+]);
 
-export interface CgroupMount { version: 1 | 2; mountPoint: string; root: string; controllers: string[] }
+export interface CgroupMount {
+  version: 1 | 2;
+  mountPoint: string;
+  root: string;
+  controllers: string[];
+}
 
 /**
  * One v1 hierarchy: `key` names it by its controllers as mounted ("memory",
  * "cpu,cpuacct", "name=systemd"); berth's cgroup handles use the same keys.
  */
-export interface Hierarchy { key: string; mountPoint: string; controllers: string[] }
+export interface Hierarchy {
+  key: string;
+  mountPoint: string;
+  controllers: string[];
+}
 
 export type CgroupHost =
   | { version: 2; root: string }
@@ -35,8 +60,14 @@ export function parseMountinfo(text: string): CgroupMount[] {
     const pre = line.slice(0, sep).split(' ');
     const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const controllers = fstype === 'cgroup2' ? [] : superOpts.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
-    out.push({ version: fstype === 'cgroup2' ? 2 : 1, root: unescape(pre[3] ?? '/'), mountPoint: unescape(pre[4] ?? ''), controllers });
+    const controllers =
+      fstype === 'cgroup2' ? [] : superOpts.split(',').filter((o) => V1_CONTROLLERS.has(o) || o.startsWith('name='));
+    out.push({
+      version: fstype === 'cgroup2' ? 2 : 1,
+      root: unescape(pre[3] ?? '/'),
+      mountPoint: unescape(pre[4] ?? ''),
+      controllers,
+    });
   }
   return out;
 }
@@ -52,11 +83,16 @@ export function hostFromMounts(mounts: CgroupMount[], sysfsIsCgroup2: boolean): 
     const key = m.controllers.join(',');
     const seen = hierarchies.get(key);
     // a hierarchy mounted twice: prefer the mount of its root
-    if (!seen || (seen.root !== '/' && m.root === '/')) hierarchies.set(key, { key, mountPoint: m.mountPoint, controllers: m.controllers, root: m.root });
+    if (!seen || (seen.root !== '/' && m.root === '/'))
+      hierarchies.set(key, { key, mountPoint: m.mountPoint, controllers: m.controllers, root: m.root });
   }
   const unified = mounts.find((m) => m.version === 2)?.mountPoint;
   if (hierarchies.size > 0) {
-    const list = [...hierarchies.values()].map(({ key, mountPoint, controllers }) => ({ key, mountPoint, controllers }));
+    const list = [...hierarchies.values()].map(({ key, mountPoint, controllers }) => ({
+      key,
+      mountPoint,
+      controllers,
+    }));
     return unified ? { version: 1, hierarchies: list, unified } : { version: 1, hierarchies: list };
   }
   if (unified) return { version: 2, root: unified };
@@ -66,7 +102,11 @@ export function hostFromMounts(mounts: CgroupMount[], sysfsIsCgroup2: boolean): 
 /** The running host's cgroups (statfs of /sys/fs/cgroup, then /proc/self/mountinfo). */
 export function detectCgroups(): CgroupHost {
   let v2 = false;
-  try { v2 = fs.statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC; } catch { /* not mounted: look at the mounts */ }
+  try {
+    v2 = fs.statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC;
+  } catch {
+    /* not mounted: look at the mounts */
+  }
   return hostFromMounts(parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')), v2);
 }
 
@@ -77,7 +117,13 @@ export function swapAccounting(host: CgroupHost): boolean {
     return !!mem && fs.existsSync(join(mem.mountPoint, 'memory.memsw.limit_in_bytes'));
   }
   const own = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
-  const dirs = [join(host.root, own), ...fs.readdirSync(host.root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(host.root, d.name))];
+  const dirs = [
+    join(host.root, own),
+    ...fs
+      .readdirSync(host.root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => join(host.root, d.name)),
+  ];
   const withMemory = dirs.find((d) => fs.existsSync(join(d, 'memory.max')));
   return !!withMemory && fs.existsSync(join(withMemory, 'memory.swap.max'));
 }

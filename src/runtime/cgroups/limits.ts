@@ -109,16 +109,23 @@ export function checkLimits(l: Limits, host: LimitsHost, update = false): { limi
   if (!update && mem > 0 && !out.memorySwap) out.memorySwap = host.swapAccounting ? 2 * mem : -1;
   const swap = out.memorySwap ?? 0;
   if (mem > 0 && swap > 0 && !host.swapAccounting) {
-    warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    warnings.push(
+      'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
+    );
     out.memorySwap = -1;
   }
-  if (mem > 0 && swap > 0 && swap < mem) throw fail('Minimum memoryswap limit should be larger than memory limit, see usage');
-  if (mem === 0 && swap > 0 && !update) throw fail('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (mem > 0 && swap > 0 && swap < mem)
+    throw fail('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (mem === 0 && swap > 0 && !update)
+    throw fail('You should always set the Memory limit when using Memoryswap limit, see usage');
   const res = out.memoryReservation ?? 0;
   if (res > 0 && res < MIN_MEMORY) throw fail('Minimum memory reservation allowed is 6MB');
-  if (mem > 0 && res > 0 && mem < res) throw fail('Minimum memory limit can not be less than memory reservation limit, see usage');
+  if (mem > 0 && res > 0 && mem < res)
+    throw fail('Minimum memory limit can not be less than memory reservation limit, see usage');
   if (out.oomKillDisable && mem <= 0) {
-    warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+    warnings.push(
+      'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
+    );
   }
   const nano = out.nanoCpus ?? 0;
   if (nano < 0 || nano > host.cpus * 1e9 || (nano > 0 && nano < 1e7)) {
@@ -139,7 +146,11 @@ export function checkCpuList(what: 'CPUs' | 'MEMs', list: string, available = In
       throw invalid('invalid_resources', `Invalid value ${JSON.stringify(list)} for cpuset ${what.toLowerCase()}`);
     }
     for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i++) {
-      if (i >= available) throw invalid('invalid_resources', `Requested ${what} are not available - requested ${list}, available: 0-${available - 1}`);
+      if (i >= available)
+        throw invalid(
+          'invalid_resources',
+          `Requested ${what} are not available - requested ${list}, available: 0-${available - 1}`,
+        );
       out.push(i);
     }
   }

@@ -39,12 +39,25 @@ import { syscallTable, X32_SYSCALL_BIT, type SeccompArch } from './syscalls.js';
 export const BPF_MAXINSNS = 4096;
 
 export const SECCOMP_RET = {
-  KILL_PROCESS: 0x80000000, KILL_THREAD: 0, TRAP: 0x00030000, ERRNO: 0x00050000, USER_NOTIF: 0x7fc00000,
-  TRACE: 0x7ff00000, LOG: 0x7ffc0000, ALLOW: 0x7fff0000,
+  KILL_PROCESS: 0x80000000,
+  KILL_THREAD: 0,
+  TRAP: 0x00030000,
+  ERRNO: 0x00050000,
+  USER_NOTIF: 0x7fc00000,
+  TRACE: 0x7ff00000,
+  LOG: 0x7ffc0000,
+  ALLOW: 0x7fff0000,
 } as const;
 
 export const BPF = {
-  LD_W_ABS: 0x20, ALU_AND_K: 0x54, JA: 0x05, JEQ: 0x15, JGT: 0x25, JGE: 0x35, JSET: 0x45, RET_K: 0x06,
+  LD_W_ABS: 0x20,
+  ALU_AND_K: 0x54,
+  JA: 0x05,
+  JEQ: 0x15,
+  JGT: 0x25,
+  JGE: 0x35,
+  JSET: 0x45,
+  RET_K: 0x06,
 } as const;
 
 export const AUDIT_ARCH = { X86_64: 0xc000003e, I386: 0x40000003, AARCH64: 0xc00000b7, ARM: 0x40000028 } as const;
@@ -54,12 +67,22 @@ const ENOSYS = 38;
 const BATCH = 250;
 
 /** One architecture as the kernel reports it in seccomp_data.arch, and the tables filtered under it. */
-interface ArchSection { audit: number; arch: SeccompArch; x32?: boolean }
+interface ArchSection {
+  audit: number;
+  arch: SeccompArch;
+  x32?: boolean;
+}
 
 /** The architectures a CPU of the host's kind can run: the native one first. */
 const FAMILIES: Record<string, ArchSection[]> = {
-  x64: [{ audit: AUDIT_ARCH.X86_64, arch: 'SCMP_ARCH_X86_64', x32: true }, { audit: AUDIT_ARCH.I386, arch: 'SCMP_ARCH_X86' }],
-  arm64: [{ audit: AUDIT_ARCH.AARCH64, arch: 'SCMP_ARCH_AARCH64' }, { audit: AUDIT_ARCH.ARM, arch: 'SCMP_ARCH_ARM' }],
+  x64: [
+    { audit: AUDIT_ARCH.X86_64, arch: 'SCMP_ARCH_X86_64', x32: true },
+    { audit: AUDIT_ARCH.I386, arch: 'SCMP_ARCH_X86' },
+  ],
+  arm64: [
+    { audit: AUDIT_ARCH.AARCH64, arch: 'SCMP_ARCH_AARCH64' },
+    { audit: AUDIT_ARCH.ARM, arch: 'SCMP_ARCH_ARM' },
+  ],
 };
 
 /** ABIs whose arguments are 32-bit: libseccomp compares their low words only. */
@@ -86,7 +109,9 @@ export function compileSeccomp(s: OciSeccomp, cpu: string = process.arch): Buffe
   const listed = new Set(s.architectures ?? []);
   const defRet = actionValue(s.defaultAction, s.defaultErrnoRet, 'defaultAction');
   // (runc skips its stub only for those; when the default already is ENOSYS the stub changes nothing)
-  const enosys = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(s.defaultAction) && defRet !== ((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
+  const enosys =
+    !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(s.defaultAction) &&
+    defRet !== (SECCOMP_RET.ERRNO | ENOSYS) >>> 0;
   const asm = new Asm();
   const sections = family.filter((a, i) => i === 0 || listed.has(a.arch)).map((a) => ({ ...a, start: asm.label() }));
   asm.ld(4);
@@ -116,7 +141,11 @@ export function compileSeccomp(s: OciSeccomp, cpu: string = process.arch): Buffe
     }
   }
   const prog = asm.assemble();
-  if (prog.length / 8 > BPF_MAXINSNS) throw invalid('seccomp_too_large', `seccomp: the filter has ${prog.length / 8} instructions, more than the kernel's ${BPF_MAXINSNS}`);
+  if (prog.length / 8 > BPF_MAXINSNS)
+    throw invalid(
+      'seccomp_too_large',
+      `seccomp: the filter has ${prog.length / 8} instructions, more than the kernel's ${BPF_MAXINSNS}`,
+    );
   return prog;
 }
 
@@ -126,26 +155,55 @@ export function actionValue(action: SeccompAction, errnoRet: number | undefined,
     throw invalid('invalid_seccomp', `seccomp: ${where}: errno ${errnoRet} out of range`);
   }
   switch (action) {
-    case 'SCMP_ACT_KILL': case 'SCMP_ACT_KILL_THREAD': return SECCOMP_RET.KILL_THREAD;
-    case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET.KILL_PROCESS;
-    case 'SCMP_ACT_TRAP': return SECCOMP_RET.TRAP;
-    case 'SCMP_ACT_ERRNO': return SECCOMP_RET.ERRNO | (errnoRet ?? EPERM);
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return SECCOMP_RET.KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return SECCOMP_RET.KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return SECCOMP_RET.TRAP;
+    case 'SCMP_ACT_ERRNO':
+      return SECCOMP_RET.ERRNO | (errnoRet ?? EPERM);
     // runc: a tracer sees errnoRet as the event message, EPERM when not given
-    case 'SCMP_ACT_TRACE': return (SECCOMP_RET.TRACE | (errnoRet ?? EPERM)) >>> 0;
-    case 'SCMP_ACT_LOG': return SECCOMP_RET.LOG;
-    case 'SCMP_ACT_ALLOW': return SECCOMP_RET.ALLOW;
-    case 'SCMP_ACT_NOTIFY': throw unsupported('seccomp_notify', `seccomp: ${where}: SCMP_ACT_NOTIFY needs a seccomp agent, which berth does not support`);
-    default: throw invalid('invalid_seccomp', `seccomp: ${where}: unknown action ${JSON.stringify(action)}`);
+    case 'SCMP_ACT_TRACE':
+      return (SECCOMP_RET.TRACE | (errnoRet ?? EPERM)) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return SECCOMP_RET.LOG;
+    case 'SCMP_ACT_ALLOW':
+      return SECCOMP_RET.ALLOW;
+    case 'SCMP_ACT_NOTIFY':
+      throw unsupported(
+        'seccomp_notify',
+        `seccomp: ${where}: SCMP_ACT_NOTIFY needs a seccomp agent, which berth does not support`,
+      );
+    default:
+      throw invalid('invalid_seccomp', `seccomp: ${where}: unknown action ${JSON.stringify(action)}`);
   }
 }
 
-interface Conditional { ret: number; args: OciSeccompArg[] }
+interface Conditional {
+  ret: number;
+  args: OciSeccompArg[];
+}
 
 /** The call numbers of i386's socketcall(2) and ipc(2) (linux/net.h SYS_*, linux/ipc.h). */
-const SOCKET_CALLS = ('socket bind connect listen accept getsockname getpeername socketpair send recv sendto recvfrom '
-  + 'shutdown setsockopt getsockopt sendmsg recvmsg accept4 recvmmsg sendmmsg').split(' ');
+const SOCKET_CALLS = (
+  'socket bind connect listen accept getsockname getpeername socketpair send recv sendto recvfrom ' +
+  'shutdown setsockopt getsockopt sendmsg recvmsg accept4 recvmmsg sendmmsg'
+).split(' ');
 const IPC_CALLS: Record<string, number> = {
-  semop: 1, semget: 2, semctl: 3, semtimedop: 4, msgsnd: 11, msgrcv: 12, msgget: 13, msgctl: 14, shmat: 21, shmdt: 22, shmget: 23, shmctl: 24,
+  semop: 1,
+  semget: 2,
+  semctl: 3,
+  semtimedop: 4,
+  msgsnd: 11,
+  msgrcv: 12,
+  msgget: 13,
+  msgctl: 14,
+  shmat: 21,
+  shmdt: 22,
+  shmget: 23,
+  shmctl: 24,
 };
 
 /**
@@ -154,10 +212,21 @@ const IPC_CALLS: Record<string, number> = {
  * (libseccomp adds that rule: a libc may use either way in). runc's stub does
  * not count multiplexed names (libseccomp names them by pseudo numbers there).
  */
-function targetsOf(name: string, table: ReadonlyMap<string, number>, arch: SeccompArch): Array<{ nr: number; mux?: number; counts: boolean }> {
+function targetsOf(
+  name: string,
+  table: ReadonlyMap<string, number>,
+  arch: SeccompArch,
+): Array<{ nr: number; mux?: number; counts: boolean }> {
   const out: Array<{ nr: number; mux?: number; counts: boolean }> = [];
   const sock = SOCKET_CALLS.indexOf(name) + 1;
-  const mux = arch !== 'SCMP_ARCH_X86' ? undefined : sock ? { via: 'socketcall', code: sock } : IPC_CALLS[name] ? { via: 'ipc', code: IPC_CALLS[name]! } : undefined;
+  const mux =
+    arch !== 'SCMP_ARCH_X86'
+      ? undefined
+      : sock
+        ? { via: 'socketcall', code: sock }
+        : IPC_CALLS[name]
+          ? { via: 'ipc', code: IPC_CALLS[name]! }
+          : undefined;
   if (mux) out.push({ nr: table.get(mux.via)!, mux: mux.code, counts: false });
   const nr = table.get(name);
   if (nr !== undefined) out.push({ nr, counts: !mux });
@@ -181,8 +250,14 @@ function rulesOf(s: OciSeccomp, table: ReadonlyMap<string, number>, arch: Seccom
     for (const { nr, mux } of targets) {
       for (const own of sets) {
         // multiplexed: argument 0 is the call's number, the other conditions stay as they are (libseccomp)
-        const set = mux === undefined ? own : [{ index: 0, value: mux, op: 'SCMP_CMP_EQ' as const }, ...own.filter((a) => a.index !== 0)];
-        if (set.length === 0) { if (!plain.has(nr)) plain.set(nr, ret); continue; }
+        const set =
+          mux === undefined
+            ? own
+            : [{ index: 0, value: mux, op: 'SCMP_CMP_EQ' as const }, ...own.filter((a) => a.index !== 0)];
+        if (set.length === 0) {
+          if (!plain.has(nr)) plain.set(nr, ret);
+          continue;
+        }
         cond.set(nr, [...(cond.get(nr) ?? []), { ret, args: set }]);
       }
     }
@@ -226,9 +301,14 @@ function emitTable(asm: Asm, s: OciSeccomp, arch: SeccompArch, defRet: number, e
 }
 
 function checkArg(a: OciSeccompArg, where: string): void {
-  if (!(Number.isInteger(a.index) && a.index >= 0 && a.index <= 5)) throw invalid('invalid_seccomp', `seccomp: ${where}.index: ${a.index} is not 0-5`);
-  for (const [k, v] of [['value', a.value], ['valueTwo', a.valueTwo ?? 0]] as const) {
-    if (!(Number.isSafeInteger(v) && v >= 0)) throw invalid('invalid_seccomp', `seccomp: ${where}.${k}: ${v} is not an unsigned integer below 2^53`);
+  if (!(Number.isInteger(a.index) && a.index >= 0 && a.index <= 5))
+    throw invalid('invalid_seccomp', `seccomp: ${where}.index: ${a.index} is not 0-5`);
+  for (const [k, v] of [
+    ['value', a.value],
+    ['valueTwo', a.valueTwo ?? 0],
+  ] as const) {
+    if (!(Number.isSafeInteger(v) && v >= 0))
+      throw invalid('invalid_seccomp', `seccomp: ${where}.${k}: ${v} is not an unsigned integer below 2^53`);
   }
 }
 
@@ -243,26 +323,49 @@ function emitCompare(asm: Asm, a: OciSeccompArg, fail: Label, wide: boolean): vo
   const [vh, vl] = words(a.value);
   switch (a.op) {
     case 'SCMP_CMP_EQ':
-      asm.ld(hi); asm.jump(BPF.JEQ, vh, 0, fail); asm.ld(lo); asm.jump(BPF.JEQ, vl, 0, fail);
+      asm.ld(hi);
+      asm.jump(BPF.JEQ, vh, 0, fail);
+      asm.ld(lo);
+      asm.jump(BPF.JEQ, vl, 0, fail);
       return;
     case 'SCMP_CMP_NE':
-      asm.ld(hi); asm.jump(BPF.JEQ, vh, 0, 2); asm.ld(lo); asm.jump(BPF.JEQ, vl, fail, 0);
+      asm.ld(hi);
+      asm.jump(BPF.JEQ, vh, 0, 2);
+      asm.ld(lo);
+      asm.jump(BPF.JEQ, vl, fail, 0);
       return;
-    case 'SCMP_CMP_GT': case 'SCMP_CMP_GE':
-      asm.ld(hi); asm.jump(BPF.JGT, vh, 3, 0); asm.jump(BPF.JEQ, vh, 0, fail);
-      asm.ld(lo); asm.jump(a.op === 'SCMP_CMP_GT' ? BPF.JGT : BPF.JGE, vl, 0, fail);
+    case 'SCMP_CMP_GT':
+    case 'SCMP_CMP_GE':
+      asm.ld(hi);
+      asm.jump(BPF.JGT, vh, 3, 0);
+      asm.jump(BPF.JEQ, vh, 0, fail);
+      asm.ld(lo);
+      asm.jump(a.op === 'SCMP_CMP_GT' ? BPF.JGT : BPF.JGE, vl, 0, fail);
       return;
-    case 'SCMP_CMP_LT': case 'SCMP_CMP_LE':
-      asm.ld(hi); asm.jump(BPF.JGT, vh, fail, 0); asm.jump(BPF.JEQ, vh, 0, 2);
-      asm.ld(lo); asm.jump(a.op === 'SCMP_CMP_LT' ? BPF.JGE : BPF.JGT, vl, fail, 0);
+    case 'SCMP_CMP_LT':
+    case 'SCMP_CMP_LE':
+      asm.ld(hi);
+      asm.jump(BPF.JGT, vh, fail, 0);
+      asm.jump(BPF.JEQ, vh, 0, 2);
+      asm.ld(lo);
+      asm.jump(a.op === 'SCMP_CMP_LT' ? BPF.JGE : BPF.JGT, vl, fail, 0);
       return;
     case 'SCMP_CMP_MASKED_EQ': {
       const [wh, wl] = words(a.valueTwo ?? 0);
-      if (vh !== 0) { asm.ld(hi); asm.and(vh); asm.jump(BPF.JEQ, (wh & vh) >>> 0, 0, fail); }
-      if (vl !== 0) { asm.ld(lo); asm.and(vl); asm.jump(BPF.JEQ, (wl & vl) >>> 0, 0, fail); }
+      if (vh !== 0) {
+        asm.ld(hi);
+        asm.and(vh);
+        asm.jump(BPF.JEQ, (wh & vh) >>> 0, 0, fail);
+      }
+      if (vl !== 0) {
+        asm.ld(lo);
+        asm.and(vl);
+        asm.jump(BPF.JEQ, (wl & vl) >>> 0, 0, fail);
+      }
       return;
     }
-    default: throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
+    default:
+      throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
   }
 }
 
@@ -271,18 +374,33 @@ function emitCompare32(asm: Asm, a: OciSeccompArg, lo: number, fail: Label): voi
   const vl = words(a.value)[1];
   if (a.op === 'SCMP_CMP_MASKED_EQ') {
     if (vl === 0) return;
-    asm.ld(lo); asm.and(vl); asm.jump(BPF.JEQ, (words(a.valueTwo ?? 0)[1] & vl) >>> 0, 0, fail);
+    asm.ld(lo);
+    asm.and(vl);
+    asm.jump(BPF.JEQ, (words(a.valueTwo ?? 0)[1] & vl) >>> 0, 0, fail);
     return;
   }
   asm.ld(lo);
   switch (a.op) {
-    case 'SCMP_CMP_EQ': asm.jump(BPF.JEQ, vl, 0, fail); return;
-    case 'SCMP_CMP_NE': asm.jump(BPF.JEQ, vl, fail, 0); return;
-    case 'SCMP_CMP_GT': asm.jump(BPF.JGT, vl, 0, fail); return;
-    case 'SCMP_CMP_GE': asm.jump(BPF.JGE, vl, 0, fail); return;
-    case 'SCMP_CMP_LT': asm.jump(BPF.JGE, vl, fail, 0); return;
-    case 'SCMP_CMP_LE': asm.jump(BPF.JGT, vl, fail, 0); return;
-    default: throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
+    case 'SCMP_CMP_EQ':
+      asm.jump(BPF.JEQ, vl, 0, fail);
+      return;
+    case 'SCMP_CMP_NE':
+      asm.jump(BPF.JEQ, vl, fail, 0);
+      return;
+    case 'SCMP_CMP_GT':
+      asm.jump(BPF.JGT, vl, 0, fail);
+      return;
+    case 'SCMP_CMP_GE':
+      asm.jump(BPF.JGE, vl, 0, fail);
+      return;
+    case 'SCMP_CMP_LT':
+      asm.jump(BPF.JGE, vl, fail, 0);
+      return;
+    case 'SCMP_CMP_LE':
+      asm.jump(BPF.JGT, vl, fail, 0);
+      return;
+    default:
+      throw invalid('invalid_seccomp', `seccomp: unknown operator ${JSON.stringify(a.op)}`);
   }
 }
 
@@ -291,19 +409,35 @@ function words(v: number): [hi: number, lo: number] {
   return [Number(b >> 32n), Number(b & 0xffffffffn)];
 }
 
-interface Label { pos: number }
+interface Label {
+  pos: number;
+}
 type Target = number | Label;
 
 /** A tiny assembler: forward jumps to labels, resolved and range-checked at the end. */
 class Asm {
   private insns: Array<{ code: number; jt: Target; jf: Target; k: number | Label }> = [];
-  label(): Label { return { pos: -1 }; }
-  bind(l: Label): void { l.pos = this.insns.length; }
-  ld(off: number): void { this.insns.push({ code: BPF.LD_W_ABS, jt: 0, jf: 0, k: off }); }
-  and(k: number): void { this.insns.push({ code: BPF.ALU_AND_K, jt: 0, jf: 0, k }); }
-  ret(k: number): void { this.insns.push({ code: BPF.RET_K, jt: 0, jf: 0, k }); }
-  ja(l: Label): void { this.insns.push({ code: BPF.JA, jt: 0, jf: 0, k: l }); }
-  jump(code: number, k: number, jt: Target, jf: Target): void { this.insns.push({ code, jt, jf, k }); }
+  label(): Label {
+    return { pos: -1 };
+  }
+  bind(l: Label): void {
+    l.pos = this.insns.length;
+  }
+  ld(off: number): void {
+    this.insns.push({ code: BPF.LD_W_ABS, jt: 0, jf: 0, k: off });
+  }
+  and(k: number): void {
+    this.insns.push({ code: BPF.ALU_AND_K, jt: 0, jf: 0, k });
+  }
+  ret(k: number): void {
+    this.insns.push({ code: BPF.RET_K, jt: 0, jf: 0, k });
+  }
+  ja(l: Label): void {
+    this.insns.push({ code: BPF.JA, jt: 0, jf: 0, k: l });
+  }
+  jump(code: number, k: number, jt: Target, jf: Target): void {
+    this.insns.push({ code, jt, jf, k });
+  }
 
   assemble(): Buffer {
     const out = Buffer.alloc(this.insns.length * 8);
@@ -316,7 +450,13 @@ class Asm {
         return d;
       };
       const k = typeof insn.k === 'number' ? insn.k : rel(insn.k, 0xffffffff);
-      if (le) { out.writeUInt16LE(insn.code, i * 8); out.writeUInt32LE(k >>> 0, i * 8 + 4); } else { out.writeUInt16BE(insn.code, i * 8); out.writeUInt32BE(k >>> 0, i * 8 + 4); }
+      if (le) {
+        out.writeUInt16LE(insn.code, i * 8);
+        out.writeUInt32LE(k >>> 0, i * 8 + 4);
+      } else {
+        out.writeUInt16BE(insn.code, i * 8);
+        out.writeUInt32BE(k >>> 0, i * 8 + 4);
+      }
       out[i * 8 + 2] = rel(insn.jt, 255);
       out[i * 8 + 3] = rel(insn.jf, 255);
     });

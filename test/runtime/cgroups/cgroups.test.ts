@@ -14,7 +14,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { controllerOf, v1Writes, v2Writes } from '../../../src/runtime/cgroups/files.js';
 import type { CgroupHost } from '../../../src/runtime/cgroups/host.js';
 import {
-  applyDeviceRules, createCgroup, DEFAULT_DEVICE_RULES, detectCgroups, freeze, oomKilled, openCgroup, pids, removeCgroup, stats, swapAccounting, thaw, updateLimits, type Cgroup, type Limits,
+  applyDeviceRules,
+  createCgroup,
+  DEFAULT_DEVICE_RULES,
+  detectCgroups,
+  freeze,
+  oomKilled,
+  openCgroup,
+  pids,
+  removeCgroup,
+  stats,
+  swapAccounting,
+  thaw,
+  updateLimits,
+  type Cgroup,
+  type Limits,
 } from '../../../src/runtime/cgroups/cgroups.js';
 import { waitFor } from '../../helpers/berth.js';
 
@@ -23,7 +37,10 @@ const host = detectCgroups();
 const v1 = host.version === 1;
 const swap = swapAccounting(host);
 const PARENT = `berth-test-${randomBytes(4).toString('hex')}`;
-const mounts = host.version === 2 ? [host.root] : [...host.hierarchies.map((h) => h.mountPoint), ...(host.unified ? [host.unified] : [])];
+const mounts =
+  host.version === 2
+    ? [host.root]
+    : [...host.hierarchies.map((h) => h.mountPoint), ...(host.unified ? [host.unified] : [])];
 const running = new Set<number>();
 
 let ownCgroup2: string | undefined;
@@ -55,24 +72,54 @@ after(async () => {
   }
 });
 
-/** Kill, thaw (frozen processes die only then) and rmdir a cgroup and its children in every hierarchy; independent of the module under test. */
+/**
+ * Kill, thaw (frozen processes die only then) and rmdir a cgroup and its children in every hierarchy; independent of
+ * the module under test.
+ */
 async function cleanup(rel: string): Promise<void> {
-  for (const pid of running) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const pid of running)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   const dirs = mounts.flatMap((m) => postOrder(join(m, rel)));
-  const procs = () => dirs.flatMap((d) => fs.readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+  const procs = () =>
+    dirs.flatMap((d) => fs.readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
   for (const end = Date.now() + 5000; procs().length > 0 && Date.now() < end; await sleep(20)) {
-    for (const p of procs()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    for (const p of procs())
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     for (const d of dirs) {
-      for (const [f, v] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) if (fs.existsSync(join(d, f))) fs.writeFileSync(join(d, f), v);
+      for (const [f, v] of [
+        ['freezer.state', 'THAWED'],
+        ['cgroup.freeze', '0'],
+      ] as const)
+        if (fs.existsSync(join(d, f))) fs.writeFileSync(join(d, f), v);
     }
   }
   // (ENOENT: the same cgroup2 tree may be mounted twice, the host's and this file's)
-  for (const d of dirs) try { fs.rmdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  for (const d of dirs)
+    try {
+      fs.rmdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
 }
 
-const postOrder = (dir: string): string[] => !fs.existsSync(dir) ? [] : [
-  ...fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => postOrder(join(dir, e.name))), dir,
-];
+const postOrder = (dir: string): string[] =>
+  !fs.existsSync(dir)
+    ? []
+    : [
+        ...fs
+          .readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .flatMap((e) => postOrder(join(dir, e.name))),
+        dir,
+      ];
 
 /** createCgroup under PARENT, removed when the test ends. */
 function make(t: TestContext, id: string, limits: Limits, h: CgroupHost = host) {
@@ -80,34 +127,54 @@ function make(t: TestContext, id: string, limits: Limits, h: CgroupHost = host) 
   return createCgroup(id, limits, PARENT, h);
 }
 
-interface Proc { pid: number; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; stderr: () => string }
+interface Proc {
+  pid: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+}
 
 /** Run a shell script inside the cgroup: the shell joins every hierarchy first (as the helper's join-cgroup step). */
 function spawnIn(cg: Cgroup, script: string): Proc {
   const joinAll = cg.procsFiles.map((f) => `echo 0 > ${f}`).join(' && ');
   const child = spawn('sh', ['-c', `${joinAll} || exit 99\n${script}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   running.add(child.pid!);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => {
-    running.delete(child.pid!);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child.pid!);
+      resolve({ code, signal });
+    }),
+  );
   return { pid: child.pid!, exited, stderr: () => err };
 }
 
 const joined = (cg: Cgroup, pid: number) => waitFor(() => (pids(cg).includes(pid) ? true : undefined), 5000);
-const exitWithin = (p: Proc, ms: number) => Promise.race([p.exited, sleep(ms, 'still running' as const, { ref: false })]);
+const exitWithin = (p: Proc, ms: number) =>
+  Promise.race([p.exited, sleep(ms, 'still running' as const, { ref: false })]);
 /** A cgroup file of the cgroup, from the hierarchy of its controller. */
 function read(cg: Cgroup, file: string): string {
-  const key = Object.keys(cg.paths).find((k) => (cg.version === 2 ? k === '' : k.split(',').includes(controllerOf(file))))!;
+  const key = Object.keys(cg.paths).find((k) =>
+    cg.version === 2 ? k === '' : k.split(',').includes(controllerOf(file)),
+  )!;
   return fs.readFileSync(join(cg.paths[key]!, file), 'utf8').trim();
 }
 const gone = (cg: Cgroup) => Object.values(cg.paths).every((d) => !fs.existsSync(d));
 const memLimitFile = v1 ? 'memory.limit_in_bytes' : 'memory.max';
 
 test('create writes every limit (read back), in every hierarchy, idempotently; open finds it', (t) => {
-  const limits: Limits = { memory: 64 * MiB, memorySwap: 128 * MiB, memoryReservation: 32 * MiB, nanoCpus: 5e8, cpuShares: 512, cpusetCpus: '0', cpusetMems: '0', pidsLimit: 20 };
+  const limits: Limits = {
+    memory: 64 * MiB,
+    memorySwap: 128 * MiB,
+    memoryReservation: 32 * MiB,
+    nanoCpus: 5e8,
+    cpuShares: 512,
+    cpusetCpus: '0',
+    cpusetMems: '0',
+    pidsLimit: 20,
+  };
   const cg = make(t, 'limits', limits);
   assert.equal(cg.warnings.length, swap ? 0 : 1);
   const plan = v1 ? v1Writes(limits, { memsw: swap }) : v2Writes(limits, { swap });
@@ -118,14 +185,27 @@ test('create writes every limit (read back), in every hierarchy, idempotently; o
     assert.equal(read(cg, 'cpu.cfs_period_us'), '100000');
     assert.equal(read(cg, 'cpu.shares'), '512');
     assert.equal(read(cg, 'pids.max'), '20');
-    assert.deepEqual(Object.keys(cg.paths).sort(), [...host.hierarchies.map((h) => h.key), ...(host.unified ? [''] : [])].sort());
+    assert.deepEqual(
+      Object.keys(cg.paths).sort(),
+      [...host.hierarchies.map((h) => h.key), ...(host.unified ? [''] : [])].sort(),
+    );
     for (const c of ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'freezer', 'blkio', 'devices']) {
-      assert.ok(Object.keys(cg.paths).some((k) => k.split(',').includes(c)), `joins the ${c} hierarchy`);
+      assert.ok(
+        Object.keys(cg.paths).some((k) => k.split(',').includes(c)),
+        `joins the ${c} hierarchy`,
+      );
     }
     const cpuset = host.hierarchies.find((h) => h.controllers.includes('cpuset'))!.mountPoint;
-    assert.equal(fs.readFileSync(join(cpuset, PARENT, 'cpuset.mems'), 'utf8'), fs.readFileSync(join(cpuset, 'cpuset.mems'), 'utf8'), 'the parent level got the root\'s mems');
+    assert.equal(
+      fs.readFileSync(join(cpuset, PARENT, 'cpuset.mems'), 'utf8'),
+      fs.readFileSync(join(cpuset, 'cpuset.mems'), 'utf8'),
+      "the parent level got the root's mems",
+    );
   }
-  assert.deepEqual(cg.procsFiles, Object.values(cg.paths).map((d) => join(d, 'cgroup.procs')));
+  assert.deepEqual(
+    cg.procsFiles,
+    Object.values(cg.paths).map((d) => join(d, 'cgroup.procs')),
+  );
   const again = createCgroup('limits', limits, PARENT, host);
   assert.deepEqual(again, cg);
   const { warnings: _, ...handle } = cg;
@@ -139,7 +219,8 @@ test('a process in the cgroup: every hierarchy, pids, stats, the CPU quota, free
   await joined(cg, p.pid);
   await waitFor(() => (pids(cg).length === 1 ? true : undefined), 5000);
   assert.deepEqual(pids(cg), [p.pid]);
-  for (const line of fs.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8').trim().split('\n')) assert.ok(line.endsWith(`:/${PARENT}/run`), line);
+  for (const line of fs.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8').trim().split('\n'))
+    assert.ok(line.endsWith(`:/${PARENT}/run`), line);
   const s1 = stats(cg);
   const since = performance.now();
   await sleep(1000);
@@ -168,7 +249,10 @@ test('a process in the cgroup: every hierarchy, pids, stats, the CPU quota, free
   assert.match(fs.readFileSync(`/proc/${p.pid}/status`, 'utf8'), /^State:\tR/m);
   const t1 = stats(cg).cpuUsageNs;
   // on a loaded machine the thawed loop may wait for a CPU: any progress within seconds proves it runs
-  assert.ok(await waitFor(() => (stats(cg).cpuUsageNs - t1 > 20e6 ? true : undefined), 10000).catch(() => false), 'runs again after thaw');
+  assert.ok(
+    await waitFor(() => (stats(cg).cpuUsageNs - t1 > 20e6 ? true : undefined), 10000).catch(() => false),
+    'runs again after thaw',
+  );
   await removeCgroup(cg);
   assert.equal((await p.exited).signal, 'SIGKILL');
   assert.ok(gone(cg));
@@ -205,10 +289,16 @@ test('updateLimits raises and lowers memory with swap, and changes pids and CPUs
   const cg = make(t, 'update', { memory: 64 * MiB, memorySwap: 128 * MiB, pidsLimit: 20, nanoCpus: 5e8 });
   assert.deepEqual(updateLimits(cg, { memory: 256 * MiB, memorySwap: 512 * MiB }), []);
   assert.equal(read(cg, memLimitFile), String(256 * MiB));
-  if (v1 && swap) assert.equal(read(cg, 'memory.memsw.limit_in_bytes'), String(512 * MiB), 'memsw first: it was below the new memory limit');
+  if (v1 && swap)
+    assert.equal(
+      read(cg, 'memory.memsw.limit_in_bytes'),
+      String(512 * MiB),
+      'memsw first: it was below the new memory limit',
+    );
   updateLimits(cg, { memory: 32 * MiB, memorySwap: 48 * MiB });
   assert.equal(read(cg, memLimitFile), String(32 * MiB));
-  if (v1 && swap) assert.equal(read(cg, 'memory.memsw.limit_in_bytes'), String(48 * MiB), 'memory first: memsw would be below it');
+  if (v1 && swap)
+    assert.equal(read(cg, 'memory.memsw.limit_in_bytes'), String(48 * MiB), 'memory first: memsw would be below it');
   assert.equal(stats(cg).memoryLimit, 32 * MiB);
   updateLimits(cg, { pidsLimit: 0, nanoCpus: 1.5e9 });
   assert.equal(read(cg, 'pids.max'), 'max');
@@ -219,12 +309,18 @@ test('updateLimits raises and lowers memory with swap, and changes pids and CPUs
     assert.match(read(cg, 'memory.oom_control'), /^oom_kill_disable 1$/m);
   }
   if (v1 && swap) {
-    assert.throws(() => updateLimits(cg, { memory: 64 * MiB }), (e: Error & { kind?: string }) => {
-      assert.equal(e.kind, 'InvalidArgument');
-      assert.match(e.message, /^update cgroup "berth-test-\w+\/update": write "67108864" to "\/sys\/fs\/cgroup\/memory\/berth-test-\w+\/update\/memory.limit_in_bytes": EINVAL/);
-      assert.match(e.message, /update the memoryswap at the same time/);
-      return true;
-    });
+    assert.throws(
+      () => updateLimits(cg, { memory: 64 * MiB }),
+      (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'InvalidArgument');
+        assert.match(
+          e.message,
+          /^update cgroup "berth-test-\w+\/update": write "67108864" to "\/sys\/fs\/cgroup\/memory\/berth-test-\w+\/update\/memory.limit_in_bytes": EINVAL/,
+        );
+        assert.match(e.message, /update the memoryswap at the same time/);
+        return true;
+      },
+    );
   }
 });
 
@@ -237,7 +333,11 @@ test('removeCgroup kills what runs, also when frozen, and leaves no directory; o
   assert.equal((await p.exited).signal, 'SIGKILL');
   assert.ok(gone(cg));
   await removeCgroup(cg); // again: nothing to do
-  assert.throws(() => openCgroup('remove', PARENT, host), (e: Error & { kind?: string }) => e.kind === 'NotFound' && /open cgroup ".*\/remove": no such cgroup/.test(e.message));
+  assert.throws(
+    () => openCgroup('remove', PARENT, host),
+    (e: Error & { kind?: string }) =>
+      e.kind === 'NotFound' && /open cgroup ".*\/remove": no such cgroup/.test(e.message),
+  );
 });
 
 test('errors name the cgroup, the file and the value; a failed create leaves nothing', () => {
@@ -245,43 +345,65 @@ test('errors name the cgroup, the file and the value; a failed create leaves not
   assert.throws(() => createCgroup('x', {}, `${PARENT}/..`, host), /cgroup parent/);
   assert.throws(() => createCgroup('', {}, PARENT, host), /cgroup name ""/);
   const cpus = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8');
-  assert.throws(() => createCgroup('badcpu', { cpusetCpus: '4095' }, PARENT, host), (e: Error) => {
-    assert.match(e.message, new RegExp(`^create cgroup "${PARENT}/badcpu": write "4095" to ".*/badcpu/cpuset.cpus": E[A-Z]+$`), `${e.message} (online: ${cpus})`);
-    return true;
-  });
+  assert.throws(
+    () => createCgroup('badcpu', { cpusetCpus: '4095' }, PARENT, host),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(`^create cgroup "${PARENT}/badcpu": write "4095" to ".*/badcpu/cpuset.cpus": E[A-Z]+$`),
+        `${e.message} (online: ${cpus})`,
+      );
+      return true;
+    },
+  );
   for (const m of mounts) assert.ok(!fs.existsSync(join(m, PARENT, 'badcpu')), `${m}: badcpu removed`);
 });
 
-test('v2 code paths on the hybrid cgroup2 tree (no controllers there): join, freeze, kill, errors', { skip: host.version === 1 && host.unified ? false : 'needs a hybrid host' }, async (t) => {
-  const v2host: CgroupHost = { version: 2, root: (host as { unified: string }).unified };
-  const cg = make(t, 'v2', {}, v2host);
-  assert.deepEqual(cg.procsFiles, [join(v2host.root, PARENT, 'v2', 'cgroup.procs')]);
-  const p = spawnIn(cg, 'while :; do :; done');
-  await joined(cg, p.pid);
-  assert.match(fs.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8'), new RegExp(`^0::/${PARENT}/v2$`, 'm'));
-  await freeze(cg);
-  assert.match(read(cg, 'cgroup.events'), /^frozen 1$/m);
-  const f1 = stats(cg).cpuUsageNs;
-  await sleep(300);
-  assert.ok(stats(cg).cpuUsageNs - f1 < 5e6, 'frozen');
-  await thaw(cg);
-  assert.match(read(cg, 'cgroup.events'), /^frozen 0$/m);
-  assert.ok(await waitFor(() => (stats(cg).cpuUsageNs > f1 ? true : undefined), 10000).catch(() => false), 'cpu.stat without the cpu controller');
-  assert.throws(() => createCgroup('v2mem', { memory: 64 * MiB }, PARENT, v2host), (e: Error & { kind?: string }) =>
-    e.kind === 'Unsupported' && /set memory.max: the memory controller is not enabled for this cgroup/.test(e.message));
-  assert.ok(!fs.existsSync(join(v2host.root, PARENT, 'v2mem')));
-  await removeCgroup(cg);
-  assert.equal((await p.exited).signal, 'SIGKILL');
-  assert.ok(gone(cg));
-});
+test(
+  'v2 code paths on the hybrid cgroup2 tree (no controllers there): join, freeze, kill, errors',
+  { skip: host.version === 1 && host.unified ? false : 'needs a hybrid host' },
+  async (t) => {
+    const v2host: CgroupHost = { version: 2, root: (host as { unified: string }).unified };
+    const cg = make(t, 'v2', {}, v2host);
+    assert.deepEqual(cg.procsFiles, [join(v2host.root, PARENT, 'v2', 'cgroup.procs')]);
+    const p = spawnIn(cg, 'while :; do :; done');
+    await joined(cg, p.pid);
+    assert.match(fs.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8'), new RegExp(`^0::/${PARENT}/v2$`, 'm'));
+    await freeze(cg);
+    assert.match(read(cg, 'cgroup.events'), /^frozen 1$/m);
+    const f1 = stats(cg).cpuUsageNs;
+    await sleep(300);
+    assert.ok(stats(cg).cpuUsageNs - f1 < 5e6, 'frozen');
+    await thaw(cg);
+    assert.match(read(cg, 'cgroup.events'), /^frozen 0$/m);
+    assert.ok(
+      await waitFor(() => (stats(cg).cpuUsageNs > f1 ? true : undefined), 10000).catch(() => false),
+      'cpu.stat without the cpu controller',
+    );
+    assert.throws(
+      () => createCgroup('v2mem', { memory: 64 * MiB }, PARENT, v2host),
+      (e: Error & { kind?: string }) =>
+        e.kind === 'Unsupported' &&
+        /set memory.max: the memory controller is not enabled for this cgroup/.test(e.message),
+    );
+    assert.ok(!fs.existsSync(join(v2host.root, PARENT, 'v2mem')));
+    await removeCgroup(cg);
+    assert.equal((await p.exited).signal, 'SIGKILL');
+    assert.ok(gone(cg));
+  },
+);
 
 test('v2 device rules: the eBPF program berth attaches lets the kernel deny what the rules deny', async (t) => {
   const v2host: CgroupHost = { version: 2, root: cgroup2Tree() };
   const dir = fs.mkdtempSync('/var/tmp/berth-devices-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  // nodes opened (the cgroup checks opens, reads and writes need nothing more) from inside the cgroup (the rules, not where the nodes are, decide): /dev/null, /dev/kmsg, and a block device of this host
+  // nodes opened (the cgroup checks opens, reads and writes need nothing more) from inside the cgroup (the rules, not
+  // where the nodes are, decide): /dev/null, /dev/kmsg, and a block device of this host
   const blk = fs.readdirSync('/sys/dev/block')[0]!.split(':');
-  for (const [name, type, major, minor] of [['null', 'c', '1', '3'], ['kmsg', 'c', '1', '11']]) {
+  for (const [name, type, major, minor] of [
+    ['null', 'c', '1', '3'],
+    ['kmsg', 'c', '1', '11'],
+  ]) {
     assert.equal(spawnSync('mknod', [join(dir, name!), type!, major!, minor!]).status, 0);
   }
   const probe = `exec 1>&2; cd ${dir}
@@ -294,11 +416,18 @@ test('v2 device rules: the eBPF program berth attaches lets the kernel deny what
   const outcome = async (cg: Cgroup) => {
     const p = spawnIn(cg, probe);
     assert.equal((await p.exited).code, 0, p.stderr());
-    return p.stderr().split('\n').filter((l) => /^\w+:\w+$/.test(l)).sort();
+    return p
+      .stderr()
+      .split('\n')
+      .filter((l) => /^\w+:\w+$/.test(l))
+      .sort();
   };
   // Docker's defaults plus a --device-like read-only /dev/kmsg
   const cg = make(t, 'v2dev', {}, v2host);
-  assert.deepEqual(applyDeviceRules(cg, [...DEFAULT_DEVICE_RULES, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }]), []);
+  assert.deepEqual(
+    applyDeviceRules(cg, [...DEFAULT_DEVICE_RULES, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }]),
+    [],
+  );
   assert.deepEqual(await outcome(cg), ['blk:mknod', 'kmsg:read', 'null:read']);
   // Docker's defaults alone
   const plain = make(t, 'v2plain', {}, v2host);

@@ -15,11 +15,18 @@ const HYBRID = `23 1 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysf
 
 test('mountinfo: cgroup mounts, controllers without options, escaped paths', () => {
   const mounts = parseMountinfo(HYBRID);
-  assert.deepEqual(mounts.map((m) => [m.version, m.mountPoint, m.controllers.join(',')]), [
-    [1, '/sys/fs/cgroup/cpu,cpuacct', 'cpu,cpuacct'], [1, '/sys/fs/cgroup/cpuset', 'cpuset'], [1, '/sys/fs/cgroup/memory', 'memory'],
-    [1, '/sys/fs/cgroup/freezer', 'freezer'], [1, '/sys/fs/cgroup/systemd', 'name=systemd'], [2, '/sys/fs/cgroup/unified', ''],
-    [1, '/mnt/with space', 'memory'],
-  ]);
+  assert.deepEqual(
+    mounts.map((m) => [m.version, m.mountPoint, m.controllers.join(',')]),
+    [
+      [1, '/sys/fs/cgroup/cpu,cpuacct', 'cpu,cpuacct'],
+      [1, '/sys/fs/cgroup/cpuset', 'cpuset'],
+      [1, '/sys/fs/cgroup/memory', 'memory'],
+      [1, '/sys/fs/cgroup/freezer', 'freezer'],
+      [1, '/sys/fs/cgroup/systemd', 'name=systemd'],
+      [2, '/sys/fs/cgroup/unified', ''],
+      [1, '/mnt/with space', 'memory'],
+    ],
+  );
   assert.equal(mounts[6]!.root, '/docker/abc');
 });
 
@@ -27,22 +34,44 @@ test('hybrid is v1 with the cgroup2 tree joined as key ""; a second mount of a h
   const host = hostFromMounts(parseMountinfo(HYBRID), false);
   assert.equal(host.version, 1);
   if (host.version !== 1) return;
-  assert.deepEqual(host.hierarchies.map((h) => h.key), ['cpu,cpuacct', 'cpuset', 'memory', 'freezer', 'name=systemd']);
+  assert.deepEqual(
+    host.hierarchies.map((h) => h.key),
+    ['cpu,cpuacct', 'cpuset', 'memory', 'freezer', 'name=systemd'],
+  );
   assert.equal(host.unified, '/sys/fs/cgroup/unified');
   assert.deepEqual(cgroupPaths(host, 'berth', 'c1'), {
-    'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/berth/c1', cpuset: '/sys/fs/cgroup/cpuset/berth/c1', memory: '/sys/fs/cgroup/memory/berth/c1',
-    freezer: '/sys/fs/cgroup/freezer/berth/c1', 'name=systemd': '/sys/fs/cgroup/systemd/berth/c1', '': '/sys/fs/cgroup/unified/berth/c1',
+    'cpu,cpuacct': '/sys/fs/cgroup/cpu,cpuacct/berth/c1',
+    cpuset: '/sys/fs/cgroup/cpuset/berth/c1',
+    memory: '/sys/fs/cgroup/memory/berth/c1',
+    freezer: '/sys/fs/cgroup/freezer/berth/c1',
+    'name=systemd': '/sys/fs/cgroup/systemd/berth/c1',
+    '': '/sys/fs/cgroup/unified/berth/c1',
   });
   assert.equal(mountPointOf(host, ''), '/sys/fs/cgroup/unified');
   assert.equal(mountPointOf(host, 'memory'), '/sys/fs/cgroup/memory');
-  const noRoot = hostFromMounts(parseMountinfo(HYBRID.split('\n').filter((l) => !l.includes('/sys/fs/cgroup/memory')).join('\n')), false);
-  assert.equal(noRoot.version === 1 && noRoot.hierarchies.find((h) => h.key === 'memory')?.mountPoint, '/mnt/with space', 'a sub-tree mount when it is all there is');
+  const noRoot = hostFromMounts(
+    parseMountinfo(
+      HYBRID.split('\n')
+        .filter((l) => !l.includes('/sys/fs/cgroup/memory'))
+        .join('\n'),
+    ),
+    false,
+  );
+  assert.equal(
+    noRoot.version === 1 && noRoot.hierarchies.find((h) => h.key === 'memory')?.mountPoint,
+    '/mnt/with space',
+    'a sub-tree mount when it is all there is',
+  );
 });
 
 test('v2: /sys/fs/cgroup is cgroup2, or cgroup2 is the only cgroup mount', () => {
-  const pure = '30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n';
+  const pure =
+    '30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n';
   assert.deepEqual(hostFromMounts(parseMountinfo(pure), true), { version: 2, root: '/sys/fs/cgroup' });
-  assert.deepEqual(hostFromMounts(parseMountinfo(pure.replace(' /sys/fs/cgroup ', ' /cg ')), false), { version: 2, root: '/cg' });
+  assert.deepEqual(hostFromMounts(parseMountinfo(pure.replace(' /sys/fs/cgroup ', ' /cg ')), false), {
+    version: 2,
+    root: '/cg',
+  });
   const host = hostFromMounts([], true);
   assert.deepEqual(cgroupPaths(host, 'berth/sub', 'c1'), { '': '/sys/fs/cgroup/berth/sub/c1' });
   assert.throws(() => hostFromMounts([], false), /no cgroup filesystem is mounted/);

@@ -26,7 +26,14 @@ import { argumentValues, synthetic } from '../../helpers/seccomp-cases.js';
 const x86 = process.arch === 'x64';
 const AUDIT_ARCH_AARCH64 = 0xc00000b7;
 
-interface Abi { arch: SeccompArch; lib: string; audit: number; x32: boolean; byNr: Map<number, string>; byName: Map<string, number> }
+interface Abi {
+  arch: SeccompArch;
+  lib: string;
+  audit: number;
+  x32: boolean;
+  byNr: Map<number, string>;
+  byName: Map<string, number>;
+}
 let dir: string;
 let exe: string;
 let abis: Abi[];
@@ -35,18 +42,29 @@ before(() => {
   if (!x86) return;
   dir = fs.mkdtempSync(join(tmpdir(), 'berth-libseccomp-'));
   exe = join(dir, 'libseccomp-export');
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', exe, join(REPO, 'test/runtime/seccomp/libseccomp-export.c'), '-lseccomp'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  abis = ([['SCMP_ARCH_X86_64', 'x86_64', AUDIT_ARCH_X86_64, false], ['SCMP_ARCH_X32', 'x32', AUDIT_ARCH_X86_64, true], ['SCMP_ARCH_X86', 'x86', AUDIT_ARCH_I386, false]] as const)
-    .map(([arch, lib, audit, x32]) => {
-      const byNr = new Map<number, string>();
-      for (const line of execFileSync(exe, ['table', lib], { encoding: 'utf8' }).trim().split('\n')) {
-        const [nr, name] = line.split(' ');
-        byNr.set(Number(nr), name!);
-      }
-      return { arch, lib, audit, x32, byNr, byName: new Map([...byNr].map(([nr, name]) => [name, nr])) };
-    });
+  execFileSync(
+    'cc',
+    ['-O2', '-Wall', '-Werror', '-o', exe, join(REPO, 'test/runtime/seccomp/libseccomp-export.c'), '-lseccomp'],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  abis = (
+    [
+      ['SCMP_ARCH_X86_64', 'x86_64', AUDIT_ARCH_X86_64, false],
+      ['SCMP_ARCH_X32', 'x32', AUDIT_ARCH_X86_64, true],
+      ['SCMP_ARCH_X86', 'x86', AUDIT_ARCH_I386, false],
+    ] as const
+  ).map(([arch, lib, audit, x32]) => {
+    const byNr = new Map<number, string>();
+    for (const line of execFileSync(exe, ['table', lib], { encoding: 'utf8' }).trim().split('\n')) {
+      const [nr, name] = line.split(' ');
+      byNr.set(Number(nr), name!);
+    }
+    return { arch, lib, audit, x32, byNr, byName: new Map([...byNr].map(([nr, name]) => [name, nr])) };
+  });
 });
-after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+after(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** The plan libseccomp-export reads: the OCI object as runc hands it to libseccomp, one rule a name. */
 function plan(s: OciSeccomp): string {
@@ -55,7 +73,8 @@ function plan(s: OciSeccomp): string {
   for (const call of s.syscalls ?? []) {
     const args = call.args ?? [];
     const conds = args.map((a) => `${a.index} ${a.op} ${a.value} ${a.valueTwo ?? 0}`).join(' ');
-    for (const name of call.names) lines.push(`rule ${call.action} ${call.errnoRet ?? -1} ${name} ${args.length} ${conds}`.trimEnd());
+    for (const name of call.names)
+      lines.push(`rule ${call.action} ${call.errnoRet ?? -1} ${name} ${args.length} ${conds}`.trimEnd());
   }
   return `${lines.join('\n')}\n`;
 }
@@ -66,14 +85,20 @@ function reference(s: OciSeccomp): Insn[] {
   if (['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(s.defaultAction)) return program;
   const listed = new Set(['SCMP_ARCH_X86_64', ...(s.architectures ?? [])]);
   const names = [...new Set((s.syscalls ?? []).flatMap((c) => c.names))];
-  const tables = abis.filter((a) => listed.has(a.arch)).map((a) => ({ audit: a.audit, x32: a.x32, table: resolveNames(a.lib, names) }));
+  const tables = abis
+    .filter((a) => listed.has(a.arch))
+    .map((a) => ({ audit: a.audit, x32: a.x32, table: resolveNames(a.lib, names) }));
   return [...enosysStub(lastSyscalls(names, tables)), ...program];
 }
 
-/** name -> number as libseccomp resolves names on an ABI (runc's GetSyscallFromNameByArch); negative: pseudo or unknown. */
+/**
+ * name -> number as libseccomp resolves names on an ABI (runc's GetSyscallFromNameByArch); negative: pseudo or unknown.
+ */
 function resolveNames(lib: string, names: readonly string[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of execFileSync(exe, ['resolve', lib], { input: names.join('\n'), encoding: 'utf8' }).trim().split('\n')) {
+  for (const line of execFileSync(exe, ['resolve', lib], { input: names.join('\n'), encoding: 'utf8' })
+    .trim()
+    .split('\n')) {
     const [name, nr] = line.split(' ');
     out.set(name!, Number(nr));
   }
@@ -96,7 +121,14 @@ function numbers(abi: Abi): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-interface Diff { abi: string; nr: number; name: string; args: string; berth: string; libseccomp: string }
+interface Diff {
+  abi: string;
+  nr: number;
+  name: string;
+  args: string;
+  berth: string;
+  libseccomp: string;
+}
 
 function compare(label: string, s: OciSeccomp): { checked: number; diffs: Diff[] } {
   const ours = compileSeccomp(s, 'x64');
@@ -112,9 +144,18 @@ function compare(label: string, s: OciSeccomp): { checked: number; diffs: Diff[]
     for (const nr of numbers(abi)) {
       for (const args of vectors) {
         const data = seccompData({ nr, arch: abi.audit, args });
-        const a = run(mine, data), b = run(theirs, data);
+        const a = run(mine, data),
+          b = run(theirs, data);
         checked++;
-        if (a !== b) diffs.push({ abi: abi.lib, nr, name: abi.byNr.get(nr) ?? '?', args: args.map((v) => `0x${v.toString(16)}`).join(','), berth: hex(a), libseccomp: hex(b) });
+        if (a !== b)
+          diffs.push({
+            abi: abi.lib,
+            nr,
+            name: abi.byNr.get(nr) ?? '?',
+            args: args.map((v) => `0x${v.toString(16)}`).join(','),
+            berth: hex(a),
+            libseccomp: hex(b),
+          });
       }
     }
   }
@@ -140,18 +181,25 @@ function assertSame(label: string, s: OciSeccomp): void {
 const ALL_CAPS = Object.keys(CAPS);
 const dflt = (caps: readonly string[], kernel = '6.8') => profileToOci(DEFAULT_SECCOMP_PROFILE, caps, 'amd64', kernel);
 
-test('syscall tables: every number libseccomp knows on x86_64, x32 and i386 is the same in berth\'s tables', { skip: !x86 }, () => {
-  for (const abi of abis) {
-    const ours = syscallTable(abi.arch);
-    assert.ok(abi.byNr.size > 300, `${abi.lib}: libseccomp knows ${abi.byNr.size} syscalls`);
-    const wrong = [...abi.byName].filter(([name, nr]) => ours.get(name) !== nr).map(([name, nr]) => `${name}: libseccomp ${nr}, berth ${ours.get(name)}`);
-    assert.deepEqual(wrong, [], abi.lib);
-    // the names berth has beyond libseccomp (syscalls newer than it) sit on numbers it leaves free
-    const clash = [...ours].filter(([name, nr]) => !abi.byName.has(name) && abi.byNr.has(nr))
-      .map(([name, nr]) => `${name} ${nr}: libseccomp's ${abi.byNr.get(nr)}`);
-    assert.deepEqual(clash, [], abi.lib);
-  }
-});
+test(
+  "syscall tables: every number libseccomp knows on x86_64, x32 and i386 is the same in berth's tables",
+  { skip: !x86 },
+  () => {
+    for (const abi of abis) {
+      const ours = syscallTable(abi.arch);
+      assert.ok(abi.byNr.size > 300, `${abi.lib}: libseccomp knows ${abi.byNr.size} syscalls`);
+      const wrong = [...abi.byName]
+        .filter(([name, nr]) => ours.get(name) !== nr)
+        .map(([name, nr]) => `${name}: libseccomp ${nr}, berth ${ours.get(name)}`);
+      assert.deepEqual(wrong, [], abi.lib);
+      // the names berth has beyond libseccomp (syscalls newer than it) sit on numbers it leaves free
+      const clash = [...ours]
+        .filter(([name, nr]) => !abi.byName.has(name) && abi.byNr.has(nr))
+        .map(([name, nr]) => `${name} ${nr}: libseccomp's ${abi.byNr.get(nr)}`);
+      assert.deepEqual(clash, [], abi.lib);
+    }
+  },
+);
 
 for (const [label, caps, kernel] of [
   ['default capabilities', DEFAULT_CAPABILITIES, '6.8'],
@@ -159,9 +207,13 @@ for (const [label, caps, kernel] of [
   ['all capabilities', ALL_CAPS, '6.8'],
   ['no capabilities, kernel 4.4', [], '4.4'],
 ] as const) {
-  test(`Docker's default profile, ${label}: the same action as libseccomp + runc for every syscall and argument`, { skip: !x86 }, () => {
-    assertSame(label, dflt(caps, kernel));
-  });
+  test(
+    `Docker's default profile, ${label}: the same action as libseccomp + runc for every syscall and argument`,
+    { skip: !x86 },
+    () => {
+      assertSame(label, dflt(caps, kernel));
+    },
+  );
 }
 
 for (const [label, s] of synthetic()) {
