@@ -1,8 +1,8 @@
 import { ImageStore } from '../image/store.js';
+import { Engine } from '../engine/engine.js';
 
 /** What every command gets: where the store is, and streams to talk to the user. */
 export class Context {
-  private storePromise?: Promise<ImageStore>;
   constructor(
     readonly root: string,
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
@@ -10,8 +10,16 @@ export class Context {
     readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean },
   ) {}
 
-  store(): Promise<ImageStore> {
-    return (this.storePromise ??= ImageStore.open(this.root));
+  private enginePromise?: Promise<Engine>;
+
+  /** The engine on this data root (opened once per command). */
+  engine(): Promise<Engine> {
+    return (this.enginePromise ??= Engine.open({ root: this.root }));
+  }
+
+  /** The image store under the engine, for commands not yet moved onto the engine. */
+  async store(): Promise<ImageStore> {
+    return (await this.engine()).store;
   }
 
   out(s: string): void {

@@ -1,0 +1,39 @@
+import { ImageStore } from '../image/store.js';
+import { ContainerStore } from '../container/store.js';
+import { Containers } from './containers.js';
+import { Images } from './images.js';
+
+/** Where an engine keeps its data. */
+export interface EngineOptions {
+  /** The data root (Docker's layout: image/overlay2, overlay2/, containers/, and berth/ for berth's own). */
+  root: string;
+}
+
+/**
+ * berth's engine: one object per data root, the only way in for the CLI, the
+ * Engine API server and Node programs. Its operations take and return the
+ * Docker Engine API's shapes (API 1.41: what dockerd 20.10 speaks); they print
+ * nothing and read no process-global state (cwd, environment, stdio), so one
+ * engine serves many requests at once in a long-lived process. Errors are
+ * BerthErrors whose kind maps to an HTTP status and a CLI exit code
+ * (core/errors.ts).
+ */
+export class Engine {
+  readonly containers: Containers;
+  readonly images: Images;
+
+  private constructor(
+    /** The stores under the engine; for berth's own CLI commands not yet moved onto the engine. */
+    readonly store: ImageStore,
+    readonly containerStore: ContainerStore,
+  ) {
+    this.containers = new Containers(this);
+    this.images = new Images(this);
+  }
+
+  /** Open (creating if needed) the data root and settle what interrupted processes left. */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const store = await ImageStore.open(opts.root);
+    return new Engine(store, new ContainerStore(store));
+  }
+}

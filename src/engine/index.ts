@@ -1,0 +1,7 @@
+/**
+ * berth's engine as a library: `import { Engine } from 'berth'`. The public
+ * API is the Engine class and the Docker Engine API shapes its operations
+ * take and return.
+ */
+export { Engine, type EngineOptions } from './engine.js';
+export { BerthError, type ErrorKind } from '../core/errors.js';
