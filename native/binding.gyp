@@ -30,7 +30,12 @@
       "target_name": "berth-helper",
       "type": "executable",
       "sources": [
-        "helper/berth-helper.c"
+        "helper/berth-helper.c",
+        "helper/plan.c",
+        "helper/steps.c",
+        "helper/monitor.c",
+        "helper/tty.c",
+        "helper/health.c"
       ],
       "cflags!": [
         "-O3"

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BerthError, exitCodeOf } from '../core/errors.js';
+import { exitCodeOf, toBerthError } from '../core/errors.js';
 import { mark } from '../core/trace.js';
 import { Context, type Command } from './context.js';
 import { commands, type CommandEntry } from './commands/index.js';
@@ -55,8 +55,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
     return 1;
   }
-  const { rest } = found;
-  const cmd = await found.cmd.load();
+  const name = `berth ${found.cmd.names[0]!.join(' ')}`;
+  let cmd: Command | undefined;
+  try {
+    cmd = await found.cmd.load();
+    return await runCommand(root, cmd, found.rest);
+  } catch (thrown) {
+    const err = toBerthError(name, thrown);
+    // Docker's client takes a 304 as success: nothing to say
+    if (err.kind !== 'NotModified') process.stderr.write(`Error response from berth: ${err.message}\n`);
+    if (process.env.BERTH_DEBUG) process.stderr.write(`${debugTrace(err)}\n`);
+    else if (err.kind === 'Internal') process.stderr.write('(set BERTH_DEBUG=1 to see where it happened)\n');
+    const own = (thrown as { exitCode?: unknown }).exitCode;
+    if (typeof own === 'number') return own;
+    return err.kind === 'NotModified' ? exitCodeOf(err) : (cmd?.errorExit ?? exitCodeOf(err));
+  }
+}
+
+/** Parse a command's flags and run it; what it throws is main's to print. */
+async function runCommand(root: string, cmd: Command, rest: string[]): Promise<number> {
   // (after the first positional of `exec`, `run`..., --help is the container command's)
   const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
   if (rest.slice(0, cut).includes('--help')) {
@@ -77,24 +94,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
   mark('cli start-up');
-  try {
-    return (
-      (await cmd.run(
-        ctx,
-        parsed.positionals,
-        parsed.values as Record<string, string | boolean | string[] | undefined>,
-      )) ?? 0
-    );
-  } catch (err) {
-    if (err instanceof BerthError) {
-      process.stderr.write(`Error response from berth: ${err.message}\n`);
-      if (process.env.BERTH_DEBUG && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? err.cause}\n`);
-    } else {
-      process.stderr.write(`berth: ${(err as Error)?.stack ?? err}\n`);
-    }
-    const own = (err as { exitCode?: unknown }).exitCode;
-    return typeof own === 'number' ? own : (cmd.errorExit ?? exitCodeOf(err));
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  return (await cmd.run(ctx, parsed.positionals, values)) ?? 0;
+}
+
+/** The stacks of an error and its causes, innermost last, for BERTH_DEBUG. */
+function debugTrace(err: unknown): string {
+  const out: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && depth < 8; depth++) {
+    out.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    e = e instanceof Error ? e.cause : undefined;
   }
+  return out.join('\ncaused by: ');
 }
 
 /**

@@ -121,11 +121,7 @@ function inputError(action: string, path: string, err: unknown): BerthError {
   // Node says "ENOENT: no such file or directory, open '/x'": keep the middle, as Go prints it
   const why = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '')?.[1] ?? String(e?.message ?? err);
   const kind =
-    e?.code === 'ENOENT'
-      ? 'NotFound'
-      : e?.code === 'EACCES' || e?.code === 'EPERM'
-        ? 'Unauthorized'
-        : 'InvalidArgument';
+    e?.code === 'ENOENT' ? 'NotFound' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'Forbidden' : 'InvalidArgument';
   return new BerthError(kind, 'load_input', `${action} ${JSON.stringify(path)}: ${why}`, { cause: err });
 }
 

@@ -116,7 +116,7 @@ export function runcPath(): string {
       /* next */
     }
   }
-  throw new BerthError('Unsupported', 'runc_missing', 'runtime "runc": runc is not installed (not found on $PATH)');
+  throw new BerthError('Unavailable', 'runc_missing', 'runtime "runc": runc is not installed (not found on $PATH)');
 }
 
 /** A start that runc refused, with Docker's exit code for it. */

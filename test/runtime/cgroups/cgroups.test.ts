@@ -383,7 +383,7 @@ test(
     assert.throws(
       () => createCgroup('v2mem', { memory: 64 * MiB }, PARENT, v2host),
       (e: Error & { kind?: string }) =>
-        e.kind === 'Unsupported' &&
+        e.kind === 'NotImplemented' &&
         /set memory.max: the memory controller is not enabled for this cgroup/.test(e.message),
     );
     assert.ok(!fs.existsSync(join(v2host.root, PARENT, 'v2mem')));

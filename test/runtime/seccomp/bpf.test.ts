@@ -222,7 +222,7 @@ test('actions, flags and hosts the compiler does not support', () => {
   ];
   for (const [a, e, want] of table) assert.equal(actionValue(a, e, 'x'), want, `${a} ${e}`);
   const unsupported = (f: () => unknown, re: RegExp) =>
-    assert.throws(f, (e: unknown) => e instanceof BerthError && e.kind === 'Unsupported' && re.test(e.message));
+    assert.throws(f, (e: unknown) => e instanceof BerthError && e.kind === 'NotImplemented' && re.test(e.message));
   unsupported(() => compileSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' }), /SCMP_ACT_NOTIFY/);
   unsupported(
     () => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] }),
