@@ -111,6 +111,18 @@ export class ImageStore {
     return names.some((n) => n.endsWith('.journal') || n.endsWith('.new'));
   }
 
+  /**
+   * A killed load leaves its per-layer lock files (a live one removes its own):
+   * remove those nobody holds. FileLock.remove unlinks only while holding the
+   * lock, and a locker re-checks that the file it locked is still at the path.
+   */
+  private removeStaleLayerLocks(): void {
+    for (const name of safeReaddir(this.paths.locks)) {
+      if (!name.startsWith('layer-')) continue;
+      FileLock.tryAcquire(`${this.paths.locks}/${name}`)?.remove();
+    }
+  }
+
   /** Undo or finish the work of dead operations. Caller holds the store lock. Returns how many were recovered. */
   recover(): number {
     const journals = listJournals(this.paths, (p) => FileLock.tryAcquire(p));
@@ -128,7 +140,10 @@ export class ImageStore {
       j.lock?.release();
       n++;
     }
-    if (n > 0) this.removeTempFiles();
+    if (n > 0) {
+      this.removeTempFiles();
+      this.removeStaleLayerLocks();
+    }
     // journals that died before being published hold nothing yet
     for (const name of safeReaddir(this.paths.txn)) {
       if (!name.endsWith('.new')) continue;

@@ -22,8 +22,8 @@ export interface StoreSnapshot {
   /** l/ entries as "link:<chainID>" when the link of that layer's dir, else "stray-link:<name> -> <target>". */
   links: string[];
   /**
-   * Staging areas that must be empty at rest: layerdb/tmp, berth/tmp, berth/txn, .tmp-* files of atomic writes
-   * (imagedb, repositories.json).
+   * Staging areas that must be empty at rest: layerdb/tmp, berth/tmp, berth/txn, berth/locks/layer-*, .tmp-* files
+   * of atomic writes (imagedb, repositories.json).
    */
   staging: string[];
   /** Raw names (cache-ids, link names): equal only for the very same store state. */
@@ -101,6 +101,10 @@ export function snapshot(root: string, opts: { withImagesCommand?: boolean } = {
     ...ls(`${img}/layerdb/tmp`).map((n) => `layerdb/tmp/${n}`),
     ...ls(`${root}/berth/tmp`).map((n) => `berth/tmp/${n}`),
     ...ls(`${root}/berth/txn`).map((n) => `berth/txn/${n}`),
+    // a load's per-layer locks go when it ends, or with the recovery of a killed one
+    ...ls(`${root}/berth/locks`)
+      .filter((n) => n.startsWith('layer-'))
+      .map((n) => `berth/locks/${n}`),
     ...content.filter((n) => n.startsWith('.tmp-')).map((n) => `imagedb/content/sha256/${n}`),
     ...ls(img)
       .filter((n) => n.startsWith('.tmp-'))
