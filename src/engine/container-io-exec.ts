@@ -46,7 +46,12 @@ interface ExecRecord {
   inspect: ExecInspect;
   config: ExecConfig;
   started: boolean;
+  /** When it ended (ms), for forgetting it. */
+  endedAt?: number;
 }
+
+/** How long an ended exec stays inspectable: a long-lived engine does not keep every exec it ever ran. */
+const KEEP_ENDED_MS = 5 * 60 * 1000;
 
 /**
  * Exec instances live in the engine's memory, as dockerd keeps them: they are
@@ -57,6 +62,8 @@ const records = new WeakMap<Engine, Map<string, ExecRecord>>();
 function execsOf(engine: Engine): Map<string, ExecRecord> {
   let m = records.get(engine);
   if (!m) records.set(engine, (m = new Map()));
+  const now = Date.now();
+  for (const [id, r] of m) if (r.endedAt !== undefined && now - r.endedAt > KEEP_ENDED_MS) m.delete(id);
   return m;
 }
 
@@ -158,6 +165,7 @@ export async function execStart(
 }
 
 function ended(r: ExecRecord, code: number): void {
+  r.endedAt = Date.now();
   r.inspect.Running = false;
   r.inspect.ExitCode = code;
   r.inspect.CanRemove = true;

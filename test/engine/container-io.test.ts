@@ -9,6 +9,7 @@ import { TarParser } from '../../src/archive/tar-parser.js';
 import { Engine } from '../../src/engine/index.js';
 import type { LogEntry } from '../../src/engine/container-io-streams.js';
 import { goFileMode } from '../../src/engine/container-io-archive.js';
+import { expandEnv } from '../../src/cli/commands/exec.js';
 
 // The engine's stream and file operations (exec, logs, top, stats, changes, export, archives, commit),
 // called directly on real containers in a temporary data root.
@@ -184,6 +185,38 @@ test('logs: streams, tail, since, until, timestamps, follow', async () => {
   }
   assert.deepEqual(seen, ['z\n']);
   ok(['rm', '-f', g]);
+});
+
+test('attach: output and input as streams, the detach keys, the end of the run', async () => {
+  const c = runD(['-i', 'base', 'cat']);
+  const a = await engine.containers.attach(c, { stream: true, stdin: true, detachKeys: 'ctrl-x' });
+  assert.equal(a.tty, false);
+  const out: Buffer[] = [];
+  a.stdout.on('data', (d: Buffer) => out.push(d));
+  a.stdin!.write('hello\n');
+  await waitFor(() => (Buffer.concat(out).toString() === 'hello\n' ? true : undefined));
+  a.stdin!.write(Buffer.from([0x18])); // ctrl-x
+  assert.equal(await a.done, 'detached');
+  assert.equal(ok(['inspect', '--format', '{{.State.Status}}', c]), 'running', 'detaching leaves it running');
+  // without stdin there is no way in; the run's end ends the attachment
+  const b = await engine.containers.attach(c);
+  assert.equal(b.stdin, undefined);
+  ok(['kill', c]);
+  assert.equal(await b.done, 'ended');
+  ok(['wait', c]);
+  await assert.rejects(engine.containers.attach(c), { kind: 'Conflict', message: /start it first/ });
+  await assert.rejects(engine.containers.attach(c, { detachKeys: 'ctrl-' }), { kind: 'InvalidArgument' });
+  await assert.rejects(engine.containers.attach('no-such-ctr'), { kind: 'NotFound' });
+});
+
+test('exec CLI: -e VAR takes the value of the caller, unset it stays bare', () => {
+  const cases: Array<[string[], Record<string, string>, string[]]> = [
+    [['A=1', 'B'], { B: 'two' }, ['A=1', 'B=two']],
+    [['C'], {}, ['C']],
+    [['D='], { D: 'x' }, ['D=']],
+    [['E=a=b'], {}, ['E=a=b']],
+  ];
+  for (const [given, env, want] of cases) assert.deepEqual(expandEnv(given, env), want, given.join(' '));
 });
 
 test('top and stats: the container processes and usage in Docker shapes', async () => {
