@@ -86,15 +86,29 @@ export async function getArchive(
   });
   // the caller sees a failure through the stream it reads (or as the rejection, before it has one)
   stream.on('error', () => undefined);
+  let copied = false;
   const copy = copyFromContainerTar(engine.containerStore, { ref: id, c }, path, stream, {
     followLink: !!opts.followLink,
   }).then(
-    () => stream.end(),
+    () => {
+      copied = true;
+      stream.end();
+    },
     (err: unknown) => {
       stream.destroy(err as Error);
       throw err;
     },
   );
+  // a reader that lets go early (destroy) ends the copy, which then unmounts and unlocks: the tar writer's next write
+  // throws, and one waiting for 'drain' gets an error instead
+  stream.on('close', () => {
+    if (copied) return;
+    const gone = conflict('archive_closed', `archive of ${id}:${path}: the reader closed the stream`);
+    stream.write = () => {
+      throw gone;
+    };
+    stream.emit('error', gone);
+  });
   const stat = await Promise.race([statKnown, copy.then(() => statKnown)]);
   copy.catch(() => undefined); // from here on the stream carries the error
   return { stat, stream };

@@ -24,7 +24,7 @@ const runD = (args: string[]) => {
   monitors.add(s.MonitorPid);
   return id;
 };
-const PROGRAMS = ['sh', 'sleep', 'echo', 'cat', 'id', 'rm', 'mkdir', 'touch', 'ln', 'ls', 'pwd'];
+const PROGRAMS = ['sh', 'true', 'sleep', 'echo', 'cat', 'id', 'rm', 'mkdir', 'touch', 'ln', 'ls', 'pwd'];
 
 before(async () => {
   ok(['image', 'from-host', 'base', ...PROGRAMS]);
@@ -332,6 +332,13 @@ test('getArchive / putArchive: round trip, stat, and nothing reaches the host', 
   });
   await assert.rejects(engine.containers.getArchive(b, '/nope'), { kind: 'NotFound' });
   assert.deepEqual(mountsUnder(root), []);
+  // a reader that stops early: the copy ends, and the rootfs mounted for it goes
+  const early = await engine.containers.getArchive(b, '/');
+  await new Promise((res) => early.stream.once('data', res));
+  early.stream.pause();
+  early.stream.destroy();
+  await waitFor(() => (mountsUnder(root).length ? undefined : true));
+  assert.equal(ok(['start', b]), b, 'its run lock was let go');
   fs.rmSync(host, { recursive: true });
 });
 
