@@ -103,7 +103,7 @@ export function netStats(netDev: string): Record<string, NetStats> {
 }
 
 /** One reading; a container that does not run reads as Docker's zero frame. */
-function reading(c: ContainerRecord, prev?: StatsJSON): StatsJSON {
+function reading(c: ContainerRecord, hostNetwork: boolean, prev?: StatsJSON): StatsJSON {
   const base: StatsJSON = {
     read: ZERO_TIME,
     preread: prev?.read ?? ZERO_TIME,
@@ -121,8 +121,9 @@ function reading(c: ContainerRecord, prev?: StatsJSON): StatsJSON {
   if (!cg) return base;
   const s = cgroupStats(cg);
   let networks: Record<string, NetStats> | undefined;
+  // with --network host the interfaces are the host's: Docker reports none for the container
   try {
-    if (c.State.Pid) networks = netStats(fs.readFileSync(`/proc/${c.State.Pid}/net/dev`, 'utf8'));
+    if (c.State.Pid && !hostNetwork) networks = netStats(fs.readFileSync(`/proc/${c.State.Pid}/net/dev`, 'utf8'));
   } catch {
     /* it ended */
   }
@@ -153,6 +154,9 @@ function reading(c: ContainerRecord, prev?: StatsJSON): StatsJSON {
   };
 }
 
+const isHostNetwork = (engine: Engine, c: ContainerRecord) =>
+  engine.containerStore.hostConfig(c.ID).NetworkMode === 'host';
+
 /**
  * `GET /containers/{id}/stats?stream=false`: one frame. As dockerd, the frame
  * comes after a second reading `intervalMs` later (1 s) so that precpu_stats
@@ -165,10 +169,11 @@ export async function stats(
 ): Promise<StatsJSON> {
   if ((o as { stream?: boolean }).stream) throw invalid('stats_stream', 'stats: use statsStream for a stream');
   const c = await findContainer(engine, id);
-  const first = reading(c);
+  const host = isHostNetwork(engine, c);
+  const first = reading(c, host);
   if (o.oneShot) return first;
   await sleep(o.intervalMs ?? 1000);
-  return reading(engine.containerStore.tryGet(c.ID) ?? c, first);
+  return reading(engine.containerStore.tryGet(c.ID) ?? c, host, first);
 }
 
 /** `GET /containers/{id}/stats` (stream): a frame every `intervalMs` (1 s) until the container stops or `signal` aborts. */
@@ -178,11 +183,12 @@ export async function* statsStream(
   o: { intervalMs?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<StatsJSON> {
   const c = await findContainer(engine, id);
+  const host = isHostNetwork(engine, c);
   let prev: StatsJSON | undefined;
   while (!o.signal?.aborted) {
     const now = engine.containerStore.tryGet(c.ID);
     if (!now) return;
-    prev = reading(now, prev);
+    prev = reading(now, host, prev);
     yield prev;
     if (!now.State.Running) return;
     try {

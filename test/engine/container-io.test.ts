@@ -248,6 +248,9 @@ test('top and stats: the container processes and usage in Docker shapes', async 
   assert.deepEqual(frames[1]!.precpu_stats, frames[0]!.cpu_stats);
   ok(['rm', '-f', c]);
   await assert.rejects(engine.containers.top(c), { kind: 'NotFound' });
+  const h = runD(['--network', 'host', 'base', 'sleep', '1000']);
+  assert.equal((await engine.containers.stats(h, { oneShot: true })).networks, undefined, "the host's interfaces");
+  ok(['rm', '-f', h]);
   const stopped = ok(['create', 'base', 'true']);
   const z = await engine.containers.stats(stopped, { oneShot: true });
   assert.equal(z.read, '0001-01-01T00:00:00Z');
