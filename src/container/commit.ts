@@ -1,7 +1,7 @@
 import type { ImageID } from '../core/digest.js';
 import { diffDirTar } from '../archive/diff-tar.js';
 import { applyChanges } from '../image/changes.js';
-import { encodeImageConfig, type HistoryEntry, type ImageConfig } from '../image/config.js';
+import { encodeImageConfig, type ContainerConfig, type HistoryEntry, type ImageConfig } from '../image/config.js';
 import type { Reference } from '../image/reference.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
@@ -11,6 +11,8 @@ export interface CommitOptions {
   message?: string;
   changes?: string[];
   tags?: Reference[];
+  /** Config fields that replace the container's (Docker's commit request body), before the changes. */
+  config?: Partial<ContainerConfig>;
 }
 
 const EMPTY_TAR_DIFFID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
@@ -46,7 +48,7 @@ export async function commitContainer(
     };
     const { Hostname: _h, ...keep } = c.Config;
     const config = applyChanges(
-      { ...base.config, ...keep, Image: c.Image, Hostname: c.Config.Hostname },
+      { ...base.config, ...keep, Image: c.Image, Hostname: c.Config.Hostname, ...opts.config },
       opts.changes ?? [],
     );
     const cfg: ImageConfig = {

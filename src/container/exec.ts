@@ -3,7 +3,7 @@ import { conflict } from '../core/errors.js';
 import { thawedState } from '../runtime/cgroups/cgroups.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
 import { encodePlan, execPlan, type Step } from '../runtime/plan.js';
-import { bundlePath, helperPath, runHelper, type Stdio } from '../runtime/helper.js';
+import { bundlePath, helperPath, runHelper, type HelperHandle, type Stdio } from '../runtime/helper.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
 import { resolveUser } from '../runtime/user.js';
 import { capabilitySet, noNewPrivileges, ownCapabilities, ownCapabilityMask } from '../runtime/security.js';
@@ -40,9 +40,13 @@ export function execProcess(containers: ContainerStore, c: ContainerRecord, o: E
   };
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.Config.Hostname}`);
+  // as dockerd: a name without "=" unsets it (the CLI expands `-e VAR` from its own environment first)
   for (const e of o.env)
     if (e.includes('=')) set(e);
-    else if (process.env[e] !== undefined) set(`${e}=${process.env[e]}`);
+    else {
+      const i = env.findIndex((x) => x.startsWith(`${e}=`));
+      if (i >= 0) env.splice(i, 1);
+    }
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   if (o.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const own = ownCapabilities();
@@ -87,7 +91,7 @@ export async function execInContainer(
   c: ContainerRecord,
   o: ExecOptions,
   stdio: [Stdio, Stdio, Stdio],
-  onStart?: (kill: (s: NodeJS.Signals) => void) => void,
+  onStart?: (kill: (s: NodeJS.Signals) => void, run: HelperHandle) => void,
 ): Promise<number> {
   const now = containers.tryGet(c.ID) ?? c;
   if (!now.State.Running || !containers.isLive(c.ID))
@@ -99,7 +103,7 @@ export async function execInContainer(
   const steps = execSteps(containers, now, o);
   refreshFastExecPlan(containers, now);
   const run = runHelper(steps, o.detach ? ['ignore', 'ignore', 'ignore'] : stdio, { detached: o.detach });
-  onStart?.(run.kill);
+  onStart?.(run.kill, run);
   try {
     await run.started;
   } catch (err) {

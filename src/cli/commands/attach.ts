@@ -1,6 +1,4 @@
 import { invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import { attachContainer, parseDetachKeys } from '../../container/attach.js';
 import { killContainer, parseSignal, waitStopped } from '../../container/lifecycle.js';
 import type { Command } from '../context.js';
 
@@ -15,12 +13,16 @@ export const attach: Command = {
   },
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"attach" requires exactly 1 argument');
-    const containers = new ContainerStore(await ctx.store());
-    await containers.reapStale();
+    const engine = await ctx.engine();
+    const a = await engine.containers.attach(args[0]!, {
+      stream: true,
+      stdin: !o['no-stdin'],
+      detachKeys: o['detach-keys'] as string,
+    });
+    const containers = engine.containerStore;
     const c = containers.resolve(args[0]!);
-    const detachKeys = parseDetachKeys(o['detach-keys'] as string);
     // --sig-proxy: signals to this process go to the container (not with a terminal: ^C is a byte for it)
-    const proxy = o['sig-proxy'] !== 'false' && !c.Config.Tty;
+    const proxy = o['sig-proxy'] !== 'false' && !a.tty;
     const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
     const handler = (s: NodeJS.Signals) => {
       try {
@@ -29,19 +31,29 @@ export const attach: Command = {
         /* it ended */
       }
     };
+    const stdin = ctx.stdin as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
+    const raw = a.tty && !!a.stdin && !!stdin.isTTY && !!stdin.setRawMode;
+    const onInput = (d: Buffer) => a.stdin?.write(d);
+    a.stdout.on('data', (d: Buffer) => ctx.stdout.write(d));
+    a.stderr.on('data', (d: Buffer) => ctx.stderr.write(d));
     if (proxy) for (const s of sigs) process.on(s, handler);
+    if (raw) stdin.setRawMode!(true);
+    if (a.stdin) stdin.on('data', onInput);
+    let how: 'ended' | 'detached';
     try {
-      const how = await attachContainer(containers, c, {
-        stdin: o['no-stdin'] ? undefined : process.stdin,
-        stdout: ctx.stdout,
-        stderr: ctx.stderr,
-        detachKeys,
-      });
-      if (how === 'detached') return 0;
-      // the run ended: Docker's attach exits with the container's code
-      return (await waitStopped(containers, c.ID, 10000)) ?? 0;
+      how = await a.done;
     } finally {
       if (proxy) for (const s of sigs) process.off(s, handler);
+      if (a.stdin) {
+        stdin.off('data', onInput);
+        stdin.pause();
+        // a piped stdin left open would keep this process alive after the detach
+        (stdin as { destroy?: () => void }).destroy?.();
+      }
+      if (raw) stdin.setRawMode!(false);
     }
+    if (how === 'detached') return 0;
+    // the run ended: Docker's attach exits with the container's code
+    return (await waitStopped(containers, c.ID, 10000)) ?? 0;
   },
 };

@@ -1,7 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import { commitContainer } from '../../container/commit.js';
-import { ContainerStore } from '../../container/store.js';
-import { parseReference, withDefaultTag } from '../../image/reference.js';
+import { parseReference } from '../../image/reference.js';
 import type { Command } from '../context.js';
 
 export const commit: Command = {
@@ -16,15 +14,19 @@ export const commit: Command = {
   },
   async run(ctx, args, o) {
     if (args.length < 1 || args.length > 2) throw invalid('usage', '"commit" requires 1 or 2 arguments');
-    const store = await ctx.store();
-    const c = new ContainerStore(store).resolve(args[0]!);
-    const tags = args[1] ? [withDefaultTag(parseReference(args[1]))] : [];
-    const id = await commitContainer(new ContainerStore(store), c, {
+    // the API takes repo and tag apart, as Docker's CLI sends them
+    const ref = args[1] ? parseReference(args[1]) : undefined;
+    if (ref?.digest) throw invalid('invalid_reference', `commit: refusing to create a tag with a digest reference`);
+    const { Id } = await (
+      await ctx.engine()
+    ).containers.commit(args[0]!, {
+      repo: ref?.name,
+      tag: ref?.tag,
       author: o.author as string | undefined,
-      message: o.message as string | undefined,
+      comment: o.message as string | undefined,
       changes: (o.change as string[] | undefined) ?? [],
-      tags,
+      pause: o.pause !== false,
     });
-    ctx.out(id);
+    ctx.out(Id);
   },
 };

@@ -1,15 +1,8 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import {
-  copyFromContainer,
-  copyFromContainerTar,
-  copyTarToContainer,
-  copyToContainer,
-  type CopyOptions,
-  type CopyResult,
-} from '../../container/cp.js';
-import { ContainerStore } from '../../container/store.js';
+import { pipeline } from 'node:stream/promises';
+import { copyFromContainer, copyToContainer, type CopyOptions, type CopyResult } from '../../container/cp.js';
 import { humanSizeWithPrecision } from '../format/units.js';
 import type { Command } from '../context.js';
 
@@ -45,25 +38,43 @@ export const cp: Command = {
     if (src.container === undefined && dst.container === undefined)
       throw invalid('usage', 'must specify at least one container source');
     const ref = (src.container ?? dst.container)!;
-    const store = await ctx.store();
-    const containers = new ContainerStore(store);
+    const engine = await ctx.engine();
+    // the tar forms are the engine's archive operations, as Docker's CLI uses the API's
+    if (src.container !== undefined && dst.path === '-') {
+      const { stream } = await engine.containers.getArchive(ref, src.path, { followLink: !!o['follow-link'] });
+      await pipeline(stream, ctx.stdout as unknown as Writable, { end: false });
+      return;
+    }
+    // as Docker: a summary on stderr only when a terminal is attached and -q is not given
+    const quiet = o.quiet ? true : !ctx.stdout.isTTY;
+    const summary = (bytes: number, dest: string) => {
+      if (!quiet) ctx.err(`Successfully copied ${humanSizeWithPrecision(bytes, 3)} to ${dest}`);
+    };
+    if (src.path === '-') {
+      // Docker's CLI counts the archive's bytes as it sends them
+      let bytes = 0;
+      const counted = async function* (input: AsyncIterable<Buffer>) {
+        for await (const chunk of input) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      };
+      await engine.containers.putArchive(ref, dst.path, counted(ctx.stdin as AsyncIterable<Buffer>), {
+        noOverwriteDirNonDir: true,
+        copyUIDGID: !!o.archive,
+      });
+      summary(bytes, args[1]!);
+      return;
+    }
+    // to and from host paths: cp.ts walks the host side and the container side in one pipeline
+    const containers = engine.containerStore;
     await containers.reapStale();
     const t = { ref, c: containers.resolve(ref) };
     const opts: CopyOptions = { archive: !!o.archive, followLink: !!o['follow-link'] };
-    // as Docker: a summary on stderr only when a terminal is attached and -q is not given
-    const quiet = o.quiet ? true : !ctx.stdout.isTTY;
-    let r: CopyResult;
-    if (src.container !== undefined) {
-      if (dst.path === '-') {
-        await copyFromContainerTar(containers, t, src.path, ctx.stdout as unknown as Writable, opts);
-        return;
-      }
-      r = await copyFromContainer(containers, t, src.path, dst.path, opts);
-    } else if (src.path === '-') {
-      r = await copyTarToContainer(containers, t, ctx.stdin as AsyncIterable<Buffer>, dst.path, opts);
-    } else {
-      r = await copyToContainer(containers, t, src.path, dst.path, opts);
-    }
-    if (!quiet) ctx.err(`Successfully copied ${humanSizeWithPrecision(r.bytes, 3)} to ${r.dest}`);
+    const r: CopyResult =
+      src.container !== undefined
+        ? await copyFromContainer(containers, t, src.path, dst.path, opts)
+        : await copyToContainer(containers, t, src.path, dst.path, opts);
+    summary(r.bytes, r.dest);
   },
 };

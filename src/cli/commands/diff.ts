@@ -1,6 +1,4 @@
 import { invalid } from '../../core/errors.js';
-import { containerChanges } from '../../container/changes.js';
-import { ContainerStore } from '../../container/store.js';
 import type { Command } from '../context.js';
 
 export const diff: Command = {
@@ -10,8 +8,6 @@ export const diff: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"diff" requires exactly 1 argument');
-    const store = await ctx.store();
-    const c = new ContainerStore(store).resolve(args[0]!);
-    for (const ch of containerChanges(store.paths, c.MountID)) ctx.out(`${'CAD'[ch.Kind]} ${ch.Path}`);
+    for (const ch of await (await ctx.engine()).containers.changes(args[0]!)) ctx.out(`${'CAD'[ch.Kind]} ${ch.Path}`);
   },
 };

@@ -1,8 +1,12 @@
 import { invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import { execInContainer } from '../../container/exec.js';
+import type { HelperHandle } from '../../runtime/helper.js';
 import type { Command } from '../context.js';
 import { envFromFile } from '../container-flags.js';
+
+/** `-e VAR` takes VAR's value from this process's environment, as Docker's CLI; unset, it stays bare (the engine unsets it). */
+export function expandEnv(entries: string[], env: NodeJS.ProcessEnv): string[] {
+  return entries.map((e) => (e.includes('=') || env[e] === undefined ? e : `${e}=${env[e]}`));
+}
 
 export const exec: Command = {
   names: [['exec'], ['container', 'exec']],
@@ -24,32 +28,37 @@ export const exec: Command = {
     const [name, ...cmd] = args;
     if (!name || !cmd.length)
       throw invalid('usage', '"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
-    const containers = new ContainerStore(await ctx.store());
-    await containers.reapStale();
-    const c = containers.resolve(name);
+    const containers = (await ctx.engine()).containers;
+    const detach = !!o.detach;
+    const { Id } = await containers.execCreate(name, {
+      Cmd: cmd,
+      Tty: !!o.tty,
+      Env: expandEnv(
+        [...((o['env-file'] as string[] | undefined) ?? []).flatMap(envFromFile), ...((o.env as string[]) ?? [])],
+        process.env,
+      ),
+      WorkingDir: o.workdir as string | undefined,
+      User: o.user as string | undefined,
+      Privileged: !!o.privileged,
+      AttachStdin: !!o.interactive && !detach,
+      AttachStdout: !detach,
+      AttachStderr: !detach,
+      Detach: detach,
+    });
+    // signals to berth go to the exec'd process, as Docker's CLI forwards them
     const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-    let kill: ((s: NodeJS.Signals) => void) | undefined;
-    const handler = (s: NodeJS.Signals) => kill?.(s);
+    let run: HelperHandle | undefined;
+    const handler = (s: NodeJS.Signals) => run?.kill(s);
     for (const s of forwarded) process.on(s, handler);
     try {
-      return await execInContainer(
-        containers,
-        c,
+      return await containers.execStart(
+        Id,
+        { Detach: detach, Tty: !!o.tty },
         {
-          cmd,
-          tty: !!o.tty,
-          env: [
-            ...((o['env-file'] as string[] | undefined) ?? []).flatMap(envFromFile),
-            ...((o.env as string[] | undefined) ?? []),
-          ],
-          workdir: o.workdir as string | undefined,
-          user: o.user as string | undefined,
-          privileged: !!o.privileged,
-          detach: !!o.detach,
-        },
-        [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-        (k) => {
-          kill = k;
+          stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+          onStart: (r) => {
+            run = r;
+          },
         },
       );
     } finally {

@@ -1,9 +1,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import { diffDirTar } from '../../archive/diff-tar.js';
-import { ContainerStore } from '../../container/store.js';
-import { mountRootfs, unmountRootfs, isMountPoint } from '../../container/rootfs.js';
 import { checkOutputPath, cleanupOnSignal, writeOutputFile } from '../../storage/output-file.js';
 import type { Command } from '../context.js';
 
@@ -21,25 +18,18 @@ export const exportCmd: Command = {
     if (file !== undefined) checkOutputPath(file, ACTION);
     else if (ctx.stdout.isTTY)
       throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-    const store = await ctx.store();
-    const c = new ContainerStore(store).resolve(args[0]!);
-    const target = `${store.paths.cacheDir(c.MountID)}/merged`;
-    const wasMounted = isMountPoint(target);
-    const merged = mountRootfs(store.paths, c.MountID);
-    const unmount = () => {
-      if (!wasMounted) unmountRootfs(store.paths, c.MountID);
-    };
-    // Ctrl-C mid-export: the union mounted for it goes too
-    const disarm = cleanupOnSignal(unmount);
+    const tar = await (await ctx.engine()).containers.export(args[0]!);
+    // Ctrl-C mid-export: destroying the stream unmounts what the export mounted
+    const disarm = cleanupOnSignal(() => tar.destroy());
     const produce = async (out: Writable) => {
-      for await (const chunk of diffDirTar(merged)) if (!out.write(chunk)) await once(out, 'drain');
+      for await (const chunk of tar) if (!out.write(chunk)) await once(out, 'drain');
     };
     try {
       if (file !== undefined) await writeOutputFile(file, ACTION, produce);
       else await produce(ctx.stdout as unknown as Writable);
     } finally {
       disarm();
-      unmount();
+      tar.destroy();
     }
   },
 };

@@ -1,7 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import { parseLogTime, readLogs } from '../../container/logs.js';
-import { rfc3339Nano } from '../../core/time.js';
+import { parseLogTime } from '../../container/logs.js';
 import type { Command } from '../context.js';
 
 export const logs: Command = {
@@ -18,23 +16,19 @@ export const logs: Command = {
   },
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"logs" requires exactly 1 argument');
-    const containers = new ContainerStore(await ctx.store());
-    await containers.reapStale();
-    const c = containers.resolve(args[0]!);
-    const tail = o.tail === undefined || o.tail === 'all' ? undefined : Number(o.tail);
-    if (tail !== undefined && !Number.isInteger(tail))
+    const tail = o.tail === undefined || o.tail === 'all' ? 'all' : Number(o.tail);
+    if (tail !== 'all' && !Number.isInteger(tail))
       throw invalid('invalid_tail', `invalid --tail ${JSON.stringify(o.tail)}: a number or "all"`);
+    // relative times ("10m") are the caller's: the API takes Unix seconds
     const now = Date.now();
-    await readLogs(c.LogPath ?? containers.logPath(c.ID), {
+    const seconds = (v: unknown) => (v ? parseLogTime(v as string, now) / 1000 : undefined);
+    const entries = (await ctx.engine()).containers.logs(args[0]!, {
       tail,
-      since: o.since ? parseLogTime(o.since as string, now) : undefined,
-      until: o.until ? parseLogTime(o.until as string, now) : undefined,
+      since: seconds(o.since),
+      until: seconds(o.until),
       follow: !!o.follow,
-      live: () => containers.isLive(c.ID),
-      write: (r) =>
-        (r.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(
-          o.timestamps ? `${rfc3339Nano(r.time)} ${r.log}` : r.log,
-        ),
+      timestamps: !!o.timestamps,
     });
+    for await (const e of entries) (e.stream === 'stderr' ? ctx.stderr : ctx.stdout).write(e.line);
   },
 };

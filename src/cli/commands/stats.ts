@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ContainerStore } from '../../container/store.js';
-import { cpuPercent, sample, type Sample } from '../../container/stats.js';
+import { cpuPercent, type Sample } from '../../container/stats.js';
 import type { ContainerRecord } from '../../container/types.js';
+import type { StatsJSON } from '../../engine/container-io.js';
 import type { Command } from '../context.js';
 import { formatOutput } from '../format/table.js';
 import { bytesSize, humanSizeWithPrecision } from '../format/units.js';
@@ -21,8 +21,28 @@ const DEFAULT =
   'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 const dec = (n: number) => humanSizeWithPrecision(n, 3);
 
-function row(c: ContainerRecord, prev: Sample | undefined, cur: Sample | undefined, noTrunc: boolean) {
+/** The reading a StatsJSON frame holds, for Docker's CPU % between two frames. */
+function sampleOf(s: StatsJSON): Sample {
+  const blk = (op: string) =>
+    (s.blkio_stats.io_service_bytes_recursive ?? []).filter((e) => e.op === op).reduce((a, e) => a + e.value, 0);
+  const nets = Object.values(s.networks ?? {});
+  return {
+    cpuNs: s.cpu_stats.cpu_usage.total_usage,
+    systemNs: s.cpu_stats.system_cpu_usage ?? 0,
+    memUsage: s.memory_stats.usage ?? 0,
+    memLimit: s.memory_stats.limit ?? 0,
+    pids: s.pids_stats.current ?? 0,
+    netRx: nets.reduce((a, n) => a + n.rx_bytes, 0),
+    netTx: nets.reduce((a, n) => a + n.tx_bytes, 0),
+    blkRead: blk('read'),
+    blkWrite: blk('write'),
+  };
+}
+
+function row(c: ContainerRecord, prevFrame: StatsJSON | undefined, frame: StatsJSON | undefined, noTrunc: boolean) {
   const id = noTrunc ? c.ID : c.ID.slice(0, 12);
+  const cur = frame && c.State.Running ? sampleOf(frame) : undefined;
+  const prev = prevFrame?.cpu_stats.system_cpu_usage ? sampleOf(prevFrame) : undefined;
   if (!cur)
     return {
       Container: id,
@@ -39,7 +59,7 @@ function row(c: ContainerRecord, prev: Sample | undefined, cur: Sample | undefin
     Container: id,
     ID: id,
     Name: c.Name.slice(1),
-    CPUPerc: `${(prev ? cpuPercent(prev, cur) : 0).toFixed(2)}%`,
+    CPUPerc: `${(prev ? cpuPercent(prev, cur, frame!.cpu_stats.online_cpus) : 0).toFixed(2)}%`,
     MemUsage: `${bytesSize(cur.memUsage)} / ${bytesSize(cur.memLimit)}`,
     MemPerc: `${(cur.memLimit ? (cur.memUsage / cur.memLimit) * 100 : 0).toFixed(2)}%`,
     NetIO: `${dec(cur.netRx)} / ${dec(cur.netTx)}`,
@@ -59,19 +79,21 @@ export const stats: Command = {
     format: { type: 'string' },
   },
   async run(ctx, args, o) {
-    const containers = new ContainerStore(await ctx.store());
+    const engine = await ctx.engine();
+    const containers = engine.containerStore;
     await containers.reapStale();
     const pick = () =>
       (args.length ? args.map((a) => containers.resolve(a)) : containers.list().filter((c) => o.all || c.State.Running))
         .map((c) => containers.tryGet(c.ID) ?? c)
         .sort((a, b) => a.Name.localeCompare(b.Name));
-    let prev = new Map<string, Sample | undefined>();
-    for (const c of pick()) prev.set(c.ID, c.State.Running ? sample(c) : undefined);
+    const frames = (list: ContainerRecord[]) =>
+      Promise.all(list.map(async (c) => [c.ID, await engine.containers.stats(c.ID, { oneShot: true })] as const));
+    let prev = new Map(await frames(pick()));
     for (;;) {
       // CPU % needs two readings: the first table comes a moment after the first reading, as Docker's
       await sleep(o['no-stream'] ? 500 : 1000);
       const list = pick();
-      const cur = new Map(list.map((c) => [c.ID, c.State.Running ? sample(c) : undefined]));
+      const cur = new Map(await frames(list));
       const text = formatOutput(
         o.format as string | undefined,
         DEFAULT,

@@ -1,6 +1,4 @@
 import { invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import { top as topOf } from '../../container/top.js';
 import type { Command } from '../context.js';
 import { alignColumns } from '../format/table.js';
 
@@ -13,9 +11,7 @@ export const top: Command = {
   async run(ctx, args) {
     const [name, ...psArgs] = args;
     if (!name) throw invalid('usage', '"top" requires at least 1 argument');
-    const containers = new ContainerStore(await ctx.store());
-    await containers.reapStale();
-    const t = topOf(containers, containers.resolve(name), psArgs);
+    const t = await (await ctx.engine()).containers.top(name, psArgs);
     ctx.stdout.write(alignColumns([t.Titles, ...t.Processes].map((r) => `${r.join('\t')}\n`).join('')));
   },
 };

@@ -1,0 +1,177 @@
+import { conflict, invalid, notFound } from '../core/errors.js';
+import { execInContainer } from '../container/exec.js';
+import type { HelperHandle, Stdio } from '../runtime/helper.js';
+import { randomHex } from '../storage/fsutil.js';
+import type { Engine } from './engine.js';
+import { liveContainer } from './container-io-find.js';
+
+/** Docker's ExecConfig (POST /containers/{id}/exec). */
+export interface ExecConfig {
+  Cmd: string[];
+  /** KEY=VALUE; a bare KEY unsets it (as dockerd). */
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Privileged?: boolean;
+  Tty?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Detach?: boolean;
+  DetachKeys?: string;
+}
+
+/** Docker's ExecInspectResponse (GET /exec/{id}/json). */
+export interface ExecInspect {
+  ID: string;
+  ContainerID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  OpenStdin: boolean;
+  OpenStdout: boolean;
+  OpenStderr: boolean;
+  CanRemove: boolean;
+  DetachKeys: string;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user: string };
+}
+
+/** How the caller connects an exec: Node's spawn stdio, and a hook that gets the running helper (signals, pipes). */
+export interface ExecIO {
+  stdio?: [Stdio, Stdio, Stdio];
+  onStart?: (run: HelperHandle) => void;
+}
+
+interface ExecRecord {
+  inspect: ExecInspect;
+  config: ExecConfig;
+  started: boolean;
+  /** When it ended (ms), for forgetting it. */
+  endedAt?: number;
+}
+
+/** How long an ended exec stays inspectable: a long-lived engine does not keep every exec it ever ran. */
+const KEEP_ENDED_MS = 5 * 60 * 1000;
+
+/**
+ * Exec instances live in the engine's memory, as dockerd keeps them: they are
+ * named by the API only until the engine (the process) goes away.
+ */
+const records = new WeakMap<Engine, Map<string, ExecRecord>>();
+
+function execsOf(engine: Engine): Map<string, ExecRecord> {
+  let m = records.get(engine);
+  if (!m) records.set(engine, (m = new Map()));
+  const now = Date.now();
+  for (const [id, r] of m) if (r.endedAt !== undefined && now - r.endedAt > KEEP_ENDED_MS) m.delete(id);
+  return m;
+}
+
+function execRecord(engine: Engine, execId: string): ExecRecord {
+  const r = execsOf(engine).get(execId);
+  if (!r) throw notFound('exec_not_found', `No such exec instance: ${execId}`);
+  return r;
+}
+
+/** `POST /containers/{id}/exec`: record an exec for a running container; nothing runs yet. */
+export async function execCreate(engine: Engine, id: string, config: ExecConfig): Promise<{ Id: string }> {
+  if (!config.Cmd?.length) throw invalid('no_exec_command', 'create exec: no command specified (Cmd is empty)');
+  const c = await liveContainer(engine, id, 'exec');
+  const execId = randomHex();
+  const [entrypoint, ...args] = config.Cmd;
+  execsOf(engine).set(execId, {
+    config: { ...config, Env: [...(config.Env ?? [])], Cmd: [...config.Cmd] },
+    started: false,
+    inspect: {
+      ID: execId,
+      ContainerID: c.ID,
+      Running: false,
+      ExitCode: null,
+      Pid: 0,
+      OpenStdin: !!config.AttachStdin,
+      OpenStdout: !!config.AttachStdout,
+      OpenStderr: !!config.AttachStderr,
+      CanRemove: false,
+      DetachKeys: config.DetachKeys ?? '',
+      ProcessConfig: {
+        tty: !!config.Tty,
+        entrypoint: entrypoint!,
+        arguments: args,
+        privileged: !!config.Privileged,
+        user: config.User ?? '',
+      },
+    },
+  });
+  return { Id: execId };
+}
+
+/**
+ * `POST /exec/{id}/start`: run the exec (once) in its container's namespaces
+ * and cgroup. In the foreground it resolves with the process's exit code once
+ * it ends; with Detach, with 0 once it runs (execInspect reports its end).
+ */
+export async function execStart(
+  engine: Engine,
+  execId: string,
+  opts: { Detach?: boolean; Tty?: boolean } = {},
+  io: ExecIO = {},
+): Promise<number> {
+  const r = execRecord(engine, execId);
+  if (r.started)
+    throw conflict(
+      r.inspect.Running ? 'exec_running' : 'exec_ran',
+      `start exec ${execId.slice(0, 12)}: it ${r.inspect.Running ? 'is already running' : 'has already run'}`,
+    );
+  const cs = engine.containerStore;
+  const c = cs.tryGet(r.inspect.ContainerID);
+  if (!c) throw notFound('container_not_found', `No such container: ${r.inspect.ContainerID}`);
+  const tty = opts.Tty ?? !!r.config.Tty;
+  const detach = opts.Detach ?? !!r.config.Detach;
+  r.started = true;
+  let exited: Promise<number> | undefined;
+  try {
+    const code = await execInContainer(
+      cs,
+      c,
+      {
+        cmd: r.config.Cmd,
+        tty,
+        env: r.config.Env ?? [],
+        workdir: r.config.WorkingDir || undefined,
+        user: r.config.User || undefined,
+        privileged: !!r.config.Privileged,
+        detach,
+      },
+      io.stdio ?? ['ignore', 'ignore', 'ignore'],
+      (_kill, run) => {
+        r.inspect.Running = true;
+        exited = run.exited;
+        void run.pid.then((pid) => {
+          r.inspect.Pid = pid;
+        });
+        io.onStart?.(run);
+      },
+    );
+    if (!detach) {
+      ended(r, code);
+      return code;
+    }
+    void exited?.then((n) => ended(r, n));
+    return 0;
+  } catch (err) {
+    ended(r, (err as { exitCode?: number }).exitCode ?? 126);
+    throw err;
+  }
+}
+
+function ended(r: ExecRecord, code: number): void {
+  r.endedAt = Date.now();
+  r.inspect.Running = false;
+  r.inspect.ExitCode = code;
+  r.inspect.CanRemove = true;
+}
+
+/** `GET /exec/{id}/json`. */
+export function execInspect(engine: Engine, execId: string): ExecInspect {
+  return structuredClone(execRecord(engine, execId).inspect);
+}
