@@ -160,10 +160,12 @@ function healthcheck(o: Opts): HealthConfig | undefined {
   if (!flags.length) return undefined;
   const h: HealthConfig = {};
   if (o['health-cmd'] !== undefined) h.Test = ['CMD-SHELL', o['health-cmd'] as string];
-  const dur = (f: string) => (o[f] === undefined ? undefined : parseDuration(f, o[f] as string));
-  h.Interval = dur('health-interval');
-  h.Timeout = dur('health-timeout');
-  h.StartPeriod = dur('health-start-period');
+  const dur = (f: string, k: 'Interval' | 'Timeout' | 'StartPeriod') => {
+    if (o[f] !== undefined) h[k] = parseDuration(f, o[f] as string);
+  };
+  dur('health-interval', 'Interval');
+  dur('health-timeout', 'Timeout');
+  dur('health-start-period', 'StartPeriod');
   if (o['health-retries'] !== undefined) h.Retries = Number(o['health-retries']);
   return h;
 }
