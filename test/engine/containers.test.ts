@@ -36,7 +36,23 @@ before(async () => {
   engine = await Engine.open({ root: tmp.root });
 });
 
-after(() => tmp.remove());
+/** Processes working in the root: monitors end by becoming `berth container cleanup` for a moment. */
+function processesIn(root: string): string[] {
+  return fs.readdirSync('/proc').filter((p) => {
+    try {
+      return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(root);
+    } catch {
+      return false;
+    }
+  });
+}
+
+after(async () => {
+  for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true });
+  for (let end = Date.now() + 10_000; processesIn(tmp.root).length && Date.now() < end;)
+    await new Promise((r) => setTimeout(r, 50));
+  tmp.remove();
+});
 
 function isError(kind: ErrorKind, code: string) {
   return (e: unknown) => {
