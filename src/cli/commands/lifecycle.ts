@@ -2,7 +2,7 @@ import { invalid } from '../../core/errors.js';
 import { parseSignal } from '../../container/lifecycle.js';
 import { containerPrunePlan } from '../../container/prune.js';
 import type { Command } from '../context.js';
-import { filterFlags } from '../filters.js';
+import { filterFlags, filterMap } from '../filters.js';
 import { humanSize } from '../format/units.js';
 import { confirm } from '../prompt.js';
 import { eachContainer } from './run.js';
@@ -107,7 +107,7 @@ export const containerPrune: Command = {
       return;
     const engine = await ctx.engine();
     const { ContainersDeleted: deleted, SpaceReclaimed: reclaimed } = await engine.containers.prune({
-      filters: Object.fromEntries([...filters].map(([k, v]) => [k, [...v]])),
+      filters: filterMap(filters),
     });
     // the list ends with a blank line, as the docker CLI prints it
     if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
