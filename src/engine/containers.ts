@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
-import type { ContainerRecord } from '../container/types.js';
+import type { ContainerRecord, MonitorState } from '../container/types.js';
 import { inspectContainer } from '../container/inspect.js';
 import {
   killAndThaw,
@@ -126,19 +126,36 @@ export class Containers {
   async wait(idOrName: string, opts: { condition?: WaitCondition } = {}): Promise<ContainerWaitResponse> {
     const c = await this.find(idOrName);
     const condition = opts.condition ?? 'not-running';
-    if (condition === 'next-exit') await this.waitForStart(c);
+    if (condition === 'next-exit') {
+      const ended = await this.waitRunEnd(c);
+      if (ended !== undefined) return { StatusCode: ended };
+    }
     const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
     if (condition === 'removed')
       for (let delay = 5; this.store.tryGet(c.ID); delay = Math.min(delay * 2, 50)) await sleep(delay);
     return { StatusCode: code };
   }
 
-  private async waitForStart(c: ContainerRecord): Promise<void> {
+  /**
+   * Until the container's current or next run ends: its exit code when the
+   * monitor restarts it (by its policy), undefined when the monitor ends (the
+   * caller waits for the settled state).
+   */
+  private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
+    const id = c.ID;
     for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      const now = this.store.tryGet(c.ID);
-      if (!now || this.store.isLive(c.ID) || now.State.StartedAt !== c.State.StartedAt) return;
+      const now = this.store.tryGet(id);
+      if (!now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt) break;
       await sleep(delay);
     }
+    let run: MonitorState | undefined; // the run to see end: the first one seen running
+    for (let delay = 5; this.store.isLive(id); delay = Math.min(delay * 2, 50)) {
+      const m = this.store.monitorState(id);
+      if (!run || run.Status !== 'running') run = m;
+      else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return m.ExitCode;
+      await sleep(delay);
+    }
+    return undefined;
   }
 
   /** DELETE /containers/{id}: a running container only with `force` (killed first). */

@@ -344,6 +344,16 @@ test('wait: not-running at once for a stopped container, next-exit for the next 
   assert.deepEqual(await next, { StatusCode: 5 });
   await engine.containers.remove(Id);
 
+  // a container its policy restarts: next-exit sees the end of one run, not-running would wait for its last
+  const again = await engine.containers.create({
+    Config: { Image: 'base', Cmd: ['sh', '-c', 'sleep 0.5; exit 6'] },
+    HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 0 } },
+  });
+  await engine.containers.start(again.Id);
+  assert.deepEqual(await engine.containers.wait(again.Id, { condition: 'next-exit' }), { StatusCode: 6 });
+  assert.equal((await inspect(again.Id)).State.Status === 'exited', false, 'restarted by its policy');
+  await engine.containers.remove(again.Id, { force: true });
+
   const rm = await engine.containers.create({
     Config: { Image: 'base', Cmd: ['sh', '-c', 'sleep 0.3; exit 2'] },
     HostConfig: { AutoRemove: true },
