@@ -1,23 +1,17 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
-import type { ImageStore } from '../image/store.js';
-import type { CreateOptions } from '../container/store.js';
 import type { HostConfig } from '../container/types.js';
 import type { HealthConfig } from '../image/config.js';
-import { availableParallelism } from 'node:os';
-import {
-  checkLimits,
-  detectCgroups,
-  parseBytes,
-  parseCpus,
-  parseMemorySwap,
-  swapAccounting,
-  type Limits,
-} from '../runtime/cgroups/cgroups.js';
-import { parseBind } from '../container/spec.js';
-import { DEFAULT_CAPABILITIES, capabilitySet } from '../runtime/security.js';
-import { seccompFor } from '../runtime/seccomp/profile.js';
-import { parseSignal } from '../container/lifecycle.js';
+import { parseBytes, parseCpus, parseMemorySwap } from '../runtime/cgroups/cgroups.js';
+import type { ContainerCreateRequest } from '../engine/container-types.js';
+import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/container-validate.js';
+
+/*
+ * argv -> the API's {name, Config, HostConfig}, as the docker CLI's
+ * cli/command/container/opts.go parse() does: flag syntax is read here, what
+ * the values mean (merging the image, defaults, limits, policies) is the
+ * engine's (engine/container-create.ts).
+ */
 
 /** Flags shared by `run` and `create`, named as Docker's. */
 export const createFlags = {
@@ -70,110 +64,44 @@ export const createFlags = {
   device: { type: 'string', multiple: true },
 } as const;
 
+type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
+type Env = Record<string, string | undefined>;
+
+const list = (o: Opts, k: string) => (o[k] as string[] | undefined) ?? [];
+
 /** `--device HOST[:CONTAINER][:PERMISSIONS]` as Docker's DeviceMapping (permissions a subset of rwm, default rwm). */
-export function parseDevice(v: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+export function parseDevice(v: string): NonNullable<HostConfig['Devices']>[number] {
   const parts = v.split(':');
   let perms = 'rwm';
   if (parts.length > 1 && /^[rwm]+$/.test(parts[parts.length - 1]!)) perms = parts.pop()!;
-  if (parts.length > 2 || !parts[0]!.startsWith('/') || (parts[1] !== undefined && !parts[1].startsWith('/')))
-    throw invalid('invalid_device', `invalid device specification: ${v}`);
-  return { PathOnHost: parts[0]!, PathInContainer: parts[1] ?? parts[0]!, CgroupPermissions: perms };
+  if (parts.length > 2) throw invalid('invalid_device', `invalid device specification: ${v}`);
+  return checkDevice({ PathOnHost: parts[0]!, PathInContainer: parts[1] ?? parts[0]!, CgroupPermissions: perms }, v);
 }
 
 /** `--ulimit name=soft[:hard]` as Docker's Ulimits (nofile, nproc, core, ...). */
-export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
+export function parseUlimit(v: string): NonNullable<HostConfig['Ulimits']>[number] {
   const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v);
-  const names = [
-    'core',
-    'cpu',
-    'data',
-    'fsize',
-    'locks',
-    'memlock',
-    'msgqueue',
-    'nice',
-    'nofile',
-    'nproc',
-    'rss',
-    'rtprio',
-    'rttime',
-    'sigpending',
-    'stack',
-    'as',
-  ];
-  if (!m || !names.includes(m[1]!))
+  if (!m)
     throw invalid(
       'invalid_ulimit',
-      `invalid ulimit ${JSON.stringify(v)}: name=soft[:hard] with name one of ${names.join(', ')}`,
+      `invalid ulimit ${JSON.stringify(v)}: name=soft[:hard] with name one of ${ULIMIT_NAMES.join(', ')}`,
     );
-  const soft = Number(m[2]),
-    hard = m[3] !== undefined ? Number(m[3]) : soft;
-  if (soft > hard && hard !== -1)
-    throw invalid('invalid_ulimit', `ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
-  return { Name: m[1]!, Soft: soft, Hard: hard };
+  const soft = Number(m[2]);
+  return checkUlimit({ Name: m[1]!, Soft: soft, Hard: m[3] !== undefined ? Number(m[3]) : soft });
 }
 
-/** The resource flags given (--memory, --cpus, ...), parsed; what is not given stays unset. */
-export function limitFlags(o: Opts): Limits {
-  const str = (k: string) => o[k] as string | undefined;
-  const l: Limits = {};
-  if (str('memory') !== undefined) l.memory = parseBytes(str('memory')!, 'memory');
-  if (str('memory-swap') !== undefined) l.memorySwap = parseMemorySwap(str('memory-swap')!);
-  if (str('memory-reservation') !== undefined)
-    l.memoryReservation = parseBytes(str('memory-reservation')!, 'memory-reservation');
-  if (str('cpus') !== undefined) l.nanoCpus = parseCpus(str('cpus')!).nanoCpus;
-  if (str('cpu-shares') !== undefined) {
-    if (!/^\d+$/.test(str('cpu-shares')!))
-      throw invalid(
-        'invalid_cpu_shares',
-        `invalid argument ${JSON.stringify(str('cpu-shares'))} for "--cpu-shares": a number`,
-      );
-    l.cpuShares = Number(str('cpu-shares'));
-  }
-  if (str('cpuset-cpus') !== undefined) l.cpusetCpus = str('cpuset-cpus');
-  if (str('cpuset-mems') !== undefined) l.cpusetMems = str('cpuset-mems');
-  if (str('pids-limit') !== undefined) {
-    if (!/^-?\d+$/.test(str('pids-limit')!))
-      throw invalid(
-        'invalid_pids_limit',
-        `invalid argument ${JSON.stringify(str('pids-limit'))} for "--pids-limit": a number`,
-      );
-    l.pidsLimit = Number(str('pids-limit'));
-  }
-  if (o['oom-kill-disable']) l.oomKillDisable = true;
-  return l;
-}
-
-/** Limits checked as Docker's daemon checks them (warnings to stderr), as HostConfig fields. */
-export function checkedResources(l: Limits, update = false): Partial<HostConfig> {
-  if (!Object.keys(l).length) return {};
-  const { limits, warnings } = checkLimits(
-    l,
-    { cpus: availableParallelism(), swapAccounting: swapAccounting(detectCgroups()) },
-    update,
-  );
-  for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
-  return {
-    Memory: limits.memory ?? 0,
-    MemorySwap: limits.memorySwap ?? 0,
-    MemoryReservation: limits.memoryReservation ?? 0,
-    NanoCpus: limits.nanoCpus ?? 0,
-    CpuShares: limits.cpuShares ?? 0,
-    CpusetCpus: limits.cpusetCpus ?? '',
-    CpusetMems: limits.cpusetMems ?? '',
-    PidsLimit: limits.pidsLimit ?? null,
-    OomKillDisable: limits.oomKillDisable ?? null,
-  };
-}
-
-function resources(o: Opts): Partial<HostConfig> {
-  const ulimits = ((o.ulimit as string[] | undefined) ?? []).map(parseUlimit);
-  const devices = ((o.device as string[] | undefined) ?? []).map(parseDevice);
-  return {
-    ...checkedResources(limitFlags(o)),
-    Ulimits: ulimits.length ? ulimits : null,
-    Devices: devices.length ? devices : null,
-  };
+/** `--restart no|on-failure[:N]|always|unless-stopped` as Docker's RestartPolicy (checked as the engine checks it). */
+export function parseRestart(v: string | undefined, autoRemove: boolean): NonNullable<HostConfig['RestartPolicy']> {
+  if (!v) return { Name: 'no', MaximumRetryCount: 0 };
+  const [name, count] = v.split(':') as [string, string?];
+  const policy = { Name: name, MaximumRetryCount: 0 } as NonNullable<HostConfig['RestartPolicy']>;
+  checkRestart(policy, false, v); // the name first, as before the count
+  if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count)))
+    throw invalid(
+      'invalid_restart',
+      `invalid restart policy ${JSON.stringify(v)}: only on-failure takes a maximum retry count`,
+    );
+  return checkRestart({ ...policy, MaximumRetryCount: count ? Number(count) : 0 }, autoRemove, v);
 }
 
 /** A Go duration ("1m30s", "500ms", "2h") in nanoseconds, as Docker's --health-* flags take them. */
@@ -190,8 +118,38 @@ export function parseDuration(flag: string, v: string): number {
   return Math.round(ns);
 }
 
-/** The image's HEALTHCHECK, overridden field by field by --health-* flags, or disabled by --no-healthcheck. */
-function healthcheck(img: HealthConfig | null | undefined, o: Opts): HealthConfig | null {
+function integerFlag(o: Opts, flag: string, re = /^-?\d+$/): number | undefined {
+  const v = o[flag] as string | undefined;
+  if (v === undefined) return undefined;
+  if (!re.test(v))
+    throw invalid(
+      `invalid_${flag.replace(/-/g, '_')}`,
+      `invalid argument ${JSON.stringify(v)} for "--${flag}": a number`,
+    );
+  return Number(v);
+}
+
+/** The resource flags given (--memory, --cpus, ...) as HostConfig fields; what is not given stays out. */
+export function resourceFlags(o: Opts): Partial<HostConfig> {
+  const str = (k: string) => o[k] as string | undefined;
+  const r: Partial<HostConfig> = {};
+  if (str('memory') !== undefined) r.Memory = parseBytes(str('memory')!, 'memory');
+  if (str('memory-swap') !== undefined) r.MemorySwap = parseMemorySwap(str('memory-swap')!);
+  if (str('memory-reservation') !== undefined)
+    r.MemoryReservation = parseBytes(str('memory-reservation')!, 'memory-reservation');
+  if (str('cpus') !== undefined) r.NanoCpus = parseCpus(str('cpus')!).nanoCpus;
+  const shares = integerFlag(o, 'cpu-shares', /^\d+$/);
+  if (shares !== undefined) r.CpuShares = shares;
+  if (str('cpuset-cpus') !== undefined) r.CpusetCpus = str('cpuset-cpus');
+  if (str('cpuset-mems') !== undefined) r.CpusetMems = str('cpuset-mems');
+  const pids = integerFlag(o, 'pids-limit');
+  if (pids !== undefined) r.PidsLimit = pids;
+  if (o['oom-kill-disable']) r.OomKillDisable = true;
+  return r;
+}
+
+/** The --health-* flags as a HealthConfig (the engine lays it over the image's), or Test ["NONE"]. */
+function healthcheck(o: Opts): HealthConfig | undefined {
   const flags = ['health-cmd', 'health-interval', 'health-timeout', 'health-start-period', 'health-retries'].filter(
     (f) => o[f] !== undefined,
   );
@@ -199,218 +157,121 @@ function healthcheck(img: HealthConfig | null | undefined, o: Opts): HealthConfi
     if (flags.length) throw invalid('invalid_healthcheck', '--no-healthcheck conflicts with --health-* options');
     return { Test: ['NONE'] };
   }
-  if (!flags.length) return img ?? null;
-  const h: HealthConfig = { ...(img ?? {}) };
+  if (!flags.length) return undefined;
+  const h: HealthConfig = {};
   if (o['health-cmd'] !== undefined) h.Test = ['CMD-SHELL', o['health-cmd'] as string];
   const dur = (f: string, k: 'Interval' | 'Timeout' | 'StartPeriod') => {
-    if (o[f] === undefined) return;
-    const ns = parseDuration(f, o[f] as string);
-    if (ns !== 0 && ns < 1e6) throw invalid('invalid_healthcheck', `--${f} cannot be less than 1ms`);
-    h[k] = ns;
+    if (o[f] !== undefined) h[k] = parseDuration(f, o[f] as string);
   };
   dur('health-interval', 'Interval');
   dur('health-timeout', 'Timeout');
   dur('health-start-period', 'StartPeriod');
-  if (o['health-retries'] !== undefined) {
-    const r = Number(o['health-retries']);
-    if (!Number.isInteger(r) || r < 0) throw invalid('invalid_healthcheck', '--health-retries cannot be negative');
-    h.Retries = r;
-  }
+  if (o['health-retries'] !== undefined) h.Retries = Number(o['health-retries']);
   return h;
 }
 
-/** `--restart no|on-failure[:N]|always|unless-stopped` as Docker's RestartPolicy. */
-export function parseRestart(v: string | undefined, autoRemove: boolean): NonNullable<HostConfig['RestartPolicy']> {
-  if (!v || v === 'no') return { Name: 'no', MaximumRetryCount: 0 };
-  const [name, count] = v.split(':') as [string, string?];
-  if (name !== 'on-failure' && name !== 'always' && name !== 'unless-stopped')
-    throw invalid(
-      'invalid_restart',
-      `invalid restart policy ${JSON.stringify(v)}: no, on-failure[:max-retries], always or unless-stopped`,
-    );
-  if (count !== undefined && (name !== 'on-failure' || !/^\d+$/.test(count)))
-    throw invalid(
-      'invalid_restart',
-      `invalid restart policy ${JSON.stringify(v)}: only on-failure takes a maximum retry count`,
-    );
-  if (autoRemove) throw invalid('invalid_restart', 'conflicting options: --restart and --rm');
-  return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
+/** KEY=VALUE lines of an --env-file; a bare KEY takes its value from berth's environment (kept as is when unset). */
+export function envFromFile(path: string): string[] {
+  return readEnvFile(path, process.env);
 }
 
-/** `--log-opt max-size=10m --log-opt max-file=3` (json-file is the only driver). */
-function logConfig(driver: string | undefined, opts: string[]): NonNullable<HostConfig['LogConfig']> {
-  if (driver && driver !== 'json-file')
-    throw invalid('unsupported', `log driver ${JSON.stringify(driver)}: only json-file is supported`);
-  const cfg: Record<string, string> = {};
-  for (const o of opts) {
-    const i = o.indexOf('=');
-    const k = i < 0 ? o : o.slice(0, i);
-    if (k !== 'max-size' && k !== 'max-file')
-      throw invalid(
-        'invalid_log_opt',
-        `unknown log opt ${JSON.stringify(k)} for log driver json-file (max-size, max-file)`,
-      );
-    cfg[k] = o.slice(i + 1);
+function readEnvFile(path: string, env: Env): string[] {
+  const out: string[] = [];
+  for (const raw of fs.readFileSync(path, 'utf8').split('\n')) {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) continue;
+    out.push(line.includes('=') ? line : env[line] !== undefined ? `${line}=${env[line]}` : line);
   }
-  return { Type: 'json-file', Config: cfg };
+  return out;
 }
 
-function labels(list: string[]): Record<string, string> {
+/** `-e K` takes K from the caller's environment, dropped if unset, as the docker CLI. */
+function expandEnv(list: string[], env: Env): string[] {
+  return list.flatMap((e) => (e.includes('=') ? [e] : env[e] !== undefined ? [`${e}=${env[e]}`] : []));
+}
+
+function keyValues(items: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of list) {
+  for (const l of items) {
     const i = l.indexOf('=');
     out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
   return out;
 }
 
-type Opts = Record<string, string | boolean | string[] | boolean[] | undefined>;
+/** --security-opt seccomp=FILE: the CLI reads the profile and sends its text, as the docker CLI does. */
+function securityOpts(items: string[]): string[] {
+  return items.map((o) => {
+    const m = /^seccomp[:=](.*)$/s.exec(o);
+    if (!m || m[1] === 'unconfined' || m[1] === 'builtin') return o;
+    try {
+      return `seccomp=${fs.readFileSync(m[1]!, 'utf8')}`;
+    } catch (e) {
+      throw invalid('invalid_seccomp_profile', `opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+    }
+  });
+}
 
-export function envFromFile(path: string): string[] {
-  const out: string[] = [];
-  for (const raw of fs.readFileSync(path, 'utf8').split('\n')) {
-    const line = raw.replace(/^\s+/, '');
-    if (!line || line.startsWith('#')) continue;
-    out.push(line.includes('=') ? line : process.env[line] !== undefined ? `${line}=${process.env[line]}` : line);
+function tmpfsFlags(items: string[]): Record<string, string> | null {
+  if (!items.length) return null;
+  const out: Record<string, string> = {};
+  for (const t of items) {
+    const i = t.indexOf(':');
+    out[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
   }
   return out;
 }
 
-/** `-e K=V` sets; `-e K` takes K from berth's environment (dropped if unset), as Docker. */
-function mergeEnv(base: string[], add: string[]): string[] {
-  const env = [...base];
-  for (const e of add) {
-    const kv = e.includes('=') ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : undefined;
-    if (!kv) continue;
-    const k = kv.slice(0, kv.indexOf('='));
-    const i = env.findIndex((x) => x.startsWith(`${k}=`));
-    if (i >= 0) env[i] = kv;
-    else env.push(kv);
-  }
-  return env;
-}
-
-/**
- * `--security-opt`: no-new-privileges[:true|false], seccomp=unconfined|builtin|FILE (the file's
- * profile is checked and stored in the container's SecurityOpt as JSON, as Docker's CLI does).
- */
-function securityOpts(opts: string[]): string[] | null {
-  const out: string[] = [];
-  for (const o of opts) {
-    if (/^no-new-privileges([:=](true|false))?$/.test(o)) {
-      if (!/false$/.test(o)) out.push('no-new-privileges');
-      continue;
-    }
-    const m = /^seccomp[:=](.*)$/s.exec(o);
-    if (m) {
-      const v = m[1]!;
-      if (v === 'unconfined' || v === 'builtin') {
-        out.push(`seccomp=${v}`);
-        continue;
-      }
-      let text: string;
-      try {
-        text = fs.readFileSync(v, 'utf8');
-      } catch (e) {
-        throw invalid('invalid_seccomp_profile', `opening seccomp profile (${v}) failed: ${(e as Error).message}`);
-      }
-      seccompFor(text.trimStart().startsWith('{') ? text : '{', DEFAULT_CAPABILITIES); // checked now: a bad profile fails at create
-      out.push(`seccomp=${JSON.stringify(JSON.parse(text))}`);
-      continue;
-    }
-    throw invalid(
-      'unsupported',
-      `--security-opt ${JSON.stringify(o)} is not supported (no-new-privileges, seccomp=unconfined|builtin|FILE)`,
-    );
-  }
-  return out.length ? out : null;
-}
-
-/** Turn run/create flags and IMAGE [CMD...] into what the engine needs. */
-export function createOptionsFromFlags(
-  store: ImageStore,
-  args: string[],
-  o: Opts,
-): { imageArg: string; opts: CreateOptions } {
-  const [imageArg, ...cmd] = args;
-  if (!imageArg) throw invalid('usage', '"run"/"create" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
-  const id = store.resolve(imageArg);
-  const img = store.images.get(id).config ?? {};
-  const network = (o.net ?? o.network ?? 'none') as string;
-  if (network !== 'none' && network !== 'host')
-    throw invalid('unsupported', `network ${JSON.stringify(network)}: only "none" and "host" exist so far`);
-  const runtime = (o.runtime as string | undefined) ?? 'berth';
-  if (runtime !== 'berth' && runtime !== 'runc')
-    throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
-  let entrypoint = img.Entrypoint ?? [];
-  let command = img.Cmd ?? [];
-  if (o.entrypoint !== undefined) {
-    entrypoint = o.entrypoint ? [o.entrypoint as string] : [];
-    command = [];
-  }
-  if (cmd.length) command = cmd;
-  const argv = [...entrypoint, ...command];
-  if (argv.length === 0) throw invalid('no_command', 'No command specified');
-  const fileEnv = ((o['env-file'] as string[] | undefined) ?? []).flatMap(envFromFile);
-  const env = mergeEnv(img.Env ?? [], [...fileEnv, ...((o.env as string[] | undefined) ?? [])]);
-  const binds = (o.volume as string[] | undefined) ?? [];
-  binds.forEach(parseBind);
-  const tmpfs: Record<string, string> = {};
-  for (const t of (o.tmpfs as string[] | undefined) ?? []) {
-    const i = t.indexOf(':');
-    const dest = i < 0 ? t : t.slice(0, i);
-    if (!dest.startsWith('/'))
-      throw invalid('invalid_tmpfs', `invalid tmpfs ${JSON.stringify(t)}: the path must be absolute`);
-    tmpfs[dest] = i < 0 ? '' : t.slice(i + 1);
-  }
-  const hostConfig: HostConfig = {
-    Binds: binds.length ? binds : null,
-    NetworkMode: network,
+/** Turn run/create flags and IMAGE [CMD...] into the engine's create request. */
+export function createRequestFromFlags(args: string[], o: Opts, env: Env = process.env): ContainerCreateRequest {
+  const [image, ...cmd] = args;
+  if (!image) throw invalid('usage', '"run"/"create" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
+  const stopTimeout = o['stop-timeout'] as string | undefined;
+  if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout))
+    throw invalid('invalid_stop_timeout', `invalid --stop-timeout ${JSON.stringify(stopTimeout)}: seconds`);
+  const health = healthcheck(o);
+  const hostConfig: Partial<HostConfig> = {
+    Binds: list(o, 'volume').length ? list(o, 'volume') : null,
+    NetworkMode: (o.net ?? o.network ?? 'none') as HostConfig['NetworkMode'],
     AutoRemove: !!o.rm,
     ReadonlyRootfs: !!o['read-only'],
-    Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
-    Runtime: runtime,
+    Tmpfs: tmpfsFlags(list(o, 'tmpfs')),
+    Runtime: ((o.runtime as string | undefined) ?? 'berth') as HostConfig['Runtime'],
     GroupAdd: (o['group-add'] as string[] | undefined) ?? null,
     CapAdd: (o['cap-add'] as string[] | undefined) ?? null,
     CapDrop: (o['cap-drop'] as string[] | undefined) ?? null,
     Privileged: !!o.privileged,
-    SecurityOpt: securityOpts((o['security-opt'] as string[] | undefined) ?? []),
+    SecurityOpt: securityOpts(list(o, 'security-opt')),
     RestartPolicy: parseRestart(o.restart as string | undefined, !!o.rm),
-    LogConfig: logConfig(o['log-driver'] as string | undefined, (o['log-opt'] as string[] | undefined) ?? []),
-    Init: o.init ? true : null,
-    ...resources(o),
-  };
-  const stopTimeout = o['stop-timeout'] as string | undefined;
-  if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout))
-    throw invalid('invalid_stop_timeout', `invalid --stop-timeout ${JSON.stringify(stopTimeout)}: seconds`);
-  if (o['stop-signal']) parseSignal(o['stop-signal'] as string);
-  capabilitySet(hostConfig.CapAdd ?? [], hostConfig.CapDrop ?? [], false); // unknown names fail at create, as Docker
-  return {
-    imageArg,
-    opts: {
-      ...(o.name ? { name: o.name as string } : {}),
-      path: argv[0]!,
-      args: argv.slice(1),
-      hostConfig,
-      config: {
-        ...img,
-        Hostname: (o.hostname as string | undefined) ?? '',
-        User: (o.user as string | undefined) ?? img.User ?? '',
-        Env: env,
-        Cmd: command.length ? command : null,
-        Entrypoint: entrypoint.length ? entrypoint : null,
-        WorkingDir: (o.workdir as string | undefined) ?? img.WorkingDir ?? '',
-        Image: imageArg,
-        Tty: !!o.tty,
-        OpenStdin: !!o.interactive,
-        AttachStdin: !!o.interactive && !o.detach,
-        AttachStdout: !o.detach,
-        AttachStderr: !o.detach,
-        Labels: { ...(img.Labels ?? {}), ...labels((o.label as string[] | undefined) ?? []) },
-        ...(healthcheck(img.Healthcheck, o) ? { Healthcheck: healthcheck(img.Healthcheck, o) } : {}),
-        ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
-        ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
-      },
+    LogConfig: {
+      Type: ((o['log-driver'] as string | undefined) || 'json-file') as 'json-file',
+      Config: keyValues(list(o, 'log-opt')),
     },
+    Init: o.init ? true : null,
+    ...resourceFlags(o),
+    Ulimits: list(o, 'ulimit').map(parseUlimit),
+    Devices: list(o, 'device').map(parseDevice),
+  };
+  return {
+    ...(o.name ? { name: o.name as string } : {}),
+    Config: {
+      Image: image,
+      ...(cmd.length ? { Cmd: cmd } : {}),
+      ...(o.entrypoint !== undefined ? { Entrypoint: [o.entrypoint as string] } : {}),
+      Env: expandEnv([...list(o, 'env-file').flatMap((f) => readEnvFile(f, env)), ...list(o, 'env')], env),
+      ...(o.hostname !== undefined ? { Hostname: o.hostname as string } : {}),
+      ...(o.user !== undefined ? { User: o.user as string } : {}),
+      ...(o.workdir !== undefined ? { WorkingDir: o.workdir as string } : {}),
+      Tty: !!o.tty,
+      OpenStdin: !!o.interactive,
+      AttachStdin: !!o.interactive && !o.detach,
+      AttachStdout: !o.detach,
+      AttachStderr: !o.detach,
+      Labels: keyValues(list(o, 'label')),
+      ...(health ? { Healthcheck: health } : {}),
+      ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
+      ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
+    },
+    HostConfig: hostConfig,
   };
 }

@@ -35,3 +35,8 @@ function globToRegExp(p: string): RegExp {
 export function filterFlags(o: Record<string, unknown>): Filters {
   return parseFilterFlags((o.filter as string[] | undefined) ?? []);
 }
+
+/** The same as the API's filter map (`{"label": ["a=b"]}`), what engine operations take. */
+export function filterMap(f: Filters): Record<string, string[]> {
+  return Object.fromEntries([...f].map(([k, v]) => [k, [...v]]));
+}

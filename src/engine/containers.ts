@@ -1,13 +1,246 @@
 import type { Readable } from 'node:stream';
-import type { Engine } from './engine.js';
 import * as io from './container-io.js';
 import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { conflict } from '../core/errors.js';
+import { addFilter, type Filters } from '../core/filters.js';
+import type { ContainerStore } from '../container/store.js';
+import type { ContainerRecord, MonitorState } from '../container/types.js';
+import { inspectContainer } from '../container/inspect.js';
+import {
+  killAndThaw,
+  parseSignal,
+  pauseContainer,
+  stopContainer,
+  unpauseContainer,
+  waitStarting,
+  waitStopped,
+} from '../container/lifecycle.js';
+import { containerPrunePlan, pruneContainers } from '../container/prune.js';
+import { startDetached } from '../container/run.js';
+import { findCgroup, limitsOf } from '../container/cgroup.js';
+import { updateLimits } from '../runtime/cgroups/cgroups.js';
+import type { Engine } from './engine.js';
+import { planCreate, type CreatePlan } from './container-create.js';
+import { listContainers } from './container-list.js';
+import { checkResources, checkRestart, givenLimits } from './container-validate.js';
+import type {
+  ContainerCreateRequest,
+  ContainerCreateResponse,
+  ContainerListOptions,
+  ContainerPruneResponse,
+  ContainerSummary,
+  ContainerUpdateResponse,
+  ContainerWaitResponse,
+  FilterMap,
+  RemoveOptions,
+  StopOptions,
+  UpdateConfig,
+  WaitCondition,
+} from './container-types.js';
 
-/** Container operations (Docker Engine API /containers/...). */
+/**
+ * Container operations (Docker Engine API /containers/...). Each takes a
+ * container by full ID, unique ID prefix or name, settles what stopped
+ * containers left (monitors that died, `--rm` containers to remove) before it
+ * looks at state, and throws BerthErrors (NotFound for an unknown container).
+ */
 export class Containers {
   constructor(readonly engine: Engine) {}
+
+  private get store(): ContainerStore {
+    return this.engine.containerStore;
+  }
+
+  /** Record the end of containers whose run ended without it (a killed berth or monitor), as dockerd on restore. */
+  async settle(): Promise<void> {
+    await this.store.reapStale();
+  }
+
+  private async find(idOrName: string): Promise<ContainerRecord> {
+    await this.settle();
+    return this.store.resolve(idOrName);
+  }
+
+  /**
+   * Check a create request and merge the image's config into it, without
+   * creating anything: for callers that start work for the container (its
+   * cgroup, its helper) while its layers are made.
+   */
+  plan(req: ContainerCreateRequest): CreatePlan {
+    return planCreate(this.engine.store, req);
+  }
+
+  /** POST /containers/create. `id`: one chosen beforehand (64 hex digits) for work already started for it. */
+  async create(req: ContainerCreateRequest | CreatePlan, id?: string): Promise<ContainerCreateResponse> {
+    const plan = 'opts' in req ? req : this.plan(req);
+    const c = await this.store.create(plan.imageId, { ...plan.opts, ...(id ? { id } : {}) });
+    return { Id: c.ID, Warnings: plan.warnings };
+  }
+
+  /** GET /containers/json. */
+  async list(opts: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    await this.settle();
+    return listContainers(this.store, opts);
+  }
+
+  /** GET /containers/{id}/json: what `docker container inspect` prints. */
+  async inspect(idOrName: string): Promise<Record<string, unknown>> {
+    return inspectContainer(this.store, await this.find(idOrName));
+  }
+
+  /** POST /containers/{id}/start, detached (its monitor keeps it); a running container is left as it is. */
+  async start(idOrName: string): Promise<void> {
+    const c = await this.find(idOrName);
+    if (c.State.Running) return;
+    await startDetached(this.store, c).catch(async (err) => {
+      await this.autoRemove(c.ID);
+      throw err;
+    });
+  }
+
+  /** POST /containers/{id}/stop: the stop signal, then SIGKILL after `t` seconds; never restarted by its policy. */
+  async stop(idOrName: string, opts: StopOptions = {}): Promise<void> {
+    const c = await this.find(idOrName);
+    await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
+  }
+
+  /** POST /containers/{id}/kill (default SIGKILL, which also ends it for good, as dockerd: no restart). */
+  async kill(idOrName: string, signal: string | number = 'KILL'): Promise<void> {
+    const c = await this.find(idOrName);
+    const sig = typeof signal === 'number' ? signal : parseSignal(signal);
+    await killAndThaw(this.store, c, sig, { noRestart: sig === 9 });
+  }
+
+  /** POST /containers/{id}/restart: stop (as `stop`), then start detached. */
+  async restart(idOrName: string, opts: StopOptions = {}): Promise<void> {
+    const c = await this.find(idOrName);
+    await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
+    const now = this.store.tryGet(c.ID);
+    if (!now) throw conflict('removed', `container ${c.ID.slice(0, 12)} was removed when it stopped (--rm)`);
+    await startDetached(this.store, now);
+  }
+
+  /**
+   * POST /containers/{id}/wait. not-running: until it is not running (at
+   * once if it is not); next-exit: until its next run ends (waiting for it to
+   * start first); removed: until it is not running and removed.
+   */
+  async wait(idOrName: string, opts: { condition?: WaitCondition } = {}): Promise<ContainerWaitResponse> {
+    const c = await this.find(idOrName);
+    const condition = opts.condition ?? 'not-running';
+    if (condition === 'next-exit') {
+      const ended = await this.waitRunEnd(c);
+      if (ended !== undefined) return { StatusCode: ended };
+    }
+    const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
+    if (condition === 'removed')
+      for (let delay = 5; this.store.tryGet(c.ID); delay = Math.min(delay * 2, 50)) await sleep(delay);
+    return { StatusCode: code };
+  }
+
+  /**
+   * Until the container's current or next run ends: its exit code when the
+   * monitor restarts it (by its policy), undefined when the monitor ends (the
+   * caller waits for the settled state).
+   */
+  private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
+    const id = c.ID;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
+      const now = this.store.tryGet(id);
+      if (!now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt) break;
+      await sleep(delay);
+    }
+    let run: MonitorState | undefined; // the run to see end: the first one seen running
+    for (let delay = 5; this.store.isLive(id); delay = Math.min(delay * 2, 50)) {
+      const m = this.store.monitorState(id);
+      if (!run || run.Status !== 'running') run = m;
+      else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return m.ExitCode;
+      await sleep(delay);
+    }
+    return undefined;
+  }
+
+  /** DELETE /containers/{id}: a running container only with `force` (killed first). */
+  async remove(idOrName: string, opts: RemoveOptions = {}): Promise<void> {
+    let c = await this.find(idOrName);
+    const running = () =>
+      conflict(
+        'container_running',
+        `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`,
+      );
+    if (!c.State.Running && this.store.isLive(c.ID)) {
+      // being started (see waitStarting): force stops it once it runs, as a running one
+      if (!opts.force) throw running();
+      const now = await waitStarting(this.store, c);
+      if (!now) throw conflict('container_starting', `container ${c.ID.slice(0, 12)} is still being started`);
+      c = now;
+    }
+    if (c.State.Running) {
+      if (!opts.force) throw running();
+      try {
+        await killAndThaw(this.store, c, 9, { noRestart: true });
+      } catch {
+        /* it ended meanwhile */
+      }
+      await waitStopped(this.store, c.ID);
+    }
+    const now = this.store.tryGet(c.ID);
+    if (now) await this.store.remove(now);
+  }
+
+  /** What the engine does once a container ran in the foreground: AutoRemove removes it. */
+  async autoRemove(id: string): Promise<void> {
+    const c = this.store.tryGet(id);
+    if (c && this.store.hostConfig(id).AutoRemove) await this.store.remove(c);
+  }
+
+  /** POST /containers/{id}/rename: names are unique (Conflict otherwise). */
+  async rename(idOrName: string, name: string): Promise<void> {
+    await this.store.rename(await this.find(idOrName), name);
+  }
+
+  /** POST /containers/{id}/pause: freeze its cgroup. */
+  async pause(idOrName: string): Promise<void> {
+    await pauseContainer(this.store, await this.find(idOrName));
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    await unpauseContainer(this.store, await this.find(idOrName));
+  }
+
+  /**
+   * POST /containers/{id}/update: the new limits over the old ones, checked
+   * together (applied at once to a running container's cgroup), and the
+   * restart policy (which a running container's monitor takes at its next start).
+   */
+  async update(idOrName: string, cfg: UpdateConfig): Promise<ContainerUpdateResponse> {
+    const c = await this.find(idOrName);
+    const hc = this.store.hostConfig(c.ID);
+    const { resources, warnings } = checkResources({ ...limitsOf(hc), ...givenLimits(cfg) }, true);
+    const policy = cfg.RestartPolicy ? checkRestart(cfg.RestartPolicy, hc.AutoRemove) : undefined;
+    const cg = c.State.Running ? findCgroup(c.ID) : undefined;
+    if (cg) warnings.push(...updateLimits(cg, limitsOf({ ...hc, ...resources })));
+    await this.store.update(c.ID, (_r, h) => {
+      Object.assign(h, resources);
+      if (policy) h.RestartPolicy = policy;
+    });
+    if (policy && c.State.Running)
+      warnings.push(`the restart policy of ${c.Name.slice(1)} applies from its next start`);
+    return { Warnings: warnings };
+  }
+
+  /** POST /containers/prune: every stopped container passing the filters (label, label!, until). */
+  async prune(opts: { filters?: FilterMap } = {}): Promise<ContainerPruneResponse> {
+    const filters: Filters = new Map();
+    for (const [k, values] of Object.entries(opts.filters ?? {})) for (const v of values) addFilter(filters, k, v);
+    const plan = containerPrunePlan(filters);
+    await this.settle();
+    const { deleted, reclaimed } = await pruneContainers(this.store, plan);
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
 
   // ---- streams and files (container-io.ts) ----
   execCreate(id: string, config: ioExec.ExecConfig): Promise<{ Id: string }> {

@@ -1,10 +1,9 @@
-import { invalid, notFound } from '../../core/errors.js';
+import { BerthError, invalid, notFound } from '../../core/errors.js';
 import { inspectImage } from '../../image/views.js';
 import type { Command, Context } from '../context.js';
 import { renderTemplate } from '../format/template.js';
 import { printLayerWalk } from './layers.js';
-import { ContainerStore } from '../../container/store.js';
-import { inspectContainer } from '../../container/inspect.js';
+import type { Engine } from '../../engine/engine.js';
 
 async function inspectImages(ctx: Context, args: string[], o: Record<string, unknown>, what: string): Promise<number> {
   if (args.length === 0) throw invalid('usage', `"${what}" requires at least 1 argument`);
@@ -16,11 +15,11 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
   const results: unknown[] = [];
   let status = 0;
   // `inspect` tries containers first, then images (as Docker); `image inspect` only images
-  const containers = what === 'inspect' ? new ContainerStore(store) : undefined;
+  const engine = what === 'inspect' ? await ctx.engine() : undefined;
   for (const a of args) {
-    const c = containers ? tryContainer(containers, a) : undefined;
+    const c = engine ? await tryContainer(engine, a) : undefined;
     if (c) {
-      results.push(inspectContainer(containers!, c));
+      results.push(c);
       continue;
     }
     if (o.type === 'container') {
@@ -45,11 +44,12 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
   return status;
 }
 
-function tryContainer(containers: ContainerStore, ref: string) {
+async function tryContainer(engine: Engine, ref: string): Promise<Record<string, unknown> | undefined> {
   try {
-    return containers.resolve(ref);
-  } catch {
-    return undefined;
+    return await engine.containers.inspect(ref);
+  } catch (err) {
+    if (err instanceof BerthError && (err.kind === 'NotFound' || err.kind === 'InvalidArgument')) return undefined;
+    throw err;
   }
 }
 

@@ -1,26 +1,11 @@
-import { conflict, invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import {
-  killAndThaw,
-  parseSignal,
-  pauseContainer,
-  stopContainer,
-  unpauseContainer,
-  waitContainer,
-} from '../../container/lifecycle.js';
-import { containerPrunePlan, pruneContainers } from '../../container/prune.js';
-import { startDetached } from '../../container/run.js';
-import type { Command, Context } from '../context.js';
-import { filterFlags } from '../filters.js';
+import { invalid } from '../../core/errors.js';
+import { parseSignal } from '../../container/lifecycle.js';
+import { containerPrunePlan } from '../../container/prune.js';
+import type { Command } from '../context.js';
+import { filterFlags, filterMap } from '../filters.js';
 import { humanSize } from '../format/units.js';
 import { confirm } from '../prompt.js';
 import { eachContainer } from './run.js';
-
-async function open(ctx: Context): Promise<ContainerStore> {
-  const containers = new ContainerStore(await ctx.store());
-  await containers.reapStale();
-  return containers;
-}
 
 function seconds(v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -42,11 +27,9 @@ export const stop: Command = {
   options: stopOptions,
   async run(ctx, args, o) {
     if (!args.length) throw invalid('usage', '"stop" requires at least 1 argument');
-    const containers = await open(ctx);
-    const timeout = seconds(o.time ?? o.timeout);
-    return eachContainer(ctx, containers, args, (c) =>
-      stopContainer(containers, c, { timeout, signal: o.signal as string | undefined }),
-    );
+    const engine = await ctx.engine();
+    const t = seconds(o.time ?? o.timeout);
+    return eachContainer(ctx, args, (a) => engine.containers.stop(a, { t, signal: o.signal as string | undefined }));
   },
 };
 
@@ -57,14 +40,9 @@ export const restart: Command = {
   options: stopOptions,
   async run(ctx, args, o) {
     if (!args.length) throw invalid('usage', '"restart" requires at least 1 argument');
-    const containers = await open(ctx);
-    const timeout = seconds(o.time ?? o.timeout);
-    return eachContainer(ctx, containers, args, async (c) => {
-      await stopContainer(containers, c, { timeout, signal: o.signal as string | undefined });
-      const now = containers.tryGet(c.ID);
-      if (!now) throw conflict('removed', `container ${c.ID.slice(0, 12)} was removed when it stopped (--rm)`);
-      await startDetached(containers, now);
-    });
+    const engine = await ctx.engine();
+    const t = seconds(o.time ?? o.timeout);
+    return eachContainer(ctx, args, (a) => engine.containers.restart(a, { t, signal: o.signal as string | undefined }));
   },
 };
 
@@ -75,10 +53,9 @@ export const kill: Command = {
   options: { signal: { type: 'string', short: 's', default: 'KILL' } },
   async run(ctx, args, o) {
     if (!args.length) throw invalid('usage', '"kill" requires at least 1 argument');
-    const containers = await open(ctx);
-    const sig = parseSignal(o.signal as string);
-    // as Docker: a kill with SIGKILL ends the container for good (no restart by its policy)
-    return eachContainer(ctx, containers, args, (c) => killAndThaw(containers, c, sig, { noRestart: sig === 9 }));
+    const sig = parseSignal(o.signal as string); // refused before any container is looked at
+    const engine = await ctx.engine();
+    return eachContainer(ctx, args, (a) => engine.containers.kill(a, sig));
   },
 };
 
@@ -89,11 +66,11 @@ export const wait: Command = {
   options: {},
   async run(ctx, args) {
     if (!args.length) throw invalid('usage', '"wait" requires at least 1 argument');
-    const containers = await open(ctx);
+    const engine = await ctx.engine();
     let status = 0;
     for (const a of args) {
       try {
-        ctx.out(String(await waitContainer(containers, containers.resolve(a))));
+        ctx.out(String((await engine.containers.wait(a)).StatusCode));
       } catch (err) {
         ctx.err(`Error response from berth: ${(err as Error).message}`);
         status = 1;
@@ -110,8 +87,7 @@ export const rename: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 2) throw invalid('usage', '"rename" requires exactly 2 arguments');
-    const containers = await open(ctx);
-    await containers.rename(containers.resolve(args[0]!), args[1]!);
+    await (await ctx.engine()).containers.rename(args[0]!, args[1]!);
   },
 };
 
@@ -122,13 +98,17 @@ export const containerPrune: Command = {
   options: { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
   async run(ctx, _args, o) {
     // refused before the question: a request that will fail is not worth a confirmation
-    const plan = containerPrunePlan(filterFlags(o));
+    const filters = filterFlags(o);
+    containerPrunePlan(filters);
     if (
       !o.force &&
       !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))
     )
       return;
-    const { deleted, reclaimed } = await pruneContainers(await open(ctx), plan);
+    const engine = await ctx.engine();
+    const { ContainersDeleted: deleted, SpaceReclaimed: reclaimed } = await engine.containers.prune({
+      filters: filterMap(filters),
+    });
     // the list ends with a blank line, as the docker CLI prints it
     if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}`);
@@ -143,7 +123,7 @@ export const containerCleanup: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"container cleanup" requires exactly 1 argument');
-    const containers = new ContainerStore(await ctx.store());
+    const containers = (await ctx.engine()).containerStore;
     // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left.
     // The monitor execs this command: this process has its pid, which names the run that ended.
     if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!))
@@ -158,8 +138,8 @@ export const pause: Command = {
   options: {},
   async run(ctx, args) {
     if (!args.length) throw invalid('usage', '"pause" requires at least 1 argument');
-    const containers = await open(ctx);
-    return eachContainer(ctx, containers, args, (c) => pauseContainer(containers, c));
+    const engine = await ctx.engine();
+    return eachContainer(ctx, args, (a) => engine.containers.pause(a));
   },
 };
 
@@ -170,7 +150,7 @@ export const unpause: Command = {
   options: {},
   async run(ctx, args) {
     if (!args.length) throw invalid('usage', '"unpause" requires at least 1 argument');
-    const containers = await open(ctx);
-    return eachContainer(ctx, containers, args, (c) => unpauseContainer(containers, c));
+    const engine = await ctx.engine();
+    return eachContainer(ctx, args, (a) => engine.containers.unpause(a));
   },
 };

@@ -1,33 +1,30 @@
 import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
-import { ContainerStore } from '../../container/store.js';
-import { prepareForeground, startDetached, startForeground, type EarlyStart } from '../../container/run.js';
+import { prepareForeground, startForeground, type EarlyStart } from '../../container/run.js';
 import { randomHex } from '../../storage/fsutil.js';
 import { createExclusive } from '../../storage/output-file.js';
 import type { Stdio } from '../../runtime/helper.js';
-import type { ContainerRecord } from '../../container/types.js';
+import type { Engine } from '../../engine/engine.js';
 import type { Command, Context } from '../context.js';
-import { createFlags, createOptionsFromFlags } from '../container-flags.js';
+import { createFlags, createRequestFromFlags } from '../container-flags.js';
 
 function foregroundStdio(stdin: boolean): [Stdio, Stdio, Stdio] {
   return [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'];
 }
 
-/** Run a created container attached to this terminal, forwarding signals; returns its exit code. */
-export async function attachAndWait(
-  ctx: Context,
-  containers: ContainerStore,
-  c: ContainerRecord,
-  stdin: boolean,
-  early?: EarlyStart,
-): Promise<number> {
+/**
+ * Run a created container attached to this terminal, forwarding signals; its exit code. What happens to it once it
+ * ended (AutoRemove) is the engine's.
+ */
+export async function attachAndWait(engine: Engine, id: string, stdin: boolean, early?: EarlyStart): Promise<number> {
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   let kill: ((s: NodeJS.Signals) => void) | undefined;
   const pending: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
   const handler = (s: NodeJS.Signals) => (kill ? kill(s) : pending.push(s));
   for (const s of forwarded) process.on(s, handler);
   try {
-    return await startForeground(containers, c, {
+    const c = engine.containerStore.resolve(id);
+    return await startForeground(engine.containerStore, c, {
       stdio: foregroundStdio(stdin),
       early,
       onStart: (k) => {
@@ -37,10 +34,13 @@ export async function attachAndWait(
     });
   } finally {
     for (const s of forwarded) process.off(s, handler);
-    const hc = containers.hostConfig(c.ID);
-    if (hc.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
+    await engine.containers.autoRemove(id);
     mark('remove (--rm)');
   }
+}
+
+function printWarnings(ctx: Context, warnings: string[]): void {
+  for (const w of warnings) ctx.err(`WARNING: ${w}`);
 }
 
 export const run: Command = {
@@ -51,42 +51,38 @@ export const run: Command = {
   stopAtPositional: true,
   errorExit: 125,
   async run(ctx, args, o) {
-    const store = await ctx.store();
+    const engine = await ctx.engine();
     mark('open store');
-    const containers = new ContainerStore(store);
-    await containers.reapStale();
+    await engine.containers.settle();
     mark('settle stale containers');
-    const { imageArg, opts } = createOptionsFromFlags(store, args, o);
+    const plan = engine.containers.plan(createRequestFromFlags(args, o));
+    mark('options, image');
     const cid = cidFile(o);
-    let c: ContainerRecord;
+    let id: string;
     let early: EarlyStart | undefined;
     try {
-      const imageId = store.resolve(imageArg);
-      mark('options, image');
       if (o.detach) {
-        c = await containers.create(imageId, opts);
+        id = (await engine.containers.create(plan)).Id;
       } else {
         // the cgroup and the helper start while the layers are made (see prepareForeground)
-        const id = randomHex();
-        early = prepareForeground(id, opts.hostConfig, foregroundStdio(!!o.interactive));
+        id = randomHex();
+        early = prepareForeground(id, plan.opts.hostConfig, foregroundStdio(!!o.interactive));
         mark('helper started');
         try {
-          c = await containers.create(imageId, { ...opts, id });
+          await engine.containers.create(plan, id);
         } catch (err) {
           await early?.abort();
           throw err;
         }
       }
-      cid?.write(c.ID);
+      cid?.write(id);
     } finally {
       cid?.close();
     }
-    if (!o.detach) return attachAndWait(ctx, containers, c, !!o.interactive, early);
-    await startDetached(containers, c).catch(async (err) => {
-      if (opts.hostConfig.AutoRemove) await containers.remove(containers.tryGet(c.ID) ?? c);
-      throw err;
-    });
-    ctx.out(c.ID);
+    printWarnings(ctx, plan.warnings);
+    if (!o.detach) return attachAndWait(engine, id, !!o.interactive, early);
+    await engine.containers.start(id);
+    ctx.out(id);
   },
 };
 
@@ -113,18 +109,18 @@ export const create: Command = {
   stopAtPositional: true,
   errorExit: 125,
   async run(ctx, args, o) {
-    const store = await ctx.store();
-    const containers = new ContainerStore(store);
-    const { imageArg, opts } = createOptionsFromFlags(store, args, o);
+    const engine = await ctx.engine();
+    const plan = engine.containers.plan(createRequestFromFlags(args, o)); // refused before the --cidfile is made
     const cid = cidFile(o);
-    let c: ContainerRecord;
+    let created: { Id: string; Warnings: string[] };
     try {
-      c = await containers.create(store.resolve(imageArg), opts);
-      cid?.write(c.ID);
+      created = await engine.containers.create(plan);
+      cid?.write(created.Id);
     } finally {
       cid?.close();
     }
-    ctx.out(c.ID);
+    printWarnings(ctx, created.Warnings);
+    ctx.out(created.Id);
   },
 };
 
@@ -137,17 +133,14 @@ export const start: Command = {
   async run(ctx, args, o) {
     if (args.length === 0) throw invalid('usage', '"start" requires at least 1 argument');
     if (o.attach && args.length > 1) throw invalid('usage', 'you cannot start and attach multiple containers at once');
-    const store = await ctx.store();
-    const containers = new ContainerStore(store);
-    await containers.reapStale();
+    const engine = await ctx.engine();
     if (o.attach) {
-      const c = containers.resolve(args[0]!);
+      await engine.containers.settle();
+      const c = engine.containerStore.resolve(args[0]!);
       if (c.State.Running) throw invalid('already_running', `container ${c.ID.slice(0, 12)} is already running`);
-      return attachAndWait(ctx, containers, c, !!o.interactive);
+      return attachAndWait(engine, c.ID, !!o.interactive);
     }
-    return eachContainer(ctx, containers, args, async (c) => {
-      if (!c.State.Running) await startDetached(containers, c); // starting a running container is a no-op, as Docker
-    });
+    return eachContainer(ctx, args, (a) => engine.containers.start(a));
   },
 };
 
@@ -156,14 +149,13 @@ export const start: Command = {
  */
 export async function eachContainer(
   ctx: Context,
-  containers: ContainerStore,
   names: string[],
-  fn: (c: ContainerRecord) => Promise<void>,
+  fn: (name: string) => Promise<unknown>,
 ): Promise<number> {
   let status = 0;
   for (const a of names) {
     try {
-      await fn(containers.resolve(a));
+      await fn(a);
       ctx.out(a);
     } catch (err) {
       if (!(err instanceof BerthError)) throw err;

@@ -1,9 +1,7 @@
 import { invalid } from '../../core/errors.js';
-import { ContainerStore } from '../../container/store.js';
-import { findCgroup, limitsOf } from '../../container/cgroup.js';
-import { updateLimits } from '../../runtime/cgroups/cgroups.js';
 import type { Command } from '../context.js';
-import { checkedResources, createFlags, limitFlags, parseRestart } from '../container-flags.js';
+import { createFlags, parseRestart, resourceFlags } from '../container-flags.js';
+import type { UpdateConfig } from '../../engine/container-types.js';
 import { eachContainer } from './run.js';
 
 const RESOURCE_FLAGS = [
@@ -24,25 +22,12 @@ export const update: Command = {
   options: { ...Object.fromEntries(RESOURCE_FLAGS.map((f) => [f, createFlags[f]])), restart: { type: 'string' } },
   async run(ctx, args, o) {
     if (!args.length) throw invalid('usage', '"update" requires at least 1 argument');
-    const given = limitFlags(o);
-    if (!Object.keys(given).length && o.restart === undefined)
-      throw invalid('usage', 'you must provide one or more flags when using this command');
-    const containers = new ContainerStore(await ctx.store());
-    await containers.reapStale();
-    return eachContainer(ctx, containers, args, async (c) => {
-      const hc = containers.hostConfig(c.ID);
-      // Docker's update: the new values over the old ones, checked together
-      const merged = checkedResources({ ...limitsOf(hc), ...given }, true);
-      const policy = o.restart !== undefined ? parseRestart(o.restart as string, hc.AutoRemove) : undefined;
-      const cg = c.State.Running ? findCgroup(c.ID) : undefined;
-      if (cg) for (const w of updateLimits(cg, limitsOf({ ...hc, ...merged }))) ctx.err(`WARNING: ${w}`);
-      await containers.update(c.ID, (_r, h) => {
-        Object.assign(h, merged);
-        if (policy) h.RestartPolicy = policy;
-      });
-      // the monitor of a running container keeps the policy it started with
-      if (policy && c.State.Running)
-        ctx.err(`WARNING: the restart policy of ${c.Name.slice(1)} applies from its next start`);
+    const cfg: UpdateConfig = resourceFlags(o);
+    if (o.restart !== undefined) cfg.RestartPolicy = parseRestart(o.restart as string, false);
+    if (!Object.keys(cfg).length) throw invalid('usage', 'you must provide one or more flags when using this command');
+    const engine = await ctx.engine();
+    return eachContainer(ctx, args, async (a) => {
+      for (const w of (await engine.containers.update(a, cfg)).Warnings) ctx.err(`WARNING: ${w}`);
     });
   },
 };

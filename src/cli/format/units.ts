@@ -4,6 +4,9 @@
  * HumanSizeWithPrecision(999_900, 3) === "1e+03kB" are reproduced.
  */
 import { formatFloat } from './template-fmt.js';
+import { humanDuration } from '../../core/human-duration.js';
+
+export { humanDuration };
 
 const DECIMAL_ABBRS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY_ABBRS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
@@ -35,29 +38,6 @@ export function humanSize(size: number): string {
 export function bytesSize(size: number): string {
   const [s, unit] = sizeAndUnit(size, 1024, BINARY_ABBRS);
   return formatFloat(s, 'g', 4) + unit;
-}
-
-/**
- * go-units HumanDuration of a duration in milliseconds: "Less than a second",
- * "1 second", "N seconds", "About a minute", "N minutes", "About an hour",
- * "N hours" (< 48h), "N days" (< 2 weeks), "N weeks" (< 2*30 days),
- * "N months" (< 2*365 days), "N years".
- */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.trunc(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
 /** Go's zero time.Time, which docker shows as "" (and `image ls` then as "N/A"). */

@@ -1,0 +1,155 @@
+/**
+ * What dockerd decides when it creates a container: the image's config merged
+ * under the caller's (daemon/commit.go's merge), defaults, and every check of
+ * the HostConfig. Reads the image store and the host's cgroup setup; writes
+ * nothing.
+ */
+import { invalid } from '../core/errors.js';
+import type { ImageID } from '../core/digest.js';
+import type { ImageStore } from '../image/store.js';
+import type { ContainerConfig, HealthConfig } from '../image/config.js';
+import type { CreateOptions } from '../container/store.js';
+import type { HostConfig } from '../container/types.js';
+import { parseBind } from '../container/spec.js';
+import { parseSignal } from '../container/lifecycle.js';
+import { capabilitySet } from '../runtime/security.js';
+import type { ContainerCreateRequest } from './container-types.js';
+import {
+  checkDevice,
+  checkHealthcheck,
+  checkLogConfig,
+  checkResources,
+  checkRestart,
+  checkSecurityOpts,
+  checkUlimit,
+  givenLimits,
+} from './container-validate.js';
+
+/** A checked create request: what the store needs to make the container, and the warnings for the caller. */
+export interface CreatePlan {
+  imageId: ImageID;
+  opts: CreateOptions;
+  warnings: string[];
+}
+
+/** Image Env under the caller's: a caller's K=V replaces the image's K (entries without "=" are dropped). */
+function mergeEnv(base: readonly string[], add: readonly string[]): string[] {
+  const env = [...base];
+  for (const kv of add) {
+    const i = kv.indexOf('=');
+    if (i < 0) continue;
+    const at = env.findIndex((x) => x.startsWith(`${kv.slice(0, i)}=`));
+    if (at >= 0) env[at] = kv;
+    else env.push(kv);
+  }
+  return env;
+}
+
+/** The caller's healthcheck over the image's, field by field; Test ["NONE"] disables it. */
+function mergeHealthcheck(img: HealthConfig | null | undefined, user: HealthConfig | null | undefined) {
+  if (!user) return img ?? null;
+  if (user.Test?.[0] === 'NONE') return { Test: ['NONE'] };
+  const h: HealthConfig = { ...(img ?? {}) };
+  for (const [k, v] of Object.entries(user) as Array<[keyof HealthConfig, never]>)
+    if (v !== undefined && !(Array.isArray(v) && !(v as unknown[]).length) && v !== 0) h[k] = v;
+  return checkHealthcheck(h);
+}
+
+/** Entrypoint [""] (the docker CLI's `--entrypoint ""`) resets the image's entrypoint and command. */
+function command(img: ContainerConfig, c: Partial<ContainerConfig>): { entrypoint: string[]; cmd: string[] } {
+  let entrypoint = img.Entrypoint ?? [];
+  let cmd = img.Cmd ?? [];
+  if (c.Entrypoint) {
+    entrypoint = c.Entrypoint.filter((x, i) => i > 0 || x !== '');
+    cmd = [];
+  }
+  if (c.Cmd?.length) cmd = c.Cmd;
+  return { entrypoint, cmd };
+}
+
+function checkTmpfs(t: Record<string, string> | null | undefined): Record<string, string> | null {
+  for (const dest of Object.keys(t ?? {}))
+    if (!dest.startsWith('/'))
+      throw invalid('invalid_tmpfs', `invalid tmpfs ${JSON.stringify(dest)}: the path must be absolute`);
+  return t && Object.keys(t).length ? { ...t } : null;
+}
+
+function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[] } {
+  const network = h.NetworkMode || 'none';
+  if (network !== 'none' && network !== 'host')
+    throw invalid('unsupported', `network ${JSON.stringify(network)}: only "none" and "host" exist so far`);
+  const runtime = h.Runtime || 'berth';
+  if (runtime !== 'berth' && runtime !== 'runc')
+    throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
+  (h.Binds ?? []).forEach(parseBind);
+  capabilitySet(h.CapAdd ?? [], h.CapDrop ?? [], false); // unknown names fail at create, as Docker
+  const { resources, warnings } = checkResources(givenLimits(h));
+  const ulimits = (h.Ulimits ?? []).map(checkUlimit);
+  const devices = (h.Devices ?? []).map((d) => checkDevice(d));
+  return {
+    warnings,
+    hc: {
+      Binds: h.Binds?.length ? [...h.Binds] : null,
+      NetworkMode: network,
+      AutoRemove: !!h.AutoRemove,
+      ReadonlyRootfs: !!h.ReadonlyRootfs,
+      Tmpfs: checkTmpfs(h.Tmpfs),
+      Runtime: runtime,
+      GroupAdd: h.GroupAdd?.length ? [...h.GroupAdd] : null,
+      CapAdd: h.CapAdd?.length ? [...h.CapAdd] : null,
+      CapDrop: h.CapDrop?.length ? [...h.CapDrop] : null,
+      Privileged: !!h.Privileged,
+      SecurityOpt: checkSecurityOpts(h.SecurityOpt),
+      RestartPolicy: checkRestart(h.RestartPolicy, !!h.AutoRemove),
+      LogConfig: checkLogConfig(h.LogConfig),
+      Init: h.Init ? true : null,
+      ...resources,
+      Ulimits: ulimits.length ? ulimits : null,
+      Devices: devices.length ? devices : null,
+    },
+  };
+}
+
+/** Check a create request and merge the image's config into it. */
+export function planCreate(store: ImageStore, req: ContainerCreateRequest): CreatePlan {
+  const c = req.Config;
+  if (!c?.Image) throw invalid('usage', 'create a container: Config.Image is required');
+  const { hc, warnings } = hostConfig(req.HostConfig ?? {});
+  const imageId = store.resolve(c.Image);
+  const img = store.images.get(imageId).config ?? {};
+  const { entrypoint, cmd } = command(img, c);
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) throw invalid('no_command', 'No command specified');
+  if (c.StopTimeout !== undefined && !Number.isInteger(c.StopTimeout))
+    throw invalid('invalid_stop_timeout', `invalid --stop-timeout ${JSON.stringify(c.StopTimeout)}: seconds`);
+  if (c.StopSignal) parseSignal(c.StopSignal);
+  const health = mergeHealthcheck(img.Healthcheck, c.Healthcheck);
+  const config: ContainerConfig = {
+    ...img,
+    Hostname: c.Hostname ?? '',
+    User: c.User || img.User || '',
+    Env: mergeEnv(img.Env ?? [], c.Env ?? []),
+    Cmd: cmd.length ? cmd : null,
+    Entrypoint: entrypoint.length ? entrypoint : null,
+    WorkingDir: c.WorkingDir || img.WorkingDir || '',
+    Image: c.Image,
+    Tty: !!c.Tty,
+    OpenStdin: !!c.OpenStdin,
+    AttachStdin: !!c.AttachStdin,
+    AttachStdout: !!c.AttachStdout,
+    AttachStderr: !!c.AttachStderr,
+    Labels: { ...(img.Labels ?? {}), ...(c.Labels ?? {}) },
+    ...(c.ExposedPorts || img.ExposedPorts ? { ExposedPorts: { ...img.ExposedPorts, ...c.ExposedPorts } } : {}),
+    ...(health ? { Healthcheck: health } : {}),
+    ...(c.StopSignal || img.StopSignal ? { StopSignal: c.StopSignal || img.StopSignal } : {}),
+    ...(c.StopTimeout !== undefined ? { StopTimeout: c.StopTimeout } : {}),
+  };
+  const opts: CreateOptions = {
+    ...(req.name ? { name: req.name } : {}),
+    path: argv[0]!,
+    args: argv.slice(1),
+    hostConfig: hc,
+    config,
+  };
+  return { imageId, opts, warnings };
+}

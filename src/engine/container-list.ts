@@ -1,0 +1,133 @@
+/**
+ * GET /containers/json: the filters dockerd's ps takes and the
+ * ContainerSummary it returns for each container.
+ */
+import { treeSize } from '../archive/layer-apply.js';
+import { invalid } from '../core/errors.js';
+import { humanDuration } from '../core/human-duration.js';
+import type { ImageID } from '../core/digest.js';
+import type { ImageStore } from '../image/store.js';
+import { imageSize } from '../image/views.js';
+import type { ContainerStore } from '../container/store.js';
+import type { ContainerRecord, ContainerState } from '../container/types.js';
+import { bindMounts } from '../container/inspect.js';
+import type { ContainerListOptions, ContainerSummary, FilterMap } from './container-types.js';
+
+const FILTERS = new Set(['status', 'name', 'id', 'ancestor', 'label', 'exited', 'before', 'since', 'health']);
+const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+
+/** Refuse filters ps does not take, and values it cannot match, before listing (dockerd's messages). */
+export function checkListFilters(filters: FilterMap): void {
+  for (const [k, values] of Object.entries(filters)) {
+    if (!FILTERS.has(k)) throw invalid('invalid_filter', `invalid filter '${k}'`);
+    for (const v of values) {
+      if (k === 'status' && !STATUSES.has(v)) throw invalid('invalid_filter', `invalid filter 'status=${v}'`);
+      if (k === 'exited' && !/^-?\d+$/.test(v)) throw invalid('invalid_filter', `invalid filter 'exited=${v}'`);
+    }
+  }
+}
+
+function ago(t: string, now: number): string {
+  return `${humanDuration(now - Date.parse(t))} ago`;
+}
+
+/** Docker's Status text ("Up 5 seconds (healthy)", "Exited (0) 3 minutes ago"). */
+export function statusText(c: Pick<ContainerRecord, 'State'>, now = Date.now()): string {
+  const s = c.State;
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${ago(s.FinishedAt, now)}`;
+  if (s.Running) {
+    const health = s.Health ? ` (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})` : '';
+    return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : health}`;
+  }
+  if (s.Status === 'created') return 'Created';
+  return `Exited (${s.ExitCode}) ${ago(s.FinishedAt, now)}`;
+}
+
+export function stateOf(s: ContainerState): ContainerSummary['State'] {
+  return s.Paused ? 'paused' : s.Status;
+}
+
+function matches(c: ContainerRecord, filters: FilterMap, store: ImageStore, all: ContainerRecord[]): boolean {
+  const any = (k: string, f: (v: string) => boolean) => !filters[k] || filters[k].some(f);
+  const ancestorIds = (v: string): string[] => {
+    const id = store.tryResolve(v);
+    return id ? [id] : [];
+  };
+  const createdOf = (ref: string) => all.find((x) => x.Name === `/${ref}` || x.ID.startsWith(ref))?.Created;
+  return (
+    any('status', (v) => c.State.Status === v || (v === 'paused' && c.State.Paused)) &&
+    any('name', (v) => new RegExp(v).test(c.Name.slice(1))) &&
+    any('id', (v) => c.ID.startsWith(v)) &&
+    any('ancestor', (v) => ancestorIds(v).includes(c.Image) || c.Config.Image === v) &&
+    any('label', (v) => {
+      const i = v.indexOf('=');
+      const labels = c.Config.Labels ?? {};
+      return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+    }) &&
+    any('health', (v) => (c.State.Health?.Status ?? 'none') === v) &&
+    any('exited', (v) => c.State.Status === 'exited' && c.State.ExitCode === Number(v)) &&
+    any('before', (v) => {
+      const t = createdOf(v);
+      return !!t && c.Created < t;
+    }) &&
+    any('since', (v) => {
+      const t = createdOf(v);
+      return !!t && c.Created > t;
+    })
+  );
+}
+
+/** A size that may vanish meanwhile (a container removed while listed) counts 0. */
+function sizeOr0(f: () => number): number {
+  try {
+    return f();
+  } catch {
+    return 0;
+  }
+}
+
+function summary(containers: ContainerStore, c: ContainerRecord, size: boolean, now: number): ContainerSummary {
+  const hc = containers.hostConfig(c.ID);
+  const store = containers.images;
+  const rw = size ? sizeOr0(() => treeSize(`${store.paths.cacheDir(c.MountID)}/diff`)) : 0;
+  return {
+    Id: c.ID,
+    Names: [c.Name],
+    Image: c.Config.Image || c.Image,
+    ImageID: c.Image,
+    Command: [c.Path, ...c.Args].join(' '),
+    Created: Math.floor(Date.parse(c.Created) / 1000),
+    State: stateOf(c.State),
+    Status: statusText(c, now),
+    Ports: [],
+    Labels: { ...(c.Config.Labels ?? {}) },
+    ...(size
+      ? {
+          SizeRw: rw,
+          SizeRootFs: rw + sizeOr0(() => imageSize(store, c.Image as ImageID)),
+        }
+      : {}),
+    HostConfig: { NetworkMode: hc.NetworkMode },
+    Mounts: bindMounts(hc),
+  };
+}
+
+/**
+ * The containers, newest first: running ones only unless `all`, or a limit,
+ * or a status filter other than running (which look at stopped ones too, as
+ * dockerd).
+ */
+export function listContainers(containers: ContainerStore, opts: ContainerListOptions): ContainerSummary[] {
+  const filters = opts.filters ?? {};
+  checkListFilters(filters);
+  const limit = opts.limit ?? -1;
+  const everything = containers.list();
+  const all =
+    !!opts.all || limit > 0 || (filters.status ?? []).some((s) => s !== 'running') || filters.exited !== undefined;
+  let list = everything
+    .filter((c) => (all || c.State.Running) && matches(c, filters, containers.images, everything))
+    .sort((a, b) => b.Created.localeCompare(a.Created));
+  if (limit > 0) list = list.slice(0, limit);
+  const now = Date.now();
+  return list.map((c) => summary(containers, c, !!opts.size, now));
+}

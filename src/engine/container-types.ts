@@ -1,0 +1,107 @@
+/**
+ * The Docker Engine API 1.41 shapes of the container operations (moby's
+ * api/swagger.yaml), as berth has them: the fields berth does not implement
+ * are absent rather than faked.
+ */
+import type { ContainerConfig } from '../image/config.js';
+import type { HostConfig } from '../container/types.js';
+
+export type { HostConfig } from '../container/types.js';
+
+/** Docker's filters: each key with the values it ORs or ANDs (api/types/filters.Args as JSON). */
+export type FilterMap = Record<string, string[]>;
+
+/** The body of POST /containers/create (ContainerConfig with HostConfig beside it) and its ?name=. */
+export interface ContainerCreateRequest {
+  name?: string;
+  /** What the caller sets; the image's config fills what is left (Entrypoint/Cmd, Env, WorkingDir, User, ...). */
+  Config: Partial<ContainerConfig> & { Image: string };
+  HostConfig?: Partial<HostConfig>;
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[];
+}
+
+/** A mount as /containers/json and inspect show it. */
+export interface MountPoint {
+  Type: 'bind';
+  Source: string;
+  Destination: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** One entry of GET /containers/json. */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  /** The image as it was named at create. */
+  Image: string;
+  ImageID: string;
+  Command: string;
+  /** Unix seconds. */
+  Created: number;
+  State: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Status: string;
+  Ports: never[];
+  Labels: Record<string, string>;
+  SizeRw?: number;
+  SizeRootFs?: number;
+  HostConfig: { NetworkMode: string };
+  Mounts: MountPoint[];
+}
+
+export interface ContainerListOptions {
+  all?: boolean;
+  /** Show this many of the last created (implies all); <= 0: no limit. */
+  limit?: number;
+  size?: boolean;
+  filters?: FilterMap;
+}
+
+export interface StopOptions {
+  /** Seconds before SIGKILL; -1 waits forever; default the container's StopTimeout or 10. */
+  t?: number;
+  signal?: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface ContainerWaitResponse {
+  StatusCode: number;
+  Error?: { Message: string };
+}
+
+export interface RemoveOptions {
+  force?: boolean;
+  /** Anonymous volumes: berth makes none, so there is nothing more to remove. */
+  v?: boolean;
+}
+
+/** The body of POST /containers/{id}/update: resources and the restart policy. */
+export type UpdateConfig = Partial<
+  Pick<
+    HostConfig,
+    | 'Memory'
+    | 'MemorySwap'
+    | 'MemoryReservation'
+    | 'NanoCpus'
+    | 'CpuShares'
+    | 'CpusetCpus'
+    | 'CpusetMems'
+    | 'PidsLimit'
+    | 'RestartPolicy'
+  >
+>;
+
+export interface ContainerUpdateResponse {
+  Warnings: string[];
+}
+
+export interface ContainerPruneResponse {
+  ContainersDeleted: string[];
+  SpaceReclaimed: number;
+}
