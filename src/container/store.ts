@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomHex } from '../storage/fsutil.js';
 import { conflict, invalid, notFound } from '../core/errors.js';
@@ -435,7 +436,7 @@ export class ContainerStore {
   private unsettled(c: ContainerRecord, known?: { mounted: Set<string>; cgroups: () => Set<string> }): boolean {
     if (c.State.Running) return true;
     const merged = `${this.p.cacheDir(c.MountID)}/merged`;
-    if (known ? known.mounted.has(merged) : isMountPoint(merged)) return true;
+    if (known ? known.mounted.has(resolve(merged)) : isMountPoint(merged)) return true;
     return c.State.Status !== 'created' && (known ? known.cgroups().has(c.ID) : hasCgroup(c.ID));
   }
 
