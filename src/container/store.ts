@@ -265,6 +265,26 @@ export class ContainerStore {
     });
   }
 
+  /**
+   * The stopped containers that `pick` chooses, chosen under the store lock (no create, rename or state change
+   * interleaves), each with its run lock held: none of them can be started until the caller removes or releases it.
+   * One that runs, or whose run lock another process holds, is not chosen.
+   */
+  async claimStopped(
+    pick: (c: ContainerRecord) => boolean,
+  ): Promise<Array<{ record: ContainerRecord; runLock: FileLock }>> {
+    return this.images.lock(() => {
+      const out: Array<{ record: ContainerRecord; runLock: FileLock }> = [];
+      for (const c of this.list()) {
+        if (c.State.Running || !pick(c)) continue;
+        const runLock = tryRunLock(this.runLockPlace(c.ID));
+        if (!runLock || runLock === 'busy') continue;
+        out.push({ record: c, runLock });
+      }
+      return out;
+    });
+  }
+
   /** `docker rename`: names are unique; the store lock (in update) makes the check and the write one step. */
   async rename(c: ContainerRecord, name: string): Promise<void> {
     const n = name.replace(/^\//, '');
