@@ -151,17 +151,19 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* One fsconfig(2) parameter: value NULL sets a flag; with as_path the value is a directory, given as an O_PATH fd
- * where the filesystem takes one (overlayfs since Linux 6.13: no length limit) and as its path string otherwise. */
+/* One fsconfig(2) parameter: value NULL sets a flag; with as_path the value is a directory, given as its path string
+ * (what /proc/self/mountinfo then shows) when it fits in fsconfig's 255 bytes, else as an O_PATH fd (overlayfs takes
+ * one since Linux 6.13). */
 static int fs_param(int fsfd, const char *key, const char *value, int as_path) {
   if (value == NULL) return fsconfig(fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
-  if (as_path) {
+  if (as_path && strlen(value) > 255) {
     int dfd = open(value, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return -1;
     int r = fsconfig(fsfd, FSCONFIG_SET_FD, key, NULL, dfd);
     int e = errno;
     close(dfd);
-    if (r == 0 || e != EINVAL) { errno = e; return r; }
+    errno = e;
+    return r;
   }
   return fsconfig(fsfd, FSCONFIG_SET_STRING, key, value, 0);
 }

@@ -65,22 +65,30 @@ export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile
   return spec.target;
 }
 
+/** mount(2) takes its options in one page. */
+const PAGE_OPTIONS = 4000;
+
+export type OverlayMethod = 'absolute' | 'fsmount' | 'legacy';
+
 /**
- * Perform an overlay mount without touching the process's cwd (shared by every request of a long-lived process).
- * Since Linux 6.8 the mount API takes absolute layer paths one at a time; older kernels get mount(2) with options
- * relative to the overlay2 dir (short l/ links, so that up to 128 layers fit in one page), made by a short-lived
- * child process in that dir. `method` is for tests.
+ * Perform an overlay mount without touching the process's cwd (shared by every request of a long-lived process). As
+ * Docker does: mount(2) with absolute paths when the options fit in one page; past that, since Linux 6.8, the mount
+ * API, which takes the layers one at a time (`lowerdir+`); on older kernels mount(2) with options relative to the
+ * overlay2 dir (short l/ links, so that up to 128 layers fit), made by a short-lived child process in that dir.
+ * `method` is for tests.
  */
-export function mountOverlay(spec: MountSpec, method: 'fsmount' | 'legacy' = defaultMethod()): void {
+export function mountOverlay(spec: MountSpec, method: OverlayMethod = defaultMethod(spec)): void {
+  if (method === 'absolute') return native.mount(spec.source, spec.target, spec.fstype, 0, spec.absoluteOptions);
   if (method === 'fsmount') return native.fsmount(spec.target, spec.fstype, spec.params);
-  if (spec.options.length > 4000)
+  if (spec.options.length > PAGE_OPTIONS)
     throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
   native.mountIn(spec.cwd, spec.source, spec.target, spec.fstype, 0, spec.options);
 }
 
-let method: 'fsmount' | 'legacy' | undefined;
-function defaultMethod(): 'fsmount' | 'legacy' {
-  return (method ??= hasLowerdirAppend(os.release()) ? 'fsmount' : 'legacy');
+let lowerdirAppend: boolean | undefined;
+function defaultMethod(spec: MountSpec): OverlayMethod {
+  if (spec.absoluteOptions.length <= PAGE_OPTIONS) return 'absolute';
+  return (lowerdirAppend ??= hasLowerdirAppend(os.release())) ? 'fsmount' : 'legacy';
 }
 
 export function unmountRootfs(paths: StorePaths, mountId: string): void {

@@ -47,6 +47,8 @@ export interface MountSpec {
   options: string;
   cwd: string;
   target: string;
+  /** The same options with absolute paths (as Docker mounts when they fit in one page). */
+  absoluteOptions: string;
   /**
    * The same mount for the mount API: absolute paths, one lower layer per `lowerdir+` (Linux 6.8), so neither a cwd
    * nor the page limit is involved.
@@ -72,7 +74,14 @@ export function mountSpec(
   const opt = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`];
   const options = [...(indexParamExists ? ['index=off'] : []), ...opt, ...(opts.volatile ? ['volatile'] : [])];
   const abs = (p: string) => `${overlayDir}/${p}`;
+  const absOpt = [`lowerdir=${lowers.map(abs).join(':')}`, `upperdir=${abs(upper)}`, `workdir=${abs(work)}`];
+  const absoluteOptions = [
+    ...(indexParamExists ? ['index=off'] : []),
+    ...absOpt,
+    ...(opts.volatile ? ['volatile'] : []),
+  ];
   const params: FsParam[] = [
+    ['source', 'overlay', false],
     ...flags.map((f): FsParam => (f.includes('=') ? [f.split('=')[0]!, f.split('=')[1]!, false] : [f, null, false])),
     ...lowers.map((l): FsParam => ['lowerdir+', abs(l), true]),
     ['upperdir', abs(upper), true],
@@ -84,6 +93,7 @@ export function mountSpec(
     options: options.join(','),
     cwd: overlayDir,
     target: abs(`${cacheId}/merged`),
+    absoluteOptions: absoluteOptions.join(','),
     params,
   };
 }

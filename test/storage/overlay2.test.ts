@@ -41,7 +41,9 @@ test('mount options are relative to the overlay2 dir, index=off when the paramet
 test('mount API parameters: absolute paths, one lowerdir+ per layer in order, flags and index as parameters', () => {
   const m = mountSpec('/o', 'abc', 'l/I:l/A', true, { volatile: true });
   assert.equal(m.options, 'index=off,lowerdir=l/I:l/A,upperdir=abc/diff,workdir=abc/work,volatile');
+  assert.equal(m.absoluteOptions, 'index=off,lowerdir=/o/l/I:/o/l/A,upperdir=/o/abc/diff,workdir=/o/abc/work,volatile');
   assert.deepEqual(m.params, [
+    ['source', 'overlay', false],
     ['index', 'off', false],
     ['volatile', null, false],
     ['lowerdir+', '/o/l/I', true],
@@ -51,7 +53,7 @@ test('mount API parameters: absolute paths, one lowerdir+ per layer in order, fl
   ]);
   assert.deepEqual(
     mountSpec('/o', 'x', 'l/A', false).params.map((p) => p[0]),
-    ['lowerdir+', 'upperdir', 'workdir'],
+    ['source', 'lowerdir+', 'upperdir', 'workdir'],
   );
 });
 
