@@ -88,7 +88,8 @@ export function mountOverlay(spec: MountSpec, method: OverlayMethod = defaultMet
 let lowerdirAppend: boolean | undefined;
 function defaultMethod(spec: MountSpec): OverlayMethod {
   if (spec.absoluteOptions.length <= PAGE_OPTIONS) return 'absolute';
-  return (lowerdirAppend ??= hasLowerdirAppend(os.release())) ? 'fsmount' : 'legacy';
+  lowerdirAppend ??= hasLowerdirAppend(os.release());
+  return lowerdirAppend ? 'fsmount' : 'legacy';
 }
 
 export function unmountRootfs(paths: StorePaths, mountId: string): void {
