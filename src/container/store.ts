@@ -154,6 +154,9 @@ export class ContainerStore {
 
   /** By full id, unique id prefix, or name (with or without the leading slash). */
   resolve(ref: string): ContainerRecord {
+    // a full id, as Docker looks it up first: one container read instead of all of them
+    const exact = /^[0-9a-f]{64}$/.test(ref) ? this.tryGet(ref) : undefined;
+    if (exact) return exact;
     const all = this.list();
     const byName = all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`);
     if (byName) return byName;
