@@ -22,6 +22,7 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/bpf.h>
 
 #define CRC64_ISO 0xD800000000000000ULL
@@ -147,6 +148,115 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       mount(src, tgt, fs, (unsigned long)flags, data) != 0)
     throw_errno(env, errno, "mount", tgt);
   free(src); free(tgt); free(fs); free(data);
+  return NULL;
+}
+
+/* One fsconfig(2) parameter: value NULL sets a flag; with as_path the value is a directory, given as its path string
+ * (what /proc/self/mountinfo then shows) when it fits in fsconfig's 255 bytes, else as an O_PATH fd (overlayfs takes
+ * one since Linux 6.13). */
+static int fs_param(int fsfd, const char *key, const char *value, int as_path) {
+  if (value == NULL) return fsconfig(fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
+  if (as_path && strlen(value) > 255) {
+    int dfd = open(value, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    int r = fsconfig(fsfd, FSCONFIG_SET_FD, key, NULL, dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return r;
+  }
+  return fsconfig(fsfd, FSCONFIG_SET_STRING, key, value, 0);
+}
+
+/* Appends the filesystem's own explanation (the fs context's message log, "e overlayfs: ...") to label. */
+static void fs_log(int fsfd, char *label, size_t cap) {
+  char msg[256];
+  ssize_t n = read(fsfd, msg, sizeof msg - 1);
+  if (n <= 2) return;
+  msg[n] = 0;
+  if (msg[n - 1] == '\n') msg[n - 1] = 0;
+  size_t l = strlen(label);
+  snprintf(label + l, cap - l, " [%s]", msg + 2);
+}
+
+/* fsmount(target, fstype, params: [key, value|null, asPath][]): mount a new filesystem with the mount API
+ * (fsopen, fsconfig per parameter, fsmount, move_mount). Paths are absolute or relative to the process's cwd,
+ * which is never changed: a parameter is one value, so no page limit applies to the whole set. */
+static napi_value js_fsmount(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  char *tgt = NULL, *fs = NULL, *key = NULL, *val = NULL, label[400];
+  uint32_t n = 0;
+  bool is_arr = false;
+  int fsfd = -1, mfd = -1;
+  if (arg_str(env, a[0], 0, "fsmount", "target", &tgt) || arg_str(env, a[1], 0, "fsmount", "fstype", &fs)) goto out;
+  if (napi_is_array(env, a[2], &is_arr) != napi_ok || !is_arr) { type_error(env, "fsmount", "params", "an array"); goto out; }
+  napi_get_array_length(env, a[2], &n);
+  fsfd = fsopen(fs, FSOPEN_CLOEXEC);
+  if (fsfd < 0) { throw_errno(env, errno, "fsopen", fs); goto out; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item, k, v, p;
+    bool as_path = false;
+    if (napi_get_element(env, a[2], i, &item) != napi_ok || napi_get_element(env, item, 0, &k) != napi_ok ||
+        napi_get_element(env, item, 1, &v) != napi_ok || napi_get_element(env, item, 2, &p) != napi_ok) goto out;
+    napi_get_value_bool(env, p, &as_path);
+    if (arg_str(env, k, 0, "fsmount", "param key", &key) || arg_str(env, v, 1, "fsmount", "param value", &val)) goto out;
+    if (fs_param(fsfd, key, val, as_path) != 0) {
+      int e = errno;
+      snprintf(label, sizeof label, "fsconfig %s", key);
+      fs_log(fsfd, label, sizeof label);
+      throw_errno(env, e, label, val ? val : tgt);
+      goto out;
+    }
+    free(key); free(val); key = val = NULL;
+  }
+  if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
+    int e = errno;
+    snprintf(label, sizeof label, "fsconfig create %s", fs);
+    fs_log(fsfd, label, sizeof label);
+    throw_errno(env, e, label, tgt);
+    goto out;
+  }
+  mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+  if (mfd < 0) { throw_errno(env, errno, "fsmount", tgt); goto out; }
+  if (move_mount(mfd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH) != 0) throw_errno(env, errno, "move_mount", tgt);
+out:
+  if (mfd >= 0) close(mfd);
+  if (fsfd >= 0) close(fsfd);
+  free(tgt); free(fs); free(key); free(val);
+  return NULL;
+}
+
+/* mountIn(dir, source, target, fstype, flags, data): mount(2) with relative paths in data resolved against dir,
+ * for kernels without the mount API parameters needed (mount options must fit in one page). A short-lived child
+ * changes its own cwd; the caller's is untouched. target is resolved by the caller before the child starts. */
+static napi_value js_mount_in(napi_env env, napi_callback_info info) {
+  GET_ARGS(6);
+  char *dir = NULL, *src = NULL, *tgt = NULL, *fs = NULL, *data = NULL, tpath[64];
+  double flags;
+  int dfd = -1, tfd = -1;
+  if (arg_str(env, a[0], 0, "mountIn", "dir", &dir) || arg_str(env, a[1], 1, "mountIn", "source", &src) ||
+      arg_str(env, a[2], 0, "mountIn", "target", &tgt) || arg_str(env, a[3], 1, "mountIn", "fstype", &fs) ||
+      ARG_U32(a[4], "mountIn", "flags", &flags) || arg_str(env, a[5], 1, "mountIn", "data", &data)) goto out;
+  dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) { throw_errno(env, errno, "open", dir); goto out; }
+  tfd = open(tgt, O_PATH | O_CLOEXEC);
+  if (tfd < 0) { throw_errno(env, errno, "open", tgt); goto out; }
+  snprintf(tpath, sizeof tpath, "/proc/self/fd/%d", tfd);
+  pid_t pid = fork();
+  if (pid < 0) { throw_errno(env, errno, "fork", tgt); goto out; }
+  if (pid == 0) {
+    /* only async-signal-safe calls from here: the parent has threads */
+    if (fchdir(dfd) != 0 || mount(src, tpath, fs, (unsigned long)flags, data) != 0) _exit(errno & 0xff);
+    _exit(0);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(st)) throw_errno(env, EINTR, "mount", tgt);
+  else if (WEXITSTATUS(st) != 0) throw_errno(env, WEXITSTATUS(st), "mount", tgt);
+out:
+  if (dfd >= 0) close(dfd);
+  if (tfd >= 0) close(tfd);
+  free(dir); free(src); free(tgt); free(fs); free(data);
   return NULL;
 }
 
@@ -407,7 +517,7 @@ NAPI_MODULE_INIT() {
 
 #define FN(name, cb) { name, NULL, cb, NULL, NULL, NULL, napi_enumerable, NULL }
   napi_property_descriptor props[] = {
-    FN("mount", js_mount), FN("umount2", js_umount2), FN("mknod", js_mknod),
+    FN("mount", js_mount), FN("fsmount", js_fsmount), FN("mountIn", js_mount_in), FN("umount2", js_umount2), FN("mknod", js_mknod),
     FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr), FN("lremovexattr", js_lremovexattr),
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
     FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd), FN("attachDeviceFilter", js_attach_device_filter),

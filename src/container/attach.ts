@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { conflict, invalid } from '../core/errors.js';
 import type { ContainerStore } from './store.js';
@@ -80,15 +81,16 @@ export async function attachContainer(
     throw conflict('not_running', 'You cannot attach to a stopped container, start it first');
   if (!now.LogPath)
     throw conflict('not_attachable', `container ${c.ID.slice(0, 12)} runs in the foreground of another berth process`);
-  // socket paths are short (108 bytes): connect relative to the container's directory
-  const cwd = process.cwd();
-  let sock: net.Socket;
-  process.chdir(containers.dir(c.ID));
-  try {
-    sock = net.connect('attach.sock');
-  } finally {
-    process.chdir(cwd);
-  }
+  // socket paths are short (108 bytes): connect through a descriptor of the container's directory, which keeps the
+  // path short without changing the process's cwd
+  const dirFd = fs.openSync(containers.dir(c.ID), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const sock = net.connect(`/proc/self/fd/${dirFd}/attach.sock`);
+  let open = true;
+  const closeDir = () => {
+    if (open) fs.closeSync(dirFd);
+    open = false;
+  };
+  sock.once('connect', closeDir).once('error', closeDir);
   await new Promise<void>((res, rej) => {
     sock.once('connect', res);
     sock.once('error', (e) => rej(conflict('not_attachable', `attach to ${c.ID.slice(0, 12)}: ${e.message}`)));

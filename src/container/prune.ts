@@ -26,23 +26,25 @@ export interface ContainerPruneReport {
 /**
  * dockerd's container prune: every container not running, created no later
  * than `until`, whose labels pass the label filters, is removed, newest first.
- * Reclaimed space is the size of their rw layers. A container that cannot be
- * removed (it started meanwhile) is skipped.
+ * Reclaimed space is the size of their rw layers. The victims are chosen under
+ * the store lock and hold their run locks until removed, so none of them can be
+ * started meanwhile; one running or being started then is left.
  */
 export async function pruneContainers(
   containers: ContainerStore,
   plan: ContainerPrunePlan,
 ): Promise<ContainerPruneReport> {
   const report: ContainerPruneReport = { deleted: [], reclaimed: 0 };
-  const list = containers.list().sort((a, b) => b.Created.localeCompare(a.Created));
-  for (const c of list) {
-    if (c.State.Running || containers.isLive(c.ID)) continue;
-    if (plan.until !== undefined && Date.parse(c.Created) > plan.until) continue;
-    if (!matchLabels(plan.filters, c.Config.Labels)) continue;
+  const victims = await containers.claimStopped(
+    (c) =>
+      (plan.until === undefined || Date.parse(c.Created) <= plan.until) && matchLabels(plan.filters, c.Config.Labels),
+  );
+  for (const { record: c, runLock } of victims.sort((a, b) => b.record.Created.localeCompare(a.record.Created))) {
     const size = rwLayerSize(`${containers.images.paths.cacheDir(c.MountID)}/diff`);
     try {
-      await containers.remove(c);
+      await containers.remove(c, runLock);
     } catch (err) {
+      runLock.release();
       if (err instanceof BerthError) continue;
       throw err;
     }

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { resolve } from 'node:path';
 import { invalid, wrap } from '../core/errors.js';
 import * as native from '../native/index.js';
 import type { Layer } from '../storage/layer-store.js';
-import { lowerFor, mountSpec, newLinkName } from '../storage/overlay2.js';
+import { hasLowerdirAppend, lowerFor, mountSpec, newLinkName, type MountSpec } from '../storage/overlay2.js';
 import type { StorePaths } from '../storage/paths.js';
 import type { Txn } from '../storage/txn.js';
 
@@ -47,27 +49,47 @@ export function indexParamExists(): boolean {
 /** Mount the rw layer's union at overlay2/<mountId>/merged (idempotent). Returns the merged path. */
 export function mountRootfs(paths: StorePaths, mountId: string, opts: { volatile?: boolean } = {}): string {
   const lower = fs.readFileSync(`${paths.cacheDir(mountId)}/lower`, 'utf8');
-  const spec = mountSpec(paths.overlay, mountId, lower, indexParamExists());
   // a container removed when it stops (--rm) never needs its writes synced: overlay's volatile skips the
   // sync of the upper filesystem at unmount, which is most of a short container's teardown
-  if (opts.volatile) spec.options += ',volatile';
+  const spec = mountSpec(paths.overlay, mountId, lower, indexParamExists(), opts);
   // a volatile mount leaves work/work/incompat/volatile, which makes overlayfs refuse the next mount;
   // it was unmounted cleanly (else berth would have been killed, and its rw layer is only a leftover)
   fs.rmSync(`${paths.cacheDir(mountId)}/work/work/incompat`, { recursive: true, force: true });
   fs.mkdirSync(spec.target, { recursive: true, mode: 0o700 });
   if (isMountPoint(spec.target)) return spec.target;
-  if (spec.options.length > 4000)
-    throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
-  const cwd = process.cwd();
-  process.chdir(spec.cwd); // options are relative to the overlay2 dir (short l/ links)
   try {
-    native.mount(spec.source, spec.target, spec.fstype, 0, spec.options);
+    mountOverlay(spec);
   } catch (err) {
     throw wrap(`mount overlay for ${mountId.slice(0, 12)}`, err);
-  } finally {
-    process.chdir(cwd);
   }
   return spec.target;
+}
+
+/** mount(2) takes its options in one page. */
+const PAGE_OPTIONS = 4000;
+
+export type OverlayMethod = 'absolute' | 'fsmount' | 'legacy';
+
+/**
+ * Perform an overlay mount without touching the process's cwd (shared by every request of a long-lived process). As
+ * Docker does: mount(2) with absolute paths when the options fit in one page; past that, since Linux 6.8, the mount
+ * API, which takes the layers one at a time (`lowerdir+`); on older kernels mount(2) with options relative to the
+ * overlay2 dir (short l/ links, so that up to 128 layers fit), made by a short-lived child process in that dir.
+ * `method` is for tests.
+ */
+export function mountOverlay(spec: MountSpec, method: OverlayMethod = defaultMethod(spec)): void {
+  if (method === 'absolute') return native.mount(spec.source, spec.target, spec.fstype, 0, spec.absoluteOptions);
+  if (method === 'fsmount') return native.fsmount(spec.target, spec.fstype, spec.params);
+  if (spec.options.length > PAGE_OPTIONS)
+    throw invalid('mount_options', `overlay mount options are ${spec.options.length} bytes, over one page`);
+  native.mountIn(spec.cwd, spec.source, spec.target, spec.fstype, 0, spec.options);
+}
+
+let lowerdirAppend: boolean | undefined;
+function defaultMethod(spec: MountSpec): OverlayMethod {
+  if (spec.absoluteOptions.length <= PAGE_OPTIONS) return 'absolute';
+  lowerdirAppend ??= hasLowerdirAppend(os.release());
+  return lowerdirAppend ? 'fsmount' : 'legacy';
 }
 
 export function unmountRootfs(paths: StorePaths, mountId: string): void {
@@ -87,7 +109,8 @@ export function unmountRootfs(paths: StorePaths, mountId: string): void {
 }
 
 export function isMountPoint(path: string): boolean {
-  return mountPoints().has(path.replace(/\/+$/, ''));
+  // mountinfo has absolute paths; a relative data root is relative to the cwd, which nothing changes
+  return mountPoints().has(resolve(path));
 }
 
 /** Every mount point of this mount namespace (one read of /proc/self/mountinfo), for checking many paths at once. */

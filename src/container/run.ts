@@ -133,7 +133,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       FinishedAt: c.State.FinishedAt,
     };
     c.LogPath = logPath;
-    containers.save(c);
+    await containers.setState(c);
     refreshFastExecPlan(containers, c);
     run.child.unref();
     for (const s of run.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
@@ -149,7 +149,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
       ExitCode: (err as { exitCode?: number }).exitCode ?? 125,
       Error: (err as Error).message,
     };
-    containers.save(c);
+    await containers.setState(c);
     throw err;
   } finally {
     lock.release(); // the monitor keeps its copy of the locked descriptor
@@ -272,7 +272,7 @@ export async function startForeground(
         ExitCode: 0,
         Error: '',
       };
-      containers.save(c, durable);
+      await containers.setState(c, durable);
       code = await run.exited;
       mark('container process ran');
     } catch (err) {
@@ -288,7 +288,7 @@ export async function startForeground(
         Error: error,
         FinishedAt: new Date().toISOString(),
       };
-      containers.save(c, durable);
+      await containers.setState(c, durable);
       throw err;
     }
     const oom = await endCgroup(c.ID);
@@ -303,7 +303,7 @@ export async function startForeground(
       OOMKilled: oom,
       FinishedAt: new Date().toISOString(),
     };
-    containers.save(c, durable);
+    await containers.setState(c, durable);
     return code;
   } finally {
     if (opts.early && !opts.early.sent) await opts.early.abort();

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomHex } from '../storage/fsutil.js';
 import { conflict, invalid, notFound } from '../core/errors.js';
@@ -12,6 +13,7 @@ import { sweepRunLocks, tryRunLock, waitRunLock, type RunLockPlace } from './run
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
+import { uniqueName } from './names.js';
 import { checkUserSpec } from '../runtime/user.js';
 import {
   type ContainerRecord,
@@ -152,6 +154,9 @@ export class ContainerStore {
 
   /** By full id, unique id prefix, or name (with or without the leading slash). */
   resolve(ref: string): ContainerRecord {
+    // a full id, as Docker looks it up first: one container read instead of all of them
+    const exact = /^[0-9a-f]{64}$/.test(ref) ? this.tryGet(ref) : undefined;
+    if (exact) return exact;
     const all = this.list();
     const byName = all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`);
     if (byName) return byName;
@@ -162,11 +167,20 @@ export class ContainerStore {
   }
 
   /**
-   * Write the record (atomically). `durable: false` skips the fsync: a --rm container's state outlives no power loss
-   * anyway.
+   * Record how a run is going: `c`'s State and LogPath replace the stored ones under the store lock, and the rest of
+   * the stored record stays as it is (a rename made meanwhile by another request or process is kept). `durable:
+   * false` skips the fsync: a --rm container's state outlives no power loss anyway.
    */
-  save(r: ContainerRecord, durable = true): void {
-    writeFileAtomic(`${this.dir(r.ID)}/config.v2.json`, JSON.stringify(r), 0o600, durable);
+  async setState(c: ContainerRecord, durable = true): Promise<ContainerRecord> {
+    return this.update(
+      c.ID,
+      (r) => {
+        r.State = c.State;
+        if (c.LogPath) r.LogPath = c.LogPath;
+        if (c.RestartCount !== undefined) r.RestartCount = c.RestartCount;
+      },
+      durable,
+    );
   }
 
   /** `imageId` undefined: on no image at all (a build's `FROM scratch`). */
@@ -176,15 +190,18 @@ export class ContainerStore {
     const id = opts.id ?? randomHex();
     if (!/^[0-9a-f]{64}$/.test(id)) throw invalid('invalid_id', `invalid container id ${JSON.stringify(id)}`);
     const mountId = randomHex();
-    const name = opts.name ?? generateName();
-    if (!NAME_RE.test(name))
-      throw invalid('invalid_name', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const given = opts.name;
+    if (given !== undefined && !NAME_RE.test(given))
+      throw invalid('invalid_name', `Invalid container name (${given}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     // a user the kernel must never be given is refused before anything is stored (a build's COPY container runs
     // nothing: Docker lets it be)
     if (opts.path) checkUserSpec(opts.config.User, opts.hostConfig.GroupAdd ?? []);
     return images.withTxn('create', async (txn) =>
       images.lock(() => {
-        if (opts.name && this.list().some((c) => c.Name === `/${name}`)) {
+        // names are checked and taken under the store lock: two creates cannot both take a free name
+        const names = new Set(this.list().map((c) => c.Name));
+        const name = given ?? uniqueName((n) => names.has(`/${n}`), id);
+        if (given !== undefined && names.has(`/${name}`)) {
           throw conflict(
             'name_in_use',
             `Conflict. The container name "/${name}" is already in use by another container`,
@@ -237,15 +254,37 @@ export class ContainerStore {
    * Change a container's stored record under the store lock (read, change, write: no lost updates between berth
    * processes).
    */
-  async update(id: string, fn: (r: ContainerRecord, hc: HostConfig) => void): Promise<ContainerRecord> {
+  async update(id: string, fn: (r: ContainerRecord, hc: HostConfig) => void, durable = true): Promise<ContainerRecord> {
     return this.images.lock(() => {
-      const r = JSON.parse(fs.readFileSync(`${this.dir(id)}/config.v2.json`, 'utf8')) as ContainerRecord;
+      const text = readOptional(`${this.dir(id)}/config.v2.json`);
+      if (text === undefined) throw notFound('container_not_found', `No such container: ${id}`);
+      const r = JSON.parse(text) as ContainerRecord;
       const hc = this.hostConfig(id);
       const before = JSON.stringify(hc);
       fn(r, hc);
-      this.save(r);
+      writeFileAtomic(`${this.dir(id)}/config.v2.json`, JSON.stringify(r), 0o600, durable);
       if (JSON.stringify(hc) !== before) writeFileAtomic(`${this.dir(id)}/hostconfig.json`, JSON.stringify(hc), 0o600);
       return r;
+    });
+  }
+
+  /**
+   * The stopped containers that `pick` chooses, chosen under the store lock (no create, rename or state change
+   * interleaves), each with its run lock held: none of them can be started until the caller removes or releases it.
+   * One that runs, or whose run lock another process holds, is not chosen.
+   */
+  async claimStopped(
+    pick: (c: ContainerRecord) => boolean,
+  ): Promise<Array<{ record: ContainerRecord; runLock: FileLock }>> {
+    return this.images.lock(() => {
+      const out: Array<{ record: ContainerRecord; runLock: FileLock }> = [];
+      for (const c of this.list()) {
+        if (c.State.Running || !pick(c)) continue;
+        const runLock = tryRunLock(this.runLockPlace(c.ID));
+        if (!runLock || runLock === 'busy') continue;
+        out.push({ record: c, runLock });
+      }
+      return out;
     });
   }
 
@@ -435,7 +474,7 @@ export class ContainerStore {
   private unsettled(c: ContainerRecord, known?: { mounted: Set<string>; cgroups: () => Set<string> }): boolean {
     if (c.State.Running) return true;
     const merged = `${this.p.cacheDir(c.MountID)}/merged`;
-    if (known ? known.mounted.has(merged) : isMountPoint(merged)) return true;
+    if (known ? known.mounted.has(resolve(merged)) : isMountPoint(merged)) return true;
     return c.State.Status !== 'created' && (known ? known.cgroups().has(c.ID) : hasCgroup(c.ID));
   }
 
@@ -468,49 +507,12 @@ export class ContainerStore {
             };
       c.State = { ...c.State, ...end, Status: 'exited', Running: false, Restarting: false, Paused: false, Pid: 0 };
       if (m) c.RestartCount = m.RestartCount;
-      this.save(c);
+      await this.setState(c);
     }
     if (hc.AutoRemove) await this.remove(c, lock);
     return true;
   }
 }
-
-const ADJ = [
-  'admiring',
-  'bold',
-  'brave',
-  'calm',
-  'eager',
-  'focused',
-  'gentle',
-  'happy',
-  'jolly',
-  'keen',
-  'lucid',
-  'nifty',
-  'quirky',
-  'serene',
-  'vibrant',
-  'zen',
-];
-const NAMES = [
-  'albattani',
-  'babbage',
-  'curie',
-  'darwin',
-  'euler',
-  'feynman',
-  'galois',
-  'hopper',
-  'kepler',
-  'lovelace',
-  'noether',
-  'pasteur',
-  'ritchie',
-  'tesla',
-  'turing',
-  'wozniak',
-];
 
 function alreadyRunning(c: ContainerRecord): Error {
   return conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
@@ -518,9 +520,4 @@ function alreadyRunning(c: ContainerRecord): Error {
 
 function gone(c: ContainerRecord): Error {
   return notFound('container_not_found', `No such container: ${c.ID}`);
-}
-
-function generateName(): string {
-  const b = Buffer.from(randomHex(2), 'hex');
-  return `${ADJ[b[0]! % ADJ.length]}_${NAMES[b[1]! % NAMES.length]}`;
 }

@@ -1,7 +1,7 @@
 import type { ImageID } from '../core/digest.js';
 import { BerthError } from '../core/errors.js';
 import { type Filters, boolFilter, matchLabels, untilFilter, validateFilters } from '../core/filters.js';
-import type { DeleteRecord } from './delete.js';
+import { deleteImage, type DeleteRecord } from './delete.js';
 import { parseReference } from './reference.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
@@ -44,15 +44,38 @@ export async function pruneImages(store: ImageStore, plan: ImagePrunePlan): Prom
   const deleted: DeleteRecord[] = [];
   for (const img of victims) {
     if (img.refs.length === 0) {
-      deleted.push(...(await tryRemove(store, img.id)));
+      deleted.push(...(await pruneOne(store, plan, img.id, img.id)));
       continue;
     }
     // dangling only: an image whose references are all digests counts as untagged
     if (plan.danglingOnly && img.refs.some((r) => !parseReference(r).digest)) continue;
-    for (const ref of img.refs) deleted.push(...(await tryRemove(store, ref)));
+    for (const ref of img.refs) deleted.push(...(await pruneOne(store, plan, img.id, ref)));
   }
   const reclaimed = deleted.reduce((n, d) => n + (d.Deleted ? (sizes.get(d.Deleted) ?? 0) : 0), 0);
   return { deleted, reclaimed };
+}
+
+/**
+ * One delete of the prune, decided again under the store lock with what is stored then: an image tagged, given a
+ * child or a container, or removed since the listing (by another request or process) is left alone. A conflict or an
+ * image already gone is skipped, as dockerd does.
+ */
+async function pruneOne(store: ImageStore, plan: ImagePrunePlan, id: ImageID, arg: string): Promise<DeleteRecord[]> {
+  try {
+    return await store.withTxn('rmi', async (txn) =>
+      store.lock(() => {
+        if (!store.images.has(id)) return [];
+        const now = store.get(id);
+        if (!wanted(now, plan, store.images.children(id).length > 0)) return [];
+        if (arg === id ? now.refs.length > 0 : !now.refs.includes(arg)) return [];
+        if (plan.danglingOnly && now.refs.some((r) => !parseReference(r).digest)) return [];
+        return deleteImage(store, txn, arg, {});
+      }),
+    );
+  } catch (err) {
+    if (err instanceof BerthError && (err.kind === 'Conflict' || err.kind === 'NotFound')) return [];
+    throw err;
+  }
 }
 
 function wanted(img: ImageRecord, plan: ImagePrunePlan, hasChildren: boolean): boolean {
@@ -66,17 +89,4 @@ function wanted(img: ImageRecord, plan: ImagePrunePlan, hasChildren: boolean): b
 
 function newestFirst(a: ImageRecord, b: ImageRecord): number {
   return (b.config.created ?? '').localeCompare(a.config.created ?? '') || a.id.localeCompare(b.id);
-}
-
-/**
- * One delete of the prune; a conflict (in use) or an image already gone with an earlier one is skipped, as dockerd
- * does.
- */
-async function tryRemove(store: ImageStore, arg: string | ImageID): Promise<DeleteRecord[]> {
-  try {
-    return await store.remove(arg);
-  } catch (err) {
-    if (err instanceof BerthError && (err.kind === 'Conflict' || err.kind === 'NotFound')) return [];
-    throw err;
-  }
 }

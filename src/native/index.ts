@@ -82,9 +82,21 @@ export function isNativeError(e: unknown): e is NativeError {
   );
 }
 
+/** One fsconfig(2) parameter: [key, value (null: a flag), whether the value is a directory to pass by fd]. */
+export type FsParam = [key: string, value: string | null, asPath: boolean];
+
 interface Binding {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  fsmount(target: string, fstype: string, params: FsParam[]): void;
+  mountIn(
+    dir: string,
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+  ): void;
   mknod(path: string, mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
   lgetxattr(path: string, name: string): Buffer | null;
@@ -163,6 +175,32 @@ export function mount(
   data: string | null,
 ): void {
   load().mount(source, target, fstype, flags, data);
+}
+
+/**
+ * Mount a new `fstype` filesystem at `target` with the mount API (fsopen, one fsconfig per parameter, fsmount,
+ * move_mount): no page limit on the parameters as a whole, and no cwd involved. A path parameter is passed as an
+ * O_PATH fd where the filesystem takes one (overlayfs on Linux 6.13 and later), else as its string (at most 255
+ * bytes). Throws NativeError whose syscall names the step (`fsconfig lowerdir+ [the filesystem's message]`).
+ */
+export function fsmount(target: string, fstype: string, params: FsParam[]): void {
+  load().fsmount(target, fstype, params);
+}
+
+/**
+ * mount(2) with the relative paths in `data` resolved against `dir`, done by a short-lived child process so that
+ * the caller's cwd never changes. `target` is resolved against the caller's cwd. Throws NativeError (syscall
+ * 'mount', path = target).
+ */
+export function mountIn(
+  dir: string,
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
+  load().mountIn(dir, source, target, fstype, flags, data);
 }
 
 /**

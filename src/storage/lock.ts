@@ -1,11 +1,18 @@
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as native from '../native/index.js';
+import { LocalLock } from './local-lock.js';
 
 /**
  * An advisory lock on a file (flock). The kernel drops it when the holder dies,
- * so a killed berth never leaves a store locked. Waiting polls with LOCK_NB so
- * the event loop keeps running.
+ * so a killed berth never leaves a store locked.
+ *
+ * flock excludes open file descriptions, not async operations: in front of it,
+ * every path has an in-process queue (LocalLock), so that requests of one
+ * process wait for each other in turn, on promises, and only the one at the
+ * head of the queue tries the file. Waiting for another process polls with
+ * LOCK_NB on timers (a blocking flock would stop the event loop or hold a
+ * thread of the pool that the holder may need).
  *
  * A lock file that is no longer needed is unlinked by its holder (`remove`),
  * never by anyone else. A locker that opened the file before the unlink locks
@@ -18,6 +25,7 @@ export class FileLock {
     readonly path: string,
     private fd: number,
     private readonly exclusive: boolean,
+    private readonly local: () => void,
   ) {}
 
   static async acquire(path: string, mode: 'shared' | 'exclusive' = 'exclusive'): Promise<FileLock> {
@@ -35,25 +43,48 @@ export class FileLock {
   ): Promise<FileLock | undefined> {
     const end = Date.now() + timeoutMs;
     const exclusive = opts.mode !== 'shared';
+    const local = await LocalLock.of(path).acquire(exclusive, timeoutMs);
+    if (!local) return undefined;
     let delay = 1;
-    for (;;) {
-      const got = FileLock.lockOnce(path, exclusive, opts.create ?? true);
-      if (got === 'missing') return undefined;
-      if (got !== 'busy') return got;
-      if (Date.now() >= end) return undefined;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 50);
+    try {
+      for (;;) {
+        const got = FileLock.lockOnce(path, exclusive, opts.create ?? true, local);
+        if (got === 'missing') break;
+        if (got !== 'busy') return got;
+        if (Date.now() >= end) break;
+        await sleep(Math.min(delay, Math.max(end - Date.now(), 0)));
+        delay = Math.min(delay * 2, 50);
+      }
+    } catch (err) {
+      local();
+      throw err;
     }
+    local();
+    return undefined;
   }
 
   /** Try once; undefined when someone else holds it (or, without create, when the file does not exist). */
   static tryAcquire(path: string, create = false): FileLock | undefined {
-    const got = FileLock.lockOnce(path, true, create);
-    return typeof got === 'string' ? undefined : got;
+    const local = LocalLock.of(path).tryAcquire(true);
+    if (!local) return undefined;
+    try {
+      const got = FileLock.lockOnce(path, true, create, local);
+      if (typeof got !== 'string') return got;
+    } catch (err) {
+      local();
+      throw err;
+    }
+    local();
+    return undefined;
   }
 
   /** One attempt, retried at once only when the file locked was unlinked meanwhile by its holder. */
-  private static lockOnce(path: string, exclusive: boolean, create: boolean): FileLock | 'busy' | 'missing' {
+  private static lockOnce(
+    path: string,
+    exclusive: boolean,
+    create: boolean,
+    local: () => void,
+  ): FileLock | 'busy' | 'missing' {
     for (;;) {
       let fd: number;
       try {
@@ -67,7 +98,7 @@ export class FileLock {
           fs.closeSync(fd);
           return 'busy';
         }
-        if (stillAtPath(fd, path)) return new FileLock(path, fd, exclusive);
+        if (stillAtPath(fd, path)) return new FileLock(path, fd, exclusive, local);
       } catch (err) {
         fs.closeSync(fd);
         throw err;
@@ -85,6 +116,7 @@ export class FileLock {
     if (this.fd < 0) return;
     fs.closeSync(this.fd); // closing drops the flock
     this.fd = -1;
+    this.local(); // then the next request of this process may try the file
   }
 
   /**

@@ -37,28 +37,73 @@ export function lowerFor(parentLink: string, parentLower: string | undefined): s
   return parts.join(':');
 }
 
+/** One fsconfig(2) parameter: key, value (null for a flag), whether the value is a directory (passed by fd). */
+export type FsParam = [key: string, value: string | null, asPath: boolean];
+
 export interface MountSpec {
   source: 'overlay';
   fstype: 'overlay';
-  /** Mount options, relative to `cwd` (the overlay2 dir) so they stay under one page. */
+  /** Mount options for mount(2), relative to `cwd` (the overlay2 dir) so that they stay under one page. */
   options: string;
   cwd: string;
   target: string;
+  /** The same options with absolute paths (as Docker mounts when they fit in one page). */
+  absoluteOptions: string;
+  /**
+   * The same mount for the mount API: absolute paths, one lower layer per `lowerdir+` (Linux 6.8), so neither a cwd
+   * nor the page limit is involved.
+   */
+  params: FsParam[];
 }
 
 /**
  * Overlay mount for a layer: its own lower chain, upper = <id>/diff, work = <id>/work.
  * Docker prefixes index=off when the overlay module has an `index` parameter.
  */
-export function mountSpec(overlayDir: string, cacheId: string, lower: string, indexParamExists: boolean): MountSpec {
-  const opts = `${indexParamExists ? 'index=off,' : ''}lowerdir=${lower},upperdir=${cacheId}/diff,workdir=${cacheId}/work`;
+export function mountSpec(
+  overlayDir: string,
+  cacheId: string,
+  lower: string,
+  indexParamExists: boolean,
+  opts: { volatile?: boolean } = {},
+): MountSpec {
+  const lowers = lower ? lower.split(':') : [];
+  const upper = `${cacheId}/diff`;
+  const work = `${cacheId}/work`;
+  const flags = [...(indexParamExists ? ['index=off'] : []), ...(opts.volatile ? ['volatile'] : [])];
+  const opt = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`];
+  const options = [...(indexParamExists ? ['index=off'] : []), ...opt, ...(opts.volatile ? ['volatile'] : [])];
+  const abs = (p: string) => `${overlayDir}/${p}`;
+  const absOpt = [`lowerdir=${lowers.map(abs).join(':')}`, `upperdir=${abs(upper)}`, `workdir=${abs(work)}`];
+  const absoluteOptions = [
+    ...(indexParamExists ? ['index=off'] : []),
+    ...absOpt,
+    ...(opts.volatile ? ['volatile'] : []),
+  ];
+  const params: FsParam[] = [
+    ['source', 'overlay', false],
+    ...flags.map((f): FsParam => (f.includes('=') ? [f.split('=')[0]!, f.split('=')[1]!, false] : [f, null, false])),
+    ...lowers.map((l): FsParam => ['lowerdir+', abs(l), true]),
+    ['upperdir', abs(upper), true],
+    ['workdir', abs(work), true],
+  ];
   return {
     source: 'overlay',
     fstype: 'overlay',
-    options: opts,
+    options: options.join(','),
     cwd: overlayDir,
-    target: `${overlayDir}/${cacheId}/merged`,
+    target: abs(`${cacheId}/merged`),
+    absoluteOptions: absoluteOptions.join(','),
+    params,
   };
+}
+
+/** Whether the kernel's overlayfs takes its layers one at a time through the mount API (`lowerdir+`, Linux 6.8). */
+export function hasLowerdirAppend(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 6 || (major === 6 && minor >= 8);
 }
 
 /** Read-only mount of an image (no upper): lowerdir is the layer's diff link followed by its lowers. */

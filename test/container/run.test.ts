@@ -46,7 +46,7 @@ test('the command is PID 1 with its own hostname, /proc, /dev, mounts and only f
   for (const d of ['bin', 'etc', 'proc', 'sys', 'tmp', 'usr']) assert.match(r.stdout, new RegExp(`^${d}$`, 'm'));
   assert.match(
     r.stdout,
-    / \/ rw,relatime - overlay overlay .*lowerdir=l\/[A-Z2-7]{26}:l\/[A-Z2-7]{26},upperdir=[a-f0-9]{64}\/diff/,
+    / \/ rw,relatime - overlay overlay .*lowerdir=\/\S+\/overlay2\/l\/[A-Z2-7]{26}:\/\S+\/overlay2\/l\/[A-Z2-7]{26},upperdir=\/\S+\/overlay2\/[a-f0-9]{64}\/diff/,
   );
   for (const m of [
     '/proc rw,nosuid,nodev,noexec',
