@@ -1,8 +1,4 @@
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import { conflict, invalid } from '../core/errors.js';
-import type { ContainerStore } from './store.js';
-import type { ContainerRecord } from './types.js';
+import { invalid } from '../core/errors.js';
 
 /** `--detach-keys` ("ctrl-p,ctrl-q", "a", "ctrl-@") as the bytes a terminal sends. */
 export function parseDetachKeys(spec: string): number[] {
@@ -57,70 +53,4 @@ export class DetachScanner {
     }
     return { forward: Buffer.from(out), detach: false };
   }
-}
-
-export interface AttachIO {
-  stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  detachKeys: number[];
-}
-
-/**
- * `docker attach`: connect to the monitor of a running detached container;
- * its output from now on, our input to its stdin (if it was started with -i),
- * until the container's run ends ('ended') or the user types the detach keys.
- */
-export async function attachContainer(
-  containers: ContainerStore,
-  c: ContainerRecord,
-  io: AttachIO,
-): Promise<'ended' | 'detached'> {
-  const now = containers.tryGet(c.ID) ?? c;
-  if (!now.State.Running || !containers.isLive(c.ID))
-    throw conflict('not_running', 'You cannot attach to a stopped container, start it first');
-  if (!now.LogPath)
-    throw conflict('not_attachable', `container ${c.ID.slice(0, 12)} runs in the foreground of another berth process`);
-  // socket paths are short (108 bytes): connect through a descriptor of the container's directory, which keeps the
-  // path short without changing the process's cwd
-  const dirFd = fs.openSync(containers.dir(c.ID), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  const sock = net.connect(`/proc/self/fd/${dirFd}/attach.sock`);
-  let open = true;
-  const closeDir = () => {
-    if (open) fs.closeSync(dirFd);
-    open = false;
-  };
-  sock.once('connect', closeDir).once('error', closeDir);
-  await new Promise<void>((res, rej) => {
-    sock.once('connect', res);
-    sock.once('error', (e) => rej(conflict('not_attachable', `attach to ${c.ID.slice(0, 12)}: ${e.message}`)));
-  });
-  const tty = !!now.Config.Tty;
-  const raw = tty && !!io.stdin?.isTTY && !!io.stdin.setRawMode;
-  if (raw) io.stdin!.setRawMode!(true);
-  const demux = new Demux((stream, data) => (stream === 2 ? io.stderr : io.stdout).write(data));
-  sock.on('data', (d: Buffer) => (tty ? io.stdout.write(d) : demux.push(d)));
-  const scanner = new DetachScanner(io.detachKeys);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (how: 'ended' | 'detached') => {
-      if (done) return;
-      done = true;
-      io.stdin?.off('data', onInput);
-      io.stdin?.pause();
-      // a piped stdin left open would keep this process alive after the detach
-      (io.stdin as { destroy?: () => void } | undefined)?.destroy?.();
-      if (raw) io.stdin!.setRawMode!(false);
-      sock.destroy();
-      resolve(how);
-    };
-    const onInput = (d: Buffer) => {
-      const { forward, detach } = scanner.push(d);
-      if (forward.length) sock.write(forward);
-      if (detach) finish('detached');
-    };
-    if (io.stdin && now.Config.OpenStdin) io.stdin.on('data', onInput);
-    sock.on('close', () => finish('ended'));
-    sock.on('error', () => finish('ended'));
-  });
 }

@@ -1,8 +1,5 @@
 import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { stats as cgroupStats } from '../runtime/cgroups/cgroups.js';
-import { findCgroup } from './cgroup.js';
-import type { ContainerRecord } from './types.js';
 
 /** One reading of a container's usage, with the host CPU time it is measured against. */
 export interface Sample {
@@ -44,30 +41,6 @@ export function netBytes(netDev: string): { rx: number; tx: number } {
     tx += f[8]!;
   }
   return { rx, tx };
-}
-
-export function sample(c: ContainerRecord): Sample | undefined {
-  const cg = findCgroup(c.ID);
-  if (!cg) return undefined;
-  const s = cgroupStats(cg);
-  let net = { rx: 0, tx: 0 };
-  // with --network host the interfaces are the host's: Docker shows none for them
-  try {
-    if (c.State.Pid) net = netBytes(fs.readFileSync(`/proc/${c.State.Pid}/net/dev`, 'utf8'));
-  } catch {
-    /* it ended */
-  }
-  return {
-    cpuNs: s.cpuUsageNs,
-    systemNs: systemCpuNs(),
-    memUsage: s.memoryUsage,
-    memLimit: s.memoryLimit,
-    pids: s.pids,
-    netRx: net.rx,
-    netTx: net.tx,
-    blkRead: s.blkioRead,
-    blkWrite: s.blkioWrite,
-  };
 }
 
 /** Docker's CPU %: the container's share of host CPU time between two readings, times the CPUs. */

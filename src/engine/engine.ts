@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { ImageStore } from '../image/store.js';
 import { ContainerStore } from '../container/store.js';
 import { Containers } from './containers.js';
@@ -33,7 +34,8 @@ export class Engine {
 
   /** Open (creating if needed) the data root and settle what interrupted processes left. */
   static async open(opts: EngineOptions): Promise<Engine> {
-    const store = await ImageStore.open(opts.root);
+    // absolute once: the monitors of detached containers are given the root, and run from elsewhere
+    const store = await ImageStore.open(resolve(opts.root));
     return new Engine(store, new ContainerStore(store));
   }
 }
