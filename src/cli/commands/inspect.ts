@@ -1,5 +1,4 @@
 import { invalid, notFound } from '../../core/errors.js';
-import { inspectImage } from '../../image/views.js';
 import type { Command, Context } from '../context.js';
 import { renderTemplate } from '../format/template.js';
 import { printLayerWalk } from './layers.js';
@@ -8,9 +7,10 @@ import { inspectContainer } from '../../container/inspect.js';
 
 async function inspectImages(ctx: Context, args: string[], o: Record<string, unknown>, what: string): Promise<number> {
   if (args.length === 0) throw invalid('usage', `"${what}" requires at least 1 argument`);
-  const store = await ctx.store();
+  const engine = await ctx.engine();
+  const store = engine.store;
   if (o.layers) {
-    for (const a of args) printLayerWalk(ctx, store, store.resolve(a));
+    for (const a of args) printLayerWalk(ctx, engine.images, a);
     return 0;
   }
   const results: unknown[] = [];
@@ -28,13 +28,13 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
       status = 1;
       continue;
     }
-    const id = store.tryResolve(a);
+    const id = engine.images.find(a);
     if (!id) {
       ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`);
       status = 1;
       continue;
     }
-    results.push(inspectImage(store, id));
+    results.push(engine.images.inspect(id));
   }
   const format = o.format as string | undefined;
   if (format && format !== 'json') {
