@@ -6,7 +6,6 @@ import type { Filters } from '../core/filters.js';
 import { checkStore, type CheckOptions, type Finding } from '../image/check.js';
 import { imageFromHost } from '../image/from-host.js';
 import { importRootfs } from '../image/import.js';
-import { loadArchive } from '../image/load.js';
 import { imagePrunePlan, pruneImages } from '../image/prune.js';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference.js';
 import { saveImages, saveToFile, selectForSave } from '../image/save.js';
@@ -106,6 +105,8 @@ export class Images {
 
   /** POST /images/load: a docker-archive or OCI layout tar, all or nothing. */
   async load(input: ArchiveInput): Promise<ImageLoadResponse> {
+    // imported when needed: it brings worker_threads, which must stay out of the CLI's start-up snapshot (cli/snapshot.ts)
+    const { loadArchive } = await import('../image/load.js');
     const loaded = await loadArchive(this.store, input instanceof Readable ? { stream: input } : { path: input.path });
     const stream: Array<{ stream: string }> = [];
     for (const img of loaded) {
