@@ -1,4 +1,6 @@
+import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { BerthError, invalid } from '../core/errors.js';
 import { mark } from '../core/trace.js';
 import { build, type BuildOutput } from '../builder/builder.js';
@@ -37,6 +39,7 @@ export async function buildImage(
   const buildArgs = new Map(Object.entries(opts.buildargs ?? {}).map(([k, v]) => [k, v ?? undefined]));
   const emit = req.onEvent ?? (() => {});
   let kept = '';
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   const keep = (s: string) => {
     kept = (kept + s).slice(-KEEP);
   };
@@ -45,11 +48,15 @@ export async function buildImage(
         line: (s) => {
           if (s.startsWith('Step ')) kept = '';
         },
-        run: (chunk) => keep(chunk.toString()),
+        run: (chunk, stream) => keep(decoders[stream].write(chunk)),
       }
     : {
         line: (s) => emit({ stream: `${s}\n` }),
-        run: (chunk, stream) => emit({ stream: chunk.toString(), output: stream }),
+        // a character may be split between two chunks: each stream decodes its own bytes
+        run: (chunk, stream) => {
+          const text = decoders[stream].write(chunk);
+          if (text) emit({ stream: text, output: stream });
+        },
       };
   const bctx = await openBuildContext(engine, context, opts);
   mark('read context');
@@ -101,13 +108,13 @@ async function openBuildContext(
   opts: ImageBuildOptions,
 ): Promise<BuildContext | undefined> {
   if (context === null) return undefined;
+  const text = opts.dockerfileText;
+  const path = opts.dockerfile;
+  if (context instanceof Readable)
+    return openContext({ tar: context }, text !== undefined ? { stdin: text } : { path });
+  // a relative Dockerfile path is in the context, as the /build query means it (never the process's working directory)
   const dockerfile =
-    opts.dockerfileText !== undefined
-      ? { stdin: opts.dockerfileText }
-      : opts.dockerfile
-        ? { path: opts.dockerfile }
-        : {};
-  if (context instanceof Readable) return openContext({ tar: context }, dockerfile);
+    text !== undefined ? { stdin: text } : path ? { path: isAbsolute(path) ? path : join(context.dir, path) } : {};
   return openContext({ dir: context.dir }, dockerfile, {
     sumCacheDir: `${engine.store.paths.root}/berth/cache/context-sums`,
   });

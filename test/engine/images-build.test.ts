@@ -90,6 +90,22 @@ test('build: q streams the ID alone; a tar context and a Dockerfile alone', asyn
   assert.deepEqual(engine.images.inspect(alone.res.Id).Config?.Env?.includes('A=1'), true);
 });
 
+test('build: RUN output split inside a character arrives whole; a relative Dockerfile path is in the context', async () => {
+  const ctx = context('');
+  fs.mkdirSync(`${ctx.dir}/sub`);
+  fs.writeFileSync(
+    `${ctx.dir}/sub/Build.df`,
+    "FROM base\nRUN i=0; while [ $i -lt 20000 ]; do printf '€€€€€€€€€€'; i=$((i+1)); done\n",
+  );
+  const { events } = await build(ctx, { dockerfile: 'sub/Build.df' });
+  const out = events
+    .filter((e) => e.output === 'stdout')
+    .map((e) => e.stream)
+    .join('');
+  assert.equal(out.length, 200000);
+  assert.equal(out, '€'.repeat(200000));
+});
+
 test('build: a failed step ends with the error message; with q, its output first', async () => {
   for (const q of [false, true]) {
     const events: BuildEvent[] = [];
