@@ -77,6 +77,17 @@ test('build: the builder lines, RUN output (with its stream), the ID as aux; tag
   const again = await build(ctx, { t: ['built:1'], labels: { by: 'test' } });
   assert.equal(again.events.filter((e) => e.stream === ' ---> Using cache\n').length, 4);
   assert.equal(again.res.Id, res.Id);
+  // the base has a child now: deleting it is a hard conflict, forced or not
+  const base = engine.images.inspect('base').Id;
+  for (const force of [false, true])
+    await assert.rejects(
+      engine.images.remove(base, { force }),
+      (e: unknown) =>
+        e instanceof BerthError &&
+        e.kind === 'Conflict' &&
+        /\(cannot be forced\) - image has dependent child images/.test(e.message),
+    );
+  assert.equal(engine.images.find('base'), base);
 });
 
 test('build: q streams the ID alone; a tar context and a Dockerfile alone', async () => {
