@@ -1,4 +1,4 @@
-import type { BuildOutput } from '../builder/builder.js';
+import type { BuildEvent } from '../engine/image-types.js';
 
 /**
  * How `build` reports: plain (Docker's classic output, RUN output as it comes),
@@ -6,8 +6,10 @@ import type { BuildOutput } from '../builder/builder.js';
  * error), or tty: the step lines, with a RUN's output shown in a rolling
  * window of its last lines that is erased when the step succeeds.
  */
-export interface Progress extends BuildOutput {
+export interface Progress {
   readonly mode: 'plain' | 'quiet' | 'tty';
+  /** One message of the engine's build stream. */
+  event(e: BuildEvent): void;
   /** The output of the current step (the last 64 KiB), for an error report. */
   stepOutput(): string;
   /** Finish the display (erase a rolling window). */
@@ -29,13 +31,12 @@ export function progress(
   if (mode === 'plain' || mode === 'quiet') {
     return {
       mode,
-      line(s) {
-        if (s.startsWith('Step ')) tail = '';
-        if (mode === 'plain') out.write(`${s}\n`);
-      },
-      run(chunk, stream) {
-        keep(chunk.toString());
-        if (mode === 'plain') (stream === 'stdout' ? out : err).write(chunk);
+      event(e) {
+        if (e.stream === undefined) return;
+        if (e.output === 'warning') return void err.write(e.stream);
+        if (e.output) keep(e.stream);
+        else if (e.stream.startsWith('Step ')) tail = '';
+        if (mode === 'plain') (e.output === 'stderr' ? err : out).write(e.stream);
       },
       stepOutput: () => tail,
       end() {
@@ -57,19 +58,25 @@ export function progress(
     for (const l of view) out.write(`\x1b[2m  ${l.slice(0, Math.max(10, cols - 4))}\x1b[0m\n`);
     shown = view.length;
   };
+  const line = (s: string) => {
+    erase();
+    if (s.startsWith('Step ')) {
+      tail = '';
+      lines.length = 0;
+      partial = '';
+    }
+    out.write(s);
+  };
   return {
     mode,
-    line(s) {
-      erase();
-      if (s.startsWith('Step ')) {
-        tail = '';
-        lines.length = 0;
-        partial = '';
+    event(e) {
+      if (e.stream === undefined) return;
+      if (e.output === 'warning') {
+        erase();
+        return void err.write(e.stream);
       }
-      out.write(`${s}\n`);
-    },
-    run(chunk) {
-      const text = chunk.toString();
+      if (!e.output) return line(e.stream);
+      const text = e.stream;
       keep(text);
       const parts = (partial + text).replace(/\r(?!\n)/g, '\n').split('\n');
       partial = parts.pop() ?? '';

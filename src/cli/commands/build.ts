@@ -1,14 +1,10 @@
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
+import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
-import { build } from '../../builder/builder.js';
-import { parseDockerfile } from '../../dockerfile/instructions.js';
-import { contextSource, dirSource } from '../../builder/context-source.js';
-import { openContext, type BuildContext } from '../../builder/context/context.js';
-import { ContainerStore } from '../../container/store.js';
-import { parseReference, withDefaultTag, type Reference } from '../../image/reference.js';
+import type { BuildContextInput, ImageBuildOptions } from '../../engine/image-types.js';
 import { progress } from '../build-progress.js';
 import type { Command } from '../context.js';
 import { checkOutputPath, writeOutputFileSync } from '../../storage/output-file.js';
@@ -37,33 +33,10 @@ export const buildCmd: Command = {
   errorExit: 1,
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"build" requires exactly 1 argument: PATH | -');
-    const tags: Reference[] = ((o.tag as string[] | undefined) ?? []).map((t) => {
-      const r = withDefaultTag(parseReference(t));
-      if (r.digest)
-        throw invalid('invalid_reference', `invalid tag ${JSON.stringify(t)}: a tag cannot contain a digest`);
-      return r;
-    });
-    const network = (o.network as string | undefined) ?? 'none';
-    if (network !== 'none' && network !== 'host' && network !== 'default')
-      throw invalid(
-        'unsupported',
-        `network ${JSON.stringify(network)}: berth builds with "none" (the default) or "host"`,
-      );
     const mode = (o.progress as string | undefined) ?? 'auto';
     if (!['auto', 'plain', 'tty'].includes(mode))
       throw invalid('usage', `invalid --progress ${JSON.stringify(mode)}: auto, plain or tty`);
-    const buildArgs = new Map<string, string | undefined>();
-    for (const a of (o['build-arg'] as string[] | undefined) ?? []) {
-      const i = a.indexOf('=');
-      // `--build-arg K` takes K from the environment, as the docker CLI does
-      if (i < 0) buildArgs.set(a, process.env[a]);
-      else buildArgs.set(a.slice(0, i), a.slice(i + 1));
-    }
-    const labels: Record<string, string> = {};
-    for (const l of (o.label as string[] | undefined) ?? []) {
-      const i = l.indexOf('=');
-      labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-    }
+    const opts = buildOptions(o);
     const iidfile = (o.iidfile as string | undefined) || undefined;
     // as Docker's classic builder: a stale ID file goes first, so a failed build leaves none to be read
     if (iidfile && checkOutputPath(iidfile, IIDFILE_ACTION)) removeRegular(iidfile);
@@ -71,8 +44,7 @@ export const buildCmd: Command = {
     const src = args[0]!;
     if (src === '-' && file === '-')
       throw invalid('usage', "invalid argument: can't use stdin for both build context and dockerfile");
-    const bctx = await openBuildContext(ctx.stdin, src, file, `${ctx.root}/berth/cache/context-sums`);
-    mark('read context');
+    const context = await decodeContext(ctx.stdin, src, file, opts);
     const quiet = !!o.quiet;
     const p = progress(
       quiet ? 'quiet' : mode === 'tty' || (mode === 'auto' && ctx.stdout.isTTY) ? 'tty' : 'plain',
@@ -81,31 +53,12 @@ export const buildCmd: Command = {
     );
     const stop = onInterrupt();
     try {
-      const df = parseDockerfile(bctx.text, bctx.name);
-      for (const w of df.warnings) ctx.err(`[WARNING]: ${w}`);
-      mark('parse Dockerfile');
-      const store = await ctx.store();
+      const engine = await ctx.engine();
       mark('open store');
-      const containers = new ContainerStore(store);
-      const res = await build(containers, {
-        dockerfile: df,
-        file: bctx.name,
-        context: bctx.ctx ? contextSource(bctx.ctx) : undefined,
-        sourceRoot: dirSource,
-        tags,
-        buildArgs,
-        ...(o.target ? { target: o.target as string } : {}),
-        noCache: !!o['no-cache'],
-        labels,
-        network: network === 'host' ? 'host' : 'none',
-        rm: o.rm !== false,
-        forceRm: !!o['force-rm'],
-        signal: stop.signal,
-        out: p,
-      });
+      const res = await engine.images.build(context, opts, { signal: stop.signal, onEvent: (e) => p.event(e) });
       p.end();
-      if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.imageId, { mode: 0o644 });
-      if (quiet) ctx.out(res.imageId);
+      if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.Id, { mode: 0o644 });
+      if (quiet) ctx.out(res.Id);
     } catch (err) {
       p.end();
       // as the docker CLI, which a signal ends: no message, the shell's status for the signal
@@ -118,10 +71,35 @@ export const buildCmd: Command = {
       throw err;
     } finally {
       stop.dispose();
-      await bctx.ctx?.dispose();
     }
   },
 };
+
+/** The flags as the /build query's parameters. */
+function buildOptions(o: Record<string, unknown>): ImageBuildOptions {
+  const buildargs: Record<string, string | null> = {};
+  for (const a of (o['build-arg'] as string[] | undefined) ?? []) {
+    const i = a.indexOf('=');
+    // `--build-arg K` takes K from the environment, as the docker CLI does
+    if (i < 0) buildargs[a] = process.env[a] ?? null;
+    else buildargs[a.slice(0, i)] = a.slice(i + 1);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of (o.label as string[] | undefined) ?? []) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return {
+    t: (o.tag as string[] | undefined) ?? [],
+    buildargs,
+    labels,
+    nocache: !!o['no-cache'],
+    rm: o.rm !== false,
+    forcerm: !!o['force-rm'],
+    networkmode: (o.network as string | undefined) ?? 'none',
+    ...(o.target ? { target: o.target as string } : {}),
+  };
+}
 
 /** Remove a regular file, and nothing else (checked again just before). */
 function removeRegular(path: string): void {
@@ -155,28 +133,27 @@ function onInterrupt(): { signal: AbortSignal; dispose(): void } {
 /**
  * The context as `docker build` takes it: a directory, or `-`: stdin holds a
  * tar (plain or compressed: the context) or else a Dockerfile (no context).
+ * `-f -` is the Dockerfile on stdin. Paths are made absolute here: the
+ * engine reads no working directory.
  */
-async function openBuildContext(
+async function decodeContext(
   stdin: NodeJS.ReadableStream,
   src: string,
   file: string | undefined,
-  sumCacheDir: string,
-): Promise<{ ctx?: BuildContext; text: string; name: string }> {
-  const dfStdin = file === '-' ? await readAll(stdin) : undefined;
+  opts: ImageBuildOptions,
+): Promise<BuildContextInput> {
+  if (file === '-') opts.dockerfileText = (await readAll(stdin)).toString('utf8');
   if (src !== '-') {
-    const ctx = await openContext(
-      { dir: src },
-      dfStdin !== undefined ? { stdin: dfStdin.toString('utf8') } : file ? { path: file } : {},
-      { sumCacheDir },
-    );
-    return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
+    if (file && file !== '-') opts.dockerfile = resolve(file);
+    return { dir: resolve(src) };
   }
   const data = await readAll(stdin);
   if (looksLikeArchive(data)) {
-    const ctx = await openContext({ tar: Readable.from([data]) }, file ? { path: file } : {});
-    return { ctx, text: ctx.dockerfileText, name: ctx.dockerfileName };
+    if (file) opts.dockerfile = file;
+    return Readable.from([data]);
   }
-  return { text: data.toString('utf8'), name: '-' };
+  opts.dockerfileText = data.toString('utf8');
+  return null;
 }
 
 async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {

@@ -1,6 +1,4 @@
 import { invalid } from '../../core/errors.js';
-import { imageFromHost } from '../../image/from-host.js';
-import { parseReference, withDefaultTag } from '../../image/reference.js';
 import type { Command } from '../context.js';
 
 export const fromHost: Command = {
@@ -10,8 +8,6 @@ export const fromHost: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length < 2) throw invalid('usage', '"image from-host" requires a name and at least one program');
-    const ref = withDefaultTag(parseReference(args[0]!));
-    const store = await ctx.store();
-    ctx.out(await imageFromHost(store, args.slice(1), [ref]));
+    ctx.out((await (await ctx.engine()).images.fromHost(args[0]!, args.slice(1))).Id);
   },
 };

@@ -1,8 +1,7 @@
-import { hexOf } from '../../core/digest.js';
 import { invalid } from '../../core/errors.js';
 import type { Command } from '../context.js';
 import { formatOutput } from '../format/table.js';
-import { createdSince, humanSizeWithPrecision } from '../format/units.js';
+import { createdSince, humanSizeWithPrecision, truncateID } from '../format/units.js';
 const humanSize = (n: number) => humanSizeWithPrecision(n, 3);
 
 const HEADERS = {
@@ -26,30 +25,20 @@ export const history: Command = {
   },
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"history" requires exactly 1 argument');
-    const store = await ctx.store();
-    const id = store.resolve(args[0]!);
-    const cfg = store.images.get(id);
-    const layers = store.imageLayers(id);
-    const hist = cfg.history ?? [];
-    let li = 0;
-    const rows = hist
-      .map((h) => {
-        const size = h.empty_layer ? 0 : (layers[li++]?.size ?? 0);
-        return { h, size };
-      })
-      .reverse()
-      .map(({ h, size }, i) => {
-        let by = (h.created_by ?? '').replace(/\t/g, ' ').replace(/\n/g, ' ');
-        if (!o['no-trunc'] && by.length > 45) by = by.slice(0, 44) + '…';
-        return {
-          ID: i === 0 ? (o['no-trunc'] ? id : hexOf(id).slice(0, 12)) : '<missing>',
-          CreatedSince: h.created ? createdSince(h.created) : 'N/A',
-          CreatedAt: h.created ?? '',
-          CreatedBy: by,
-          Size: o.human === false ? String(size) : humanSize(size),
-          Comment: h.comment ?? '',
-        };
-      });
+    const noTrunc = !!o['no-trunc'];
+    const rows = (await ctx.engine()).images.history(args[0]!).map((h) => {
+      let by = h.CreatedBy.replace(/\t/g, ' ').replace(/\n/g, ' ');
+      if (!noTrunc && by.length > 45) by = by.slice(0, 44) + '…';
+      const since = createdSince(h.Created);
+      return {
+        ID: noTrunc || h.Id === '<missing>' ? h.Id : truncateID(h.Id),
+        CreatedSince: since || 'N/A',
+        CreatedAt: since ? new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z') : '',
+        CreatedBy: by,
+        Size: o.human === false ? String(h.Size) : humanSize(h.Size),
+        Comment: h.Comment,
+      };
+    });
     if (o.quiet) {
       for (const r of rows) ctx.out(r.ID);
       return;

@@ -1,12 +1,11 @@
-import { hexOf } from '../../core/digest.js';
 import { invalid } from '../../core/errors.js';
+import { addFilter } from '../../core/filters.js';
+import type { ImageSummary } from '../../engine/image-types.js';
 import type { Command } from '../context.js';
+import { filterFlags } from '../filters.js';
 import { formatOutput } from '../format/table.js';
-import { createdSince, humanSizeWithPrecision } from '../format/units.js';
+import { createdSince, humanSizeWithPrecision, truncateID } from '../format/units.js';
 const humanSize = (n: number) => humanSizeWithPrecision(n, 3);
-import { familiarName } from '../../image/reference.js';
-import { imageSize, intermediateImages } from '../../image/views.js';
-import { matchReference } from '../filters.js';
 
 const HEADERS = {
   Repository: 'REPOSITORY',
@@ -36,60 +35,13 @@ export const images: Command = {
   },
   async run(ctx, args, o) {
     if (args.length > 1) throw invalid('usage', '"images" requires at most 1 argument');
-    const store = await ctx.store();
-    const list = store.list();
-    const intermediates = o.all ? new Set<string>() : intermediateImages(list, store);
-    const filters = ((o.filter as string[] | undefined) ?? []).map(parseFilter);
-    if (args[0]) filters.push(['reference', args[0]]);
-    const rows: Array<Record<string, unknown>> = [];
-    const created = (c?: string) => (c ? new Date(c) : new Date(0));
-    list.sort((a, b) => created(b.config.created).getTime() - created(a.config.created).getTime());
-    for (const img of list) {
-      const tags = img.refs.filter((r) => !r.includes('@'));
-      if (tags.length === 0 && intermediates.has(img.id)) continue;
-      const size = imageSize(store, img.id);
-      const base = {
-        Containers: 'N/A',
-        CreatedAt: fmtCreatedAt(img.config.created),
-        CreatedSince: img.config.created ? createdSince(img.config.created) : 'N/A',
-        Digest: '<none>',
-        ID: o['no-trunc'] ? img.id : hexOf(img.id).slice(0, 12),
-        SharedSize: 'N/A',
-        Size: humanSize(size),
-        UniqueSize: 'N/A',
-        VirtualSize: humanSize(size),
-      };
-      const entries = tags.length
-        ? tags.map((t) => {
-            const i = t.lastIndexOf(':');
-            return { Repository: t.slice(0, i), Tag: t.slice(i + 1) };
-          })
-        : [{ Repository: '<none>', Tag: '<none>' }];
-      for (const e of entries) {
-        if (
-          !filters.every(([k, v]) =>
-            k === 'reference'
-              ? e.Repository !== '<none>' && matchReference(v, familiarName(e.Repository), e.Tag)
-              : k === 'dangling'
-                ? (v === 'true') === (tags.length === 0)
-                : k === 'label'
-                  ? labelMatch(img.config.config?.Labels ?? {}, v)
-                  : (() => {
-                      throw invalid('invalid_filter', `invalid filter '${k}'`);
-                    })(),
-          )
-        )
-          continue;
-        rows.push({ ...e, ...base });
-      }
-    }
+    const filters = filterFlags(o);
+    // as the docker CLI: the argument is a reference filter
+    if (args[0]) addFilter(filters, 'reference', args[0]);
+    const list = (await ctx.engine()).images.list({ all: !!o.all, filters, digests: !!o.digests });
+    const rows = list.flatMap((img) => imageRows(img, !!o['no-trunc']));
     if (o.quiet) {
-      const seen = new Set<string>();
-      for (const r of rows)
-        if (!seen.has(r.ID as string)) {
-          seen.add(r.ID as string);
-          ctx.out(r.ID as string);
-        }
+      for (const id of new Set(rows.map((r) => r.ID!))) ctx.out(id);
       return;
     }
     const def = o.digests
@@ -99,9 +51,35 @@ export const images: Command = {
   },
 };
 
-function fmtCreatedAt(c?: string): string {
-  if (!c) return '';
-  const d = new Date(c);
+/** One row a tag, as the docker CLI prints an ImageSummary ("<none>:<none>" for an untagged image). */
+function imageRows(img: ImageSummary, noTrunc: boolean): Array<Record<string, string>> {
+  const na = (n: number, f: (n: number) => string) => (n < 0 ? 'N/A' : f(n));
+  const base = {
+    Containers: na(img.Containers, String),
+    CreatedAt: fmtCreatedAt(img.Created),
+    CreatedSince: createdSince(img.Created) || 'N/A',
+    ID: noTrunc ? img.Id : truncateID(img.Id),
+    SharedSize: na(img.SharedSize, humanSize),
+    Size: humanSize(img.Size),
+    UniqueSize: img.SharedSize < 0 ? 'N/A' : humanSize(img.Size - img.SharedSize),
+    VirtualSize: humanSize(img.VirtualSize),
+  };
+  return img.RepoTags.map((t) => {
+    const i = t.lastIndexOf(':');
+    const repo = t.slice(0, i);
+    const digest = img.RepoDigests.find((d) => d.startsWith(`${repo}@`));
+    return {
+      Repository: repo,
+      Tag: t.slice(i + 1),
+      Digest: digest ? digest.slice(repo.length + 1) : '<none>',
+      ...base,
+    };
+  });
+}
+
+function fmtCreatedAt(seconds: number): string {
+  if (!createdSince(seconds)) return '';
+  const d = new Date(seconds * 1000);
   const pad = (n: number) => String(n).padStart(2, '0');
   const off = -d.getTimezoneOffset();
   const tz = `${off >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
@@ -110,15 +88,4 @@ function fmtCreatedAt(c?: string): string {
       .formatToParts(d)
       .find((p) => p.type === 'timeZoneName')?.value ?? 'UTC'
   }`;
-}
-
-function parseFilter(f: string): [string, string] {
-  const i = f.indexOf('=');
-  if (i <= 0) throw invalid('invalid_filter', `bad format of filter (expected name=value): ${f}`);
-  return [f.slice(0, i), f.slice(i + 1)];
-}
-
-function labelMatch(labels: Record<string, string>, v: string): boolean {
-  const i = v.indexOf('=');
-  return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
 }

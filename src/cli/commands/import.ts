@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import { importRootfs } from '../../image/import.js';
-import { parseReference, withDefaultTag } from '../../image/reference.js';
 import type { Command } from '../context.js';
 
 export const importCmd: Command = {
@@ -19,15 +18,14 @@ export const importCmd: Command = {
     const file = args[0]!;
     if (/^https?:\/\//.test(file))
       throw invalid('unsupported', 'import from a URL is not supported yet; download the file and import it');
-    const tags = args[1] ? [withDefaultTag(parseReference(args[1]))] : [];
-    const store = await ctx.store();
-    const src = file === '-' ? (ctx.stdin as AsyncIterable<Buffer>) : createReadStream(file);
-    const id = await importRootfs(store, src, {
-      tags,
+    const { images } = await ctx.engine();
+    const res = await images.import(file === '-' ? (ctx.stdin as Readable) : { path: resolve(file) }, {
+      ...(args[1] ? { repo: args[1] } : {}),
       changes: (o.change as string[] | undefined) ?? [],
-      message: o.message as string | undefined,
+      ...(o.message !== undefined ? { message: o.message as string } : {}),
+      ...(o.platform ? { platform: o.platform as string } : {}),
       source: '-',
     });
-    ctx.out(id);
+    ctx.out(res.Id);
   },
 };

@@ -1,5 +1,4 @@
 import { BerthError, invalid, notFound } from '../../core/errors.js';
-import { inspectImage } from '../../image/views.js';
 import type { Command, Context } from '../context.js';
 import { renderTemplate } from '../format/template.js';
 import { printLayerWalk } from './layers.js';
@@ -7,17 +6,16 @@ import type { Engine } from '../../engine/engine.js';
 
 async function inspectImages(ctx: Context, args: string[], o: Record<string, unknown>, what: string): Promise<number> {
   if (args.length === 0) throw invalid('usage', `"${what}" requires at least 1 argument`);
-  const store = await ctx.store();
+  const engine = await ctx.engine();
   if (o.layers) {
-    for (const a of args) printLayerWalk(ctx, store, store.resolve(a));
+    for (const a of args) printLayerWalk(ctx, engine.images, a);
     return 0;
   }
   const results: unknown[] = [];
   let status = 0;
   // `inspect` tries containers first, then images (as Docker); `image inspect` only images
-  const engine = what === 'inspect' ? await ctx.engine() : undefined;
   for (const a of args) {
-    const c = engine ? await tryContainer(engine, a) : undefined;
+    const c = what === 'inspect' ? await tryContainer(engine, a) : undefined;
     if (c) {
       results.push(c);
       continue;
@@ -27,13 +25,13 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
       status = 1;
       continue;
     }
-    const id = store.tryResolve(a);
+    const id = engine.images.find(a);
     if (!id) {
       ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`);
       status = 1;
       continue;
     }
-    results.push(inspectImage(store, id));
+    results.push(engine.images.inspect(id));
   }
   const format = o.format as string | undefined;
   if (format && format !== 'json') {

@@ -1,17 +1,14 @@
-import type { ImageID } from '../../core/digest.js';
 import { invalid } from '../../core/errors.js';
-import type { ImageStore } from '../../image/store.js';
-import { layerWalk } from '../../image/views.js';
+import type { Images } from '../../engine/images.js';
 import type { Command, Context } from '../context.js';
 
 /** Print the walk through the store a user would do by hand for an image. */
-export function printLayerWalk(ctx: Context, store: ImageStore, id: ImageID): void {
-  const w = layerWalk(store, id);
-  const p = store.paths;
-  ctx.out(`Image ${id}`);
-  ctx.out(`  config:  ${p.imagedbContent}/${id.slice(7)}`);
-  ctx.out(`  layers:  ${w.layers.length} (rootfs.diff_ids, base first)`);
-  for (const l of w.layers) {
+export function printLayerWalk(ctx: Context, images: Images, name: string): void {
+  const w = images.layers(name);
+  ctx.out(`Image ${w.Id}`);
+  ctx.out(`  config:  ${w.Config}`);
+  ctx.out(`  layers:  ${w.Layers.length} (rootfs.diff_ids, base first)`);
+  for (const l of w.Layers) {
     ctx.out('');
     ctx.out(`Layer ${l.index}`);
     ctx.out(`  diffID:    ${l.diffID}`);
@@ -31,9 +28,9 @@ export function printLayerWalk(ctx: Context, store: ImageStore, id: ImageID): vo
     ctx.out(`  size:      ${l.size}`);
   }
   ctx.out('');
-  ctx.out(`Mount (cwd ${w.mount.cwd}):`);
-  ctx.out(`  image, read-only:  mount -t overlay overlay -o ${w.mount.readOnly} <target>`);
-  ctx.out(`  container:         mount -t overlay overlay -o ${w.mount.container} <rw-layer>/merged`);
+  ctx.out(`Mount (cwd ${w.Mount.cwd}):`);
+  ctx.out(`  image, read-only:  mount -t overlay overlay -o ${w.Mount.readOnly} <target>`);
+  ctx.out(`  container:         mount -t overlay overlay -o ${w.Mount.container} <rw-layer>/merged`);
 }
 
 export const imageLayers: Command = {
@@ -43,7 +40,6 @@ export const imageLayers: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"image layers" requires exactly 1 argument');
-    const store = await ctx.store();
-    printLayerWalk(ctx, store, store.resolve(args[0]!));
+    printLayerWalk(ctx, (await ctx.engine()).images, args[0]!);
   },
 };

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
-import { loadArchive } from '../../image/load.js';
 import type { Command } from '../context.js';
 
 export const load: Command = {
@@ -12,16 +11,8 @@ export const load: Command = {
     if (args.length) throw invalid('usage', '"load" accepts no arguments');
     const input = o.input as string | undefined;
     if (!input && ctx.stdin.isTTY) throw invalid('usage', 'requested load from stdin, but stdin is empty');
-    const store = await ctx.store();
-    const loaded = await loadArchive(
-      store,
-      input && input !== '-' ? { path: input } : { stream: ctx.stdin as Readable },
-    );
-    for (const img of loaded) {
-      for (const [t, old] of img.retagged)
-        ctx.out(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
-      if (img.tags.length === 0) ctx.out(`Loaded image ID: ${img.id}`);
-      for (const t of img.tags) ctx.out(`Loaded image: ${t}`);
-    }
+    const { images } = await ctx.engine();
+    const res = await images.load(input && input !== '-' ? { path: input } : (ctx.stdin as Readable));
+    for (const m of res.stream) ctx.stdout.write(m.stream);
   },
 };

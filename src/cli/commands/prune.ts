@@ -1,5 +1,4 @@
 import { addFilter } from '../../core/filters.js';
-import { imagePrunePlan, pruneImages } from '../../image/prune.js';
 import type { Command } from '../context.js';
 import { filterFlags } from '../filters.js';
 import { humanSize } from '../format/units.js';
@@ -23,10 +22,11 @@ export const imagePrune: Command = {
     // as the docker CLI: -a is the filter dangling=false (a user's own dangling= then conflicts with it)
     addFilter(filters, 'dangling', String(!o.all));
     // refused before the question: a request that will fail is not worth a confirmation
-    const plan = imagePrunePlan(filters);
+    const { images } = await ctx.engine();
+    images.checkPruneFilters(filters);
     if (!o.force && !(await confirm(ctx, o.all ? ALL_WARNING : DANGLING_WARNING))) return;
-    const { deleted, reclaimed } = await pruneImages(await ctx.store(), plan);
-    if (deleted.length) {
+    const { ImagesDeleted: deleted, SpaceReclaimed: reclaimed } = await images.prune({ filters });
+    if (deleted) {
       // the list ends with a blank line, as the docker CLI prints it
       ctx.stdout.write(
         [

@@ -8,11 +8,11 @@ export const rmi: Command = {
   options: { force: { type: 'boolean', short: 'f' }, 'no-prune': { type: 'boolean' } },
   async run(ctx, args, o) {
     if (args.length === 0) throw invalid('usage', '"rmi" requires at least 1 argument');
-    const store = await ctx.store();
+    const { images } = await ctx.engine();
     let status = 0;
     for (const a of args) {
       try {
-        for (const r of await store.remove(a, { force: !!o.force, noPrune: !!o['no-prune'] }))
+        for (const r of await images.remove(a, { force: !!o.force, noprune: !!o['no-prune'] }))
           ctx.out(r.Untagged ? `Untagged: ${r.Untagged}` : `Deleted: ${r.Deleted}`);
       } catch (err) {
         if (!(err instanceof BerthError)) throw err;

@@ -1,6 +1,6 @@
-import type { Writable } from 'node:stream';
+import { once } from 'node:events';
 import { invalid } from '../../core/errors.js';
-import { SAVE_ACTION, saveImages, saveToFile, selectForSave } from '../../image/save.js';
+import { SAVE_ACTION } from '../../image/save.js';
 import { checkOutputPath } from '../../storage/output-file.js';
 import type { Command } from '../context.js';
 
@@ -17,9 +17,9 @@ export const save: Command = {
     if (file !== undefined) checkOutputPath(file, SAVE_ACTION);
     else if (ctx.stdout.isTTY)
       throw invalid('usage', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-    const store = await ctx.store();
-    const items = selectForSave(store, args);
-    if (file !== undefined) return void (await saveToFile(store, items, file));
-    await saveImages(store, items, ctx.stdout as NodeJS.WritableStream as Writable);
+    const { images } = await ctx.engine();
+    if (file !== undefined) return void (await images.saveToFile(args, file));
+    // written chunk by chunk, not piped: stdout must stay open for berth's own messages
+    for await (const chunk of images.save(args)) if (!ctx.stdout.write(chunk)) await once(ctx.stdout, 'drain');
   },
 };

@@ -8,19 +8,18 @@ export const systemDf: Command = {
   summary: 'Show berth disk usage',
   options: { verbose: { type: 'boolean', short: 'v' }, format: { type: 'string' } },
   async run(ctx, _args, o) {
-    const store = await ctx.store();
-    const images = store.list();
-    const layerSize = new Map(store.layers.list().map((c) => [c as string, store.layers.get(c)?.size ?? 0]));
-    const total = [...layerSize.values()].reduce((a, b) => a + b, 0);
-    const activeIds = images.filter((i) => store.containersUsing(i.id).length > 0);
-    const activeLayers = new Set(activeIds.flatMap((i) => store.imageLayers(i.id).map((l) => l.chainID as string)));
-    const reclaim = [...layerSize].filter(([c]) => !activeLayers.has(c)).reduce((a, [, s]) => a + s, 0);
-    const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part * 100) / whole)}%)` : '');
+    const df = (await ctx.engine()).images.systemDf();
+    const total = df.LayersSize;
+    const active = df.Images.filter((i) => i.Containers > 0);
+    // as the docker CLI: what the images in use hold alone cannot be reclaimed
+    const used = active.reduce((n, i) => n + (i.SharedSize < 0 ? 0 : i.VirtualSize - i.SharedSize), 0);
+    const reclaim = total - used;
+    const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : '');
     const rows = [
       {
         Type: 'Images',
-        TotalCount: images.length,
-        Active: activeIds.length,
+        TotalCount: df.Images.length,
+        Active: active.length,
         Size: humanSize(total),
         Reclaimable: `${humanSize(reclaim)}${pct(reclaim, total)}`,
       },

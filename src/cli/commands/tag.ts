@@ -8,6 +8,6 @@ export const tag: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 2) throw invalid('usage', '"tag" requires exactly 2 arguments');
-    await (await ctx.store()).tag(args[0]!, args[1]!);
+    await (await ctx.engine()).images.tag(args[0]!, args[1]!);
   },
 };
