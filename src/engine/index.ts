@@ -6,3 +6,4 @@
 export { Engine, type EngineOptions } from './engine.js';
 export { BerthError, type ErrorKind } from '../core/errors.js';
 export type * from './container-types.js';
+export type * from './image-types.js';
