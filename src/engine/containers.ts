@@ -3,12 +3,12 @@ import * as io from './container-io.js';
 import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, MonitorState } from '../container/types.js';
 import { inspectContainer } from '../container/inspect.js';
+import { isLogFile, until } from '../container/dir-watch.js';
 import {
   killAndThaw,
   parseSignal,
@@ -137,7 +137,7 @@ export class Containers {
     }
     const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
     if (condition === 'removed')
-      for (let delay = 5; this.store.tryGet(c.ID); delay = Math.min(delay * 2, 50)) await sleep(delay);
+      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), { ignore: isLogFile });
     return { StatusCode: code };
   }
 
@@ -148,19 +148,29 @@ export class Containers {
    */
   private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
     const id = c.ID;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      const now = this.store.tryGet(id);
-      if (!now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt) break;
-      await sleep(delay);
-    }
+    const watch = { ignore: isLogFile };
+    const dir = this.store.dir(id);
+    // a run that ended before it was settled is not the next one: wait for the next start
+    await until(
+      dir,
+      () => {
+        const now = this.store.tryGet(id);
+        return !now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt ? true : undefined;
+      },
+      watch,
+    );
     let run: MonitorState | undefined; // the run to see end: the first one seen running
-    for (let delay = 5; this.store.isLive(id); delay = Math.min(delay * 2, 50)) {
-      const m = this.store.monitorState(id);
-      if (!run || run.Status !== 'running') run = m;
-      else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return m.ExitCode;
-      await sleep(delay);
-    }
-    return undefined;
+    return until(
+      dir,
+      () => {
+        if (!this.store.isLive(id)) return { code: undefined };
+        const m = this.store.monitorState(id);
+        if (!run || run.Status !== 'running') run = m;
+        else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return { code: m.ExitCode };
+        return undefined;
+      },
+      watch,
+    ).then((r) => r?.code);
   }
 
   /** DELETE /containers/{id}: a running container only with `force` (killed first). */
