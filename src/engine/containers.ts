@@ -166,7 +166,9 @@ export class Containers {
         if (!this.store.isLive(id)) return { code: undefined };
         const m = this.store.monitorState(id);
         if (!run || run.Status !== 'running') run = m;
-        else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return { code: m.ExitCode };
+        // a restart by its policy ends the run; the last end is the settled one (the caller waits for it)
+        else if (m && m.Status !== 'exited' && (m.Status !== 'running' || m.RestartCount !== run.RestartCount))
+          return { code: m.ExitCode };
         return undefined;
       },
       watch,
