@@ -61,7 +61,7 @@ export class Containers {
 
   private async find(idOrName: string): Promise<ContainerRecord> {
     await this.settle();
-    return this.store.resolve(idOrName);
+    return this.store.resolveAsync(idOrName);
   }
 
   /**
@@ -82,8 +82,10 @@ export class Containers {
 
   /** GET /containers/json. */
   async list(opts: ContainerListOptions = {}): Promise<ContainerSummary[]> {
-    await this.settle();
-    return listContainers(this.store, opts);
+    // one read of every container serves both the settling and the listing, unless settling changed some
+    const all = await this.store.listAsync();
+    const fixed = await this.store.reapStale(all);
+    return listContainers(this.store, opts, fixed.length ? await this.store.listAsync() : all);
   }
 
   /** GET /containers/{id}/json: what `docker container inspect` prints. */
