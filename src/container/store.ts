@@ -562,7 +562,7 @@ export class ContainerStore {
 }
 
 /** How many containers listAsync reads at once: enough to keep the thread pool busy, few enough to leave others a turn. */
-const READ_PARALLEL = 8;
+const READ_PARALLEL = 16;
 
 /** A container by name (with or without the leading slash), else by unique id prefix. */
 function pick(ref: string, all: ContainerRecord[]): ContainerRecord {
