@@ -23,25 +23,56 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * One inotify watch per directory for the whole process: libuv shares the
+ * kernel's watch between the watchers of a path, and closing one of them can
+ * leave the others deaf, so waiters share one watcher and it is closed with the last.
+ */
+const watches = new Map<string, { watcher: fs.FSWatcher; listeners: Set<(name: string | undefined) => void> }>();
+
+function subscribe(dir: string, listener: (name: string | undefined) => void): (() => void) | undefined {
+  let w = watches.get(dir);
+  if (!w) {
+    const listeners = new Set<(name: string | undefined) => void>();
+    let watcher: fs.FSWatcher;
+    try {
+      watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
+        for (const l of [...listeners]) l(name?.toString());
+      });
+    } catch {
+      return undefined; // no directory (removed already), or no inotify: the slow re-check alone
+    }
+    // the directory removed (the container with it): the re-checks see that; the watch has nothing left to say
+    watcher.on('error', () => {
+      watcher.close();
+      if (watches.get(dir)?.watcher === watcher) watches.delete(dir);
+    });
+    w = { watcher, listeners };
+    watches.set(dir, w);
+  }
+  const entry = w;
+  entry.listeners.add(listener);
+  return () => {
+    entry.listeners.delete(listener);
+    if (entry.listeners.size || watches.get(dir) !== entry) return;
+    watches.delete(dir);
+    entry.watcher.close();
+  };
+}
+
 /** Wakes on changes in one directory, or after a delay. */
 export class DirWatch {
-  private watcher: fs.FSWatcher | undefined;
+  private unsubscribe: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private changed = false;
   private delay = IDLE_MS;
 
   constructor(dir: string, ignore: (name: string) => boolean = () => false) {
-    try {
-      this.watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
-        if (name && ignore(name.toString())) return;
-        this.changed = true;
-        this.wake?.();
-      });
-      // the directory removed (the container with it): the re-checks see that; the watch has nothing left to say
-      this.watcher.on('error', () => this.close());
-    } catch {
-      this.watcher = undefined; // no directory (removed already), or no inotify: the slow re-check alone
-    }
+    this.unsubscribe = subscribe(dir, (name) => {
+      if (name && ignore(name)) return;
+      this.changed = true;
+      this.wake?.();
+    });
   }
 
   /** Until a change (true; also one since the last call) or `ms` pass (false). */
@@ -77,8 +108,8 @@ export class DirWatch {
   }
 
   close(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 }
 

@@ -145,8 +145,8 @@ export class Containers {
 
   /**
    * Until the container's current or next run ends: its exit code when the
-   * monitor restarts it (by its policy), undefined when the monitor ends (the
-   * caller waits for the settled state).
+   * monitor restarts it (by its policy) or when --rm removed it as it ended,
+   * undefined when the monitor ends (the caller waits for the settled state).
    */
   private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
     const id = c.ID;
@@ -162,11 +162,13 @@ export class Containers {
       watch,
     );
     let run: MonitorState | undefined; // the run to see end: the first one seen running
+    let ended: number | undefined; // its end as the monitor wrote it: all that is left once --rm removed it
     return until(
       dir,
       () => {
-        if (!this.store.isLive(id)) return { code: undefined };
         const m = this.store.monitorState(id);
+        if (m?.Status === 'exited') ended = m.ExitCode;
+        if (!this.store.isLive(id)) return { code: this.store.tryGet(id) ? undefined : ended };
         if (!run || run.Status !== 'running') run = m;
         // a restart by its policy ends the run; the last end is the settled one (the caller waits for it)
         else if (m && m.Status !== 'exited' && (m.Status !== 'running' || m.RestartCount !== run.RestartCount))
