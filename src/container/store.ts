@@ -10,6 +10,7 @@ import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
 import type { FileLock } from '../storage/lock.js';
+import { READ_PARALLEL, parseOptional, pick, readDirOr, readOptionalAsync } from './store-read.js';
 import { sweepRunLocks, tryRunLock, waitRunLock, type RunLockPlace } from './run-lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
@@ -558,48 +559,6 @@ export class ContainerStore {
     }
     if (hc.AutoRemove) await this.remove(c, lock);
     return true;
-  }
-}
-
-/** How many containers listAsync reads at once: enough to keep the thread pool busy, few enough to leave others a turn. */
-const READ_PARALLEL = 16;
-
-/** A container by name (with or without the leading slash), else by unique id prefix. */
-function pick(ref: string, all: ContainerRecord[]): ContainerRecord {
-  const byName = all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`);
-  if (byName) return byName;
-  const byId = all.filter((c) => c.ID.startsWith(ref));
-  if (byId.length === 1) return byId[0]!;
-  if (byId.length > 1) throw invalid('ambiguous_id', `container id prefix ${JSON.stringify(ref)} is ambiguous`);
-  throw notFound('container_not_found', `No such container: ${ref}`);
-}
-
-function readDirOr(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/** readOptional through the thread pool (fs.readFile: a few times cheaper than fs.promises' for small files). */
-function readOptionalAsync(path: string): Promise<string | undefined> {
-  return new Promise((resolve, reject) =>
-    fs.readFile(path, 'utf8', (err, text) => {
-      if (!err) resolve(text);
-      else if (err.code === 'ENOENT') resolve(undefined);
-      else reject(err);
-    }),
-  );
-}
-
-/** JSON that may be missing or torn (being replaced): undefined then. */
-function parseOptional<T>(text: string | undefined): T | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
   }
 }
 
