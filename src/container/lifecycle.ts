@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict, invalid } from '../core/errors.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { findCgroup } from './cgroup.js';
+import { isLogFile, until } from './dir-watch.js';
 import { freeze, thaw } from '../runtime/cgroups/cgroups.js';
 
 /**
@@ -86,16 +86,17 @@ export async function waitStopped(
   id: string,
   timeoutMs = Infinity,
 ): Promise<number | undefined> {
-  const end = Date.now() + timeoutMs;
-  let delay = 5;
   let last = containers.monitorState(id)?.ExitCode ?? containers.tryGet(id)?.State.ExitCode ?? 0;
-  while (containers.isLive(id)) {
-    if (Date.now() >= end) return undefined;
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-    const m = containers.monitorState(id);
-    if (m?.Status === 'exited') last = m.ExitCode;
-  }
+  const ended = await until(
+    containers.dir(id),
+    () => {
+      const m = containers.monitorState(id);
+      if (m?.Status === 'exited') last = m.ExitCode;
+      return containers.isLive(id) ? undefined : true;
+    },
+    { timeoutMs, ignore: isLogFile },
+  );
+  if (!ended) return undefined;
   if (!containers.tryGet(id)) return last;
   // settle it whatever its record says (also a start whose berth was killed before recording it): unmount, cgroup
   await containers.cleanup(id);
@@ -113,15 +114,14 @@ export async function waitStarting(
   c: ContainerRecord,
   timeoutMs = 10_000,
 ): Promise<ContainerRecord | undefined> {
-  const end = Date.now() + timeoutMs;
-  let delay = 5;
-  for (;;) {
-    const now = containers.tryGet(c.ID);
-    if (!now || now.State.Running || !containers.isLive(c.ID)) return now ?? c;
-    if (Date.now() >= end) return undefined;
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
+  return until(
+    containers.dir(c.ID),
+    () => {
+      const now = containers.tryGet(c.ID);
+      return !now || now.State.Running || !containers.isLive(c.ID) ? (now ?? c) : undefined;
+    },
+    { timeoutMs, ignore: isLogFile },
+  );
 }
 
 /**

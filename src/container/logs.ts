@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { dirname } from 'node:path';
 import { invalid } from '../core/errors.js';
+import { DirWatch } from './dir-watch.js';
 
 /** One record of Docker's json-file log. */
 export interface LogRecord {
@@ -60,6 +61,8 @@ export interface LogOptions {
   follow?: boolean;
   /** Whether the container still runs (following stops once it does not and the log is drained). */
   live: () => boolean;
+  /** Stops a follow early. */
+  signal?: AbortSignal;
   write: (r: LogRecord) => void;
 }
 
@@ -115,6 +118,8 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
       partial = partial.slice(end + 1);
     }
   };
+  // appends, rotations and the container's end all change its directory
+  const watch = new DirWatch(dirname(path));
   try {
     for (;;) {
       drain();
@@ -143,9 +148,11 @@ export async function readLogs(path: string, o: LogOptions): Promise<void> {
         break;
       }
       if (o.until !== undefined && Date.now() > o.until) break;
-      await sleep(50);
+      if (o.signal?.aborted) break;
+      await watch.next(o.until === undefined ? Infinity : o.until - Date.now() + 1, o.signal);
     }
   } finally {
+    watch.close();
     if (fd >= 0) fs.closeSync(fd);
   }
 }

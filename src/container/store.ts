@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomHex } from '../storage/fsutil.js';
@@ -9,6 +10,7 @@ import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig } from '../image/config.js';
 import { createRwLayers, isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
 import type { FileLock } from '../storage/lock.js';
+import { READ_PARALLEL, parseOptional, pick, readDirOr, readOptionalAsync } from './store-read.js';
 import { sweepRunLocks, tryRunLock, waitRunLock, type RunLockPlace } from './run-lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup, removeEmptyCgroup } from './cgroup.js';
@@ -52,30 +54,47 @@ export class ContainerStore {
   }
 
   list(): ContainerRecord[] {
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(this.p.containers);
-    } catch {
-      /* none */
-    }
     const out: ContainerRecord[] = [];
-    for (const n of names) {
-      if (!/^[0-9a-f]{64}$/.test(n)) continue; // staging dirs of a create or rm (<id>.new, .rm-<id>)
+    for (const n of this.ids(readDirOr(this.p.containers))) {
       const r = this.tryGet(n);
       if (r) out.push(r);
     }
     return out;
   }
 
+  /**
+   * `list` without blocking the event loop: the files are read through the
+   * thread pool, a few containers at a time, so that a long-lived process
+   * serves other requests meanwhile.
+   */
+  async listAsync(): Promise<ContainerRecord[]> {
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(this.p.containers);
+    } catch {
+      /* none */
+    }
+    const ids = this.ids(names);
+    const out: Array<ContainerRecord | undefined> = new Array(ids.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const i = next++;
+        out[i] = await this.tryGetAsync(ids[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_PARALLEL, ids.length) }, worker));
+    return out.filter((r): r is ContainerRecord => !!r);
+  }
+
+  /** The container ids among a listing of containers/ (not the staging dirs of a create or rm: <id>.new, .rm-<id>). */
+  private ids(names: string[]): string[] {
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n));
+  }
+
   /** What the monitor of a detached container last wrote (pid, restarts, final exit), if anything. */
   monitorState(id: string): MonitorState | undefined {
-    const text = readOptional(this.statePath(id));
-    if (!text) return undefined;
-    try {
-      return JSON.parse(text) as MonitorState;
-    } catch {
-      return undefined;
-    }
+    return parseOptional<MonitorState>(readOptional(this.statePath(id)));
   }
 
   statePath(id: string): string {
@@ -93,16 +112,41 @@ export class ContainerStore {
 
   /** The stored record; for a running detached container, with the monitor's live pid and restart state. */
   tryGet(id: string): ContainerRecord | undefined {
-    const text = readOptional(`${this.dir(id)}/config.v2.json`);
-    if (!text) return undefined;
-    let r: ContainerRecord;
-    try {
-      r = JSON.parse(text) as ContainerRecord;
-    } catch {
-      return undefined;
-    }
+    const r = parseOptional<ContainerRecord>(readOptional(`${this.dir(id)}/config.v2.json`));
+    if (!r) return undefined;
+    const more = this.needs(r);
+    return this.merged(
+      id,
+      r,
+      more.state ? this.monitorState(id) : undefined,
+      more.health ? readOptional(this.healthPath(id)) : undefined,
+    );
+  }
+
+  /** tryGet through the thread pool. */
+  async tryGetAsync(id: string): Promise<ContainerRecord | undefined> {
+    const r = parseOptional<ContainerRecord>(await readOptionalAsync(`${this.dir(id)}/config.v2.json`));
+    if (!r) return undefined;
+    const more = this.needs(r);
+    const [state, health] = await Promise.all([
+      more.state ? readOptionalAsync(this.statePath(id)) : undefined,
+      more.health ? readOptionalAsync(this.healthPath(id)) : undefined,
+    ]);
+    return this.merged(id, r, parseOptional<MonitorState>(state), health);
+  }
+
+  /** Which files besides config.v2.json say more about the record: the monitor's state, the health log. */
+  private needs(r: ContainerRecord): { state: boolean; health: boolean } {
+    const test = r.Config.Healthcheck?.Test;
+    return {
+      state: r.State.Running || r.State.Status === 'created',
+      health: !!test?.length && test[0] !== 'NONE',
+    };
+  }
+
+  /** The record with what its monitor and health checks wrote since it was. */
+  private merged(id: string, r: ContainerRecord, m: MonitorState | undefined, h: string | undefined): ContainerRecord {
     // a monitor's state is live, also when the berth that started it was killed before recording the start
-    const m = r.State.Running || r.State.Status === 'created' ? this.monitorState(id) : undefined;
     if (m && m.Status !== 'exited') {
       r.State = {
         ...r.State,
@@ -127,9 +171,7 @@ export class ContainerStore {
       };
       r.LogPath = r.LogPath ?? this.logPath(id);
     }
-    const test = r.Config.Healthcheck?.Test;
-    if (test?.length && test[0] !== 'NONE') {
-      const h = readOptional(this.healthPath(id));
+    if (this.needs(r).health) {
       try {
         if (h) r.State.Health = JSON.parse(h) as ContainerState['Health'];
       } catch {
@@ -152,18 +194,23 @@ export class ContainerStore {
     return JSON.parse(fs.readFileSync(`${this.dir(id)}/hostconfig.json`, 'utf8')) as HostConfig;
   }
 
+  /** hostConfig through the thread pool; undefined once the container is removed. */
+  async hostConfigAsync(id: string): Promise<HostConfig | undefined> {
+    const text = await readOptionalAsync(`${this.dir(id)}/hostconfig.json`);
+    return text === undefined ? undefined : (JSON.parse(text) as HostConfig);
+  }
+
   /** By full id, unique id prefix, or name (with or without the leading slash). */
   resolve(ref: string): ContainerRecord {
     // a full id, as Docker looks it up first: one container read instead of all of them
     const exact = /^[0-9a-f]{64}$/.test(ref) ? this.tryGet(ref) : undefined;
-    if (exact) return exact;
-    const all = this.list();
-    const byName = all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`);
-    if (byName) return byName;
-    const byId = all.filter((c) => c.ID.startsWith(ref));
-    if (byId.length === 1) return byId[0]!;
-    if (byId.length > 1) throw invalid('ambiguous_id', `container id prefix ${JSON.stringify(ref)} is ambiguous`);
-    throw notFound('container_not_found', `No such container: ${ref}`);
+    return exact ?? pick(ref, this.list());
+  }
+
+  /** `resolve` without blocking the event loop (see listAsync). */
+  async resolveAsync(ref: string): Promise<ContainerRecord> {
+    const exact = /^[0-9a-f]{64}$/.test(ref) ? await this.tryGetAsync(ref) : undefined;
+    return exact ?? pick(ref, await this.listAsync());
   }
 
   /**
@@ -397,10 +444,11 @@ export class ContainerStore {
    * container whose berth was killed (kill -9), a monitor that was killed.
    * Nobody holds the run lock of such a container, yet it is marked running or
    * still mounted: record how it ended, unmount, remove it if it was --rm.
+   * `known`: the containers as just listed, to spare a second read of them.
    */
-  async reapStale(): Promise<ContainerRecord[]> {
+  async reapStale(known?: ContainerRecord[]): Promise<ContainerRecord[]> {
     const fixed: ContainerRecord[] = [];
-    const list = this.list();
+    const list = known ?? (await this.listAsync());
     sweepRunLocks(this.p.locks, (id) => this.runLockPlace(id), new Set(list.map((c) => c.ID)));
     if (list.length === 0) return fixed;
     // what many containers are checked against is read once: the mount table, the cgroup dirs

@@ -6,7 +6,7 @@ import type { Engine } from './engine.js';
 export async function findContainer(engine: Engine, id: string): Promise<ContainerRecord> {
   const cs = engine.containerStore;
   await cs.reapStale();
-  const c = cs.resolve(id);
+  const c = await cs.resolveAsync(id);
   return cs.tryGet(c.ID) ?? c;
 }
 

@@ -47,12 +47,17 @@ export async function* logs(engine: Engine, id: string, o: LogsOptions = {}): As
   const queue: LogRecord[] = [];
   let wake: (() => void) | undefined;
   let stopped = false;
+  // wakes the follow at once when the caller stops reading or aborts
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  o.signal?.addEventListener('abort', abort, { once: true });
   const reading = readLogs(c.LogPath ?? cs.logPath(c.ID), {
     tail,
     since: o.since === undefined ? undefined : o.since * 1000,
     until: o.until === undefined ? undefined : o.until * 1000,
     follow: !!o.follow,
     live: () => !stopped && !o.signal?.aborted && cs.isLive(c.ID),
+    signal: stop.signal,
     write: (r) => {
       if (!wanted[r.stream]) return;
       queue.push(r);
@@ -76,6 +81,8 @@ export async function* logs(engine: Engine, id: string, o: LogsOptions = {}): As
     await reading;
   } finally {
     stopped = true;
+    stop.abort();
+    o.signal?.removeEventListener('abort', abort);
   }
 }
 

@@ -86,8 +86,14 @@ function sizeOr0(f: () => number): number {
   }
 }
 
-function summary(containers: ContainerStore, c: ContainerRecord, size: boolean, now: number): ContainerSummary {
-  const hc = containers.hostConfig(c.ID);
+async function summary(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  size: boolean,
+  now: number,
+): Promise<ContainerSummary | undefined> {
+  const hc = await containers.hostConfigAsync(c.ID);
+  if (!hc) return undefined; // removed while listed
   const store = containers.images;
   const rw = size ? sizeOr0(() => treeSize(`${store.paths.cacheDir(c.MountID)}/diff`)) : 0;
   return {
@@ -115,13 +121,17 @@ function summary(containers: ContainerStore, c: ContainerRecord, size: boolean, 
 /**
  * The containers, newest first: running ones only unless `all`, or a limit,
  * or a status filter other than running (which look at stopped ones too, as
- * dockerd).
+ * dockerd). `known`: the containers as just listed.
  */
-export function listContainers(containers: ContainerStore, opts: ContainerListOptions): ContainerSummary[] {
+export async function listContainers(
+  containers: ContainerStore,
+  opts: ContainerListOptions,
+  known?: ContainerRecord[],
+): Promise<ContainerSummary[]> {
   const filters = opts.filters ?? {};
   checkListFilters(filters);
   const limit = opts.limit ?? -1;
-  const everything = containers.list();
+  const everything = known ?? (await containers.listAsync());
   const all =
     !!opts.all || limit > 0 || (filters.status ?? []).some((s) => s !== 'running') || filters.exited !== undefined;
   let list = everything
@@ -129,5 +139,6 @@ export function listContainers(containers: ContainerStore, opts: ContainerListOp
     .sort((a, b) => b.Created.localeCompare(a.Created));
   if (limit > 0) list = list.slice(0, limit);
   const now = Date.now();
-  return list.map((c) => summary(containers, c, !!opts.size, now));
+  const out = await Promise.all(list.map((c) => summary(containers, c, !!opts.size, now)));
+  return out.filter((s): s is ContainerSummary => !!s);
 }

@@ -3,12 +3,12 @@ import * as io from './container-io.js';
 import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, MonitorState } from '../container/types.js';
 import { inspectContainer } from '../container/inspect.js';
+import { isLogFile, until } from '../container/dir-watch.js';
 import {
   killAndThaw,
   parseSignal,
@@ -61,7 +61,7 @@ export class Containers {
 
   private async find(idOrName: string): Promise<ContainerRecord> {
     await this.settle();
-    return this.store.resolve(idOrName);
+    return this.store.resolveAsync(idOrName);
   }
 
   /**
@@ -82,8 +82,10 @@ export class Containers {
 
   /** GET /containers/json. */
   async list(opts: ContainerListOptions = {}): Promise<ContainerSummary[]> {
-    await this.settle();
-    return listContainers(this.store, opts);
+    // one read of every container serves both the settling and the listing, unless settling changed some
+    const all = await this.store.listAsync();
+    const fixed = await this.store.reapStale(all);
+    return listContainers(this.store, opts, fixed.length ? await this.store.listAsync() : all);
   }
 
   /** GET /containers/{id}/json: what `docker container inspect` prints. */
@@ -137,30 +139,44 @@ export class Containers {
     }
     const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
     if (condition === 'removed')
-      for (let delay = 5; this.store.tryGet(c.ID); delay = Math.min(delay * 2, 50)) await sleep(delay);
+      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), { ignore: isLogFile });
     return { StatusCode: code };
   }
 
   /**
    * Until the container's current or next run ends: its exit code when the
-   * monitor restarts it (by its policy), undefined when the monitor ends (the
-   * caller waits for the settled state).
+   * monitor restarts it (by its policy) or when --rm removed it as it ended,
+   * undefined when the monitor ends (the caller waits for the settled state).
    */
   private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
     const id = c.ID;
-    for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      const now = this.store.tryGet(id);
-      if (!now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt) break;
-      await sleep(delay);
-    }
+    const watch = { ignore: isLogFile };
+    const dir = this.store.dir(id);
+    // a run that ended before it was settled is not the next one: wait for the next start
+    await until(
+      dir,
+      () => {
+        const now = this.store.tryGet(id);
+        return !now || this.store.isLive(id) || now.State.StartedAt !== c.State.StartedAt ? true : undefined;
+      },
+      watch,
+    );
     let run: MonitorState | undefined; // the run to see end: the first one seen running
-    for (let delay = 5; this.store.isLive(id); delay = Math.min(delay * 2, 50)) {
-      const m = this.store.monitorState(id);
-      if (!run || run.Status !== 'running') run = m;
-      else if (m && (m.Status !== 'running' || m.RestartCount !== run.RestartCount)) return m.ExitCode;
-      await sleep(delay);
-    }
-    return undefined;
+    let ended: number | undefined; // its end as the monitor wrote it: all that is left once --rm removed it
+    return until(
+      dir,
+      () => {
+        const m = this.store.monitorState(id);
+        if (m?.Status === 'exited') ended = m.ExitCode;
+        if (!this.store.isLive(id)) return { code: this.store.tryGet(id) ? undefined : ended };
+        if (!run || run.Status !== 'running') run = m;
+        // a restart by its policy ends the run; the last end is the settled one (the caller waits for it)
+        else if (m && m.Status !== 'exited' && (m.Status !== 'running' || m.RestartCount !== run.RestartCount))
+          return { code: m.ExitCode };
+        return undefined;
+      },
+      watch,
+    ).then((r) => r?.code);
   }
 
   /** DELETE /containers/{id}: a running container only with `force` (killed first). */
