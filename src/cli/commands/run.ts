@@ -22,6 +22,7 @@ export async function attachAndWait(engine: Engine, id: string, stdin: boolean, 
   const pending: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
   const handler = (s: NodeJS.Signals) => (kill ? kill(s) : pending.push(s));
   for (const s of forwarded) process.on(s, handler);
+  let failed = false;
   try {
     const c = engine.containerStore.resolve(id);
     return await startForeground(engine.containerStore, c, {
@@ -32,9 +33,15 @@ export async function attachAndWait(engine: Engine, id: string, stdin: boolean, 
         for (const s of pending.splice(0)) k(s);
       },
     });
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     for (const s of forwarded) process.off(s, handler);
-    await engine.containers.autoRemove(id);
+    // a start that failed is what the user must see, not a removal that could not follow it
+    await engine.containers.autoRemove(id).catch((err: unknown) => {
+      if (!failed) throw err;
+    });
     mark('remove (--rm)');
   }
 }
