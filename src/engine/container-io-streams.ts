@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { conflict, invalid } from '../core/errors.js';
-import { rfc3339Nano } from '../core/time.js';
+import { rfc3339NanoFixed } from '../core/time.js';
 import { Demux, DetachScanner, parseDetachKeys } from '../container/attach.js';
 import { readLogs, type LogRecord } from '../container/logs.js';
 import type { Engine } from './engine.js';
@@ -72,7 +72,7 @@ export async function* logs(engine: Engine, id: string, o: LogsOptions = {}): As
     for (;;) {
       while (queue.length) {
         const r = queue.shift()!;
-        yield { stream: r.stream, time: r.time, line: o.timestamps ? `${rfc3339Nano(r.time)} ${r.log}` : r.log };
+        yield { stream: r.stream, time: r.time, line: o.timestamps ? `${rfc3339NanoFixed(r.time)} ${r.log}` : r.log };
       }
       if (stopped) break;
       await new Promise<void>((res) => (wake = res));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseSignal } from '../../src/container/lifecycle.js';
 import { Demux, DetachScanner, parseDetachKeys } from '../../src/container/attach.js';
 import { parseLogTime, parseRecord } from '../../src/container/logs.js';
-import { rfc3339Nano } from '../../src/core/time.js';
+import { rfc3339Nano, rfc3339NanoFixed } from '../../src/core/time.js';
 import { healthSettings } from '../../src/container/spec.js';
 import { netBytes, cpuPercent, systemCpuNs } from '../../src/container/stats.js';
 import { parseDevice, parseDuration, parseRestart, parseUlimit } from '../../src/cli/container-flags.js';
@@ -116,6 +116,11 @@ test('logs: json-file records, --since/--until times, -t display', () => {
   assert.throws(() => parseLogTime('yesterday', now), /invalid time value/);
   assert.equal(rfc3339Nano('2026-11-28T09:00:00.120000000Z'), '2026-11-28T09:00:00.12Z');
   assert.equal(rfc3339Nano('2026-11-28T09:00:00.000000000Z'), '2026-11-28T09:00:00Z');
+  // logs --timestamps: always nine digits, as Go's RFC3339NanoFixed
+  assert.equal(rfc3339NanoFixed('2026-12-07T18:43:41.19843986Z'), '2026-12-07T18:43:41.198439860Z');
+  assert.equal(rfc3339NanoFixed('2026-12-07T18:43:41.198439860Z'), '2026-12-07T18:43:41.198439860Z');
+  assert.equal(rfc3339NanoFixed('2026-12-07T18:43:41Z'), '2026-12-07T18:43:41.000000000Z');
+  assert.equal(rfc3339NanoFixed('2026-12-07T18:43:41.5Z'), '2026-12-07T18:43:41.500000000Z');
 });
 
 test('ps: STATUS strings and filters as Docker', () => {
