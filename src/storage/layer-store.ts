@@ -39,6 +39,8 @@ export interface RegisterOptions {
   expectDiffID?: DiffID;
   what?: string;
   maxBytes?: number;
+  /** Stops an extraction (register) between chunks; the caller's journal removes what was staged. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -233,7 +235,11 @@ export class LayerStore {
     opts: RegisterOptions = {},
   ): Promise<Layer> {
     const prep = this.prepare(txn, parent);
-    const res = await applyLayer(prep.diffRoot, src, { what: opts.what, maxBytes: opts.maxBytes });
+    const res = await applyLayer(prep.diffRoot, src, {
+      what: opts.what,
+      maxBytes: opts.maxBytes,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     return this.commit(txn, prep, parent, res, lockStore, opts);
   }
 
