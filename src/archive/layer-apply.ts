@@ -99,7 +99,8 @@ export async function applyLayer(
   opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const x = new Extraction(root, opts);
-  const input = x.blobHash ? tee(src, x.blobHash) : src;
+  const from = opts.signal ? untilAborted(src, opts.signal) : src;
+  const input = x.blobHash ? tee(from, x.blobHash) : from;
   try {
     opts.signal?.throwIfAborted();
     for await (const chunk of decompressed(input, { maxBytes: opts.maxBytes, what: x.what })) {
@@ -166,6 +167,28 @@ export async function applyLayerFile(root: string, range: FileRange, opts: Apply
     }
   } finally {
     close();
+  }
+}
+
+/** The chunks of `src`; an abort ends a wait for the next one at once (a stalled input cannot hold it). */
+async function* untilAborted(src: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const it = src[Symbol.asyncIterator]();
+  let onAbort = () => {};
+  const stop = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stop.catch(() => {});
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const r = await Promise.race([it.next(), stop]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    void it.return?.()?.catch(() => {});
   }
 }
 
