@@ -1,22 +1,27 @@
 /**
- * `load` side by side: berth vs docker (private dockerd, Debian's docker.io) vs
- * podman, each into a fresh store for every repetition, on the same archives:
+ * `load` side by side, on the machine's own filesystem (where users' stores live): berth vs docker vs
+ * podman vs GNU `tar -x` of the same layer tars, on the same archives:
  *   debootstrap  the ~128 MB / 6.7k-file debootstrap rootfs as a one-layer image
  *                (made with `berth import` + `berth save`)
  *   5-layer      the same rootfs split by top-level directory into 5 layers
  *                (base, etc, var, usr, usr/share), a docker-archive written here
- * Only the load command is timed (wall clock, from spawn to exit): not dockerd's
- * start-up, not creating or removing stores. Each repetition runs the tools in a
- * rotating order after a `sync`. Prints a table; writes bench/results/load-<date>.json.
+ * berth loads into a new `--root` under $BERTH_TMP (/var/tmp); docker into a dockerd on its default
+ * data-root (/var/lib/docker, or $BENCH_DOCKER_ROOT), started once before the runs (not timed), the
+ * loaded image removed after each run; podman into a new --root; `tar -x` extracts each layer tar
+ * of the archive into its own new dir under $BERTH_TMP (the floor: no digest, no metadata), and
+ * once more into a dir whose parent has ext4's FS_TOPDIR_FL (`chattr +T`), which is where berth's
+ * layers go (overlay2/ has the flag), for the same placement. Only the command is timed (wall clock,
+ * spawn to exit). Each repetition runs the tools in a rotating order after a `sync`. Prints a table
+ * with the ratios and the targets; writes bench/results/load-<date>.json.
  *
- *   node dist/bench/load.js            (BENCH_REPS=3 by default; BENCH_CASES=debootstrap,5-layer)
+ *   node dist/bench/load.js     (BENCH_REPS=3; BENCH_CASES=debootstrap,5-layer; BENCH_TOOLS=berth,docker,podman,tar,tar+T)
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { BERTH, REPO, berthOk, debootstrapTar, tempRoot } from '../test/helpers/berth.js';
+import { BERTH, REPO, TMP, berthOk, debootstrapTar, tempRoot } from '../test/helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, writeDockerArchive } from '../test/helpers/layered.js';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
@@ -24,13 +29,22 @@ const ONLY = process.env.BENCH_CASES?.split(',')
   .map((s) => s.trim())
   .filter(Boolean);
 const DOCKERD_NAME = `berth-bench-load-${process.pid}`;
+const DOCKER_ROOT = process.env.BENCH_DOCKER_ROOT || '/var/lib/docker';
 
-type Tool = 'berth' | 'docker' | 'podman';
-const TOOLS: Tool[] = ['berth', 'docker', 'podman'];
+type Tool = 'berth' | 'docker' | 'podman' | 'tar' | 'tar+T';
+const ALL_TOOLS: Tool[] = ['berth', 'docker', 'podman', 'tar', 'tar+T'];
+const TOOLS: Tool[] = process.env.BENCH_TOOLS
+  ? ALL_TOOLS.filter((t) => process.env.BENCH_TOOLS!.split(',').includes(t))
+  : ALL_TOOLS;
+/** The issue's targets, same run, same filesystem: berth <= 0.6x docker and <= 1.5x GNU tar -x. */
+const TARGET_DOCKER = 0.6;
+const TARGET_TAR = 1.5;
 
 interface Case {
   name: string;
   archive: string;
+  /** The archive's layer tars, extracted once (untimed) for `tar -x`. */
+  layerTars: string[];
   bytes: number;
   layers: number;
   files: number;
@@ -48,12 +62,21 @@ interface CaseResult extends Case {
 // ---- cleanup of everything this run creates -----------------------------------------------------
 const dirs = new Set<string>();
 let dockerdUp = false;
+let dockerEnv: NodeJS.ProcessEnv | undefined;
+/** The data-root did not exist before this run: removed again at the end. */
+let dockerRootCreated = false;
+/** Images in the docker store before the run: never removed. */
+let dockerImagesBefore = new Set<string>();
 function stopDockerd(): void {
+  if (dockerEnv) removeDockerImages();
   spawnSync(`${REPO}/scripts/dockerd.sh`, ['stop', DOCKERD_NAME]);
   dockerdUp = false;
+  dockerEnv = undefined;
   // dockerd.sh stop leaves the exec-root and the log behind
   fs.rmSync(`/run/${DOCKERD_NAME}`, { recursive: true, force: true });
   fs.rmSync(`/run/${DOCKERD_NAME}.log`, { force: true });
+  if (dockerRootCreated) fs.rmSync(DOCKER_ROOT, { recursive: true, force: true });
+  dockerRootCreated = false;
 }
 function cleanup(): void {
   if (dockerdUp) stopDockerd();
@@ -113,6 +136,7 @@ async function makeCases(work: string): Promise<Case[]> {
     cases.push({
       name: 'debootstrap',
       archive,
+      layerTars: layerTarsOf(archive, `${work}/debootstrap-layers`),
       bytes: fs.statSync(archive).size,
       layers: 1,
       files,
@@ -126,6 +150,7 @@ async function makeCases(work: string): Promise<Case[]> {
     cases.push({
       name: '5-layer',
       archive,
+      layerTars: layerTarsOf(archive, `${work}/five-layer-layers`),
       bytes: fs.statSync(archive).size,
       layers: 5,
       files,
@@ -133,6 +158,16 @@ async function makeCases(work: string): Promise<Case[]> {
     });
   }
   return cases;
+}
+
+/** The layer tars of a docker-archive (manifest order), extracted into `dir`. */
+function layerTarsOf(archive: string, dir: string): string[] {
+  const manifest = JSON.parse(sh('tar', ['-xOf', archive, 'manifest.json']).stdout) as Array<{ Layers: string[] }>;
+  const layers = [...new Set(manifest.flatMap((m) => m.Layers))];
+  fs.mkdirSync(dir, { recursive: true });
+  const r = sh('tar', ['-xf', archive, '-C', dir, ...layers]);
+  if (r.status !== 0) throw new Error(`extracting the layer tars of ${archive}: ${r.stderr}`);
+  return layers.map((l) => `${dir}/${l}`);
 }
 
 // ---- one timed load per tool, into a fresh store ---------------------------------------------------
@@ -148,20 +183,54 @@ function loadBerth(archive: string): number {
   }
 }
 
+function startDocker(): void {
+  dockerRootCreated = !fs.existsSync(DOCKER_ROOT);
+  const start = sh(`${REPO}/scripts/dockerd.sh`, ['start', DOCKERD_NAME, DOCKER_ROOT]);
+  dockerdUp = true;
+  if (start.status !== 0) throw new Error(`dockerd did not start on ${DOCKER_ROOT}: ${start.stderr.trim()}`);
+  dockerEnv = { ...process.env, DOCKER_HOST: start.stdout.trim() };
+  dockerImagesBefore = new Set(dockerImageIds());
+}
+
+function dockerImageIds(): string[] {
+  const r = sh('docker', ['images', '-aq', '--no-trunc'], dockerEnv);
+  if (r.status !== 0) throw new Error(`docker images: ${r.stderr.trim()}`);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** Remove what the runs loaded (not what was there before), so every load starts from the same store. */
+function removeDockerImages(): void {
+  const ids = dockerImageIds().filter((id) => !dockerImagesBefore.has(id));
+  if (ids.length) sh('docker', ['rmi', '-f', ...new Set(ids)], dockerEnv);
+}
+
 function loadDocker(archive: string): number {
-  const root = tmpDir('berth-bench-docker');
+  if (!dockerEnv) startDocker();
   try {
-    const start = sh(`${REPO}/scripts/dockerd.sh`, ['start', DOCKERD_NAME, root]);
-    if (start.status !== 0) throw new Error(`dockerd did not start: ${start.stderr.trim()}`);
-    dockerdUp = true;
-    const env = { ...process.env, DOCKER_HOST: start.stdout.trim() };
-    const ms = timed('docker', ['load', '-i', archive], env);
-    const ids = sh('docker', ['images', '-q'], env).stdout.trim();
-    if (!ids) throw new Error('docker load: no image in the store afterwards');
+    const ms = timed('docker', ['load', '-i', archive], dockerEnv);
+    if (!dockerImageIds().some((id) => !dockerImagesBefore.has(id)))
+      throw new Error('docker load: no image in the store afterwards');
     return ms;
   } finally {
-    stopDockerd();
-    rmDir(root);
+    removeDockerImages();
+  }
+}
+
+/** GNU tar -x of each layer tar into its own new dir (under a FS_TOPDIR_FL parent for tar+T). */
+function tarExtract(layerTars: string[], spread: boolean): number {
+  const base = tmpDir(spread ? 'berth-bench-tarT' : 'berth-bench-tar');
+  try {
+    let parent = base;
+    if (spread) {
+      parent = `${base}/spread`;
+      fs.mkdirSync(parent);
+      const r = sh('chattr', ['+T', parent]);
+      if (r.status !== 0) throw new Error(`chattr +T: ${r.stderr.trim()} (the filesystem has no FS_TOPDIR_FL)`);
+    }
+    const script = layerTars.map((_, i) => `mkdir "$1/l${i}" && tar -xf "$${i + 2}" -C "$1/l${i}"`).join(' && ');
+    return timed('sh', ['-c', script, 'sh', parent, ...layerTars]);
+  } finally {
+    rmDir(base);
   }
 }
 
@@ -179,7 +248,13 @@ function loadPodman(archive: string): number {
   }
 }
 
-const LOADERS: Record<Tool, (archive: string) => number> = { berth: loadBerth, docker: loadDocker, podman: loadPodman };
+const LOADERS: Record<Tool, (c: Case) => number> = {
+  berth: (c) => loadBerth(c.archive),
+  docker: (c) => loadDocker(c.archive),
+  podman: (c) => loadPodman(c.archive),
+  tar: (c) => tarExtract(c.layerTars, false),
+  'tar+T': (c) => tarExtract(c.layerTars, true),
+};
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
@@ -199,6 +274,7 @@ function versions(): Record<string, string> {
     docker: first('docker', ['--version']),
     dockerd: first('dockerd', ['--version']),
     podman: first('podman', ['--version']),
+    tar: first('tar', ['--version']),
   };
 }
 
@@ -222,6 +298,8 @@ export async function main(): Promise<number> {
     berth: true,
     docker: have('docker') && have('dockerd'),
     podman: have('podman'),
+    tar: have('tar'),
+    'tar+T': have('tar') && have('chattr'),
   };
   const results: CaseResult[] = [];
   for (const c of cases) {
@@ -235,7 +313,7 @@ export async function main(): Promise<number> {
         if (res[t].error) continue;
         spawnSync('sync');
         try {
-          const ms = LOADERS[t](c.archive);
+          const ms = LOADERS[t](c);
           res[t].runs.push(ms);
           console.error(`bench/load: ${c.name} ${t} rep ${rep + 1}/${REPS}: ${ms.toFixed(0)} ms`);
         } catch (err) {
@@ -249,25 +327,40 @@ export async function main(): Promise<number> {
   }
 
   const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(0));
-  const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : (a / b).toFixed(2));
-  const rows = [['case', 'berth ms', 'docker ms', 'podman ms', 'berth/docker', 'berth/podman']];
+  const ratioOf = (a: number | null, b: number | null) => (a === null || b === null ? null : a / b);
+  const ratio = (a: number | null, b: number | null) => ratioOf(a, b)?.toFixed(2) ?? 'n/a';
+  const med = (r: CaseResult, t: Tool) => r.results[t]?.median ?? null;
+  const met = (x: number | null, limit: number) => (x === null ? 'n/a' : x <= limit ? 'met' : 'NOT met');
+  const rows = [
+    [
+      'case',
+      ...TOOLS.map((t) => `${t} ms`),
+      'berth/docker',
+      'berth/tar',
+      'berth/tar+T',
+      `<=${TARGET_DOCKER}x docker`,
+      `<=${TARGET_TAR}x tar`,
+    ],
+  ];
   for (const r of results) {
-    const b = r.results.berth.median,
-      d = r.results.docker.median,
-      p = r.results.podman.median;
+    const b = med(r, 'berth');
     rows.push([
       `${r.name} (${(r.bytes / 1e6).toFixed(0)} MB, ${r.layers} layer${r.layers > 1 ? 's' : ''})`,
-      fmt(b),
-      fmt(d),
-      fmt(p),
-      ratio(b, d),
-      ratio(b, p),
+      ...TOOLS.map((t) => fmt(med(r, t))),
+      ratio(b, med(r, 'docker')),
+      ratio(b, med(r, 'tar')),
+      ratio(b, med(r, 'tar+T')),
+      met(ratioOf(b, med(r, 'docker')), TARGET_DOCKER),
+      met(ratioOf(b, med(r, 'tar')), TARGET_TAR),
     ]);
   }
   console.log(
-    `\nload, fresh store per run, median of ${REPS} (wall ms); load average ${loadStart[0]!.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end\n`,
+    `\nload on this machine's filesystem (berth and tar under ${TMP}, docker data-root ${DOCKER_ROOT}), median of ${REPS} (wall ms); load average ${loadStart[0]!.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end\n`,
   );
   console.log(table(rows));
+  console.log(
+    '  tar: GNU tar -x of each layer tar into a new dir; tar+T: the same under a chattr +T parent, as berth places layers',
+  );
   for (const r of results)
     for (const t of TOOLS) if (r.results[t].error) console.log(`  ${r.name} ${t}: ${r.results[t].error}`);
 
@@ -281,26 +374,25 @@ export async function main(): Promise<number> {
       cpuModel: os.cpus()[0]?.model ?? '',
       memGB: Math.round(os.totalmem() / 2 ** 30),
       kernel: os.release(),
+      filesystem: sh('findmnt', ['-no', 'SOURCE,FSTYPE,OPTIONS', '-T', TMP]).stdout.trim(),
       loadavgStart: loadStart,
       loadavgEnd: os.loadavg(),
     },
     versions: versions(),
-    method:
-      'wall time of the load command only, from spawn to exit; fresh store per run (berth --root, dockerd --data-root started before timing, podman --root/--runroot); tools in rotating order; sync before each run',
+    method: `wall time of the command only, from spawn to exit; berth: a new --root under ${TMP} per run; docker: one dockerd on data-root ${DOCKER_ROOT} started before timing, loaded images removed after each run; podman: a new --root/--runroot per run; tar: GNU tar -x of each layer tar into a new dir under ${TMP} (tar+T: under a chattr +T parent, as berth's overlay2/); tools in rotating order; sync before each run`,
+    targets: { berthToDocker: TARGET_DOCKER, berthToTar: TARGET_TAR },
     cases: results.map((r) => ({
       name: r.name,
       describe: r.describe,
       archiveBytes: r.bytes,
       layers: r.layers,
       files: r.files,
-      berth: r.results.berth,
-      docker: r.results.docker,
-      podman: r.results.podman,
+      ...r.results,
       ratios: {
-        berthToDocker:
-          r.results.berth.median && r.results.docker.median ? r.results.berth.median / r.results.docker.median : null,
-        berthToPodman:
-          r.results.berth.median && r.results.podman.median ? r.results.berth.median / r.results.podman.median : null,
+        berthToDocker: ratioOf(med(r, 'berth'), med(r, 'docker')),
+        berthToPodman: ratioOf(med(r, 'berth'), med(r, 'podman')),
+        berthToTar: ratioOf(med(r, 'berth'), med(r, 'tar')),
+        berthToTarT: ratioOf(med(r, 'berth'), med(r, 'tar+T')),
       },
     })),
   };

@@ -24,6 +24,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/bpf.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 
 #define CRC64_ISO 0xD800000000000000ULL
 
@@ -501,6 +503,32 @@ static napi_value js_attach_device_filter(napi_env env, napi_callback_info info)
   return NULL;
 }
 
+/* spreadSubdirs(dir): set the directory's "top of a hierarchy" flag (FS_TOPDIR_FL, chattr +T), so ext2/3/4's
+ * Orlov allocator places each new subdirectory, and the files in it, in a lightly used block group of its own
+ * instead of beside the parent. Returns true if the flag is set (or was already), false where the filesystem has
+ * no such flag (ENOTTY, EOPNOTSUPP, EINVAL, EPERM); other failures throw. */
+static napi_value js_spread_subdirs(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  char *path = NULL;
+  napi_value res = NULL;
+  if (arg_str(env, a[0], 0, "spreadSubdirs", "dir", &path) != 0) return NULL;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) { throw_errno(env, errno, "open", path); free(path); return NULL; }
+  int flags = 0, ok = 1;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) ok = 0;
+  else if (!(flags & FS_TOPDIR_FL)) {
+    flags |= FS_TOPDIR_FL;
+    if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) ok = 0;
+  }
+  int err = errno;
+  close(fd);
+  if (!ok && err != ENOTTY && err != EOPNOTSUPP && err != EINVAL && err != EPERM && err != EACCES)
+    throw_errno(env, err, "ioctl(FS_IOC_SETFLAGS)", path);
+  else napi_get_boolean(env, ok, &res);
+  free(path);
+  return res;
+}
+
 NAPI_MODULE_INIT() {
   crc_tables *T = malloc(sizeof *T);
   if (T == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
@@ -521,6 +549,7 @@ NAPI_MODULE_INIT() {
     FN("lsetxattr", js_lsetxattr), FN("lgetxattr", js_lgetxattr), FN("lremovexattr", js_lremovexattr),
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
     FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd), FN("attachDeviceFilter", js_attach_device_filter),
+    FN("spreadSubdirs", js_spread_subdirs),
   };
 #undef FN
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)

@@ -1,58 +1,58 @@
-import { createReadStream } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../core/errors.js';
-import { type ApplyOptions, type ApplyResult, applyLayer } from './layer-apply.js';
+import { type ApplyOptions, type ApplyResult, type FileRange, applyLayerFile } from './layer-apply.js';
 
-/** A byte range of a file holding a layer blob (e.g. a layer.tar inside a docker-archive). */
-export interface FileRange {
-  path: string;
-  start: number;
-  length: number;
-}
+export { type FileRange, rangeStream } from './layer-apply.js';
 
 interface Job {
   root: string;
   range: FileRange;
-  opts: ApplyOptions;
+  opts: Omit<ApplyOptions, 'signal'>;
 }
 type Reply = { ok: true; res: ApplyResult } | { ok: false; kind: string; code: string; message: string };
 
-export function rangeStream(r: FileRange): AsyncIterable<Buffer> {
-  if (r.length === 0)
-    return (async function* () {
-      /* empty */
-    })();
-  return createReadStream(r.path, { start: r.start, end: r.start + r.length - 1, highWaterMark: 1 << 20 });
-}
-
-/** Apply a layer from a file range in a worker thread, so several layers extract in parallel. */
+/**
+ * Apply a layer from a file range in a worker thread, so several layers extract in parallel.
+ * An abort terminates the worker (it may stop between any two syscalls: the caller discards `root`).
+ */
 export function applyInWorker(root: string, range: FileRange, opts: ApplyOptions): Promise<ApplyResult> {
+  const { signal, ...rest } = opts;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
     // this module's own file; in the CLI bundle (dist/berth.mjs), the worker bundle beside it
     const w = new Worker(fileURLToPath(new URL('./apply-worker.js', import.meta.url)), {
-      workerData: { root, range, opts } satisfies Job,
+      workerData: { root, range, opts: rest } satisfies Job,
     });
     let done = false;
-    w.once('message', (m: Reply) => {
+    const onAbort = () => {
+      if (done) return;
       done = true;
-      if (m.ok) resolve({ ...m.res, tarSplit: Buffer.from(m.res.tarSplit) });
-      else reject(new BerthError(m.kind as BerthError['kind'], m.code, m.message));
-    });
-    w.once('error', (err) => {
+      // settle only once the worker is gone: nothing writes into `root` after the rejection
+      void w.terminate().finally(() => reject(signal!.reason as Error));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (fn: () => void) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (done) return;
       done = true;
-      reject(err);
-    });
-    w.once('exit', (code) => {
-      if (!done) reject(new Error(`layer worker exited with code ${code}`));
-    });
+      fn();
+    };
+    w.once('message', (m: Reply) =>
+      settle(() => {
+        if (m.ok) resolve({ ...m.res, tarSplit: Buffer.from(m.res.tarSplit) });
+        else reject(new BerthError(m.kind as BerthError['kind'], m.code, m.message));
+      }),
+    );
+    w.once('error', (err) => settle(() => reject(err)));
+    w.once('exit', (code) => settle(() => reject(new Error(`layer worker exited with code ${code}`))));
   });
 }
 
 if (!isMainThread && parentPort && (workerData as Job | undefined)?.range) {
   const job = workerData as Job;
   const port = parentPort;
-  applyLayer(job.root, rangeStream(job.range), job.opts).then(
+  applyLayerFile(job.root, job.range, job.opts).then(
     (res) => port.postMessage({ ok: true, res } satisfies Reply),
     (err: unknown) => {
       const e = err instanceof BerthError ? err : undefined;

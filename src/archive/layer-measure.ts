@@ -44,10 +44,16 @@ export async function measureLayer(src: AsyncIterable<Buffer>): Promise<Measured
   const m = new Measure();
   const parser = new TarParser(m);
   const hash = createHash('sha256');
-  for await (const chunk of src) {
-    hash.update(chunk);
-    parser.write(chunk);
+  try {
+    for await (const chunk of src) {
+      hash.update(chunk);
+      parser.write(chunk);
+    }
+    parser.end();
+  } catch (err) {
+    m.split.dispose();
+    throw err;
   }
-  parser.end();
-  return { diffID: `sha256:${hash.digest('hex')}` as DiffID, tarSplit: m.split.finish(), entries: parser.entries };
+  const tarSplit = await m.split.finish();
+  return { diffID: `sha256:${hash.digest('hex')}` as DiffID, tarSplit, entries: parser.entries };
 }

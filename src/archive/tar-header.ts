@@ -79,6 +79,19 @@ export function parseNumeric(b: Buffer, off: number, len: number, field: string)
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid('tar_range', `tar header: ${field} out of range`);
     return Number(v);
   }
+  // the common case: optional leading spaces/NULs, octal digits, trailing spaces/NULs
+  let i = off;
+  const end = off + len;
+  while (i < end && (b[i] === 0x20 || b[i] === 0)) i++;
+  let v = 0;
+  let digits = 0;
+  while (i < end && b[i]! >= 0x30 && b[i]! <= 0x37) {
+    v = v * 8 + (b[i]! - 0x30);
+    digits++;
+    i++;
+  }
+  while (i < end && (b[i] === 0x20 || b[i] === 0)) i++;
+  if (i === end && digits <= 17) return v; // 8^17 < 2^53: exact
   const s = b
     .toString('latin1', off, off + len)
     .replace(/[\0 ]+$/g, '')
@@ -91,8 +104,9 @@ export function parseNumeric(b: Buffer, off: number, len: number, field: string)
 }
 
 export function checksumOf(b: Buffer, off: number): number {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[off + i]!;
+  let sum = 8 * 32; // the checksum field itself counts as spaces
+  for (let i = off; i < off + 148; i++) sum += b[i]!;
+  for (let i = off + 156; i < off + BLOCK; i++) sum += b[i]!;
   return sum;
 }
 

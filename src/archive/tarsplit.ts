@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { type Gzip, createGzip, gunzipSync } from 'node:zlib';
 import { corrupt } from '../core/errors.js';
 
 /**
@@ -18,30 +18,70 @@ export const FILE = 1;
 
 /** Collects entries while a tar is read; call raw() for non-body bytes and file() for each header. */
 export class TarSplitRecorder {
-  private lines: string[] = [];
-  private pending: Buffer[] = [];
-  private pos = 0;
-
-  private afterEnd = false;
+  /** Raw bytes of the segment being collected (copied in: the caller's buffers are reused). */
+  private pending = Buffer.allocUnsafe(4096);
   private pendingLen = 0;
+  private pos = 0;
+  private afterEnd = false;
+  /** Finished lines not yet compressed, and the last file entry (its CRC comes after its body). */
+  private batch: string[] = [];
+  private batchLen = 0;
+  private lastFile: string | undefined;
+  /** Compresses in libuv's thread pool while the tar is still being read. */
+  private readonly gz: Gzip = createGzip({ level: 1 });
+  private readonly out: Buffer[] = [];
+  private gzError: Error | undefined;
+
+  constructor() {
+    this.gz.on('data', (c: Buffer) => this.out.push(c));
+    this.gz.on('error', (err) => (this.gzError = err));
+  }
 
   raw(b: Buffer): void {
     if (!this.afterEnd) {
-      this.pending.push(Buffer.from(b));
+      this.append(b);
       return;
     }
     // after the end marker, tar-split stores trailing bytes in segments of at most 1 MiB
     let off = 0;
     while (off < b.length) {
       const n = Math.min(b.length - off, TRAILER_SEGMENT - this.pendingLen);
-      this.pending.push(Buffer.from(b.subarray(off, off + n)));
-      this.pendingLen += n;
+      this.append(b.subarray(off, off + n));
       off += n;
-      if (this.pendingLen === TRAILER_SEGMENT) {
-        this.flush();
-        this.pendingLen = 0;
-      }
+      if (this.pendingLen === TRAILER_SEGMENT) this.flush();
     }
+  }
+
+  private append(b: Buffer): void {
+    const need = this.pendingLen + b.length;
+    if (need > this.pending.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.pending.length * 2));
+      this.pending.copy(grown, 0, 0, this.pendingLen);
+      this.pending = grown;
+    }
+    b.copy(this.pending, this.pendingLen);
+    this.pendingLen = need;
+  }
+
+  private line(l: string, isFile = false): void {
+    if (this.lastFile !== undefined) {
+      this.batch.push(this.lastFile);
+      this.batchLen += this.lastFile.length;
+      this.lastFile = undefined;
+    }
+    if (isFile) this.lastFile = l;
+    else {
+      this.batch.push(l);
+      this.batchLen += l.length;
+    }
+    if (this.batchLen >= 1 << 18) this.compressBatch();
+  }
+
+  private compressBatch(): void {
+    if (this.batch.length === 0) return;
+    this.gz.write(Buffer.from(this.batch.join('')));
+    this.batch = [];
+    this.batchLen = 0;
   }
 
   /** The end-of-archive marker was read: it (with the last padding) becomes one segment, as tar-split writes it. */
@@ -51,10 +91,10 @@ export class TarSplitRecorder {
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    const payload = Buffer.concat(this.pending).toString('base64');
-    this.pending = [];
-    this.lines.push(`{"type":2,"payload":"${payload}","position":${this.pos++}}\n`);
+    if (this.pendingLen === 0) return;
+    const payload = this.pending.toString('base64', 0, this.pendingLen);
+    this.pendingLen = 0;
+    this.line(`{"type":2,"payload":"${payload}","position":${this.pos++}}\n`);
   }
 
   /** A header was read: its bytes (already given to raw) become a segment, then the file entry follows. */
@@ -65,20 +105,34 @@ export class TarSplitRecorder {
     const nameField = `"name":${JSON.stringify(name)}`;
     const sizeField = size > 0 ? `,"size":${size}` : '';
     const payload = crc ? `"${crc.toString('base64')}"` : 'null';
-    this.lines.push(`{"type":1,${nameField}${sizeField},"payload":${payload},"position":${this.pos++}}\n`);
+    this.line(`{"type":1,${nameField}${sizeField},"payload":${payload},"position":${this.pos++}}\n`, true);
   }
 
   /** Set the CRC of the most recent file entry (known only after its body was read). */
   setLastCrc(crc: Buffer): void {
-    const i = this.lines.length - 1;
-    this.lines[i] = this.lines[i]!.replace('"payload":null', `"payload":"${crc.toString('base64')}"`);
+    if (this.lastFile === undefined) return;
+    this.lastFile = this.lastFile.replace('"payload":null', `"payload":"${crc.toString('base64')}"`);
   }
 
-  finish(): Buffer {
+  /** The gzip'd tar-split. */
+  async finish(): Promise<Buffer> {
     this.flush();
     // tar-split ends with an empty segment
-    this.lines.push(`{"type":2,"payload":"","position":${this.pos++}}\n`);
-    return gzipSync(Buffer.from(this.lines.join('')));
+    this.line(`{"type":2,"payload":"","position":${this.pos++}}\n`);
+    this.compressBatch();
+    this.gz.end();
+    if (!this.gzError)
+      await new Promise<void>((resolve, reject) => {
+        this.gz.once('end', resolve);
+        this.gz.once('error', reject);
+      });
+    if (this.gzError) throw this.gzError;
+    return Buffer.concat(this.out);
+  }
+
+  /** Stop compressing (the extraction failed). */
+  dispose(): void {
+    this.gz.destroy();
   }
 }
 

@@ -135,3 +135,10 @@ export function toBerthError(action: string, err: unknown): BerthError {
   const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return new BerthError('Internal', 'internal', `${action}: internal error: ${what}`, { cause: err });
 }
+
+/** An operation its caller stopped (AbortSignal): `load: aborted`, with the signal's reason when it says one. */
+export function aborted(action: string, signal: AbortSignal): BerthError {
+  const r: unknown = signal.reason;
+  const why = typeof r === 'string' ? r : r instanceof Error && r.name !== 'AbortError' ? r.message : '';
+  return new BerthError('Internal', 'aborted', `${action}: aborted${why ? ` (${why})` : ''}`, { cause: r });
+}

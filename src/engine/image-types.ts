@@ -70,6 +70,12 @@ export interface ImageLoadResponse {
 
 export type ArchiveInput = Readable | { path: string };
 
+/** berth's: what a long operation (load, save, import) takes besides its input. */
+export interface OperationOptions {
+  /** Stops the operation: it rejects with an "aborted" error (code `aborted`) and the store is as before. */
+  signal?: AbortSignal;
+}
+
 export interface ImageImportOptions {
   repo?: string;
   tag?: string;

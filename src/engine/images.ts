@@ -27,6 +27,7 @@ import type {
   ImageLoadResponse,
   ImageRemoveOptions,
   ImagesPruneResponse,
+  OperationOptions,
   ImageSummary,
   SystemDfResponse,
 } from './image-types.js';
@@ -103,11 +104,18 @@ export class Images {
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
-  /** POST /images/load: a docker-archive or OCI layout tar, all or nothing. */
-  async load(input: ArchiveInput): Promise<ImageLoadResponse> {
+  /**
+   * POST /images/load: a docker-archive or OCI layout tar, all or nothing. An aborted `signal` rejects
+   * with an "aborted" error (kind Internal, code aborted) and leaves the store as it was.
+   */
+  async load(input: ArchiveInput, opts: OperationOptions = {}): Promise<ImageLoadResponse> {
     // imported when needed: it brings worker_threads, which must stay out of the CLI's start-up snapshot (cli/snapshot.ts)
     const { loadArchive } = await import('../image/load.js');
-    const loaded = await loadArchive(this.store, input instanceof Readable ? { stream: input } : { path: input.path });
+    const loaded = await loadArchive(
+      this.store,
+      input instanceof Readable ? { stream: input } : { path: input.path },
+      opts.signal ? { signal: opts.signal } : {},
+    );
     const stream: Array<{ stream: string }> = [];
     for (const img of loaded) {
       for (const [t, old] of img.retagged)
@@ -122,23 +130,26 @@ export class Images {
    * GET /images/get: one tar that is a docker-archive and an OCI layout. The
    * names are resolved first: an unknown one fails here, before any byte.
    */
-  save(names: string[]): Readable {
+  save(names: string[], opts: OperationOptions = {}): Readable {
     const items = selectForSave(this.store, names);
     const out = new PassThrough();
-    saveImages(this.store, items, out).then(
+    saveImages(this.store, items, out, opts).then(
       () => out.end(),
       (err: unknown) => out.destroy(err as Error),
     );
     return out;
   }
 
-  /** save() into a file, staged and put in place whole (storage/output-file.ts decides what may be replaced). */
-  async saveToFile(names: string[], path: string): Promise<void> {
-    await saveToFile(this.store, selectForSave(this.store, names), path);
+  /**
+   * save() into a file, staged and put in place whole (storage/output-file.ts decides what may be replaced);
+   * an aborted `signal` removes the staged file and leaves `path` as it was.
+   */
+  async saveToFile(names: string[], path: string, opts: OperationOptions = {}): Promise<void> {
+    await saveToFile(this.store, selectForSave(this.store, names), path, opts);
   }
 
   /** POST /images/create?fromSrc: a rootfs tarball becomes a one-layer image. */
-  async import(source: ArchiveInput, opts: ImageImportOptions = {}): Promise<{ Id: string }> {
+  async import(source: ArchiveInput, opts: ImageImportOptions & OperationOptions = {}): Promise<{ Id: string }> {
     if (opts.platform) checkImportPlatform(opts.platform);
     const tags = opts.repo ? [tagReference(opts.repo, opts.tag)] : [];
     const src = source instanceof Readable ? source : fs.createReadStream(source.path);
@@ -147,6 +158,7 @@ export class Images {
       changes: opts.changes ?? [],
       message: opts.message,
       source: opts.source ?? '-',
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     return { Id: id };
   }

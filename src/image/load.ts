@@ -3,10 +3,10 @@ import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
-import { BerthError, corrupt, invalid, wrap } from '../core/errors.js';
-import { applyInWorker, rangeStream, type FileRange } from '../archive/apply-worker.js';
+import { BerthError, aborted, corrupt, invalid, wrap } from '../core/errors.js';
+import { applyInWorker, type FileRange } from '../archive/apply-worker.js';
 import { detectCompression, decompressed } from '../archive/compression.js';
-import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
+import { type ApplyResult, applyLayerFile } from '../archive/layer-apply.js';
 import { indexTarFile } from '../archive/tar-index.js';
 import { FileLock } from '../storage/lock.js';
 import type { Layer, PreparedLayer } from '../storage/layer-store.js';
@@ -28,6 +28,11 @@ export interface LoadOptions {
   maxLayerBytes?: number;
   /** Extract layers in worker threads (default: when more than one layer is new). */
   parallel?: boolean;
+  /**
+   * Stops the load: it rejects with an "aborted" error and the store is as before (what was staged is
+   * removed, the journal settled). An abort after the images were written is too late and is ignored.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,31 +46,49 @@ export async function loadArchive(
   input: { path: string } | { stream: Readable },
   opts: LoadOptions = {},
 ): Promise<LoadedImage[]> {
-  return store.withTxn('load', async (txn) => {
-    const path = await spoolIfNeeded(store, txn, input);
-    const index = indexTarFile(path, 'archive');
-    let plans: ImagePlan[];
-    if (index.has('manifest.json')) plans = planDockerArchive(path, index);
-    else if (index.has('index.json')) plans = planOciLayout(path, index);
-    else
-      throw invalid(
-        'archive_format',
-        'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)',
-      );
-    // an archive that lists no images is not an error (dockerd loads nothing and succeeds)
-    if (plans.length === 0) return [];
-    await materializeLayers(store, txn, path, plans, opts);
-    const before = plans.map((p) => p.tags.map((t) => store.refs.get(t)));
-    const ids = await store.putImages(txn, plans);
-    return plans.map((p, n) => {
-      const id = ids[n]!;
-      const retagged: Array<[string, ImageID]> = [];
-      p.tags.forEach((t, i) => {
-        const old = before[n]![i];
-        if (old && old !== id) retagged.push([familiarString(t), old]);
-      });
-      return { id, tags: p.tags.map(familiarString), retagged };
+  const signal = opts.signal;
+  try {
+    return await store.withTxn('load', (txn) => loadInTxn(store, txn, input, opts));
+  } catch (err) {
+    if (signal?.aborted) throw aborted('load', signal);
+    throw err;
+  }
+}
+
+async function loadInTxn(
+  store: ImageStore,
+  txn: Txn,
+  input: { path: string } | { stream: Readable },
+  opts: LoadOptions,
+): Promise<LoadedImage[]> {
+  const signal = opts.signal;
+  signal?.throwIfAborted();
+  const path = await spoolIfNeeded(store, txn, input, signal);
+  signal?.throwIfAborted();
+  const index = indexTarFile(path, 'archive');
+  let plans: ImagePlan[];
+  if (index.has('manifest.json')) plans = planDockerArchive(path, index);
+  else if (index.has('index.json')) plans = planOciLayout(path, index);
+  else
+    throw invalid(
+      'archive_format',
+      'load: the archive has neither manifest.json (docker-archive) nor index.json (OCI layout)',
+    );
+  // an archive that lists no images is not an error (dockerd loads nothing and succeeds)
+  if (plans.length === 0) return [];
+  await materializeLayers(store, txn, path, plans, opts);
+  // the last point to stop: from here the images are written and the load is done
+  signal?.throwIfAborted();
+  const before = plans.map((p) => p.tags.map((t) => store.refs.get(t)));
+  const ids = await store.putImages(txn, plans);
+  return plans.map((p, n) => {
+    const id = ids[n]!;
+    const retagged: Array<[string, ImageID]> = [];
+    p.tags.forEach((t, i) => {
+      const old = before[n]![i];
+      if (old && old !== id) retagged.push([familiarString(t), old]);
     });
+    return { id, tags: p.tags.map(familiarString), retagged };
   });
 }
 
@@ -74,6 +97,7 @@ async function spoolIfNeeded(
   store: ImageStore,
   txn: Txn,
   input: { path: string } | { stream: Readable },
+  signal: AbortSignal | undefined,
 ): Promise<string> {
   if ('path' in input) {
     const head = readHead(input.path, 6);
@@ -85,8 +109,13 @@ async function spoolIfNeeded(
   txn.add({ op: 'tmp', path: spool });
   const src = 'path' in input ? fs.createReadStream(input.path) : input.stream;
   try {
-    await pipeline(Readable.from(decompressed(src, { what: 'archive' })), fs.createWriteStream(spool, { mode: 0o600 }));
+    await pipeline(
+      Readable.from(decompressed(src, { what: 'archive' })),
+      fs.createWriteStream(spool, { mode: 0o600 }),
+      signal ? { signal } : {},
+    );
   } catch (err) {
+    signal?.throwIfAborted();
     throw wrap('load: read archive', err);
   }
   return spool;
@@ -169,32 +198,41 @@ async function materializeLayers(
           needed.delete(c);
         }
     });
+  const signal = opts.signal;
   await lease();
   // one extraction per layer across processes: take per-layer locks in a fixed order, then look again
   const locks: FileLock[] = [];
   try {
     for (const c of [...needed.keys()].sort()) {
+      signal?.throwIfAborted();
       const l = await FileLock.acquire(`${store.paths.locks}/layer-${hexOf(c)}`);
       locks.push(l);
       needed.get(c)!.lock = l;
     }
+    signal?.throwIfAborted();
     await lease();
     const work = [...needed.values()];
     for (const n of work) n.prep = store.layers.prepare(txn, n.parentChain ? { link: '' } : undefined);
     const parallel = opts.parallel ?? work.length > 1;
     const limit = Math.max(1, Math.min(availableParallelism(), 4));
-    const applyOpts = (n: Needed) => ({ what: n.what, maxBytes: opts.maxLayerBytes, blobDigest: !!n.blobDigest });
+    const applyOpts = (n: Needed) => ({
+      what: n.what,
+      maxBytes: opts.maxLayerBytes,
+      blobDigest: !!n.blobDigest,
+      ...(signal ? { signal } : {}),
+    });
     let next = 0;
     const runners = Array.from({ length: parallel ? limit : 1 }, async () => {
-      while (next < work.length) {
+      while (next < work.length && !signal?.aborted) {
         const n = work[next++]!;
         n.result = parallel
           ? applyInWorker(n.prep!.diffRoot, n.range, applyOpts(n))
-          : applyLayer(n.prep!.diffRoot, rangeStream(n.range), applyOpts(n));
+          : applyLayerFile(n.prep!.diffRoot, n.range, applyOpts(n));
         await n.result.catch(() => undefined);
       }
     });
     await Promise.all(runners);
+    signal?.throwIfAborted();
     // register in chain order: a layer's parent is registered before it
     const committed = new Map<string, Layer>();
     const registerChain = async (c: ChainID): Promise<Layer> => {
@@ -203,6 +241,7 @@ async function materializeLayers(
       const n = needed.get(c);
       if (!n) throw corrupt('layer_missing', `layer ${c} vanished during load`);
       const parent = n.parentChain ? await registerChain(n.parentChain) : undefined;
+      signal?.throwIfAborted();
       const res = await n.result!;
       if (n.blobDigest && res.blobDigest !== n.blobDigest)
         throw corrupt('digest_mismatch', `${n.what}: blob digest is ${res.blobDigest}, manifest says ${n.blobDigest}`);

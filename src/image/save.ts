@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { type ImageID, chainIDs, hexOf, sha256 } from '../core/digest.js';
-import { invalid } from '../core/errors.js';
+import { aborted, invalid } from '../core/errors.js';
 import { TarWriter, fileHeader } from '../archive/tar-writer.js';
 import { writeOutputFile } from '../storage/output-file.js';
 import { familiarName, familiarString, parseReference, withDefaultTag } from './reference.js';
@@ -41,7 +41,28 @@ export function selectForSave(store: ImageStore, args: string[]): SaveItem[] {
  * reads) and an OCI image layout (oci-layout, index.json, blobs/sha256), with
  * layers as the exact original uncompressed tars (blob digest = diffID).
  */
-export async function saveImages(store: ImageStore, items: SaveItem[], out: Writable): Promise<void> {
+export async function saveImages(
+  store: ImageStore,
+  items: SaveItem[],
+  out: Writable,
+  opts: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const signal = opts.signal;
+  try {
+    await writeSave(store, items, out, signal);
+  } catch (err) {
+    if (signal?.aborted) throw aborted('save', signal);
+    throw err;
+  }
+}
+
+async function writeSave(
+  store: ImageStore,
+  items: SaveItem[],
+  out: Writable,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  signal?.throwIfAborted();
   const w = new TarWriter(out);
   await w.add(fileHeader('blobs/', 0, { type: 'dir', mode: 0o755 }));
   await w.add(fileHeader('blobs/sha256/', 0, { type: 'dir', mode: 0o755 }));
@@ -60,7 +81,7 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
       const name = `blobs/sha256/${hexOf(diffID)}`;
       if (!written.has(name)) {
         written.add(name);
-        await w.addStream(fileHeader(name, size), store.layers.tar(chain[i]!));
+        await w.addStream(fileHeader(name, size), abortable(store.layers.tar(chain[i]!), signal));
       }
       layerDescs.push({ mediaType: OCI_LAYER, size, digest: diffID });
     }
@@ -112,15 +133,29 @@ export async function saveImages(store: ImageStore, items: SaveItem[], out: Writ
     const rp = json(repositories);
     await w.add(fileHeader('repositories', rp.length), rp);
   }
+  signal?.throwIfAborted();
   await w.finish();
+}
+
+/** The chunks of `src`, stopping with the signal's reason once it is aborted. */
+async function* abortable(src: AsyncIterable<Buffer>, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
 }
 
 /**
  * Save to a file the user named: staged beside it and put in place whole;
  * anything but a regular file or a new path is refused (storage/output-file.ts).
  */
-export async function saveToFile(store: ImageStore, items: SaveItem[], path: string): Promise<void> {
-  await writeOutputFile(path, SAVE_ACTION, (out) => saveImages(store, items, out));
+export async function saveToFile(
+  store: ImageStore,
+  items: SaveItem[],
+  path: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<void> {
+  await writeOutputFile(path, SAVE_ACTION, (out) => saveImages(store, items, out, opts));
 }
 
 /** How a failed `save -o` starts its message (Docker's words). */

@@ -107,6 +107,7 @@ interface Binding {
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
   attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
+  spreadSubdirs(dir: string): boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -276,6 +277,15 @@ export function flock(fd: number, op: number): boolean {
 /** An unnamed regular file in `dir` (O_TMPFILE), open for writing: if the writer dies, nothing is left. */
 export function openTmpfile(dir: string, mode: number): number {
   return load().openTmpfile(dir, mode);
+}
+
+/**
+ * Mark a directory as the top of unrelated trees (FS_TOPDIR_FL, `chattr +T`): ext4 then places each new
+ * subdirectory in a lightly used block group of its own rather than beside its parent. False where the
+ * filesystem has no such flag.
+ */
+export function spreadSubdirs(dir: string): boolean {
+  return load().spreadSubdirs(dir);
 }
 
 /** Give an openTmpfile() file the name `path` (linkat with AT_EMPTY_PATH; fails with EEXIST if taken). */

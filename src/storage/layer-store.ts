@@ -39,6 +39,8 @@ export interface RegisterOptions {
   expectDiffID?: DiffID;
   what?: string;
   maxBytes?: number;
+  /** Stops an extraction (register) between chunks; the caller's journal removes what was staged. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -56,6 +58,7 @@ export class LayerStore {
     mkdirp(this.paths.mounts, 0o700);
     mkdirp(this.paths.overlay, 0o710);
     mkdirp(this.paths.links, 0o700);
+    spreadLayers(this.paths.overlay);
   }
 
   has(chainID: ChainID): boolean {
@@ -232,7 +235,11 @@ export class LayerStore {
     opts: RegisterOptions = {},
   ): Promise<Layer> {
     const prep = this.prepare(txn, parent);
-    const res = await applyLayer(prep.diffRoot, src, { what: opts.what, maxBytes: opts.maxBytes });
+    const res = await applyLayer(prep.diffRoot, src, {
+      what: opts.what,
+      maxBytes: opts.maxBytes,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     return this.commit(txn, prep, parent, res, lockStore, opts);
   }
 
@@ -380,6 +387,21 @@ class Batcher {
 }
 
 const KEEP_XATTR = 'trusted.overlay.opaque';
+
+/**
+ * Each overlay2/<cache-id> is an unrelated tree: ask ext4 to place each in a lightly used block group
+ * (FS_TOPDIR_FL) rather than beside overlay2/ itself. On a long-used filesystem the groups near a busy
+ * directory are full of freed inodes, and without a journal ext4 skips every inode freed in the last
+ * minutes on each allocation, so extracting a layer there costs several times what it costs in a quiet
+ * group (see bench/README.md). Only a placement hint: nothing reads it, a filesystem without it is fine.
+ */
+function spreadLayers(dir: string): void {
+  try {
+    native.spreadSubdirs(dir);
+  } catch {
+    /* a hint only */
+  }
+}
 
 /** Remove trusted.overlay.* attributes (origin, impure, uuid, ...) but opaque from a tree, not following symlinks. */
 function stripOverlayXattrs(root: string): void {
