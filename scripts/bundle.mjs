@@ -6,7 +6,7 @@
 //   dist/cli/apply-worker.js  the layer-apply worker, beside the chunk that starts it (import.meta.url)
 //   dist/berth.blob    a V8 start-up snapshot of the whole CLI (src/cli/snapshot.ts), which bin/berth runs for a
 //                      command: a command that loads the engine starts faster from it than from the split bundle
-//                      (the snapshot's own cost at every start, ~25 ms here, is less than loading the engine's
+//                      (the snapshot's own cost at every start, ~70 ms here, is less than loading the engine's
 //                      modules). It bakes in this checkout's path (to find native/ and the worker).
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
