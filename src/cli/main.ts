@@ -1,65 +1,21 @@
 import { parseArgs } from 'node:util';
 import { exitCodeOf, toBerthError } from '../core/errors.js';
 import { mark } from '../core/trace.js';
-import { Context, type Command } from './context.js';
-import { commands, type CommandEntry } from './commands/index.js';
-
-const DEFAULT_ROOT = '/var/lib/berth';
-
-function usage(): string {
-  const lines = [
-    'Usage:  berth [--root DIR] COMMAND',
-    '',
-    "A daemonless container engine with Docker's storage layout.",
-    '',
-    'Commands:',
-  ];
-  for (const c of commands) lines.push(`  ${c.names[0]!.join(' ').padEnd(22)} ${c.summary}`);
-  lines.push('', 'Global options:', '  --root DIR   data root (default /var/lib/berth, or $BERTH_ROOT)', '');
-  return lines.join('\n');
-}
-
-/** Find the command named by the leading words of argv (longest match). */
-function findCommand(argv: string[]): { cmd: CommandEntry; rest: string[] } | undefined {
-  let best: { cmd: CommandEntry; rest: string[]; len: number } | undefined;
-  for (const cmd of commands) {
-    for (const words of cmd.names) {
-      if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.len))
-        best = { cmd, rest: argv.slice(words.length), len: words.length };
-    }
-  }
-  return best;
-}
+import type { Command } from './context.js';
+import { globalArgs } from './global-args.js';
 
 export async function main(argv: string[]): Promise<number> {
-  let root = process.env.BERTH_ROOT || DEFAULT_ROOT;
-  while (argv[0]?.startsWith('--root')) {
-    const a = argv.shift()!;
-    const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv.shift();
-    if (!v) {
-      process.stderr.write('berth: --root needs a directory\n');
-      return 125;
-    }
-    root = v;
-  }
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(usage());
-    return argv.length === 0 ? 1 : 0;
-  }
-  if (argv[0] === '--version' || argv[0] === 'version') {
-    process.stdout.write('berth version 0.1.0\n');
-    return 0;
-  }
-  const found = findCommand(argv);
-  if (!found) {
-    process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
-    return 1;
-  }
+  const g = globalArgs(argv);
+  if ('exit' in g) return g.exit;
+  const { root, found } = g;
   const name = `berth ${found.cmd.names[0]!.join(' ')}`;
   let cmd: Command | undefined;
+  // the context brings the engine (which --version and help do not load): loaded alongside the command's module
+  const context = import('./context.js');
+  context.catch(() => {});
   try {
     cmd = await found.cmd.load();
-    return await runCommand(root, cmd, found.rest);
+    return await runCommand(root, cmd, found.rest, context);
   } catch (thrown) {
     const err = toBerthError(name, thrown);
     // Docker's client takes a 304 as success: nothing to say
@@ -73,7 +29,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Parse a command's flags and run it; what it throws is main's to print. */
-async function runCommand(root: string, cmd: Command, rest: string[]): Promise<number> {
+async function runCommand(
+  root: string,
+  cmd: Command,
+  rest: string[],
+  context: Promise<typeof import('./context.js')>,
+): Promise<number> {
   // (after the first positional of `exec`, `run`..., --help is the container command's)
   const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
   if (rest.slice(0, cut).includes('--help')) {
@@ -92,6 +53,7 @@ async function runCommand(root: string, cmd: Command, rest: string[]): Promise<n
     );
     return 125;
   }
+  const { Context } = await context;
   const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
   mark('cli start-up');
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;

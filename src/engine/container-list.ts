@@ -136,7 +136,7 @@ export async function listContainers(
     !!opts.all || limit > 0 || (filters.status ?? []).some((s) => s !== 'running') || filters.exited !== undefined;
   let list = everything
     .filter((c) => (all || c.State.Running) && matches(c, filters, containers.images, everything))
-    .sort((a, b) => b.Created.localeCompare(a.Created));
+    .sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0)); // (not localeCompare: ICU's set-up costs ~9 ms)
   if (limit > 0) list = list.slice(0, limit);
   const now = Date.now();
   const out = await Promise.all(list.map((c) => summary(containers, c, !!opts.size, now)));

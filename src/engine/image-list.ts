@@ -53,7 +53,8 @@ export function listImages(store: ImageStore, opts: ImageListOptions = {}): Imag
       Containers: -1,
     });
   }
-  return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+  // (hex IDs: no localeCompare, whose ICU set-up costs ~9 ms)
+  return out.sort((a, b) => b.Created - a.Created || (a.Id < b.Id ? -1 : a.Id > b.Id ? 1 : 0));
 }
 
 function danglingFilter(f: Filters): boolean {
