@@ -1,6 +1,5 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { lookup } from 'node:dns/promises';
+import type * as http from 'node:http';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { BerthError, unavailable } from '../core/errors.js';
 
@@ -9,6 +8,8 @@ import { BerthError, unavailable } from '../core/errors.js';
  * takes its own TLS options (no verification for loopback registries, client
  * certificates later), redirects are followed here so credentials are dropped when
  * a redirect leaves the registry's host, and bodies stream to the layer code.
+ * node:http and node:https are imported when first needed: they cannot be part of
+ * the CLI's start-up snapshot (scripts/bundle.sh), which loads every command.
  */
 export interface Response {
   status: number;
@@ -53,7 +54,8 @@ export async function request(url: URL, opts: RequestOptions = {}): Promise<Resp
 }
 
 function once(url: URL, headers: Record<string, string>, opts: RequestOptions): Promise<Response> {
-  const mod = url.protocol === 'https:' ? https : http;
+  const load = createRequire(import.meta.url);
+  const mod = (url.protocol === 'https:' ? load('node:https') : load('node:http')) as typeof import('node:https');
   return new Promise((resolve, reject) => {
     const req = mod.request(
       url,
@@ -118,6 +120,7 @@ export async function isLoopbackHost(hostPort: string): Promise<boolean> {
   if (isIP(host)) return isLoopbackIP(host);
   if (host === 'localhost') return true;
   try {
+    const { lookup } = createRequire(import.meta.url)('node:dns/promises') as typeof import('node:dns/promises');
     const addrs = await lookup(host, { all: true });
     return addrs.length > 0 && addrs.every((a) => isLoopbackIP(a.address));
   } catch {
