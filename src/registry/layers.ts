@@ -1,5 +1,5 @@
 import { type ChainID, type DiffID, chainIDs, hexOf, shortId } from '../core/digest.js';
-import { corrupt } from '../core/errors.js';
+import { BerthError, corrupt, wrap } from '../core/errors.js';
 import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
 import { FileLock } from '../storage/lock.js';
 import type { Layer, PreparedLayer } from '../storage/layer-store.js';
@@ -108,23 +108,39 @@ async function fetchOne(it: Item, blob: BlobSource, emit: (e: PullEvent) => void
   let current = 0;
   let lastEmit = 0;
   const src = await blob(it.desc);
+  // the source never throws into the layer code: a stream error there would not reach the
+  // decompressor (it would wait for more input); the first failure is kept and ends the input
+  let failure: unknown;
   async function* counted(): AsyncGenerator<Buffer> {
-    for await (const c of src) {
-      current += c.length;
-      if (current > total)
-        throw corrupt('blob_too_long', `${what}: the registry sent more than the ${total} bytes of its descriptor`);
-      const now = Date.now();
-      if (now - lastEmit > 250) {
-        lastEmit = now;
-        emit({ id: it.id, status: 'Downloading', progressDetail: { current, total } });
+    try {
+      for await (const c of src) {
+        current += c.length;
+        if (current > total)
+          throw corrupt('blob_too_long', `${what}: the registry sent more than the ${total} bytes of its descriptor`);
+        const now = Date.now();
+        if (now - lastEmit > 250) {
+          lastEmit = now;
+          emit({ id: it.id, status: 'Downloading', progressDetail: { current, total } });
+        }
+        yield c;
       }
-      yield c;
+      if (current < total)
+        throw corrupt('blob_short', `${what}: the registry sent ${current} of the descriptor's ${total} bytes`);
+    } catch (err) {
+      failure = err instanceof BerthError ? err : wrap(`download ${what}`, err);
+      return;
     }
-    if (current < total)
-      throw corrupt('blob_short', `${what}: the registry sent ${current} of the descriptor's ${total} bytes`);
     emit({ id: it.id, status: 'Verifying Checksum' });
   }
-  const res = await applyLayer(it.prep!.diffRoot, counted(), { what, blobDigest: true });
+  let res: ApplyResult;
+  try {
+    res = await applyLayer(it.prep!.diffRoot, counted(), { what, blobDigest: true });
+  } catch (err) {
+    throw failure ?? err;
+  } finally {
+    (src as { destroy?: () => void }).destroy?.();
+  }
+  if (failure) throw failure;
   if (res.blobDigest !== it.desc.digest)
     throw corrupt(
       'digest_mismatch',
