@@ -44,7 +44,7 @@ function sameSizeLie(size: number): Buffer {
   throw new Error('no same-size lie found');
 }
 const layerPath = (d: string) => `/v2/app/blobs/${d}`;
-const manifestJson = () => JSON.parse(img.manifest.toString()) as Record<string, any>;
+const manifestJson = () => JSON.parse(img.manifest.toString()) as { layers: Array<{ mediaType: string }> };
 
 /** [name, what the registry does instead, the reference pulled, the error code expected] */
 const lies: Array<
@@ -109,7 +109,7 @@ const lies: Array<
     (_m, u) => {
       if (u.pathname !== '/v2/app/manifests/v1') return undefined;
       const m = manifestJson();
-      m.layers[1].mediaType = 'application/x-example-layer';
+      m.layers[1]!.mediaType = 'application/x-example-layer';
       return { status: 200, headers: { 'Content-Type': img.manifestType }, body: JSON.stringify(m) };
     },
     'app:v1',
