@@ -5,6 +5,7 @@ import { type Platform, formatPlatform, hostPlatform, normalizePlatform, platfor
 import { type Reference, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { type AuthConfig, RegistryClient } from './client.js';
+import { recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
 import { ingestLayers } from './layers.js';
 import { ACCEPT, type Descriptor, MAX_MANIFEST_BYTES, type Parsed, parseManifest, pickManifest } from './manifest.js';
@@ -86,6 +87,10 @@ export async function pullImage(store: ImageStore, name: string, opts: PullOptio
     await store.withTxn('pull', async (txn) => {
       const blob = async (d: Descriptor) => (await openBlob(client, path, d, scope)).body as AsyncIterable<Buffer>;
       await ingestLayers(store, txn, manifest.layers, diffIDs, blob, emit);
+      // verified: every blob is its layer (a cache dockerd shares; written before the image is tagged)
+      await store.lock(() =>
+        manifest.layers.forEach((l, i) => recordBlob(store.paths, l.digest, diffIDs[i]!, ref.name)),
+      );
       await store.putImages(txn, [{ configBytes, config, tags }]);
     });
     emit({ status: `Digest: ${top.digest}` });

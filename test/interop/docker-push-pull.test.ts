@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { berth, berthOk } from '../helpers/berth.js';
 import {
@@ -77,6 +78,25 @@ test('berth pull of what docker pushed: same image IDs, diff_ids, chainIDs, Repo
       assert.equal(mine.get(c)!.parent, theirs.get(c)!.parent);
       assert.deepEqual(mine.get(c)!.tarSplit, theirs.get(c)!.tarSplit);
     }
+  // dockerd's distribution metadata, as dockerd wrote it when it pushed
+  const dist = (r: string, sub: string) => join(r, 'image/overlay2/distribution', sub, 'sha256');
+  const blobs = fs.readdirSync(dist(root, 'diffid-by-digest'));
+  assert.equal(blobs.length, new Set(REFS.flatMap((r) => imgs.diffIDs[r])).size);
+  for (const b of blobs) {
+    const diffID = fs.readFileSync(join(dist(root, 'diffid-by-digest'), b), 'utf8');
+    assert.equal(diffID, fs.readFileSync(join(dist(d.dataRoot, 'diffid-by-digest'), b), 'utf8'));
+    const mine = JSON.parse(fs.readFileSync(join(dist(root, 'v2metadata-by-diffid'), diffID.slice(7)), 'utf8'));
+    const theirs = JSON.parse(fs.readFileSync(join(dist(d.dataRoot, 'v2metadata-by-diffid'), diffID.slice(7)), 'utf8'));
+    const want = { Digest: `sha256:${b}`, SourceRepository: `${reg.host}/bbx`, HMAC: '' };
+    assert.deepEqual(mine, [want]);
+    assert.ok(
+      theirs.some(
+        (e: { Digest: string; SourceRepository: string }) =>
+          e.Digest === want.Digest && e.SourceRepository === want.SourceRepository,
+      ),
+      JSON.stringify(theirs),
+    );
+  }
   const cat = berth(root, ['run', '--rm', `${reg.host}/bbx:multi`, 'cat', ...Object.keys(MULTI_FILES)]);
   assert.equal(cat.code, 0, cat.stderr);
   assert.equal(cat.stdout, Object.values(MULTI_FILES).join(''));
