@@ -86,7 +86,11 @@ export class RegistryClient {
     res.body.resume();
   }
 
-  /** A GET (or HEAD) on the registry with the authorization for `scopes`; one retry after a 401 with fresh auth. */
+  /**
+   * A GET (or HEAD) on the registry with the authorization for `scopes`; one retry after a
+   * 401 with fresh auth; a 5xx or 429 answer, or a connection that failed or dropped before
+   * the answer, is tried again after 0.5, 1 and 2 s (the last answer or error stands).
+   */
   async get(
     path: string,
     scopes: string[],
@@ -94,6 +98,32 @@ export class RegistryClient {
   ): Promise<Response> {
     await this.ping();
     const url = new URL(path, this.base);
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.getOnce(url, scopes, opts);
+      } catch (err) {
+        if (attempt >= this.retryDelays.length || !isTransient(err)) throw err;
+        await sleep(this.retryDelays[attempt]!);
+        continue;
+      }
+      if ((res.status >= 500 || res.status === 429) && attempt < this.retryDelays.length) {
+        res.body.resume();
+        await sleep(this.retryDelays[attempt]!);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Back-off between tries of a failed request (ms); tests may shorten it. */
+  retryDelays = [500, 1000, 2000];
+
+  private async getOnce(
+    url: URL,
+    scopes: string[],
+    opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> },
+  ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const authz = await this.authorization(scopes, attempt > 0);
       const res = await request(url, {
@@ -168,4 +198,14 @@ export class RegistryClient {
 
 function basic(user: string, pass: string): string {
   return `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A connection that was reset, timed out or closed early: worth another try (a refused one is not). */
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof BerthError) || err.kind !== 'Unavailable') return false;
+  const cause = err.cause as NodeJS.ErrnoException | undefined;
+  if (err.code === 'registry_timeout') return true;
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN'].includes(cause?.code ?? '');
 }

@@ -272,6 +272,8 @@ export function httpReq(
 
 export interface FakeAnswer {
   status: number;
+  /** Close the connection without an answer. */
+  drop?: boolean;
   headers?: Record<string, string>;
   body?: Buffer | string;
 }
@@ -323,6 +325,10 @@ export async function fakeRegistry(
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     });
     const send = (a: FakeAnswer) => {
+      if (a.drop) {
+        req.socket.destroy();
+        return;
+      }
       const body = typeof a.body === 'string' ? Buffer.from(a.body) : (a.body ?? Buffer.alloc(0));
       res.writeHead(a.status, { 'Content-Length': String(body.length), ...a.headers });
       res.end(method === 'HEAD' ? undefined : body);

@@ -212,6 +212,32 @@ test('the honest registry: the same pull succeeds after all the lies', async () 
   await engine.images.remove(`${reg.host}/app:v1`);
 });
 
+test('a registry that fails for a while (503, dropped connections) is tried again; one that keeps failing is an error', async () => {
+  let failures = 0;
+  reg.override = (_m, u) => {
+    if (u.pathname === '/v2/app/manifests/v1' && failures < 1) return (failures++, { status: 503, body: 'busy' });
+    if (u.pathname === layerPath(img.layerDigests[1]!) && failures < 2) return (failures++, { status: 0, drop: true });
+    return undefined;
+  };
+  try {
+    assert.equal((await engine.registries.pull(`${reg.host}/app:v1`)).Id, img.id);
+    assert.equal(failures, 2);
+    await engine.images.remove(`${reg.host}/app:v1`);
+    const before = snapshot(root, { withImagesCommand: false });
+    reg.override = (_m, u) => (u.pathname === '/v2/app/manifests/v1' ? { status: 500, body: 'down' } : undefined);
+    const t0 = Date.now();
+    await assert.rejects(
+      engine.registries.pull(`${reg.host}/app:v1`),
+      (e: unknown) => e instanceof BerthError && e.kind === 'Unavailable' && /status 500: down/.test(e.message),
+    );
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.equal(reg.seen.filter((s) => s.path === '/v2/app/manifests/v1').length >= 4, true);
+    assert.deepEqual(diffSnapshots(snapshot(root, { withImagesCommand: false }), before, true), []);
+  } finally {
+    reg.override = undefined;
+  }
+});
+
 test('Bearer tokens: with credentials, anonymously, refused with wrong ones', async () => {
   const tokenReg = await fakeRegistry(scope, { bearer: { user: 'u', password: 'p' } });
   tokenReg.add('private/app', 'v1', img);
