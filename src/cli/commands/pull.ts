@@ -1,6 +1,7 @@
 import { invalid } from '../../core/errors.js';
 import type { PullEvent } from '../../engine/registries.js';
 import type { Command } from '../context.js';
+import { PullProgress } from './pull-progress.js';
 import { credentialsFor } from './registry-auth.js';
 
 export const pull: Command = {
@@ -14,11 +15,9 @@ export const pull: Command = {
     const engine = await ctx.engine();
     const auth = credentialsFor(engine.registries.registryOf(name));
     const quiet = !!o.quiet;
-    // not a terminal: Docker's plain lines, without the byte counts of the progress bars
-    const onProgress = (e: PullEvent) => {
-      if (quiet || e.progressDetail) return;
-      ctx.out(e.id ? `${e.id}: ${e.status}` : e.status);
-    };
+    const progress = new PullProgress(ctx.stdout, quiet);
+    if (!quiet && !/[:@][^/]*$/.test(name)) ctx.out('Using default tag: latest');
+    const onProgress = (e: PullEvent) => progress.write(e);
     const res = await engine.registries.pull(name, {
       ...(auth ? { auth } : {}),
       ...(typeof o.platform === 'string' && o.platform ? { platform: o.platform } : {}),
