@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import type { Scope } from './peers.js';
@@ -32,7 +33,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(scope: Scope, opts: { user?: string; password?: string } = {}): Promise<Registry> {
+export async function startRegistry(
+  scope: Scope,
+  opts: { user?: string; password?: string; tls?: boolean } = {},
+): Promise<Registry> {
   const dir = scope.tempDir('registry');
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -49,6 +53,30 @@ export async function startRegistry(scope: Scope, opts: { user?: string; passwor
     `  addr: ${host}`,
     '  secret: berth-test-secret',
   ];
+  if (opts.tls) {
+    // a self-signed certificate: loopback registries are used without verifying it, as Docker does
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=berth-test',
+        '-keyout',
+        join(dir, 'tls.key'),
+        '-out',
+        join(dir, 'tls.crt'),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+    lines.push('  tls:', `    certificate: ${join(dir, 'tls.crt')}`, `    key: ${join(dir, 'tls.key')}`);
+  }
   if (opts.user !== undefined) {
     const r = spawnSync('htpasswd', ['-Bbn', opts.user, opts.password ?? ''], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
@@ -79,10 +107,14 @@ export async function startRegistry(scope: Scope, opts: { user?: string; passwor
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited ${child.exitCode}: ${log()}`);
     const status = await new Promise<number>((resolve) => {
-      const req = http.get(`http://${host}/v2/`, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = (opts.tls ? https : http).get(
+        `${opts.tls ? 'https' : 'http'}://${host}/v2/`,
+        { rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', () => resolve(0));
     });
     if (status === 200 || status === 401) break;
@@ -224,21 +256,23 @@ export async function pushImage(
   manifest: { body: Buffer; type: string },
   blobs: Map<string, Buffer>,
   auth?: { user: string; password: string },
+  tls = false,
 ): Promise<void> {
+  const base = `${tls ? 'https' : 'http'}://${host}`;
   const headers: Record<string, string> = auth
     ? { Authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}` }
     : {};
   for (const [digest, data] of blobs) {
-    const start = await httpReq('POST', `http://${host}/v2/${repo}/blobs/uploads/`, headers);
+    const start = await httpReq('POST', `${base}/v2/${repo}/blobs/uploads/`, headers);
     if (start.status !== 202) throw new Error(`start upload: ${start.status} ${start.body}`);
-    const loc = new URL(start.headers.location as string, `http://${host}`);
+    const loc = new URL(start.headers.location as string, base);
     loc.searchParams.set('digest', digest);
     const put = await httpReq('PUT', loc.href, { ...headers, 'Content-Type': 'application/octet-stream' }, data);
     if (put.status !== 201) throw new Error(`upload ${digest}: ${put.status} ${put.body}`);
   }
   const m = await httpReq(
     'PUT',
-    `http://${host}/v2/${repo}/manifests/${ref}`,
+    `${base}/v2/${repo}/manifests/${ref}`,
     { ...headers, 'Content-Type': manifest.type },
     manifest.body,
   );
@@ -252,9 +286,9 @@ export function httpReq(
   body?: Buffer,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = (url.startsWith('https:') ? https : http).request(
       url,
-      { method, headers: { ...headers, 'Content-Length': String(body?.length ?? 0) } },
+      { method, rejectUnauthorized: false, headers: { ...headers, 'Content-Length': String(body?.length ?? 0) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -135,6 +135,16 @@ test('errors: unknown tag, invalid reference, registry not there', () => {
   assert.deepEqual(berth(r, ['images', '-q']).stdout, '');
 });
 
+test('a loopback registry on https with a certificate nobody signed: used without verification, as Docker does', async () => {
+  const tls = await startRegistry(scope, { tls: true });
+  await pushImage(tls.host, 'app', 'v1', { body: app.manifest, type: app.manifestType }, app.blobs, undefined, true);
+  const r = root();
+  const p = berth(r, ['pull', `${tls.host}/app:v1`]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(inspect(r, `${tls.host}/app:v1`).Id, app.id);
+  tls.stop();
+});
+
 test('Basic auth: refused without credentials; login writes config.json as docker does; pull; logout', () => {
   const r = root();
   const cfgDir = join(scope.tempDir('docker-config'), 'dot-docker');
