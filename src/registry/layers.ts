@@ -70,14 +70,19 @@ export async function ingestLayers(
     const work = [...needed.values()];
     for (const it of work) it.prep = store.layers.prepare(txn, it.parentChain ? { link: '' } : undefined);
     let next = 0;
+    // after a failure no further download starts (the pull fails anyway); those running finish
+    let failure: { err: unknown } | undefined;
     const runners = Array.from({ length: Math.min(DOWNLOADS, work.length) }, async () => {
-      while (next < work.length) {
+      while (!failure && next < work.length) {
         const it = work[next++]!;
         it.result = fetchOne(it, blob, emit);
-        await it.result.catch(() => undefined);
+        await it.result.catch((err: unknown) => {
+          failure ??= { err };
+        });
       }
     });
     await Promise.all(runners);
+    if (failure) throw failure.err;
     const committed = new Map<ChainID, Layer>();
     const registerChain = async (c: ChainID): Promise<Layer> => {
       const have = committed.get(c) ?? store.layers.get(c);
