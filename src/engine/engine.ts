@@ -3,6 +3,7 @@ import { ImageStore } from '../image/store.js';
 import { ContainerStore } from '../container/store.js';
 import { Containers } from './containers.js';
 import { Images } from './images.js';
+import { Registries } from './registries.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -22,6 +23,7 @@ export interface EngineOptions {
 export class Engine {
   readonly containers: Containers;
   readonly images: Images;
+  readonly registries: Registries;
 
   private constructor(
     /** The stores under the engine; for berth's own CLI commands not yet moved onto the engine. */
@@ -30,6 +32,7 @@ export class Engine {
   ) {
     this.containers = new Containers(this);
     this.images = new Images(this);
+    this.registries = new Registries(this);
   }
 
   /** Open (creating if needed) the data root and settle what interrupted processes left. */

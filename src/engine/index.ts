@@ -7,3 +7,4 @@ export { Engine, type EngineOptions } from './engine.js';
 export { BerthError, type ErrorKind } from '../core/errors.js';
 export type * from './container-types.js';
 export type * from './image-types.js';
+export type { AuthConfig, ImagePullOptions, ImagePullResult, PullEvent } from './registries.js';

@@ -149,6 +149,13 @@ export const commands: CommandEntry[] = [
     async () => (await import('./import.js')).importCmd,
   ),
   entry(
+    [['pull'], ['image', 'pull']],
+    'Download an image from a registry',
+    async () => (await import('./pull.js')).pull,
+  ),
+  entry([['login']], 'Log in to a registry', async () => (await import('./login.js')).login),
+  entry([['logout']], 'Log out from a registry', async () => (await import('./login.js')).logout),
+  entry(
     [['load'], ['image', 'load']],
     'Load an image from a tar archive (docker-archive or OCI layout) or STDIN',
     async () => (await import('./load.js')).load,

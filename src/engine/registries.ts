@@ -1,0 +1,60 @@
+import { familiarString, parseReference, withDefaultTag } from '../image/reference.js';
+import { type AuthConfig, RegistryClient } from '../registry/client.js';
+import { parsePlatform } from '../registry/manifest.js';
+import { registryHost, serverHost, splitName } from '../registry/names.js';
+import type { PullEvent } from '../registry/progress.js';
+import { pullImage } from '../registry/pull.js';
+import type { Engine } from './engine.js';
+
+export type { AuthConfig } from '../registry/client.js';
+export type { PullEvent } from '../registry/progress.js';
+
+/** POST /images/create?fromImage=...: options. */
+export interface ImagePullOptions {
+  /** "os/arch[/variant]"; default this host's. */
+  platform?: string;
+  /** Credentials for the image's registry (the API's X-Registry-Auth); never read from a file here. */
+  auth?: AuthConfig;
+  /** Docker's JSON progress messages, as they happen. */
+  onProgress?: (e: PullEvent) => void;
+}
+
+export interface ImagePullResult {
+  Id: string;
+  /** The manifest digest the reference resolved to (what RepoDigests records). */
+  Digest: string;
+  /** The reference in full ("localhost:5000/app:latest"). */
+  Reference: string;
+  Status: string;
+}
+
+/** Registry operations: pull, and checking credentials for login (POST /images/create, POST /auth). */
+export class Registries {
+  constructor(readonly engine: Engine) {}
+
+  /** The registry a reference lives on, as config.json keys it ("localhost:5000", "docker.io"). */
+  registryOf(name: string): string {
+    return splitName(withDefaultTag(parseReference(name)).name).domain;
+  }
+
+  /** Familiar form of a reference ("busybox:latest"). */
+  familiar(name: string): string {
+    return familiarString(withDefaultTag(parseReference(name)));
+  }
+
+  async pull(name: string, opts: ImagePullOptions = {}): Promise<ImagePullResult> {
+    const r = await pullImage(this.engine.store, name, {
+      ...(opts.auth ? { auth: opts.auth } : {}),
+      ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    return { Id: r.id, Digest: r.digest, Reference: r.reference, Status: r.status };
+  }
+
+  /** POST /auth: check credentials against the registry; nothing is stored. */
+  async login(auth: AuthConfig & { serveraddress: string }): Promise<{ Status: string; IdentityToken: string }> {
+    const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth);
+    await client.checkLogin();
+    return { Status: 'Login Succeeded', IdentityToken: '' };
+  }
+}
