@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { invalid, unsupported } from '../core/errors.js';
@@ -89,6 +89,15 @@ export function checkZstdWindow(head: Buffer, what: string): void {
     throw invalid('zstd_window', `${what}: zstd frame asks for a ${window}-byte window (limit ${MAX_ZSTD_WINDOW})`);
 }
 
+/**
+ * `src` through a transform, where an error of `src` reaches whoever reads the transform
+ * (`.pipe()` would leave the reader waiting forever and throw the error nowhere).
+ */
+function through(src: AsyncIterable<Buffer>, t: Transform): Transform {
+  pipeline(Readable.from(src), t, () => undefined);
+  return t;
+}
+
 export interface DecompressOptions {
   /** Fail once more than this many decompressed bytes came out (decompression bombs). */
   maxBytes?: number;
@@ -111,11 +120,11 @@ export async function* decompressed(src: AsyncIterable<Buffer>, opts: Decompress
       stream = rest;
       break;
     case 'gzip':
-      stream = Readable.from(rest).pipe(createGunzip({ chunkSize: 256 * 1024 }));
+      stream = through(rest, createGunzip({ chunkSize: 256 * 1024 }));
       break;
     case 'zstd':
       checkZstdWindow(head, what);
-      stream = Readable.from(rest).pipe(new ZstdTransform());
+      stream = through(rest, new ZstdTransform());
       break;
     default:
       throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
