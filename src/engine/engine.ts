@@ -32,6 +32,11 @@ export class Engine {
     this.images = new Images(this);
   }
 
+  /** The data root, absolute. */
+  get root(): string {
+    return this.store.paths.root;
+  }
+
   /** Open (creating if needed) the data root and settle what interrupted processes left. */
   static async open(opts: EngineOptions): Promise<Engine> {
     // absolute once: the monitors of detached containers are given the root, and run from elsewhere
