@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { toBerthError } from '../core/errors.js';
 import { ImageStore } from '../image/store.js';
 import { ContainerStore } from '../container/store.js';
 import { Containers } from './containers.js';
@@ -40,7 +41,14 @@ export class Engine {
   /** Open (creating if needed) the data root and settle what interrupted processes left. */
   static async open(opts: EngineOptions): Promise<Engine> {
     // absolute once: the monitors of detached containers are given the root, and run from elsewhere
-    const store = await ImageStore.open(resolve(opts.root));
+    const root = resolve(opts.root);
+    let store: ImageStore;
+    try {
+      store = await ImageStore.open(root);
+    } catch (err) {
+      // a root that cannot be one (a file, a read-only or pseudo file system, no permission) says so at once
+      throw toBerthError(`open data root ${JSON.stringify(root)}`, err);
+    }
     return new Engine(store, new ContainerStore(store));
   }
 }
