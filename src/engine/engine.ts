@@ -25,7 +25,7 @@ export class Engine {
   readonly images: Images;
 
   private constructor(
-    /** The stores under the engine; for berth's own CLI commands not yet moved onto the engine. */
+    /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
     readonly store: ImageStore,
     readonly containerStore: ContainerStore,
   ) {
