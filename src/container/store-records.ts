@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { notFound } from '../core/errors.js';
 import { readOptional } from '../storage/fsutil.js';
 import { READ_PARALLEL, parseOptional, pick, readDirOr, readOptionalAsync } from './store-read.js';
 import { tryRunLock } from './run-lock.js';
@@ -131,8 +131,11 @@ export class ContainerRecords extends ContainerPaths {
     return false;
   }
 
+  /** The container's HostConfig; NotFound once it is removed (also by another process since it was resolved). */
   hostConfig(id: string): HostConfig {
-    return JSON.parse(fs.readFileSync(`${this.dir(id)}/hostconfig.json`, 'utf8')) as HostConfig;
+    const text = readOptional(`${this.dir(id)}/hostconfig.json`);
+    if (text === undefined) throw notFound('container_not_found', `No such container: ${id}`);
+    return JSON.parse(text) as HostConfig;
   }
 
   /** hostConfig through the thread pool; undefined once the container is removed. */
