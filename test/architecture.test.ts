@@ -21,33 +21,16 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['core', 'native'],
   container: ['runtime', 'image', 'storage', 'archive', 'core', 'native'],
   builder: ['dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
-  engine: [
-    'registry',
-    'builder',
-    'dockerfile',
-    'container',
-    'runtime',
-    'image',
-    'storage',
-    'archive',
-    'core',
-    'native',
-  ],
-  // the CLI goes through the engine; the direct imports below it go as its commands move onto the engine
-  cli: [
-    'engine',
-    'registry',
-    'builder',
-    'dockerfile',
-    'container',
-    'runtime',
-    'image',
-    'storage',
-    'archive',
-    'core',
-    'native',
-  ],
+  engine: ['registry', 'builder', 'dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
+  // the CLI goes through the engine: argv -> engine call -> printed result (see CLI_EXCEPTIONS)
+  cli: ['engine', 'core'],
 };
+
+/**
+ * Files below the engine that the CLI may still import: the writer of output paths a user names (-o, --cidfile),
+ * which is the CLI's concern (the engine streams; where to, the caller says).
+ */
+const CLI_EXCEPTIONS = new Set(['storage/output-file.ts']);
 
 interface Edge {
   from: string;
@@ -97,8 +80,24 @@ test('imports point down the layers of docs/architecture.md', () => {
   assert.ok(all.length > 200, `found only ${all.length} imports: the scan is broken`);
   const wrong = all
     .filter((e) => folderOf(e.from) !== folderOf(e.to) && !ALLOWED[folderOf(e.from)]?.includes(folderOf(e.to)))
+    .filter((e) => !(folderOf(e.from) === 'cli' && CLI_EXCEPTIONS.has(e.to)))
     .map((e) => `${e.from} -> ${e.to}`);
   assert.deepEqual(wrong, []);
+});
+
+test('the CLI reaches the stores only through engine operations', () => {
+  // Engine.store and Engine.containerStore are for the engine's own files; a command using them decides what the
+  // engine should
+  const src = join(REPO, 'src', 'cli');
+  const uses = sources(src).flatMap((file) =>
+    fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line, i) => ({ line, at: `${relative(src, file)}:${i + 1}` }))
+      .filter(({ line }) => /\.(containerStore|store)\b(?!\s*:)/.test(line) && !/^\s*(\*|\/\/)/.test(line))
+      .map(({ at, line }) => `${at}: ${line.trim()}`),
+  );
+  assert.deepEqual(uses, []);
 });
 
 test('no import cycle between files', () => {

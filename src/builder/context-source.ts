@@ -67,19 +67,25 @@ export function lazySum(tree: ContextTree, e: ContextEntry): string | undefined 
     ...h,
     uid: e.st.uid,
     gid: e.st.gid,
-    uname: hostName('/etc/passwd', e.st.uid),
-    gname: hostName('/etc/group', e.st.gid),
+    uname: hostName(tree, '/etc/passwd', e.st.uid),
+    gname: hostName(tree, '/etc/group', e.st.gid),
     xattrs: cap ? new Map([['security.capability', cap]]) : h.xattrs,
   });
   if (e.kind === 'file' && e.st.size > 0) hashBody(hasher, p);
   return hasher.digest('hex');
 }
 
-const hostNames = new Map<string, Map<number, string>>();
+/**
+ * Names by id from the host's /etc/passwd and /etc/group, read once per tree (one build's source): not once per
+ * process, so that a long-lived engine's next build sees a `useradd` made meanwhile.
+ */
+const hostNames = new WeakMap<ContextTree, Map<string, Map<number, string>>>();
 
-/** The name of `id` in the host's /etc/passwd or /etc/group ('' when there is none), read once. */
-function hostName(file: '/etc/passwd' | '/etc/group', id: number): string {
-  let m = hostNames.get(file);
+/** The name of `id` in the host's /etc/passwd or /etc/group ('' when there is none). */
+function hostName(tree: ContextTree, file: '/etc/passwd' | '/etc/group', id: number): string {
+  let files = hostNames.get(tree);
+  if (!files) hostNames.set(tree, (files = new Map()));
+  let m = files.get(file);
   if (!m) {
     let text: string | undefined;
     try {
@@ -93,7 +99,7 @@ function hostName(file: '/etc/passwd' | '/etc/group', id: number): string {
         : parseGroup(text).map((e) => [e.gid, e.name] as const);
     m = new Map();
     for (const [n, name] of entries) if (!m.has(n)) m.set(n, name);
-    hostNames.set(file, m);
+    files.set(file, m);
   }
   return m.get(id) ?? '';
 }

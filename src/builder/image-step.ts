@@ -6,6 +6,7 @@
  * the cache looks up: a step is reused when a child of the same parent has the
  * same container_config.
  */
+import * as fs from 'node:fs';
 import type { DiffID, ImageID } from '../core/digest.js';
 import { encodeImageConfig, type ContainerConfig, type HistoryEntry, type ImageConfig } from '../image/config.js';
 import { goArch } from '../image/archive-plan.js';
@@ -63,9 +64,15 @@ export async function putStepImage(store: ImageStore, txn: Txn, s: StageState, c
     ...(s.imageId ? { parent: s.imageId } : {}),
     builtLocally: true,
   });
-  const idx = indexes.get(store);
-  if (idx && !(idx.get(s.imageId ?? '') ?? []).includes(id))
-    idx.set(s.imageId ?? '', [...(idx.get(s.imageId ?? '') ?? []), id]);
+  const known = indexes.get(store);
+  if (known) {
+    const idx = known.byParent;
+    if (!(idx.get(s.imageId ?? '') ?? []).includes(id))
+      idx.set(s.imageId ?? '', [...(idx.get(s.imageId ?? '') ?? []), id]);
+    // this process's own image is in the index: what changed the dirs is known (another process's change in the
+    // same moment is read at its next change)
+    known.stamp = imagedbStamp(store);
+  }
   s.imageId = id;
   s.image = cfg;
   return id;
@@ -95,23 +102,37 @@ export function probeCache(store: ImageStore, parent: ImageID | undefined, cc: C
 }
 
 /**
- * Images by parent ('' for images built here with no parent), read once per
- * process (every image's `parent` metadata), then kept up to date with the images
- * this build adds. Another process adding images meanwhile only costs a cache miss.
+ * Images by parent ('' for images built here with no parent), read once (every image's `parent` metadata) and kept
+ * up to date with the images this process adds. The index serves while the imagedb's content and metadata dirs are
+ * unchanged (their inode and change time): an image another process adds or deletes changes them, and the index is
+ * read again (a long-lived engine sees other builds' images).
  */
-const indexes = new WeakMap<ImageStore, Map<string, ImageID[]>>();
+const indexes = new WeakMap<ImageStore, { stamp: string; byParent: Map<string, ImageID[]> }>();
+
+function imagedbStamp(store: ImageStore): string {
+  const stamp = (p: string) => {
+    try {
+      const st = fs.statSync(p, { bigint: true });
+      return `${st.ino}:${st.ctimeNs}`;
+    } catch {
+      return '-';
+    }
+  };
+  return `${stamp(store.paths.imagedbContent)}/${stamp(store.paths.imagedbMetadata)}`;
+}
 
 function childrenIndex(store: ImageStore): Map<string, ImageID[]> {
-  let idx = indexes.get(store);
-  if (idx) return idx;
-  idx = new Map();
+  const stamp = imagedbStamp(store);
+  const known = indexes.get(store);
+  if (known?.stamp === stamp) return known.byParent;
+  const idx = new Map<string, ImageID[]>();
   for (const id of store.images.list()) {
     const parent = store.images.getMetadata(id, 'parent');
     if (parent === undefined && store.images.getMetadata(id, 'builtLocally') === undefined) continue;
     const key = parent ?? '';
     idx.set(key, [...(idx.get(key) ?? []), id]);
   }
-  indexes.set(store, idx);
+  indexes.set(store, { stamp, byParent: idx });
   return idx;
 }
 

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
-import type { HostConfig } from '../container/types.js';
-import type { HealthConfig } from '../image/config.js';
-import { parseBytes, parseCpus, parseMemorySwap } from '../runtime/cgroups/cgroups.js';
-import type { ContainerCreateRequest } from '../engine/container-types.js';
+import { parseBytes, parseCpus, parseMemorySwap } from '../engine/syntax.js';
+import type { ContainerCreateRequest, HealthConfig, HostConfig } from '../engine/container-types.js';
 import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/container-validate.js';
 
 /*

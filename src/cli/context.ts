@@ -1,4 +1,3 @@
-import { ImageStore } from '../image/store.js';
 import { Engine } from '../engine/engine.js';
 
 /** What every command gets: where the store is, and streams to talk to the user. */
@@ -15,11 +14,6 @@ export class Context {
   /** The engine on this data root (opened once per command). */
   engine(): Promise<Engine> {
     return (this.enginePromise ??= Engine.open({ root: this.root }));
-  }
-
-  /** The image store under the engine, for commands not yet moved onto the engine. */
-  async store(): Promise<ImageStore> {
-    return (await this.engine()).store;
   }
 
   out(s: string): void {

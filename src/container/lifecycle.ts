@@ -79,12 +79,13 @@ async function thawIfPaused(containers: ContainerStore, c: ContainerRecord): Pro
 /**
  * Wait until nobody runs the container any more, then bring its record up to
  * date. Its exit code (also for a --rm container, removed meanwhile), or
- * undefined on timeout.
+ * undefined on timeout or once `signal` aborts.
  */
 export async function waitStopped(
   containers: ContainerStore,
   id: string,
   timeoutMs = Infinity,
+  signal?: AbortSignal,
 ): Promise<number | undefined> {
   let last = containers.monitorState(id)?.ExitCode ?? containers.tryGet(id)?.State.ExitCode ?? 0;
   const ended = await until(
@@ -94,7 +95,7 @@ export async function waitStopped(
       if (m?.Status === 'exited') last = m.ExitCode;
       return containers.isLive(id) ? undefined : true;
     },
-    { timeoutMs, ignore: isLogFile },
+    { timeoutMs, signal, ignore: isLogFile },
   );
   if (!ended) return undefined;
   if (!containers.tryGet(id)) return last;

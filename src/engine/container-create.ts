@@ -8,7 +8,7 @@ import { invalid } from '../core/errors.js';
 import type { ImageID } from '../core/digest.js';
 import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig, HealthConfig } from '../image/config.js';
-import type { CreateOptions } from '../container/store.js';
+import type { CreateOptions } from '../container/store-write.js';
 import type { HostConfig } from '../container/types.js';
 import { parseBind } from '../container/spec.js';
 import { parseSignal } from '../container/lifecycle.js';

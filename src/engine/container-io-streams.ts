@@ -98,6 +98,8 @@ export interface AttachOptions {
 
 /** An attached container: its output, a way in, and how it ended. */
 export interface Attached {
+  /** The container's full ID. */
+  Id: string;
   /** Whether the container has a terminal (its output is then all on stdout, raw). */
   tty: boolean;
   stdout: Readable;
@@ -161,5 +163,5 @@ export async function attach(engine: Engine, id: string, o: AttachOptions = {}):
           },
         })
       : undefined;
-  return { tty, stdout, stderr, ...(stdin ? { stdin } : {}), done, close: () => finish('detached') };
+  return { Id: c.ID, tty, stdout, stderr, ...(stdin ? { stdin } : {}), done, close: () => finish('detached') };
 }

@@ -3,6 +3,7 @@ import * as io from './container-io.js';
 import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
+import * as run from './container-run.js';
 import { conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
@@ -41,6 +42,17 @@ import type {
   WaitCondition,
 } from './container-types.js';
 
+function filtersOf(map: FilterMap = {}): Filters {
+  const filters: Filters = new Map();
+  for (const [k, values] of Object.entries(map)) for (const v of values) addFilter(filters, k, v);
+  return filters;
+}
+
+/** Refuse what prune's filters cannot mean before anything is looked at (for a caller that asks the user first). */
+export function checkPruneFilters(filters?: FilterMap): void {
+  containerPrunePlan(filtersOf(filters));
+}
+
 /**
  * Container operations (Docker Engine API /containers/...). Each takes a
  * container by full ID, unique ID prefix or name, settles what stopped
@@ -54,9 +66,12 @@ export class Containers {
     return this.engine.containerStore;
   }
 
-  /** Record the end of containers whose run ended without it (a killed berth or monitor), as dockerd on restore. */
-  async settle(): Promise<void> {
-    await this.store.reapStale();
+  /**
+   * Record the end of containers whose run ended without it (a killed berth or monitor), as dockerd on restore; the
+   * IDs of those it settled.
+   */
+  async settle(): Promise<string[]> {
+    return (await this.store.reapStale()).map((c) => c.ID);
   }
 
   private async find(idOrName: string): Promise<ContainerRecord> {
@@ -130,17 +145,37 @@ export class Containers {
    * once if it is not); next-exit: until its next run ends (waiting for it to
    * start first); removed: until it is not running and removed.
    */
-  async wait(idOrName: string, opts: { condition?: WaitCondition } = {}): Promise<ContainerWaitResponse> {
+  async wait(
+    idOrName: string,
+    opts: { condition?: WaitCondition; signal?: AbortSignal } = {},
+  ): Promise<ContainerWaitResponse> {
     const c = await this.find(idOrName);
     const condition = opts.condition ?? 'not-running';
+    // as dockerd: a wait given up answers -1 with why; otherwise the exit code with the State's Error, if any (a
+    // start that failed, a run whose berth or monitor was killed)
+    const aborted = (): ContainerWaitResponse => ({
+      StatusCode: -1,
+      Error: { Message: String((opts.signal?.reason as Error | undefined)?.message ?? 'context canceled') },
+    });
+    const answer = (code: number): ContainerWaitResponse => {
+      const error = this.store.tryGet(c.ID)?.State.Error ?? c.State.Error;
+      return { StatusCode: code, ...(error ? { Error: { Message: error } } : {}) };
+    };
     if (condition === 'next-exit') {
-      const ended = await this.waitRunEnd(c);
-      if (ended !== undefined) return { StatusCode: ended };
+      const ended = await this.waitRunEnd(c, opts.signal);
+      if (opts.signal?.aborted) return aborted();
+      if (ended !== undefined) return answer(ended);
     }
-    const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
-    if (condition === 'removed')
-      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), { ignore: isLogFile });
-    return { StatusCode: code };
+    const code = await waitStopped(this.store, c.ID, Infinity, opts.signal);
+    if (code === undefined && opts.signal?.aborted) return aborted();
+    if (condition === 'removed') {
+      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), {
+        ignore: isLogFile,
+        signal: opts.signal,
+      });
+      if (opts.signal?.aborted) return aborted();
+    }
+    return answer(code ?? c.State.ExitCode);
   }
 
   /**
@@ -148,9 +183,9 @@ export class Containers {
    * monitor restarts it (by its policy) or when --rm removed it as it ended,
    * undefined when the monitor ends (the caller waits for the settled state).
    */
-  private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
+  private async waitRunEnd(c: ContainerRecord, signal?: AbortSignal): Promise<number | undefined> {
     const id = c.ID;
-    const watch = { ignore: isLogFile };
+    const watch = { ignore: isLogFile, signal };
     const dir = this.store.dir(id);
     // a run that ended before it was settled is not the next one: wait for the next start
     await until(
@@ -250,12 +285,27 @@ export class Containers {
 
   /** POST /containers/prune: every stopped container passing the filters (label, label!, until). */
   async prune(opts: { filters?: FilterMap } = {}): Promise<ContainerPruneResponse> {
-    const filters: Filters = new Map();
-    for (const [k, values] of Object.entries(opts.filters ?? {})) for (const v of values) addFilter(filters, k, v);
-    const plan = containerPrunePlan(filters);
+    const plan = containerPrunePlan(filtersOf(opts.filters));
     await this.settle();
     const { deleted, reclaimed } = await pruneContainers(this.store, plan);
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  // ---- runs in the caller's process, host copies, the monitor's clean-up (container-run.ts) ----
+  createForeground(plan: CreatePlan, stdio: [run.Stdio, run.Stdio, run.Stdio]): Promise<run.PreparedRun> {
+    return run.createForeground(this.engine, plan, stdio);
+  }
+  runForeground(target: string | run.PreparedRun, opts: run.ForegroundOptions): Promise<number> {
+    return run.runForeground(this.engine, target, opts);
+  }
+  copyToHost(id: string, srcPath: string, hostDest: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
+    return run.copyFromContainerToHost(this.engine, id, srcPath, hostDest, opts);
+  }
+  copyFromHost(id: string, hostSrc: string, dstPath: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
+    return run.copyFromHostToContainer(this.engine, id, hostSrc, dstPath, opts);
+  }
+  cleanup(id: string, endedRun?: { monitorPid: number }): Promise<void> {
+    return run.cleanupContainer(this.engine, id, endedRun);
   }
 
   // ---- streams and files (container-io.ts) ----

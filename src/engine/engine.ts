@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { toBerthError } from '../core/errors.js';
 import { ImageStore } from '../image/store.js';
 import { ContainerStore } from '../container/store.js';
 import { Containers } from './containers.js';
@@ -26,7 +27,7 @@ export class Engine {
   readonly registries: Registries;
 
   private constructor(
-    /** The stores under the engine; for berth's own CLI commands not yet moved onto the engine. */
+    /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
     readonly store: ImageStore,
     readonly containerStore: ContainerStore,
   ) {
@@ -35,10 +36,22 @@ export class Engine {
     this.registries = new Registries(this);
   }
 
+  /** The data root, absolute. */
+  get root(): string {
+    return this.store.paths.root;
+  }
+
   /** Open (creating if needed) the data root and settle what interrupted processes left. */
   static async open(opts: EngineOptions): Promise<Engine> {
     // absolute once: the monitors of detached containers are given the root, and run from elsewhere
-    const store = await ImageStore.open(resolve(opts.root));
+    const root = resolve(opts.root);
+    let store: ImageStore;
+    try {
+      store = await ImageStore.open(root);
+    } catch (err) {
+      // a root that cannot be one (a file, a read-only or pseudo file system, no permission) says so at once
+      throw toBerthError(`open data root ${JSON.stringify(root)}`, err);
+    }
     return new Engine(store, new ContainerStore(store));
   }
 }

@@ -11,6 +11,9 @@ import { parseReference, withDefaultTag, type Reference } from '../image/referen
 import { saveImages, saveToFile, selectForSave } from '../image/save.js';
 import { inspectImage, layerWalk, type LayerWalk } from '../image/views.js';
 import type { Engine } from './engine.js';
+
+/** The action a failed save names (`failed to save image: ...`), also for an output path refused before it starts. */
+export { SAVE_ACTION } from '../image/save.js';
 import { buildImage } from './image-build.js';
 import { listImages, parentChain, unixSeconds } from './image-list.js';
 import { checkImportPlatform, layersUsage } from './image-usage.js';

@@ -10,8 +10,12 @@ import { type ImageConfig, parseImageConfig } from './config.js';
  * sha256); metadata/sha256/<id>/{parent,lastUpdated,builtLocally}.
  */
 export class ImageDB {
-  /** Configs read (and verified) by this process: content-addressed, so they cannot change under their id. */
-  private readonly read = new Map<string, Buffer>();
+  /**
+   * Configs read (and verified) by this process, with the file's identity when read: content-addressed, so they cannot
+   * change under their id, but another process may delete the image (or delete and load it again), which a long-lived
+   * engine must see. An entry serves only while the file is the same one (inode, size, change time).
+   */
+  private readonly read = new Map<string, { bytes: Buffer; stamp: string }>();
 
   constructor(readonly paths: StorePaths) {}
 
@@ -36,18 +40,25 @@ export class ImageDB {
 
   /** Raw config bytes, verified against the id. */
   getBytes(id: ImageID): Buffer {
-    const known = this.read.get(id);
-    if (known) return known;
+    const path = `${this.paths.imagedbContent}/${hexOf(id)}`;
+    let stamp: string;
     let b: Buffer;
     try {
-      b = fs.readFileSync(`${this.paths.imagedbContent}/${hexOf(id)}`);
+      // one stat when it is known; a file replaced between the stat and the read is verified all the same, and its
+      // older stamp only costs a read next time
+      const st = fs.statSync(path, { bigint: true });
+      stamp = `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+      const known = this.read.get(id);
+      if (known?.stamp === stamp) return known.bytes;
+      b = fs.readFileSync(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('image_not_found', `No such image: ${id}`);
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.read.delete(id);
+      throw notFound('image_not_found', `No such image: ${id}`);
     }
     if (sha256(b) !== (id as string))
       throw corrupt('image_corrupt', `image ${id}: config content does not match its id`);
-    this.read.set(id, b);
+    this.read.set(id, { bytes: b, stamp });
     return b;
   }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BerthError } from '../core/errors.js';
+import { BerthError, kindOfErrno, type ErrorKind } from '../core/errors.js';
 import { encodePlan, type Step } from './plan.js';
 
 /** A file of this installation: the first `rel` found in the engine's directory or one of its parents. */
@@ -51,8 +51,19 @@ export class StepError extends BerthError {
     detail: string,
     readonly exitCode: number,
   ) {
-    super(errno === 'ENOENT' && step === 'exec' ? 'NotFound' : 'InvalidArgument', `helper_${step}`, detail);
+    super(stepErrorKind(errno), `helper_${step}`, detail);
   }
+}
+
+/**
+ * The kind of a failing step by its errno, as for any syscall (core/errors.ts): EPERM and EACCES are Forbidden
+ * (a capability, a read-only or noexec mount, a file mode), ENOENT NotFound (a missing executable or mount source),
+ * ENOMEM/EAGAIN Unavailable, ... An errno that says nothing more (ENOEXEC: not an executable, EUNKNOWN) is the
+ * container's configuration asking for what cannot be done: InvalidArgument.
+ */
+export function stepErrorKind(errno: string): ErrorKind {
+  const kind = kindOfErrno(errno);
+  return kind === 'Internal' ? 'InvalidArgument' : kind;
 }
 
 /** Describe a helper failure line ("error <n> <op> <ERRNO> <detail>") for users. */

@@ -44,7 +44,30 @@ export function readOptional(path: string): string | undefined {
 }
 
 export function mkdirp(path: string, mode = 0o755): void {
-  fs.mkdirSync(path, { recursive: true, mode });
+  // not Node's recursive mkdir: where mkdir answers ENOENT although the parent exists (in /proc, /sys) it retries
+  // forever; here the second ENOENT is the answer
+  try {
+    fs.mkdirSync(path, { mode });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (fs.statSync(path).isDirectory()) return;
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path,
+      });
+    }
+    const parent = dirname(path);
+    if (code !== 'ENOENT' || parent === path) throw err;
+    mkdirp(parent, mode);
+    try {
+      fs.mkdirSync(path, { mode });
+    } catch (again) {
+      // made meanwhile by another process
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.statSync(path).isDirectory()) throw again;
+    }
+  }
 }
 
 /** Remove a tree; missing is fine. */

@@ -164,13 +164,16 @@ test('toBerthError: no raw error reaches a user', () => {
   assert.equal(odd.message, 'berth rm: internal error: a thrown string');
 });
 
-test('the CLI prints a raw errno error as one line naming the command, the stack only with BERTH_DEBUG', () => {
+test('the CLI prints a raw errno error as one line naming the action, the stack only with BERTH_DEBUG', () => {
   // a data root that is a file: opening the store fails inside Node's fs, not in berth's code
   const plain = berth('/etc/passwd', ['ps']);
   assert.equal(plain.code, 1);
-  assert.match(plain.stderr, /^Error response from berth: berth ps: E[A-Z]+: [^\n]*'\/etc\/passwd[^\n]*'\n$/);
+  assert.match(
+    plain.stderr,
+    /^Error response from berth: open data root "\/etc\/passwd": E[A-Z]+: [^\n]*'\/etc\/passwd[^\n]*'\n$/,
+  );
   const debug = berth('/etc/passwd', ['ps'], { env: { BERTH_DEBUG: '1' } });
   assert.equal(debug.code, 1);
-  assert.match(debug.stderr, /^Error response from berth: berth ps: E[A-Z]+: /);
+  assert.match(debug.stderr, /^Error response from berth: open data root "\/etc\/passwd": E[A-Z]+: /);
   assert.match(debug.stderr, /\n\s+at /, 'the stack is shown');
 });

@@ -26,8 +26,17 @@ test('a config is verified against its id: a changed file is refused with the id
     (e: Error & { kind?: string }) =>
       e.kind === 'Corrupt' && e.message.includes(`image ${id}: config content does not match its id`),
   );
-  // what this process already verified stays what it verified (the id is its content)
+  // also a reader that read it before: its cache serves only the file it read (another process may change the store)
+  assert.throws(
+    () => db.getBytes(id),
+    (e: Error & { kind?: string }) => e.kind === 'Corrupt',
+  );
+  fs.writeFileSync(file, bytes);
   assert.deepEqual(db.getBytes(id), bytes);
+  // removed by another process (not through this ImageDB): not found, not served from the cache
+  fs.rmSync(file);
+  assert.throws(() => db.getBytes(id), /No such image/);
+  db.put(bytes);
   db.delete(id);
   assert.throws(() => db.getBytes(id), /No such image/);
 });

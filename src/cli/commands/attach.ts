@@ -1,5 +1,4 @@
 import { invalid } from '../../core/errors.js';
-import { killContainer, parseSignal, waitStopped } from '../../container/lifecycle.js';
 import type { Command } from '../context.js';
 
 export const attach: Command = {
@@ -19,17 +18,13 @@ export const attach: Command = {
       stdin: !o['no-stdin'],
       detachKeys: o['detach-keys'] as string,
     });
-    const containers = engine.containerStore;
-    const c = containers.resolve(args[0]!);
     // --sig-proxy: signals to this process go to the container (not with a terminal: ^C is a byte for it)
     const proxy = o['sig-proxy'] !== 'false' && !a.tty;
     const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
     const handler = (s: NodeJS.Signals) => {
-      try {
-        killContainer(containers, c, parseSignal(s));
-      } catch {
+      engine.containers.kill(a.Id, s).catch(() => {
         /* it ended */
-      }
+      });
     };
     const stdin = ctx.stdin as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
     const raw = a.tty && !!a.stdin && !!stdin.isTTY && !!stdin.setRawMode;
@@ -53,7 +48,8 @@ export const attach: Command = {
       if (raw) stdin.setRawMode!(false);
     }
     if (how === 'detached') return 0;
-    // the run ended: Docker's attach exits with the container's code
-    return (await waitStopped(containers, c.ID, 10000)) ?? 0;
+    // the run ended: Docker's attach exits with the container's code (0 if it is not settled within a moment)
+    const { StatusCode } = await engine.containers.wait(a.Id, { signal: AbortSignal.timeout(10000) });
+    return StatusCode < 0 ? 0 : StatusCode;
   },
 };

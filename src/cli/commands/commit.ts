@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import { parseReference } from '../../image/reference.js';
+import { splitRepoTag } from '../../engine/syntax.js';
 import type { Command } from '../context.js';
 
 export const commit: Command = {
@@ -15,12 +15,11 @@ export const commit: Command = {
   async run(ctx, args, o) {
     if (args.length < 1 || args.length > 2) throw invalid('usage', '"commit" requires 1 or 2 arguments');
     // the API takes repo and tag apart, as Docker's CLI sends them
-    const ref = args[1] ? parseReference(args[1]) : undefined;
-    if (ref?.digest) throw invalid('invalid_reference', `commit: refusing to create a tag with a digest reference`);
+    const ref = args[1] ? splitRepoTag(args[1]) : undefined;
     const { Id } = await (
       await ctx.engine()
     ).containers.commit(args[0]!, {
-      repo: ref?.name,
+      repo: ref?.repo,
       tag: ref?.tag,
       author: o.author as string | undefined,
       comment: o.message as string | undefined,

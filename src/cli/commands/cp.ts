@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
 import { pipeline } from 'node:stream/promises';
-import { copyFromContainer, copyToContainer, type CopyOptions, type CopyResult } from '../../container/cp.js';
 import { humanSizeWithPrecision } from '../format/units.js';
 import type { Command } from '../context.js';
 
@@ -66,15 +65,12 @@ export const cp: Command = {
       summary(bytes, args[1]!);
       return;
     }
-    // to and from host paths: cp.ts walks the host side and the container side in one pipeline
-    const containers = engine.containerStore;
-    await containers.reapStale();
-    const t = { ref, c: containers.resolve(ref) };
-    const opts: CopyOptions = { archive: !!o.archive, followLink: !!o['follow-link'] };
-    const r: CopyResult =
+    // to and from host paths: the engine walks the host side and the container side in one pipeline
+    const opts = { archive: !!o.archive, followLink: !!o['follow-link'] };
+    const r =
       src.container !== undefined
-        ? await copyFromContainer(containers, t, src.path, dst.path, opts)
-        : await copyToContainer(containers, t, src.path, dst.path, opts);
+        ? await engine.containers.copyToHost(ref, src.path, dst.path, opts)
+        : await engine.containers.copyFromHost(ref, src.path, dst.path, opts);
     summary(r.bytes, r.dest);
   },
 };

@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import type { HelperHandle } from '../../runtime/helper.js';
+import type { ExecIO } from '../../engine/container-io-exec.js';
 import type { Command } from '../context.js';
 import { envFromFile } from '../container-flags.js';
 
@@ -47,7 +47,7 @@ export const exec: Command = {
     });
     // signals to berth go to the exec'd process, as Docker's CLI forwards them
     const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-    let run: HelperHandle | undefined;
+    let run: Parameters<NonNullable<ExecIO['onStart']>>[0] | undefined;
     const handler = (s: NodeJS.Signals) => run?.kill(s);
     for (const s of forwarded) process.on(s, handler);
     try {

@@ -1,6 +1,6 @@
 import { invalid } from '../../core/errors.js';
-import { parseSignal } from '../../container/lifecycle.js';
-import { containerPrunePlan } from '../../container/prune.js';
+import { checkPruneFilters } from '../../engine/containers.js';
+import { parseSignal } from '../../engine/syntax.js';
 import type { Command } from '../context.js';
 import { filterFlags, filterMap } from '../filters.js';
 import { humanSize } from '../format/units.js';
@@ -98,17 +98,15 @@ export const containerPrune: Command = {
   options: { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
   async run(ctx, _args, o) {
     // refused before the question: a request that will fail is not worth a confirmation
-    const filters = filterFlags(o);
-    containerPrunePlan(filters);
+    const filters = filterMap(filterFlags(o));
+    checkPruneFilters(filters);
     if (
       !o.force &&
       !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))
     )
       return;
     const engine = await ctx.engine();
-    const { ContainersDeleted: deleted, SpaceReclaimed: reclaimed } = await engine.containers.prune({
-      filters: filterMap(filters),
-    });
+    const { ContainersDeleted: deleted, SpaceReclaimed: reclaimed } = await engine.containers.prune({ filters });
     // the list ends with a blank line, as the docker CLI prints it
     if (deleted.length) ctx.stdout.write(`Deleted Containers:\n${deleted.join('\n')}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}`);
@@ -123,11 +121,8 @@ export const containerCleanup: Command = {
   options: {},
   async run(ctx, args) {
     if (args.length !== 1) throw invalid('usage', '"container cleanup" requires exactly 1 argument');
-    const containers = (await ctx.engine()).containerStore;
-    // also of a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left.
-    // The monitor execs this command: this process has its pid, which names the run that ended.
-    if (containers.tryGet(args[0]!) || /^[0-9a-f]{64}$/.test(args[0]!))
-      await containers.cleanup(args[0]!, { monitorPid: process.pid });
+    // the monitor execs this command: this process has its pid, which names the run that ended
+    await (await ctx.engine()).containers.cleanup(args[0]!, { monitorPid: process.pid });
   },
 };
 

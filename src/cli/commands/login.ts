@@ -1,12 +1,12 @@
 import { invalid } from '../../core/errors.js';
 import {
+  DOCKER_HUB_AUTH_KEY,
   configPath,
   eraseCredentials,
   readDockerConfig,
   storeCredentials,
   storeKey,
-} from '../../registry/docker-config.js';
-import { DOCKER_HUB_AUTH_KEY } from '../../registry/names.js';
+} from '../../engine/client-config.js';
 import type { Command, Context } from '../context.js';
 import { dockerConfigDir } from './registry-auth.js';
 

@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import { parseLogTime } from '../../container/logs.js';
+import { parseLogTime } from '../../engine/syntax.js';
 import type { Command } from '../context.js';
 
 export const logs: Command = {

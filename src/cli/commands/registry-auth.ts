@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { getCredentials } from '../../registry/docker-config.js';
+import { getCredentials } from '../../engine/client-config.js';
 import type { AuthConfig } from '../../engine/registries.js';
 
 /** The docker CLI's config dir: $DOCKER_CONFIG, else ~/.docker. */

@@ -1,9 +1,7 @@
 import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
-import { prepareForeground, startForeground, type EarlyStart } from '../../container/run.js';
-import { randomHex } from '../../storage/fsutil.js';
 import { createExclusive } from '../../storage/output-file.js';
-import type { Stdio } from '../../runtime/helper.js';
+import type { PreparedRun, Stdio } from '../../engine/container-run.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Command, Context } from '../context.js';
 import { createFlags, createRequestFromFlags } from '../container-flags.js';
@@ -13,36 +11,25 @@ function foregroundStdio(stdin: boolean): [Stdio, Stdio, Stdio] {
 }
 
 /**
- * Run a created container attached to this terminal, forwarding signals; its exit code. What happens to it once it
- * ended (AutoRemove) is the engine's.
+ * Run a container attached to this terminal, forwarding this process's signals to it; its exit code. Everything else
+ * (the start, what happens to it once it ended) is the engine's.
  */
-export async function attachAndWait(engine: Engine, id: string, stdin: boolean, early?: EarlyStart): Promise<number> {
+export async function attachAndWait(engine: Engine, target: string | PreparedRun, stdin: boolean): Promise<number> {
   const forwarded: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   let kill: ((s: NodeJS.Signals) => void) | undefined;
   const pending: NodeJS.Signals[] = []; // signals that arrive before the container runs are delivered once it does
   const handler = (s: NodeJS.Signals) => (kill ? kill(s) : pending.push(s));
   for (const s of forwarded) process.on(s, handler);
-  let failed = false;
   try {
-    const c = engine.containerStore.resolve(id);
-    return await startForeground(engine.containerStore, c, {
+    return await engine.containers.runForeground(target, {
       stdio: foregroundStdio(stdin),
-      early,
       onStart: (k) => {
         kill = k;
         for (const s of pending.splice(0)) k(s);
       },
     });
-  } catch (err) {
-    failed = true;
-    throw err;
   } finally {
     for (const s of forwarded) process.off(s, handler);
-    // a start that failed is what the user must see, not a removal that could not follow it
-    await engine.containers.autoRemove(id).catch((err: unknown) => {
-      if (!failed) throw err;
-    });
-    mark('remove (--rm)');
   }
 }
 
@@ -65,31 +52,20 @@ export const run: Command = {
     const plan = engine.containers.plan(createRequestFromFlags(args, o));
     mark('options, image');
     const cid = cidFile(o);
-    let id: string;
-    let early: EarlyStart | undefined;
+    let created: { Id: string; Warnings: string[] } | PreparedRun;
     try {
-      if (o.detach) {
-        id = (await engine.containers.create(plan)).Id;
-      } else {
-        // the cgroup and the helper start while the layers are made (see prepareForeground)
-        id = randomHex();
-        early = prepareForeground(id, plan.opts.hostConfig, foregroundStdio(!!o.interactive));
-        mark('helper started');
-        try {
-          await engine.containers.create(plan, id);
-        } catch (err) {
-          await early?.abort();
-          throw err;
-        }
-      }
-      cid?.write(id);
+      // in the foreground, the cgroup and the helper start while the layers are made
+      created = o.detach
+        ? await engine.containers.create(plan)
+        : await engine.containers.createForeground(plan, foregroundStdio(!!o.interactive));
+      cid?.write(created.Id);
     } finally {
       cid?.close();
     }
-    printWarnings(ctx, plan.warnings);
-    if (!o.detach) return attachAndWait(engine, id, !!o.interactive, early);
-    await engine.containers.start(id);
-    ctx.out(id);
+    printWarnings(ctx, created.Warnings);
+    if (!o.detach) return attachAndWait(engine, created, !!o.interactive);
+    await engine.containers.start(created.Id);
+    ctx.out(created.Id);
   },
 };
 
@@ -141,12 +117,7 @@ export const start: Command = {
     if (args.length === 0) throw invalid('usage', '"start" requires at least 1 argument');
     if (o.attach && args.length > 1) throw invalid('usage', 'you cannot start and attach multiple containers at once');
     const engine = await ctx.engine();
-    if (o.attach) {
-      await engine.containers.settle();
-      const c = engine.containerStore.resolve(args[0]!);
-      if (c.State.Running) throw invalid('already_running', `container ${c.ID.slice(0, 12)} is already running`);
-      return attachAndWait(engine, c.ID, !!o.interactive);
-    }
+    if (o.attach) return attachAndWait(engine, args[0]!, !!o.interactive);
     return eachContainer(ctx, args, (a) => engine.containers.start(a));
   },
 };

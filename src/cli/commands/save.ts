@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { invalid } from '../../core/errors.js';
-import { SAVE_ACTION } from '../../image/save.js';
+import { SAVE_ACTION } from '../../engine/images.js';
 import { checkOutputPath } from '../../storage/output-file.js';
 import type { Command } from '../context.js';
 

@@ -1,6 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuPercent, type Sample } from '../../container/stats.js';
-import type { ContainerRecord } from '../../container/types.js';
 import type { StatsJSON } from '../../engine/container-io.js';
 import type { Command } from '../context.js';
 import { formatOutput } from '../format/table.js';
@@ -21,14 +19,14 @@ const DEFAULT =
   'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 const dec = (n: number) => humanSizeWithPrecision(n, 3);
 
-/** The reading a StatsJSON frame holds, for Docker's CPU % between two frames. */
-function sampleOf(s: StatsJSON): Sample {
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** What a frame read: nothing for a container that does not run (Docker's zero frame). */
+function sampleOf(s: StatsJSON) {
   const blk = (op: string) =>
     (s.blkio_stats.io_service_bytes_recursive ?? []).filter((e) => e.op === op).reduce((a, e) => a + e.value, 0);
   const nets = Object.values(s.networks ?? {});
   return {
-    cpuNs: s.cpu_stats.cpu_usage.total_usage,
-    systemNs: s.cpu_stats.system_cpu_usage ?? 0,
     memUsage: s.memory_stats.usage ?? 0,
     memLimit: s.memory_stats.limit ?? 0,
     pids: s.pids_stats.current ?? 0,
@@ -39,15 +37,25 @@ function sampleOf(s: StatsJSON): Sample {
   };
 }
 
-function row(c: ContainerRecord, prevFrame: StatsJSON | undefined, frame: StatsJSON | undefined, noTrunc: boolean) {
-  const id = noTrunc ? c.ID : c.ID.slice(0, 12);
-  const cur = frame && c.State.Running ? sampleOf(frame) : undefined;
-  const prev = prevFrame?.cpu_stats.system_cpu_usage ? sampleOf(prevFrame) : undefined;
-  if (!cur)
+/**
+ * Docker's CPU % (its CLI's calculateCPUPercentUnix): the container's share of host CPU time between two frames,
+ * times the CPUs; 0 without an earlier reading.
+ */
+export function cpuPercent(prev: StatsJSON | undefined, cur: StatsJSON): number {
+  if (!prev?.cpu_stats.system_cpu_usage) return 0;
+  const cpu = cur.cpu_stats.cpu_usage.total_usage - prev.cpu_stats.cpu_usage.total_usage;
+  const sys = (cur.cpu_stats.system_cpu_usage ?? 0) - prev.cpu_stats.system_cpu_usage;
+  return sys > 0 && cpu > 0 ? (cpu / sys) * (cur.cpu_stats.online_cpus ?? 1) * 100 : 0;
+}
+
+function row(frame: StatsJSON, prevFrame: StatsJSON | undefined, noTrunc: boolean) {
+  const id = noTrunc ? frame.id : frame.id.slice(0, 12);
+  const name = frame.name.replace(/^\//, '');
+  if (frame.read === ZERO_TIME)
     return {
       Container: id,
       ID: id,
-      Name: c.Name.slice(1),
+      Name: name,
       CPUPerc: '0.00%',
       MemUsage: '0B / 0B',
       MemPerc: '0.00%',
@@ -55,11 +63,12 @@ function row(c: ContainerRecord, prevFrame: StatsJSON | undefined, frame: StatsJ
       BlockIO: '0B / 0B',
       PIDs: '0',
     };
+  const cur = sampleOf(frame);
   return {
     Container: id,
     ID: id,
-    Name: c.Name.slice(1),
-    CPUPerc: `${(prev ? cpuPercent(prev, cur, frame!.cpu_stats.online_cpus) : 0).toFixed(2)}%`,
+    Name: name,
+    CPUPerc: `${cpuPercent(prevFrame, frame).toFixed(2)}%`,
     MemUsage: `${bytesSize(cur.memUsage)} / ${bytesSize(cur.memLimit)}`,
     MemPerc: `${(cur.memLimit ? (cur.memUsage / cur.memLimit) * 100 : 0).toFixed(2)}%`,
     NetIO: `${dec(cur.netRx)} / ${dec(cur.netTx)}`,
@@ -80,32 +89,29 @@ export const stats: Command = {
   },
   async run(ctx, args, o) {
     const engine = await ctx.engine();
-    const containers = engine.containerStore;
-    await containers.reapStale();
-    const pick = () =>
-      (args.length ? args.map((a) => containers.resolve(a)) : containers.list().filter((c) => o.all || c.State.Running))
-        .map((c) => containers.tryGet(c.ID) ?? c)
-        .sort((a, b) => a.Name.localeCompare(b.Name));
-    const frames = (list: ContainerRecord[]) =>
-      Promise.all(list.map(async (c) => [c.ID, await engine.containers.stats(c.ID, { oneShot: true })] as const));
-    let prev = new Map(await frames(pick()));
+    // the containers named, or those listed (running ones, all with -a), each round: new ones show up
+    const pick = async () => (args.length ? args : (await engine.containers.list({ all: !!o.all })).map((c) => c.Id));
+    const frames = async (ids: string[]) =>
+      (await Promise.all(ids.map((id) => engine.containers.stats(id, { oneShot: true })))).sort((a, b) =>
+        a.name.localeCompare(b.name),
+      );
+    let prev = new Map((await frames(await pick())).map((f) => [f.id, f] as const));
     for (;;) {
       // CPU % needs two readings: the first table comes a moment after the first reading, as Docker's
       await sleep(o['no-stream'] ? 500 : 1000);
-      const list = pick();
-      const cur = new Map(await frames(list));
+      const cur = await frames(await pick());
       const text = formatOutput(
         o.format as string | undefined,
         DEFAULT,
         HEADERS,
-        list.map((c) => row(c, prev.get(c.ID), cur.get(c.ID), !!o['no-trunc'])),
+        cur.map((f) => row(f, prev.get(f.id), !!o['no-trunc'])),
       );
       if (o['no-stream']) {
         ctx.stdout.write(text);
         return;
       }
       ctx.stdout.write(`\x1b[2J\x1b[H${text}`);
-      prev = cur;
+      prev = new Map(cur.map((f) => [f.id, f] as const));
     }
   },
 };

@@ -8,10 +8,9 @@ export const systemCheck: Command = {
   options: { repair: { type: 'boolean' }, quick: { type: 'boolean' } },
   async run(ctx, _args, o) {
     const engine = await ctx.engine();
-    const store = engine.store;
     // containers whose berth process was killed: unmounted and marked exited first (removed if --rm)
-    for (const c of await engine.containerStore.reapStale())
-      ctx.out(`recovered: container ${c.ID.slice(0, 12)} (its berth process was killed)`);
+    for (const id of await engine.containers.settle())
+      ctx.out(`recovered: container ${id.slice(0, 12)} (its berth process was killed)`);
     const { findings, images, layers } = await engine.images.check({ content: !o.quick, repair: !!o.repair });
     const problems = findings.filter((f) => f.severity === 'problem');
     const leftovers = findings.filter((f) => f.severity === 'leftover');
@@ -19,12 +18,12 @@ export const systemCheck: Command = {
     for (const f of leftovers) ctx.out(`${o.repair ? 'removed' : 'leftover'}: ${f.where}: ${f.message}`);
     if (problems.length === 0 && (leftovers.length === 0 || o.repair)) {
       ctx.out(
-        `store ${store.paths.root}: ok (${images} images, ${layers} layers${o.repair && leftovers.length ? `, ${leftovers.length} leftovers removed` : ''})`,
+        `store ${engine.root}: ok (${images} images, ${layers} layers${o.repair && leftovers.length ? `, ${leftovers.length} leftovers removed` : ''})`,
       );
       return 0;
     }
     ctx.out(
-      `store ${store.paths.root}: ${problems.length} problems, ${leftovers.length} leftovers${leftovers.length ? ' (berth system check --repair removes them)' : ''}`,
+      `store ${engine.root}: ${problems.length} problems, ${leftovers.length} leftovers${leftovers.length ? ' (berth system check --repair removes them)' : ''}`,
     );
     return 1;
   },
