@@ -21,7 +21,18 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['core', 'native'],
   container: ['runtime', 'image', 'storage', 'archive', 'core', 'native'],
   builder: ['dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
-  engine: ['registry', 'builder', 'dockerfile', 'container', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
+  engine: [
+    'registry',
+    'builder',
+    'dockerfile',
+    'container',
+    'runtime',
+    'image',
+    'storage',
+    'archive',
+    'core',
+    'native',
+  ],
   // the CLI goes through the engine: argv -> engine call -> printed result (see CLI_EXCEPTIONS)
   cli: ['engine', 'core'],
 };
