@@ -82,9 +82,12 @@ export class LocalLock {
       const timer =
         timeoutMs === Infinity
           ? undefined
-          : setTimeout(() => {
-              if (leave()) res(undefined);
-            }, Math.max(timeoutMs, 0));
+          : setTimeout(
+              () => {
+                if (leave()) res(undefined);
+              },
+              Math.max(timeoutMs, 0),
+            );
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(w);
     });

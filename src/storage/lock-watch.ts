@@ -87,7 +87,8 @@ export class LockWatch {
         continue;
       }
       const old = this.watches.get(p);
-      if (old?.wd === w.wd) w.close(); // the same file as before
+      if (old?.wd === w.wd)
+        w.close(); // the same file as before
       else {
         old?.close();
         this.watches.set(p, w);
