@@ -55,6 +55,15 @@ export const corrupt = make('Corrupt');
 /** What berth does not do (yet): a format, a flag, an architecture. */
 export const unsupported = notImplemented;
 
+/**
+ * A wait or operation its caller aborted (an AbortSignal): Unavailable (nothing is wrong with the request; it may be
+ * made again), code 'aborted'; the signal's reason, if an Error, is named and kept as the cause.
+ */
+export function aborted(what: string, signal?: AbortSignal): BerthError {
+  const why = signal?.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  return new BerthError('Unavailable', 'aborted', `${what}: aborted${why}`, { cause: signal?.reason });
+}
+
 /** Prefix an error's message with an action, keeping kind and code: `load "x": <cause>`. */
 export function wrap(action: string, err: unknown): BerthError {
   if (err instanceof BerthError) return new BerthError(err.kind, err.code, `${action}: ${err.message}`, { cause: err });

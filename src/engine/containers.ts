@@ -3,7 +3,7 @@ import * as io from './container-io.js';
 import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
-import { conflict } from '../core/errors.js';
+import { aborted, conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, MonitorState } from '../container/types.js';
@@ -128,18 +128,32 @@ export class Containers {
   /**
    * POST /containers/{id}/wait. not-running: until it is not running (at
    * once if it is not); next-exit: until its next run ends (waiting for it to
-   * start first); removed: until it is not running and removed.
+   * start first); removed: until it is not running and removed. An abort of
+   * `signal` rejects (BerthError Unavailable, code 'aborted'); the container goes on.
    */
-  async wait(idOrName: string, opts: { condition?: WaitCondition } = {}): Promise<ContainerWaitResponse> {
+  async wait(
+    idOrName: string,
+    opts: { condition?: WaitCondition; signal?: AbortSignal } = {},
+  ): Promise<ContainerWaitResponse> {
     const c = await this.find(idOrName);
     const condition = opts.condition ?? 'not-running';
+    const signal = opts.signal;
+    const check = () => {
+      if (signal?.aborted) throw aborted(`wait for container ${c.ID.slice(0, 12)}`, signal);
+    };
+    check();
     if (condition === 'next-exit') {
-      const ended = await this.waitRunEnd(c);
+      const ended = await this.waitRunEnd(c, signal);
+      check();
       if (ended !== undefined) return { StatusCode: ended };
     }
-    const code = (await waitStopped(this.store, c.ID)) ?? c.State.ExitCode;
+    const code = (await waitStopped(this.store, c.ID, Infinity, signal)) ?? c.State.ExitCode;
     if (condition === 'removed')
-      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), { ignore: isLogFile });
+      await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), {
+        ignore: isLogFile,
+        signal,
+      });
+    check();
     return { StatusCode: code };
   }
 
@@ -148,9 +162,9 @@ export class Containers {
    * monitor restarts it (by its policy) or when --rm removed it as it ended,
    * undefined when the monitor ends (the caller waits for the settled state).
    */
-  private async waitRunEnd(c: ContainerRecord): Promise<number | undefined> {
+  private async waitRunEnd(c: ContainerRecord, signal?: AbortSignal): Promise<number | undefined> {
     const id = c.ID;
-    const watch = { ignore: isLogFile };
+    const watch = { ignore: isLogFile, signal };
     const dir = this.store.dir(id);
     // a run that ended before it was settled is not the next one: wait for the next start
     await until(
@@ -262,7 +276,7 @@ export class Containers {
   execCreate(id: string, config: ioExec.ExecConfig): Promise<{ Id: string }> {
     return ioExec.execCreate(this.engine, id, config);
   }
-  execStart(execId: string, opts?: { Detach?: boolean; Tty?: boolean }, stdio?: ioExec.ExecIO): Promise<number> {
+  execStart(execId: string, opts?: ioExec.ExecStartOptions, stdio?: ioExec.ExecIO): Promise<number> {
     return ioExec.execStart(this.engine, execId, opts, stdio);
   }
   execInspect(execId: string): ioExec.ExecInspect {

@@ -20,7 +20,7 @@
  */
 import { watchPath, type InotifyWatch } from '../native/inotify.js';
 import * as native from '../native/index.js';
-import { BerthError } from '../core/errors.js';
+import { aborted, type BerthError } from '../core/errors.js';
 
 /** Why a wait ended. */
 export type Wake = 'event' | 'chase' | 'safety' | 'timeout' | 'abort';
@@ -47,8 +47,7 @@ const DIR_MASK =
 
 /** The error an aborted wait rejects with. */
 export function abortedWait(what: string, signal: AbortSignal): BerthError {
-  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
-  return new BerthError('Unavailable', 'aborted', `${what}: the wait was aborted${why}`, { cause: signal.reason });
+  return aborted(`${what}: the wait`, signal);
 }
 
 /** One waiter's watch of a lock file (and of what else should wake it: `also`, e.g. a directory). */

@@ -167,7 +167,7 @@ test('abort while waiting: rejects with a BerthError, leaves no watch, queued re
     assert.ok(e instanceof BerthError);
     assert.equal(e.kind, 'Unavailable');
     assert.equal(e.code, 'aborted');
-    assert.match(e.message, /lock ".*": the wait was aborted/);
+    assert.match(e.message, /lock ".*": the wait: aborted/);
     return true;
   });
   assert.deepEqual(LocalLock.pending(path), { holders: 1, waiters: 1 }, 'the aborted request left the queue');
