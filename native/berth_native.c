@@ -26,6 +26,8 @@
 #include <linux/bpf.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/inotify.h>
+#include <uv.h>
 
 #define CRC64_ISO 0xD800000000000000ULL
 
@@ -529,6 +531,195 @@ static napi_value js_spread_subdirs(napi_env env, napi_callback_info info) {
   return res;
 }
 
+/* ---- inotify, driven by libuv ----------------------------------------------
+ * One inotify instance per JS caller (berth keeps one per thread: src/native/inotify.ts), polled by the thread's
+ * libuv loop. Events reach JS in batches: callback([wd, mask, name|null, ...]) from a callback scope, so the
+ * promises it settles run their reactions at once. The poll handle keeps the loop alive only while JS asks it to
+ * (inotifyRef: while something waits). The handle is closed by inotifyClose or, at the latest, when the
+ * environment is torn down (a worker's exit). */
+typedef struct {
+  napi_env env;
+  uv_poll_t poll;
+  int fd;
+  int closing;
+  int handle_closed; /* libuv is done with the handle */
+  int finalized;     /* JS is done with the external: the struct is freed once both are */
+  napi_ref callback;
+  napi_async_context ctx;
+  napi_async_cleanup_hook_handle hook;
+} inotify_watcher;
+
+static void inotify_freed(uv_handle_t *h) {
+  inotify_watcher *w = h->data;
+  w->handle_closed = 1;
+  if (w->hook != NULL) napi_remove_async_cleanup_hook(w->hook);
+  w->hook = NULL;
+  if (w->finalized) free(w);
+}
+
+/* Stop, close the fd and drop the JS references; the struct goes once libuv has closed the handle. */
+static void inotify_shutdown(inotify_watcher *w, int in_teardown) {
+  if (w->closing) return;
+  w->closing = 1;
+  uv_poll_stop(&w->poll);
+  close(w->fd);
+  w->fd = -1;
+  if (!in_teardown) {
+    napi_delete_reference(w->env, w->callback);
+    napi_async_destroy(w->env, w->ctx);
+  }
+  uv_close((uv_handle_t *)&w->poll, inotify_freed);
+}
+
+static void inotify_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
+  inotify_watcher *w = arg;
+  (void)handle;
+  if (w->closing) return;
+  inotify_shutdown(w, 1);
+}
+
+static void inotify_finalize(napi_env env, void *data, void *hint) {
+  inotify_watcher *w = data;
+  (void)env; (void)hint;
+  w->finalized = 1;
+  if (w->handle_closed) free(w);
+  else if (!w->closing) inotify_shutdown(w, 1); /* dropped unclosed: inotify_freed frees it */
+}
+
+static void inotify_readable(uv_poll_t *p, int status, int events) {
+  inotify_watcher *w = p->data;
+  (void)events;
+  if (w->closing) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value list, fn, recv, v, res;
+  uint32_t n = 0;
+  napi_create_array(env, &list);
+  char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+  for (;;) {
+    ssize_t len = read(w->fd, buf, sizeof buf);
+    if (len < 0 && errno == EINTR) continue;
+    if (len <= 0) break; /* EAGAIN: drained (a status < 0 from libuv also ends here) */
+    for (char *q = buf; q < buf + len;) {
+      struct inotify_event *e = (struct inotify_event *)q;
+      napi_create_int32(env, e->wd, &v);
+      napi_set_element(env, list, n++, v);
+      napi_create_uint32(env, e->mask, &v);
+      napi_set_element(env, list, n++, v);
+      if (e->len > 0) napi_create_string_utf8(env, e->name, NAPI_AUTO_LENGTH, &v);
+      else napi_get_null(env, &v);
+      napi_set_element(env, list, n++, v);
+      q += sizeof *e + e->len;
+    }
+  }
+  (void)status;
+  if (n > 0 && napi_get_reference_value(env, w->callback, &fn) == napi_ok && fn != NULL) {
+    napi_get_global(env, &recv); /* (napi_make_callback wants an object) */
+    if (napi_make_callback(env, w->ctx, recv, fn, 1, &list, &res) == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value js_inotify_open(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  napi_valuetype t;
+  napi_value res = NULL, name;
+  uv_loop_t *loop;
+  if (napi_typeof(env, a[0], &t) != napi_ok) return NULL;
+  if (t != napi_function) { type_error(env, "inotifyOpen", "callback", "a function"); return NULL; }
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
+  inotify_watcher *w = calloc(1, sizeof *w);
+  if (w == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
+  w->env = env;
+  w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (w->fd < 0) { throw_errno(env, errno, "inotify_init1", NULL); free(w); return NULL; }
+  int r = uv_poll_init(loop, &w->poll, w->fd);
+  if (r != 0) { close(w->fd); free(w); throw_errno(env, -r, "uv_poll_init", NULL); return NULL; }
+  w->poll.data = w;
+  uv_unref((uv_handle_t *)&w->poll);
+  napi_create_reference(env, a[0], 1, &w->callback);
+  napi_create_string_utf8(env, "berth:inotify", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->ctx);
+  r = uv_poll_start(&w->poll, UV_READABLE, inotify_readable);
+  if (r != 0) { w->finalized = 1; inotify_shutdown(w, 0); throw_errno(env, -r, "uv_poll_start", NULL); return NULL; }
+  napi_add_async_cleanup_hook(env, inotify_teardown, w, &w->hook);
+  if (napi_create_external(env, w, inotify_finalize, NULL, &res) != napi_ok) w->finalized = 1;
+  return res;
+}
+
+static inotify_watcher *arg_watcher(napi_env env, napi_value v, const char *fn) {
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t != napi_external || napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    type_error(env, fn, "watcher", "an inotifyOpen() handle");
+    return NULL;
+  }
+  inotify_watcher *w = p;
+  if (w->closing) { throw_errno(env, EBADF, fn, NULL); return NULL; }
+  return w;
+}
+
+/* inotifyAdd(watcher, path, mask) -> wd (inotify_add_watch: the same inode gives the same wd). */
+static napi_value js_inotify_add(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  char *path = NULL;
+  double mask;
+  napi_value res = NULL;
+  inotify_watcher *w = arg_watcher(env, a[0], "inotifyAdd");
+  if (w == NULL) return NULL;
+  if (arg_str(env, a[1], 0, "inotifyAdd", "path", &path) == 0 && ARG_U32(a[2], "inotifyAdd", "mask", &mask) == 0) {
+    int wd = inotify_add_watch(w->fd, path, (uint32_t)mask);
+    if (wd < 0) throw_errno(env, errno, "inotify_add_watch", path);
+    else napi_create_int32(env, wd, &res);
+  }
+  free(path);
+  return res;
+}
+
+/* inotifyRm(watcher, wd) -> false when the kernel had dropped the watch already (EINVAL). */
+static napi_value js_inotify_rm(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  double wd;
+  napi_value res = NULL;
+  inotify_watcher *w = arg_watcher(env, a[0], "inotifyRm");
+  if (w == NULL || ARG_I32(a[1], "inotifyRm", "wd", &wd)) return NULL;
+  if (inotify_rm_watch(w->fd, (int)wd) == 0) napi_get_boolean(env, true, &res);
+  else if (errno == EINVAL) napi_get_boolean(env, false, &res);
+  else throw_errno(env, errno, "inotify_rm_watch", NULL);
+  return res;
+}
+
+/* inotifyRef(watcher, bool): whether the watcher keeps the event loop alive. */
+static napi_value js_inotify_ref(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  bool on = false;
+  inotify_watcher *w = arg_watcher(env, a[0], "inotifyRef");
+  if (w == NULL || napi_get_value_bool(env, a[1], &on) != napi_ok) return NULL;
+  if (on) uv_ref((uv_handle_t *)&w->poll);
+  else uv_unref((uv_handle_t *)&w->poll);
+  return NULL;
+}
+
+/* inotifyClose(watcher): stops it and closes its fd (every watch goes with it); again is a no-op. */
+static napi_value js_inotify_close(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, a[0], &t) != napi_ok) return NULL;
+  if (t != napi_external || napi_get_value_external(env, a[0], &p) != napi_ok || p == NULL) {
+    type_error(env, "inotifyClose", "watcher", "an inotifyOpen() handle");
+    return NULL;
+  }
+  inotify_shutdown(p, 0);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   crc_tables *T = malloc(sizeof *T);
   if (T == NULL) { napi_throw_error(env, "ENOMEM", "out of memory"); return NULL; }
@@ -550,6 +741,8 @@ NAPI_MODULE_INIT() {
     FN("llistxattr", js_llistxattr), FN("flock", js_flock), FN("crc64", js_crc64),
     FN("openTmpfile", js_open_tmpfile), FN("linkFd", js_link_fd), FN("attachDeviceFilter", js_attach_device_filter),
     FN("spreadSubdirs", js_spread_subdirs),
+    FN("inotifyOpen", js_inotify_open), FN("inotifyAdd", js_inotify_add), FN("inotifyRm", js_inotify_rm),
+    FN("inotifyRef", js_inotify_ref), FN("inotifyClose", js_inotify_close),
   };
 #undef FN
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)

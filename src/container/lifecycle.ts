@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
-import { conflict, invalid } from '../core/errors.js';
+import { aborted, conflict, invalid } from '../core/errors.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { findCgroup } from './cgroup.js';
@@ -79,7 +79,7 @@ async function thawIfPaused(containers: ContainerStore, c: ContainerRecord): Pro
 /**
  * Wait until nobody runs the container any more, then bring its record up to
  * date. Its exit code (also for a --rm container, removed meanwhile), or
- * undefined on timeout or once `signal` aborts.
+ * undefined on timeout. An abort of `signal` rejects (BerthError, code 'aborted').
  */
 export async function waitStopped(
   containers: ContainerStore,
@@ -95,12 +95,13 @@ export async function waitStopped(
       if (m?.Status === 'exited') last = m.ExitCode;
       return containers.isLive(id) ? undefined : true;
     },
-    { timeoutMs, signal, ignore: isLogFile },
+    { timeoutMs, ignore: isLogFile, signal },
   );
+  if (signal?.aborted) throw aborted(`wait for container ${id.slice(0, 12)}`, signal);
   if (!ended) return undefined;
   if (!containers.tryGet(id)) return last;
   // settle it whatever its record says (also a start whose berth was killed before recording it): unmount, cgroup
-  await containers.cleanup(id);
+  await containers.cleanup(id, undefined, signal);
   return containers.tryGet(id)?.State.ExitCode ?? containers.monitorState(id)?.ExitCode ?? last;
 }
 

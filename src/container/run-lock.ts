@@ -7,7 +7,6 @@
  * lock outlives its container however the two race.
  */
 import * as fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FileLock } from '../storage/lock.js';
 
 export interface RunLockPlace {
@@ -32,16 +31,24 @@ export function tryRunLock(at: RunLockPlace): FileLock | 'busy' | undefined {
   return undefined;
 }
 
-/** tryRunLock, waiting up to waitMs for a holder to let go; 'busy' if none did. */
-export async function waitRunLock(at: RunLockPlace, waitMs: number): Promise<FileLock | 'busy' | undefined> {
-  const end = Date.now() + waitMs;
-  let delay = 2;
-  for (;;) {
-    const l = tryRunLock(at);
-    if (l !== 'busy' || Date.now() >= end) return l;
-    await sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
+/**
+ * tryRunLock, waiting up to waitMs for a holder to let go (woken by the
+ * release: see FileLock); 'busy' if none did, or when `giveUp` said so on a
+ * wake (`wakeOn`: more paths whose changes wake it for that). An abort of
+ * `signal` rejects (BerthError, code 'aborted').
+ */
+export async function waitRunLock(
+  at: RunLockPlace,
+  waitMs: number,
+  opts: { signal?: AbortSignal; giveUp?: () => boolean; wakeOn?: readonly string[] } = {},
+): Promise<FileLock | 'busy' | undefined> {
+  const exists = fs.existsSync(at.dir);
+  const l = await FileLock.acquireWithin(at.path, waitMs, { create: exists, ...opts });
+  if (!l) return exists || fs.existsSync(at.path) ? 'busy' : undefined;
+  if (fs.existsSync(at.dir)) return l;
+  // removed meanwhile, or before: its lock has no use left, and we hold it, so it may go
+  l.remove();
+  return undefined;
 }
 
 /**

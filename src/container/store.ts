@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict, notFound } from '../core/errors.js';
 import type { ImageID } from '../core/digest.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
@@ -164,26 +163,22 @@ export class ContainerStore extends ContainerRecords {
    * `restart` or `start` followed ends at once instead of waiting for the new run
    * to end (its starter settled the old run first; the new one gets its own clean-up).
    */
-  async cleanup(id: string, endedRun?: { monitorPid: number }): Promise<void> {
-    let delay = 2;
-    for (;;) {
-      const lock = tryRunLock(this.runLockPlace(id));
-      if (!lock) {
-        // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
-        if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
-        return;
-      }
-      if (lock !== 'busy') {
-        try {
-          await this.settle(id, lock);
-        } finally {
-          lock.release();
-        }
-        return;
-      }
-      if (endedRun && !this.isLatestRun(id, endedRun.monitorPid)) return;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 50);
+  async cleanup(id: string, endedRun?: { monitorPid: number }, signal?: AbortSignal): Promise<void> {
+    // woken by the lock's release, or (for `endedRun`) by a later start writing in the container's directory
+    const lock = await waitRunLock(this.runLockPlace(id), Infinity, {
+      signal,
+      ...(endedRun && { giveUp: () => !this.isLatestRun(id, endedRun.monitorPid), wakeOn: [this.dir(id)] }),
+    });
+    if (lock === 'busy') return; // a later run holds it
+    if (!lock) {
+      // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
+      if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
+      return;
+    }
+    try {
+      await this.settle(id, lock);
+    } finally {
+      lock.release();
     }
   }
 

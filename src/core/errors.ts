@@ -136,9 +136,13 @@ export function toBerthError(action: string, err: unknown): BerthError {
   return new BerthError('Internal', 'internal', `${action}: internal error: ${what}`, { cause: err });
 }
 
-/** An operation its caller stopped (AbortSignal): `load: aborted`, with the signal's reason when it says one. */
-export function aborted(action: string, signal: AbortSignal): BerthError {
-  const r: unknown = signal.reason;
+/**
+ * An operation or wait its caller stopped (an AbortSignal): `load: aborted (why)`. Unavailable (nothing is wrong
+ * with the request; it may be made again), code 'aborted'; the signal's reason, when it says one, is named and kept
+ * as the cause.
+ */
+export function aborted(action: string, signal?: AbortSignal): BerthError {
+  const r: unknown = signal?.reason;
   const why = typeof r === 'string' ? r : r instanceof Error && r.name !== 'AbortError' ? r.message : '';
-  return new BerthError('Internal', 'aborted', `${action}: aborted${why ? ` (${why})` : ''}`, { cause: r });
+  return new BerthError('Unavailable', 'aborted', `${action}: aborted${why ? ` (${why})` : ''}`, { cause: r });
 }

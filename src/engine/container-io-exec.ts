@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound } from '../core/errors.js';
+import { aborted, conflict, invalid, notFound } from '../core/errors.js';
 import { execInContainer } from '../container/exec.js';
 import type { HelperHandle, Stdio } from '../runtime/helper.js';
 import { randomHex } from '../storage/fsutil.js';
@@ -105,6 +105,18 @@ export async function execCreate(engine: Engine, id: string, config: ExecConfig)
   return { Id: execId };
 }
 
+/** `POST /exec/{id}/start` options. */
+export interface ExecStartOptions {
+  Detach?: boolean;
+  Tty?: boolean;
+  /**
+   * Stops waiting for an attached exec: the promise rejects (BerthError Unavailable, code 'aborted') and the engine
+   * lets go of the process (its pipes here are ended or drained, its handle no longer keeps the event loop alive).
+   * The process goes on, as dockerd's does when its client goes away; execInspect reports its end.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * `POST /exec/{id}/start`: run the exec (once) in its container's namespaces
  * and cgroup. In the foreground it resolves with the process's exit code once
@@ -113,10 +125,12 @@ export async function execCreate(engine: Engine, id: string, config: ExecConfig)
 export async function execStart(
   engine: Engine,
   execId: string,
-  opts: { Detach?: boolean; Tty?: boolean } = {},
+  opts: ExecStartOptions = {},
   io: ExecIO = {},
 ): Promise<number> {
   const r = execRecord(engine, execId);
+  const signal = opts.signal;
+  if (signal?.aborted) throw aborted(`start exec ${execId.slice(0, 12)}`, signal); // nothing started
   if (r.started)
     throw conflict(
       r.inspect.Running ? 'exec_running' : 'exec_ran',
@@ -129,8 +143,9 @@ export async function execStart(
   const detach = opts.Detach ?? !!r.config.Detach;
   r.started = true;
   let exited: Promise<number> | undefined;
+  let helper: HelperHandle | undefined;
   try {
-    const code = await execInContainer(
+    const running = execInContainer(
       cs,
       c,
       {
@@ -145,6 +160,7 @@ export async function execStart(
       io.stdio ?? ['ignore', 'ignore', 'ignore'],
       (_kill, run) => {
         r.inspect.Running = true;
+        helper = run;
         exited = run.exited;
         void run.pid.then((pid) => {
           r.inspect.Pid = pid;
@@ -152,6 +168,7 @@ export async function execStart(
         io.onStart?.(run);
       },
     );
+    const code = detach || !signal ? await running : await untilAborted(running, signal, () => letGo(helper));
     if (!detach) {
       ended(r, code);
       return code;
@@ -159,8 +176,52 @@ export async function execStart(
     void exited?.then((n) => ended(r, n));
     return 0;
   } catch (err) {
+    if (err instanceof Abort) {
+      // the exec goes on without this caller: its end is still recorded
+      void exited?.then((n) => ended(r, n));
+      throw aborted(`exec ${execId.slice(0, 12)}: the wait`, signal);
+    }
     ended(r, (err as { exitCode?: number }).exitCode ?? 126);
     throw err;
+  }
+}
+
+class Abort extends Error {}
+
+/** `p`, unless `signal` aborts first: then `onAbort` runs and the promise rejects with an Abort. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, onAbort: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      onAbort();
+      reject(new Abort());
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', abort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * What the engine holds of a running exec it stops waiting for: the helper's handle (unref'd: it no longer keeps
+ * the event loop alive), the input pipe (ended: the process reads EOF, as when a client's stdin goes) and output
+ * pipes (drained and unref'd: the process writes on, into nothing, as to a dockerd whose client went away).
+ */
+function letGo(run: HelperHandle | undefined): void {
+  if (!run) return;
+  run.child.unref();
+  const [stdin, stdout, stderr] = run.child.stdio;
+  (stdin as { end?: () => void } | null)?.end?.();
+  for (const s of [stdout, stderr] as Array<{ resume?: () => void; unref?: () => void } | null>) {
+    s?.resume?.();
+    s?.unref?.();
   }
 }
 

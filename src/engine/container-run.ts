@@ -126,7 +126,12 @@ export async function copyFromHostToContainer(
  * (the monitor's pid, which the exec'd process keeps), so the clean-up of a run that a restart followed ends at once.
  * Also for a container removed meanwhile (`rm -f` while its monitor ended): its cgroup may be left.
  */
-export async function cleanupContainer(engine: Engine, id: string, endedRun?: { monitorPid: number }): Promise<void> {
+export async function cleanupContainer(
+  engine: Engine,
+  id: string,
+  endedRun?: { monitorPid: number },
+  signal?: AbortSignal,
+): Promise<void> {
   const cs = engine.containerStore;
-  if (cs.tryGet(id) || CONTAINER_ID_RE.test(id)) await cs.cleanup(id, endedRun);
+  if (cs.tryGet(id) || CONTAINER_ID_RE.test(id)) await cs.cleanup(id, endedRun, signal);
 }

@@ -4,7 +4,7 @@ import * as ioArchive from './container-io-archive.js';
 import * as ioExec from './container-io-exec.js';
 import * as ioStreams from './container-io-streams.js';
 import * as run from './container-run.js';
-import { conflict } from '../core/errors.js';
+import { aborted, conflict } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, MonitorState } from '../container/types.js';
@@ -143,7 +143,8 @@ export class Containers {
   /**
    * POST /containers/{id}/wait. not-running: until it is not running (at
    * once if it is not); next-exit: until its next run ends (waiting for it to
-   * start first); removed: until it is not running and removed.
+   * start first); removed: until it is not running and removed. An abort of
+   * `signal` rejects (BerthError Unavailable, code 'aborted'); the container goes on.
    */
   async wait(
     idOrName: string,
@@ -151,31 +152,30 @@ export class Containers {
   ): Promise<ContainerWaitResponse> {
     const c = await this.find(idOrName);
     const condition = opts.condition ?? 'not-running';
-    // as dockerd: a wait given up answers -1 with why; otherwise the exit code with the State's Error, if any (a
-    // start that failed, a run whose berth or monitor was killed)
-    const aborted = (): ContainerWaitResponse => ({
-      StatusCode: -1,
-      Error: { Message: String((opts.signal?.reason as Error | undefined)?.message ?? 'context canceled') },
-    });
+    const signal = opts.signal;
+    const check = () => {
+      if (signal?.aborted) throw aborted(`wait for container ${c.ID.slice(0, 12)}`, signal);
+    };
+    // as dockerd: the exit code with the State's Error, if any (a start that failed, a run whose berth or
+    // monitor was killed); an aborted wait rejects (a caller that went away reads no answer)
     const answer = (code: number): ContainerWaitResponse => {
       const error = this.store.tryGet(c.ID)?.State.Error ?? c.State.Error;
       return { StatusCode: code, ...(error ? { Error: { Message: error } } : {}) };
     };
+    check();
     if (condition === 'next-exit') {
-      const ended = await this.waitRunEnd(c, opts.signal);
-      if (opts.signal?.aborted) return aborted();
+      const ended = await this.waitRunEnd(c, signal);
+      check();
       if (ended !== undefined) return answer(ended);
     }
-    const code = await waitStopped(this.store, c.ID, Infinity, opts.signal);
-    if (code === undefined && opts.signal?.aborted) return aborted();
-    if (condition === 'removed') {
+    const code = (await waitStopped(this.store, c.ID, Infinity, signal)) ?? c.State.ExitCode;
+    if (condition === 'removed')
       await until(this.store.dir(c.ID), () => (this.store.tryGet(c.ID) ? undefined : true), {
         ignore: isLogFile,
-        signal: opts.signal,
+        signal,
       });
-      if (opts.signal?.aborted) return aborted();
-    }
-    return answer(code ?? c.State.ExitCode);
+    check();
+    return answer(code);
   }
 
   /**
@@ -304,15 +304,15 @@ export class Containers {
   copyFromHost(id: string, hostSrc: string, dstPath: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
     return run.copyFromHostToContainer(this.engine, id, hostSrc, dstPath, opts);
   }
-  cleanup(id: string, endedRun?: { monitorPid: number }): Promise<void> {
-    return run.cleanupContainer(this.engine, id, endedRun);
+  cleanup(id: string, endedRun?: { monitorPid: number }, signal?: AbortSignal): Promise<void> {
+    return run.cleanupContainer(this.engine, id, endedRun, signal);
   }
 
   // ---- streams and files (container-io.ts) ----
   execCreate(id: string, config: ioExec.ExecConfig): Promise<{ Id: string }> {
     return ioExec.execCreate(this.engine, id, config);
   }
-  execStart(execId: string, opts?: { Detach?: boolean; Tty?: boolean }, stdio?: ioExec.ExecIO): Promise<number> {
+  execStart(execId: string, opts?: ioExec.ExecStartOptions, stdio?: ioExec.ExecIO): Promise<number> {
     return ioExec.execStart(this.engine, execId, opts, stdio);
   }
   execInspect(execId: string): ioExec.ExecInspect {

@@ -1,7 +1,8 @@
 /**
  * Typed wrapper around berth's single native module (native/berth_native.c).
  *
- * Every function is synchronous and is a thin veneer over one Linux syscall;
+ * Every function is synchronous and is a thin veneer over one Linux syscall (inotifyOpen's callback runs later, from
+ * the event loop);
  * no policy lives here. On syscall failure the functions throw a
  * {@link NativeError} whose `code` is the errno name ('ENOENT'), `errno` the
  * positive Linux errno number (as in `os.constants.errno`, NOT Node's
@@ -46,6 +47,21 @@ export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
+
+/** inotify(7) event bits. */
+export const IN_MODIFY = 0x2;
+export const IN_ATTRIB = 0x4;
+export const IN_CLOSE_WRITE = 0x8;
+export const IN_CLOSE_NOWRITE = 0x10;
+export const IN_MOVED_FROM = 0x40;
+export const IN_MOVED_TO = 0x80;
+export const IN_CREATE = 0x100;
+export const IN_DELETE = 0x200;
+export const IN_DELETE_SELF = 0x400;
+export const IN_MOVE_SELF = 0x800;
+export const IN_Q_OVERFLOW = 0x4000;
+export const IN_IGNORED = 0x8000;
+export const IN_MASK_ADD = 0x20000000;
 
 /** setxattr(2) flags. */
 export const XATTR_CREATE = 0x1;
@@ -108,6 +124,11 @@ interface Binding {
   linkFd(fd: number, path: string): void;
   attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
   spreadSubdirs(dir: string): boolean;
+  inotifyOpen(callback: (events: InotifyBatch) => void): InotifyHandle;
+  inotifyAdd(watcher: InotifyHandle, path: string, mask: number): number;
+  inotifyRm(watcher: InotifyHandle, wd: number): boolean;
+  inotifyRef(watcher: InotifyHandle, on: boolean): void;
+  inotifyClose(watcher: InotifyHandle): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -300,6 +321,43 @@ export function linkFd(fd: number, path: string): void {
  */
 export function attachDeviceFilter(cgroupDir: string, program: Uint8Array): void {
   load().attachDeviceFilter(cgroupDir, program);
+}
+
+// ---------------------------------------------------------------------------
+// inotify (event-driven, on this thread's libuv loop; src/native/inotify.ts shares one per thread)
+// ---------------------------------------------------------------------------
+
+/** An inotify instance polled by the event loop (opaque). */
+export type InotifyHandle = { readonly __inotify: unique symbol };
+/** A batch of events as read: [wd, mask, name (a watched directory's entry) or null, wd, mask, name, ...]. */
+export type InotifyBatch = Array<number | string | null>;
+
+/**
+ * inotify_init1(IN_NONBLOCK|IN_CLOEXEC), read by the event loop: `callback` gets each batch of events read. It does
+ * not keep the loop alive until inotifyRef(handle, true). Throws NativeError (syscall 'inotify_init1').
+ */
+export function inotifyOpen(callback: (events: InotifyBatch) => void): InotifyHandle {
+  return load().inotifyOpen(callback);
+}
+
+/** inotify_add_watch(2): the watch descriptor (the same for the same inode); NativeError (path) on failure. */
+export function inotifyAdd(watcher: InotifyHandle, path: string, mask: number): number {
+  return load().inotifyAdd(watcher, path, mask);
+}
+
+/** inotify_rm_watch(2); false when the kernel had removed the watch already (its file deleted). */
+export function inotifyRm(watcher: InotifyHandle, wd: number): boolean {
+  return load().inotifyRm(watcher, wd);
+}
+
+/** Whether the watcher keeps the event loop alive. */
+export function inotifyRef(watcher: InotifyHandle, on: boolean): void {
+  load().inotifyRef(watcher, on);
+}
+
+/** Stop the watcher and close its descriptor (all its watches with it); again is a no-op. */
+export function inotifyClose(watcher: InotifyHandle): void {
+  load().inotifyClose(watcher);
 }
 
 // ---------------------------------------------------------------------------

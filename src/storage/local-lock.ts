@@ -45,26 +45,50 @@ export class LocalLock {
     return this.take(exclusive);
   }
 
-  /** Wait for this process's turn; undefined when `timeoutMs` passes first (the request then leaves the queue). */
-  acquire(exclusive: boolean, timeoutMs = Infinity): Promise<(() => void) | undefined> {
+  /**
+   * Wait for this process's turn; undefined when `timeoutMs` passes first. An
+   * abort of `signal` rejects with `aborted()`. Either way the request leaves the queue.
+   */
+  acquire(
+    exclusive: boolean,
+    timeoutMs = Infinity,
+    signal?: AbortSignal,
+    aborted: () => Error = () => new Error('aborted'),
+  ): Promise<(() => void) | undefined> {
+    if (signal?.aborted) return Promise.reject(aborted());
     const now = this.tryAcquire(exclusive);
     if (now) return Promise.resolve(now);
-    return new Promise((res) => {
+    return new Promise((res, rej) => {
       const w: Waiter = {
         exclusive,
         grant: () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           res(this.take(exclusive));
         },
       };
-      const giveUp = () => {
+      const leave = (): boolean => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         const i = this.waiters.indexOf(w);
-        if (i < 0) return;
+        if (i < 0) return false;
         this.waiters.splice(i, 1);
         this.grantWaiting(); // those it kept waiting may go now
-        res(undefined);
+        return true;
       };
-      const timer = timeoutMs === Infinity ? undefined : setTimeout(giveUp, Math.max(timeoutMs, 0));
+      const onAbort = () => {
+        if (leave()) rej(aborted());
+      };
+      const timer =
+        timeoutMs === Infinity
+          ? undefined
+          : setTimeout(
+              () => {
+                if (leave()) res(undefined);
+              },
+              Math.max(timeoutMs, 0),
+            );
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(w);
     });
   }

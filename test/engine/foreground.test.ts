@@ -103,7 +103,7 @@ test('copies between a container and host paths, both ways', async () => {
   assert.deepEqual(mountsUnder(tmp.root), []);
 });
 
-test('wait: Error names why the start failed, as dockerd fills it from State.Error; a given-up wait is -1', async () => {
+test('wait: Error names why the start failed, as dockerd fills it from State.Error; an aborted wait rejects', async () => {
   const missing = await engine.containers.create({ Config: { Image: 'base', Cmd: ['/no/such/program'] } });
   await assert.rejects(engine.containers.start(missing.Id), isError('NotFound', 'helper_exec'));
   const w = await engine.containers.wait(missing.Id);
@@ -125,7 +125,7 @@ test('wait: Error names why the start failed, as dockerd fills it from State.Err
   const ac = new AbortController();
   const waiting = engine.containers.wait(sleeper.Id, { signal: ac.signal });
   setTimeout(() => ac.abort(new Error('context canceled')), 200);
-  assert.deepEqual(await waiting, { StatusCode: -1, Error: { Message: 'context canceled' } });
+  await assert.rejects(waiting, { kind: 'Unavailable', code: 'aborted', message: /aborted \(context canceled\)/ });
   await engine.containers.kill(sleeper.Id);
   assert.deepEqual(await engine.containers.wait(sleeper.Id), { StatusCode: 137 });
   for (const id of [missing.Id, noexec.Id, ok.Id, sleeper.Id]) await engine.containers.remove(id);
