@@ -48,6 +48,8 @@ test('wait: a 2 s wait of a sleeping container costs almost no CPU and wakes soo
         : '';
       return text.includes('"exited"') ? (endedAt = Date.now()) : undefined;
     });
+    // the same process idle without a wait, measured alike: what a loaded machine adds to both is not the wait's
+    const baseline = await cost(new Promise((r) => setTimeout(r, 300)));
     const waiting = cost(engine.containers.wait(Id));
     // the CPU the wait costs while the container sleeps (its end's clean-up costs the same, polled or not)
     await new Promise((r) => setTimeout(r, 300));
@@ -57,7 +59,11 @@ test('wait: a 2 s wait of a sleeping container costs almost no CPU and wakes soo
     assert.equal(value.StatusCode, code, name);
     assert.ok(wallMs >= 1500, `${name}: the wait lasted ${wallMs} ms, the container sleeps 2 s`);
     // polling every few ms to 50 ms cost 12 ms over 1.2 s; a re-check a second about 1 (the idle process included)
-    assert.ok(idle.cpuMs < 4, `${name}: the wait cost ${idle.cpuMs.toFixed(2)} ms of CPU in 1.2 s`);
+    const allowed = 4 + baseline.cpuMs * 4;
+    assert.ok(
+      idle.cpuMs < allowed,
+      `${name}: the wait cost ${idle.cpuMs.toFixed(2)} ms of CPU in 1.2 s (idle ${baseline.cpuMs.toFixed(2)} ms in 0.3 s)`,
+    );
     // woken by the end: the monitor's clean-up (a berth process starting) takes some of it, a poll a second more
     const late = Date.now() - endedAt;
     t.diagnostic(
