@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
-import { PODMAN_RUN_FLAGS, Scope } from '../test/helpers/peers.js';
+import { PODMAN_RUN_FLAGS, peerRunArgv, Scope } from '../test/helpers/peers.js';
 import {
   IMAGE,
   berthWithImage,
@@ -152,22 +152,12 @@ async function bench(scope: Scope): Promise<number> {
     {
       key: 'podman',
       label: 'podman run --rm',
-      argv: [
-        'podman',
-        ...(podman?.flags ?? []),
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        ...PODMAN_RUN_FLAGS,
-        IMAGE,
-        'true',
-      ],
+      argv: peerRunArgv('podman', { podmanFlags: podman?.flags }, IMAGE, 'true'),
     },
     {
       key: 'docker',
       label: 'docker run --rm',
-      argv: ['docker', '-H', dockerd?.host ?? '', 'run', '--rm', '--network', 'none', IMAGE, 'true'],
+      argv: peerRunArgv('docker', { dockerHost: dockerd?.host }, IMAGE, 'true'),
     },
   ];
   const errors: Partial<Record<Key, string>> = { ...setupErrors };

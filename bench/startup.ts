@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, TMP } from '../test/helpers/berth.js';
-import { PODMAN_RUN_FLAGS, type Scope } from '../test/helpers/peers.js';
+import { PODMAN_RUN_FLAGS, peerRunArgv, type Scope } from '../test/helpers/peers.js';
 import {
   IMAGE,
   berthWithImage,
@@ -107,22 +107,12 @@ async function bench(scope: Scope): Promise<number> {
     {
       key: 'podman',
       label: 'podman run --rm',
-      argv: [
-        'podman',
-        ...(podman?.flags ?? []),
-        'run',
-        '--rm',
-        '--network',
-        'none',
-        ...PODMAN_RUN_FLAGS,
-        IMAGE,
-        'true',
-      ],
+      argv: peerRunArgv('podman', { podmanFlags: podman?.flags }, IMAGE, 'true'),
     },
     {
       key: 'docker',
       label: 'docker run --rm',
-      argv: ['docker', '-H', dockerd?.host ?? '', 'run', '--rm', '--pull', 'never', '--network', 'none', IMAGE, 'true'],
+      argv: peerRunArgv('docker', { dockerHost: dockerd?.host }, IMAGE, 'true'),
     },
   ];
   const errors: Partial<Record<Key, string>> = { ...setupErrors };

@@ -198,6 +198,21 @@ export interface Podman {
 /** MACHINE.md: runc cannot raise rlimits past the hard limit here (no CAP_SYS_RESOURCE). */
 export const PODMAN_RUN_FLAGS = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096'];
 
+/**
+ * `run --rm --network none IMAGE ARGS...` as each peer takes it here: podman with its store's flags, runc and the
+ * ulimits this machine allows; docker with `--pull never`, so that a missing image never sends dockerd to a registry.
+ */
+export function peerRunArgv(
+  peer: 'podman' | 'docker',
+  where: { podmanFlags?: string[]; dockerHost?: string },
+  image: string,
+  ...args: string[]
+): string[] {
+  return peer === 'podman'
+    ? ['podman', ...(where.podmanFlags ?? []), 'run', '--rm', '--network', 'none', ...PODMAN_RUN_FLAGS, image, ...args]
+    : ['docker', '-H', where.dockerHost ?? '', 'run', '--rm', '--pull', 'never', '--network', 'none', image, ...args];
+}
+
 /** A podman with a private store under a scope temp dir (unmounted and removed on dispose). */
 export function privatePodman(scope: Scope, tag: string): Podman {
   const dir = scope.tempDir(`podman-${tag}`);
