@@ -215,9 +215,10 @@ test('create writes every limit (read back), in every hierarchy, idempotently; o
 test('a process in the cgroup: every hierarchy, pids, stats, the CPU quota, freeze and thaw', async (t) => {
   const cg = make(t, 'run', { memory: 64 * MiB, nanoCpus: 5e8, pidsLimit: 20, cpusetCpus: '0' });
   // about 2 MB charged to the cgroup after joining, then a busy loop
-  const p = spawnIn(cg, `x=$(head -c 1000000 /dev/zero | tr '\\0' a)\nwhile :; do :; done`);
+  const p = spawnIn(cg, `x=$(head -c 1000000 /dev/zero | tr '\\0' a)\necho charged >&2\nwhile :; do :; done`);
   await joined(cg, p.pid);
-  await waitFor(() => (pids(cg).length === 1 ? true : undefined), 5000);
+  // the substitution's head and tr are in the cgroup too until they end: wait for the shell to say they did
+  await waitFor(() => (p.stderr().includes('charged') && pids(cg).length === 1 ? true : undefined), 5000);
   assert.deepEqual(pids(cg), [p.pid]);
   // every hierarchy berth found is joined; one mounted since (podman mounts name=systemd on a hybrid host when it is
   // missing, maybe while this file runs beside the interop tests) is not berth's to know about
