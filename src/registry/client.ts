@@ -1,7 +1,7 @@
 import { BerthError, invalid } from '../core/errors.js';
 import { type Challenge, parseChallenges } from './challenge.js';
 import { registryError } from './errors.js';
-import { type Response, isLoopbackHost, readBody, request } from './transport.js';
+import { type Method, type Response, isLoopbackHost, readBody, request } from './transport.js';
 
 /** Credentials for one registry, as the Docker Engine API's AuthConfig (X-Registry-Auth). */
 export interface AuthConfig {
@@ -94,7 +94,7 @@ export class RegistryClient {
   async get(
     path: string,
     scopes: string[],
-    opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> },
+    opts: { method?: Method; headers?: Record<string, string> },
   ): Promise<Response> {
     await this.ping();
     const url = new URL(path, this.base);
@@ -122,7 +122,7 @@ export class RegistryClient {
   private async getOnce(
     url: URL,
     scopes: string[],
-    opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> },
+    opts: { method?: Method; headers?: Record<string, string> },
   ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const authz = await this.authorization(scopes, attempt > 0);

@@ -20,9 +20,16 @@ export interface Response {
   url: URL;
 }
 
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface RequestOptions {
-  method?: 'GET' | 'HEAD';
+  method?: Method;
   headers?: Record<string, string>;
+  /**
+   * A request body: bytes, or a stream piped as it comes (a stream cannot be sent
+   * twice, so such a request is not redirected: a redirect answer is returned as it is).
+   */
+  body?: Buffer | NodeJS.ReadableStream;
   /** https without verifying the certificate (insecure registries). */
   insecureTLS?: boolean;
   /** Idle time, in ms, after which a request fails (default 60 s). */
@@ -39,6 +46,7 @@ export async function request(url: URL, opts: RequestOptions = {}): Promise<Resp
   for (let hop = 0; ; hop++) {
     const res = await once(cur, headers, opts);
     if (!REDIRECTS.has(res.status) || !res.headers.location) return res;
+    if (opts.body && !Buffer.isBuffer(opts.body)) return res;
     res.body.resume();
     if (hop >= max)
       throw unavailable('registry_redirects', `${opts.method ?? 'GET'} ${url}: stopped after ${max} redirects`);
@@ -74,7 +82,14 @@ function once(url: URL, headers: Record<string, string>, opts: RequestOptions): 
       req.destroy(unavailable('registry_timeout', `${opts.method ?? 'GET'} ${url}: no answer for ${timeout / 1000} s`));
     });
     req.on('error', (err) => reject(err instanceof BerthError ? err : networkError(url, err)));
-    req.end();
+    const body = opts.body;
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else {
+      // a failing source ends the request with its error (the caller sees it, not a short upload)
+      body.on('error', (err) => req.destroy(err instanceof BerthError ? err : networkError(url, err)));
+      body.pipe(req);
+    }
   });
 }
 
