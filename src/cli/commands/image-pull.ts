@@ -4,8 +4,6 @@ import type { ContainerCreateRequest } from '../../engine/container-types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { PullEvent } from '../../engine/registries.js';
 import type { Context } from '../context.js';
-import { PullProgress } from './pull-progress.js';
-import { credentialsFor } from './registry-auth.js';
 
 /** `--pull` of run and create, as the docker CLI's. */
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -26,6 +24,11 @@ export async function pullFor(
   name: string,
   opts: { platform?: string; quiet?: boolean },
 ): Promise<void> {
+  // loaded when a pull happens: a run of an image the store has does not pay for them
+  const [{ PullProgress }, { credentialsFor }] = await Promise.all([
+    import('./pull-progress.js'),
+    import('./registry-auth.js'),
+  ]);
   const progress = new PullProgress(ctx.stderr, !!opts.quiet);
   const auth = credentialsFor(engine.registries.registryOf(name));
   await engine.registries.pull(name, {
