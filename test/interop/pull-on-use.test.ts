@@ -168,3 +168,30 @@ test('build pulls a missing FROM image (with credentials), and --pull fetches a 
   const check = checkClean(r);
   assert.ok(check.ok, check.output);
 });
+
+test('pull -a: every tag of a repository (pages of the tag list followed), one Status line', async () => {
+  const r = root();
+  await push(open, 'every', 'a', first);
+  await push(open, 'every', 'b', second);
+  await push(open, 'every', 'c', first);
+  const withTag = berth(r, ['pull', '-a', `${open.host}/every:a`]);
+  assert.equal(withTag.code, 1);
+  assert.match(withTag.stderr, /tag can't be used with --all-tags\/-a/);
+  const res = berth(r, ['pull', '-a', `${open.host}/every`]);
+  assert.equal(res.code, 0, res.stderr);
+  for (const t of ['a', 'b', 'c']) assert.match(res.stdout, new RegExp(`^${t}: Pulling from every$`, 'm'));
+  const lines = res.stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.slice(-2), [`Status: Downloaded newer image for ${open.host}/every`, `${open.host}/every`]);
+  assert.equal(res.stdout.match(/^Status: /gm)!.length, 1);
+  const tags = berth(r, ['images', '--format', '{{.Tag}} {{.ID}}', `${open.host}/every`])
+    .stdout.trim()
+    .split('\n');
+  assert.deepEqual(tags.sort(), [
+    `a ${first.id.slice(7, 19)}`,
+    `b ${second.id.slice(7, 19)}`,
+    `c ${first.id.slice(7, 19)}`,
+  ]);
+  const again = berth(r, ['pull', '-a', '-q', `${open.host}/every`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, `${open.host}/every\n`);
+});
