@@ -147,9 +147,12 @@ const bare = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -
 
 export function networkError(url: URL, err: unknown): BerthError {
   const e = err as NodeJS.ErrnoException;
+  // OpenSSL's "...:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:file.c:1601:..." says its reason
+  const ssl = /SSL routines:[^:]*:([^:]+):/.exec(e?.message ?? '');
+  const message = (ssl ? ssl[1]! : (e?.message ?? '')).trim();
   return unavailable(
     'registry_unreachable',
-    `${url.origin}: ${e?.code ? `${e.code}${e.message && !e.message.startsWith(e.code) ? ` (${e.message})` : ''}` : String(e?.message ?? err)}`,
+    `${url.origin}: ${e?.code ? `${e.code}${message && !message.startsWith(e.code) ? ` (${message})` : ''}` : String(e?.message ?? err)}`,
     err,
   );
 }
