@@ -81,13 +81,18 @@ export interface NsRegistry {
 /**
  * docker-registry inside the namespace on nsIP:port, over `storage` (several may share one: push
  * to the plain one, pull from the TLS ones). `tls` is its certificate and key; `clientCAs` makes
- * it require client certificates signed by them.
+ * it require client certificates signed by them; `basic` asks for a user and password.
  */
 export async function startNsRegistry(
   scope: Scope,
   ns: Netns,
   port: number,
-  opts: { storage: string; tls?: { cert: string; key: string; clientCAs?: string[] } },
+  opts: {
+    storage: string;
+    tls?: { cert: string; key: string; clientCAs?: string[] };
+    /** Basic auth for this user and password (htpasswd). */
+    basic?: { user: string; password: string };
+  },
 ): Promise<NsRegistry> {
   const dir = scope.tempDir(`nsreg-${port}`);
   const host = `${ns.nsIP}:${port}`;
@@ -105,6 +110,12 @@ export async function startNsRegistry(
   if (opts.tls) {
     lines.push('  tls:', `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`);
     if (opts.tls.clientCAs) lines.push('    clientcas:', ...opts.tls.clientCAs.map((c) => `      - ${c}`));
+  }
+  if (opts.basic) {
+    const r = spawnSync('htpasswd', ['-Bbn', opts.basic.user, opts.basic.password], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
+    fs.writeFileSync(join(dir, 'htpasswd'), r.stdout);
+    lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${join(dir, 'htpasswd')}`);
   }
   fs.writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
   const logFile = join(dir, 'registry.log');
