@@ -308,6 +308,8 @@ function explainTLS(err: unknown, ep: Endpoint, dirs: string[]): unknown {
   const msg = err.message;
   const host = ep.url.host;
   const where = dirs.map((d) => `${d}/${host}/`).join(' or ');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return unavailable('registry_tls', `${msg}: the certificate of ${host} is not for that name or address`, err);
   if (
     /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(code) &&
     !/CERTIFICATE_REQUIRED|alert/i.test(code + msg)

@@ -62,7 +62,9 @@ export async function endpointsFor(host: string, cfg: RegistryConfig = {}): Prom
       out.push({ url, insecureTLS: url.protocol === 'https:' && insecure, ...(tls ? { tls } : {}), mirror: true });
     }
     // Docker Hub itself: the default trust only, as dockerd (no certs.d)
-    out.push({ url: new URL(cfg.dockerHubURL ?? `https://${DOCKER_HUB_HOST}/`), insecureTLS: false, mirror: false });
+    const hub = new URL(cfg.dockerHubURL ?? `https://${DOCKER_HUB_HOST}/`);
+    if (!hub.pathname.endsWith('/')) hub.pathname += '/';
+    out.push({ url: hub, insecureTLS: false, mirror: false });
     return out;
   }
   const insecure = await isInsecure(host, cfg);
@@ -105,7 +107,7 @@ export function mirrorURL(value: string): URL {
 export function checkInsecureEntry(value: string): string {
   const v = value.trim().replace(/\/+$/, '');
   if (v.includes('://')) throw invalid('insecure_registry', `insecure registry ${value} should not contain '://'`);
-  if (parseCIDR(v)) return v;
+  if (parseCIDR(v) || isIP(v)) return v;
   if (v.includes('/') || !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d+)?$/.test(v))
     throw invalid(
       'insecure_registry',
