@@ -49,6 +49,7 @@ export class Registries {
   async pull(name: string, opts: ImagePullOptions = {}): Promise<ImagePullResult> {
     if (opts.allTags) return this.pullAllTags(name, opts);
     const r = await pullImage(this.engine.store, name, {
+      registry: this.engine.registryConfig,
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -90,7 +91,9 @@ export class Registries {
 
   /** POST /auth: check credentials against the registry; nothing is stored. */
   async login(auth: AuthConfig & { serveraddress: string }): Promise<{ Status: string; IdentityToken: string }> {
-    const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth);
+    // (no mirrors for a login: the registry itself, as dockerd)
+    const config = { ...this.engine.registryConfig, mirrors: [] };
+    const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth, config);
     await client.checkLogin();
     return { Status: 'Login Succeeded', IdentityToken: '' };
   }
