@@ -107,6 +107,7 @@ export async function buildImage(
 async function pullBase(engine: Engine, name: string, req: BuildRequest, out: BuildOutput): Promise<ImageID> {
   const auth = req.credentials?.(engine.registries.registryOf(name));
   const res = await pullImage(engine.store, name, {
+    registry: engine.registryConfig,
     ...(auth ? { auth } : {}),
     onProgress: (e) => {
       if (e.progressDetail || !e.status) return;

@@ -67,7 +67,7 @@ export class Registries {
     if (ref.tag !== undefined || ref.digest !== undefined)
       throw invalid('usage', "tag can't be used with --all-tags/-a");
     const { domain, path } = splitName(ref.name);
-    const client = await RegistryClient.open(registryHost(domain), opts.auth);
+    const client = await RegistryClient.open(registryHost(domain), opts.auth, this.engine.registryConfig);
     const tags = await listTags(client, path, [`repository:${path}:pull`]);
     if (tags.length === 0) throw notFound('manifest_unknown', `${familiarName(ref.name)}: the repository has no tags`);
     const emit = opts.onProgress ?? (() => undefined);

@@ -25,14 +25,18 @@ export interface RunResult {
 
 /**
  * The environment berth runs with in tests: nothing may leave the machine, so registry traffic
- * that is not for loopback goes to a proxy on a closed loopback port and fails at once (a
- * test's own env may name other proxies).
+ * that is not for loopback (or 10/8, which tests use only inside network namespaces they make) goes
+ * to a proxy on a closed loopback port and fails at once (a test's own env may name other proxies).
  */
 export const TEST_ENV: Record<string, string> = {
   HTTPS_PROXY: 'http://127.0.0.1:9',
   HTTP_PROXY: 'http://127.0.0.1:9',
-  NO_PROXY: '127.0.0.0/8,localhost,::1',
+  NO_PROXY: '127.0.0.0/8,localhost,::1,10.0.0.0/8',
 };
+/** process.env without any proxy variable: for tests of proxies, and for berth in a namespace with no route out. */
+export function envWithoutProxies(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(https?|no|all)_proxy$/i.test(k)));
+}
 // for every berth (and peer) a test starts, directly or through these helpers
 for (const k of Object.keys(process.env)) if (/^(https?|no|all)_proxy$/i.test(k)) delete process.env[k];
 Object.assign(process.env, TEST_ENV);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { BERTH, type RunResult, berth, tempRoot } from '../helpers/berth.js';
+import { BERTH, type RunResult, berth, envWithoutProxies, tempRoot } from '../helpers/berth.js';
 import { type Netns, type NsRegistry, makeNetns, makePKI, startNsRegistry } from '../helpers/netns.js';
 import { Scope } from '../helpers/peers.js';
 import { layerTar, makeImage, pushImage } from '../helpers/registry.js';
@@ -63,7 +63,7 @@ function daemonJson(content: object): string {
 /** berth inside the namespace: no route to anywhere but the veth's /30. */
 function berthInNs(r: string, args: string[], env: Record<string, string> = {}): RunResult {
   const res = spawnSync(ns.exec[0]!, [...ns.exec.slice(1), BERTH, '--root', r, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...envWithoutProxies(), ...env },
     encoding: 'utf8',
     timeout: 120_000,
   });

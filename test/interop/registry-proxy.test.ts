@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BERTH, type RunResult, berth, tempRoot } from '../helpers/berth.js';
+import { BERTH, type RunResult, berth, envWithoutProxies, tempRoot } from '../helpers/berth.js';
 import { type Netns, type NsRegistry, makeNetns, makePKI, startNsRegistry } from '../helpers/netns.js';
 import { Scope } from '../helpers/peers.js';
 import { layerTar, makeImage, pushImage } from '../helpers/registry.js';
@@ -94,7 +94,7 @@ const root = () => {
 function berthAsync(r: string, args: string[], opts: { env?: Record<string, string> } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(BERTH, ['--root', r, ...args], {
-      env: { ...process.env, ...opts.env },
+      env: { ...envWithoutProxies(), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
