@@ -9,7 +9,7 @@ import { resolveInRoot } from '../runtime/rootfs-path.js';
 import type { FileLock } from '../storage/lock.js';
 import { at, Extractor, extractTree, fsError, openBeneath, readBody, walkTree, type ExtractTarget } from './cp-tree.js';
 import { isMountPoint, mountRootfs, unmountRootfs } from './rootfs.js';
-import { parseBind } from './spec.js';
+import { mountsOf } from './mounts.js';
 import { kindOf } from '../storage/output-file.js';
 import * as native from '../native/index.js';
 import type { ContainerStore } from './store.js';
@@ -271,13 +271,13 @@ interface MountedBind {
 function mountBinds(containers: ContainerStore, t: Target, rootFd: number): MountedBind[] {
   const out: MountedBind[] = [];
   try {
-    for (const spec of containers.hostConfig(t.c.ID).Binds ?? []) {
-      const b = parseBind(spec);
+    for (const m of mountsOf(t.c, containers.hostConfig(t.c.ID))) {
+      const b = { source: m.Source, destination: m.Destination, readonly: !m.RW };
       let st: fs.Stats;
       try {
         st = fs.statSync(b.source);
       } catch (err) {
-        throw fsError(`mount ${b.source} (-v ${spec}) for the copy`, err);
+        throw fsError(`mount ${b.source} (-v ${b.source}:${b.destination}) for the copy`, err);
       }
       const rel = inRoot(rootFd, b.destination);
       const name = rel.slice(rel.lastIndexOf('/') + 1);

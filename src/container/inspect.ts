@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { readOptional } from '../storage/fsutil.js';
 import { rfc3339Nano } from '../core/time.js';
 import type { ContainerStore } from './store.js';
-import type { ContainerRecord, HostConfig } from './types.js';
+import type { ContainerRecord } from './types.js';
+import { apiMounts } from './mounts.js';
 
 /** Docker's `container inspect` JSON for a berth container (the fields berth has so far). */
 export function inspectContainer(containers: ContainerStore, c: ContainerRecord): Record<string, unknown> {
@@ -44,22 +45,7 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
       Data: { LowerDir: lowerDirs.join(':'), MergedDir: `${rw}/merged`, UpperDir: `${rw}/diff`, WorkDir: `${rw}/work` },
       Name: 'overlay2',
     },
-    Mounts: bindMounts(hc),
+    Mounts: apiMounts(c, hc),
     Config: c.Config,
   };
-}
-
-/** The binds as Docker's MountPoints (inspect's Mounts, /containers/json's Mounts). */
-export function bindMounts(hc: HostConfig) {
-  return (hc.Binds ?? []).map((b) => {
-    const [source = '', destination = '', mode = ''] = b.split(':');
-    return {
-      Type: 'bind' as const,
-      Source: source,
-      Destination: destination,
-      Mode: mode,
-      RW: !mode.split(',').includes('ro'),
-      Propagation: 'rprivate',
-    };
-  });
 }

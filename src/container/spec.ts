@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
+import { copyUp, mountsOf } from './mounts.js';
 import { buildSpec, type OciResources, type OciSpec } from '../runtime/spec.js';
 import type { HostFacts } from '../runtime/plan.js';
 import type { HealthConfig } from '../image/config.js';
@@ -21,27 +22,6 @@ import type { ContainerRecord, HostConfig } from './types.js';
  * builder in runtime/spec.ts once. run.ts (start), exec.ts (exec and the fast
  * exec plan) and the healthcheck take their pieces from here.
  */
-/** Parse `-v HOST:CTR[:ro|rw]`. Host paths must be absolute (named volumes come later). */
-export function parseBind(v: string): { source: string; destination: string; readonly: boolean } {
-  const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3)
-    throw invalid('invalid_volume', `invalid volume specification: ${JSON.stringify(v)}`);
-  const [source, destination, mode = 'rw'] = parts as [string, string, string?];
-  if (!source.startsWith('/'))
-    throw invalid(
-      'invalid_volume',
-      `invalid volume specification: ${JSON.stringify(v)}: named volumes are not supported yet; use an absolute host path`,
-    );
-  if (!destination.startsWith('/'))
-    throw invalid(
-      'invalid_volume',
-      `invalid volume specification: ${JSON.stringify(v)}: the container path must be absolute`,
-    );
-  if (!/^(ro|rw)(,[a-z]+)*$/.test(mode))
-    throw invalid('invalid_volume', `invalid mode ${JSON.stringify(mode)} in ${JSON.stringify(v)}`);
-  return { source, destination, readonly: mode.split(',').includes('ro') };
-}
-
 /** The OCI spec of a created container, resolved against its mounted rootfs. */
 /** The spec and the compiled form of its seccomp filter (for the native helper). */
 export function containerSpecAndFilter(
@@ -58,8 +38,13 @@ export function containerSpecAndFilter(
   if (!has('HOSTNAME')) env.unshift(`HOSTNAME=${c.Config.Hostname}`);
   if (!has('HOME')) env.push(`HOME=${user.home}`);
   if (terminal && !has('TERM')) env.push('TERM=xterm');
-  const binds = (hc.Binds ?? []).map(parseBind);
-  for (const b of binds) if (!fs.existsSync(b.source)) fs.mkdirSync(b.source, { recursive: true, mode: 0o755 });
+  const mounts = mountsOf(c, hc);
+  for (const m of mounts) {
+    // a bind's missing source is made, as Docker's -v does; an empty volume gets the image's content first
+    if (m.Type === 'bind' && !fs.existsSync(m.Source)) fs.mkdirSync(m.Source, { recursive: true, mode: 0o755 });
+    copyUp(rootfs, m);
+  }
+  const binds = mounts.map((m) => ({ source: m.Source, destination: m.Destination, readonly: !m.RW }));
   const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({
     destination,
     options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],

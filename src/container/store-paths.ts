@@ -1,5 +1,6 @@
 import type { ImageStore } from '../image/store.js';
 import type { RunLockPlace } from './run-lock.js';
+import { VolumeStore } from '../volume/store.js';
 
 /** A container id: 64 hex digits. */
 export const CONTAINER_ID_RE = /^[0-9a-f]{64}$/;
@@ -14,7 +15,14 @@ export function containerIds(names: string[]): string[] {
  * stopping,<id>-json.log} and its run lock berth/locks/ctr-<id>.
  */
 export class ContainerPaths {
+  private vols: VolumeStore | undefined;
+
   constructor(readonly images: ImageStore) {}
+
+  /** The store's volumes (volumes/<name>/_data), which containers mount. */
+  get volumes(): VolumeStore {
+    return (this.vols ??= new VolumeStore(this.images.paths));
+  }
 
   protected get p() {
     return this.images.paths;

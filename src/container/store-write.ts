@@ -10,6 +10,7 @@ import { hostsFile, resolvConf } from './etc-files.js';
 import { uniqueName } from './names.js';
 import { checkUserSpec } from '../runtime/user.js';
 import { CONTAINER_ID_RE } from './store-paths.js';
+import { createMountPoints, mountRequests } from './mounts.js';
 import type { ContainerStore } from './store.js';
 import { type ContainerRecord, type HostConfig, createdState } from './types.js';
 
@@ -21,6 +22,11 @@ export interface CreateOptions {
   hostConfig: HostConfig;
   path: string;
   args: string[];
+  /**
+   * The config's Volumes become anonymous volumes, as a container a user creates gets them
+   * (a build's step containers do not: the builder keeps RUN's writes there out of its layers).
+   */
+  imageVolumes?: boolean;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -52,6 +58,8 @@ export async function createContainer(
   // a user the kernel must never be given is refused before anything is stored (a build's COPY container runs
   // nothing: Docker lets it be)
   if (opts.path) checkUserSpec(opts.config.User, opts.hostConfig.GroupAdd ?? []);
+  // -v and the image's VOLUMEs, checked before anything is stored
+  const requests = mountRequests(opts.hostConfig, opts.imageVolumes ? Object.keys(opts.config.Volumes ?? {}) : []);
   return images.withTxn('create', async (txn) =>
     images.lock(() => {
       // names are checked and taken under the store lock: two creates cannot both take a free name
@@ -68,6 +76,7 @@ export async function createContainer(
       txn.add({ op: 'tmp', path: `${dir}.new` });
       txn.add({ op: 'tmp', path: `${p.mounts}/${id}.new` });
       createRwLayers(p, txn, top, mountId);
+      const mountPoints = createMountPoints(store.volumes, requests, txn);
       const hostname = opts.config.Hostname || id.slice(0, 12);
       const stage = `${dir}.new`;
       mkdirp(stage, 0o710);
@@ -85,6 +94,7 @@ export async function createContainer(
         HostsPath: `${dir}/hosts`,
         ResolvConfPath: `${dir}/resolv.conf`,
         MountID: mountId,
+        MountPoints: mountPoints,
       };
       fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
       fs.writeFileSync(`${stage}/hostconfig.json`, JSON.stringify(opts.hostConfig), { mode: 0o600 });

@@ -8,6 +8,7 @@ import { ContainerRecords } from './store-records.js';
 import { checkName, createContainer, removeContainerFiles, type CreateOptions } from './store-write.js';
 import { isLatestRun, reapStale, settleOne } from './store-settle.js';
 import type { ContainerRecord, HostConfig } from './types.js';
+import { anonymousVolumes, usesVolume } from './mounts.js';
 
 export type { CreateOptions } from './store-write.js';
 
@@ -100,7 +101,8 @@ export class ContainerStore extends ContainerRecords {
    * run lock throughout (`runLock`: the caller already does), so the container
    * cannot be started meanwhile.
    */
-  async remove(r: ContainerRecord, runLock?: FileLock): Promise<void> {
+  async remove(r: ContainerRecord, runLock?: FileLock, opts: { volumes?: boolean } = {}): Promise<void> {
+    const volumes = opts.volumes ?? this.hostConfig(r.ID).AutoRemove;
     const lock =
       runLock ??
       (await this.waitRunLock(r, () =>
@@ -116,6 +118,20 @@ export class ContainerStore extends ContainerRecords {
       throw err;
     }
     lock.remove();
+    if (volumes) await this.removeAnonymousVolumes(r);
+  }
+
+  /**
+   * `rm -v` and `--rm`: the anonymous volumes the container made go with it, unless another
+   * container uses one too (`--volumes-from`); named volumes stay, as Docker's.
+   */
+  private async removeAnonymousVolumes(r: ContainerRecord): Promise<void> {
+    const names = anonymousVolumes(r);
+    if (!names.length) return;
+    await this.images.lock(() => {
+      const others = this.list();
+      for (const n of names) if (this.volumes.get(n) && !others.some((c) => usesVolume(c, n))) this.volumes.remove(n);
+    });
   }
 
   /** Hold the container's run lock; Conflict if another berth process is running it. */

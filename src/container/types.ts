@@ -50,6 +50,25 @@ export interface HostConfig {
   Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
 }
 
+/** One of config.v2.json's MountPoints, as Docker writes it (a bind or a volume). */
+export interface MountPoint {
+  /** The host path mounted: a bind's source, a volume's _data. */
+  Source: string;
+  Destination: string;
+  RW: boolean;
+  /** The volume's name ("" for a bind). */
+  Name: string;
+  /** "local" for volumes, "" for binds. */
+  Driver: string;
+  Type: 'bind' | 'volume';
+  Mode: string;
+  Relabel: string;
+  Propagation: string;
+  Spec: { Type: 'bind' | 'volume'; Source?: string; Target: string; ReadOnly?: boolean };
+  /** berth's: the image's content at Destination is still to be copied into the volume when it is empty (Docker's copy-up). */
+  CopyData?: boolean;
+}
+
 /** containers/<id>/config.v2.json (the fields berth uses, named as Docker names them). */
 export interface ContainerRecord {
   ID: string;
@@ -69,6 +88,8 @@ export interface ContainerRecord {
   /** containers/<id>/<id>-json.log (detached containers). */
   LogPath?: string;
   RestartCount?: number;
+  /** Binds and volumes by destination (containers created before berth kept them have none: their binds stand). */
+  MountPoints?: Record<string, MountPoint>;
 }
 
 /** What a detached container's monitor writes to containers/<id>/state.json. */

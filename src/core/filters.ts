@@ -80,3 +80,10 @@ export function untilFilter(f: Filters, now: number = Date.now()): number | unde
   if (values.size > 1) throw invalid('invalid_filter', 'more than one until filter specified');
   return parseTimestamp([...values][0]!, now);
 }
+
+/** The API's filter map (`{"label": ["a=b"]}`) as filter arguments. */
+export function filtersFromMap(map: Record<string, string[]> = {}): Filters {
+  const f: Filters = new Map();
+  for (const [k, values] of Object.entries(map)) for (const v of values) addFilter(f, k, v);
+  return f;
+}

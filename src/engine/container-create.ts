@@ -10,7 +10,7 @@ import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig, HealthConfig } from '../image/config.js';
 import type { CreateOptions } from '../container/store-write.js';
 import type { HostConfig } from '../container/types.js';
-import { parseBind } from '../container/spec.js';
+import { mountRequests } from '../container/mounts.js';
 import { parseSignal } from '../container/lifecycle.js';
 import { capabilitySet } from '../runtime/security.js';
 import type { ContainerCreateRequest } from './container-types.js';
@@ -81,7 +81,7 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
   const runtime = h.Runtime || 'berth';
   if (runtime !== 'berth' && runtime !== 'runc')
     throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
-  (h.Binds ?? []).forEach(parseBind);
+  mountRequests({ Binds: h.Binds ?? null }, []);
   capabilitySet(h.CapAdd ?? [], h.CapDrop ?? [], false); // unknown names fail at create, as Docker
   const { resources, warnings } = checkResources(givenLimits(h));
   const ulimits = (h.Ulimits ?? []).map(checkUlimit);
@@ -150,6 +150,7 @@ export function planCreate(store: ImageStore, req: ContainerCreateRequest): Crea
     args: argv.slice(1),
     hostConfig: hc,
     config,
+    imageVolumes: true,
   };
   return { imageId, opts, warnings };
 }

@@ -10,7 +10,7 @@ import type { ImageStore } from '../image/store.js';
 import { imageSize } from '../image/views.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, ContainerState } from '../container/types.js';
-import { bindMounts } from '../container/inspect.js';
+import { apiMounts } from '../container/mounts.js';
 import type { ContainerListOptions, ContainerSummary, FilterMap } from './container-types.js';
 
 const FILTERS = new Set(['status', 'name', 'id', 'ancestor', 'label', 'exited', 'before', 'since', 'health']);
@@ -114,7 +114,7 @@ async function summary(
         }
       : {}),
     HostConfig: { NetworkMode: hc.NetworkMode },
-    Mounts: bindMounts(hc),
+    Mounts: apiMounts(c, hc),
   };
 }
 

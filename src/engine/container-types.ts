@@ -27,7 +27,11 @@ export interface ContainerCreateResponse {
 
 /** A mount as /containers/json and inspect show it. */
 export interface MountPoint {
-  Type: 'bind';
+  Type: 'bind' | 'volume';
+  /** A volume's name. */
+  Name?: string;
+  /** A volume's driver ("local"). */
+  Driver?: string;
   Source: string;
   Destination: string;
   Mode: string;
@@ -78,7 +82,7 @@ export interface ContainerWaitResponse {
 
 export interface RemoveOptions {
   force?: boolean;
-  /** Anonymous volumes: berth makes none, so there is nothing more to remove. */
+  /** Remove the anonymous volumes the container made too (`rm -v`; AutoRemove containers always do). */
   v?: boolean;
 }
 

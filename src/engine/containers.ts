@@ -239,7 +239,7 @@ export class Containers {
       await waitStopped(this.store, c.ID);
     }
     const now = this.store.tryGet(c.ID);
-    if (now) await this.store.remove(now);
+    if (now) await this.store.remove(now, undefined, opts.v ? { volumes: true } : {});
   }
 
   /** What the engine does once a container ran in the foreground: AutoRemove removes it. */

@@ -6,6 +6,7 @@ import { Containers } from './containers.js';
 import { type RegistrySettings, checkRegistrySettings } from './daemon-config.js';
 import { Images } from './images.js';
 import { Registries } from './registries.js';
+import { Volumes } from './volumes.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -32,6 +33,7 @@ export class Engine {
   readonly containers: Containers;
   readonly images: Images;
   readonly registries: Registries;
+  readonly volumes: Volumes;
 
   private constructor(
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
@@ -43,6 +45,7 @@ export class Engine {
     this.containers = new Containers(this);
     this.images = new Images(this);
     this.registries = new Registries(this);
+    this.volumes = new Volumes(this);
   }
 
   /** The data root, absolute. */

@@ -8,6 +8,7 @@ export { BerthError, type ErrorKind } from '../core/errors.js';
 export type * from './container-types.js';
 export type * from './image-types.js';
 export type { AuthConfig, ImagePullOptions, ImagePullResult, PullEvent } from './registries.js';
+export type { Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse } from './volumes.js';
 /** The caller's ~/.docker/config.json credentials, as the docker CLI reads and writes them. */
 export * as dockerConfig from './client-config.js';
 /** dockerd's daemon.json (registry settings for Engine.open) and the proxy environment, as the CLI reads them. */

@@ -175,6 +175,14 @@ export class ImageStore {
       if (r.op === 'container' && isHex64(r.id) && !fs.existsSync(`${this.paths.containers}/${r.id}`))
         removeAll(`${this.paths.mounts}/${r.id}`);
     }
+    // a volume a failed container create made: removed unless a container (made since) uses it
+    const volumes = records.flatMap((r) =>
+      r.op === 'volume' && /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(r.name) ? [r.name] : [],
+    );
+    if (volumes.length) {
+      const used = this.volumesInUse();
+      for (const v of volumes) if (!used.has(v)) removeAll(`${this.paths.volumes}/${v}`);
+    }
     const registered = new Set<string | undefined>(this.layers.list().map((c) => this.layers.get(c)?.cacheId));
     // only registered mounts (named by container id) keep layer dirs: not the staging dirs of a create or rm (<id>.new,
     // .rm-<id>)
@@ -190,6 +198,23 @@ export class ImageStore {
       if (r.op === 'layer-dir' && !registered.has(r.cacheId)) this.layers.removeCacheDir(r.cacheId, r.link);
       if (r.op === 'tmp') removeAll(r.path);
     }
+  }
+
+  /** The volumes containers name in their config.v2.json MountPoints. */
+  private volumesInUse(): Set<string> {
+    const out = new Set<string>();
+    for (const id of safeReaddir(this.paths.containers)) {
+      if (!isHex64(id)) continue;
+      try {
+        const r = JSON.parse(readOptional(`${this.paths.containers}/${id}/config.v2.json`) ?? '{}') as {
+          MountPoints?: Record<string, { Type?: string; Name?: string }>;
+        };
+        for (const m of Object.values(r.MountPoints ?? {})) if (m.Type === 'volume' && m.Name) out.add(m.Name);
+      } catch {
+        /* a record being written: not one that could use a volume made by a failed create */
+      }
+    }
+    return out;
   }
 
   /**

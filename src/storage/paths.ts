@@ -11,11 +11,15 @@ export class StorePaths {
   readonly repositories: string;
   readonly distribution: string;
   readonly containers: string;
+  /** Docker's local volumes: volumes/<name>/_data (and opts.json). */
+  readonly volumes: string;
   /** berth's own bookkeeping: the store lock and transaction journals. */
   readonly berth: string;
   readonly txn: string;
   readonly locks: string;
   readonly storeLock: string;
+  /** Staging of what is renamed into place elsewhere than layerdb (volumes). */
+  readonly tmp: string;
 
   constructor(readonly root: string) {
     this.overlay = `${root}/overlay2`;
@@ -29,10 +33,12 @@ export class StorePaths {
     this.repositories = `${this.imageRoot}/repositories.json`;
     this.distribution = `${this.imageRoot}/distribution`;
     this.containers = `${root}/containers`;
+    this.volumes = `${root}/volumes`;
     this.berth = `${root}/berth`;
     this.txn = `${this.berth}/txn`;
     this.locks = `${this.berth}/locks`;
     this.storeLock = `${this.berth}/store.lock`;
+    this.tmp = `${this.berth}/tmp`;
   }
 
   layerDir(chainHex: string): string {

@@ -20,6 +20,8 @@ import type { StorePaths } from './paths.js';
  *   container   a container this operation creates or removes: it exists iff containers/<id>
  *               does (created last, removed first), so on undo a layerdb/mounts/<id> without
  *               it is removed, and with it what kept the container's layer dirs
+ *   volume      a volume this operation creates (for a container it creates): on undo it is removed
+ *               unless a container uses it
  */
 export type TxnRecord =
   | { op: 'layer-dir'; cacheId: string; link: string }
@@ -29,7 +31,8 @@ export type TxnRecord =
   | { op: 'image'; id: string }
   | { op: 'collect'; chainID: string }
   | { op: 'collect-image'; id: string; ifUnused?: boolean }
-  | { op: 'container'; id: string };
+  | { op: 'container'; id: string }
+  | { op: 'volume'; name: string };
 
 export class Txn {
   readonly records: TxnRecord[] = [];

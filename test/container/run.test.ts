@@ -119,7 +119,7 @@ test('exit codes as Docker: the process status, 127 not found, 126 not executabl
   berthOk(root, ['rm', 'sleeper']);
   const bad = run(['--network', 'bridge', 'base', 'true']);
   assert.equal(bad.code, 125);
-  assert.equal(run(['nosuchimage']).code, 125);
+  assert.equal(run(['--pull', 'never', 'nosuchimage']).code, 125);
 });
 
 test('Entrypoint/Cmd semantics, -e, --env-file, -w (created), -u', () => {

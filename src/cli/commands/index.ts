@@ -216,4 +216,27 @@ export const commands: CommandEntry[] = [
     'Verify the whole store; --repair removes leftovers of interrupted work',
     async () => (await import('./system-check.js')).systemCheck,
   ),
+  entry([['volume', 'create']], 'Create a volume', async () => (await import('./volume.js')).volumeCreate),
+  entry(
+    [
+      ['volume', 'ls'],
+      ['volume', 'list'],
+    ],
+    'List volumes',
+    async () => (await import('./volume.js')).volumeLs,
+  ),
+  entry(
+    [['volume', 'inspect']],
+    'Display detailed information on one or more volumes',
+    async () => (await import('./volume.js')).volumeInspect,
+  ),
+  entry(
+    [
+      ['volume', 'rm'],
+      ['volume', 'remove'],
+    ],
+    'Remove one or more volumes',
+    async () => (await import('./volume.js')).volumeRm,
+  ),
+  entry([['volume', 'prune']], 'Remove unused local volumes', async () => (await import('./volume.js')).volumePrune),
 ];

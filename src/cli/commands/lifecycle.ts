@@ -5,7 +5,7 @@ import type { Command } from '../context.js';
 import { filterFlags, filterMap } from '../filters.js';
 import { humanSize } from '../format/units.js';
 import { confirm } from '../prompt.js';
-import { eachContainer } from './run.js';
+import { eachName as eachContainer } from '../each.js';
 
 function seconds(v: unknown): number | undefined {
   if (v === undefined) return undefined;

@@ -1,6 +1,6 @@
 import { invalid } from '../../core/errors.js';
 import type { Command } from '../context.js';
-import { eachContainer } from './run.js';
+import { eachName as eachContainer } from '../each.js';
 
 export const rm: Command = {
   names: [['rm'], ['container', 'rm'], ['container', 'remove']],

@@ -1,4 +1,5 @@
-import { BerthError, invalid } from '../../core/errors.js';
+import { invalid } from '../../core/errors.js';
+import { eachName as eachContainer } from '../each.js';
 import { mark } from '../../core/trace.js';
 import { createExclusive } from '../../storage/output-file.js';
 import type { PreparedRun, Stdio } from '../../engine/container-run.js';
@@ -123,25 +124,3 @@ export const start: Command = {
     return eachContainer(ctx, args, (a) => engine.containers.start(a));
   },
 };
-
-/**
- * Apply fn to each named container, printing each name as Docker does; errors are reported and make the exit status 1.
- */
-export async function eachContainer(
-  ctx: Context,
-  names: string[],
-  fn: (name: string) => Promise<unknown>,
-): Promise<number> {
-  let status = 0;
-  for (const a of names) {
-    try {
-      await fn(a);
-      ctx.out(a);
-    } catch (err) {
-      if (!(err instanceof BerthError)) throw err;
-      ctx.err(`Error response from berth: ${err.message}`);
-      status = 1;
-    }
-  }
-  return status;
-}

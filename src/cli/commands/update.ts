@@ -2,7 +2,7 @@ import { invalid } from '../../core/errors.js';
 import type { Command } from '../context.js';
 import { createFlags, parseRestart, resourceFlags } from '../container-flags.js';
 import type { UpdateConfig } from '../../engine/container-types.js';
-import { eachContainer } from './run.js';
+import { eachName as eachContainer } from '../each.js';
 
 const RESOURCE_FLAGS = [
   'memory',
