@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { parseBytes, parseCpus, parseMemorySwap } from '../engine/syntax.js';
-import type { ContainerCreateRequest, HealthConfig, HostConfig } from '../engine/container-types.js';
+import type { ApiMount, ContainerCreateRequest, HealthConfig, HostConfig } from '../engine/container-types.js';
 import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/container-validate.js';
 
 /*
@@ -31,6 +31,8 @@ export const createFlags = {
   'read-only': { type: 'boolean' },
   volume: { type: 'string', short: 'v', multiple: true },
   tmpfs: { type: 'string', multiple: true },
+  mount: { type: 'string', multiple: true },
+  'volumes-from': { type: 'string', multiple: true },
   network: { type: 'string', default: 'none' },
   net: { type: 'string' },
   runtime: { type: 'string' },
@@ -213,6 +215,78 @@ function securityOpts(items: string[]): string[] {
   });
 }
 
+const TRUE = new Set(['', '1', 'true', 'True', 'TRUE']);
+const FALSE = new Set(['0', 'false', 'False', 'FALSE']);
+
+/**
+ * `--mount type=bind|volume|tmpfs,source=,target=,readonly,...` as the docker CLI's
+ * opts/mount.go reads it (CSV of key=value; a bare `readonly` or `volume-nocopy` is true).
+ */
+export function parseMountFlag(value: string): ApiMount {
+  const m: Partial<ApiMount> & { Type: ApiMount['Type'] } = { Type: 'volume' };
+  const bool = (k: string, v: string) => {
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
+    throw invalid('invalid_mount', `invalid value for ${k}: ${v}`);
+  };
+  for (const field of value.split(',')) {
+    if (field === '') continue;
+    const i = field.indexOf('=');
+    const key = (i < 0 ? field : field.slice(0, i)).toLowerCase();
+    const v = i < 0 ? '' : field.slice(i + 1);
+    if (i < 0 && !['readonly', 'ro', 'volume-nocopy'].includes(key))
+      throw invalid('invalid_mount', `invalid field '${field}' must be a key=value pair`);
+    switch (key) {
+      case 'type':
+        if (v !== 'bind' && v !== 'volume' && v !== 'tmpfs') throw invalid('invalid_mount', `invalid mount type: ${v}`);
+        m.Type = v;
+        break;
+      case 'source':
+      case 'src':
+        m.Source = v;
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        m.Target = v;
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = bool(key, v);
+        break;
+      case 'consistency':
+        break;
+      case 'bind-propagation':
+        m.BindOptions = { ...m.BindOptions, Propagation: v };
+        break;
+      case 'volume-nocopy':
+        m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool(key, v) };
+        break;
+      case 'volume-label': {
+        const j = v.indexOf('=');
+        m.VolumeOptions = {
+          ...m.VolumeOptions,
+          Labels: { ...m.VolumeOptions?.Labels, [j < 0 ? v : v.slice(0, j)]: j < 0 ? '' : v.slice(j + 1) },
+        };
+        break;
+      }
+      case 'tmpfs-size':
+        m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseBytes(v) };
+        break;
+      case 'tmpfs-mode': {
+        const mode = Number.parseInt(v, 8);
+        if (!/^[0-7]+$/.test(v) || mode > 0o7777) throw invalid('invalid_mount', `invalid value for ${key}: ${v}`);
+        m.TmpfsOptions = { ...m.TmpfsOptions, Mode: mode };
+        break;
+      }
+      default:
+        throw invalid('invalid_mount', `unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (!m.Target) throw invalid('invalid_mount', 'target is required');
+  return m as ApiMount;
+}
+
 function tmpfsFlags(items: string[]): Record<string, string> | null {
   if (!items.length) return null;
   const out: Record<string, string> = {};
@@ -237,6 +311,8 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
     AutoRemove: !!o.rm,
     ReadonlyRootfs: !!o['read-only'],
     Tmpfs: tmpfsFlags(list(o, 'tmpfs')),
+    ...(list(o, 'mount').length ? { Mounts: list(o, 'mount').map(parseMountFlag) } : {}),
+    ...(list(o, 'volumes-from').length ? { VolumesFrom: list(o, 'volumes-from') } : {}),
     Runtime: ((o.runtime as string | undefined) ?? 'berth') as HostConfig['Runtime'],
     GroupAdd: (o['group-add'] as string[] | undefined) ?? null,
     CapAdd: (o['cap-add'] as string[] | undefined) ?? null,

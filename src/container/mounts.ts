@@ -11,12 +11,20 @@ import { invalid } from '../core/errors.js';
 import type { Txn } from '../storage/txn.js';
 import { resolveInRoot } from '../runtime/rootfs-path.js';
 import { ANONYMOUS_LABEL, checkVolumeName, type VolumeStore } from '../volume/store.js';
-import type { ContainerRecord, HostConfig, MountPoint } from './types.js';
+import type { ApiMount, ContainerRecord, HostConfig, MountPoint } from './types.js';
 
-/** What one `-v` asks for. */
+/** What one `-v` or `--mount` asks for (a tmpfs `--mount` is the spec's, not a MountPoint). */
 export type MountRequest =
-  | { type: 'bind'; source: string; destination: string; readonly: boolean; mode: string }
-  | { type: 'volume'; name?: string; destination: string; readonly: boolean; nocopy: boolean; mode: string };
+  | { type: 'bind'; source: string; destination: string; readonly: boolean; mode: string; propagation?: string }
+  | {
+      type: 'volume';
+      name?: string;
+      destination: string;
+      readonly: boolean;
+      nocopy: boolean;
+      mode: string;
+      labels?: Record<string, string>;
+    };
 
 const PROPAGATION = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'];
 
@@ -57,6 +65,65 @@ export function parseVolumeFlag(v: string): MountRequest {
   return { type: 'volume', name: source, destination: clean(destination), readonly, nocopy, mode };
 }
 
+/** A `--mount` of type bind or volume as a request; a tmpfs gives undefined (the spec mounts it). */
+export function fromApiMount(m: ApiMount): MountRequest | undefined {
+  const bad = (why: string) => invalid('invalid_mount', `invalid mount config for type "${m.Type}": ${why}`);
+  if (typeof m.Target !== 'string' || !m.Target) throw bad('field Target must not be empty');
+  if (!m.Target.startsWith('/')) throw bad(`invalid mount path: '${m.Target}' mount path must be absolute`);
+  const destination = clean(m.Target);
+  if (destination === '/') throw bad('invalid specification: destination can\'t be \'/\'');
+  const readonly = !!m.ReadOnly;
+  if (m.Type === 'tmpfs') {
+    if (m.Source) throw bad('field Source must not be specified');
+    return undefined;
+  }
+  if (m.Type === 'bind') {
+    if (!m.Source) throw bad('field Source must not be empty');
+    if (!m.Source.startsWith('/')) throw bad(`invalid mount path: '${m.Source}' mount path must be absolute`);
+    if (!fs.existsSync(m.Source)) throw bad(`bind source path does not exist: ${m.Source}`);
+    const propagation = m.BindOptions?.Propagation;
+    if (propagation && !PROPAGATION.includes(propagation)) throw bad(`invalid propagation mode: ${propagation}`);
+    return { type: 'bind', source: m.Source, destination, readonly, mode: '', ...(propagation ? { propagation } : {}) };
+  }
+  if (m.Type === 'volume') {
+    if (m.Source) checkVolumeName(m.Source);
+    return {
+      type: 'volume',
+      ...(m.Source ? { name: m.Source } : {}),
+      destination,
+      readonly,
+      nocopy: !!m.VolumeOptions?.NoCopy,
+      mode: '',
+      ...(m.VolumeOptions?.Labels ? { labels: m.VolumeOptions.Labels } : {}),
+    };
+  }
+  throw invalid('invalid_mount', `mount type unknown: ${JSON.stringify(m.Type)}`);
+}
+
+/** The tmpfs mounts of a container: `--tmpfs` and `--mount type=tmpfs`, as the spec's options. */
+export function tmpfsMounts(hc: HostConfig): Array<{ destination: string; options: string[] }> {
+  const out = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({
+    destination,
+    options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
+  }));
+  for (const m of hc.Mounts ?? []) {
+    if (m.Type !== 'tmpfs') continue;
+    const o = m.TmpfsOptions ?? {};
+    out.push({
+      destination: clean(m.Target),
+      // Docker's tmpfs mounts from --mount are not noexec
+      options: [
+        'nosuid',
+        'nodev',
+        ...(m.ReadOnly ? ['ro'] : []),
+        ...(o.SizeBytes ? [`size=${o.SizeBytes}`] : []),
+        ...(o.Mode ? [`mode=${o.Mode.toString(8)}`] : []),
+      ],
+    });
+  }
+  return out;
+}
+
 /** "/a/b/" -> "/a/b", "/a//b/./c" -> "/a/b/c". */
 function clean(p: string): string {
   const out: string[] = [];
@@ -68,15 +135,28 @@ function clean(p: string): string {
   return `/${out.join('/')}`;
 }
 
-/** Check a create's `-v` list and the image's volumes together (no two mounts on one path). Pure. */
-export function mountRequests(hc: Pick<HostConfig, 'Binds'>, imageVolumes: readonly string[]): MountRequest[] {
+/**
+ * Check a create's `-v` and `--mount` lists and the image's volumes together (no two
+ * mounts on one path; a `--mount` bind's source must exist, as Docker's). Pure but for
+ * that check.
+ */
+export function mountRequests(
+  hc: Pick<HostConfig, 'Binds' | 'Mounts' | 'Tmpfs'>,
+  imageVolumes: readonly string[],
+): MountRequest[] {
   const out: MountRequest[] = [];
-  const seen = new Set<string>();
-  for (const v of hc.Binds ?? []) {
-    const m = parseVolumeFlag(v);
+  const seen = new Set<string>(Object.keys(hc.Tmpfs ?? {}).map(clean));
+  const take = (m: MountRequest) => {
     if (seen.has(m.destination)) throw invalid('duplicate_mount', `Duplicate mount point: ${m.destination}`);
     seen.add(m.destination);
     out.push(m);
+  };
+  for (const v of hc.Binds ?? []) take(parseVolumeFlag(v));
+  for (const m of hc.Mounts ?? []) {
+    const r = fromApiMount(m);
+    if (r) take(r);
+    else if (seen.has(clean(m.Target))) throw invalid('duplicate_mount', `Duplicate mount point: ${clean(m.Target)}`);
+    else seen.add(clean(m.Target));
   }
   // the image's VOLUMEs that no -v covers are anonymous volumes, filled from the image (Docker's copy-up)
   for (const d of imageVolumes) {
@@ -84,6 +164,35 @@ export function mountRequests(hc: Pick<HostConfig, 'Binds'>, imageVolumes: reado
     if (dest === '/' || seen.has(dest)) continue;
     seen.add(dest);
     out.push({ type: 'volume', destination: dest, readonly: false, nocopy: false, mode: '' });
+  }
+  return out;
+}
+
+/** `--volumes-from CONTAINER[:ro|rw]`. Pure. */
+export function parseVolumesFrom(v: string): { container: string; mode?: 'ro' | 'rw' } {
+  const i = v.lastIndexOf(':');
+  if (i < 0) return { container: v };
+  const mode = v.slice(i + 1);
+  if (mode !== 'ro' && mode !== 'rw') throw invalid('invalid_volume', `invalid mode: ${mode}`);
+  if (i === 0) throw invalid('invalid_volume', `invalid volumes-from: ${JSON.stringify(v)}`);
+  return { container: v.slice(0, i), mode };
+}
+
+/**
+ * The MountPoints `--volumes-from` brings: each named container's binds and volumes
+ * (read-only or writable as given, else as they are there), never copied up again.
+ */
+export function inheritedMountPoints(
+  specs: readonly string[],
+  resolve: (ref: string) => ContainerRecord,
+): Record<string, MountPoint> {
+  const out: Record<string, MountPoint> = {};
+  for (const spec of specs) {
+    const { container, mode } = parseVolumesFrom(spec);
+    for (const m of Object.values(resolve(container).MountPoints ?? {})) {
+      const { CopyData: _copied, ...rest } = m;
+      out[m.Destination] = mode ? { ...rest, RW: mode === 'rw' } : rest;
+    }
   }
   return out;
 }
@@ -110,12 +219,13 @@ export function createMountPoints(
         Type: 'bind',
         Mode: m.mode,
         Relabel: '',
-        Propagation: m.mode.split(',').find((f) => PROPAGATION.includes(f)) ?? 'rprivate',
+        Propagation: m.propagation ?? m.mode.split(',').find((f) => PROPAGATION.includes(f)) ?? 'rprivate',
         Spec: { Type: 'bind', Source: m.source, Target: m.destination, ...(m.readonly ? { ReadOnly: true } : {}) },
       };
       continue;
     }
-    const { volume } = volumes.create(m.name, m.name ? {} : { labels: { [ANONYMOUS_LABEL]: '' } }, txn);
+    const labels = m.name ? { ...m.labels } : { ...m.labels, [ANONYMOUS_LABEL]: '' };
+    const { volume } = volumes.create(m.name, { labels }, txn);
     out[m.destination] = {
       Source: volume.Mountpoint,
       Destination: m.destination,

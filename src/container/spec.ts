@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
-import { copyUp, mountsOf } from './mounts.js';
+import { copyUp, mountsOf, tmpfsMounts } from './mounts.js';
 import { buildSpec, type OciResources, type OciSpec } from '../runtime/spec.js';
 import type { HostFacts } from '../runtime/plan.js';
 import type { HealthConfig } from '../image/config.js';
@@ -45,10 +45,7 @@ export function containerSpecAndFilter(
     copyUp(rootfs, m);
   }
   const binds = mounts.map((m) => ({ source: m.Source, destination: m.Destination, readonly: !m.RW }));
-  const tmpfs = Object.entries(hc.Tmpfs ?? {}).map(([destination, o]) => ({
-    destination,
-    options: ['nosuid', 'nodev', 'noexec', ...(o ? o.split(',') : [])],
-  }));
+  const tmpfs = tmpfsMounts(hc);
   const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does
   const cwd = resolveInRoot(rootfs, c.Config.WorkingDir || '/').slice(rootfs.length) || '/';

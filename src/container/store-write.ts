@@ -10,7 +10,7 @@ import { hostsFile, resolvConf } from './etc-files.js';
 import { uniqueName } from './names.js';
 import { checkUserSpec } from '../runtime/user.js';
 import { CONTAINER_ID_RE } from './store-paths.js';
-import { createMountPoints, mountRequests } from './mounts.js';
+import { createMountPoints, inheritedMountPoints, mountRequests } from './mounts.js';
 import type { ContainerStore } from './store.js';
 import { type ContainerRecord, type HostConfig, createdState } from './types.js';
 
@@ -76,7 +76,11 @@ export async function createContainer(
       txn.add({ op: 'tmp', path: `${dir}.new` });
       txn.add({ op: 'tmp', path: `${p.mounts}/${id}.new` });
       createRwLayers(p, txn, top, mountId);
-      const mountPoints = createMountPoints(store.volumes, requests, txn);
+      // --volumes-from first: the container's own -v and --mount win on the same path, as Docker's
+      const mountPoints = {
+        ...inheritedMountPoints(opts.hostConfig.VolumesFrom ?? [], (ref) => store.resolve(ref)),
+        ...createMountPoints(store.volumes, requests, txn),
+      };
       const hostname = opts.config.Hostname || id.slice(0, 12);
       const stage = `${dir}.new`;
       mkdirp(stage, 0o710);

@@ -21,8 +21,24 @@ export interface ContainerState {
   };
 }
 
+/** One of HostConfig.Mounts (`--mount`), as the Engine API has it. */
+export interface ApiMount {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** A bind's host path, a volume's name (none: an anonymous volume). */
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
 export interface HostConfig {
   Binds: string[] | null;
+  /** `--mount` (binds, volumes, tmpfs). */
+  Mounts?: ApiMount[] | null;
+  /** `--volumes-from CONTAINER[:ro|rw]`: that container's binds and volumes too. */
+  VolumesFrom?: string[] | null;
   NetworkMode: 'none' | 'host';
   AutoRemove: boolean;
   ReadonlyRootfs: boolean;

@@ -10,7 +10,7 @@ import type { ImageStore } from '../image/store.js';
 import type { ContainerConfig, HealthConfig } from '../image/config.js';
 import type { CreateOptions } from '../container/store-write.js';
 import type { HostConfig } from '../container/types.js';
-import { mountRequests } from '../container/mounts.js';
+import { mountRequests, parseVolumesFrom } from '../container/mounts.js';
 import { parseSignal } from '../container/lifecycle.js';
 import { capabilitySet } from '../runtime/security.js';
 import type { ContainerCreateRequest } from './container-types.js';
@@ -81,7 +81,8 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
   const runtime = h.Runtime || 'berth';
   if (runtime !== 'berth' && runtime !== 'runc')
     throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
-  mountRequests({ Binds: h.Binds ?? null }, []);
+  mountRequests({ Binds: h.Binds ?? null, Mounts: h.Mounts ?? null, Tmpfs: h.Tmpfs ?? null }, []);
+  for (const v of h.VolumesFrom ?? []) parseVolumesFrom(v);
   capabilitySet(h.CapAdd ?? [], h.CapDrop ?? [], false); // unknown names fail at create, as Docker
   const { resources, warnings } = checkResources(givenLimits(h));
   const ulimits = (h.Ulimits ?? []).map(checkUlimit);
@@ -90,6 +91,8 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
     warnings,
     hc: {
       Binds: h.Binds?.length ? [...h.Binds] : null,
+      ...(h.Mounts?.length ? { Mounts: h.Mounts.map((m) => ({ ...m })) } : {}),
+      ...(h.VolumesFrom?.length ? { VolumesFrom: [...h.VolumesFrom] } : {}),
       NetworkMode: network,
       AutoRemove: !!h.AutoRemove,
       ReadonlyRootfs: !!h.ReadonlyRootfs,

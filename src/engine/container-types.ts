@@ -6,7 +6,7 @@
 import type { ContainerConfig } from '../image/config.js';
 import type { HostConfig } from '../container/types.js';
 
-export type { HostConfig } from '../container/types.js';
+export type { ApiMount, HostConfig } from '../container/types.js';
 export type { HealthConfig } from '../image/config.js';
 
 /** Docker's filters: each key with the values it ORs or ANDs (api/types/filters.Args as JSON). */

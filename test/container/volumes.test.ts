@@ -180,3 +180,47 @@ test('volume prune: unused anonymous volumes (all unused with -a), label filters
   assert.deepEqual(volumeNames(), ['named-keep']);
   berthOk(root, ['volume', 'rm', 'named-keep']);
 });
+
+test('--mount (volume, bind, tmpfs) and --volumes-from', () => {
+  const host = join(root, '..', `${root.split('/').pop()}-bind`);
+  fs.mkdirSync(host);
+  try {
+    fs.writeFileSync(join(host, 'h'), 'host\n');
+    const missing = berth(root, ['create', '--mount', `type=bind,source=${host}/nope,target=/b`, 'base', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /bind source path does not exist/);
+    const r = berth(root, [
+      'run',
+      '--name',
+      'src',
+      '--mount',
+      'type=volume,source=mvol,target=/m,volume-label=from=mount',
+      '--mount',
+      `type=bind,src=${host},dst=/b,readonly`,
+      '--mount',
+      'type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770',
+      'base',
+      'sh',
+      '-c',
+      'echo vol > /m/v; cat /b/h; touch /b/x 2>/dev/null || echo ro; stat -c %a /t; cat /proc/self/mountinfo',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const [vol, ro, mode] = r.stdout.split('\n');
+    assert.deepEqual([vol, ro, mode], ['host', 'ro', '1770']);
+    assert.match(r.stdout, / \/t [^\n]* - tmpfs tmpfs [^\n]*size=1024k/);
+    assert.deepEqual(JSON.parse(berthOk(root, ['volume', 'inspect', 'mvol']))[0].Labels, { from: 'mount' });
+
+    // --volumes-from: the other container's volume and bind, read-only when asked
+    const f = berth(root, ['run', '--rm', '--volumes-from', 'src:ro', 'base', 'sh', '-c', 'cat /m/v /b/h; touch /m/y']);
+    assert.equal(f.stdout, 'vol\nhost\n');
+    assert.match(f.stderr, /Read-only file system/);
+    const none = berth(root, ['create', '--volumes-from', 'nosuch', 'base', 'true']);
+    assert.equal(none.code, 125);
+    assert.match(none.stderr, /No such container: nosuch/);
+    berthOk(root, ['rm', '-v', 'src']);
+    assert.deepEqual(volumeNames(), ['mvol']);
+    berthOk(root, ['volume', 'rm', 'mvol']);
+  } finally {
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
