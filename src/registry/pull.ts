@@ -7,7 +7,9 @@ import type { ImageStore } from '../image/store.js';
 import { type AuthConfig, RegistryClient } from './client.js';
 import { recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
-import { ingestLayers } from './layers.js';
+import { type BlobSource, ingestLayers } from './layers.js';
+import { PartialDownloads } from './blob-download.js';
+import { rangeFrom } from './range.js';
 import { ACCEPT, type Descriptor, MAX_MANIFEST_BYTES, type Parsed, parseManifest, pickManifest } from './manifest.js';
 import { registryHost, splitName } from './names.js';
 import type { PullEvent } from './progress.js';
@@ -84,15 +86,27 @@ export async function pullImage(store: ImageStore, name: string, opts: PullOptio
       ref.tag !== undefined && !ref.digest
         ? store.refs.get(ref)
         : store.refs.get({ name: ref.name, digest: top.digest });
-    await store.withTxn('pull', async (txn) => {
-      const blob = async (d: Descriptor) => (await openBlob(client, path, d, scope)).body as AsyncIterable<Buffer>;
-      await ingestLayers(store, txn, manifest.layers, diffIDs, blob, emit);
-      // verified: every blob is its layer (a cache dockerd shares; written before the image is tagged)
-      await store.lock(() =>
-        manifest.layers.forEach((l, i) => recordBlob(store.paths, l.digest, diffIDs[i]!, ref.name)),
-      );
-      await store.putImages(txn, [{ configBytes, config, tags }]);
-    });
+    // the layers' partial downloads: removed once the image is in, kept for the next pull otherwise
+    const partials = new PartialDownloads(store.paths);
+    try {
+      await store.withTxn('pull', async (txn) => {
+        const source: BlobSource = {
+          fetch: (d, from) =>
+            client.get(`/v2/${path}/blobs/${d.digest}`, scope, from > 0 ? { headers: { Range: rangeFrom(from) } } : {}),
+          partials,
+          retryDelays: client.retryDelays,
+        };
+        await ingestLayers(store, txn, manifest.layers, diffIDs, source, emit);
+        // verified: every blob is its layer (a cache dockerd shares; written before the image is tagged)
+        await store.lock(() =>
+          manifest.layers.forEach((l, i) => recordBlob(store.paths, l.digest, diffIDs[i]!, ref.name)),
+        );
+        await store.putImages(txn, [{ configBytes, config, tags }]);
+      });
+      partials.complete();
+    } finally {
+      partials.release();
+    }
     emit({ status: `Digest: ${top.digest}` });
     const status = before === id ? `Image is up to date for ${shown}` : `Downloaded newer image for ${shown}`;
     emit({ status: `Status: ${status}` });

@@ -32,7 +32,7 @@ export interface RequestOptions {
   body?: Buffer | NodeJS.ReadableStream;
   /** https without verifying the certificate (insecure registries). */
   insecureTLS?: boolean;
-  /** Idle time, in ms, after which a request fails (default 60 s). */
+  /** Idle time, in ms, after which a request fails, also while its body is read (default 60 s). */
   timeoutMs?: number;
   maxRedirects?: number;
 }
@@ -65,6 +65,7 @@ function once(url: URL, headers: Record<string, string>, opts: RequestOptions): 
   const load = createRequire(import.meta.url);
   const mod = (url.protocol === 'https:' ? load('node:https') : load('node:http')) as typeof import('node:https');
   return new Promise((resolve, reject) => {
+    let answer: http.IncomingMessage | undefined;
     const req = mod.request(
       url,
       {
@@ -74,12 +75,20 @@ function once(url: URL, headers: Record<string, string>, opts: RequestOptions): 
         agent: false,
       },
       (res) => {
+        answer = res;
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
       },
     );
-    const timeout = opts.timeoutMs ?? 60_000;
+    const timeout = opts.timeoutMs ?? idleTimeoutMs();
+    // the socket's idle time: waiting for the answer and, after it, between body chunks (a stalled body
+    // fails with this error, not a bare "aborted")
     req.setTimeout(timeout, () => {
-      req.destroy(unavailable('registry_timeout', `${opts.method ?? 'GET'} ${url}: no answer for ${timeout / 1000} s`));
+      const err = unavailable(
+        'registry_timeout',
+        `${opts.method ?? 'GET'} ${url}: nothing received for ${timeout / 1000} s`,
+      );
+      answer?.destroy(err);
+      req.destroy(err);
     });
     req.on('error', (err) => reject(err instanceof BerthError ? err : networkError(url, err)));
     const body = opts.body;
@@ -91,6 +100,12 @@ function once(url: URL, headers: Record<string, string>, opts: RequestOptions): 
       body.pipe(req);
     }
   });
+}
+
+/** The default idle timeout: 60 s, or BERTH_REGISTRY_TIMEOUT seconds (read per request, never at start-up). */
+function idleTimeoutMs(): number {
+  const s = Number(process.env.BERTH_REGISTRY_TIMEOUT);
+  return s > 0 ? s * 1000 : 60_000;
 }
 
 export function networkError(url: URL, err: unknown): BerthError {

@@ -16,6 +16,8 @@ export class StorePaths {
   readonly txn: string;
   readonly locks: string;
   readonly storeLock: string;
+  /** Partial downloads of registry blobs, kept for the next pull to resume (storage/partial-blobs.ts). */
+  readonly partial: string;
 
   constructor(readonly root: string) {
     this.overlay = `${root}/overlay2`;
@@ -33,6 +35,7 @@ export class StorePaths {
     this.txn = `${this.berth}/txn`;
     this.locks = `${this.berth}/locks`;
     this.storeLock = `${this.berth}/store.lock`;
+    this.partial = `${this.berth}/partial`;
   }
 
   layerDir(chainHex: string): string {
