@@ -65,6 +65,8 @@ async function* download(d: BlobDownload, current: { res?: Response }): AsyncGen
   const first = rangeAnswer(res.status, res.headers, kept, size);
   if (first.kind === 'error') throw await registryError(res, `get blob ${d.digest}`);
   if (kept > 0 && first.kind === 'resume') {
+    // the answer waits (unread) while the kept bytes go to the extraction; kept bytes that take longer
+    // than the idle timeout to extract cost this request: it times out, and is resumed like a drop
     d.progress(kept, true);
     yield* partial!.read();
     sent = kept;
@@ -74,8 +76,7 @@ async function* download(d: BlobDownload, current: { res?: Response }): AsyncGen
       res.body.destroy();
       restarted = true;
       res = await fetch(0);
-      if (rangeAnswer(res.status, res.headers, 0, size).kind !== 'whole')
-        throw await registryError(res, `get blob ${d.digest}`);
+      if (!isWhole(res, size)) throw await registryError(res, `get blob ${d.digest}`);
     }
   }
   let fruitless = 0; // tries in a row that brought no byte
@@ -118,17 +119,27 @@ async function* download(d: BlobDownload, current: { res?: Response }): AsyncGen
         if (restarted) throw corrupt('blob_range', `${d.what}: ${a.why}, again`);
         restarted = true;
         res = await fetch(0);
-        if (rangeAnswer(res.status, res.headers, 0, size).kind !== 'whole')
-          throw await registryError(res, `get blob ${d.digest}`);
+        if (!isWhole(res, size)) throw await registryError(res, `get blob ${d.digest}`);
         skip = sent;
       }
       d.progress(sent, true);
       continue;
     }
     if (skip > 0 || sent < size)
-      throw corrupt('blob_short', `${d.what}: the registry sent ${sent - skip} of the descriptor's ${size} bytes`);
+      throw corrupt(
+        'blob_short',
+        skip > 0
+          ? `${d.what}: the registry sent the blob again, and it ended ${skip} bytes before byte ${sent}`
+          : `${d.what}: the registry sent ${sent} of the descriptor's ${size} bytes`,
+      );
     return;
   }
+}
+
+/** An answer with the blob from byte 0 (a 200, or a 206 for all of it). */
+function isWhole(res: Response, size: number): boolean {
+  const k = rangeAnswer(res.status, res.headers, 0, size).kind;
+  return k === 'whole' || k === 'resume';
 }
 
 /** A connection that dropped, was reset or stalled (worth a resume), not an answer that was wrong. */

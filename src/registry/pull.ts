@@ -40,7 +40,8 @@ const MAX_CONFIG_BYTES = 8 << 20;
  * `pull`: resolve NAME[:TAG|@DIGEST] on its registry to one image manifest (an index
  * through the platform), fetch and verify the config and the layers, and tag the image
  * (and record its RepoDigest) only when every digest, size and diffID has checked out.
- * All or nothing: on any error the store is as before.
+ * All or nothing: on any error the store is as before, but for the bytes of layer blobs received
+ * (berth/partial/, blob-download.ts), which the next pull of those blobs resumes from.
  */
 export async function pullImage(store: ImageStore, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const emit = opts.onProgress ?? (() => undefined);
