@@ -6,10 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { DiffID } from '../core/digest.js';
-import * as native from '../native/index.js';
-import { TarParser, type TarVisitor } from './tar-parser.js';
-import type { TarHeader } from './tar-header.js';
-import { TarSplitRecorder } from './tarsplit.js';
+import { SplitVisitor } from './split-visitor.js';
+import { TarParser } from './tar-parser.js';
 
 export interface Measured {
   diffID: DiffID;
@@ -17,31 +15,8 @@ export interface Measured {
   entries: number;
 }
 
-class Measure implements TarVisitor {
-  readonly split = new TarSplitRecorder();
-  private crc = Buffer.alloc(8);
-  private hasBody = false;
-  raw(b: Buffer): void {
-    this.split.raw(b);
-  }
-  endOfArchive(): void {
-    this.split.endOfArchive();
-  }
-  entry(h: TarHeader): void {
-    this.split.file(h.name, h.size, null);
-    this.hasBody = h.size > 0;
-    this.crc.fill(0);
-  }
-  body(chunk: Buffer): void {
-    native.crc64(this.crc, chunk);
-  }
-  entryEnd(): void {
-    if (this.hasBody) this.split.setLastCrc(Buffer.from(this.crc));
-  }
-}
-
 export async function measureLayer(src: AsyncIterable<Buffer>): Promise<Measured> {
-  const m = new Measure();
+  const m = new SplitVisitor();
   const parser = new TarParser(m);
   const hash = createHash('sha256');
   try {

@@ -3,8 +3,7 @@ import { BerthError, invalid, wrap } from '../core/errors.js';
 import * as native from '../native/index.js';
 import { baseOf, cleanEntryName, dirOf } from './names.js';
 import type { TarHeader } from './tar-header.js';
-import type { TarVisitor } from './tar-parser.js';
-import { TarSplitRecorder } from './tarsplit.js';
+import { SplitVisitor } from './split-visitor.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -19,8 +18,7 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
  * The tar visitor that creates a layer's files under `root` (confined: see applyLayer) and records
  * tar-split on the way.
  */
-export class LayerWriter implements TarVisitor {
-  readonly split = new TarSplitRecorder();
+export class LayerWriter extends SplitVisitor {
   size = 0;
   private readonly dirs = new Set<string>(['']);
   private readonly seen = new Set<string>();
@@ -28,25 +26,15 @@ export class LayerWriter implements TarVisitor {
   private readonly dirTimes = new Map<string, number>();
   private fd = -1;
   private cur: { h: TarHeader; rel: string; full: string } | null = null;
-  private crc = Buffer.alloc(8);
-  private hasBody = false;
   private sizeDirty = false;
   private readonly umask = process.umask();
 
-  constructor(private readonly root: string) {}
-
-  raw(b: Buffer): void {
-    this.split.raw(b);
+  constructor(private readonly root: string) {
+    super();
   }
 
-  endOfArchive(): void {
-    this.split.endOfArchive();
-  }
-
-  entry(h: TarHeader): void {
-    this.split.file(h.name, h.size, null);
-    this.hasBody = h.size > 0;
-    this.crc.fill(0);
+  override entry(h: TarHeader): void {
+    super.entry(h);
     try {
       this.create(h);
     } catch (err) {
@@ -55,15 +43,15 @@ export class LayerWriter implements TarVisitor {
     }
   }
 
-  body(chunk: Buffer): void {
-    native.crc64(this.crc, chunk);
+  override body(chunk: Buffer): void {
+    super.body(chunk);
     if (this.fd < 0) return;
     let off = 0;
     while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
   }
 
-  entryEnd(): void {
-    if (this.hasBody) this.split.setLastCrc(Buffer.from(this.crc));
+  override entryEnd(): void {
+    super.entryEnd();
     const c = this.cur;
     this.cur = null;
     if (this.fd >= 0) {

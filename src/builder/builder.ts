@@ -57,6 +57,13 @@ export interface BuildOptions {
   /** Stop the build at the next step, killing a running RUN; its step container is removed (see endIfInterrupted). */
   signal?: AbortSignal;
   out: BuildOutput;
+  /**
+   * Fetch a FROM image the store lacks (the engine's pull, with the build's credentials):
+   * without it, a missing image is an error. `pull`: fetch every FROM image first, as
+   * `build --pull` does, even those the store has.
+   */
+  pullImage?: (name: string) => Promise<ImageID>;
+  pull?: boolean;
 }
 
 export interface BuildResult {
@@ -213,7 +220,14 @@ async function fromStage(
     return beginStage(r.image, r.imageId, stageArgs, stage.name);
   }
   if (name === 'scratch') return beginStage(scratchImage(), undefined, stageArgs, stage.name);
-  const id = containers.images.tryResolve(name);
+  let id = o.pull && o.pullImage && !isImageID(name) ? undefined : containers.images.tryResolve(name);
+  if (!id && o.pullImage && !isImageID(name)) {
+    try {
+      id = await o.pullImage(name);
+    } catch (err) {
+      throw fail(err);
+    }
+  }
   if (!id)
     throw fail(
       notFound(
@@ -222,6 +236,11 @@ async function fromStage(
       ),
     );
   return beginStage(containers.images.images.get(id), id, stageArgs, stage.name);
+}
+
+/** A full image ID ("sha256:" or not): the store's or nothing, never a registry's. */
+function isImageID(s: string): boolean {
+  return /^(sha256:)?[0-9a-f]{64}$/.test(s);
 }
 
 function triggerInstruction(text: string, file: string, line: number): Instruction {

@@ -15,6 +15,9 @@ import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/
 export const createFlags = {
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
+  pull: { type: 'string', default: 'missing' },
+  platform: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
   rm: { type: 'boolean' },
   detach: { type: 'boolean', short: 'd' },
   name: { type: 'string' },

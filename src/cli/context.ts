@@ -1,3 +1,4 @@
+import { registrySettings } from '../engine/daemon-config.js';
 import { Engine } from '../engine/engine.js';
 
 /** What every command gets: where the store is, and streams to talk to the user. */
@@ -7,13 +8,27 @@ export class Context {
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
     readonly stderr: NodeJS.WritableStream,
     readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+    /** --config-file: the daemon.json to use instead of /etc/berth/daemon.json. */
+    readonly configFile?: string,
   ) {}
 
   private enginePromise?: Promise<Engine>;
 
-  /** The engine on this data root (opened once per command). */
+  /**
+   * The engine on this data root (opened once per command), with the registry settings of daemon.json and of
+   * this process's environment (HTTP(S)_PROXY, NO_PROXY; BERTH_CERTS_D: colon-separated certs.d directories
+   * in place of /etc/berth/certs.d and /etc/docker/certs.d).
+   */
   engine(): Promise<Engine> {
-    return (this.enginePromise ??= Engine.open({ root: this.root }));
+    return (this.enginePromise ??= (async () => {
+      const certsDirs = process.env.BERTH_CERTS_D?.split(':').filter((d) => d);
+      const registry = registrySettings({
+        ...(this.configFile !== undefined ? { configFile: this.configFile } : {}),
+        env: process.env,
+        ...(certsDirs?.length ? { certsDirs } : {}),
+      });
+      return Engine.open({ root: this.root, registry });
+    })());
   }
 
   out(s: string): void {

@@ -1,22 +1,28 @@
 import { commands, type CommandEntry } from './commands/index.js';
 
 /**
- * What berth answers before any command module is loaded: the global --root, --version, help and unknown
- * commands. Shared by the process entry (start.ts, which loads nothing more for these) and main.ts.
+ * What berth answers before any command module is loaded: the global --root and --config-file, --version, help
+ * and unknown commands. Shared by the process entry (start.ts, which loads nothing more for these) and main.ts.
  */
 export const VERSION = '0.1.0';
 const DEFAULT_ROOT = '/var/lib/berth';
 
 export function usage(): string {
   const lines = [
-    'Usage:  berth [--root DIR] COMMAND',
+    'Usage:  berth [--root DIR] [--config-file PATH] COMMAND',
     '',
     "A daemonless container engine with Docker's storage layout.",
     '',
     'Commands:',
   ];
   for (const c of commands) lines.push(`  ${c.names[0]!.join(' ').padEnd(22)} ${c.summary}`);
-  lines.push('', 'Global options:', '  --root DIR   data root (default /var/lib/berth, or $BERTH_ROOT)', '');
+  lines.push(
+    '',
+    'Global options:',
+    '  --root DIR           data root (default /var/lib/berth, or $BERTH_ROOT)',
+    "  --config-file PATH   daemon configuration file, as dockerd's daemon.json (default /etc/berth/daemon.json)",
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -33,22 +39,27 @@ export function findCommand(argv: string[]): { cmd: CommandEntry; rest: string[]
 }
 
 /**
- * The data root and the command's words, or the exit status when nothing more is to be done: --version, help, a
- * missing --root value or an unknown command (answered here, on stdout or stderr).
+ * The data root, the configuration file (when named) and the command's words, or the exit status when nothing
+ * more is to be done: --version, help, a missing --root or --config-file value or an unknown command (answered
+ * here, on stdout or stderr).
  */
 export function globalArgs(
   argv: string[],
-): { root: string; found: { cmd: CommandEntry; rest: string[] } } | { exit: number } {
+): { root: string; configFile?: string; found: { cmd: CommandEntry; rest: string[] } } | { exit: number } {
   argv = [...argv];
   let root = process.env.BERTH_ROOT || DEFAULT_ROOT;
-  while (argv[0]?.startsWith('--root')) {
+  let configFile: string | undefined;
+  for (;;) {
+    const flag = ['--root', '--config-file'].find((f) => argv[0] === f || argv[0]?.startsWith(`${f}=`));
+    if (!flag) break;
     const a = argv.shift()!;
     const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv.shift();
     if (!v) {
-      process.stderr.write('berth: --root needs a directory\n');
+      process.stderr.write(`berth: ${flag} needs ${flag === '--root' ? 'a directory' : 'a file'}\n`);
       return { exit: 125 };
     }
-    root = v;
+    if (flag === '--root') root = v;
+    else configFile = v;
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(usage());
@@ -63,7 +74,7 @@ export function globalArgs(
     process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
     return { exit: 1 };
   }
-  return { root, found };
+  return { root, ...(configFile !== undefined ? { configFile } : {}), found };
 }
 
 /** Set the umask; end quietly on a closed pipe (berth images | head). Once per process. */

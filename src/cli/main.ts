@@ -7,7 +7,7 @@ import { globalArgs } from './global-args.js';
 export async function main(argv: string[]): Promise<number> {
   const g = globalArgs(argv);
   if ('exit' in g) return g.exit;
-  const { root, found } = g;
+  const { root, configFile, found } = g;
   const name = `berth ${found.cmd.names[0]!.join(' ')}`;
   let cmd: Command | undefined;
   // the context brings the engine (which --version and help do not load): loaded alongside the command's module
@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   context.catch(() => {});
   try {
     cmd = await found.cmd.load();
-    return await runCommand(root, cmd, found.rest, context);
+    return await runCommand(root, configFile, cmd, found.rest, context);
   } catch (thrown) {
     const err = toBerthError(name, thrown);
     // Docker's client takes a 304 as success: nothing to say
@@ -31,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
 /** Parse a command's flags and run it; what it throws is main's to print. */
 async function runCommand(
   root: string,
+  configFile: string | undefined,
   cmd: Command,
   rest: string[],
   context: Promise<typeof import('./context.js')>,
@@ -54,7 +55,7 @@ async function runCommand(
     return 125;
   }
   const { Context } = await context;
-  const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
+  const ctx = new Context(root, process.stdout, process.stderr, process.stdin, configFile);
   mark('cli start-up');
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return (await cmd.run(ctx, parsed.positionals, values)) ?? 0;

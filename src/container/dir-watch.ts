@@ -7,7 +7,8 @@
  * an event is followed by a few quick re-checks; with no events, a slow
  * re-check catches what inotify cannot see (a berth killed outright).
  */
-import * as fs from 'node:fs';
+import * as native from '../native/index.js';
+import { watchPath } from '../native/inotify.js';
 
 /** The slow re-check while nothing happens. */
 const IDLE_MS = 1000;
@@ -23,41 +24,30 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-/**
- * One inotify watch per directory for the whole process: libuv shares the
- * kernel's watch between the watchers of a path, and closing one of them can
- * leave the others deaf, so waiters share one watcher and it is closed with the last.
- */
-const watches = new Map<string, { watcher: fs.FSWatcher; listeners: Set<(name: string | undefined) => void> }>();
+/** What libuv's fs.watch asks the kernel for on a directory: every change of an entry, and of the directory itself. */
+const DIR_MASK =
+  native.IN_MODIFY |
+  native.IN_ATTRIB |
+  native.IN_CREATE |
+  native.IN_DELETE |
+  native.IN_MOVED_FROM |
+  native.IN_MOVED_TO |
+  native.IN_DELETE_SELF |
+  native.IN_MOVE_SELF;
 
+/**
+ * A watch of `dir` on berth's one inotify instance (src/native/inotify.ts, which the
+ * lock waits use too and which shares the kernel's watch between the waiters of one
+ * directory); it does not keep the process alive. Undefined when there is no such
+ * directory (removed already) or no inotify: the slow re-check alone then.
+ */
 function subscribe(dir: string, listener: (name: string | undefined) => void): (() => void) | undefined {
-  let w = watches.get(dir);
-  if (!w) {
-    const listeners = new Set<(name: string | undefined) => void>();
-    let watcher: fs.FSWatcher;
-    try {
-      watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
-        for (const l of [...listeners]) l(name?.toString());
-      });
-    } catch {
-      return undefined; // no directory (removed already), or no inotify: the slow re-check alone
-    }
-    // the directory removed (the container with it): the re-checks see that; the watch has nothing left to say
-    watcher.on('error', () => {
-      watcher.close();
-      if (watches.get(dir)?.watcher === watcher) watches.delete(dir);
-    });
-    w = { watcher, listeners };
-    watches.set(dir, w);
+  try {
+    const w = watchPath(dir, DIR_MASK, (e) => listener(e.name ?? undefined), { persistent: false });
+    return () => w.close();
+  } catch {
+    return undefined;
   }
-  const entry = w;
-  entry.listeners.add(listener);
-  return () => {
-    entry.listeners.delete(listener);
-    if (entry.listeners.size || watches.get(dir) !== entry) return;
-    watches.delete(dir);
-    entry.watcher.close();
-  };
 }
 
 /** Wakes on changes in one directory, or after a delay. */

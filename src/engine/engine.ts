@@ -3,6 +3,7 @@ import { toBerthError } from '../core/errors.js';
 import { ImageStore } from '../image/store.js';
 import { ContainerStore } from '../container/store.js';
 import { Containers } from './containers.js';
+import { type RegistrySettings, checkRegistrySettings } from './daemon-config.js';
 import { Images } from './images.js';
 import { Registries } from './registries.js';
 
@@ -10,6 +11,12 @@ import { Registries } from './registries.js';
 export interface EngineOptions {
   /** The data root (Docker's layout: image/overlay2, overlay2/, containers/, and berth/ for berth's own). */
   root: string;
+  /**
+   * How registries are reached, as daemon.json says it for dockerd (daemon-config.ts reads that file for the
+   * CLI): insecure registries, Docker Hub's mirrors, proxies (the caller merges its environment's), and
+   * where the certs.d directories are (default /etc/berth/certs.d, then /etc/docker/certs.d).
+   */
+  registry?: RegistrySettings;
 }
 
 /**
@@ -30,6 +37,8 @@ export class Engine {
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
     readonly store: ImageStore,
     readonly containerStore: ContainerStore,
+    /** The registry settings given at open, checked. */
+    readonly registryConfig: RegistrySettings,
   ) {
     this.containers = new Containers(this);
     this.images = new Images(this);
@@ -45,6 +54,7 @@ export class Engine {
   static async open(opts: EngineOptions): Promise<Engine> {
     // absolute once: the monitors of detached containers are given the root, and run from elsewhere
     const root = resolve(opts.root);
+    const registry = checkRegistrySettings(opts.registry ?? {}, 'Engine.open registry');
     let store: ImageStore;
     try {
       store = await ImageStore.open(root);
@@ -52,6 +62,6 @@ export class Engine {
       // a root that cannot be one (a file, a read-only or pseudo file system, no permission) says so at once
       throw toBerthError(`open data root ${JSON.stringify(root)}`, err);
     }
-    return new Engine(store, new ContainerStore(store));
+    return new Engine(store, new ContainerStore(store), registry);
   }
 }

@@ -8,6 +8,8 @@ import { contextSource, dirSource } from '../builder/context-source.js';
 import { openContext, type BuildContext } from '../builder/context/context.js';
 import { parseDockerfile } from '../dockerfile/instructions.js';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference.js';
+import type { ImageID } from '../core/digest.js';
+import { pullImage } from '../registry/pull.js';
 import type { Engine } from './engine.js';
 import type { BuildContextInput, BuildRequest, ImageBuildOptions } from './image-types.js';
 
@@ -81,6 +83,8 @@ export async function buildImage(
       forceRm: !!opts.forcerm,
       ...(req.signal ? { signal: req.signal } : {}),
       out,
+      pull: !!opts.pull,
+      pullImage: (name) => pullBase(engine, name, req, out),
     });
     emit({ aux: { ID: res.imageId } });
     if (opts.q) emit({ stream: `${res.imageId}\n` });
@@ -93,6 +97,24 @@ export async function buildImage(
   } finally {
     await bctx?.dispose();
   }
+}
+
+/**
+ * A FROM image fetched during the build, as dockerd's classic builder does: its pull's
+ * statuses go to the build's output as lines ("latest: Pulling from app", "Pull complete",
+ * "Status: ..."), the byte counts are left out.
+ */
+async function pullBase(engine: Engine, name: string, req: BuildRequest, out: BuildOutput): Promise<ImageID> {
+  const auth = req.credentials?.(engine.registries.registryOf(name));
+  const res = await pullImage(engine.store, name, {
+    registry: engine.registryConfig,
+    ...(auth ? { auth } : {}),
+    onProgress: (e) => {
+      if (e.progressDetail || !e.status) return;
+      out.line(e.id !== undefined ? `${e.id}: ${e.status}` : e.status);
+    },
+  });
+  return res.id;
 }
 
 function buildTag(t: string): Reference {

@@ -1,3 +1,4 @@
+import type { AuthConfig } from '../registry/client.js';
 /**
  * The image operations' shapes, as the Docker Engine API 1.41 defines them
  * (moby api/swagger.yaml); where berth adds something, the field says so.
@@ -106,6 +107,8 @@ export interface ImageBuildOptions {
   networkmode?: string;
   /** Only the image ID is streamed; a failed step's output comes with the error. */
   q?: boolean;
+  /** Pull every FROM image, even one the store has (`build --pull`); a missing one is pulled anyway. */
+  pull?: boolean;
 }
 
 /** The build context: a directory, a tar stream (maybe compressed), or none (a Dockerfile alone). */
@@ -127,6 +130,11 @@ export interface BuildEvent {
 export interface BuildRequest {
   signal?: AbortSignal;
   onEvent?: (e: BuildEvent) => void;
+  /**
+   * Credentials for a registry a FROM image is pulled from (the /build request's
+   * X-Registry-Config, keyed as config.json keys registries: "docker.io", "localhost:5000").
+   */
+  credentials?: (registry: string) => AuthConfig | undefined;
 }
 
 /** GET /system/df. */

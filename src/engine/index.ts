@@ -10,3 +10,5 @@ export type * from './image-types.js';
 export type { AuthConfig, ImagePullOptions, ImagePullResult, PullEvent } from './registries.js';
 /** The caller's ~/.docker/config.json credentials, as the docker CLI reads and writes them. */
 export * as dockerConfig from './client-config.js';
+/** dockerd's daemon.json (registry settings for Engine.open) and the proxy environment, as the CLI reads them. */
+export * as daemonConfig from './daemon-config.js';

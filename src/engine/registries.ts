@@ -1,9 +1,11 @@
-import { familiarString, parseReference, withDefaultTag } from '../image/reference.js';
+import { invalid, notFound } from '../core/errors.js';
+import { familiarName, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import { type AuthConfig, RegistryClient } from '../registry/client.js';
 import { parsePlatform } from '../registry/manifest.js';
 import { registryHost, serverHost, splitName } from '../registry/names.js';
 import type { PullEvent } from '../registry/progress.js';
 import { pullImage } from '../registry/pull.js';
+import { listTags } from '../registry/tags.js';
 import type { Engine } from './engine.js';
 
 export type { AuthConfig } from '../registry/client.js';
@@ -17,6 +19,8 @@ export interface ImagePullOptions {
   auth?: AuthConfig;
   /** Docker's JSON progress messages, as they happen. */
   onProgress?: (e: PullEvent) => void;
+  /** Every tag of a repository named without tag or digest (`pull -a`; the API's fromImage with no tag). */
+  allTags?: boolean;
 }
 
 export interface ImagePullResult {
@@ -43,7 +47,9 @@ export class Registries {
   }
 
   async pull(name: string, opts: ImagePullOptions = {}): Promise<ImagePullResult> {
+    if (opts.allTags) return this.pullAllTags(name, opts);
     const r = await pullImage(this.engine.store, name, {
+      registry: this.engine.registryConfig,
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -51,9 +57,43 @@ export class Registries {
     return { Id: r.id, Digest: r.digest, Reference: r.reference, Status: r.status };
   }
 
+  /**
+   * Every tag of a repository, one pull each, as dockerd does for fromImage without a tag:
+   * each tag's progress, then one Status line for the repository. A tag that fails ends the
+   * pull with its error (the tags pulled before it stay, as with dockerd).
+   */
+  private async pullAllTags(name: string, opts: ImagePullOptions): Promise<ImagePullResult> {
+    const ref = parseReference(name);
+    if (ref.tag !== undefined || ref.digest !== undefined)
+      throw invalid('usage', "tag can't be used with --all-tags/-a");
+    const { domain, path } = splitName(ref.name);
+    const client = await RegistryClient.open(registryHost(domain), opts.auth, this.engine.registryConfig);
+    const tags = await listTags(client, path, [`repository:${path}:pull`]);
+    if (tags.length === 0) throw notFound('manifest_unknown', `${familiarName(ref.name)}: the repository has no tags`);
+    const emit = opts.onProgress ?? (() => undefined);
+    let newer = false;
+    let last: ImagePullResult | undefined;
+    for (const tag of tags) {
+      last = await this.pull(`${ref.name}:${tag}`, {
+        ...opts,
+        allTags: false,
+        onProgress: (e) => {
+          if (e.status?.startsWith('Status: ')) newer ||= e.status.includes('Downloaded newer image');
+          else emit(e);
+        },
+      });
+    }
+    const shown = familiarName(ref.name);
+    const status = newer ? `Downloaded newer image for ${shown}` : `Image is up to date for ${shown}`;
+    emit({ status: `Status: ${status}` });
+    return { ...last!, Reference: ref.name, Status: status };
+  }
+
   /** POST /auth: check credentials against the registry; nothing is stored. */
   async login(auth: AuthConfig & { serveraddress: string }): Promise<{ Status: string; IdentityToken: string }> {
-    const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth);
+    // (no mirrors for a login: the registry itself, as dockerd)
+    const config = { ...this.engine.registryConfig, mirrors: [] };
+    const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth, config);
     await client.checkLogin();
     return { Status: 'Login Succeeded', IdentityToken: '' };
   }

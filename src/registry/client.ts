@@ -1,7 +1,8 @@
-import { BerthError, invalid } from '../core/errors.js';
+import { BerthError, invalid, unavailable } from '../core/errors.js';
 import { type Challenge, parseChallenges } from './challenge.js';
 import { registryError } from './errors.js';
-import { type Method, type Response, isLoopbackHost, readBody, request } from './transport.js';
+import { CERTS_DIRS, type Endpoint, type RegistryConfig, endpointsFor } from './hosts.js';
+import { type Method, type Response, type RequestOptions, isLoopbackHost, readBody, request } from './transport.js';
 
 /** Credentials for one registry, as the Docker Engine API's AuthConfig (X-Registry-Auth). */
 export interface AuthConfig {
@@ -29,45 +30,79 @@ const MAX_TOKEN_RESPONSE = 1 << 20;
 export class RegistryClient {
   private base?: URL;
   private insecureTLS = false;
+  /** TLS files and proxies of the endpoint in use, for every request to it. */
+  private conn: Pick<RequestOptions, 'tls' | 'proxies'> = {};
+  /** The endpoint in use (its index in `endpoints`); the ones before it failed. */
+  private current = -1;
   private challenges: Challenge[] = [];
   private readonly tokens = new Map<string, Token>();
 
   private constructor(
     readonly host: string,
     private readonly auth: AuthConfig | undefined,
-    private readonly endpoints: Array<{ url: URL; insecureTLS: boolean }>,
+    private readonly endpoints: Endpoint[],
+    private readonly config: RegistryConfig,
   ) {}
 
-  /** Loopback registries are insecure as Docker treats them: https unverified, then http; others https. */
-  static async open(host: string, auth?: AuthConfig): Promise<RegistryClient> {
-    if (!/^[A-Za-z0-9.\-[\]:]+$/.test(host))
+  /**
+   * The endpoints for `host` as dockerd picks them (hosts.ts): Docker Hub's mirrors then Docker
+   * Hub; https with certs.d's CAs and client certificate; an insecure registry (loopback, or
+   * insecure-registries) https unverified, then http. Proxies from `config` for every request.
+   */
+  static async open(host: string, auth?: AuthConfig, config: RegistryConfig = {}): Promise<RegistryClient> {
+    if (!/^[A-Za-z0-9.\-[\]:]+$/.test(host) || /^\.+$/.test(host))
       throw invalid('registry_host', `invalid registry host ${JSON.stringify(host)}`);
-    const insecure = await isLoopbackHost(host);
-    const endpoints = [{ url: new URL(`https://${host}/`), insecureTLS: insecure }];
-    if (insecure) endpoints.push({ url: new URL(`http://${host}/`), insecureTLS: false });
-    return new RegistryClient(host, auth, endpoints);
+    return new RegistryClient(host, auth, await endpointsFor(host, config), config);
   }
 
-  /** GET /v2/: picks the first endpoint that answers; 200 or 401 (with its challenges) are fine. */
+  /**
+   * GET /v2/: picks the first endpoint (after those given up) that answers; 200 or 401 (with its
+   * challenges) are fine. A mirror that fails or answers anything else is passed over.
+   */
   async ping(): Promise<void> {
     if (this.base) return;
     let last: unknown;
-    for (const ep of this.endpoints) {
+    for (let i = this.current + 1; i < this.endpoints.length; i++) {
+      const ep = this.endpoints[i]!;
+      const conn = {
+        ...(ep.tls ? { tls: ep.tls } : {}),
+        ...(this.config.proxies ? { proxies: this.config.proxies } : {}),
+      };
       let res: Response;
       try {
-        res = await request(new URL('/v2/', ep.url), { insecureTLS: ep.insecureTLS, timeoutMs: 15_000 });
+        res = await request(new URL('v2/', ep.url), { insecureTLS: ep.insecureTLS, timeoutMs: 15_000, ...conn });
       } catch (err) {
-        last = err;
+        last = explainTLS(err, ep, this.config.certsDirs ?? CERTS_DIRS);
         continue;
       }
-      if (res.status !== 200 && res.status !== 401) throw await registryError(res, `ping ${ep.url.origin}/v2/`);
+      if (res.status !== 200 && res.status !== 401) {
+        last = await registryError(res, `ping ${ep.url.origin}${ep.url.pathname}v2/`);
+        if (ep.mirror) continue;
+        throw last;
+      }
       res.body.resume();
       this.base = ep.url;
+      this.current = i;
       this.insecureTLS = ep.insecureTLS;
+      this.conn = conn;
       this.challenges = parseChallenges(res.headers['www-authenticate']);
       return;
     }
     throw last instanceof BerthError ? last : new BerthError('Unavailable', 'registry_unreachable', String(last));
+  }
+
+  /**
+   * After a mirror failed to give a manifest (an error answer, or no answer): as dockerd, the
+   * pull goes on from the next endpoint (another mirror, then Docker Hub). False when the
+   * endpoint in use is not a mirror.
+   */
+  private async leaveMirror(path: string): Promise<boolean> {
+    if (!this.base || !this.endpoints[this.current]?.mirror || !/\/manifests\//.test(path)) return false;
+    this.base = undefined;
+    this.challenges = [];
+    this.tokens.clear();
+    await this.ping();
+    return true;
   }
 
   /**
@@ -97,7 +132,29 @@ export class RegistryClient {
     opts: { method?: Method; headers?: Record<string, string> },
   ): Promise<Response> {
     await this.ping();
-    const url = new URL(path, this.base);
+    for (;;) {
+      let res: Response;
+      try {
+        res = await this.getRetried(path, scopes, opts);
+      } catch (err) {
+        if (await this.leaveMirror(path)) continue;
+        throw err;
+      }
+      if (res.status >= 400 && this.endpoints[this.current]?.mirror && /\/manifests\//.test(path)) {
+        res.body.resume();
+        if (await this.leaveMirror(path)) continue;
+      }
+      return res;
+    }
+  }
+
+  private async getRetried(
+    path: string,
+    scopes: string[],
+    opts: { method?: Method; headers?: Record<string, string> },
+  ): Promise<Response> {
+    // "/v2/..." under the endpoint's path (a mirror's URL may have one)
+    const url = new URL(path.replace(/^\/+/, ''), this.base);
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
@@ -130,6 +187,7 @@ export class RegistryClient {
         method: opts.method ?? 'GET',
         headers: { ...opts.headers, ...(authz ? { Authorization: authz } : {}) },
         insecureTLS: this.insecureTLS,
+        ...this.conn,
       });
       if (res.status !== 401 || attempt > 0) return res;
       // a challenge this request taught us (or an expired token): learn it and try once more
@@ -157,7 +215,12 @@ export class RegistryClient {
     return undefined;
   }
 
-  /** The token server's GET (realm?service=&scope=), with Basic credentials when there are any. */
+  /**
+   * A Bearer token from the challenge's realm: with an identity token (an OAuth refresh token from
+   * config.json) by OAuth POST as Docker's distribution client does (grant_type=refresh_token),
+   * falling back to the GET when the token server answers the POST 404; else the GET
+   * (realm?service=&scope=) with Basic credentials when there are any.
+   */
   private async fetchToken(ch: Challenge, scopes: string[]): Promise<Token> {
     const realm = ch.params.realm;
     if (!realm) throw invalid('registry_auth', `${this.host}: the Bearer challenge names no realm`);
@@ -169,16 +232,41 @@ export class RegistryClient {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
       throw invalid('registry_auth', `${this.host}: invalid token realm ${JSON.stringify(realm)}`);
-    if (ch.params.service) url.searchParams.set('service', ch.params.service);
-    for (const s of scopes) url.searchParams.append('scope', s);
-    const creds = this.auth?.username !== undefined ? basic(this.auth.username, this.auth.password ?? '') : undefined;
-    if (this.auth?.identitytoken && !creds) url.searchParams.set('offline_token', 'true');
     const sameOrigin = this.base && url.host === this.base.host;
-    const res = await request(url, {
-      headers: creds ? { Authorization: creds } : {},
+    const via: RequestOptions = {
       insecureTLS: sameOrigin ? this.insecureTLS : (await isLoopbackHost(url.host)) && url.protocol === 'https:',
       timeoutMs: 30_000,
-    });
+      ...(sameOrigin && this.conn.tls ? { tls: this.conn.tls } : {}),
+      ...(this.conn.proxies ? { proxies: this.conn.proxies } : {}),
+    };
+    let res: Response | undefined;
+    if (this.auth?.identitytoken) {
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: this.auth.identitytoken,
+        ...(ch.params.service ? { service: ch.params.service } : {}),
+        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
+        client_id: 'berth',
+      });
+      res = await request(url, {
+        ...via,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(form.toString()),
+      });
+      // a token server without OAuth: its GET, as docker falls back
+      if (res.status === 404) {
+        res.body.resume();
+        res = undefined;
+      }
+    }
+    if (!res) {
+      if (ch.params.service) url.searchParams.set('service', ch.params.service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      const creds = this.auth?.username !== undefined ? basic(this.auth.username, this.auth.password ?? '') : undefined;
+      if (this.auth?.identitytoken && !creds) url.searchParams.set('offline_token', 'true');
+      res = await request(url, { ...via, headers: creds ? { Authorization: creds } : {} });
+    }
     if (res.status !== 200) throw await registryError(res, `get token from ${url.origin}${url.pathname}`);
     const body = await readBody(res, MAX_TOKEN_RESPONSE, 'token response');
     let j: { token?: unknown; access_token?: unknown; expires_in?: unknown };
@@ -208,4 +296,35 @@ function isTransient(err: unknown): boolean {
   const cause = err.cause as NodeJS.ErrnoException | undefined;
   if (err.code === 'registry_timeout') return true;
   return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN'].includes(cause?.code ?? '');
+}
+
+/**
+ * A TLS failure says what to do about it: the certificate's CA in certs.d, a client certificate the
+ * registry requires, or the registry in insecure-registries.
+ */
+function explainTLS(err: unknown, ep: Endpoint, dirs: string[]): unknown {
+  if (!(err instanceof BerthError) || ep.url.protocol !== 'https:' || ep.insecureTLS) return err;
+  const code = (err.cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const msg = err.message;
+  const host = ep.url.host;
+  const where = dirs.map((d) => `${d}/${host}/`).join(' or ');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return unavailable('registry_tls', `${msg}: the certificate of ${host} is not for that name or address`, err);
+  if (
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME/.test(code) &&
+    !/CERTIFICATE_REQUIRED|alert/i.test(code + msg)
+  )
+    return unavailable(
+      'registry_tls',
+      `${msg}: the certificate of ${host} is not trusted (x509): put its CA (a .crt file) in ${where}, ` +
+        `or name ${host} in insecure-registries`,
+      err,
+    );
+  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/i.test(code + msg))
+    return unavailable(
+      'registry_tls',
+      `${msg}: ${host} wants a client certificate it trusts (client.cert and client.key in ${where})`,
+      err,
+    );
+  return err;
 }

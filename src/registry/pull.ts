@@ -5,6 +5,7 @@ import { type Platform, formatPlatform, hostPlatform, normalizePlatform, platfor
 import { type Reference, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { type AuthConfig, RegistryClient } from './client.js';
+import type { RegistryConfig } from './hosts.js';
 import { recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
 import { type BlobSource, ingestLayers } from './layers.js';
@@ -21,6 +22,8 @@ export interface PullOptions {
   /** The platform to pull from an index (default: this host's). */
   platform?: Required<Platform>;
   onProgress?: (e: PullEvent) => void;
+  /** How registries are reached (mirrors, insecure registries, certs.d, proxies): the engine's settings. */
+  registry?: RegistryConfig;
 }
 
 export interface PullResult {
@@ -47,7 +50,7 @@ export async function pullImage(store: ImageStore, name: string, opts: PullOptio
   const emit = opts.onProgress ?? (() => undefined);
   const ref = withDefaultTag(parseReference(name));
   const { domain, path } = splitName(ref.name);
-  const client = await RegistryClient.open(registryHost(domain), opts.auth);
+  const client = await RegistryClient.open(registryHost(domain), opts.auth, opts.registry);
   const scope = [`repository:${path}:pull`];
   const shown = familiarString(ref);
   emit({ id: ref.digest ?? ref.tag!, status: `Pulling from ${path}` });

@@ -2,12 +2,15 @@ import type * as http from 'node:http';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { BerthError, unavailable } from '../core/errors.js';
+import type { TlsFiles } from './hosts.js';
+import { type ProxyConfig, dialProxy, openTunnel, proxyAuthorization, proxyFor } from './proxy.js';
 
 /**
  * HTTP for registries on Node's http/https modules rather than fetch: each request
- * takes its own TLS options (no verification for loopback registries, client
- * certificates later), redirects are followed here so credentials are dropped when
- * a redirect leaves the registry's host, and bodies stream to the layer code.
+ * takes its own TLS options (no verification for insecure registries, certs.d's CAs
+ * and client certificate) and proxies (http through the proxy, https through a
+ * CONNECT tunnel: proxy.ts), redirects are followed here so credentials are dropped
+ * when a redirect leaves the registry's host, and bodies stream to the layer code.
  * node:http and node:https are imported when first needed: they cannot be part of
  * the CLI's start-up snapshot (scripts/bundle.sh), which loads every command.
  */
@@ -32,6 +35,10 @@ export interface RequestOptions {
   body?: Buffer | NodeJS.ReadableStream;
   /** https without verifying the certificate (insecure registries). */
   insecureTLS?: boolean;
+  /** Extra CAs and a client certificate for https (a certs.d directory); for the registry's own host. */
+  tls?: TlsFiles;
+  /** Proxies; none when absent (the engine reads no environment: the caller says). */
+  proxies?: ProxyConfig;
   /** Idle time, in ms, after which a request fails, also while its body is read (default 60 s). */
   timeoutMs?: number;
   maxRedirects?: number;
@@ -53,7 +60,8 @@ export async function request(url: URL, opts: RequestOptions = {}): Promise<Resp
     const next = new URL(res.headers.location, cur);
     if (next.protocol !== 'http:' && next.protocol !== 'https:')
       throw unavailable('registry_redirect', `${url}: redirect to unsupported URL ${JSON.stringify(next.href)}`);
-    // the registry's credentials stay with the registry (a blob store elsewhere gets none)
+    // the registry's credentials stay with the registry (a blob store elsewhere gets none); its TLS
+    // settings go on, as one Go transport's do for dockerd
     if (next.host !== cur.host) {
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
     }
@@ -61,25 +69,46 @@ export async function request(url: URL, opts: RequestOptions = {}): Promise<Resp
   }
 }
 
-function once(url: URL, headers: Record<string, string>, opts: RequestOptions): Promise<Response> {
+async function once(url: URL, headers: Record<string, string>, opts: RequestOptions): Promise<Response> {
   const load = createRequire(import.meta.url);
-  const mod = (url.protocol === 'https:' ? load('node:https') : load('node:http')) as typeof import('node:https');
+  const https = url.protocol === 'https:';
+  const timeout = opts.timeoutMs ?? idleTimeoutMs();
+  const proxy = proxyFor(url, opts.proxies);
+  const tlsOpts = https ? tlsOptions(url, opts) : {};
+  let target: URL | { host: string; port: number; path: string } = url;
+  let extra: http.RequestOptions = {};
+  if (proxy && https) {
+    // a tunnel through the proxy, then TLS with the registry over it (SNI, verification as direct)
+    const port = Number(url.port || 443);
+    const socket = await openTunnel(proxy, bare(url.hostname), port, timeout);
+    const tls = load('node:tls') as typeof import('node:tls');
+    const conn = tls.connect({ socket, ...tlsOpts });
+    extra = { createConnection: () => conn, headers: { Host: url.host } };
+  } else if (proxy) {
+    // plain http: the proxy gets the absolute URL
+    const auth = proxyAuthorization(proxy);
+    target = { host: bare(proxy.hostname), port: Number(proxy.port || 80), path: url.href };
+    extra = {
+      headers: { Host: url.host, ...(auth ? { 'Proxy-Authorization': auth } : {}) },
+      ...(proxy.protocol === 'https:' ? { createConnection: () => dialProxy(proxy) } : {}),
+    };
+  }
+  const mod = (https ? load('node:https') : load('node:http')) as typeof import('node:https');
   return new Promise((resolve, reject) => {
     let answer: http.IncomingMessage | undefined;
-    const req = mod.request(
-      url,
-      {
-        method: opts.method ?? 'GET',
-        headers: { 'User-Agent': 'berth/0.1', ...headers },
-        ...(url.protocol === 'https:' && opts.insecureTLS ? { rejectUnauthorized: false } : {}),
-        agent: false,
-      },
-      (res) => {
-        answer = res;
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
-      },
-    );
-    const timeout = opts.timeoutMs ?? idleTimeoutMs();
+    const cb = (res: http.IncomingMessage) => {
+      answer = res;
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
+    };
+    const options: http.RequestOptions = {
+      method: opts.method ?? 'GET',
+      ...(proxy ? {} : tlsOpts),
+      ...extra,
+      headers: { 'User-Agent': 'berth/0.1', ...extra.headers, ...headers },
+      // (a connection of our own is not pooled: with createConnection, no agent)
+      ...(extra.createConnection ? {} : { agent: false }),
+    };
+    const req = target instanceof URL ? mod.request(target, options, cb) : mod.request({ ...target, ...options }, cb);
     // the socket's idle time: waiting for the answer and, after it, between body chunks (a stalled body
     // fails with this error, not a bare "aborted")
     req.setTimeout(timeout, () => {
@@ -108,11 +137,37 @@ function idleTimeoutMs(): number {
   return s > 0 ? s * 1000 : 60_000;
 }
 
+/** Node's TLS options for an https URL: SNI by name, verification unless insecure, certs.d's CAs (added) and client pair. */
+function tlsOptions(url: URL, opts: RequestOptions): import('node:tls').ConnectionOptions {
+  const host = bare(url.hostname);
+  const out: import('node:tls').ConnectionOptions = {
+    host,
+    port: Number(url.port || 443),
+    ...(isIP(host) ? {} : { servername: host }),
+  };
+  if (opts.insecureTLS) out.rejectUnauthorized = false;
+  const files = opts.tls;
+  if (files?.ca?.length) {
+    const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    out.ca = [...rootCertificates, ...files.ca];
+  }
+  if (files?.cert !== undefined && files.key !== undefined) {
+    out.cert = files.cert;
+    out.key = files.key;
+  }
+  return out;
+}
+
+const bare = (h: string) => (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h);
+
 export function networkError(url: URL, err: unknown): BerthError {
   const e = err as NodeJS.ErrnoException;
+  // OpenSSL's "...:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:file.c:1601:..." says its reason
+  const ssl = /SSL routines:[^:]*:([^:]+):/.exec(e?.message ?? '');
+  const message = (ssl ? ssl[1]! : (e?.message ?? '')).trim();
   return unavailable(
     'registry_unreachable',
-    `${url.origin}: ${e?.code ? `${e.code}${e.message && !e.message.startsWith(e.code) ? ` (${e.message})` : ''}` : String(e?.message ?? err)}`,
+    `${url.origin}: ${e?.code ? `${e.code}${message && !message.startsWith(e.code) ? ` (${message})` : ''}` : String(e?.message ?? err)}`,
     err,
   );
 }

@@ -23,6 +23,24 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * The environment berth runs with in tests: nothing may leave the machine, so registry traffic
+ * that is not for loopback (or 10/8, which tests use only inside network namespaces they make) goes
+ * to a proxy on a closed loopback port and fails at once (a test's own env may name other proxies).
+ */
+export const TEST_ENV: Record<string, string> = {
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  NO_PROXY: '127.0.0.0/8,localhost,::1,10.0.0.0/8',
+};
+/** process.env without any proxy variable: for tests of proxies, and for berth in a namespace with no route out. */
+export function envWithoutProxies(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(https?|no|all)_proxy$/i.test(k)));
+}
+// for every berth (and peer) a test starts, directly or through these helpers
+for (const k of Object.keys(process.env)) if (/^(https?|no|all)_proxy$/i.test(k)) delete process.env[k];
+Object.assign(process.env, TEST_ENV);
+
 /** Run the berth CLI synchronously against a data root. */
 export function berth(
   root: string,
@@ -34,7 +52,16 @@ export function berth(
     env: { ...process.env, ...opts.env },
     maxBuffer: 1 << 30,
   });
-  return { code: r.status ?? 128 + 9, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  const res = { code: r.status ?? 128 + 9, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  offMachinePull(args, res.stderr);
+  return res;
+}
+
+/** A test that sends berth to a registry off this machine (Docker Hub) is a defect: fail it. */
+function offMachinePull(args: string[], stderr: string): void {
+  const m = /Unable to find image '([^']*)' locally/.exec(stderr);
+  if (m && !/^(127\.|localhost[:/]|\[::1\])/.test(m[1]!))
+    throw new Error(`berth ${args.join(' ')}: tried to pull ${m[1]} from a registry off this machine`);
 }
 
 /** Run berth and fail with its output when it does not exit 0. */

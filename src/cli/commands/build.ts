@@ -6,6 +6,7 @@ import { BerthError, invalid } from '../../core/errors.js';
 import { mark } from '../../core/trace.js';
 import type { BuildContextInput, ImageBuildOptions } from '../../engine/image-types.js';
 import { progress } from '../build-progress.js';
+import { credentialsFor } from './registry-auth.js';
 import type { Command } from '../context.js';
 import { checkOutputPath, writeOutputFileSync } from '../../storage/output-file.js';
 
@@ -55,7 +56,11 @@ export const buildCmd: Command = {
     try {
       const engine = await ctx.engine();
       mark('open store');
-      const res = await engine.images.build(context, opts, { signal: stop.signal, onEvent: (e) => p.event(e) });
+      const res = await engine.images.build(context, opts, {
+        signal: stop.signal,
+        onEvent: (e) => p.event(e),
+        credentials: credentialsFor,
+      });
       p.end();
       if (iidfile) writeOutputFileSync(iidfile, IIDFILE_ACTION, res.Id, { mode: 0o644 });
       if (quiet) ctx.out(res.Id);
@@ -94,6 +99,7 @@ function buildOptions(o: Record<string, unknown>): ImageBuildOptions {
     buildargs,
     labels,
     nocache: !!o['no-cache'],
+    pull: !!o.pull,
     rm: o.rm !== false,
     forcerm: !!o['force-rm'],
     networkmode: (o.network as string | undefined) ?? 'none',

@@ -8,7 +8,11 @@ export const pull: Command = {
   names: [['pull'], ['image', 'pull']],
   usage: 'pull [OPTIONS] NAME[:TAG|@DIGEST]',
   summary: 'Download an image from a registry',
-  options: { quiet: { type: 'boolean', short: 'q' }, platform: { type: 'string' } },
+  options: {
+    'all-tags': { type: 'boolean', short: 'a' },
+    quiet: { type: 'boolean', short: 'q' },
+    platform: { type: 'string' },
+  },
   async run(ctx, args, o) {
     if (args.length !== 1) throw invalid('usage', '"pull" requires exactly 1 argument');
     const name = args[0]!;
@@ -16,12 +20,14 @@ export const pull: Command = {
     const auth = credentialsFor(engine.registries.registryOf(name));
     const quiet = !!o.quiet;
     const progress = new PullProgress(ctx.stdout, quiet);
-    if (!quiet && !/[:@][^/]*$/.test(name)) ctx.out('Using default tag: latest');
+    const allTags = !!o['all-tags'];
+    if (!quiet && !allTags && !/[:@][^/]*$/.test(name)) ctx.out('Using default tag: latest');
     const onProgress = (e: PullEvent) => progress.write(e);
     const res = await engine.registries.pull(name, {
       ...(auth ? { auth } : {}),
       ...(typeof o.platform === 'string' && o.platform ? { platform: o.platform } : {}),
       onProgress,
+      ...(allTags ? { allTags } : {}),
     });
     ctx.out(res.Reference);
   },

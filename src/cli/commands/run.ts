@@ -5,6 +5,7 @@ import type { PreparedRun, Stdio } from '../../engine/container-run.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Command, Context } from '../context.js';
 import { createFlags, createRequestFromFlags } from '../container-flags.js';
+import { planWithPull } from './image-pull.js';
 
 function foregroundStdio(stdin: boolean): [Stdio, Stdio, Stdio] {
   return [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'];
@@ -49,7 +50,7 @@ export const run: Command = {
     mark('open store');
     await engine.containers.settle();
     mark('settle stale containers');
-    const plan = engine.containers.plan(createRequestFromFlags(args, o));
+    const plan = await planWithPull(ctx, engine, createRequestFromFlags(args, o), o);
     mark('options, image');
     const cid = cidFile(o);
     let created: { Id: string; Warnings: string[] } | PreparedRun;
@@ -93,7 +94,8 @@ export const create: Command = {
   errorExit: 125,
   async run(ctx, args, o) {
     const engine = await ctx.engine();
-    const plan = engine.containers.plan(createRequestFromFlags(args, o)); // refused before the --cidfile is made
+    // refused before the --cidfile is made
+    const plan = await planWithPull(ctx, engine, createRequestFromFlags(args, o), o);
     const cid = cidFile(o);
     let created: { Id: string; Warnings: string[] };
     try {
