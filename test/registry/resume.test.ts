@@ -213,7 +213,7 @@ test('a blob complete before the pull failed (on another layer) is read from its
   assert.deepEqual(fs.readdirSync(`${root}/berth/partial`), []);
 });
 
-test('stalls: no answer, or a body that stops, fail in bounded time with a clear error (BERTH_REGISTRY_TIMEOUT)', async () => {
+test('stalls: no answer, or a body that stops, fail in bounded time with a clear error (BERTH_REGISTRY_TIMEOUT)', async (t) => {
   const { engine, root } = await freshEngine();
   process.env.BERTH_REGISTRY_TIMEOUT = '0.4';
   try {
@@ -230,6 +230,7 @@ test('stalls: no answer, or a body that stops, fail in bounded time with a clear
       });
       const took = Date.now() - t0;
       assert.ok(took < 15_000, `${JSON.stringify(plan)}: failed after ${took} ms`);
+      t.diagnostic(`${JSON.stringify(plan)}: failed after ${took} ms`);
       assert.equal(engine.images.find(`${reg.host}/app:v1`), undefined);
     }
     // the bytes the last one got are kept; pruned here, so that the next pull starts at 0
