@@ -10,6 +10,7 @@ import { recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
 import { type BlobSource, ingestLayers } from './layers.js';
 import { PartialDownloads } from './blob-download.js';
+import { removePartials } from '../storage/partial-blobs.js';
 import { rangeFrom } from './range.js';
 import { ACCEPT, type Descriptor, MAX_MANIFEST_BYTES, type Parsed, parseManifest, pickManifest } from './manifest.js';
 import { registryHost, splitName } from './names.js';
@@ -108,6 +109,9 @@ export async function pullImage(store: ImageStore, name: string, opts: PullOptio
         await store.putImages(txn, [{ configBytes, config, tags }]);
       });
       partials.complete();
+      // and those a killed pull left of blobs now in the store (killed after registering, before removing them)
+      const blobs = new Set<string>(manifest.layers.map((l) => l.digest));
+      removePartials(store.paths, (f) => f.digest !== undefined && blobs.has(f.digest));
     } finally {
       partials.release();
     }

@@ -196,7 +196,7 @@ test('killed just before a layer is registered (every blob in): the next pull fe
   for (const d of img.layerDigests) assert.deepEqual(blobRequests(again, d), [], d);
 });
 
-test('killed while the finished pull removes its partial files: the image is there, the rest goes with prune', async () => {
+test('killed while the finished pull removes its partial files: the image is there; the rest goes with prune, or with the next pull', async () => {
   const root = tracked.newRoot('berth-pull-kill').root;
   const r = await berthKilledAt(
     tracked,
@@ -218,4 +218,21 @@ test('killed while the finished pull removes its partial files: the image is the
   assert.match(out, /^Deleted partial downloads:\n(sha256:[a-f0-9]{64}\n){2}\nTotal reclaimed space: /);
   assert.deepEqual(fs.readdirSync(`${root}/berth/partial`), []);
   assert.ok(checkClean(root).ok);
+  // killed at the same point again: this time the next pull ("Image is up to date") removes what is left
+  const again = await berthKilledAt(tracked, 2, ['--root', root, 'rmi', `${proxy.host}/app:v1`], /^never$/);
+  assert.equal(again.killed, false, again.out);
+  const r2 = await berthKilledAt(
+    tracked,
+    2,
+    ['--root', root, 'pull', `${proxy.host}/app:v1`],
+    /^unlinkSync .*\/berth\/partial\//,
+  );
+  assert.ok(r2.killed, r2.out);
+  assert.equal(fs.readdirSync(`${root}/berth/partial`).length, 2);
+  const from = proxy.log.length;
+  const p = await pull(root);
+  assert.equal(p.code, 0, p.out);
+  assert.match(p.out, /Status: Image is up to date/);
+  assert.deepEqual(fs.readdirSync(`${root}/berth/partial`), []);
+  for (const d of img.layerDigests) assert.deepEqual(blobRequests(from, d), [], d);
 });
