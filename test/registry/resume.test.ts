@@ -293,6 +293,17 @@ test('system prune removes partial files, except one a pull holds; system check 
   await failedPull(engine, 10_000);
   assert.equal(berth(root, ['system', 'prune', '-f', '--filter', 'label=a=b']).stdout, 'Total reclaimed space: 0B\n');
   assert.ok(fs.existsSync(partialFile(root)));
+  // containers and images too, as docker's: the stopped container first, then (-a) the image it kept
+  await engine.images.prunePartials();
+  await engine.registries.pull(`${reg.host}/app:v1`);
+  const created = berth(root, ['create', `${reg.host}/app:v1`]);
+  assert.equal(created.code, 0, created.stderr);
+  const kept = berth(root, ['system', 'prune', '-f']);
+  assert.equal(kept.stdout, `Deleted Containers:\n${created.stdout.trim()}\n\nTotal reclaimed space: 0B\n`);
+  const all = berth(root, ['system', 'prune', '-a', '-f']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`^Deleted Images:\nuntagged: ${reg.host}/app:v1\n(?:.*\n)*deleted: ${img.id}\n`));
+  assert.equal(berth(root, ['images', '-q']).stdout, '');
   const refused = berth(root, ['system', 'prune', '-f', '--filter', 'dangling=true']);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /invalid filter 'dangling'/);
