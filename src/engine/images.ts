@@ -6,7 +6,7 @@ import type { Filters } from '../core/filters.js';
 import { checkStore, type CheckOptions, type Finding } from '../image/check.js';
 import { imageFromHost } from '../image/from-host.js';
 import { importRootfs } from '../image/import.js';
-import { imagePrunePlan, pruneImages } from '../image/prune.js';
+import { imagePrunePlan, prunePartials, pruneImages } from '../image/prune.js';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference.js';
 import { saveImages, saveToFile, selectForSave } from '../image/save.js';
 import { inspectImage, layerWalk, type LayerWalk } from '../image/views.js';
@@ -105,6 +105,17 @@ export class Images {
   async prune(opts: { filters?: Filters } = {}): Promise<ImagesPruneResponse> {
     const { deleted, reclaimed } = await pruneImages(this.store, imagePrunePlan(opts.filters ?? new Map()));
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  /**
+   * berth's, for `system prune`: remove the partial downloads interrupted pulls kept for the next
+   * pull to resume (not those a pull is writing). Filters as `system prune` passes them.
+   */
+  async prunePartials(
+    opts: { filters?: Filters } = {},
+  ): Promise<{ PartialsDeleted: string[]; SpaceReclaimed: number }> {
+    const { deleted, reclaimed } = await this.store.lock(() => prunePartials(this.store, opts.filters ?? new Map()));
+    return { PartialsDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
   /**

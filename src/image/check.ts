@@ -6,11 +6,16 @@ import { lowerFor } from '../storage/overlay2.js';
 import { readOptional, removeAll } from '../storage/fsutil.js';
 import { treeSize } from '../archive/layer-apply.js';
 import { listJournals } from '../storage/txn.js';
+import { listPartials } from '../storage/partial-blobs.js';
 import type { ImageStore } from './store.js';
 
 export interface Finding {
-  /** problem: the store is inconsistent; leftover: debris of interrupted work, safe to remove. */
-  severity: 'problem' | 'leftover';
+  /**
+   * problem: the store is inconsistent; leftover: debris of interrupted work, safe to remove;
+   * partial: a partial download an interrupted pull kept for the next one to resume (not a problem,
+   * nor removed by repair: `system prune` removes it).
+   */
+  severity: 'problem' | 'leftover' | 'partial';
   where: string;
   message: string;
   /** For leftovers: how repair removes it. */
@@ -210,6 +215,17 @@ export async function checkStore(store: ImageStore, opts: CheckOptions = {}): Pr
   }
   for (const f of store.tempFiles())
     leftover(f.slice(p.root.length + 1), 'temporary file of an interrupted write', () => fs.rmSync(f, { force: true }));
+  for (const f of listPartials(p)) {
+    const where = `berth/partial/${f.name}`;
+    if (!f.digest)
+      leftover(where, 'not a partial download berth names', () => fs.rmSync(f.path, { recursive: true, force: true }));
+    else
+      out.push({
+        severity: 'partial',
+        where,
+        message: `${f.size} bytes of blob ${f.digest}${f.inUse ? ' (a pull is writing it)' : ' (the next pull of it resumes there; system prune removes it)'}`,
+      });
+  }
   const used = store.usedLayers();
   const unused = store.layers
     .list()

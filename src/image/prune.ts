@@ -1,6 +1,7 @@
 import type { ImageID } from '../core/digest.js';
 import { BerthError } from '../core/errors.js';
 import { type Filters, boolFilter, matchLabels, untilFilter, validateFilters } from '../core/filters.js';
+import { removePartials } from '../storage/partial-blobs.js';
 import { deleteImage, type DeleteRecord } from './delete.js';
 import { parseReference } from './reference.js';
 import type { ImageRecord, ImageStore } from './store.js';
@@ -89,4 +90,25 @@ function wanted(img: ImageRecord, plan: ImagePrunePlan, hasChildren: boolean): b
 
 function newestFirst(a: ImageRecord, b: ImageRecord): number {
   return (b.config.created ?? '').localeCompare(a.config.created ?? '') || a.id.localeCompare(b.id);
+}
+
+/** The filters `system prune` passes on (the docker CLI's: label, label!, until; dangling from -a). */
+export const PARTIAL_PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
+
+/**
+ * `system prune`'s share of berth's own data: the partial downloads interrupted pulls kept
+ * (storage/partial-blobs.ts), except those a pull is writing now. They have no labels (so a
+ * `label=` filter keeps them all, as dockerd's filters match a label-less object); `until`
+ * compares with the time their last byte was written. Returns the blobs' digests and bytes freed.
+ */
+export function prunePartials(
+  store: ImageStore,
+  filters: Filters,
+  now: number = Date.now(),
+): { deleted: string[]; reclaimed: number } {
+  validateFilters(filters, PARTIAL_PRUNE_FILTERS);
+  const until = untilFilter(filters, now);
+  if (!matchLabels(filters, {})) return { deleted: [], reclaimed: 0 };
+  const removed = removePartials(store.paths, (p) => until === undefined || p.mtimeMs <= until);
+  return { deleted: removed.map((p) => p.digest ?? p.name), reclaimed: removed.reduce((n, p) => n + p.size, 0) };
 }

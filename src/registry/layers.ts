@@ -7,9 +7,17 @@ import type { Txn } from '../storage/txn.js';
 import type { ImageStore } from '../image/store.js';
 import type { Descriptor } from './manifest.js';
 import type { PullEvent } from './progress.js';
+import { type PartialDownloads, downloadBlob, isNetworkFailure } from './blob-download.js';
+import type { Response } from './transport.js';
 
-/** A layer blob's bytes as the registry sends them. */
-export type BlobSource = (d: Descriptor) => Promise<AsyncIterable<Buffer>>;
+/** Where a pull's layer blobs come from: the registry (a GET, from a byte offset on) and the partial files. */
+export interface BlobSource {
+  /** GET the blob; from > 0: the bytes from there on (a Range request). */
+  fetch: (d: Descriptor, from: number) => Promise<Response>;
+  partials: PartialDownloads;
+  /** Waits before the tries that resume a dropped or stalled download (ms). */
+  retryDelays: readonly number[];
+}
 
 /** Docker's max-concurrent-downloads default. */
 export const DOWNLOADS = 3;
@@ -28,9 +36,10 @@ interface Item {
  * Bring an image's layers into the store with the layer code `load` uses (prepare a
  * staging dir, applyLayer, commit under the chainID): layers already registered are
  * leased ("Already exists"), the others stream from the registry straight into the
- * extraction, several at once, each checked against its descriptor's size and digest
- * and its config diffID; they are registered base first once all are in. On error the
- * caller's transaction removes everything staged.
+ * extraction (resumed from a partial file, and after a dropped connection: blob-download.ts),
+ * several at once, each checked against its descriptor's size and digest and its config
+ * diffID; they are registered base first once all are in. On error the caller's
+ * transaction removes everything staged (the partial files stay, for the next pull).
  */
 export async function ingestLayers(
   store: ImageStore,
@@ -107,30 +116,31 @@ export async function ingestLayers(
   }
 }
 
-async function fetchOne(it: Item, blob: BlobSource, emit: (e: PullEvent) => void): Promise<ApplyResult> {
+async function fetchOne(it: Item, src: BlobSource, emit: (e: PullEvent) => void): Promise<ApplyResult> {
   const what = `layer ${it.desc.digest}`;
   const total = it.desc.size;
-  let current = 0;
   let lastEmit = 0;
-  const src = await blob(it.desc);
+  const partial = src.partials.open(it.desc.digest);
   // the source never throws into the layer code: a stream error there would not reach the
   // decompressor (it would wait for more input); the first failure is kept and ends the input
   let failure: unknown;
-  async function* counted(): AsyncGenerator<Buffer> {
+  async function* guarded(): AsyncGenerator<Buffer> {
     try {
-      for await (const c of src) {
-        current += c.length;
-        if (current > total)
-          throw corrupt('blob_too_long', `${what}: the registry sent more than the ${total} bytes of its descriptor`);
-        const now = Date.now();
-        if (now - lastEmit > 250) {
+      yield* downloadBlob({
+        digest: it.desc.digest,
+        size: total,
+        what,
+        fetch: (from) => src.fetch(it.desc, from),
+        partial,
+        progress: (current, force) => {
+          const now = Date.now();
+          if (!force && now - lastEmit <= 250) return;
           lastEmit = now;
           emit({ id: it.id, status: 'Downloading', progressDetail: { current, total } });
-        }
-        yield c;
-      }
-      if (current < total)
-        throw corrupt('blob_short', `${what}: the registry sent ${current} of the descriptor's ${total} bytes`);
+        },
+        status: (status) => emit({ id: it.id, status }),
+        retryDelays: src.retryDelays,
+      });
     } catch (err) {
       failure = err instanceof BerthError ? err : wrap(`download ${what}`, err);
       return;
@@ -139,18 +149,20 @@ async function fetchOne(it: Item, blob: BlobSource, emit: (e: PullEvent) => void
   }
   let res: ApplyResult;
   try {
-    res = await applyLayer(it.prep!.diffRoot, counted(), { what, blobDigest: true });
+    res = await applyLayer(it.prep!.diffRoot, guarded(), { what, blobDigest: true });
+    if (failure) throw failure;
   } catch (err) {
+    // bytes kept only when the network failed; wrong bytes (or a failure here) cost the partial file
+    if (partial && !isNetworkFailure(failure)) src.partials.discard(partial);
     throw failure ?? err;
-  } finally {
-    (src as { destroy?: () => void }).destroy?.();
   }
-  if (failure) throw failure;
-  if (res.blobDigest !== it.desc.digest)
+  if (res.blobDigest !== it.desc.digest) {
+    if (partial) src.partials.discard(partial);
     throw corrupt(
       'digest_mismatch',
       `${what}: the blob's digest is ${res.blobDigest}: the registry sent other content`,
     );
+  }
   emit({ id: it.id, status: 'Download complete' });
   return res;
 }

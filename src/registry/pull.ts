@@ -8,7 +8,10 @@ import { type AuthConfig, RegistryClient } from './client.js';
 import type { RegistryConfig } from './hosts.js';
 import { recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
-import { ingestLayers } from './layers.js';
+import { type BlobSource, ingestLayers } from './layers.js';
+import { PartialDownloads } from './blob-download.js';
+import { removePartials } from '../storage/partial-blobs.js';
+import { rangeFrom } from './range.js';
 import { ACCEPT, type Descriptor, MAX_MANIFEST_BYTES, type Parsed, parseManifest, pickManifest } from './manifest.js';
 import { registryHost, splitName } from './names.js';
 import type { PullEvent } from './progress.js';
@@ -41,7 +44,8 @@ const MAX_CONFIG_BYTES = 8 << 20;
  * `pull`: resolve NAME[:TAG|@DIGEST] on its registry to one image manifest (an index
  * through the platform), fetch and verify the config and the layers, and tag the image
  * (and record its RepoDigest) only when every digest, size and diffID has checked out.
- * All or nothing: on any error the store is as before.
+ * All or nothing: on any error the store is as before, but for the bytes of layer blobs received
+ * (berth/partial/, blob-download.ts), which the next pull of those blobs resumes from.
  */
 export async function pullImage(store: ImageStore, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const emit = opts.onProgress ?? (() => undefined);
@@ -87,15 +91,30 @@ export async function pullImage(store: ImageStore, name: string, opts: PullOptio
       ref.tag !== undefined && !ref.digest
         ? store.refs.get(ref)
         : store.refs.get({ name: ref.name, digest: top.digest });
-    await store.withTxn('pull', async (txn) => {
-      const blob = async (d: Descriptor) => (await openBlob(client, path, d, scope)).body as AsyncIterable<Buffer>;
-      await ingestLayers(store, txn, manifest.layers, diffIDs, blob, emit);
-      // verified: every blob is its layer (a cache dockerd shares; written before the image is tagged)
-      await store.lock(() =>
-        manifest.layers.forEach((l, i) => recordBlob(store.paths, l.digest, diffIDs[i]!, ref.name)),
-      );
-      await store.putImages(txn, [{ configBytes, config, tags }]);
-    });
+    // the layers' partial downloads: removed once the image is in, kept for the next pull otherwise
+    const partials = new PartialDownloads(store.paths);
+    try {
+      await store.withTxn('pull', async (txn) => {
+        const source: BlobSource = {
+          fetch: (d, from) =>
+            client.get(`/v2/${path}/blobs/${d.digest}`, scope, from > 0 ? { headers: { Range: rangeFrom(from) } } : {}),
+          partials,
+          retryDelays: client.retryDelays,
+        };
+        await ingestLayers(store, txn, manifest.layers, diffIDs, source, emit);
+        // verified: every blob is its layer (a cache dockerd shares; written before the image is tagged)
+        await store.lock(() =>
+          manifest.layers.forEach((l, i) => recordBlob(store.paths, l.digest, diffIDs[i]!, ref.name)),
+        );
+        await store.putImages(txn, [{ configBytes, config, tags }]);
+      });
+      partials.complete();
+      // and those a killed pull left of blobs now in the store (killed after registering, before removing them)
+      const blobs = new Set<string>(manifest.layers.map((l) => l.digest));
+      removePartials(store.paths, (f) => f.digest !== undefined && blobs.has(f.digest));
+    } finally {
+      partials.release();
+    }
     emit({ status: `Digest: ${top.digest}` });
     const status = before === id ? `Image is up to date for ${shown}` : `Downloaded newer image for ${shown}`;
     emit({ status: `Status: ${status}` });

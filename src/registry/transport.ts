@@ -39,7 +39,7 @@ export interface RequestOptions {
   tls?: TlsFiles;
   /** Proxies; none when absent (the engine reads no environment: the caller says). */
   proxies?: ProxyConfig;
-  /** Idle time, in ms, after which a request fails (default 60 s). */
+  /** Idle time, in ms, after which a request fails, also while its body is read (default 60 s). */
   timeoutMs?: number;
   maxRedirects?: number;
 }
@@ -72,7 +72,7 @@ export async function request(url: URL, opts: RequestOptions = {}): Promise<Resp
 async function once(url: URL, headers: Record<string, string>, opts: RequestOptions): Promise<Response> {
   const load = createRequire(import.meta.url);
   const https = url.protocol === 'https:';
-  const timeout = opts.timeoutMs ?? 60_000;
+  const timeout = opts.timeoutMs ?? idleTimeoutMs();
   const proxy = proxyFor(url, opts.proxies);
   const tlsOpts = https ? tlsOptions(url, opts) : {};
   let target: URL | { host: string; port: number; path: string } = url;
@@ -95,7 +95,9 @@ async function once(url: URL, headers: Record<string, string>, opts: RequestOpti
   }
   const mod = (https ? load('node:https') : load('node:http')) as typeof import('node:https');
   return new Promise((resolve, reject) => {
+    let answer: http.IncomingMessage | undefined;
     const cb = (res: http.IncomingMessage) => {
+      answer = res;
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
     };
     const options: http.RequestOptions = {
@@ -107,8 +109,15 @@ async function once(url: URL, headers: Record<string, string>, opts: RequestOpti
       ...(extra.createConnection ? {} : { agent: false }),
     };
     const req = target instanceof URL ? mod.request(target, options, cb) : mod.request({ ...target, ...options }, cb);
+    // the socket's idle time: waiting for the answer and, after it, between body chunks (a stalled body
+    // fails with this error, not a bare "aborted")
     req.setTimeout(timeout, () => {
-      req.destroy(unavailable('registry_timeout', `${opts.method ?? 'GET'} ${url}: no answer for ${timeout / 1000} s`));
+      const err = unavailable(
+        'registry_timeout',
+        `${opts.method ?? 'GET'} ${url}: nothing received for ${timeout / 1000} s`,
+      );
+      answer?.destroy(err);
+      req.destroy(err);
     });
     req.on('error', (err) => reject(err instanceof BerthError ? err : networkError(url, err)));
     const body = opts.body;
@@ -120,6 +129,12 @@ async function once(url: URL, headers: Record<string, string>, opts: RequestOpti
       body.pipe(req);
     }
   });
+}
+
+/** The default idle timeout: 60 s, or BERTH_REGISTRY_TIMEOUT seconds (read per request, never at start-up). */
+function idleTimeoutMs(): number {
+  const s = Number(process.env.BERTH_REGISTRY_TIMEOUT);
+  return s > 0 ? s * 1000 : 60_000;
 }
 
 /** Node's TLS options for an https URL: SNI by name, verification unless insecure, certs.d's CAs (added) and client pair. */

@@ -20,6 +20,8 @@ export class StorePaths {
   readonly storeLock: string;
   /** Staging of what is renamed into place elsewhere than layerdb (volumes). */
   readonly tmp: string;
+  /** Partial downloads of registry blobs, kept for the next pull to resume (storage/partial-blobs.ts). */
+  readonly partial: string;
 
   constructor(readonly root: string) {
     this.overlay = `${root}/overlay2`;
@@ -39,6 +41,7 @@ export class StorePaths {
     this.locks = `${this.berth}/locks`;
     this.storeLock = `${this.berth}/store.lock`;
     this.tmp = `${this.berth}/tmp`;
+    this.partial = `${this.berth}/partial`;
   }
 
   layerDir(chainHex: string): string {

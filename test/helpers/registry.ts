@@ -312,13 +312,31 @@ export interface FakeAnswer {
   body?: Buffer | string;
 }
 
+/** How the honest registry serves one blob GET (FakeRegistry.blobPlan): a flaky or stalling network, a Range ignored. */
+export interface BlobPlan {
+  /** Answer 200 with the whole blob even to a Range request (as a registry without range support). */
+  ignoreRange?: boolean;
+  /** Answer a Range request with 416. */
+  refuseRange?: boolean;
+  /** Send this many body bytes, then drop the connection. */
+  dropAfter?: number;
+  /** Send this many body bytes (0: the headers only), then nothing more, the connection left open. */
+  stallAfter?: number;
+  /** Delay the answer's headers by this many ms. */
+  delayMs?: number;
+}
+
 export interface FakeRegistry {
   host: string;
   /** Manifests by "repo:ref" (tag or digest) and blobs by digest. */
   manifests: Map<string, { body: Buffer; type: string }>;
   blobs: Map<string, Buffer>;
-  /** Every request: method, path, Authorization header. */
-  seen: Array<{ method: string; path: string; authorization?: string }>;
+  /** Every request: method, path, Authorization and Range headers. */
+  seen: Array<{ method: string; path: string; authorization?: string; range?: string }>;
+  /** Blob body bytes written to the network, by digest. */
+  blobBytesSent: Map<string, number>;
+  /** Decide how the honest registry serves a blob GET (`from`: the Range asked for, if any). */
+  blobPlan?: (digest: string, from: number | undefined) => BlobPlan | undefined;
   /** Answer a request instead of the honest registry (return undefined to let it answer). */
   override?: (method: string, url: URL) => FakeAnswer | undefined;
   /** Put an image's manifest (under its digest and `tag`) and blobs. */
@@ -344,6 +362,7 @@ export async function fakeRegistry(
     manifests: new Map(),
     blobs: new Map(),
     seen: [],
+    blobBytesSent: new Map(),
     add(repo, tag, img) {
       reg.manifests.set(`${repo}:${tag}`, { body: img.manifest, type: img.manifestType });
       reg.manifests.set(`${repo}:${img.digest}`, { body: img.manifest, type: img.manifestType });
@@ -357,6 +376,7 @@ export async function fakeRegistry(
       method,
       path: url.pathname,
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      ...(req.headers.range ? { range: req.headers.range } : {}),
     });
     const send = (a: FakeAnswer) => {
       if (a.drop) {
@@ -418,7 +438,7 @@ export async function fakeRegistry(
           status: 404,
           body: JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }),
         });
-      return send({ status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: b });
+      return serveBlob(reg, m[3]!, b, req, res);
     }
     send({ status: 404, body: '404 page not found' });
   });
@@ -429,4 +449,43 @@ export async function fakeRegistry(
     server.close();
   });
   return reg;
+}
+
+/** A blob as distribution serves it (ranges: 206 with Content-Range), shaped by the registry's blobPlan. */
+function serveBlob(reg: FakeRegistry, digest: string, b: Buffer, req: http.IncomingMessage, res: http.ServerResponse) {
+  const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  const from = m ? Number(m[1]) : undefined;
+  const plan = reg.blobPlan?.(digest, from) ?? {};
+  const go = () => {
+    if (from !== undefined && plan.refuseRange) {
+      res.writeHead(416, { 'Content-Range': `bytes */${b.length}`, 'Content-Length': '0' });
+      return res.end();
+    }
+    const ranged = from !== undefined && !plan.ignoreRange;
+    if (ranged && from >= b.length) {
+      res.writeHead(416, { 'Content-Range': `bytes */${b.length}`, 'Content-Length': '0' });
+      return res.end();
+    }
+    const body = ranged ? b.subarray(from) : b;
+    res.writeHead(ranged ? 206 : 200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(body.length),
+      'Accept-Ranges': 'bytes',
+      ...(ranged ? { 'Content-Range': `bytes ${from}-${b.length - 1}/${b.length}` } : {}),
+    });
+    if (req.method === 'HEAD') return res.end();
+    const count = (n: number) => reg.blobBytesSent.set(digest, (reg.blobBytesSent.get(digest) ?? 0) + n);
+    const cut = plan.dropAfter ?? plan.stallAfter;
+    if (cut === undefined || cut >= body.length) {
+      count(body.length);
+      return res.end(body);
+    }
+    count(cut);
+    res.flushHeaders();
+    if (cut > 0) res.write(body.subarray(0, cut));
+    // the bytes reach the client before the connection goes (a drop), or nothing follows them (a stall)
+    if (plan.dropAfter !== undefined) setTimeout(() => req.socket.destroy(), 50);
+  };
+  if (plan.delayMs) setTimeout(go, plan.delayMs).unref();
+  else go();
 }

@@ -210,6 +210,11 @@ export const commands: CommandEntry[] = [
     'Remove unused images (dangling only, or all unused with -a)',
     async () => (await import('./prune.js')).imagePrune,
   ),
+  entry(
+    [['system', 'prune']],
+    'Remove stopped containers, dangling (-a: unused) images and partial downloads',
+    async () => (await import('./system-prune.js')).systemPrune,
+  ),
   entry([['system', 'df']], 'Show berth disk usage', async () => (await import('./system-df.js')).systemDf),
   entry(
     [['system', 'check']],

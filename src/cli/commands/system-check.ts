@@ -16,6 +16,8 @@ export const systemCheck: Command = {
     const leftovers = findings.filter((f) => f.severity === 'leftover');
     for (const f of problems) ctx.out(`problem: ${f.where}: ${f.message}`);
     for (const f of leftovers) ctx.out(`${o.repair ? 'removed' : 'leftover'}: ${f.where}: ${f.message}`);
+    // information: what interrupted pulls kept for the next one to resume
+    for (const f of findings) if (f.severity === 'partial') ctx.out(`partial: ${f.where}: ${f.message}`);
     if (problems.length === 0 && (leftovers.length === 0 || o.repair)) {
       ctx.out(
         `store ${engine.root}: ok (${images} images, ${layers} layers${o.repair && leftovers.length ? `, ${leftovers.length} leftovers removed` : ''})`,
