@@ -71,7 +71,7 @@ export function fromApiMount(m: ApiMount): MountRequest | undefined {
   if (typeof m.Target !== 'string' || !m.Target) throw bad('field Target must not be empty');
   if (!m.Target.startsWith('/')) throw bad(`invalid mount path: '${m.Target}' mount path must be absolute`);
   const destination = clean(m.Target);
-  if (destination === '/') throw bad('invalid specification: destination can\'t be \'/\'');
+  if (destination === '/') throw bad("invalid specification: destination can't be '/'");
   const readonly = !!m.ReadOnly;
   if (m.Type === 'tmpfs') {
     if (m.Source) throw bad('field Source must not be specified');

@@ -224,3 +224,16 @@ test('--mount (volume, bind, tmpfs) and --volumes-from', () => {
     fs.rmSync(host, { recursive: true, force: true });
   }
 });
+
+test('system prune --volumes: the unused anonymous volumes too (named ones stay)', () => {
+  berthOk(root, ['volume', 'create', 'named-stays']);
+  berthOk(root, ['create', '--name', 'gone', '-v', '/anon', 'base', 'true']);
+  const anon = volumeNames().find((n) => n !== 'named-stays')!;
+  berthOk(root, ['rm', 'gone']);
+  const without = berthOk(root, ['system', 'prune', '-f']);
+  assert.doesNotMatch(without, /Deleted Volumes/);
+  const out = berthOk(root, ['system', 'prune', '-f', '--volumes']);
+  assert.match(out, new RegExp(`Deleted Volumes:\\n${anon}\\n\\n`));
+  assert.deepEqual(volumeNames(), ['named-stays']);
+  berthOk(root, ['volume', 'rm', 'named-stays']);
+});

@@ -1,5 +1,6 @@
 import { addFilter } from '../../core/filters.js';
 import { checkPruneFilters } from '../../engine/containers.js';
+import { checkVolumePruneFilters } from '../../engine/volumes.js';
 import type { Command } from '../context.js';
 import { filterFlags, filterMap } from '../filters.js';
 import { humanSize } from '../format/units.js';
@@ -8,16 +9,18 @@ import { confirm } from '../prompt.js';
 /**
  * The docker CLI's `system prune`: stopped containers, then dangling images (every unused one
  * with -a), then what berth has in place of the build cache: the partial downloads interrupted
- * pulls kept (not those a pull is writing). No networks or volumes in berth.
+ * pulls kept (not those a pull is writing); with --volumes, the anonymous volumes no container
+ * uses (Docker 23's rule). No networks in berth yet.
  */
 export const systemPrune: Command = {
   names: [['system', 'prune']],
   usage: 'system prune [OPTIONS]',
-  summary: 'Remove stopped containers, dangling (-a: unused) images and partial downloads',
+  summary: 'Remove stopped containers, dangling (-a: unused) images, partial downloads (and unused anonymous volumes)',
   options: {
     all: { type: 'boolean', short: 'a' },
     force: { type: 'boolean', short: 'f' },
     filter: { type: 'string', multiple: true },
+    volumes: { type: 'boolean' },
   },
   async run(ctx, _args, o) {
     const filters = filterFlags(o);
@@ -25,11 +28,14 @@ export const systemPrune: Command = {
     addFilter(imageFilters, 'dangling', String(!o.all));
     // refused before the question, as the other prunes do (the containers' check refuses `dangling`)
     checkPruneFilters(filterMap(filters));
+    const volumeFilters = filterMap(new Map([...filters].filter(([k]) => k === 'label' || k === 'label!')));
+    if (o.volumes) checkVolumePruneFilters(volumeFilters);
     const engine = await ctx.engine();
     engine.images.checkPruneFilters(imageFilters);
     const warning = [
       'WARNING! This will remove:',
       '  - all stopped containers',
+      ...(o.volumes ? ['  - all anonymous volumes not used by at least one container'] : []),
       o.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
       '  - partial downloads of interrupted pulls',
       '',
@@ -40,6 +46,11 @@ export const systemPrune: Command = {
     const c = await engine.containers.prune({ filters: filterMap(filters) });
     reclaimed += c.SpaceReclaimed;
     if (c.ContainersDeleted.length) ctx.stdout.write(`Deleted Containers:\n${c.ContainersDeleted.join('\n')}\n\n`);
+    if (o.volumes) {
+      const v = await engine.volumes.prune({ filters: volumeFilters });
+      reclaimed += v.SpaceReclaimed;
+      if (v.VolumesDeleted.length) ctx.stdout.write(`Deleted Volumes:\n${v.VolumesDeleted.join('\n')}\n\n`);
+    }
     const i = await engine.images.prune({ filters: imageFilters });
     reclaimed += i.SpaceReclaimed;
     if (i.ImagesDeleted?.length)
