@@ -108,6 +108,15 @@ test('-v NAME:/path makes the volume, keeps its data across containers; a used v
   const inUse = berth(root, ['volume', 'rm', 'keep']);
   assert.equal(inUse.code, 1);
   assert.match(inUse.stderr, new RegExp(`remove keep: volume is in use - \\[${id}\\]`));
+  // cp reaches a volume as Docker's does (the container does not run)
+  const src = join(root, '..', `${root.split('/').pop()}-cp`);
+  fs.writeFileSync(src, 'copied\n');
+  try {
+    berthOk(root, ['cp', src, 'user:/store/copied']);
+  } finally {
+    fs.rmSync(src, { force: true });
+  }
+  assert.equal(fs.readFileSync(join(root, 'volumes', 'keep', '_data', 'copied'), 'utf8'), 'copied\n');
   // rm -v removes anonymous volumes only: a named one stays
   berthOk(root, ['rm', '-v', 'user']);
   assert.deepEqual(volumeNames(), ['keep']);
