@@ -246,3 +246,20 @@ test('system prune --volumes: the unused anonymous volumes too (named ones stay)
   assert.deepEqual(volumeNames(), ['named-stays']);
   berthOk(root, ['volume', 'rm', 'named-stays']);
 });
+
+test('system df counts volumes: total, in use, size, reclaimable', () => {
+  berthOk(root, ['volume', 'create', 'df-free']);
+  fs.writeFileSync(join(root, 'volumes', 'df-free', '_data', 'f'), 'x'.repeat(4000));
+  berthOk(root, ['create', '--name', 'df-user', '-v', 'df-used:/u', 'base', 'true']);
+  const row = berthOk(root, [
+    'system',
+    'df',
+    '--format',
+    '{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}',
+  ])
+    .split('\n')
+    .find((l) => l.startsWith('Local Volumes'));
+  assert.equal(row, 'Local Volumes|2|1|4kB|4kB (100%)');
+  berthOk(root, ['rm', 'df-user']);
+  berthOk(root, ['volume', 'rm', 'df-free', 'df-used']);
+});

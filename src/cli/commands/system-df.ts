@@ -8,7 +8,11 @@ export const systemDf: Command = {
   summary: 'Show berth disk usage',
   options: { verbose: { type: 'boolean', short: 'v' }, format: { type: 'string' } },
   async run(ctx, _args, o) {
-    const df = (await ctx.engine()).images.systemDf();
+    const engine = await ctx.engine();
+    const df = engine.images.systemDf();
+    const volumes = engine.volumes.usage();
+    const volumeSize = volumes.reduce((n, v) => n + v.UsageData.Size, 0);
+    const volumeFree = volumes.reduce((n, v) => n + (v.UsageData.RefCount ? 0 : v.UsageData.Size), 0);
     const total = df.LayersSize;
     const active = df.Images.filter((i) => i.Containers > 0);
     // as the docker CLI: what the images in use hold alone cannot be reclaimed
@@ -24,7 +28,13 @@ export const systemDf: Command = {
         Reclaimable: `${humanSize(reclaim)}${pct(reclaim, total)}`,
       },
       { Type: 'Containers', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
-      { Type: 'Local Volumes', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
+      {
+        Type: 'Local Volumes',
+        TotalCount: volumes.length,
+        Active: volumes.filter((v) => v.UsageData.RefCount > 0).length,
+        Size: humanSize(volumeSize),
+        Reclaimable: `${humanSize(volumeFree)}${pct(volumeFree, volumeSize)}`,
+      },
       { Type: 'Build Cache', TotalCount: 0, Active: 0, Size: humanSize(0), Reclaimable: humanSize(0) },
     ];
     const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
