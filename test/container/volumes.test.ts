@@ -50,6 +50,12 @@ test('volume create, ls, inspect, rm: Docker layout, labels, filters, errors', (
   assert.deepEqual(info.Labels, { team: 'a', tier: '' });
   assert.match(info.CreatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(berthOk(root, ['volume', 'inspect', '-f', '{{.Name}} {{.Driver}}', 'v-two']), 'v-two local\n');
+  assert.equal(
+    berthOk(root, ['inspect', '-f', '{{.Mountpoint}}', 'v-two']),
+    `${join(root, 'volumes', 'v-two', '_data')}\n`,
+  );
+  assert.equal(berthOk(root, ['inspect', '--type', 'volume', '-f', '{{.Scope}}', 'v-two']), 'local\n');
+  assert.match(berth(root, ['inspect', '--type', 'volume', 'base']).stderr, /No such volume: base/);
 
   const ls = berthOk(root, ['volume', 'ls']).split('\n');
   assert.match(ls[0]!, /^DRIVER +VOLUME NAME$/);

@@ -15,17 +15,24 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
   let status = 0;
   // `inspect` tries containers first, then images (as Docker); `image inspect` only images
   for (const a of args) {
-    const c = what === 'inspect' ? await tryContainer(engine, a) : undefined;
+    const v = o.type === 'volume' ? tryVolume(engine, a) : undefined;
+    const c = v ?? (what === 'inspect' && o.type !== 'volume' ? await tryContainer(engine, a) : undefined);
     if (c) {
       results.push(c);
       continue;
     }
-    if (o.type === 'container') {
-      ctx.err(`Error: No such container: ${a}`);
+    if (o.type === 'container' || o.type === 'volume') {
+      ctx.err(`Error: No such ${o.type}: ${a}`);
       status = 1;
       continue;
     }
+    // `inspect` (not `image inspect`) finds volumes too, after images, as docker's does
     const id = engine.images.find(a);
+    const volume = !id && what === 'inspect' ? tryVolume(engine, a) : undefined;
+    if (volume) {
+      results.push(volume);
+      continue;
+    }
     if (!id) {
       ctx.err(`Error: No such ${what === 'inspect' ? 'object' : 'image'}: ${a}`);
       status = 1;
@@ -40,6 +47,15 @@ async function inspectImages(ctx: Context, args: string[], o: Record<string, unk
     ctx.out(JSON.stringify(results, null, 4));
   }
   return status;
+}
+
+function tryVolume(engine: Engine, name: string): unknown {
+  try {
+    return engine.volumes.inspect(name);
+  } catch (err) {
+    if (err instanceof BerthError && err.kind === 'NotFound') return undefined;
+    throw err;
+  }
 }
 
 async function tryContainer(engine: Engine, ref: string): Promise<Record<string, unknown> | undefined> {
@@ -73,7 +89,8 @@ export const inspect: Command = {
   options,
   run: (ctx, args, o) => {
     if (o.type === 'image') return inspectImages(ctx, args, o, 'image inspect');
-    if (o.type && o.type !== 'container') throw notFound('not_found', `no ${o.type} objects exist yet in berth`);
+    if (o.type && o.type !== 'container' && o.type !== 'volume')
+      throw notFound('not_found', `no ${o.type} objects exist yet in berth`);
     return inspectImages(ctx, args, o, 'inspect');
   },
 };
