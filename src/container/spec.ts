@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { copyUp, mountsOf, tmpfsMounts } from './mounts.js';
+import { optionMount } from '../volume/store.js';
 import { buildSpec, type OciResources, type OciSpec } from '../runtime/spec.js';
 import type { HostFacts } from '../runtime/plan.js';
 import type { HealthConfig } from '../image/config.js';
@@ -38,13 +39,23 @@ export function containerSpecAndFilter(
   if (!has('HOSTNAME')) env.unshift(`HOSTNAME=${c.Config.Hostname}`);
   if (!has('HOME')) env.push(`HOME=${user.home}`);
   if (terminal && !has('TERM')) env.push('TERM=xterm');
-  const mounts = mountsOf(c, hc);
-  for (const m of mounts) {
+  const mounts = mountsOf(c, hc).map((m) => ({
+    m,
+    // a volume with local driver options is mounted as they say (and gets no copy-up: its content is elsewhere)
+    opts: m.Type === 'volume' ? containers.volumes.get(m.Name)?.Options : null,
+  }));
+  for (const { m, opts } of mounts) {
     // a bind's missing source is made, as Docker's -v does; an empty volume gets the image's content first
     if (m.Type === 'bind' && !fs.existsSync(m.Source)) fs.mkdirSync(m.Source, { recursive: true, mode: 0o755 });
-    copyUp(rootfs, m);
+    if (!opts) copyUp(rootfs, m);
   }
-  const binds = mounts.map((m) => ({ source: m.Source, destination: m.Destination, readonly: !m.RW }));
+  const binds = mounts.map(({ m, opts }) => {
+    if (!opts) return { source: m.Source, destination: m.Destination, readonly: !m.RW };
+    const how = optionMount(opts);
+    return how.bind
+      ? { source: how.source, destination: m.Destination, readonly: !m.RW }
+      : { source: how.source, destination: m.Destination, readonly: !m.RW, type: how.type, data: how.data };
+  });
   const tmpfs = tmpfsMounts(hc);
   const own = ownCapabilities();
   // the working directory may pass through symlinks of the image: resolve it inside the rootfs, as Docker does

@@ -70,7 +70,8 @@ export interface SpecInput {
   network: 'none' | 'host';
   /** Host files bind-mounted over the init layer's placeholders. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
-  binds: Array<{ source: string; destination: string; readonly: boolean }>;
+  /** Binds; with `type`, a mount of that type (a volume's local driver options), `data` its options. */
+  binds: Array<{ source: string; destination: string; readonly: boolean; type?: string; data?: string[] }>;
   tmpfs: Array<{ destination: string; options: string[] }>;
   /** The capability set (names); a non-root user keeps only the bounding set, as Docker. */
   capabilities: string[];
@@ -135,12 +136,22 @@ export function buildSpec(i: SpecInput): OciSpec {
   );
   // rro: read-only all the way down (submounts too), as runc >= 1.1 and the native helper apply it
   for (const b of i.binds)
-    mounts.push({
-      destination: b.destination,
-      type: 'bind',
-      source: b.source,
-      options: ['rbind', 'rprivate', ...(b.readonly ? ['rro'] : [])],
-    });
+    mounts.push(
+      b.type
+        ? // a volume with local driver options: a mount of its own type
+          {
+            destination: b.destination,
+            type: b.type,
+            source: b.source,
+            options: [...(b.data ?? []), ...(b.readonly ? ['ro'] : [])],
+          }
+        : {
+            destination: b.destination,
+            type: 'bind',
+            source: b.source,
+            options: ['rbind', 'rprivate', ...(b.readonly ? ['rro'] : [])],
+          },
+    );
   const namespaces: OciSpec['linux']['namespaces'] = [
     { type: 'mount' },
     { type: 'pid' },

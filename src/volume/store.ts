@@ -118,12 +118,7 @@ export class VolumeStore {
         'volume_driver',
         `error looking up volume plugin ${opts.driver}: plugin "${opts.driver}" not found`,
       );
-    const keys = Object.keys(opts.driverOpts ?? {});
-    if (keys.length)
-      throw invalid(
-        'volume_options',
-        `volume options (${keys.join(', ')}) are not supported by berth's local driver yet: a volume is a directory in the store`,
-      );
+    const driverOpts = checkDriverOptions(opts.driverOpts ?? {});
     const n = name === undefined ? randomHex() : checkVolumeName(name);
     const have = this.get(n);
     if (have) return { volume: have, created: false };
@@ -138,6 +133,18 @@ export class VolumeStore {
     try {
       const meta: Meta = { CreatedAt: secondsISO(new Date()), Labels: { ...opts.labels } };
       fs.writeFileSync(`${stage}/berth.json`, JSON.stringify(meta), { mode: 0o600 });
+      // the local driver's options as dockerd writes them, so that dockerd mounts the volume alike
+      if (driverOpts)
+        fs.writeFileSync(
+          `${stage}/opts.json`,
+          JSON.stringify({
+            MountType: driverOpts.type ?? '',
+            MountOpts: driverOpts.o ?? '',
+            MountDevice: driverOpts.device ?? '',
+            Quota: { Size: 0 },
+          }),
+          { mode: 0o600 },
+        );
       fs.renameSync(stage, this.dir(n));
     } catch (err) {
       removeAll(stage);
@@ -159,6 +166,43 @@ export class VolumeStore {
   static inUse(name: string, ids: string[]): Error {
     return conflict('volume_in_use', `remove ${name}: volume is in use - [${ids.join(', ')}]`);
   }
+}
+
+/**
+ * `volume create -o` of the local driver: `type`, `device` and `o`, as mount(8) takes them
+ * (`type=tmpfs,device=tmpfs,o=size=64m`, `type=none,o=bind,device=/srv/data`); undefined
+ * when there are none. Other keys are refused, as dockerd refuses them.
+ */
+export function checkDriverOptions(o: Record<string, string>): Record<string, string> | undefined {
+  const keys = Object.keys(o);
+  if (!keys.length) return undefined;
+  for (const k of keys)
+    if (k !== 'type' && k !== 'device' && k !== 'o') throw invalid('volume_options', `invalid option key: "${k}"`);
+  if (!o.type) throw invalid('volume_options', 'missing required option: "type"');
+  if (o.type === 'none' || (o.o ?? '').split(',').includes('bind')) {
+    if (!o.device?.startsWith('/'))
+      throw invalid(
+        'volume_options',
+        `a bind volume needs an absolute device path, not ${JSON.stringify(o.device ?? '')}`,
+      );
+  }
+  return { ...o };
+}
+
+/**
+ * How a container mounts a volume that has local driver options: a bind of the device
+ * (type none or o=bind), else a mount of that type (its own, in the container: berth has
+ * no daemon to keep one mounted at _data between containers). Pure.
+ */
+export function optionMount(opts: Record<string, string>): {
+  bind: boolean;
+  source: string;
+  type: string;
+  data: string[];
+} {
+  const o = (opts.o ?? '').split(',').filter(Boolean);
+  if (opts.type === 'none' || o.includes('bind')) return { bind: true, source: opts.device!, type: 'bind', data: [] };
+  return { bind: false, source: opts.device || opts.type!, type: opts.type!, data: o };
 }
 
 function parseJSON<T>(text: string | undefined): T | undefined {

@@ -269,3 +269,63 @@ test('system df counts volumes: total, in use, size, reclaimable', () => {
   berthOk(root, ['rm', 'df-user']);
   berthOk(root, ['volume', 'rm', 'df-free', 'df-used']);
 });
+
+test('volume create -o: tmpfs and bind volumes of the local driver (opts.json as dockerd writes it)', () => {
+  const host = join(root, '..', `${root.split('/').pop()}-dev`);
+  fs.mkdirSync(host);
+  try {
+    fs.writeFileSync(join(host, 'on-host'), 'device\n');
+    berthOk(root, ['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'bindvol']);
+    berthOk(root, [
+      'volume',
+      'create',
+      '--opt',
+      'type=tmpfs',
+      '--opt',
+      'device=tmpfs',
+      '--opt',
+      'o=size=2m,mode=1777',
+      'tmpvol',
+    ]);
+    assert.deepEqual(JSON.parse(fs.readFileSync(join(root, 'volumes', 'bindvol', 'opts.json'), 'utf8')), {
+      MountType: 'none',
+      MountOpts: 'bind',
+      MountDevice: host,
+      Quota: { Size: 0 },
+    });
+    assert.deepEqual(JSON.parse(berthOk(root, ['volume', 'inspect', 'tmpvol']))[0].Options, {
+      type: 'tmpfs',
+      o: 'size=2m,mode=1777',
+      device: 'tmpfs',
+    });
+    const r = berth(root, [
+      'run',
+      '--rm',
+      '-v',
+      'bindvol:/b',
+      '-v',
+      'tmpvol:/t',
+      'base',
+      'sh',
+      '-c',
+      'cat /b/on-host; echo back > /b/from-ctr; stat -c %a /t; cat /proc/self/mountinfo',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^device\n1777\n/);
+    assert.match(r.stdout, / \/t [^\n]* - tmpfs tmpfs [^\n]*size=2048k/);
+    assert.equal(fs.readFileSync(join(host, 'from-ctr'), 'utf8'), 'back\n');
+    for (const [opts, re] of [
+      [['-o', 'size=1g'], /invalid option key: "size"/],
+      [['-o', 'device=/x'], /missing required option: "type"/],
+      [['-o', 'type=none', '-o', 'o=bind', '-o', 'device=rel'], /absolute device path/],
+    ] as const) {
+      const bad = berth(root, ['volume', 'create', ...opts, 'badopts']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, re);
+    }
+    berthOk(root, ['volume', 'rm', 'bindvol', 'tmpvol']);
+    assert.ok(fs.existsSync(join(host, 'on-host')), "removing a bind volume leaves the device's files");
+  } finally {
+    fs.rmSync(host, { recursive: true, force: true });
+  }
+});
