@@ -6,8 +6,13 @@ export class Context {
     readonly root: string,
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
     readonly stderr: NodeJS.WritableStream,
-    readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+    /** (a function: Node makes process.stdin when it is first read, loading net or tty for a pipe or terminal) */
+    private readonly stdinOf: () => NodeJS.ReadableStream & { isTTY?: boolean },
   ) {}
+
+  get stdin(): NodeJS.ReadableStream & { isTTY?: boolean } {
+    return this.stdinOf();
+  }
 
   private enginePromise?: Promise<Engine>;
 

@@ -54,7 +54,7 @@ async function runCommand(
     return 125;
   }
   const { Context } = await context;
-  const ctx = new Context(root, process.stdout, process.stderr, process.stdin);
+  const ctx = new Context(root, process.stdout, process.stderr, () => process.stdin);
   mark('cli start-up');
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return (await cmd.run(ctx, parsed.positionals, values)) ?? 0;
