@@ -18,7 +18,8 @@ export class Context {
 
   /** The engine on this data root (opened once per command). */
   engine(): Promise<Engine> {
-    return (this.enginePromise ??= Engine.open({ root: this.root }));
+    // (one command per process: blocking reads cost less than the thread pool's hand-offs)
+    return (this.enginePromise ??= Engine.open({ root: this.root, blockingReads: true }));
   }
 
   out(s: string): void {

@@ -76,12 +76,12 @@ export class Containers {
    * IDs of those it settled.
    */
   async settle(): Promise<string[]> {
-    return (await this.store.reapStale()).map((c) => c.ID);
+    return (await this.store.reapStale(this.engine.blockingReads ? this.store.list() : undefined)).map((c) => c.ID);
   }
 
   private async find(idOrName: string): Promise<ContainerRecord> {
     await this.settle();
-    return this.store.resolveAsync(idOrName);
+    return this.engine.blockingReads ? this.store.resolve(idOrName) : this.store.resolveAsync(idOrName);
   }
 
   /**
@@ -103,9 +103,11 @@ export class Containers {
   /** GET /containers/json. */
   async list(opts: ContainerListOptions = {}): Promise<ContainerSummary[]> {
     // one read of every container serves both the settling and the listing, unless settling changed some
-    const all = await this.store.listAsync();
+    const blocking = this.engine.blockingReads;
+    const read = () => (blocking ? this.store.list() : this.store.listAsync());
+    const all = await read();
     const fixed = await this.store.reapStale(all);
-    return listContainers(this.store, opts, fixed.length ? await this.store.listAsync() : all);
+    return listContainers(this.store, opts, fixed.length ? await read() : all, blocking);
   }
 
   /** GET /containers/{id}/json: what `docker container inspect` prints. */
