@@ -51,6 +51,10 @@ function writeCache(script: vm.Script, file: string): void {
     fs.writeFileSync(tmp, script.createCachedData());
     fs.renameSync(tmp, file);
   } catch {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      /* never made (no cache dir) */
+    }
   }
 }
