@@ -8,9 +8,9 @@
  *   berth run --rm --network none IMG true           target: <= 0.5x podman and <= 0.35x docker (median)
  *   podman run --rm --network none IMG true          private root, --runtime runc, cgroupfs, ulimit flags
  *   docker run --rm --pull never --network none IMG true   private dockerd (--bridge=none --iptables=false)
- * plus, as context, `node --snapshot-blob dist/berth.blob -- --version`: what the start-up snapshot that berth's
- * commands run from costs by itself. Every command is timed by hyperfine -N in rotating rounds (fixtures.ts).
- * Prints a table; writes bench/results/startup-<date>.json.
+ * Every command is timed by hyperfine -N in rotating rounds (fixtures.ts); berth's code caches (dist/cli/cache/) are
+ * written by the check run before them. Prints a table; writes bench/results/startup-<date>.json (startup-<date>-2.json
+ * and so on for another run that day).
  *
  *   node dist/bench/startup.js   (BENCH_RUNS=30 BENCH_ROUNDS=3 BENCH_WARMUP=3 BENCH_CONTAINERS=40 BENCH_IMAGES=30)
  */
@@ -49,7 +49,7 @@ const IMAGES = Math.max(1, Number(process.env.BENCH_IMAGES ?? 30));
 /** The issue's targets: ms over `node -e 0` (median), and ratios of run --rm to the peers (median). */
 const TARGETS = { versionMs: 10, pollMs: 25, toPodman: 0.5, toDocker: 0.35 };
 
-type Key = 'node' | 'version' | 'snapshot' | 'ps' | 'images' | 'inspect' | 'run' | 'podman' | 'docker';
+type Key = 'node' | 'version' | 'ps' | 'images' | 'inspect' | 'run' | 'podman' | 'docker';
 
 /** BENCH_IMAGES images (IMAGE and variants of its rootfs, one file different each) and BENCH_CONTAINERS containers. */
 function fillStore(root: string, work: string): string {
@@ -88,18 +88,11 @@ async function bench(scope: Scope): Promise<number> {
   const p = podmanWithImage(scope, 'bench-startup', rootfsTar);
   const podman = typeof p === 'string' ? undefined : p;
   if (typeof p === 'string') setupErrors.podman = p;
-  const blob = `${REPO}/dist/berth.blob`;
-  if (!fs.existsSync(blob)) setupErrors.snapshot = 'dist/berth.blob not built';
 
   const B = (...args: string[]) => [BERTH, '--root', berthRoot, ...args];
   const cmds: Cmd<Key>[] = [
     { key: 'node', label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
     { key: 'version', label: 'berth --version', argv: [BERTH, '--version'] },
-    {
-      key: 'snapshot',
-      label: 'node --snapshot-blob berth.blob -- --version',
-      argv: [process.execPath, '--snapshot-blob', blob, '--', '--version'],
-    },
     { key: 'ps', label: 'berth ps -a', argv: B('ps', '-a') },
     { key: 'images', label: 'berth images', argv: B('images') },
     { key: 'inspect', label: 'berth inspect ID', argv: B('inspect', containerId) },
@@ -202,7 +195,9 @@ async function bench(scope: Scope): Promise<number> {
   };
   const dir = `${REPO}/bench/results`;
   fs.mkdirSync(dir, { recursive: true });
-  const file = `${dir}/startup-${now.toISOString().slice(0, 10)}.json`;
+  const day = now.toISOString().slice(0, 10);
+  let file = `${dir}/startup-${day}.json`;
+  for (let n = 2; fs.existsSync(file); n++) file = `${dir}/startup-${day}-${n}.json`;
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nresults: ${file}`);
   const berthKeys: Key[] = ['version', 'ps', 'images', 'inspect', 'run'];

@@ -7,10 +7,15 @@ export class Context {
     readonly root: string,
     readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
     readonly stderr: NodeJS.WritableStream,
-    readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+    /** (a function: Node makes process.stdin when it is first read, loading net or tty for a pipe or terminal) */
+    private readonly stdinOf: () => NodeJS.ReadableStream & { isTTY?: boolean },
     /** --config-file: the daemon.json to use instead of /etc/berth/daemon.json. */
     readonly configFile?: string,
   ) {}
+
+  get stdin(): NodeJS.ReadableStream & { isTTY?: boolean } {
+    return this.stdinOf();
+  }
 
   private enginePromise?: Promise<Engine>;
 
@@ -27,7 +32,8 @@ export class Context {
         env: process.env,
         ...(certsDirs?.length ? { certsDirs } : {}),
       });
-      return Engine.open({ root: this.root, registry });
+      // (one command per process: blocking reads cost less than the thread pool's hand-offs)
+      return Engine.open({ root: this.root, registry, blockingReads: true });
     })());
   }
 

@@ -55,7 +55,7 @@ async function runCommand(
     return 125;
   }
   const { Context } = await context;
-  const ctx = new Context(root, process.stdout, process.stderr, process.stdin, configFile);
+  const ctx = new Context(root, process.stdout, process.stderr, () => process.stdin, configFile);
   mark('cli start-up');
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return (await cmd.run(ctx, parsed.positionals, values)) ?? 0;

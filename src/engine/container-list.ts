@@ -3,13 +3,13 @@
  * ContainerSummary it returns for each container.
  */
 import { treeSize } from '../archive/layer-apply.js';
-import { invalid } from '../core/errors.js';
+import { BerthError, invalid } from '../core/errors.js';
 import { humanDuration } from '../core/human-duration.js';
 import type { ImageID } from '../core/digest.js';
 import type { ImageStore } from '../image/store.js';
 import { imageSize } from '../image/views.js';
 import type { ContainerStore } from '../container/store.js';
-import type { ContainerRecord, ContainerState } from '../container/types.js';
+import type { ContainerRecord, ContainerState, HostConfig } from '../container/types.js';
 import { apiMounts } from '../container/mounts.js';
 import type { ContainerListOptions, ContainerSummary, FilterMap } from './container-types.js';
 
@@ -77,6 +77,16 @@ function matches(c: ContainerRecord, filters: FilterMap, store: ImageStore, all:
   );
 }
 
+/** The container's HostConfig, undefined once it is removed (as hostConfigAsync). */
+function hostConfigIfAny(containers: ContainerStore, id: string): HostConfig | undefined {
+  try {
+    return containers.hostConfig(id);
+  } catch (err) {
+    if (err instanceof BerthError && err.kind === 'NotFound') return undefined;
+    throw err;
+  }
+}
+
 /** A size that may vanish meanwhile (a container removed while listed) counts 0. */
 function sizeOr0(f: () => number): number {
   try {
@@ -91,8 +101,9 @@ async function summary(
   c: ContainerRecord,
   size: boolean,
   now: number,
+  blocking: boolean,
 ): Promise<ContainerSummary | undefined> {
-  const hc = await containers.hostConfigAsync(c.ID);
+  const hc = blocking ? hostConfigIfAny(containers, c.ID) : await containers.hostConfigAsync(c.ID);
   if (!hc) return undefined; // removed while listed
   const store = containers.images;
   const rw = size ? sizeOr0(() => treeSize(`${store.paths.cacheDir(c.MountID)}/diff`)) : 0;
@@ -121,12 +132,13 @@ async function summary(
 /**
  * The containers, newest first: running ones only unless `all`, or a limit,
  * or a status filter other than running (which look at stopped ones too, as
- * dockerd). `known`: the containers as just listed.
+ * dockerd). `known`: the containers as just listed; `blocking`: read with blocking calls (EngineOptions.blockingReads).
  */
 export async function listContainers(
   containers: ContainerStore,
   opts: ContainerListOptions,
   known?: ContainerRecord[],
+  blocking = false,
 ): Promise<ContainerSummary[]> {
   const filters = opts.filters ?? {};
   checkListFilters(filters);
@@ -139,6 +151,6 @@ export async function listContainers(
     .sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0)); // (not localeCompare: ICU's set-up costs ~9 ms)
   if (limit > 0) list = list.slice(0, limit);
   const now = Date.now();
-  const out = await Promise.all(list.map((c) => summary(containers, c, !!opts.size, now)));
+  const out = await Promise.all(list.map((c) => summary(containers, c, !!opts.size, now, blocking)));
   return out.filter((s): s is ContainerSummary => !!s);
 }

@@ -1,32 +1,19 @@
 import type { Readable } from 'node:stream';
-import * as io from './container-io.js';
-import * as ioArchive from './container-io-archive.js';
-import * as ioExec from './container-io-exec.js';
-import * as ioStreams from './container-io-streams.js';
-import * as run from './container-run.js';
-import { aborted, conflict } from '../core/errors.js';
+import type * as io from './container-io.js';
+import type * as ioArchive from './container-io-archive.js';
+import type * as ioExec from './container-io-exec.js';
+import type * as ioStreams from './container-io-streams.js';
+import type * as run from './container-run.js';
+import { aborted, conflict, notFound } from '../core/errors.js';
 import { addFilter, type Filters } from '../core/filters.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ContainerRecord, MonitorState } from '../container/types.js';
 import { inspectContainer } from '../container/inspect.js';
 import { isLogFile, until } from '../container/dir-watch.js';
-import {
-  killAndThaw,
-  parseSignal,
-  pauseContainer,
-  stopContainer,
-  unpauseContainer,
-  waitStarting,
-  waitStopped,
-} from '../container/lifecycle.js';
-import { containerPrunePlan, pruneContainers } from '../container/prune.js';
-import { startDetached } from '../container/run.js';
-import { findCgroup, limitsOf } from '../container/cgroup.js';
-import { updateLimits } from '../runtime/cgroups/cgroups.js';
+import { containerPrunePlan } from '../container/prune.js';
 import type { Engine } from './engine.js';
 import { planCreate, type CreatePlan } from './container-create.js';
 import { listContainers } from './container-list.js';
-import { checkResources, checkRestart, givenLimits } from './container-validate.js';
 import type {
   ContainerCreateRequest,
   ContainerCreateResponse,
@@ -41,6 +28,24 @@ import type {
   UpdateConfig,
   WaitCondition,
 } from './container-types.js';
+
+// What changes or runs containers is imported on first use: the CLI's read-only commands (ps, inspect) start with
+// the listing and inspecting modules only. (Synchronous operations import theirs statically: plan, checkPruneFilters.)
+const lifecycle = () => import('../container/lifecycle.js');
+const containerRun = () => import('../container/run.js');
+const cgroups = () =>
+  Promise.all([
+    import('../container/cgroup.js'),
+    import('../runtime/cgroups/cgroups.js'),
+    import('./container-validate.js'),
+  ]);
+const ioModule = () => import('./container-io.js');
+const ioArchiveModule = () => import('./container-io-archive.js');
+const ioStreamsModule = () => import('./container-io-streams.js');
+const runModule = () => import('./container-run.js');
+/** container-io-exec.ts once an exec was created or started (execInspect is synchronous: before, no exec exists). */
+let ioExecLoaded: typeof ioExec | undefined;
+const ioExecModule = async () => (ioExecLoaded ??= await import('./container-io-exec.js'));
 
 function filtersOf(map: FilterMap = {}): Filters {
   const filters: Filters = new Map();
@@ -71,12 +76,12 @@ export class Containers {
    * IDs of those it settled.
    */
   async settle(): Promise<string[]> {
-    return (await this.store.reapStale()).map((c) => c.ID);
+    return (await this.store.reapStale(this.engine.blockingReads ? this.store.list() : undefined)).map((c) => c.ID);
   }
 
   private async find(idOrName: string): Promise<ContainerRecord> {
     await this.settle();
-    return this.store.resolveAsync(idOrName);
+    return this.engine.blockingReads ? this.store.resolve(idOrName) : this.store.resolveAsync(idOrName);
   }
 
   /**
@@ -98,9 +103,11 @@ export class Containers {
   /** GET /containers/json. */
   async list(opts: ContainerListOptions = {}): Promise<ContainerSummary[]> {
     // one read of every container serves both the settling and the listing, unless settling changed some
-    const all = await this.store.listAsync();
+    const blocking = this.engine.blockingReads;
+    const read = () => (blocking ? this.store.list() : this.store.listAsync());
+    const all = await read();
     const fixed = await this.store.reapStale(all);
-    return listContainers(this.store, opts, fixed.length ? await this.store.listAsync() : all);
+    return listContainers(this.store, opts, fixed.length ? await read() : all, blocking);
   }
 
   /** GET /containers/{id}/json: what `docker container inspect` prints. */
@@ -112,6 +119,7 @@ export class Containers {
   async start(idOrName: string): Promise<void> {
     const c = await this.find(idOrName);
     if (c.State.Running) return;
+    const { startDetached } = await containerRun();
     await startDetached(this.store, c).catch(async (err) => {
       await this.autoRemove(c.ID);
       throw err;
@@ -121,12 +129,14 @@ export class Containers {
   /** POST /containers/{id}/stop: the stop signal, then SIGKILL after `t` seconds; never restarted by its policy. */
   async stop(idOrName: string, opts: StopOptions = {}): Promise<void> {
     const c = await this.find(idOrName);
+    const { stopContainer } = await lifecycle();
     await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
   }
 
   /** POST /containers/{id}/kill (default SIGKILL, which also ends it for good, as dockerd: no restart). */
   async kill(idOrName: string, signal: string | number = 'KILL'): Promise<void> {
     const c = await this.find(idOrName);
+    const { killAndThaw, parseSignal } = await lifecycle();
     const sig = typeof signal === 'number' ? signal : parseSignal(signal);
     await killAndThaw(this.store, c, sig, { noRestart: sig === 9 });
   }
@@ -134,6 +144,7 @@ export class Containers {
   /** POST /containers/{id}/restart: stop (as `stop`), then start detached. */
   async restart(idOrName: string, opts: StopOptions = {}): Promise<void> {
     const c = await this.find(idOrName);
+    const [{ stopContainer }, { startDetached }] = await Promise.all([lifecycle(), containerRun()]);
     await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
     const now = this.store.tryGet(c.ID);
     if (!now) throw conflict('removed', `container ${c.ID.slice(0, 12)} was removed when it stopped (--rm)`);
@@ -151,6 +162,7 @@ export class Containers {
     opts: { condition?: WaitCondition; signal?: AbortSignal } = {},
   ): Promise<ContainerWaitResponse> {
     const c = await this.find(idOrName);
+    const { waitStopped } = await lifecycle();
     const condition = opts.condition ?? 'not-running';
     const signal = opts.signal;
     const check = () => {
@@ -217,6 +229,7 @@ export class Containers {
   /** DELETE /containers/{id}: a running container only with `force` (killed first). */
   async remove(idOrName: string, opts: RemoveOptions = {}): Promise<void> {
     let c = await this.find(idOrName);
+    const { killAndThaw, waitStarting, waitStopped } = await lifecycle();
     const running = () =>
       conflict(
         'container_running',
@@ -255,11 +268,15 @@ export class Containers {
 
   /** POST /containers/{id}/pause: freeze its cgroup. */
   async pause(idOrName: string): Promise<void> {
-    await pauseContainer(this.store, await this.find(idOrName));
+    const c = await this.find(idOrName);
+    const { pauseContainer } = await lifecycle();
+    await pauseContainer(this.store, c);
   }
 
   async unpause(idOrName: string): Promise<void> {
-    await unpauseContainer(this.store, await this.find(idOrName));
+    const c = await this.find(idOrName);
+    const { unpauseContainer } = await lifecycle();
+    await unpauseContainer(this.store, c);
   }
 
   /**
@@ -269,6 +286,7 @@ export class Containers {
    */
   async update(idOrName: string, cfg: UpdateConfig): Promise<ContainerUpdateResponse> {
     const c = await this.find(idOrName);
+    const [{ findCgroup, limitsOf }, { updateLimits }, { checkResources, checkRestart, givenLimits }] = await cgroups();
     const hc = this.store.hostConfig(c.ID);
     const { resources, warnings } = checkResources({ ...limitsOf(hc), ...givenLimits(cfg) }, true);
     const policy = cfg.RestartPolicy ? checkRestart(cfg.RestartPolicy, hc.AutoRemove) : undefined;
@@ -287,70 +305,73 @@ export class Containers {
   async prune(opts: { filters?: FilterMap } = {}): Promise<ContainerPruneResponse> {
     const plan = containerPrunePlan(filtersOf(opts.filters));
     await this.settle();
+    const { pruneContainers } = await import('../container/prune.js');
     const { deleted, reclaimed } = await pruneContainers(this.store, plan);
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
   // ---- runs in the caller's process, host copies, the monitor's clean-up (container-run.ts) ----
-  createForeground(plan: CreatePlan, stdio: [run.Stdio, run.Stdio, run.Stdio]): Promise<run.PreparedRun> {
-    return run.createForeground(this.engine, plan, stdio);
+  async createForeground(plan: CreatePlan, stdio: [run.Stdio, run.Stdio, run.Stdio]): Promise<run.PreparedRun> {
+    return (await runModule()).createForeground(this.engine, plan, stdio);
   }
-  runForeground(target: string | run.PreparedRun, opts: run.ForegroundOptions): Promise<number> {
-    return run.runForeground(this.engine, target, opts);
+  async runForeground(target: string | run.PreparedRun, opts: run.ForegroundOptions): Promise<number> {
+    return (await runModule()).runForeground(this.engine, target, opts);
   }
-  copyToHost(id: string, srcPath: string, hostDest: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
-    return run.copyFromContainerToHost(this.engine, id, srcPath, hostDest, opts);
+  async copyToHost(id: string, srcPath: string, hostDest: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
+    return (await runModule()).copyFromContainerToHost(this.engine, id, srcPath, hostDest, opts);
   }
-  copyFromHost(id: string, hostSrc: string, dstPath: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
-    return run.copyFromHostToContainer(this.engine, id, hostSrc, dstPath, opts);
+  async copyFromHost(id: string, hostSrc: string, dstPath: string, opts?: run.CopyOptions): Promise<run.CopyResult> {
+    return (await runModule()).copyFromHostToContainer(this.engine, id, hostSrc, dstPath, opts);
   }
-  cleanup(id: string, endedRun?: { monitorPid: number }, signal?: AbortSignal): Promise<void> {
-    return run.cleanupContainer(this.engine, id, endedRun, signal);
+  async cleanup(id: string, endedRun?: { monitorPid: number }, signal?: AbortSignal): Promise<void> {
+    return (await runModule()).cleanupContainer(this.engine, id, endedRun, signal);
   }
 
   // ---- streams and files (container-io.ts) ----
-  execCreate(id: string, config: ioExec.ExecConfig): Promise<{ Id: string }> {
-    return ioExec.execCreate(this.engine, id, config);
+  async execCreate(id: string, config: ioExec.ExecConfig): Promise<{ Id: string }> {
+    return (await ioExecModule()).execCreate(this.engine, id, config);
   }
-  execStart(execId: string, opts?: ioExec.ExecStartOptions, stdio?: ioExec.ExecIO): Promise<number> {
-    return ioExec.execStart(this.engine, execId, opts, stdio);
+  async execStart(execId: string, opts?: ioExec.ExecStartOptions, stdio?: ioExec.ExecIO): Promise<number> {
+    return (await ioExecModule()).execStart(this.engine, execId, opts, stdio);
   }
   execInspect(execId: string): ioExec.ExecInspect {
-    return ioExec.execInspect(this.engine, execId);
+    // (no exec was created in this process before its module was loaded: dockerd's answer for an unknown one)
+    if (!ioExecLoaded) throw notFound('exec_not_found', `No such exec instance: ${execId}`);
+    return ioExecLoaded.execInspect(this.engine, execId);
   }
-  logs(id: string, opts?: ioStreams.LogsOptions): AsyncGenerator<ioStreams.LogEntry> {
-    return ioStreams.logs(this.engine, id, opts);
+  async *logs(id: string, opts?: ioStreams.LogsOptions): AsyncGenerator<ioStreams.LogEntry> {
+    yield* (await ioStreamsModule()).logs(this.engine, id, opts);
   }
-  attach(id: string, opts?: ioStreams.AttachOptions): Promise<ioStreams.Attached> {
-    return ioStreams.attach(this.engine, id, opts);
+  async attach(id: string, opts?: ioStreams.AttachOptions): Promise<ioStreams.Attached> {
+    return (await ioStreamsModule()).attach(this.engine, id, opts);
   }
-  top(id: string, psArgs?: string | string[]): Promise<{ Titles: string[]; Processes: string[][] }> {
-    return io.top(this.engine, id, psArgs);
+  async top(id: string, psArgs?: string | string[]): Promise<{ Titles: string[]; Processes: string[][] }> {
+    return (await ioModule()).top(this.engine, id, psArgs);
   }
-  stats(id: string, opts?: { stream?: false; oneShot?: boolean; intervalMs?: number }): Promise<io.StatsJSON> {
-    return io.stats(this.engine, id, opts);
+  async stats(id: string, opts?: { stream?: false; oneShot?: boolean; intervalMs?: number }): Promise<io.StatsJSON> {
+    return (await ioModule()).stats(this.engine, id, opts);
   }
-  statsStream(id: string, opts?: { intervalMs?: number; signal?: AbortSignal }): AsyncGenerator<io.StatsJSON> {
-    return io.statsStream(this.engine, id, opts);
+  async *statsStream(id: string, opts?: { intervalMs?: number; signal?: AbortSignal }): AsyncGenerator<io.StatsJSON> {
+    yield* (await ioModule()).statsStream(this.engine, id, opts);
   }
-  changes(id: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
-    return io.changes(this.engine, id);
+  async changes(id: string): Promise<Array<{ Path: string; Kind: 0 | 1 | 2 }>> {
+    return (await ioModule()).changes(this.engine, id);
   }
-  export(id: string): Promise<Readable> {
-    return ioArchive.exportContainer(this.engine, id);
+  async export(id: string): Promise<Readable> {
+    return (await ioArchiveModule()).exportContainer(this.engine, id);
   }
-  getArchive(id: string, path: string, opts?: { followLink?: boolean }) {
-    return ioArchive.getArchive(this.engine, id, path, opts);
+  async getArchive(id: string, path: string, opts?: { followLink?: boolean }): ReturnType<typeof ioArchive.getArchive> {
+    return (await ioArchiveModule()).getArchive(this.engine, id, path, opts);
   }
-  putArchive(
+  async putArchive(
     id: string,
     path: string,
     tar: AsyncIterable<Buffer> | Iterable<Buffer>,
     opts?: ioArchive.PutArchiveOptions,
   ): Promise<void> {
-    return ioArchive.putArchive(this.engine, id, path, tar, opts);
+    return (await ioArchiveModule()).putArchive(this.engine, id, path, tar, opts);
   }
-  commit(id: string, opts?: io.CommitOptions): Promise<{ Id: string }> {
-    return io.commit(this.engine, id, opts);
+  async commit(id: string, opts?: io.CommitOptions): Promise<{ Id: string }> {
+    return (await ioModule()).commit(this.engine, id, opts);
   }
 }

@@ -3,9 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ImageID } from '../core/digest.js';
 import { invalid } from '../core/errors.js';
 import type { Filters } from '../core/filters.js';
-import { checkStore, type CheckOptions, type Finding } from '../image/check.js';
-import { imageFromHost } from '../image/from-host.js';
-import { importRootfs } from '../image/import.js';
+import type { CheckOptions, Finding } from '../image/check.js';
 import { imagePrunePlan, prunePartials, pruneImages } from '../image/prune.js';
 import { parseReference, withDefaultTag, type Reference } from '../image/reference.js';
 import { saveImages, saveToFile, selectForSave } from '../image/save.js';
@@ -14,7 +12,6 @@ import type { Engine } from './engine.js';
 
 /** The action a failed save names (`failed to save image: ...`), also for an output path refused before it starts. */
 export { SAVE_ACTION } from '../image/save.js';
-import { buildImage } from './image-build.js';
 import { listImages, parentChain, unixSeconds } from './image-list.js';
 import { checkImportPlatform, layersUsage } from './image-usage.js';
 import type {
@@ -35,7 +32,12 @@ import type {
   SystemDfResponse,
 } from './image-types.js';
 
-/** Image operations (Docker Engine API /images/..., /build, /system/df). */
+/**
+ * Image operations (Docker Engine API /images/..., /build, /system/df). What writes images (import, build, from-host,
+ * load) or checks the whole store is imported on first use: the CLI's read-only commands (images, inspect) start
+ * with the listing and inspecting modules only. (Synchronous operations import theirs statically: save, prune's
+ * filters.)
+ */
 export class Images {
   constructor(readonly engine: Engine) {}
 
@@ -123,7 +125,6 @@ export class Images {
    * with an "aborted" error (kind Internal, code aborted) and leaves the store as it was.
    */
   async load(input: ArchiveInput, opts: OperationOptions = {}): Promise<ImageLoadResponse> {
-    // imported when needed: it brings worker_threads, which must stay out of the CLI's start-up snapshot (cli/snapshot.ts)
     const { loadArchive } = await import('../image/load.js');
     const loaded = await loadArchive(
       this.store,
@@ -167,6 +168,7 @@ export class Images {
     if (opts.platform) checkImportPlatform(opts.platform);
     const tags = opts.repo ? [tagReference(opts.repo, opts.tag)] : [];
     const src = source instanceof Readable ? source : fs.createReadStream(source.path);
+    const { importRootfs } = await import('../image/import.js');
     const id = await importRootfs(this.store, src as AsyncIterable<Buffer>, {
       tags,
       changes: opts.changes ?? [],
@@ -179,12 +181,14 @@ export class Images {
 
   /** POST /build; progress goes to req.onEvent in the /build stream's shape. */
   async build(context: BuildContextInput, opts: ImageBuildOptions, req: BuildRequest = {}): Promise<{ Id: string }> {
+    const { buildImage } = await import('./image-build.js');
     return buildImage(this.engine, context, opts, req);
   }
 
   /** berth's: a FROM-scratch image of host programs and the shared libraries they load. */
   async fromHost(name: string, programs: string[]): Promise<{ Id: string }> {
     if (programs.length === 0) throw invalid('usage', 'from-host: at least one program is required');
+    const { imageFromHost } = await import('../image/from-host.js');
     return { Id: await imageFromHost(this.store, programs, [tagReference(name)]) };
   }
 
@@ -213,6 +217,7 @@ export class Images {
     layers: number;
   }> {
     const store = this.store;
+    const { checkStore } = await import('../image/check.js');
     const findings = await store.lock(() => checkStore(store, opts));
     if (opts.repair)
       await store.lock(() => {

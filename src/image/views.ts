@@ -1,4 +1,4 @@
-import { type ChainID, type ImageID, hexOf } from '../core/digest.js';
+import { type ChainID, type ImageID, chainIDs, hexOf } from '../core/digest.js';
 import type { Layer } from '../storage/layer-store.js';
 import { mountSpec, readOnlyOptions } from '../storage/overlay2.js';
 import { rfc3339Nano } from '../core/time.js';
@@ -30,7 +30,8 @@ export interface ImageInspect {
 }
 
 export function imageSize(store: ImageStore, id: ImageID): number {
-  return store.imageLayers(id).reduce((a, l) => a + l.size, 0);
+  // (each layer's size file only: `images` sums every image's layers)
+  return chainIDs(store.images.get(id).rootfs.diff_ids).reduce((a, c) => a + store.layers.size(c), 0);
 }
 
 export function inspectImage(store: ImageStore, id: ImageID): ImageInspect {

@@ -21,12 +21,9 @@ export function helperPath(): string {
   return installed('native/build/Release/berth-helper', 'berth-helper is not built: run npm install');
 }
 
-/**
- * The CLI's code (the ESM bundle, rebuilt with the snapshot): what the exec fast path checks has not changed since it
- * planned.
- */
+/** The CLI's code (its bundle): what the exec fast path checks has not changed since it planned. */
 export function bundlePath(): string {
-  return installed('dist/berth.mjs', 'dist/berth.mjs is not built: run npm install');
+  return installed('dist/cli/berth-cli.cjs', 'dist/cli/berth-cli.cjs is not built: run npm install');
 }
 
 /** The berth command (bin/berth of this installation), for what the monitor runs when a container ends. */

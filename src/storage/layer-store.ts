@@ -111,6 +111,15 @@ export class LayerStore {
     return l;
   }
 
+  /**
+   * A registered layer's size (its `size` file) without reading the rest of it: what listing images sums. A missing
+   * layer or a size that is not a number fails as `require` does.
+   */
+  size(chainID: ChainID): number {
+    const text = readOptional(`${this.paths.layerDir(hexOf(chainID))}/size`);
+    return text !== undefined && /^\d+$/.test(text) ? Number(text) : this.require(chainID).size;
+  }
+
   /** The layers from the base up to `top`. */
   chain(top: ChainID): Layer[] {
     const out: Layer[] = [];

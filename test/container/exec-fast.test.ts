@@ -189,7 +189,7 @@ test('a rebuilt berth plans again; an /etc/passwd that is a symlink gets no plan
   // the plan names the helper and the bundle it was made with
   const text = fs.readFileSync(plan, 'latin1');
   assert.match(text, /^unchanged \d+ \d+ \d+ .*\/native\/build\/Release\/berth-helper$/m);
-  assert.match(text, /^unchanged \d+ \d+ \d+ .*\/dist\/berth\.mjs$/m);
+  assert.match(text, /^unchanged \d+ \d+ \d+ .*\/dist\/cli\/berth-cli\.cjs$/m);
   // a launcher with no helper beside it
   const lonely = fs.mkdtempSync('/var/tmp/berth-launcher-');
   try {

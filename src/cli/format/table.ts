@@ -168,8 +168,12 @@ export class TabWriter {
   }
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Terminal cell width of a string (go-runewidth: wide East Asian/emoji 2, combining 0). */
 export function displayWidth(s: string): number {
+  // printable ASCII, nearly every cell: a column per character (the loop's Unicode test is slow per character)
+  if (PRINTABLE_ASCII.test(s)) return s.length;
   let w = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;

@@ -186,12 +186,15 @@ export function formatFloat(x: number, fmt: 'e' | 'E' | 'f' | 'g' | 'G', prec: n
 
 // ---------------------------------------------------------------- quoting
 
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+/** Go's unicode.IsPrint beyond ASCII; made when first needed (a Unicode class costs ms to make: start-up). */
+let printable: RegExp | undefined;
 
 function escapeRune(ch: string, quote: string): string {
   const cp = ch.codePointAt(0)!;
   if (ch === quote || ch === '\\') return `\\${ch}`;
-  if (PRINTABLE.test(ch) && !(cp >= 0xd800 && cp < 0xe000)) return ch;
+  if (cp >= 0x20 && cp < 0x7f) return ch;
+  printable ??= /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+  if (cp >= 0x80 && printable.test(ch) && !(cp >= 0xd800 && cp < 0xe000)) return ch;
   const named: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };
   if (named[cp]) return named[cp]!;
   if (cp < 0x20 || cp === 0x7f) return `\\x${cp.toString(16).padStart(2, '0')}`;
