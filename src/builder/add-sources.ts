@@ -105,7 +105,7 @@ function withExtraCas(tls: typeof import('node:tls')): import('node:tls').Secure
 async function httpGet(url: URL, redirects = 0): Promise<IncomingMessage> {
   const tls = url.protocol === 'https:';
   if (!tls && url.protocol !== 'http:') throw new Error(`unsupported protocol ${url.protocol}`);
-  // required when used: node:http cannot be part of the start-up snapshot
+  // required when used: a build without ADD URLs does not load node:http
   const load = createRequire(import.meta.url);
   const mod = (tls ? load('node:https') : load('node:http')) as typeof import('node:https');
   const secureContext = tls ? withExtraCas(load('node:tls') as typeof import('node:tls')) : undefined;

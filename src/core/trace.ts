@@ -2,7 +2,7 @@
  * Phase timings for benchmarks: with BERTH_TRACE=1, each mark() records the
  * time since the previous one and the table goes to stderr when the process
  * exits ("where berth's time goes"). The environment is read at the first
- * mark, not at load: the CLI may run from a start-up snapshot built earlier.
+ * mark, not at load (the process's environment as it is when the command runs).
  */
 const marks: Array<[string, number]> = [];
 let enabled: boolean | undefined;

@@ -11,8 +11,8 @@ import { type ProxyConfig, dialProxy, openTunnel, proxyAuthorization, proxyFor }
  * and client certificate) and proxies (http through the proxy, https through a
  * CONNECT tunnel: proxy.ts), redirects are followed here so credentials are dropped
  * when a redirect leaves the registry's host, and bodies stream to the layer code.
- * node:http and node:https are imported when first needed: they cannot be part of
- * the CLI's start-up snapshot (scripts/bundle.sh), which loads every command.
+ * node:http and node:https are imported when first needed: a command that reaches
+ * no registry does not pay for loading them at start-up.
  */
 export interface Response {
   status: number;
