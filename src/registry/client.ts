@@ -96,18 +96,35 @@ export class RegistryClient {
     scopes: string[],
     opts: { method?: Method; headers?: Record<string, string> },
   ): Promise<Response> {
+    return this.send(opts.method ?? 'GET', path, scopes, opts.headers ? { headers: opts.headers } : {});
+  }
+
+  /**
+   * Any request on the registry: `target` is a path ("/v2/...") or a URL the registry gave
+   * (an upload's Location, absolute or relative to the registry). The authorization for
+   * `scopes` goes only to the registry's own host. Without a body or with bytes, the request
+   * is retried as `get` says (401 once with fresh auth; 5xx, 429, dropped connections with
+   * back-off); a streamed body can be sent once only, so that request is never retried.
+   */
+  async send(
+    method: Method,
+    target: string,
+    scopes: string[],
+    opts: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream } = {},
+  ): Promise<Response> {
     await this.ping();
-    const url = new URL(path, this.base);
+    const url = this.resolve(target);
+    const once = opts.body === undefined || Buffer.isBuffer(opts.body) ? undefined : true;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.getOnce(url, scopes, opts);
+        res = await this.sendOnce(method, url, scopes, opts, once);
       } catch (err) {
-        if (attempt >= this.retryDelays.length || !isTransient(err)) throw err;
+        if (once || attempt >= this.retryDelays.length || !isTransient(err)) throw err;
         await sleep(this.retryDelays[attempt]!);
         continue;
       }
-      if ((res.status >= 500 || res.status === 429) && attempt < this.retryDelays.length) {
+      if (!once && (res.status >= 500 || res.status === 429) && attempt < this.retryDelays.length) {
         res.body.resume();
         await sleep(this.retryDelays[attempt]!);
         continue;
@@ -116,22 +133,34 @@ export class RegistryClient {
     }
   }
 
+  /** A path or registry-given URL, resolved against the registry's endpoint (http or https). */
+  resolve(target: string): URL {
+    const url = new URL(target, this.base);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw invalid('registry_location', `${this.host}: unsupported URL ${JSON.stringify(target)} in an answer`);
+    return url;
+  }
+
   /** Back-off between tries of a failed request (ms); tests may shorten it. */
   retryDelays = [500, 1000, 2000];
 
-  private async getOnce(
+  private async sendOnce(
+    method: Method,
     url: URL,
     scopes: string[],
-    opts: { method?: Method; headers?: Record<string, string> },
+    opts: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream },
+    streamed: true | undefined,
   ): Promise<Response> {
+    const own = url.host === this.base!.host;
     for (let attempt = 0; ; attempt++) {
-      const authz = await this.authorization(scopes, attempt > 0);
+      const authz = own ? await this.authorization(scopes, attempt > 0) : undefined;
       const res = await request(url, {
-        method: opts.method ?? 'GET',
+        method,
         headers: { ...opts.headers, ...(authz ? { Authorization: authz } : {}) },
-        insecureTLS: this.insecureTLS,
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        insecureTLS: own ? this.insecureTLS : await isLoopbackHost(url.host),
       });
-      if (res.status !== 401 || attempt > 0) return res;
+      if (res.status !== 401 || attempt > 0 || streamed) return res;
       // a challenge this request taught us (or an expired token): learn it and try once more
       const fresh = parseChallenges(res.headers['www-authenticate']);
       if (fresh.length === 0) return res;
