@@ -37,9 +37,7 @@ export class ParallelGzip {
   private size = 0;
   private done = false;
 
-  constructor(
-    private readonly opts: { level?: number; block?: number; inFlight?: number } = {},
-  ) {}
+  constructor(private readonly opts: { level?: number; block?: number; inFlight?: number } = {}) {}
 
   /** Digest and size of the compressed bytes; only once the generator has finished. */
   result(): GzipResult {

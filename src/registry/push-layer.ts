@@ -37,7 +37,10 @@ export function knownBlobs(store: ImageStore, diffID: string): V2Metadata[] {
     return Array.isArray(j)
       ? j.filter(
           (e): e is V2Metadata =>
-            !!e && typeof e.Digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(e.Digest) && typeof e.SourceRepository === 'string',
+            !!e &&
+            typeof e.Digest === 'string' &&
+            /^sha256:[a-f0-9]{64}$/.test(e.Digest) &&
+            typeof e.SourceRepository === 'string',
         )
       : [];
   } catch {
@@ -65,9 +68,14 @@ export async function pushLayer(t: PushTarget, layer: Layer): Promise<Descriptor
   let session: URL | undefined;
   for (const m of cand.mounts) {
     const q = `mount=${encodeURIComponent(m.digest)}&from=${encodeURIComponent(m.from)}`;
-    const res = await t.client.send('POST', `/v2/${t.path}/blobs/uploads/?${q}`, [...t.scopes, `repository:${m.from}:pull`], {
-      body: EMPTY,
-    });
+    const res = await t.client.send(
+      'POST',
+      `/v2/${t.path}/blobs/uploads/?${q}`,
+      [...t.scopes, `repository:${m.from}:pull`],
+      {
+        body: EMPTY,
+      },
+    );
     res.body.resume();
     if (res.status === 201) {
       const size = await stat(t, m.digest);
@@ -116,7 +124,12 @@ export async function pushSmallBlob(t: PushTarget, bytes: Buffer, digest: string
   res.body.resume();
 }
 
-async function upload(t: PushTarget, layer: Layer, id: string, session: URL): Promise<{ digest: string; size: number }> {
+async function upload(
+  t: PushTarget,
+  layer: Layer,
+  id: string,
+  session: URL,
+): Promise<{ digest: string; size: number }> {
   const total = t.store.layers.tarSize(layer.chainID);
   let current = 0;
   let last = 0;
@@ -164,7 +177,10 @@ async function upload(t: PushTarget, layer: Layer, id: string, session: URL): Pr
   put.body.resume();
   const said = put.headers['docker-content-digest'];
   if (typeof said === 'string' && said && said !== blob.digest)
-    throw corrupt('digest_mismatch', `upload layer ${layer.diffID}: the registry stored ${said}, berth sent ${blob.digest}`);
+    throw corrupt(
+      'digest_mismatch',
+      `upload layer ${layer.diffID}: the registry stored ${said}, berth sent ${blob.digest}`,
+    );
   return blob;
 }
 

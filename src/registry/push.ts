@@ -1,12 +1,6 @@
 import { type ImageID, sha256 } from '../core/digest.js';
 import { BerthError, invalid, notFound, wrap } from '../core/errors.js';
-import {
-  type Reference,
-  familiarName,
-  familiarString,
-  parseReference,
-  withDefaultTag,
-} from '../image/reference.js';
+import { type Reference, familiarName, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import type { Layer } from '../storage/layer-store.js';
 import { type AuthConfig, RegistryClient } from './client.js';
@@ -48,8 +42,7 @@ export async function pushImage(store: ImageStore, name: string, opts: PushOptio
   const emit = opts.onProgress ?? (() => undefined);
   const given = parseReference(name);
   if (given.digest) throw invalid('push_digest', `cannot push a digest reference: ${name}`);
-  if (opts.allTags && given.tag !== undefined)
-    throw invalid('push_all_tags', `tag can't be used with --all-tags/-a`);
+  if (opts.allTags && given.tag !== undefined) throw invalid('push_all_tags', `tag can't be used with --all-tags/-a`);
   const tags = opts.allTags ? tagsOf(store, given.name) : [withDefaultTag(given)];
   const items = tags.map((ref) => ({ ref, id: store.refs.get(ref) }));
   const missing = items.find((it) => !it.id);

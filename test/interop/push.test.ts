@@ -97,7 +97,10 @@ test('push: Docker lines, the RepoDigest; skopeo, dockerd and podman get the sam
   const raw = JSON.parse(runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]));
   assert.equal(raw.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
   assert.equal(raw.config.digest, ids.v1);
-  assert.equal(Buffer.byteLength(runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])), Number(m[2]));
+  assert.equal(
+    Buffer.byteLength(runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])),
+    Number(m[2]),
+  );
 
   // dockerd: same image ID, same diff_ids, it runs
   const d: Dockerd = startDockerd(scope, 'push', join(scope.tempDir('push-docker'), 'docker'));
@@ -129,7 +132,10 @@ test('push: Docker lines, the RepoDigest; skopeo, dockerd and podman get the sam
   for (const s of short) assert.match(copy, new RegExp(`^${s}: Mounted from app$`, 'm'));
   assert.match(copy, new RegExp(`^c1: digest: ${digest} size: ${m[2]}$`, 'm'));
   const meta = JSON.parse(
-    fs.readFileSync(join(root, 'image/overlay2/distribution/v2metadata-by-diffid', diffIDs[0]!.replace(':', '/')), 'utf8'),
+    fs.readFileSync(
+      join(root, 'image/overlay2/distribution/v2metadata-by-diffid', diffIDs[0]!.replace(':', '/')),
+      'utf8',
+    ),
   ) as Array<{ SourceRepository: string }>;
   assert.deepEqual(meta.map((e) => e.SourceRepository).sort(), [`${reg.host}/app`, `${reg.host}/team/copy`]);
   const check = checkClean(root);
@@ -215,7 +221,10 @@ test('bad cases: an unknown tag, a digest reference, a registry that denies; the
     const r = await berthAsync(root, ['push', `${host}/denied:v1`]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /denied: requested access to the resource is denied/);
-    assert.ok(seen.some((s) => s.startsWith('POST /v2/denied/blobs/uploads/')), seen.join('\n'));
+    assert.ok(
+      seen.some((s) => s.startsWith('POST /v2/denied/blobs/uploads/')),
+      seen.join('\n'),
+    );
     assert.ok(!seen.some((s) => s.startsWith('PUT /v2/denied/manifests/')), seen.join('\n'));
     assert.equal(fs.readFileSync(join(root, 'image/overlay2/repositories.json'), 'utf8'), mid);
     berthOk(root, ['rmi', `${host}/denied:v1`]);

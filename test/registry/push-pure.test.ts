@@ -25,7 +25,11 @@ test('schema2Manifest: Docker schema2, layers in order, parsed back by the pull 
   const j = JSON.parse(m.toString());
   assert.equal(j.schemaVersion, 2);
   assert.equal(j.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
-  assert.deepEqual(j.config, { mediaType: 'application/vnd.docker.container.image.v1+json', size: 1234, digest: dg('c') });
+  assert.deepEqual(j.config, {
+    mediaType: 'application/vnd.docker.container.image.v1+json',
+    size: 1234,
+    digest: dg('c'),
+  });
   assert.deepEqual(
     j.layers.map((l: { digest: string; mediaType: string }) => [l.digest, l.mediaType]),
     [
@@ -54,7 +58,10 @@ test('uploadURL: relative and absolute Locations, the upload state kept, the dig
   // relative to the URL that answered (a path without a leading slash)
   assert.equal(uploadURL(answered, 'next?x=1').href, 'http://127.0.0.1:5000/v2/app/blobs/uploads/next?x=1');
   assert.equal(uploadURL(answered, ['/first', '/second']).pathname, '/first');
-  assert.throws(() => uploadURL(answered, undefined), (e: unknown) => e instanceof BerthError && /no Location/.test(e.message));
+  assert.throws(
+    () => uploadURL(answered, undefined),
+    (e: unknown) => e instanceof BerthError && /no Location/.test(e.message),
+  );
   assert.throws(() => uploadURL(answered, 'ftp://x/y'), /invalid upload Location/);
 });
 
