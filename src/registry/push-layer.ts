@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { hexOf } from '../core/digest.js';
 import { BerthError, corrupt, wrap } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import type { ImageStore } from '../image/store.js';
 import { readOptional } from '../storage/fsutil.js';
 import type { Layer } from '../storage/layer-store.js';
@@ -90,6 +91,7 @@ export async function pushLayer(t: PushTarget, layer: Layer): Promise<Descriptor
     }
   }
   session ??= await startUpload(t);
+  mark('push: layer session');
   const { digest, size } = await upload(t, layer, id, session);
   t.emit({ id, status: 'Pushed' });
   return remember(t, layer, digest, size);
@@ -169,12 +171,14 @@ async function upload(
     throw corrupt('upload_short', `upload layer ${layer.diffID} to ${t.name}: the registry answered before the end`);
   }
   const blob = gz.result();
+  mark('push: layer sent');
   emit({ id, status: 'Pushing', progressDetail: { current: total, total } });
   const put = await t.client.send('PUT', uploadURL(res.url, res.headers.location, blob.digest).href, t.scopes, {
     body: EMPTY,
   });
   if (put.status !== 201) throw await registryError(put, `finish upload of layer ${layer.diffID} to ${t.name}`);
   put.body.resume();
+  mark('push: layer closed');
   const said = put.headers['docker-content-digest'];
   if (typeof said === 'string' && said && said !== blob.digest)
     throw corrupt(

@@ -1,5 +1,6 @@
 import { type ImageID, sha256 } from '../core/digest.js';
 import { BerthError, invalid, notFound, wrap } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import { type Reference, familiarName, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import type { Layer } from '../storage/layer-store.js';
@@ -85,7 +86,9 @@ async function pushTag(t: PushTarget, ref: Reference, id: ImageID): Promise<Push
   const configBytes = t.store.images.getBytes(id);
   const layers = t.store.imageLayers(id);
   const descs = await pushLayers(t, layers);
+  mark('push: layers');
   await pushSmallBlob(t, configBytes, id);
+  mark('push: config');
   const manifest = schema2Manifest({ mediaType: MT.dockerConfig, digest: id, size: configBytes.length }, descs);
   const res = await t.client.send('PUT', `/v2/${t.path}/manifests/${ref.tag!}`, t.scopes, {
     headers: { 'Content-Type': MT.dockerManifest },
@@ -94,6 +97,7 @@ async function pushTag(t: PushTarget, ref: Reference, id: ImageID): Promise<Push
   if (res.status !== 201) throw await registryError(res, `put manifest ${familiarString(ref)}`);
   res.body.resume();
   const digest = sha256(manifest) as string;
+  mark('push: manifest');
   await t.store.lock(() => {
     // the image may have been removed meanwhile: then there is nothing to give a RepoDigest
     if (t.store.images.has(id)) t.store.refs.update((ed) => ed.set({ name: ref.name, digest }, id));
