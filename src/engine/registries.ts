@@ -38,6 +38,8 @@ export interface ImagePushOptions {
   allTags?: boolean;
   /** Credentials for the image's registry (the API's X-Registry-Auth); never read from a file here. */
   auth?: AuthConfig;
+  /** Layer compression: "gzip" (default, Docker schema2) or "zstd" (OCI manifest; beyond Docker). */
+  compression?: 'gzip' | 'zstd';
   /** Docker's JSON progress messages (Preparing, Pushing, Pushed, ...), as they happen. */
   onProgress?: (e: PullEvent) => void;
 }
@@ -79,6 +81,7 @@ export class Registries {
     return pushImage(this.engine.store, opts.tag !== undefined ? `${name}:${opts.tag}` : name, {
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.allTags ? { allTags: true } : {}),
+      ...(opts.compression ? { compression: opts.compression } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { gzip } from 'node:zlib';
+import { compressBlock } from '../archive/block-compress.js';
 
 /**
  * A layer's tar compressed for a push, fast: the input is cut into blocks and each block
@@ -32,12 +32,24 @@ export interface GzipResult {
   size: number;
 }
 
+/** How the layers of a push are compressed: gzip (Docker's) or zstd (OCI's tar+zstd). */
+export type LayerCompression = 'gzip' | 'zstd';
+
+/** zstd's default level (3), as containerd and podman use it. */
+export const ZSTD_LEVEL = 3;
+
+/**
+ * Also zstd: each block becomes its own zstd frame, compressed by libzstd (native module) in the
+ * same thread pool; concatenated frames are one valid zstd stream (RFC 8878 §3.1).
+ */
 export class ParallelGzip {
   private readonly hash = createHash('sha256');
   private size = 0;
   private done = false;
 
-  constructor(private readonly opts: { level?: number; block?: number; inFlight?: number } = {}) {}
+  constructor(
+    private readonly opts: { level?: number; block?: number; inFlight?: number; format?: LayerCompression } = {},
+  ) {}
 
   /** Digest and size of the compressed bytes; only once the generator has finished. */
   result(): GzipResult {
@@ -48,7 +60,8 @@ export class ParallelGzip {
   /** The compressed stream of `src`. An error of `src` (or of zlib) ends it with that error. */
   async *compress(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     const block = this.opts.block ?? BLOCK;
-    const level = this.opts.level ?? LEVEL;
+    const zstd = this.opts.format === 'zstd';
+    const level = this.opts.level ?? (zstd ? ZSTD_LEVEL : LEVEL);
     const inFlight = this.opts.inFlight ?? IN_FLIGHT;
     const pending: Array<Promise<Buffer>> = [];
     let parts: Buffer[] = [];
@@ -56,7 +69,7 @@ export class ParallelGzip {
     let any = false;
     // a rejected promise waiting its turn would be reported as unhandled: mark it handled, await it in order
     const start = (b: Buffer) => {
-      const p = gzipAsync(b, level);
+      const p = compressBlock(zstd ? 'zstd' : 'gzip', b, level);
       p.catch(() => undefined);
       pending.push(p);
       any = true;
@@ -89,9 +102,4 @@ export class ParallelGzip {
     }
     this.done = true;
   }
-}
-
-/** One gzip member; memLevel 9 (more hash memory) is a few percent faster than zlib's default 8. */
-function gzipAsync(b: Buffer, level: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => gzip(b, { level, memLevel: 9 }, (err, out) => (err ? reject(err) : resolve(out))));
 }

@@ -10,8 +10,8 @@ import { type V2Metadata, recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
 import type { Descriptor } from './manifest.js';
 import type { PullEvent } from './progress.js';
-import { ParallelGzip } from './push-gzip.js';
-import { DOCKER_LAYER_GZIP, reuseCandidates, uploadURL } from './push-manifest.js';
+import { type LayerCompression, ParallelGzip } from './push-gzip.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_ZSTD, reuseCandidates, uploadURL } from './push-manifest.js';
 import type { Response } from './transport.js';
 
 /** One push's connection to its target: the repository (full name and path on the registry). */
@@ -24,6 +24,8 @@ export interface PushTarget {
   path: string;
   /** The token scopes of a push: pull and push on the target. */
   scopes: string[];
+  /** gzip (Docker schema2) or zstd (OCI). */
+  compression: LayerCompression;
   emit: (e: PullEvent) => void;
 }
 
@@ -55,10 +57,13 @@ export function knownBlobs(store: ImageStore, diffID: string): V2Metadata[] {
  * repository it was seen in ("Mounted from ..."); else the layer's exact tar is rebuilt from
  * the store, gzip'd on the way and uploaded in one streamed PATCH (digest and size computed
  * as it goes), then closed with PUT ?digest=. The blob is recorded for the next push.
+ * zstd blobs are neither looked up nor recorded: dockerd's metadata has no media type, and a
+ * gzip push (or dockerd) must never be offered a zstd blob for a layer.
  */
 export async function pushLayer(t: PushTarget, layer: Layer): Promise<Descriptor> {
   const id = layer.diffID.slice(7, 19);
-  const cand = reuseCandidates(knownBlobs(t.store, layer.diffID), t.name);
+  const zstd = t.compression === 'zstd';
+  const cand = zstd ? { exists: [], mounts: [] } : reuseCandidates(knownBlobs(t.store, layer.diffID), t.name);
   for (const digest of cand.exists) {
     const size = await stat(t, digest);
     if (size !== undefined) {
@@ -148,7 +153,7 @@ async function upload(
       yield c;
     }
   }
-  const gz = new ParallelGzip();
+  const gz = new ParallelGzip({ format: t.compression });
   const body = Readable.from(gz.compress(counted()), { objectMode: false });
   let res: Response;
   try {
@@ -190,6 +195,7 @@ async function upload(
 
 /** Record the blob as this layer in this repository (dockerd's metadata), and its descriptor. */
 async function remember(t: PushTarget, layer: Layer, digest: string, size: number): Promise<Descriptor> {
+  if (t.compression === 'zstd') return { mediaType: OCI_LAYER_ZSTD, digest, size };
   await t.store.lock(() => recordBlob(t.store.paths, digest, layer.diffID, t.name));
   return { mediaType: DOCKER_LAYER_GZIP, digest, size };
 }

@@ -10,16 +10,27 @@ import { splitName } from './names.js';
 
 /** The media type of a gzip'd layer in a Docker schema2 manifest. */
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+/** The media type of a zstd layer in an OCI manifest. */
+export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 
 /**
  * A Docker schema2 manifest for a config and its layers (base first), laid out as dockerd
  * writes it (3-space indent); its bytes are what the digest is of.
  */
 export function schema2Manifest(config: Descriptor, layers: Descriptor[]): Buffer {
+  return imageManifest(MT.dockerManifest, config, layers);
+}
+
+/** An OCI image manifest (zstd layers: beyond what Docker pushes), laid out the same way. */
+export function ociManifest(config: Descriptor, layers: Descriptor[]): Buffer {
+  return imageManifest(MT.ociManifest, config, layers);
+}
+
+function imageManifest(mediaType: string, config: Descriptor, layers: Descriptor[]): Buffer {
   const d = (x: Descriptor) => ({ mediaType: x.mediaType, size: x.size, digest: x.digest });
   const m = {
     schemaVersion: 2,
-    mediaType: MT.dockerManifest,
+    mediaType,
     config: d(config),
     layers: layers.map(d),
   };

@@ -10,13 +10,16 @@ import { type Descriptor, MT } from './manifest.js';
 import { registryHost, splitName } from './names.js';
 import type { PullEvent } from './progress.js';
 import { type PushTarget, pushLayer, pushSmallBlob } from './push-layer.js';
-import { schema2Manifest } from './push-manifest.js';
+import type { LayerCompression } from './push-gzip.js';
+import { ociManifest, schema2Manifest } from './push-manifest.js';
 
 export interface PushOptions {
   /** Credentials for the reference's registry. */
   auth?: AuthConfig;
   /** Push every tag of the repository (`push -a`); the name then has no tag. */
   allTags?: boolean;
+  /** gzip (default: Docker schema2, as docker pushes) or zstd (an OCI manifest, tar+zstd layers). */
+  compression?: LayerCompression;
   /** Docker's JSON progress messages, as they happen. */
   onProgress?: (e: PullEvent) => void;
 }
@@ -43,6 +46,8 @@ export async function pushImage(store: ImageStore, name: string, opts: PushOptio
   const emit = opts.onProgress ?? (() => undefined);
   const given = parseReference(name);
   if (given.digest) throw invalid('push_digest', `cannot push a digest reference: ${name}`);
+  if (opts.compression !== undefined && opts.compression !== 'gzip' && opts.compression !== 'zstd')
+    throw invalid('push_compression', `unsupported compression ${JSON.stringify(opts.compression)}: gzip or zstd`);
   if (opts.allTags && given.tag !== undefined) throw invalid('push_all_tags', `tag can't be used with --all-tags/-a`);
   const tags = opts.allTags ? tagsOf(store, given.name) : [withDefaultTag(given)];
   const items = tags.map((ref) => ({ ref, id: store.refs.get(ref) }));
@@ -62,6 +67,7 @@ export async function pushImage(store: ImageStore, name: string, opts: PushOptio
       name: given.name,
       path,
       scopes: [`repository:${path}:pull,push`],
+      compression: opts.compression ?? 'gzip',
       emit,
     };
     const out: PushedTag[] = [];
@@ -89,9 +95,11 @@ async function pushTag(t: PushTarget, ref: Reference, id: ImageID): Promise<Push
   mark('push: layers');
   await pushSmallBlob(t, configBytes, id);
   mark('push: config');
-  const manifest = schema2Manifest({ mediaType: MT.dockerConfig, digest: id, size: configBytes.length }, descs);
+  const oci = t.compression === 'zstd';
+  const config = { mediaType: oci ? MT.ociConfig : MT.dockerConfig, digest: id, size: configBytes.length };
+  const manifest = oci ? ociManifest(config, descs) : schema2Manifest(config, descs);
   const res = await t.client.send('PUT', `/v2/${t.path}/manifests/${ref.tag!}`, t.scopes, {
-    headers: { 'Content-Type': MT.dockerManifest },
+    headers: { 'Content-Type': oci ? MT.ociManifest : MT.dockerManifest },
     body: manifest,
   });
   if (res.status !== 201) throw await registryError(res, `put manifest ${familiarString(ref)}`);

@@ -142,6 +142,34 @@ test('push: Docker lines, the RepoDigest; skopeo, dockerd and podman get the sam
   assert.ok(check.ok, check.output);
 });
 
+test('push --compression zstd: an OCI manifest with tar+zstd layers; podman and berth pull the same image', () => {
+  const ref = `${reg.host}/zapp:v1`;
+  berthOk(root, ['tag', `${reg.host}/app:v1`, ref]);
+  const out = berthOk(root, ['push', '--compression', 'zstd', ref]);
+  // zstd blobs are never looked up in (nor written to) dockerd's gzip metadata: every layer is pushed
+  assert.equal(out.match(/: Pushed$/gm)?.length, 3, out);
+  const raw = JSON.parse(runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]));
+  assert.equal(raw.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(raw.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+  assert.equal(raw.config.digest, ids.v1);
+  assert.deepEqual(
+    raw.layers.map((l: { mediaType: string }) => l.mediaType),
+    Array(3).fill('application/vnd.oci.image.layer.v1.tar+zstd'),
+  );
+  const pm = privatePodman(scope, 'push-zstd');
+  pm.ok(['pull', '--tls-verify=false', ref]);
+  assert.equal(pm.ok(['image', 'inspect', '--format', '{{.Id}}', ref]).trim(), ids.v1.slice(7));
+  const [pcmd, ...pargs] = peerRunArgv('podman', { podmanFlags: pm.flags }, ref, 'cat', ...Object.keys(FILES));
+  assert.equal(runOk(pcmd!, pargs), Object.values(FILES).join(''));
+  const fresh = tempRoot('berth-push-zstd');
+  scope.defer(`remove ${fresh.root}`, fresh.remove);
+  berthOk(fresh.root, ['pull', ref]);
+  assert.equal(inspect(fresh.root, ref).Id, ids.v1);
+  const bad = berth(root, ['push', '--compression', 'xz', ref]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid --compression "xz": gzip or zstd/);
+});
+
 test('push -a pushes every tag; -q prints only the reference; a bare name means :latest', () => {
   const out = berthOk(root, ['push', '-a', `${reg.host}/app`]);
   assert.match(out, /^v1: digest: sha256:[a-f0-9]{64} size: \d+$/m);

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { MT, parseManifest } from '../../src/registry/manifest.js';
 import { ParallelGzip } from '../../src/registry/push-gzip.js';
@@ -86,7 +87,7 @@ test('reuseCandidates: same registry only, the target repo first, newest first, 
   assert.deepEqual(reuseCandidates([], '127.0.0.1:5000/app'), { exists: [], mounts: [] });
 });
 
-async function gzipAll(input: Buffer[], opts: { block?: number; inFlight?: number } = {}) {
+async function gzipAll(input: Buffer[], opts: { block?: number; inFlight?: number; format?: 'gzip' | 'zstd' } = {}) {
   const gz = new ParallelGzip(opts);
   async function* src() {
     for (const b of input) yield b;
@@ -128,4 +129,18 @@ test('ParallelGzip: an error of the source ends the stream with it; no result be
   await assert.rejects(async () => {
     for await (const _ of gz.compress(bad())) void _;
   }, /source broke/);
+});
+
+test('ParallelGzip zstd: frames in order, one valid zstd stream (the zstd tool reads it back)', async () => {
+  const whole = Buffer.concat([Buffer.from('layer bytes '.repeat(40_000)), randomBytes(200_000)]);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < whole.length; i += 65_536) chunks.push(whole.subarray(i, i + 65_536));
+  const { out, result } = await gzipAll(chunks, { block: 120_000, inFlight: 3, format: 'zstd' });
+  assert.deepEqual([...out.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+  const back = spawnSync('zstd', ['-dc'], { input: out, maxBuffer: 1 << 26 });
+  assert.equal(back.status, 0, back.stderr?.toString());
+  assert.ok(back.stdout.equals(whole));
+  assert.equal(result.size, out.length);
+  assert.equal(result.digest, `sha256:${createHash('sha256').update(out).digest('hex')}`);
+  assert.ok(out.length < whole.length);
 });
