@@ -14,7 +14,9 @@
  * run. Prints the medians and the ratios to docker (the issue's target: push <= 0.5x docker); writes
  * bench/results/registry-<date>.json.
  *
- *   node dist/bench/registry.js   (BENCH_REPS=3; BENCH_CASES=debootstrap,5-layer; BENCH_TOOLS=berth,docker,podman,skopeo)
+ * berth-zstd: `berth push --compression zstd` (an OCI manifest, tar+zstd layers; push only).
+ *
+ *   node dist/bench/registry.js   (BENCH_REPS=3; BENCH_CASES=debootstrap,5-layer; BENCH_TOOLS=berth,berth-zstd,docker,podman,skopeo)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,8 +32,10 @@ const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
 const DOCKERD_NAME = `berth-bench-reg-${process.pid}`;
 const DOCKER_ROOT = process.env.BENCH_DOCKER_ROOT || '/var/lib/docker';
-type Tool = 'berth' | 'docker' | 'podman' | 'skopeo';
-const ALL: Tool[] = ['berth', 'docker', 'podman', 'skopeo'];
+type Tool = 'berth' | 'berth-zstd' | 'docker' | 'podman' | 'skopeo';
+const ALL: Tool[] = ['berth', 'berth-zstd', 'docker', 'podman', 'skopeo'];
+/** `berth push --compression zstd` (beyond Docker): pushes only; its pull would be berth's again. */
+const PUSH_ONLY = new Set<Tool>(['berth-zstd']);
 const TOOLS = process.env.BENCH_TOOLS ? ALL.filter((t) => process.env.BENCH_TOOLS!.split(',').includes(t)) : ALL;
 /** The issue's target: berth push <= 0.5x docker push, same image, same registry, same run. */
 const TARGET_PUSH = 0.5;
@@ -132,11 +136,13 @@ function push(tool: Tool, c: Case, reg: Registry, rep: number): number {
   const target = `${reg.host}/bench/${tool}-${c.name}:r${rep}`;
   const tag = archiveTag(c.archive);
   switch (tool) {
-    case 'berth': {
+    case 'berth':
+    case 'berth-zstd': {
       const root = tmpDir('berth-bench-push');
       berthOk(root, ['load', '-q', '-i', c.archive]);
       berthOk(root, ['tag', tag, target]);
-      const ms = timed(BERTH, ['--root', root, 'push', '-q', target]);
+      const zstd = tool === 'berth-zstd' ? ['--compression', 'zstd'] : [];
+      const ms = timed(BERTH, ['--root', root, 'push', '-q', ...zstd, target]);
       fs.rmSync(root, { recursive: true, force: true });
       return ms;
     }
@@ -174,6 +180,8 @@ function push(tool: Tool, c: Case, reg: Registry, rep: number): number {
 /** One timed pull of `ref` by `tool` into an empty store (skopeo: into a new dir layout). */
 function pull(tool: Tool, ref: string): number {
   switch (tool) {
+    case 'berth-zstd':
+      throw new Error('push only');
     case 'berth': {
       const root = tmpDir('berth-bench-pull');
       const ms = timed(BERTH, ['--root', root, 'pull', '-q', ref]);
@@ -237,7 +245,7 @@ export async function main(): Promise<number> {
       for (const op of ['push', 'pull'] as Op[])
         for (const t of order) {
           const r = res[op][t];
-          if (r.error) continue;
+          if (r.error || (op === 'pull' && PUSH_ONLY.has(t))) continue;
           let reg: Registry | undefined;
           try {
             if (op === 'push') reg = await startRegistry(scope);
