@@ -66,13 +66,14 @@ export async function pushLayer(t: PushTarget, layer: Layer): Promise<Descriptor
   const cand = zstd ? { exists: [], mounts: [] } : reuseCandidates(knownBlobs(t.store, layer.diffID), t.name);
   for (const digest of cand.exists) {
     const size = await stat(t, digest);
-    if (size !== undefined) {
+    if (size !== undefined && (await isGzip(t, t.path, digest, t.scopes))) {
       t.emit({ id, status: 'Layer already exists' });
       return remember(t, layer, digest, size);
     }
   }
   let session: URL | undefined;
   for (const m of cand.mounts) {
+    if (!(await isGzip(t, m.from, m.digest, [...t.scopes, `repository:${m.from}:pull`]))) continue;
     const q = `mount=${encodeURIComponent(m.digest)}&from=${encodeURIComponent(m.from)}`;
     const res = await t.client.send(
       'POST',
@@ -109,6 +110,26 @@ export async function stat(t: PushTarget, digest: string): Promise<number | unde
   if (res.status !== 200) return undefined;
   const n = Number(res.headers['content-length']);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Whether a blob starts as gzip does: the metadata also records blobs a pull met in other formats
+ * (an OCI tar+zstd or plain tar layer), which a schema2 manifest must not name as tar.gzip. Reads
+ * its first bytes (a Range request; a registry that ignores Range is cut off after the first chunk).
+ */
+export async function isGzip(t: PushTarget, repo: string, digest: string, scopes: string[]): Promise<boolean> {
+  const res = await t.client.send('GET', `/v2/${repo}/blobs/${digest}`, scopes, { headers: { Range: 'bytes=0-1' } });
+  if (res.status !== 200 && res.status !== 206) {
+    res.body.resume();
+    return false;
+  }
+  let head = Buffer.alloc(0);
+  for await (const c of res.body as AsyncIterable<Buffer>) {
+    head = Buffer.concat([head, c]);
+    if (head.length >= 2) break;
+  }
+  res.body.destroy();
+  return head[0] === 0x1f && head[1] === 0x8b;
 }
 
 /** POST /v2/<name>/blobs/uploads/: a new upload session's URL. */

@@ -165,6 +165,14 @@ test('push --compression zstd: an OCI manifest with tar+zstd layers; podman and 
   scope.defer(`remove ${fresh.root}`, fresh.remove);
   berthOk(fresh.root, ['pull', ref]);
   assert.equal(inspect(fresh.root, ref).Id, ids.v1);
+  // that pull recorded the zstd blobs in dockerd's metadata: a gzip push must not reuse them as tar.gzip
+  const zcopy = `${reg.host}/zcopy:v1`;
+  berthOk(fresh.root, ['tag', ref, zcopy]);
+  const again = berthOk(fresh.root, ['push', zcopy]);
+  assert.equal(again.match(/: Pushed$/gm)?.length, 3, again);
+  const zraw = JSON.parse(runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${zcopy}`]));
+  for (const l of zraw.layers as Array<{ digest: string }>)
+    assert.ok(!raw.layers.some((z: { digest: string }) => z.digest === l.digest), `${l.digest} is a zstd blob`);
   const bad = berth(root, ['push', '--compression', 'xz', ref]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /invalid --compression "xz": gzip or zstd/);
