@@ -31,6 +31,12 @@ const BENCHES: Array<{ name: string; summary: string; file?: string; hostFs?: bo
       'berth build vs docker build (legacy) vs buildah bud: 11-step Dockerfile on debootstrap, cold (fresh stores) and fully cached + berth phase trace',
   },
   {
+    name: 'registry',
+    summary:
+      'push and pull to a docker-registry on 127.0.0.1: berth vs docker vs podman vs skopeo copy (debootstrap, 5-layer; fresh stores and registries)',
+    hostFs: true,
+  },
+  {
     name: 'startup',
     summary:
       'berth --version, ps -a, images, inspect vs node -e 0; run --rm vs podman and docker (issue 13 targets), stores on the host filesystem',

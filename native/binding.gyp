@@ -3,7 +3,11 @@
     {
       "target_name": "berth_native",
       "sources": [
-        "berth_native.c"
+        "berth_native.c",
+        "berth_zstd.c"
+      ],
+      "libraries": [
+        "-lzstd"
       ],
       "defines": [
         "NAPI_VERSION=8"

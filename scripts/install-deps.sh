@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages berth's tests, interop checks and benchmarks use.
 # Idempotent: packages already present are skipped. Needs root and Debian's apt.
+# --native: only what the native module links (npm install runs this before node-gyp).
 set -euo pipefail
-pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev)
+native=(libzstd-dev)
+pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev "${native[@]}")
+if [ "${1:-}" = --native ]; then pkgs=("${native[@]}"); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,7 +7,14 @@ export { Engine, type EngineOptions } from './engine.js';
 export { BerthError, type ErrorKind } from '../core/errors.js';
 export type * from './container-types.js';
 export type * from './image-types.js';
-export type { AuthConfig, ImagePullOptions, ImagePullResult, PullEvent } from './registries.js';
+export type {
+  AuthConfig,
+  ImagePullOptions,
+  ImagePullResult,
+  ImagePushOptions,
+  PullEvent,
+  PushedTag,
+} from './registries.js';
 export type { Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse } from './volumes.js';
 /** The caller's ~/.docker/config.json credentials, as the docker CLI reads and writes them. */
 export * as dockerConfig from './client-config.js';

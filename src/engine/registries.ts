@@ -6,10 +6,12 @@ import { registryHost, serverHost, splitName } from '../registry/names.js';
 import type { PullEvent } from '../registry/progress.js';
 import { pullImage } from '../registry/pull.js';
 import { listTags } from '../registry/tags.js';
+import { type PushedTag, pushImage } from '../registry/push.js';
 import type { Engine } from './engine.js';
 
 export type { AuthConfig } from '../registry/client.js';
 export type { PullEvent } from '../registry/progress.js';
+export type { PushedTag } from '../registry/push.js';
 
 /** POST /images/create?fromImage=...: options. */
 export interface ImagePullOptions {
@@ -32,6 +34,20 @@ export interface ImagePullResult {
   Status: string;
 }
 
+/** POST /images/{name}/push: options. */
+export interface ImagePushOptions {
+  /** The API's ?tag=: push this tag of `name` (which then has none). */
+  tag?: string;
+  /** Push every tag of the repository (the CLI's -a; the API's push without a tag). */
+  allTags?: boolean;
+  /** Credentials for the image's registry (the API's X-Registry-Auth); never read from a file here. */
+  auth?: AuthConfig;
+  /** Layer compression: "gzip" (default, Docker schema2) or "zstd" (OCI manifest; beyond Docker). */
+  compression?: 'gzip' | 'zstd';
+  /** Docker's JSON progress messages (Preparing, Pushing, Pushed, ...), as they happen. */
+  onProgress?: (e: PullEvent) => void;
+}
+
 /** Registry operations: pull, and checking credentials for login (POST /images/create, POST /auth). */
 export class Registries {
   constructor(readonly engine: Engine) {}
@@ -39,6 +55,12 @@ export class Registries {
   /** The registry a reference lives on, as config.json keys it ("localhost:5000", "docker.io"). */
   registryOf(name: string): string {
     return splitName(withDefaultTag(parseReference(name)).name).domain;
+  }
+
+  /** Full form of a reference as given ("127.0.0.1:5000/app:v1", "docker.io/library/busybox"). */
+  fullName(name: string): string {
+    const r = parseReference(name);
+    return `${r.name}${r.tag !== undefined ? `:${r.tag}` : ''}`;
   }
 
   /** Familiar form of a reference ("busybox:latest"). */
@@ -87,6 +109,20 @@ export class Registries {
     const status = newer ? `Downloaded newer image for ${shown}` : `Image is up to date for ${shown}`;
     emit({ status: `Status: ${status}` });
     return { ...last!, Reference: ref.name, Status: status };
+  }
+
+  /**
+   * Push a tag (or every tag) of an image to its registry; returns what each tag became
+   * (the push's aux messages: Tag, Digest, Size), and records the RepoDigests.
+   */
+  async push(name: string, opts: ImagePushOptions = {}): Promise<PushedTag[]> {
+    return pushImage(this.engine.store, opts.tag !== undefined ? `${name}:${opts.tag}` : name, {
+      registry: this.engine.registryConfig,
+      ...(opts.auth ? { auth: opts.auth } : {}),
+      ...(opts.allTags ? { allTags: true } : {}),
+      ...(opts.compression ? { compression: opts.compression } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
   }
 
   /** POST /auth: check credentials against the registry; nothing is stored. */

@@ -120,6 +120,7 @@ interface Binding {
   lremovexattr(path: string, name: string): boolean;
   flock(fd: number, op: number): boolean;
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
+  zstdCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
   attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
@@ -377,6 +378,18 @@ export function inotifyClose(watcher: InotifyHandle): void {
  */
 export function crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void {
   load().crc64(state, data, offset, length);
+}
+
+/**
+ * One zstd frame of `data` at `level`, compressed by Debian's libzstd in libuv's thread pool
+ * (not a syscall: the one function here that is asynchronous and does work).
+ */
+export function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    load().zstdCompress(data, level, (err, out) =>
+      err || !out ? reject(err ?? new Error('zstd: no output')) : resolve(out),
+    ),
+  );
 }
 
 /** One-shot CRC-64/ISO (Go hash/crc64 ISO) of `data`, as an 8-byte big-endian Buffer. */

@@ -131,65 +131,100 @@ export class RegistryClient {
     scopes: string[],
     opts: { method?: Method; headers?: Record<string, string> },
   ): Promise<Response> {
+    return this.send(opts.method ?? 'GET', path, scopes, opts.headers ? { headers: opts.headers } : {});
+  }
+
+  /**
+   * Any request on the registry: `target` is a path ("/v2/...") or a URL the registry gave
+   * (an upload's Location, absolute or relative to the registry). The authorization for
+   * `scopes` goes only to the registry's own host. Without a body or with bytes, the request
+   * is retried as `get` says (401 once with fresh auth; 5xx, 429, dropped connections with
+   * back-off); a streamed body can be sent once only, so that request is never retried.
+   */
+  async send(
+    method: Method,
+    target: string,
+    scopes: string[],
+    opts: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream } = {},
+  ): Promise<Response> {
     await this.ping();
     for (;;) {
       let res: Response;
       try {
-        res = await this.getRetried(path, scopes, opts);
+        res = await this.sendRetried(method, target, scopes, opts);
       } catch (err) {
-        if (await this.leaveMirror(path)) continue;
+        if (await this.leaveMirror(target)) continue;
         throw err;
       }
-      if (res.status >= 400 && this.endpoints[this.current]?.mirror && /\/manifests\//.test(path)) {
+      if (res.status >= 400 && this.endpoints[this.current]?.mirror && /\/manifests\//.test(target)) {
         res.body.resume();
-        if (await this.leaveMirror(path)) continue;
+        if (await this.leaveMirror(target)) continue;
       }
       return res;
     }
   }
 
-  private async getRetried(
-    path: string,
+  /** `send` on the current endpoint, with the retries it describes. */
+  private async sendRetried(
+    method: Method,
+    target: string,
     scopes: string[],
-    opts: { method?: Method; headers?: Record<string, string> },
+    opts: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream },
   ): Promise<Response> {
-    // "/v2/..." under the endpoint's path (a mirror's URL may have one)
-    const url = new URL(path.replace(/^\/+/, ''), this.base);
+    const url = this.resolve(target);
+    const once = opts.body === undefined || Buffer.isBuffer(opts.body) ? undefined : true;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.getOnce(url, scopes, opts);
+        res = await this.sendOnce(method, url, scopes, opts, once);
       } catch (err) {
-        if (attempt >= this.retryDelays.length || !isTransient(err)) throw err;
+        if (once || attempt >= this.retryDelays.length || !isTransient(err)) throw err;
         await sleep(this.retryDelays[attempt]!);
         continue;
       }
-      if ((res.status >= 500 || res.status === 429) && attempt < this.retryDelays.length) {
+      if (!once && (res.status >= 500 || res.status === 429) && attempt < this.retryDelays.length) {
         res.body.resume();
         await sleep(this.retryDelays[attempt]!);
         continue;
       }
       return res;
     }
+  }
+
+  /**
+   * A path of berth's own ("/v2/...", under the endpoint's path: a mirror's URL may have one)
+   * or a URL the registry gave (absolute), as a URL (http or https only).
+   */
+  resolve(target: string): URL {
+    const url = target.startsWith('/') ? new URL(target.replace(/^\/+/, ''), this.base) : new URL(target, this.base);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw invalid('registry_location', `${this.host}: unsupported URL ${JSON.stringify(target)} in an answer`);
+    return url;
   }
 
   /** Back-off between tries of a failed request (ms); tests may shorten it. */
   retryDelays = [500, 1000, 2000];
 
-  private async getOnce(
+  private async sendOnce(
+    method: Method,
     url: URL,
     scopes: string[],
-    opts: { method?: Method; headers?: Record<string, string> },
+    opts: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream },
+    streamed: true | undefined,
   ): Promise<Response> {
+    const own = url.host === this.base!.host;
     for (let attempt = 0; ; attempt++) {
-      const authz = await this.authorization(scopes, attempt > 0);
+      const authz = own ? await this.authorization(scopes, attempt > 0) : undefined;
       const res = await request(url, {
-        method: opts.method ?? 'GET',
+        method,
         headers: { ...opts.headers, ...(authz ? { Authorization: authz } : {}) },
-        insecureTLS: this.insecureTLS,
-        ...this.conn,
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        insecureTLS: own ? this.insecureTLS : await isLoopbackHost(url.host),
+        // certs.d's CAs and client certificate are the registry's; proxies apply to every host
+        ...(own && this.conn.tls ? { tls: this.conn.tls } : {}),
+        ...(this.conn.proxies ? { proxies: this.conn.proxies } : {}),
       });
-      if (res.status !== 401 || attempt > 0) return res;
+      if (res.status !== 401 || attempt > 0 || streamed) return res;
       // a challenge this request taught us (or an expired token): learn it and try once more
       const fresh = parseChallenges(res.headers['www-authenticate']);
       if (fresh.length === 0) return res;

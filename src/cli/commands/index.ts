@@ -153,6 +153,7 @@ export const commands: CommandEntry[] = [
     'Download an image from a registry',
     async () => (await import('./pull.js')).pull,
   ),
+  entry([['push'], ['image', 'push']], 'Upload an image to a registry', async () => (await import('./push.js')).push),
   entry([['login']], 'Log in to a registry', async () => (await import('./login.js')).login),
   entry([['logout']], 'Log out from a registry', async () => (await import('./login.js')).logout),
   entry(
