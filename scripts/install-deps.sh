@@ -2,7 +2,7 @@
 # Installs the Debian packages berth's tests, interop checks and benchmarks use.
 # Idempotent: packages already present are skipped. Needs root and Debian's apt.
 set -euo pipefail
-pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev)
+pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev containernetworking-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

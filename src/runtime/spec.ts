@@ -67,7 +67,8 @@ export interface SpecInput {
   hostname: string;
   terminal: boolean;
   readonlyRootfs: boolean;
-  network: 'none' | 'host';
+  /** none: a new empty netns; host: the host's; a path: a netns berth made (bridge), joined. */
+  network: 'none' | 'host' | { netns: string };
   /** Host files bind-mounted over the init layer's placeholders. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   binds: Array<{ source: string; destination: string; readonly: boolean }>;
@@ -149,6 +150,7 @@ export function buildSpec(i: SpecInput): OciSpec {
     { type: 'cgroup' },
   ];
   if (i.network === 'none') namespaces.push({ type: 'network' });
+  else if (typeof i.network === 'object') namespaces.push({ type: 'network', path: i.network.netns });
   return {
     ociVersion: '1.0.2',
     process: {
