@@ -4,7 +4,7 @@ import * as dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { unavailable } from '../core/errors.js';
-import { MNT_DETACH, umount2 } from '../native/index.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
 
@@ -116,6 +116,26 @@ export function ensureConflist(): ConfList {
   return JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
 }
 
+/**
+ * Run CNI plugins one berth process at a time (host-wide flock on cni/lock): the plugins make the bridge and their
+ * global iptables chains on first use, which two processes doing at once could each find half made.
+ */
+async function withCniLock<T>(fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
+  const fd = fs.openSync(`${CNI_DIR}/lock`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    // polled, not blocking: a blocking flock would stall this process's event loop
+    while (!flock(fd, LOCK_EX | LOCK_NB)) await new Promise((r) => setTimeout(r, 5));
+    try {
+      return await fn();
+    } finally {
+      flock(fd, LOCK_UN);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** What a container got on the bridge (inspect's NetworkSettings is made from it). */
 export interface BridgeEndpoint {
   IPAddress: string;
@@ -217,7 +237,7 @@ export async function connectBridge(
   fs.writeFileSync(resultPath(id), JSON.stringify({ runtime }));
   let result: CniResult;
   try {
-    result = await cniAdd(list, a, runtime);
+    result = await withCniLock(() => cniAdd(list, a, runtime));
   } catch (err) {
     await disconnectBridge(id).catch(() => {});
     throw err;
@@ -261,11 +281,8 @@ export async function disconnectBridge(id: string): Promise<void> {
       list = undefined;
     }
     if (list)
-      await cniDel(
-        list,
-        { containerId: id, netns: netnsPath(id), ifname: 'eth0' },
-        saved?.runtime ?? {},
-        saved?.result,
+      await withCniLock(() =>
+        cniDel(list, { containerId: id, netns: netnsPath(id), ifname: 'eth0' }, saved?.runtime ?? {}, saved?.result),
       ).catch((err: unknown) => {
         failure = err;
       });
