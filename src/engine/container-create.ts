@@ -74,9 +74,15 @@ function checkTmpfs(t: Record<string, string> | null | undefined): Record<string
   return t && Object.keys(t).length ? { ...t } : null;
 }
 
-/** none (berth's default), host, or the default bridge (`bridge`, `default`); user networks do not exist yet. */
+/**
+ * A container's network when its create request names none. Docker's is the bridge; berth keeps `none` for now: with
+ * the bridge as default, test/container still has tests that assume `none` (its /etc/hosts line 127.0.1.1, only lo).
+ */
+export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'none';
+
+/** host, none, or the default bridge (`bridge`, `default`, or none named); user networks do not exist yet. */
 function networkMode(mode: string | undefined): HostConfig['NetworkMode'] {
-  const m = mode || 'none';
+  const m = mode || DEFAULT_NETWORK;
   if (m === 'default') return 'bridge';
   if (m !== 'none' && m !== 'host' && m !== 'bridge')
     throw invalid(

@@ -117,6 +117,14 @@ export function ensureConflist(): ConfList {
 }
 
 /**
+ * The conflist as a container uses it: without portmap when it publishes nothing (portmap would add no rule; its
+ * process is spared at ADD and at DEL).
+ */
+export function withoutIdlePlugins(list: ConfList, publishes: boolean): ConfList {
+  return publishes ? list : { ...list, plugins: list.plugins.filter((p) => p.type !== 'portmap') };
+}
+
+/**
  * Run CNI plugins one berth process at a time (host-wide flock on cni/lock): the plugins make the bridge and their
  * global iptables chains on first use, which two processes doing at once could each find half made.
  */
@@ -227,14 +235,14 @@ export async function connectBridge(
 ): Promise<BridgeEndpoint> {
   // a start after a run nobody settled (a killed berth): its old attachment goes first
   if (hasNetwork(id)) await disconnectBridge(id);
-  const list = ensureConflist();
   const { ports, mappings } = await resolvePorts(bindings, exposed, publishAll);
+  const list = withoutIdlePlugins(ensureConflist(), mappings.length > 0);
   const netns = await makeNetns(id);
   const a = { containerId: id, netns, ifname: 'eth0' };
   const runtime: RuntimeConfig = { portMappings: mappings };
   fs.mkdirSync(RESULTS_DIR, { recursive: true, mode: 0o755 });
   // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
-  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime }));
+  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type) }));
   let result: CniResult;
   try {
     result = await withCniLock(() => cniAdd(list, a, runtime));
@@ -242,7 +250,7 @@ export async function connectBridge(
     await disconnectBridge(id).catch(() => {});
     throw err;
   }
-  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, result }));
+  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type), result }));
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   const iface = ip?.interface !== undefined ? result.interfaces?.[ip.interface] : undefined;
   const [addr, len] = (ip?.address ?? '/0').split('/');
@@ -266,7 +274,7 @@ export function hasNetwork(id: string): boolean {
  * is skipped. DEL failures are reported after the netns is removed.
  */
 export async function disconnectBridge(id: string): Promise<void> {
-  let saved: { runtime?: RuntimeConfig; result?: CniResult } | undefined;
+  let saved: { runtime?: RuntimeConfig; plugins?: string[]; result?: CniResult } | undefined;
   try {
     saved = JSON.parse(fs.readFileSync(resultPath(id), 'utf8')) as typeof saved;
   } catch {
@@ -280,6 +288,9 @@ export async function disconnectBridge(id: string): Promise<void> {
     } catch {
       list = undefined;
     }
+    // DEL runs the plugins ADD ran
+    if (list && saved?.plugins)
+      list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
     if (list)
       await withCniLock(() =>
         cniDel(list, { containerId: id, netns: netnsPath(id), ifname: 'eth0' }, saved?.runtime ?? {}, saved?.result),

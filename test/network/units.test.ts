@@ -13,7 +13,13 @@ import {
   portLines,
   portRows,
 } from '../../src/network/ports.js';
-import { bridgeConflist, chooseSubnet, parseProcRoutes, type Route } from '../../src/network/bridge.js';
+import {
+  bridgeConflist,
+  chooseSubnet,
+  parseProcRoutes,
+  withoutIdlePlugins,
+  type Route,
+} from '../../src/network/bridge.js';
 import { pluginConfig } from '../../src/network/cni.js';
 import { networkSettings } from '../../src/network/settings.js';
 import { buildSpec, type SpecInput } from '../../src/runtime/spec.js';
@@ -117,6 +123,12 @@ test("the conflist and each plugin's stdin: the list's name and version, runtime
   assert.deepEqual(pm.runtimeConfig, rt);
   assert.deepEqual(pm.prevResult, prev);
   assert.equal(pm.snat, true);
+  // a container that publishes nothing skips portmap (at ADD and DEL)
+  assert.deepEqual(
+    withoutIdlePlugins(list, false).plugins.map((p) => p.type),
+    ['bridge', 'firewall'],
+  );
+  assert.equal(withoutIdlePlugins(list, true), list);
 });
 
 const specInput = (network: SpecInput['network']): SpecInput => ({
