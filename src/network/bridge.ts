@@ -293,7 +293,14 @@ export async function disconnectBridge(id: string): Promise<void> {
       list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
     if (list)
       await withCniLock(() =>
-        cniDel(list, { containerId: id, netns: netnsPath(id), ifname: 'eth0' }, saved?.runtime ?? {}, saved?.result),
+        cniDel(
+          list,
+          { containerId: id, netns: netnsPath(id), ifname: 'eth0' },
+          saved?.runtime ?? {},
+          saved?.result,
+          // with the ADD result every plugin knows what to remove: all at once (see cniDel)
+          !!saved?.result,
+        ),
       ).catch((err: unknown) => {
         failure = err;
       });

@@ -112,22 +112,30 @@ export async function cniAdd(list: ConfList, a: Attachment, runtime: RuntimeConf
 }
 
 /**
- * DEL the container from the network: every plugin in reverse order, each tried even when one before failed (a
- * half-done ADD, a veth already gone); the first failure is thrown after all ran.
+ * DEL the container from the network: every plugin, each tried even when another failed (a half-done ADD, a veth
+ * already gone); the first failure (in the spec's reverse order) is thrown after all ran. `parallel`: all at once
+ * rather than in reverse order, which is safe when each plugin's DEL depends only on the ADD result (as bridge's,
+ * portmap's and firewall's do: they remove what the result names, never what another plugin's DEL removes) and no
+ * ADD can take the address meanwhile (the caller holds the CNI lock). DEL is the slowest part of a container's end
+ * (the veth's removal waits for the kernel; each iptables change is a process).
  */
 export async function cniDel(
   list: ConfList,
   a: Attachment,
   runtime: RuntimeConfig,
   prevResult: CniResult | undefined,
+  parallel = false,
 ): Promise<void> {
-  let first: unknown;
-  for (let i = list.plugins.length - 1; i >= 0; i--) {
-    try {
-      await runPlugin(list.plugins[i]!.type, 'DEL', a, pluginConfig(list, i, runtime, prevResult));
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  if (first) throw first;
+  const del = (i: number) => runPlugin(list.plugins[i]!.type, 'DEL', a, pluginConfig(list, i, runtime, prevResult));
+  const order = list.plugins.map((_, i) => i).reverse();
+  const errors: unknown[] = [];
+  if (parallel) {
+    const settled = await Promise.allSettled(order.map(del));
+    for (const s of settled) if (s.status === 'rejected') errors.push(s.reason);
+  } else
+    for (const i of order)
+      await del(i).catch((err: unknown) => {
+        errors.push(err);
+      });
+  if (errors.length) throw errors[0];
 }
