@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { unavailable } from '../core/errors.js';
+import { conflict, unavailable } from '../core/errors.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
@@ -202,6 +202,61 @@ export async function resolvePorts(
   return { ports, mappings };
 }
 
+type Mapping = NonNullable<RuntimeConfig['portMappings']>[number];
+
+/** The first of `mine` whose host port another container holds (same port and protocol, overlapping address). */
+export function conflictingMapping(mine: readonly Mapping[], others: readonly Mapping[]): Mapping | undefined {
+  return mine.find((m) =>
+    others.some(
+      (o) =>
+        o.hostPort === m.hostPort &&
+        o.protocol === m.protocol &&
+        (!o.hostIP || !m.hostIP || o.hostIP === '0.0.0.0' || m.hostIP === '0.0.0.0' || o.hostIP === m.hostIP),
+    ),
+  );
+}
+
+/** The port mappings of every other container on the bridge (their saved CNI calls). */
+function otherMappings(id: string): Mapping[] {
+  const out: Mapping[] = [];
+  for (const f of fs.readdirSync(RESULTS_DIR)) {
+    if (f === `${id}.json` || !f.endsWith('.json')) continue;
+    try {
+      const saved = JSON.parse(fs.readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as { runtime?: RuntimeConfig };
+      out.push(...(saved.runtime?.portMappings ?? []));
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  return out;
+}
+
+function portAllocated(m: Mapping): Error {
+  return conflict(
+    'port_allocated',
+    `Bind for ${m.hostIP || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`,
+  );
+}
+
+/** A host port a host process listens on cannot be published (Docker's error). */
+async function refuseListened(m: Mapping): Promise<void> {
+  const host = m.hostIP || '0.0.0.0';
+  try {
+    if (m.protocol === 'udp') {
+      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      await new Promise<void>((res, rej) => s.once('error', rej).bind(m.hostPort, host, () => res()));
+      s.close();
+    } else if (m.protocol === 'tcp') {
+      const srv = net.createServer();
+      await new Promise<void>((res, rej) => srv.once('error', rej).listen(m.hostPort, host, () => res()));
+      await new Promise<void>((res) => srv.close(() => res()));
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portAllocated(m);
+    // another error (an address this host lacks): the plugins report it
+  }
+}
+
 /** Make the container's network namespace at netns/<id> (util-linux unshare binds the new namespace there). */
 async function makeNetns(id: string): Promise<string> {
   const path = netnsPath(id);
@@ -241,11 +296,17 @@ export async function connectBridge(
   const a = { containerId: id, netns, ifname: 'eth0' };
   const runtime: RuntimeConfig = { portMappings: mappings };
   fs.mkdirSync(RESULTS_DIR, { recursive: true, mode: 0o755 });
-  // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
-  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type) }));
   let result: CniResult;
   try {
-    result = await withCniLock(() => cniAdd(list, a, runtime));
+    for (const m of mappings) await refuseListened(m);
+    result = await withCniLock(async () => {
+      // under the lock: no other start can take the same host port meanwhile
+      const taken = conflictingMapping(mappings, otherMappings(id));
+      if (taken) throw portAllocated(taken);
+      // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
+      fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type) }));
+      return cniAdd(list, a, runtime);
+    });
   } catch (err) {
     await disconnectBridge(id).catch(() => {});
     throw err;

@@ -133,6 +133,25 @@ test('-p 127.0.0.1:PORT:80: the host fetches a busybox httpd; ps, port, inspect 
   assert.deepEqual(ns.Ports, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] });
   assert.equal(ns.SandboxKey, `/run/berth/netns/${id}`);
   assert.deepEqual(info.Config.ExposedPorts, { '80/tcp': {} });
+  // the same host port again: refused as Docker refuses it, and nothing of the refused container stays
+  const before = traces();
+  const dup = berth(root, [...httpd('--name', 'web1dup', '-p', `${port}:80`)]);
+  assert.equal(dup.code, 125, dup.stderr);
+  assert.match(dup.stderr, new RegExp(`Bind for 0\\.0\\.0\\.0:${port} failed: port is already allocated`));
+  assert.deepEqual(traces(), before);
+  berthOk(root, ['rm', 'web1dup']);
+  // a port a host process listens on, too
+  const listener = net.createServer();
+  await new Promise<void>((res) => listener.listen(0, '127.0.0.1', () => res()));
+  const busy = (listener.address() as net.AddressInfo).port;
+  try {
+    const r = berth(root, ['run', '--rm', '-p', `127.0.0.1:${busy}:80`, 'web', 'busybox', 'true']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, new RegExp(`Bind for 127\\.0\\.0\\.1:${busy} failed: port is already allocated`));
+  } finally {
+    listener.close();
+  }
+  assert.deepEqual(traces(), before);
   // its address answers from the host too, and names its hostname in /etc/hosts
   assert.equal((await get(`http://${ns.IPAddress}/index.html`)).body, 'hello from the bridge\n');
   const hosts = berthOk(root, ['exec', 'web1', 'busybox', 'cat', '/etc/hosts']);

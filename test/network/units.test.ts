@@ -16,6 +16,7 @@ import {
 import {
   bridgeConflist,
   chooseSubnet,
+  conflictingMapping,
   parseProcRoutes,
   withoutIdlePlugins,
   type Route,
@@ -209,4 +210,20 @@ test("inspect's NetworkSettings: the endpoint while connected, blank fields and 
   assert.equal(off.Networks.bridge!.EndpointID, '');
   assert.deepEqual(off.Ports, { '80/tcp': null });
   assert.deepEqual(Object.keys(networkSettings('x', 'none').Networks), ['none']);
+});
+
+test('a host port another container holds: same port and protocol on an overlapping address', () => {
+  const m = (hostPort: number, protocol = 'tcp', hostIP?: string) => ({
+    hostPort,
+    containerPort: 80,
+    protocol,
+    ...(hostIP ? { hostIP } : {}),
+  });
+  const others = [m(8080, 'tcp', '127.0.0.1'), m(5353, 'udp')];
+  assert.deepEqual(conflictingMapping([m(8080)], others), m(8080));
+  assert.deepEqual(conflictingMapping([m(8080, 'tcp', '127.0.0.1')], others), m(8080, 'tcp', '127.0.0.1'));
+  assert.equal(conflictingMapping([m(8080, 'tcp', '127.0.0.2')], others), undefined);
+  assert.equal(conflictingMapping([m(8080, 'udp')], others), undefined);
+  assert.deepEqual(conflictingMapping([m(9000), m(5353, 'udp', '127.0.0.1')], others), m(5353, 'udp', '127.0.0.1'));
+  assert.equal(conflictingMapping([m(8081)], others), undefined);
 });
