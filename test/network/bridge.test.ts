@@ -233,7 +233,7 @@ test("outgoing NAT: a server in another namespace sees the container's traffic f
   assert.deepEqual(traces(), baseline, '--rm released everything');
 });
 
-test('kill -9 of the container, of a foreground berth: the next command releases its network', async () => {
+test('kill -9 of the container, of a foreground berth, of a monitor: its network is released', async () => {
   berthOk(root, [...httpd('--name', 'k1', '-p', '127.0.0.1::80')]);
   const pid = Number(berthOk(root, ['inspect', '-f', '{{.State.Pid}}', 'k1']));
   process.kill(pid, 'SIGKILL');
@@ -254,4 +254,18 @@ test('kill -9 of the container, of a foreground berth: the next command releases
   assert.deepEqual(traces(), baseline, 'settling released it');
   berthOk(root, ['rm', 'k1', 'k2']);
   assert.deepEqual(traces(), baseline);
+  // a detached --rm container whose monitor is killed: the next berth command settles, releases and removes it
+  const id = berthOk(root, ['run', '-d', '--rm', '-p', '127.0.0.1::80', 'web', 'busybox', 'sleep', '60']).trim();
+  const monitor = await waitFor(() => {
+    try {
+      return JSON.parse(fs.readFileSync(`${root}/containers/${id}/state.json`, 'utf8')).MonitorPid as number;
+    } catch {
+      return undefined;
+    }
+  });
+  assert.equal(traces().netns, baseline.netns! + 1);
+  process.kill(monitor, 'SIGKILL');
+  await waitFor(() => (alive(monitor) ? undefined : true));
+  await waitFor(() => (berthOk(root, ['ps', '-aq', '--no-trunc']).includes(id) ? undefined : true));
+  assert.deepEqual(traces(), baseline, 'settling released it');
 });
