@@ -302,13 +302,13 @@ function tmpfsFlags(items: string[]): Record<string, string> | null {
 }
 
 /**
- * --network (--net): the engine's default unless given, but -p or -P without it mean the bridge, the only network
- * that publishes ports.
+ * --network (--net): none unless given (berth's default so far, see DEFAULT_NETWORK in engine/container-create.ts),
+ * but -p or -P without it mean the bridge, the only network that publishes ports.
  */
-export function networkFlag(o: Opts): HostConfig['NetworkMode'] | undefined {
+export function networkFlag(o: Opts): HostConfig['NetworkMode'] {
   const given = (o.net ?? o.network) as string | undefined;
   if (given) return given as HostConfig['NetworkMode'];
-  return list(o, 'publish').length || o['publish-all'] ? 'bridge' : undefined;
+  return list(o, 'publish').length || o['publish-all'] ? 'bridge' : 'none';
 }
 
 /** Turn run/create flags and IMAGE [CMD...] into the engine's create request. */
@@ -321,7 +321,7 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
   const health = healthcheck(o);
   const hostConfig: Partial<HostConfig> = {
     Binds: list(o, 'volume').length ? list(o, 'volume') : null,
-    ...(networkFlag(o) ? { NetworkMode: networkFlag(o) } : {}),
+    NetworkMode: networkFlag(o),
     ...(list(o, 'publish').length ? { PortBindings: portBindings(list(o, 'publish')) } : {}),
     ...(o['publish-all'] ? { PublishAllPorts: true } : {}),
     AutoRemove: !!o.rm,
