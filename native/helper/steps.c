@@ -229,6 +229,15 @@ static void step_setns(char **a, long argc) {
   enter_ns(a[0]);
 }
 
+/* join-netns PATH: a network namespace berth made and bound at PATH (the bridge network's); refused if it is no netns */
+static void step_join_netns(char **a, long argc) {
+  (void)argc;
+  int fd = open(a[0], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno, a[0]);
+  if (setns(fd, CLONE_NEWNET) < 0) fail(errno, a[0]);
+  close(fd);
+}
+
 /* setns-target NS: the namespace of the container process this monitor watches (health checks) */
 static void step_setns_target(char **a, long argc) {
   (void)argc;
@@ -348,6 +357,7 @@ const struct step setup_steps[] = {
   {"unshare", 1, 1, NULL, step_unshare},
   {"setns", 1, 1, NULL, step_setns},
   {"setns-target", 1, 1, NULL, step_setns_target},
+  {"join-netns", 1, 1, NULL, step_join_netns},
   {"mount", 5, 5, NULL, step_mount},
   {"pty", 0, 1, "pty [noconsole]", step_pty},
   {"mask", 1, 1, NULL, step_mask},

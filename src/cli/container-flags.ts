@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { parseBytes, parseCpus, parseMemorySwap } from '../engine/syntax.js';
+import { exposedPorts, portBindings } from '../engine/ports.js';
 import type { ApiMount, ContainerCreateRequest, HealthConfig, HostConfig } from '../engine/container-types.js';
 import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/container-validate.js';
 
@@ -33,8 +34,11 @@ export const createFlags = {
   tmpfs: { type: 'string', multiple: true },
   mount: { type: 'string', multiple: true },
   'volumes-from': { type: 'string', multiple: true },
-  network: { type: 'string', default: 'none' },
+  network: { type: 'string' },
   net: { type: 'string' },
+  publish: { type: 'string', short: 'p', multiple: true },
+  'publish-all': { type: 'boolean', short: 'P' },
+  expose: { type: 'string', multiple: true },
   runtime: { type: 'string' },
   'group-add': { type: 'string', multiple: true },
   'cap-add': { type: 'string', multiple: true },
@@ -297,6 +301,16 @@ function tmpfsFlags(items: string[]): Record<string, string> | null {
   return out;
 }
 
+/**
+ * --network (--net): none unless given (berth's default so far, see DEFAULT_NETWORK in engine/container-create.ts),
+ * but -p or -P without it mean the bridge, the only network that publishes ports.
+ */
+export function networkFlag(o: Opts): HostConfig['NetworkMode'] {
+  const given = (o.net ?? o.network) as string | undefined;
+  if (given) return given as HostConfig['NetworkMode'];
+  return list(o, 'publish').length || o['publish-all'] ? 'bridge' : 'none';
+}
+
 /** Turn run/create flags and IMAGE [CMD...] into the engine's create request. */
 export function createRequestFromFlags(args: string[], o: Opts, env: Env = process.env): ContainerCreateRequest {
   const [image, ...cmd] = args;
@@ -307,7 +321,9 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
   const health = healthcheck(o);
   const hostConfig: Partial<HostConfig> = {
     Binds: list(o, 'volume').length ? list(o, 'volume') : null,
-    NetworkMode: (o.net ?? o.network ?? 'none') as HostConfig['NetworkMode'],
+    NetworkMode: networkFlag(o),
+    ...(list(o, 'publish').length ? { PortBindings: portBindings(list(o, 'publish')) } : {}),
+    ...(o['publish-all'] ? { PublishAllPorts: true } : {}),
     AutoRemove: !!o.rm,
     ReadonlyRootfs: !!o['read-only'],
     Tmpfs: tmpfsFlags(list(o, 'tmpfs')),
@@ -345,6 +361,9 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
       AttachStdout: !o.detach,
       AttachStderr: !o.detach,
       Labels: keyValues(list(o, 'label')),
+      ...(list(o, 'expose').length
+        ? { ExposedPorts: Object.fromEntries(exposedPorts(list(o, 'expose')).map((p) => [p, {}])) }
+        : {}),
       ...(health ? { Healthcheck: health } : {}),
       ...(o['stop-signal'] ? { StopSignal: o['stop-signal'] as string } : {}),
       ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),

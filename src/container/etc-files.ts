@@ -1,7 +1,12 @@
 import * as fs from 'node:fs';
 
-/** /etc/hosts for a container: loopback names and its own hostname (Docker's content). */
-export function hostsFile(hostname: string, network: 'none' | 'host'): string {
+type Mode = 'none' | 'host' | 'bridge';
+
+/**
+ * /etc/hosts for a container: loopback names and its own hostname (Docker's content). On the bridge, its hostname
+ * names its address once it has one (`ip`, at start), as Docker writes it.
+ */
+export function hostsFile(hostname: string, network: Mode, ip?: string): string {
   if (network === 'host') {
     try {
       return fs.readFileSync('/etc/hosts', 'utf8');
@@ -16,21 +21,29 @@ export function hostsFile(hostname: string, network: 'none' | 'host'): string {
     'ff00::0\tip6-mcastprefix',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
-    ...(network === 'none' ? [] : []),
-    `127.0.1.1\t${hostname}`,
+    ip ? `${ip}\t${hostname}` : `127.0.1.1\t${hostname}`,
     '',
   ].join('\n');
 }
 
-/** resolv.conf: the host's, minus loopback nameservers a separate network namespace cannot reach. */
-export function resolvConf(network: 'none' | 'host'): string {
-  let host = '';
-  try {
-    host = fs.readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* none */
-  }
+/**
+ * resolv.conf: the host's, minus loopback nameservers a separate network namespace cannot reach. On the bridge, with
+ * none left, Google's public resolvers, as Docker falls back to them.
+ */
+export function resolvConf(network: Mode, host = readHostResolvConf()): string {
   if (network === 'host') return host;
   const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  if (network === 'bridge' && !lines.some((l) => /^\s*nameserver\s/.test(l))) {
+    while (lines.length && lines[lines.length - 1] === '') lines.pop();
+    lines.push('', 'nameserver 8.8.8.8', 'nameserver 8.8.4.4', '');
+  }
   return lines.join('\n');
+}
+
+function readHostResolvConf(): string {
+  try {
+    return fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -15,6 +15,7 @@ import {
 } from '../runtime/helper.js';
 import { runRunc } from '../runtime/runc.js';
 import { mountRootfs, unmountRootfs } from './rootfs.js';
+import { connectContainer, disconnectContainer } from './network.js';
 import { mark } from '../core/trace.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord, HostConfig } from './types.js';
@@ -95,6 +96,8 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     fs.rmSync(containers.stopMarker(c.ID), { force: true });
     fs.rmSync(containers.statePath(c.ID), { force: true });
     rootfs = mountRootfs(p, c.MountID, { volatile: hc.AutoRemove });
+    // on the bridge: its netns, veth, address and ports, before the plan that joins them (released by its clean-up)
+    await connectContainer(containers, c);
     const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
     const logPath = containers.logPath(c.ID);
     const monitor: MonitorPlan = {
@@ -141,6 +144,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     // nothing runs: record why, as Docker does for a failed start
     if (rootfs) unmountRootfs(p, c.MountID);
     await endCgroup(c.ID).catch(() => false);
+    c.NetworkSettings = await disconnectContainer(c, hc.NetworkMode).catch(() => undefined);
     c.State = {
       ...c.State,
       Status: c.State.Status === 'created' ? 'created' : 'exited',
@@ -226,7 +230,10 @@ export async function startForeground(
     throw err;
   }
   mark('mount overlay');
+  const network = containers.hostConfig(c.ID).NetworkMode;
   try {
+    await connectContainer(containers, c);
+    if (network === 'bridge') mark('network');
     const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
     let run: HelperRun & { child: { pid?: number } };
     if (containers.hostConfig(c.ID).Runtime === 'runc') {
@@ -293,6 +300,7 @@ export async function startForeground(
     }
     const oom = await endCgroup(c.ID);
     mark('cgroup removed');
+    if (network === 'bridge') c.NetworkSettings = await disconnectContainer(c, network);
     c.State = {
       ...c.State,
       Status: 'exited',
@@ -308,6 +316,8 @@ export async function startForeground(
   } finally {
     if (opts.early && !opts.early.sent) await opts.early.abort();
     await endCgroup(c.ID).catch(() => false);
+    // (also after a failed start; nothing if the network was released above)
+    if (network === 'bridge') await disconnectContainer(c, network).catch(() => undefined);
     unmountRootfs(p, c.MountID);
     lock.release();
     mark('unmount');

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { copyUp, mountsOf, tmpfsMounts } from './mounts.js';
 import { optionMount } from '../volume/store.js';
+import { specNetwork } from './network.js';
 import { buildSpec, type OciResources, type OciSpec } from '../runtime/spec.js';
 import type { HostFacts } from '../runtime/plan.js';
 import type { HealthConfig } from '../image/config.js';
@@ -75,7 +76,7 @@ export function containerSpecAndFilter(
     hostname: c.Config.Hostname ?? c.ID.slice(0, 12),
     terminal,
     readonlyRootfs: hc.ReadonlyRootfs,
-    network: hc.NetworkMode,
+    network: specNetwork(c, hc.NetworkMode),
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
     binds,
     tmpfs,

@@ -4,6 +4,8 @@ import { isMountPoint, mountPoints, unmountRootfs } from './rootfs.js';
 import { sweepRunLocks, tryRunLock } from './run-lock.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup } from './cgroup.js';
+import { disconnectContainer } from './network.js';
+import { hasNetwork } from '../network/bridge.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -64,6 +66,7 @@ function unsettled(
   known?: { mounted: Set<string>; cgroups: () => Set<string> },
 ): boolean {
   if (c.State.Running) return true;
+  if (hasNetwork(c.ID)) return true; // a bridge attachment left by a run nobody settled
   const merged = `${store.images.paths.cacheDir(c.MountID)}/merged`;
   if (known ? known.mounted.has(resolve(merged)) : isMountPoint(merged)) return true;
   return c.State.Status !== 'created' && (known ? known.cgroups().has(c.ID) : hasCgroup(c.ID));
@@ -78,6 +81,12 @@ export async function settleOne(store: ContainerStore, id: string, lock: FileLoc
   if (hc.Runtime === 'runc') await cleanupRunc(c.ID);
   unmountRootfs(store.images.paths, c.MountID);
   const oom = await endCgroup(c.ID);
+  // the veth, address, NAT and port rules and the netns go with the run (a failure is reported, the record still settled)
+  const network = await disconnectContainer(c, hc.NetworkMode).catch((err: unknown) => {
+    process.emitWarning(`container ${c.ID.slice(0, 12)}: releasing its network: ${(err as Error).message}`);
+    return undefined;
+  });
+  if (network) c.NetworkSettings = network;
   // (a start never recorded that has ended needs no record: tryGet reads its end from the monitor's state)
   if (c.State.Running) {
     const m = store.monitorState(c.ID);

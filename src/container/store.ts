@@ -1,4 +1,5 @@
 import { conflict, notFound } from '../core/errors.js';
+import { disconnectId } from './network.js';
 import type { ImageID } from '../core/digest.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
 import type { FileLock } from '../storage/lock.js';
@@ -33,6 +34,7 @@ export class ContainerStore extends ContainerRecords {
         r.State = c.State;
         if (c.LogPath) r.LogPath = c.LogPath;
         if (c.RestartCount !== undefined) r.RestartCount = c.RestartCount;
+        if (c.NetworkSettings !== undefined) r.NetworkSettings = c.NetworkSettings;
       },
       durable,
     );
@@ -112,6 +114,7 @@ export class ContainerStore extends ContainerRecords {
         ),
       ));
     try {
+      await disconnectId(r.ID); // a network a killed run left (settling releases it otherwise)
       await removeContainerFiles(this, r);
     } catch (err) {
       if (!runLock) lock.release();
@@ -188,7 +191,10 @@ export class ContainerStore extends ContainerRecords {
     if (lock === 'busy') return; // a later run holds it
     if (!lock) {
       // removed meanwhile (`rm -f` before its monitor's clean-up ran): its cgroup is all that may be left
-      if (/^[0-9a-f]{64}$/.test(id)) await removeEmptyCgroup(id);
+      if (/^[0-9a-f]{64}$/.test(id)) {
+        await removeEmptyCgroup(id);
+        await disconnectId(id);
+      }
       return;
     }
     try {

@@ -1,4 +1,6 @@
 import type { ContainerConfig } from '../image/config.js';
+import type { PortMap } from '../network/ports.js';
+import type { NetworkSettings } from '../network/settings.js';
 
 /** Docker's State object. */
 export interface ContainerState {
@@ -39,7 +41,12 @@ export interface HostConfig {
   Mounts?: ApiMount[] | null;
   /** `--volumes-from CONTAINER[:ro|rw]`: that container's binds and volumes too. */
   VolumesFrom?: string[] | null;
-  NetworkMode: 'none' | 'host';
+  /** none, host, or bridge (the default bridge network: `--network bridge|default`). */
+  NetworkMode: 'none' | 'host' | 'bridge';
+  /** `-p`: container port ("80/tcp") -> host bindings (bridge only). */
+  PortBindings?: PortMap | null;
+  /** `-P`: every exposed port to a free host port. */
+  PublishAllPorts?: boolean;
   AutoRemove: boolean;
   ReadonlyRootfs: boolean;
   Tmpfs: Record<string, string> | null;
@@ -106,6 +113,8 @@ export interface ContainerRecord {
   RestartCount?: number;
   /** Binds and volumes by destination (containers created before berth kept them have none: their binds stand). */
   MountPoints?: Record<string, MountPoint>;
+  /** Its network while it runs (address, ports on the bridge), blank once it stopped, as Docker's. */
+  NetworkSettings?: NetworkSettings;
 }
 
 /** What a detached container's monitor writes to containers/<id>/state.json. */

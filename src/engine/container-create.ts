@@ -74,10 +74,59 @@ function checkTmpfs(t: Record<string, string> | null | undefined): Record<string
   return t && Object.keys(t).length ? { ...t } : null;
 }
 
+/**
+ * A container's network when its create request names none. Docker's is the bridge; berth keeps `none` for now: with
+ * the bridge as default, test/container still has tests that assume `none` (its /etc/hosts line 127.0.1.1, only lo).
+ */
+export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'none';
+
+/** host, none, or the default bridge (`bridge`, `default`, or none named); user networks do not exist yet. */
+function networkMode(mode: string | undefined): HostConfig['NetworkMode'] {
+  const m = mode || DEFAULT_NETWORK;
+  if (m === 'default') return 'bridge';
+  if (m !== 'none' && m !== 'host' && m !== 'bridge')
+    throw invalid(
+      'unsupported',
+      `network ${JSON.stringify(m)}: only "bridge" (or "default"), "none" and "host" exist so far`,
+    );
+  return m;
+}
+
+/** HostConfig.PortBindings checked ("80/tcp" keys, numeric host ports); only the bridge publishes ports. */
+function checkPortBindings(
+  pb: HostConfig['PortBindings'],
+  network: HostConfig['NetworkMode'],
+  all: boolean,
+): HostConfig['PortBindings'] {
+  const keys = Object.keys(pb ?? {});
+  if (!keys.length) {
+    if (all && network !== 'bridge')
+      throw invalid('invalid_port', `-P publishes ports on the bridge network, not with --network ${network}`);
+    return undefined;
+  }
+  if (network !== 'bridge')
+    throw invalid('invalid_port', `-p publishes ports on the bridge network, not with --network ${network}`);
+  const out: NonNullable<HostConfig['PortBindings']> = {};
+  for (const k of keys) {
+    const m = /^(\d+)\/(tcp|udp|sctp)$/.exec(k);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535)
+      throw invalid(
+        'invalid_port',
+        `invalid port ${JSON.stringify(k)} in PortBindings: PORT/tcp, PORT/udp or PORT/sctp`,
+      );
+    out[k] = (pb![k] ?? []).map((b) => {
+      const hp = b.HostPort ?? '';
+      if (hp !== '' && !(/^\d+$/.test(hp) && Number(hp) >= 1 && Number(hp) <= 65535))
+        throw invalid('invalid_port', `invalid host port ${JSON.stringify(hp)} for ${k}: a port in 1-65535`);
+      return { HostIp: b.HostIp ?? '', HostPort: hp };
+    });
+  }
+  return out;
+}
+
 function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[] } {
-  const network = h.NetworkMode || 'none';
-  if (network !== 'none' && network !== 'host')
-    throw invalid('unsupported', `network ${JSON.stringify(network)}: only "none" and "host" exist so far`);
+  const network = networkMode(h.NetworkMode);
+  const ports = checkPortBindings(h.PortBindings, network, !!h.PublishAllPorts);
   const runtime = h.Runtime || 'berth';
   if (runtime !== 'berth' && runtime !== 'runc')
     throw invalid('unsupported', `unknown runtime ${JSON.stringify(runtime)} (berth or runc)`);
@@ -94,6 +143,8 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
       ...(h.Mounts?.length ? { Mounts: h.Mounts.map((m) => ({ ...m })) } : {}),
       ...(h.VolumesFrom?.length ? { VolumesFrom: [...h.VolumesFrom] } : {}),
       NetworkMode: network,
+      ...(ports ? { PortBindings: ports } : {}),
+      ...(h.PublishAllPorts && network === 'bridge' ? { PublishAllPorts: true } : {}),
       AutoRemove: !!h.AutoRemove,
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       Tmpfs: checkTmpfs(h.Tmpfs),
@@ -111,6 +162,10 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
       Devices: devices.length ? devices : null,
     },
   };
+}
+
+function portKeys(pb: HostConfig['PortBindings']): Record<string, Record<string, never>> {
+  return Object.fromEntries(Object.keys(pb ?? {}).map((k) => [k, {}]));
 }
 
 /** Check a create request and merge the image's config into it. */
@@ -142,7 +197,10 @@ export function planCreate(store: ImageStore, req: ContainerCreateRequest): Crea
     AttachStdout: !!c.AttachStdout,
     AttachStderr: !!c.AttachStderr,
     Labels: { ...(img.Labels ?? {}), ...(c.Labels ?? {}) },
-    ...(c.ExposedPorts || img.ExposedPorts ? { ExposedPorts: { ...img.ExposedPorts, ...c.ExposedPorts } } : {}),
+    // published ports are exposed too, as Docker's
+    ...(c.ExposedPorts || img.ExposedPorts || hc.PortBindings
+      ? { ExposedPorts: { ...img.ExposedPorts, ...c.ExposedPorts, ...portKeys(hc.PortBindings) } }
+      : {}),
     ...(health ? { Healthcheck: health } : {}),
     ...(c.StopSignal || img.StopSignal ? { StopSignal: c.StopSignal || img.StopSignal } : {}),
     ...(c.StopTimeout !== undefined ? { StopTimeout: c.StopTimeout } : {}),

@@ -2,6 +2,7 @@
  * GET /containers/json: the filters dockerd's ps takes and the
  * ContainerSummary it returns for each container.
  */
+import { portRows } from '../network/ports.js';
 import { treeSize } from '../archive/layer-apply.js';
 import { BerthError, invalid } from '../core/errors.js';
 import { humanDuration } from '../core/human-duration.js';
@@ -116,7 +117,13 @@ async function summary(
     Created: Math.floor(Date.parse(c.Created) / 1000),
     State: stateOf(c.State),
     Status: statusText(c, now),
-    Ports: [],
+    // published ports while it runs, as the Engine API lists them
+    Ports: portRows(c.State.Running ? c.NetworkSettings?.Ports : undefined).map((r) => ({
+      ...(r.publicPort ? { IP: r.ip } : {}),
+      PrivatePort: r.privatePort,
+      ...(r.publicPort ? { PublicPort: r.publicPort } : {}),
+      Type: r.type,
+    })),
     Labels: { ...(c.Config.Labels ?? {}) },
     ...(size
       ? {

@@ -51,7 +51,8 @@ export interface ContainerSummary {
   Created: number;
   State: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
   Status: string;
-  Ports: never[];
+  /** Published (and exposed) ports: IP and PublicPort only when bound. */
+  Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
   Labels: Record<string, string>;
   SizeRw?: number;
   SizeRootFs?: number;

@@ -157,6 +157,7 @@ export function preludePlan(cgroupProcs: readonly string[]): Step[] {
 function namespaceFlags(spec: OciSpec): number {
   let ns = 0;
   for (const n of spec.linux.namespaces) {
+    if (n.path && n.type === 'network') continue; // joined after the clone (joinedNetns)
     if (n.path)
       throw invalid('unsupported', `joining namespace ${n.type} by path is not supported by the native helper`);
     const f = NS_FLAGS[n.type];
@@ -164,6 +165,11 @@ function namespaceFlags(spec: OciSpec): number {
     ns |= f;
   }
   return ns;
+}
+
+/** The network namespace the container joins by path (one berth made and connected: the bridge network's). */
+function joinedNetns(spec: OciSpec): string | undefined {
+  return spec.linux.namespaces.find((n) => n.type === 'network' && n.path)?.path;
 }
 
 export function planFromSpec(
@@ -202,6 +208,10 @@ export function planFromSpec(
   const cgroupNs = ns & NS_FLAGS.cgroup!;
   if (!(ns & NS_FLAGS.pid!)) throw invalid('unsupported', 'a container needs its own PID namespace');
   steps.push(spec.process.terminal ? ['spawn', String(ns & ~cgroupNs), 'tty'] : ['spawn', String(ns & ~cgroupNs)]);
+  // a network namespace made beforehand is joined by the container (the monitor stays in the host's), while the
+  // host's paths are still visible
+  const netns = joinedNetns(spec);
+  if (netns) steps.push(['join-netns', netns]);
   if (opts.cgroupProcs?.length && !opts.afterPrelude) steps.push(['join-cgroup', ...opts.cgroupProcs]);
   if (cgroupNs) steps.push(['unshare', String(cgroupNs)]);
   steps.push(['mount', '', '/', '', String(MS.REC | MS.PRIVATE), '']);
@@ -265,7 +275,7 @@ export function planFromSpec(
   for (const p of spec.linux.readonlyPaths ?? []) steps.push(['readonly', p]);
   if (spec.process.terminal) steps.push(['pty']);
   if (spec.root.readonly) steps.push(['mount', '', '/', '', String(MS.REMOUNT | MS.BIND | MS.RDONLY), '']);
-  if (ns & NS_FLAGS.network!) steps.push(['loopback-up']);
+  if (ns & NS_FLAGS.network! || netns) steps.push(['loopback-up']);
   if (ns & NS_FLAGS.uts!) steps.push(['hostname', spec.hostname]);
   const seccomp = opts.seccomp ?? (spec.linux.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined);
   steps.push(...processSteps(spec.process, host, { ...opts, seccomp }));

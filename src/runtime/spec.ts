@@ -67,7 +67,8 @@ export interface SpecInput {
   hostname: string;
   terminal: boolean;
   readonlyRootfs: boolean;
-  network: 'none' | 'host';
+  /** none: a new empty netns; host: the host's; a path: a netns berth made (bridge), joined. */
+  network: 'none' | 'host' | { netns: string };
   /** Host files bind-mounted over the init layer's placeholders. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** Binds; with `type`, a mount of that type (a volume's local driver options), `data` its options. */
@@ -160,6 +161,7 @@ export function buildSpec(i: SpecInput): OciSpec {
     { type: 'cgroup' },
   ];
   if (i.network === 'none') namespaces.push({ type: 'network' });
+  else if (typeof i.network === 'object') namespaces.push({ type: 'network', path: i.network.netns });
   return {
     ociVersion: '1.0.2',
     process: {

@@ -117,7 +117,7 @@ test('exit codes as Docker: the process status, 127 not found, 126 not executabl
   assert.equal(code, 137);
   assert.match(berthOk(root, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']), /^sleeper Exited \(137\)/m);
   berthOk(root, ['rm', 'sleeper']);
-  const bad = run(['--network', 'bridge', 'base', 'true']);
+  const bad = run(['--network', 'nosuchnet', 'base', 'true']);
   assert.equal(bad.code, 125);
   assert.equal(run(['--pull', 'never', 'nosuchimage']).code, 125);
 });

@@ -139,7 +139,7 @@ test('create refuses bad requests with their kinds and leaves the store as it wa
     ['no image', { Config: { Image: '' } }, 'InvalidArgument', 'usage'],
     ['unknown image', { Config: { Image: 'nosuch:1' } }, 'NotFound', 'image_not_found'],
     ['no command', { Config: { Image: 'base', Entrypoint: [''] } }, 'InvalidArgument', 'no_command'],
-    ['network', { ...sleeper(''), HostConfig: { NetworkMode: 'bridge' as never } }, 'InvalidArgument', 'unsupported'],
+    ['network', { ...sleeper(''), HostConfig: { NetworkMode: 'mynet' as never } }, 'InvalidArgument', 'unsupported'],
     ['runtime', { ...sleeper(''), HostConfig: { Runtime: 'kata' as never } }, 'InvalidArgument', 'unsupported'],
     [
       'restart with AutoRemove',

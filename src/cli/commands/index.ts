@@ -94,6 +94,11 @@ export const commands: CommandEntry[] = [
     async () => (await import('./attach.js')).attach,
   ),
   entry(
+    [['port'], ['container', 'port']],
+    'List port mappings or a specific mapping for the container',
+    async () => (await import('./port.js')).port,
+  ),
+  entry(
     [['top'], ['container', 'top']],
     'Display the running processes of a container',
     async () => (await import('./top.js')).top,

@@ -1,4 +1,5 @@
 import { hexOf, type ImageID } from '../../core/digest.js';
+import { displayPorts } from '../../engine/ports.js';
 import { invalid } from '../../core/errors.js';
 import { checkListFilters, statusText } from '../../engine/container-list.js';
 import type { ContainerSummary } from '../../engine/container-types.js';
@@ -86,7 +87,14 @@ export const ps: Command = {
         Command: `"${command}"`,
         RunningFor: createdSince(c.Created, now),
         Status: c.Status,
-        Ports: '',
+        Ports: displayPorts(
+          c.Ports.map((p) => ({
+            ip: p.IP ?? '',
+            publicPort: p.PublicPort ?? 0,
+            privatePort: p.PrivatePort,
+            type: p.Type,
+          })),
+        ),
         Names: c.Names.map((n) => n.slice(1)).join(','),
         CreatedAt: goTime(c.Created),
         State: c.State,

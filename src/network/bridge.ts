@@ -1,0 +1,379 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as dgram from 'node:dgram';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { conflict, unavailable } from '../core/errors.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
+import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
+import { splitPort, type PortMap } from './ports.js';
+
+/**
+ * The default `bridge` network, built on the CNI plugins: a bridge `berth0`
+ * with the gateway address, a veth per container (bridge plugin), an address
+ * from the subnet (host-local IPAM), masquerade for outgoing traffic (ipMasq),
+ * published ports by DNAT (portmap, which also makes them answer on the host's
+ * 127.0.0.1: route_localnet and SNAT) and the FORWARD accept rules (firewall).
+ *
+ * Everything lives in /run/berth (host-wide, as the bridge is, and gone at a
+ * reboot with the namespaces and rules it describes):
+ *   netns/<id>            the container's network namespace (a bind mount of nsfs), which its plan joins
+ *   cni/bridge.conflist   the network's CNI configuration (its subnet chosen once, see chooseSubnet)
+ *   cni/ipam/berth/       host-local's leases (one file per address, naming its container)
+ *   cni/results/<id>.json what ADD returned and the port mappings passed, for DEL
+ */
+export const RUN_DIR = '/run/berth';
+export const BRIDGE_NAME = 'berth0';
+export const CNI_NETWORK = 'berth';
+const CNI_DIR = `${RUN_DIR}/cni`;
+export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
+export const IPAM_DIR = `${CNI_DIR}/ipam`;
+const RESULTS_DIR = `${CNI_DIR}/results`;
+export const NETNS_DIR = `${RUN_DIR}/netns`;
+
+export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;
+const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
+
+/** The bridge network's conflist (pure): Docker's defaults where CNI has them. */
+export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_DIR): ConfList {
+  return {
+    cniVersion: '1.0.0',
+    name: CNI_NETWORK,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: BRIDGE_NAME,
+        isGateway: true,
+        ipMasq: true,
+        // a container reaches its own published port through the host's address
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet, gateway }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: ipamDir,
+        },
+      },
+      // snat: a port published on 127.0.0.1 answers there too (route_localnet on the bridge, masquerade of 127/8)
+      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      // the FORWARD chain's accept rules, needed where its policy is DROP (as dockerd leaves it)
+      { type: 'firewall', backend: 'iptables' },
+    ],
+  };
+}
+
+/** An IPv4 route: destination and mask as 32-bit numbers, its device. */
+export interface Route {
+  dst: number;
+  mask: number;
+  iface: string;
+}
+
+/** /proc/net/route's text as routes (addresses there are little-endian hex). */
+export function parseProcRoutes(text: string): Route[] {
+  const le = (h: string) => {
+    const n = parseInt(h, 16);
+    return (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0;
+  };
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8)
+    .map((f) => ({ iface: f[0]!, dst: le(f[1]!), mask: le(f[7]!) }));
+}
+
+/**
+ * The subnet of the bridge: Docker's 172.17.0.0/16 unless a route of the host overlaps it, else the first free of
+ * 172.18-31.0.0/16 (as dockerd picks from its default pools). Default routes do not count, nor berth's own bridge.
+ */
+export function chooseSubnet(routes: readonly Route[]): { subnet: string; gateway: string } {
+  for (let b = 17; b <= 31; b++) {
+    const net = ((172 << 24) | (b << 16)) >>> 0;
+    const mask = 0xffff0000;
+    const taken = routes.some((r) => {
+      if (r.mask === 0 || r.iface === BRIDGE_NAME) return false;
+      const m = (r.mask & mask) >>> 0; // the shorter of the two masks
+      return (r.dst & m) >>> 0 === (net & m) >>> 0;
+    });
+    if (!taken) return { subnet: `172.${b}.0.0/16`, gateway: `172.${b}.0.1` };
+  }
+  throw unavailable('no_subnet', 'bridge network: every subnet of 172.17-31.0.0/16 overlaps a route of this host');
+}
+
+/** The bridge's conflist: the one written before (its subnet stays), or a new one on a free subnet. */
+export function ensureConflist(): ConfList {
+  try {
+    return JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
+  const { subnet, gateway } = chooseSubnet(parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8')));
+  const tmp = `${CONFLIST_PATH}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(bridgeConflist(subnet, gateway), null, 2)}\n`);
+  fs.renameSync(tmp, CONFLIST_PATH);
+  return JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+}
+
+/**
+ * The conflist as a container uses it: without portmap when it publishes nothing (portmap would add no rule; its
+ * process is spared at ADD and at DEL).
+ */
+export function withoutIdlePlugins(list: ConfList, publishes: boolean): ConfList {
+  return publishes ? list : { ...list, plugins: list.plugins.filter((p) => p.type !== 'portmap') };
+}
+
+/**
+ * Run CNI plugins one berth process at a time (host-wide flock on cni/lock): the plugins make the bridge and their
+ * global iptables chains on first use, which two processes doing at once could each find half made.
+ */
+async function withCniLock<T>(fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
+  const fd = fs.openSync(`${CNI_DIR}/lock`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    // polled, not blocking: a blocking flock would stall this process's event loop
+    while (!flock(fd, LOCK_EX | LOCK_NB)) await new Promise((r) => setTimeout(r, 5));
+    try {
+      return await fn();
+    } finally {
+      flock(fd, LOCK_UN);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** What a container got on the bridge (inspect's NetworkSettings is made from it). */
+export interface BridgeEndpoint {
+  IPAddress: string;
+  IPPrefixLen: number;
+  Gateway: string;
+  MacAddress: string;
+  /** Every exposed or published port; published ones with the host port actually bound (-P, an empty host port). */
+  Ports: PortMap;
+  /** The netns the container's plan joins. */
+  SandboxKey: string;
+}
+
+const run = promisify(execFile);
+
+/** A free host port on an address (for -P and `-p :80`): one the kernel hands out, as Docker's allocator does. */
+async function freePort(ip: string, proto: string): Promise<number> {
+  const host = ip || '0.0.0.0';
+  if (proto === 'udp') {
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((res, rej) => s.once('error', rej).bind(0, host, () => res()));
+    const port = s.address().port;
+    s.close();
+    return port;
+  }
+  const srv = net.createServer();
+  await new Promise<void>((res, rej) => srv.once('error', rej).listen(0, host, () => res()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
+}
+
+/** The ports with every empty host port given a free one, and portmap's mappings for them. */
+export async function resolvePorts(
+  bindings: PortMap,
+  exposed: readonly string[],
+  publishAll: boolean,
+): Promise<{ ports: PortMap; mappings: NonNullable<RuntimeConfig['portMappings']> }> {
+  const ports: PortMap = {};
+  const mappings: NonNullable<RuntimeConfig['portMappings']> = [];
+  for (const key of exposed) ports[key] = publishAll ? [{ HostIp: '', HostPort: '' }] : null;
+  for (const [key, list] of Object.entries(bindings)) if (list?.length) ports[key] = list.map((b) => ({ ...b }));
+  for (const [key, list] of Object.entries(ports)) {
+    const { port, proto } = splitPort(key);
+    for (const b of list ?? []) {
+      if (!b.HostPort) b.HostPort = String(await freePort(b.HostIp, proto));
+      mappings.push({
+        hostPort: Number(b.HostPort),
+        containerPort: port,
+        protocol: proto,
+        ...(b.HostIp ? { hostIP: b.HostIp } : {}),
+      });
+    }
+    // Docker shows an all-addresses binding as 0.0.0.0
+    for (const b of list ?? []) if (!b.HostIp) b.HostIp = '0.0.0.0';
+  }
+  return { ports, mappings };
+}
+
+type Mapping = NonNullable<RuntimeConfig['portMappings']>[number];
+
+/** The first of `mine` whose host port another container holds (same port and protocol, overlapping address). */
+export function conflictingMapping(mine: readonly Mapping[], others: readonly Mapping[]): Mapping | undefined {
+  return mine.find((m) =>
+    others.some(
+      (o) =>
+        o.hostPort === m.hostPort &&
+        o.protocol === m.protocol &&
+        (!o.hostIP || !m.hostIP || o.hostIP === '0.0.0.0' || m.hostIP === '0.0.0.0' || o.hostIP === m.hostIP),
+    ),
+  );
+}
+
+/** The port mappings of every other container on the bridge (their saved CNI calls). */
+function otherMappings(id: string): Mapping[] {
+  const out: Mapping[] = [];
+  for (const f of fs.readdirSync(RESULTS_DIR)) {
+    if (f === `${id}.json` || !f.endsWith('.json')) continue;
+    try {
+      const saved = JSON.parse(fs.readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as { runtime?: RuntimeConfig };
+      out.push(...(saved.runtime?.portMappings ?? []));
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  return out;
+}
+
+function portAllocated(m: Mapping): Error {
+  return conflict(
+    'port_allocated',
+    `Bind for ${m.hostIP || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`,
+  );
+}
+
+/** A host port a host process listens on cannot be published (Docker's error). */
+async function refuseListened(m: Mapping): Promise<void> {
+  const host = m.hostIP || '0.0.0.0';
+  try {
+    if (m.protocol === 'udp') {
+      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      await new Promise<void>((res, rej) => s.once('error', rej).bind(m.hostPort, host, () => res()));
+      s.close();
+    } else if (m.protocol === 'tcp') {
+      const srv = net.createServer();
+      await new Promise<void>((res, rej) => srv.once('error', rej).listen(m.hostPort, host, () => res()));
+      await new Promise<void>((res) => srv.close(() => res()));
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portAllocated(m);
+    // another error (an address this host lacks): the plugins report it
+  }
+}
+
+/** Make the container's network namespace at netns/<id> (util-linux unshare binds the new namespace there). */
+async function makeNetns(id: string): Promise<string> {
+  const path = netnsPath(id);
+  fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
+  fs.closeSync(fs.openSync(path, fs.constants.O_CREAT | fs.constants.O_RDONLY, 0o444));
+  await run('unshare', [`--net=${path}`, 'true']);
+  return path;
+}
+
+/** Remove a container's netns mount and file (nothing if there is none). */
+function removeNetns(id: string): void {
+  const path = netnsPath(id);
+  try {
+    umount2(path, MNT_DETACH);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
+  }
+  fs.rmSync(path, { force: true });
+}
+
+/**
+ * Connect a container to the bridge: its netns, then CNI ADD (veth, address, NAT, ports). A failure undoes what was
+ * done. The result is kept for DEL.
+ */
+export async function connectBridge(
+  id: string,
+  bindings: PortMap,
+  exposed: readonly string[],
+  publishAll: boolean,
+): Promise<BridgeEndpoint> {
+  // a start after a run nobody settled (a killed berth): its old attachment goes first
+  if (hasNetwork(id)) await disconnectBridge(id);
+  const { ports, mappings } = await resolvePorts(bindings, exposed, publishAll);
+  const list = withoutIdlePlugins(ensureConflist(), mappings.length > 0);
+  const netns = await makeNetns(id);
+  const a = { containerId: id, netns, ifname: 'eth0' };
+  const runtime: RuntimeConfig = { portMappings: mappings };
+  fs.mkdirSync(RESULTS_DIR, { recursive: true, mode: 0o755 });
+  let result: CniResult;
+  try {
+    for (const m of mappings) await refuseListened(m);
+    result = await withCniLock(async () => {
+      // under the lock: no other start can take the same host port meanwhile
+      const taken = conflictingMapping(mappings, otherMappings(id));
+      if (taken) throw portAllocated(taken);
+      // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
+      fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type) }));
+      return cniAdd(list, a, runtime);
+    });
+  } catch (err) {
+    await disconnectBridge(id).catch(() => {});
+    throw err;
+  }
+  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type), result }));
+  const ip = result.ips?.find((i) => !i.address.includes(':'));
+  const iface = ip?.interface !== undefined ? result.interfaces?.[ip.interface] : undefined;
+  const [addr, len] = (ip?.address ?? '/0').split('/');
+  return {
+    IPAddress: addr ?? '',
+    IPPrefixLen: Number(len),
+    Gateway: ip?.gateway ?? '',
+    MacAddress: iface?.mac ?? '',
+    Ports: ports,
+    SandboxKey: netns,
+  };
+}
+
+/** Whether a container has anything on the bridge: its netns or a CNI result. */
+export function hasNetwork(id: string): boolean {
+  return fs.existsSync(netnsPath(id)) || fs.existsSync(resultPath(id));
+}
+
+/**
+ * Disconnect a container: CNI DEL (veth, lease, NAT and port rules), then its netns. Idempotent: what is already gone
+ * is skipped. DEL failures are reported after the netns is removed.
+ */
+export async function disconnectBridge(id: string): Promise<void> {
+  let saved: { runtime?: RuntimeConfig; plugins?: string[]; result?: CniResult } | undefined;
+  try {
+    saved = JSON.parse(fs.readFileSync(resultPath(id), 'utf8')) as typeof saved;
+  } catch {
+    saved = undefined;
+  }
+  let failure: unknown;
+  if (saved || fs.existsSync(netnsPath(id))) {
+    let list: ConfList | undefined;
+    try {
+      list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+    } catch {
+      list = undefined;
+    }
+    // DEL runs the plugins ADD ran
+    if (list && saved?.plugins)
+      list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
+    if (list)
+      await withCniLock(() =>
+        cniDel(
+          list,
+          { containerId: id, netns: netnsPath(id), ifname: 'eth0' },
+          saved?.runtime ?? {},
+          saved?.result,
+          // with the ADD result every plugin knows what to remove: all at once (see cniDel)
+          !!saved?.result,
+        ),
+      ).catch((err: unknown) => {
+        failure = err;
+      });
+  }
+  removeNetns(id);
+  if (!failure) fs.rmSync(resultPath(id), { force: true });
+  if (failure) {
+    // without a result (ADD never finished) a plugin may find nothing to delete: that is no failure
+    if (!saved?.result) {
+      fs.rmSync(resultPath(id), { force: true });
+      return;
+    }
+    throw failure;
+  }
+}
