@@ -29,7 +29,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, debootstrapTar } from '../test/helpers/berth.js';
 import { Scope, removeTree, run, startDockerd } from '../test/helpers/peers.js';
 import {
@@ -47,6 +46,7 @@ import {
   versions,
   type Cmd,
   type Timing,
+  runIfMain,
 } from './fixtures.js';
 
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
@@ -667,14 +667,4 @@ note: the builder marks none of its own phases: the trace has only the CLI's sta
   return cold.berth.error || cached.berth.error || 'error' in traced.cold || 'error' in traced.cached ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  runBench(TAG, 'dockerd, buildah and berth stores', bench).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, () => runBench(TAG, 'dockerd, buildah and berth stores', bench));

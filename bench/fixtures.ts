@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 /**
  * Shared by the container benchmarks (run-container.ts, lifecycle.ts): running programs, the
  * busybox image made once and brought into berth, a private dockerd and a private podman,
@@ -265,4 +266,23 @@ export async function runBench(tag: string, needs: string, bench: (scope: Scope)
   } finally {
     scope.dispose();
   }
+}
+
+/**
+ * Run a benchmark's `main` when its module is the program (`node dist/bench/load.js`), not
+ * when bench/run.ts imports it: its result is the exit status; `cleanup` runs either way.
+ */
+export function runIfMain(moduleUrl: string, main: () => Promise<number>, cleanup: () => void = () => {}): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(fs.realpathSync(process.argv[1])).href) return;
+  main().then(
+    (code) => {
+      cleanup();
+      process.exitCode = code;
+    },
+    (err) => {
+      cleanup();
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -24,7 +24,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
 import { PODMAN_RUN_FLAGS, Scope, type Dockerd, type Podman } from '../test/helpers/peers.js';
 import {
@@ -46,6 +45,7 @@ import {
   type Cmd,
   type Timing,
   runBench,
+  runIfMain,
 } from './fixtures.js';
 
 const N = Math.max(1, Number(process.env.BENCH_CONTAINERS ?? 50));
@@ -780,14 +780,4 @@ async function bench(scope: Scope): Promise<number> {
   return B.error || T.berth.error || leftovers.length ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -1,3 +1,4 @@
+import { runIfMain } from './fixtures.js';
 /**
  * `load` side by side, on the machine's own filesystem (where users' stores live): berth vs docker vs
  * podman vs GNU `tar -x` of the same layer tars, on the same archives:
@@ -20,7 +21,6 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, TMP, berthOk, debootstrapTar, tempRoot } from '../test/helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, writeDockerArchive } from '../test/helpers/layered.js';
 
@@ -404,16 +404,4 @@ export async function main(): Promise<number> {
   return results.some((r) => TOOLS.some((t) => available[t] && r.results[t].error)) ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      cleanup();
-      process.exitCode = code;
-    },
-    (err) => {
-      cleanup();
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, main, cleanup);

@@ -1,3 +1,4 @@
+import { runIfMain } from './fixtures.js';
 /**
  * push and pull side by side, on the machine's own filesystem, against Debian's docker-registry on
  * 127.0.0.1 (plain http, its storage under $BERTH_TMP): berth vs docker vs podman (and skopeo copy),
@@ -22,7 +23,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, TMP, berthOk, debootstrapTar, tempRoot } from '../test/helpers/berth.js';
 import { DEBOOTSTRAP_GROUPS, debootstrapGroup, splitRootfsTar, writeDockerArchive } from '../test/helpers/layered.js';
 import { Scope } from '../test/helpers/peers.js';
@@ -334,16 +334,4 @@ export async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      cleanup();
-      process.exitCode = code;
-    },
-    (err) => {
-      cleanup();
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, main, cleanup);

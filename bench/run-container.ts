@@ -20,7 +20,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO } from '../test/helpers/berth.js';
 import { PODMAN_RUN_FLAGS, peerRunArgv, Scope } from '../test/helpers/peers.js';
 import {
@@ -45,6 +44,7 @@ import {
   type Cmd,
   type Timing,
   runBench,
+  runIfMain,
 } from './fixtures.js';
 
 const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 20));
@@ -320,14 +320,4 @@ async function bench(scope: Scope): Promise<number> {
   return B.error || traceError ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -17,7 +17,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { BERTH, REPO, TMP } from '../test/helpers/berth.js';
 import { PODMAN_RUN_FLAGS, peerRunArgv, type Scope } from '../test/helpers/peers.js';
 import {
@@ -38,6 +37,7 @@ import {
   versions,
   type Cmd,
   type Timing,
+  runIfMain,
 } from './fixtures.js';
 
 const RUNS = Math.max(2, Number(process.env.BENCH_RUNS ?? 30));
@@ -204,14 +204,4 @@ async function bench(scope: Scope): Promise<number> {
   return berthKeys.some((k) => t[k].error) ? 1 : 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, main);
