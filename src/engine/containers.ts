@@ -236,8 +236,9 @@ export class Containers {
         `You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`,
       );
     if (!c.State.Running && this.store.isLive(c.ID)) {
-      // being started (see waitStarting): force stops it once it runs, as a running one
-      if (!opts.force) throw running();
+      // its run lock is held although it does not run: being started (see waitStarting), or its ended run being
+      // cleaned up (its monitor's clean-up holds the lock a moment after a `wait` has returned): wait to see which;
+      // one that runs then is refused without force, as a running one
       const now = await waitStarting(this.store, c);
       if (!now) throw conflict('container_starting', `container ${c.ID.slice(0, 12)} is still being started`);
       c = now;

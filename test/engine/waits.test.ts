@@ -5,10 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { Engine } from '../../src/engine/engine.js';
 import { until } from '../../src/container/dir-watch.js';
-import { berthOk, tempRoot } from '../helpers/berth.js';
+import { berthOk, tempRoot, waitFor } from '../helpers/berth.js';
 
 const tmp = tempRoot('berth-engine-waits');
 let engine: Engine;
@@ -111,4 +113,20 @@ test('until: a change in the directory wakes at once, a timeout or abort ends wi
   assert.ok(aborted.wallMs < 300, `aborted after ${aborted.wallMs} ms`);
   // a directory that does not exist: the slow re-check alone
   assert.equal(await until(`${dir}/none`, () => 1), 1);
+});
+
+test("rm right after a wait, while the run's clean-up still holds the run lock, waits for it instead of refusing", async () => {
+  const { Id } = await engine.containers.create({ name: 'w-held', Config: { Image: 'base', Cmd: ['true'] } });
+  await engine.containers.start(Id);
+  await engine.containers.wait(Id);
+  // another process holds the run lock a moment, as the monitor's clean-up does once the container ended
+  const holder = spawn('flock', [engine.containerStore.lockPath(Id), 'sleep', '0.6'], { stdio: 'ignore' });
+  const exited = once(holder, 'exit');
+  try {
+    await waitFor(() => engine.containerStore.isLive(Id) || undefined, 5000);
+    await engine.containers.remove(Id);
+    assert.equal(engine.containerStore.tryGet(Id), undefined);
+  } finally {
+    await exited;
+  }
 });
