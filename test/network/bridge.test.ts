@@ -43,12 +43,58 @@ function traces(): Record<string, number> {
 
 let baseline: Record<string, number>;
 
-before(() => {
+/** The host's networking as the tests found it: berth0, the CNI chains, ip_forward (restored at the end). */
+interface HostNet {
+  bridge: boolean;
+  chains: Set<string>;
+  rules: Set<string>;
+  forward: string;
+}
+function hostNet(): HostNet {
+  const chains = new Set<string>();
+  const rules = new Set<string>();
+  for (const table of ['filter', 'nat']) {
+    const out = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
+    for (const l of out.split('\n')) {
+      if (/^:CNI-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
+      if (/^-A .*CNI-/.test(l)) rules.add(`${table} ${l}`);
+    }
+  }
+  return {
+    bridge: spawnSync('ip', ['link', 'show', 'berth0'], { stdio: 'ignore' }).status === 0,
+    chains,
+    rules,
+    forward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+  };
+}
+/** Take away what the tests added to the host's networking (the bridge, the plugins' chains), put ip_forward back. */
+function restoreHostNet(was: HostNet): void {
+  const now = hostNet();
+  // rules first (jumps into the chains), then the chains themselves
+  for (const r of now.rules) {
+    if (was.rules.has(r)) continue;
+    const [table, ...rest] = r.split(' ');
+    const args = rest.join(' ').replace(/^-A /, '-D ');
+    spawnSync('sh', ['-c', `iptables -t ${table} ${args}`], { stdio: 'ignore' });
+  }
+  for (const c of now.chains) {
+    if (was.chains.has(c)) continue;
+    const [table, chain] = c.split(' ');
+    spawnSync('iptables', ['-t', table!, '-F', chain!], { stdio: 'ignore' });
+    spawnSync('iptables', ['-t', table!, '-X', chain!], { stdio: 'ignore' });
+  }
+  if (!was.bridge && now.bridge) spawnSync('ip', ['link', 'del', 'berth0'], { stdio: 'ignore' });
+  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', was.forward);
+}
+const hostBefore = hostNet();
+
+before(async () => {
   berthOk(root, ['image', 'from-host', 'web', 'busybox']);
   fs.mkdirSync(`${www}/cgi-bin`, { recursive: true });
   fs.writeFileSync(`${www}/index.html`, 'hello from the bridge\n');
-  // a first run makes the bridge and the plugins' global chains, which stay (as docker0 and DOCKER-USER do)
-  berthOk(root, ['run', '--rm', '--network', 'bridge', 'web', 'busybox', 'true']);
+  // a first run makes the bridge and the plugins' global chains, which stay (as docker0 and DOCKER-USER do);
+  // it publishes a port, so that portmap's global chains are made too
+  berthOk(root, ['run', '--rm', '-p', `127.0.0.1:${await freePort()}:80`, 'web', 'busybox', 'true']);
   baseline = traces();
 });
 
@@ -58,6 +104,10 @@ after(() => {
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the tests');
   fs.rmSync(www, { recursive: true, force: true });
   t.remove();
+  restoreHostNet(hostBefore);
+  const left = hostNet();
+  assert.equal(left.bridge, hostBefore.bridge, 'berth0 is gone again if the tests made it');
+  assert.deepEqual([...left.chains].sort(), [...hostBefore.chains].sort(), 'no CNI chain the tests made is left');
 });
 
 function freePort(): Promise<number> {
