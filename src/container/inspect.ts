@@ -4,7 +4,7 @@ import { rfc3339Nano } from '../core/time.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { apiMounts } from './mounts.js';
-import { networkSettings } from '../network/settings.js';
+import { idleNetworkSettings } from './network.js';
 
 /** Docker's `container inspect` JSON for a berth container (the fields berth has so far). */
 export function inspectContainer(containers: ContainerStore, c: ContainerRecord): Record<string, unknown> {
@@ -52,6 +52,6 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
     NetworkSettings:
       c.State.Running && c.NetworkSettings
         ? c.NetworkSettings
-        : networkSettings(c.ID, hc.NetworkMode, undefined, Object.keys(c.Config.ExposedPorts ?? {})),
+        : idleNetworkSettings(containers, c),
   };
 }
