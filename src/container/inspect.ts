@@ -49,9 +49,6 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
     Mounts: apiMounts(c, hc),
     Config: c.Config,
     // recorded at start while it runs; blank otherwise (its exposed ports unbound), as Docker's
-    NetworkSettings:
-      c.State.Running && c.NetworkSettings
-        ? c.NetworkSettings
-        : idleNetworkSettings(containers, c),
+    NetworkSettings: c.State.Running && c.NetworkSettings ? c.NetworkSettings : idleNetworkSettings(containers, c),
   };
 }

@@ -200,7 +200,11 @@ export function idleNetworkSettings(containers: ContainerStore, c: ContainerReco
 }
 
 /** Release a container's network (nothing if it has none). Returns its NetworkSettings once stopped. */
-export async function disconnectContainer(c: ContainerRecord, mode: string, containers?: ContainerStore): Promise<NetworkSettings> {
+export async function disconnectContainer(
+  c: ContainerRecord,
+  mode: string,
+  containers?: ContainerStore,
+): Promise<NetworkSettings> {
   await disconnectId(c.ID);
   if (containers) return idleNetworkSettings(containers, c);
   return networkSettings(c.ID, mode, undefined, Object.keys(c.Config.ExposedPorts ?? {}));

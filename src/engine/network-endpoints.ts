@@ -26,7 +26,8 @@ export function userNetwork(
   const ip = cfg.IPAMConfig?.IPv4Address;
   const out: EndpointConfig = {};
   if (aliases.length) {
-    if (!user) throw invalid('invalid_alias', 'network-scoped alias is supported only for containers in user defined networks');
+    if (!user)
+      throw invalid('invalid_alias', 'network-scoped alias is supported only for containers in user defined networks');
     out.Aliases = aliases;
   }
   if (ip) {

@@ -6,7 +6,14 @@ import { BRIDGE_NAME, CONFLIST_PATH, chooseSubnet, parseProcRoutes } from '../ne
 import type { ConfList } from '../network/cni.js';
 import { checkMac, isUserNetwork, networksOf, type EndpointConfig } from '../network/endpoints.js';
 import { checkNetworkName, NetworkStore, PREDEFINED, predefinedRecord, type NetworkRecord } from '../network/store.js';
-import { checkAddress, chooseFreeSubnet, ipamConfig, parseCidr, type Cidr, type IpamConfig } from '../network/subnets.js';
+import {
+  checkAddress,
+  chooseFreeSubnet,
+  ipamConfig,
+  parseCidr,
+  type Cidr,
+  type IpamConfig,
+} from '../network/subnets.js';
 import { hexId } from '../network/settings.js';
 import type { Engine } from './engine.js';
 
@@ -70,7 +77,9 @@ export class Networks {
   /** A network by name, id or id prefix (NotFound otherwise). */
   private find(ref: string): NetworkRecord {
     if ((PREDEFINED as readonly string[]).includes(ref)) return predefinedRecord(ref as 'bridge', this.bridgeIpam());
-    const pre = this.all().slice(0, 3).find((n) => n.Id === ref || (ref.length >= 12 && n.Id.startsWith(ref)));
+    const pre = this.all()
+      .slice(0, 3)
+      .find((n) => n.Id === ref || (ref.length >= 12 && n.Id.startsWith(ref)));
     if (pre) return pre;
     const n = this.store.find(ref);
     if (!n) throw notFound('network_not_found', `network ${ref} not found`);
@@ -102,7 +111,8 @@ export class Networks {
     const ids = [...(f.get('id') ?? [])];
     const drivers = f.get('driver');
     const types = f.get('type');
-    for (const t of types ?? []) if (t !== 'builtin' && t !== 'custom') throw invalid('invalid_filter', `invalid filter: 'type'='${t}'`);
+    for (const t of types ?? [])
+      if (t !== 'builtin' && t !== 'custom') throw invalid('invalid_filter', `invalid filter: 'type'='${t}'`);
     const dangling = f.get('dangling');
     let wantDangling: boolean | undefined;
     if (dangling) {
@@ -154,7 +164,8 @@ export class Networks {
     if (!opts.Name) throw invalid('usage', 'network create: a name is required');
     checkNetworkName(opts.Name);
     const driver = opts.Driver || 'bridge';
-    if (driver !== 'bridge') throw invalid('unsupported', `network driver ${JSON.stringify(driver)}: berth has "bridge" only`);
+    if (driver !== 'bridge')
+      throw invalid('unsupported', `network driver ${JSON.stringify(driver)}: berth has "bridge" only`);
     if (opts.IPAM?.Driver && opts.IPAM.Driver !== 'default')
       throw invalid('unsupported', `IPAM driver ${JSON.stringify(opts.IPAM.Driver)}: berth has "default" only`);
     const configs = opts.IPAM?.Config ?? [];
@@ -165,7 +176,11 @@ export class Networks {
       const taken = this.takenSubnets(routes);
       const c = configs[0] ?? {};
       const ipam = ipamConfig(
-        { ...(c.Subnet ? { subnet: c.Subnet } : {}), ...(c.Gateway ? { gateway: c.Gateway } : {}), ...(c.IPRange ? { ipRange: c.IPRange } : {}) },
+        {
+          ...(c.Subnet ? { subnet: c.Subnet } : {}),
+          ...(c.Gateway ? { gateway: c.Gateway } : {}),
+          ...(c.IPRange ? { ipRange: c.IPRange } : {}),
+        },
         () => chooseFreeSubnet(routes, taken, (i) => mine.has(i)),
         taken,
       );
@@ -202,7 +217,10 @@ export class Networks {
       if (!isUserNetwork(found.Name))
         throw forbidden('predefined_network', `${found.Name} is a pre-defined network and cannot be removed`);
       if (attachedTo(found.Id).length)
-        throw conflict('network_in_use', `error while removing network: network ${found.Name} id ${found.Id} has active endpoints`);
+        throw conflict(
+          'network_in_use',
+          `error while removing network: network ${found.Name} id ${found.Id} has active endpoints`,
+        );
       this.store.remove(found.Id);
       return found;
     });
@@ -232,15 +250,24 @@ export class Networks {
   async connect(ref: string, container: string, cfg: EndpointConfig = {}): Promise<void> {
     const n = this.find(ref);
     if (!isUserNetwork(n.Name))
-      throw invalid('unsupported', `network connect: berth connects containers to user-defined networks only, not ${n.Name}`);
+      throw invalid(
+        'unsupported',
+        `network connect: berth connects containers to user-defined networks only, not ${n.Name}`,
+      );
     const cs = this.engine.containerStore;
     const c = cs.resolve(container);
     const hc = cs.hostConfig(c.ID);
     if (hc.NetworkMode === 'none' || hc.NetworkMode === 'host' || hc.NetworkMode.startsWith('container:'))
-      throw invalid('conflicting_network', `container ${c.Name.replace(/^\//, '')} has network mode ${hc.NetworkMode}: it cannot join other networks`);
+      throw invalid(
+        'conflicting_network',
+        `container ${c.Name.replace(/^\//, '')} has network mode ${hc.NetworkMode}: it cannot join other networks`,
+      );
     const current = networksOf(hc);
     if (current.some((x) => x.name === n.Name))
-      throw conflict('endpoint_exists', `endpoint with name ${c.Name.replace(/^\//, '')} already exists in network ${n.Name}`);
+      throw conflict(
+        'endpoint_exists',
+        `endpoint with name ${c.Name.replace(/^\//, '')} already exists in network ${n.Name}`,
+      );
     const want: EndpointConfig = {};
     if (cfg.Aliases?.length) want.Aliases = cfg.Aliases.filter(Boolean);
     if (cfg.IPAMConfig?.IPv4Address) {
@@ -279,7 +306,10 @@ export class Networks {
       throw invalid('not_connected', `container ${c.ID} is not connected to network ${n.Name}`);
     const live = cs.tryGet(c.ID);
     if (!isUserNetwork(n.Name) && live?.State.Running)
-      throw invalid('unsupported', `network disconnect: berth disconnects a running container from user-defined networks only`);
+      throw invalid(
+        'unsupported',
+        `network disconnect: berth disconnects a running container from user-defined networks only`,
+      );
     if (live?.State.Running) {
       const { disconnectRunning } = await import('../container/network.js');
       const settings = await disconnectRunning(cs, live, n.Id);

@@ -158,7 +158,12 @@ export function attachmentConflist(full: ConfList, req: Pick<EndpointRequest, 'm
  * Attach a container's netns to a user network (CNI ADD, then its names in aardvark-dns). A failure undoes what was
  * done.
  */
-export async function attachUser(ctr: string, netns: string, n: NetworkRecord, req: EndpointRequest): Promise<Attachment> {
+export async function attachUser(
+  ctr: string,
+  netns: string,
+  n: NetworkRecord,
+  req: EndpointRequest,
+): Promise<Attachment> {
   if (fs.existsSync(attachPath(ctr, n.Id)))
     throw conflict('endpoint_exists', `endpoint with name ${req.dnsNames[0]} already exists in network ${n.Name}`);
   const full = userConflist(n);

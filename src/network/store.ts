@@ -112,7 +112,10 @@ export class NetworkStore {
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
     const prefixed = all.filter((n) => n.Id.startsWith(ref));
     if (prefixed.length > 1)
-      throw invalid('ambiguous_network', `network ${JSON.stringify(ref)} is ambiguous (${prefixed.length} matches found)`);
+      throw invalid(
+        'ambiguous_network',
+        `network ${JSON.stringify(ref)} is ambiguous (${prefixed.length} matches found)`,
+      );
     return prefixed[0];
   }
 

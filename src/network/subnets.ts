@@ -59,7 +59,11 @@ export function defaultPools(): Cidr[] {
  * The first pool subnet no host route (default routes and the routes of berth's bridges aside: those are the
  * networks themselves, in `taken`) and no other network overlaps.
  */
-export function chooseFreeSubnet(routes: readonly Route[], taken: readonly Cidr[], ownBridge: (iface: string) => boolean): Cidr {
+export function chooseFreeSubnet(
+  routes: readonly Route[],
+  taken: readonly Cidr[],
+  ownBridge: (iface: string) => boolean,
+): Cidr {
   const busy: Cidr[] = [
     ...routes
       .filter((r) => r.mask !== 0 && !ownBridge(r.iface))
@@ -105,8 +109,7 @@ export function ipamConfig(req: IpamRequest, choose: () => Cidr, taken: readonly
   if (req.subnet) {
     const c = parseCidr(req.subnet);
     if (!c) throw invalid('invalid_subnet', `invalid subnet ${JSON.stringify(req.subnet)}: an IPv4 CIDR (10.1.0.0/16)`);
-    if (c.bits > 30)
-      throw invalid('invalid_subnet', `subnet ${JSON.stringify(req.subnet)} is too small: /30 at most`);
+    if (c.bits > 30) throw invalid('invalid_subnet', `subnet ${JSON.stringify(req.subnet)} is too small: /30 at most`);
     if (taken.some((t) => overlaps(t, c)))
       throw invalid('invalid_subnet', `invalid pool request: Pool overlaps with other one on this address space`);
     subnet = c;
@@ -115,7 +118,8 @@ export function ipamConfig(req: IpamRequest, choose: () => Cidr, taken: readonly
   let gateway = (subnet.net + 1) >>> 0;
   if (req.gateway) {
     const g = parseIPv4(req.gateway);
-    if (g === undefined) throw invalid('invalid_gateway', `invalid gateway ${JSON.stringify(req.gateway)}: an IPv4 address`);
+    if (g === undefined)
+      throw invalid('invalid_gateway', `invalid gateway ${JSON.stringify(req.gateway)}: an IPv4 address`);
     if (!contains(subnet, g) || g === subnet.net || g === broadcast)
       throw invalid(
         'invalid_gateway',
@@ -156,5 +160,6 @@ export function checkAddress(ip: string, c: IpamConfig, network: string): void {
   const s = parseCidr(c.Subnet)!;
   if (!contains(s, n))
     throw invalid('invalid_ip', `address ${ip} is not in subnet ${c.Subnet} of network ${JSON.stringify(network)}`);
-  if (ip === c.Gateway) throw invalid('invalid_ip', `address ${ip} is the gateway of network ${JSON.stringify(network)}`);
+  if (ip === c.Gateway)
+    throw invalid('invalid_ip', `address ${ip} is the gateway of network ${JSON.stringify(network)}`);
 }

@@ -19,13 +19,7 @@ import {
   parseCidr,
 } from '../../src/network/subnets.js';
 import { parseProcRoutes, type Route } from '../../src/network/bridge.js';
-import {
-  dnsNames,
-  dnsResolvConf,
-  parseDnsConfig,
-  renderDnsConfig,
-  upstreamResolvers,
-} from '../../src/network/dns.js';
+import { dnsNames, dnsResolvConf, parseDnsConfig, renderDnsConfig, upstreamResolvers } from '../../src/network/dns.js';
 import { attachmentConflist, bridgeName, cniName, userConflist } from '../../src/network/attach.js';
 import { checkMac, multiNetworkSettings, networksOf } from '../../src/network/endpoints.js';
 import { NetworkStore, predefinedRecord, type NetworkRecord } from '../../src/network/store.js';
@@ -40,7 +34,8 @@ const route = (dst: string, iface = 'eth0'): Route => {
 
 test('CIDRs: parsed with host bits cleared, bad ones refused, overlap both ways', () => {
   assert.equal(formatCidr(cidr('10.1.2.3/16')), '10.1.0.0/16');
-  for (const bad of ['10.1.0.0', '10.1.0.0/33', '300.1.0.0/16', 'x/8', '10.1.0/16']) assert.equal(parseCidr(bad), undefined);
+  for (const bad of ['10.1.0.0', '10.1.0.0/33', '300.1.0.0/16', 'x/8', '10.1.0/16'])
+    assert.equal(parseCidr(bad), undefined);
   assert.ok(overlaps(cidr('10.0.0.0/8'), cidr('10.3.0.0/16')));
   assert.ok(overlaps(cidr('10.3.0.0/16'), cidr('10.0.0.0/8')));
   assert.ok(!overlaps(cidr('172.17.0.0/16'), cidr('172.18.0.0/16')));
@@ -138,8 +133,10 @@ test("a network's conflist: br-<id12>, masquerade and a default route unless int
     ['bridge', 'firewall'],
   );
   assert.deepEqual(
-    attachmentConflist(list, { mac: '02:00:00:00:00:01', portMappings: [{ hostPort: 1, containerPort: 1, protocol: 'tcp' }] })
-      .plugins.map((p) => p.type),
+    attachmentConflist(list, {
+      mac: '02:00:00:00:00:01',
+      portMappings: [{ hostPort: 1, containerPort: 1, protocol: 'tcp' }],
+    }).plugins.map((p) => p.type),
     ['bridge', 'tuning', 'portmap', 'firewall'],
   );
 });
@@ -159,7 +156,9 @@ test("aardvark-dns's files: gateway and upstreams, then one line per container; 
   assert.equal(renderDnsConfig({ listen: ['10.1.0.1'], upstreams: [], entries: [] }), '10.1.0.1\n');
   assert.equal(parseDnsConfig(''), undefined);
   assert.deepEqual(
-    upstreamResolvers('# x\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 10.0.0.2\nsearch lan\n'),
+    upstreamResolvers(
+      '# x\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 10.0.0.2\nsearch lan\n',
+    ),
     ['10.0.0.2'],
   );
   assert.deepEqual(dnsNames('/web', ['www', 'web', ''], 'f'.repeat(64)), ['web', 'www', 'ffffffffffff']);
@@ -214,7 +213,9 @@ test('NetworkSettings on several networks: user networks with aliases and DNSNam
   assert.equal(s.Networks.other!.EndpointID, '');
   assert.equal(s.Networks.other!.Aliases, null);
   assert.equal(s.Networks.other!.DNSNames, null);
-  const idle = multiNetworkSettings(id, [{ name: 'app', networkId: 'n1', config: { Aliases: ['web'] } }], undefined, ['80/tcp']);
+  const idle = multiNetworkSettings(id, [{ name: 'app', networkId: 'n1', config: { Aliases: ['web'] } }], undefined, [
+    '80/tcp',
+  ]);
   assert.deepEqual(idle.Networks.app!.Aliases, ['web']);
   assert.deepEqual(idle.Ports, { '80/tcp': null });
   assert.equal(idle.SandboxKey, '');
@@ -270,9 +271,18 @@ test('create-time checks: the network exists, aliases and --ip on user networks 
       { app: { Aliases: ['w'], IPAMConfig: { IPv4Address: '172.20.0.5' } } },
     );
     assert.throws(() => userNetwork(root, 'nope', undefined), /network nope not found/);
-    assert.throws(() => userNetwork(root, 'bridge', { bridge: { Aliases: ['w'] } }), /only for containers in user defined/);
-    assert.throws(() => userNetwork(root, 'bridge', { bridge: { IPAMConfig: { IPv4Address: '1.2.3.4' } } }), /user defined networks only/);
-    assert.throws(() => userNetwork(root, 'app', { app: { IPAMConfig: { IPv4Address: '10.0.0.5' } } }), /not in subnet/);
+    assert.throws(
+      () => userNetwork(root, 'bridge', { bridge: { Aliases: ['w'] } }),
+      /only for containers in user defined/,
+    );
+    assert.throws(
+      () => userNetwork(root, 'bridge', { bridge: { IPAMConfig: { IPv4Address: '1.2.3.4' } } }),
+      /user defined networks only/,
+    );
+    assert.throws(
+      () => userNetwork(root, 'app', { app: { IPAMConfig: { IPv4Address: '10.0.0.5' } } }),
+      /not in subnet/,
+    );
     assert.deepEqual(userNetwork(root, 'bridge', undefined), { NetworkMode: 'bridge' });
     assert.throws(() => new NetworkStore(root).add({ ...record(), Name: 'app' }), /already exists/);
     assert.throws(() => new NetworkStore(root).add({ ...record(), Name: 'bridge' }), /already exists/);
