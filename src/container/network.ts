@@ -16,7 +16,7 @@ import { dnsNames, dnsResolvConf } from '../network/dns.js';
 import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { NetworkStore, predefinedId } from '../network/store.js';
-import { hostsFile } from './etc-files.js';
+import { hostsFile, resolvConf } from './etc-files.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord, HostConfig } from './types.js';
 
@@ -130,7 +130,7 @@ function writeEtcFiles(c: ContainerRecord, entries: readonly NetworkEntry[]): vo
       /* none */
     }
     fs.writeFileSync(c.ResolvConfPath, dnsResolvConf(gateways, host));
-  }
+  } else if (entries[0]?.name === 'bridge') fs.writeFileSync(c.ResolvConfPath, resolvConf('bridge'));
 }
 
 /** Attach a running container to one more user network (`network connect`); its new NetworkSettings. */

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import { conflict, forbidden, invalid, notFound } from '../core/errors.js';
 import { filtersFromMap, matchKVList, matchLabels, untilFilter, validateFilters } from '../core/filters.js';
 import { attachedTo, removeNetworkHostSide, endpointOf, bridgeName, createBridge } from '../network/attach.js';
-import { BRIDGE_NAME, CONFLIST_PATH, chooseSubnet, parseProcRoutes } from '../network/bridge.js';
-import type { ConfList } from '../network/cni.js';
+import { BRIDGE_NAME, CONFLIST_PATH, RESULTS_DIR, chooseSubnet, parseProcRoutes } from '../network/bridge.js';
+import type { CniResult, ConfList } from '../network/cni.js';
 import { checkMac, isUserNetwork, networksOf, type EndpointConfig } from '../network/endpoints.js';
 import { checkNetworkName, NetworkStore, PREDEFINED, predefinedRecord, type NetworkRecord } from '../network/store.js';
 import {
@@ -89,6 +89,7 @@ export class Networks {
   /** The containers attached to a network, as inspect shows them. */
   private containersOf(n: NetworkRecord): Record<string, NetworkContainer> {
     const out: Record<string, NetworkContainer> = {};
+    if (n.Name === 'bridge') return this.bridgeContainers();
     if (!isUserNetwork(n.Name)) return out;
     for (const { container, attachment } of attachedTo(n.Id)) {
       const ep = endpointOf(attachment);
@@ -97,6 +98,34 @@ export class Networks {
         EndpointID: ep.IPAddress ? hexId(`${container}/${n.Name}/${ep.IPAddress}`) : '',
         MacAddress: ep.MacAddress,
         IPv4Address: ep.IPAddress ? `${ep.IPAddress}/${ep.IPPrefixLen}` : '',
+        IPv6Address: '',
+      };
+    }
+    return out;
+  }
+
+  /** The default bridge's containers, from the CNI results kept for DEL. */
+  private bridgeContainers(): Record<string, NetworkContainer> {
+    const out: Record<string, NetworkContainer> = {};
+    for (const f of fs.existsSync(RESULTS_DIR) ? fs.readdirSync(RESULTS_DIR) : []) {
+      const m = /^([0-9a-f]{64})\.json$/.exec(f);
+      if (!m) continue;
+      let result: CniResult | undefined;
+      try {
+        result = (JSON.parse(fs.readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as { result?: CniResult }).result;
+      } catch {
+        continue; // removed meanwhile
+      }
+      const ip = result?.ips?.find((i) => !i.address.includes(':'));
+      if (!ip) continue;
+      const iface = ip.interface !== undefined ? result?.interfaces?.[ip.interface] : undefined;
+      const c = this.engine.containerStore.tryGet(m[1]!);
+      if (!c) continue; // another data root's container
+      out[m[1]!] = {
+        Name: c.Name.replace(/^\//, ''),
+        EndpointID: hexId(`${m[1]}/bridge/${ip.address.split('/')[0]}`),
+        MacAddress: iface?.mac ?? '',
+        IPv4Address: ip.address,
         IPv6Address: '',
       };
     }

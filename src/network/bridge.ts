@@ -28,7 +28,7 @@ export const CNI_NETWORK = 'berth';
 export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
-const RESULTS_DIR = `${CNI_DIR}/results`;
+export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const NETNS_DIR = `${RUN_DIR}/netns`;
 
 export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;

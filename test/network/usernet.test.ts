@@ -74,6 +74,9 @@ function restoreHostNet(): void {
     const [table, chain] = c.split(' ');
     // the jumps into it first, then the chain (only chains the tests' plugins made, and only when now unused)
     const save = spawnSync('iptables-save', ['-t', table!], { encoding: 'utf8' }).stdout ?? '';
+    // a container's own chain, or a global one a container (of another berth on this host) still uses: kept
+    if (/^CNI-[0-9a-f]{24}$|^CNI-(DN|SN)-/.test(chain!)) continue;
+    if (save.split('\n').some((l) => l.startsWith(`-A ${chain} `) && l.includes('id: \\"'))) continue;
     for (const l of save.split('\n'))
       if (l.startsWith('-A ') && l.includes(`-j ${chain}`) && !l.startsWith(`-A ${chain} `))
         spawnSync('sh', ['-c', `iptables -t ${table} ${l.replace(/^-A /, '-D ')}`], { stdio: 'ignore' });
@@ -323,4 +326,27 @@ test('--ip and --mac-address; connect and disconnect while running; --internal h
   assert.ok(ns.Networks['un-two'].IPAddress);
   berthOk(root, ['rm', '-f', 'multi']);
   berthOk(root, ['network', 'rm', 'un-one', 'un-two']);
+});
+
+test('a container on the default bridge joins a user network: names there, its bridge address kept; and leaves it', () => {
+  network('un-side');
+  const id = run('--name', 'onbridge', '--network', 'bridge', 'web', 'busybox', 'sleep', '300');
+  assert.ok(netInspect('bridge').Containers[id], 'network inspect bridge lists it');
+  const bridgeIp = inspect('onbridge').NetworkSettings.IPAddress as string;
+  berthOk(root, ['network', 'connect', '--alias', 'side', 'un-side', 'onbridge']);
+  const ns = inspect('onbridge').NetworkSettings;
+  assert.deepEqual(Object.keys(ns.Networks), ['bridge', 'un-side']);
+  assert.equal(ns.IPAddress, bridgeIp, "the top-level address stays the default bridge's");
+  const gw = netInspect('un-side').IPAM.Config[0].Gateway as string;
+  assert.match(
+    berthOk(root, ['exec', 'onbridge', 'busybox', 'cat', '/etc/resolv.conf']),
+    new RegExp(`nameserver ${gw}`),
+  );
+  const r = probe('un-side', 'busybox nslookup side && busybox ping -c1 -W2 onbridge');
+  assert.equal(r.code, 0, r.out);
+  berthOk(root, ['network', 'disconnect', 'un-side', 'onbridge']);
+  assert.doesNotMatch(berthOk(root, ['exec', 'onbridge', 'busybox', 'cat', '/etc/resolv.conf']), new RegExp(gw));
+  assert.match(berth(root, ['network', 'disconnect', 'bridge', 'onbridge']).stderr, /user-defined networks only/);
+  berthOk(root, ['rm', '-f', 'onbridge']);
+  berthOk(root, ['network', 'rm', 'un-side']);
 });
