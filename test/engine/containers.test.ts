@@ -140,7 +140,12 @@ test('create refuses bad requests with their kinds and leaves the store as it wa
     ['unknown image', { Config: { Image: 'nosuch:1' } }, 'NotFound', 'image_not_found'],
     ['no command', { Config: { Image: 'base', Entrypoint: [''] } }, 'InvalidArgument', 'no_command'],
     ['unknown network', { ...sleeper(''), HostConfig: { NetworkMode: 'mynet' } }, 'NotFound', 'network_not_found'],
-    ['network name', { ...sleeper(''), HostConfig: { NetworkMode: 'my/net' } }, 'InvalidArgument', 'invalid_network_name'],
+    [
+      'network name',
+      { ...sleeper(''), HostConfig: { NetworkMode: 'my/net' } },
+      'InvalidArgument',
+      'invalid_network_name',
+    ],
     ['runtime', { ...sleeper(''), HostConfig: { Runtime: 'kata' as never } }, 'InvalidArgument', 'unsupported'],
     [
       'restart with AutoRemove',
