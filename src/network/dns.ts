@@ -167,6 +167,16 @@ async function reconcileServer(): Promise<void> {
   });
 }
 
+/** Whether a process still runs: gone, or a zombie its reaper (init: aardvark-dns daemonizes) has not collected yet. */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
 async function stopServer(pid: number): Promise<void> {
   try {
     process.kill(pid, 'SIGTERM');
@@ -174,8 +184,8 @@ async function stopServer(pid: number): Promise<void> {
     return;
   }
   for (let i = 0; i < 200; i++) {
-    if (!fs.existsSync(`/proc/${pid}`)) return;
-    await new Promise((r) => setTimeout(r, 10));
+    if (!running(pid)) return;
+    await new Promise((r) => setTimeout(r, 5));
   }
   try {
     process.kill(pid, 'SIGKILL');
