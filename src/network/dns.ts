@@ -130,7 +130,7 @@ export function serverPid(): number {
   }
   try {
     const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    return comm.startsWith('aardvark') ? pid : 0;
+    return comm.startsWith('aardvark') && running(pid) ? pid : 0;
   } catch {
     return 0;
   }

@@ -51,7 +51,9 @@ function aardvarks(): number {
   return ls('/proc').filter((p) => {
     if (!/^\d+$/.test(p)) return false;
     try {
-      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim().startsWith('aardvark');
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      // a zombie has ended: init (aardvark-dns daemonizes) reaps it in its own time
+      return /\(aardvark/.test(stat) && !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
     } catch {
       return false;
     }
@@ -293,6 +295,17 @@ test('--ip and --mac-address; connect and disconnect while running; --internal h
     berth(root, ['run', '--rm', '--network', 'nosuchnet', 'web', 'busybox', 'true']).stderr,
     /network nosuchnet not found/,
   );
+
+  // connect: bad requests refused, nothing changed
+  const cfgBefore = JSON.stringify(inspect('multi').NetworkSettings.Networks);
+  assert.match(berth(root, ['network', 'connect', '--ip', '10.1.1.1', 'un-two', 'multi']).stderr, /not in subnet/);
+  assert.match(berth(root, ['network', 'connect', 'nosuchnet', 'multi']).stderr, /network nosuchnet not found/);
+  assert.match(berth(root, ['network', 'connect', 'un-two', 'nosuchctr']).stderr, /No such container/);
+  assert.equal(JSON.stringify(inspect('multi').NetworkSettings.Networks), cfgBefore);
+  const lone = berthOk(root, ['create', '--network', 'none', 'web', 'busybox', 'true']).trim();
+  ctrIds.add(lone);
+  assert.match(berth(root, ['network', 'connect', 'un-two', lone]).stderr, /network mode none/);
+  berthOk(root, ['rm', lone]);
 
   // connect: a second interface, its alias answered on that network
   berthOk(root, ['network', 'connect', '--alias', 'second', 'un-two', 'multi']);
