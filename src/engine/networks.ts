@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import { conflict, forbidden, invalid, notFound } from '../core/errors.js';
 import { filtersFromMap, matchKVList, matchLabels, untilFilter, validateFilters } from '../core/filters.js';
-import { attachedTo, removeNetworkHostSide, endpointOf, bridgeName, createBridge } from '../network/attach.js';
+import {
+  attachedTo,
+  removeNetworkHostSide,
+  endpointOf,
+  bridgeOf,
+  createBridge,
+  checkBridgeOptions,
+} from '../network/attach.js';
 import { BRIDGE_NAME, CONFLIST_PATH, RESULTS_DIR, chooseSubnet, parseProcRoutes } from '../network/bridge.js';
 import type { CniResult, ConfList } from '../network/cni.js';
 import { checkMac, isUserNetwork, networksOf, type EndpointConfig } from '../network/endpoints.js';
@@ -199,9 +206,11 @@ export class Networks {
       throw invalid('unsupported', `IPAM driver ${JSON.stringify(opts.IPAM.Driver)}: berth has "default" only`);
     const configs = opts.IPAM?.Config ?? [];
     if (configs.length > 1) throw invalid('unsupported', 'network create: one IPv4 subnet per network');
+    const options = { ...(opts.Options ?? {}) };
     const rec = await this.engine.store.lock(() => {
+      checkBridgeOptions(options, this.store.list().map(bridgeOf), (name) => fs.existsSync(`/sys/class/net/${name}`));
       const routes = parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8'));
-      const mine = new Set([BRIDGE_NAME, ...this.store.list().map((n) => bridgeName(n.Id))]);
+      const mine = new Set([BRIDGE_NAME, ...this.store.list().map(bridgeOf)]);
       const taken = this.takenSubnets(routes);
       const c = configs[0] ?? {};
       const ipam = ipamConfig(
@@ -224,7 +233,7 @@ export class Networks {
         Ingress: false,
         ConfigFrom: { Network: '' },
         ConfigOnly: false,
-        Options: { ...(opts.Options ?? {}) },
+        Options: options,
         Labels: { ...(opts.Labels ?? {}) },
       });
     });
@@ -233,7 +242,7 @@ export class Networks {
       await createBridge(rec);
     } catch (err) {
       this.store.remove(rec.Id);
-      await removeNetworkHostSide(rec.Id).catch(() => {});
+      await removeNetworkHostSide(rec).catch(() => {});
       throw err;
     }
     return { Id: rec.Id, Warning: '' };
@@ -253,7 +262,7 @@ export class Networks {
       this.store.remove(found.Id);
       return found;
     });
-    await removeNetworkHostSide(n.Id);
+    await removeNetworkHostSide(n);
   }
 
   /** POST /networks/prune: every user network without running containers that the filters keep. */
@@ -271,7 +280,7 @@ export class Networks {
           return n;
         }),
     );
-    for (const n of gone) await removeNetworkHostSide(n.Id);
+    for (const n of gone) await removeNetworkHostSide(n);
     return { NetworksDeleted: gone.map((n) => n.Name) };
   }
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { conflict } from '../core/errors.js';
+import { conflict, invalid } from '../core/errors.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import {
   CNI_DIR,
@@ -30,6 +30,15 @@ const attachDir = (ctr: string): string => `${ATTACH_DIR}/${ctr}`;
 const attachPath = (ctr: string, netId: string): string => `${attachDir(ctr)}/${netId}.json`;
 export const conflistPath = (netId: string): string => `${CNI_DIR}/net-${netId}.conflist`;
 export const bridgeName = (netId: string): string => `br-${netId.slice(0, 12)}`;
+
+/** Docker's bridge driver options berth honours (`network create -o`). */
+export const OPT_BRIDGE_NAME = 'com.docker.network.bridge.name';
+export const OPT_MTU = 'com.docker.network.driver.mtu';
+export const OPT_MASQUERADE = 'com.docker.network.bridge.enable_ip_masquerade';
+
+/** A network's bridge: `-o com.docker.network.bridge.name=` or br-<id12>, as Docker names it. */
+export const bridgeOf = (n: Pick<NetworkRecord, 'Id' | 'Options'>): string =>
+  n.Options[OPT_BRIDGE_NAME] || bridgeName(n.Id);
 export const cniName = (netId: string): string => `berth-${netId.slice(0, 12)}`;
 
 /** A user network's conflist (pure): Docker's bridge driver as CNI plugins. */
@@ -41,10 +50,11 @@ export function userConflist(n: NetworkRecord, ipamDir = IPAM_DIR): ConfList {
     plugins: [
       {
         type: 'bridge',
-        bridge: bridgeName(n.Id),
+        bridge: bridgeOf(n),
         // the gateway address stays on the bridge even when internal: aardvark-dns answers there
         isGateway: true,
-        ipMasq: !n.Internal,
+        ipMasq: !n.Internal && n.Options[OPT_MASQUERADE] !== 'false',
+        ...(n.Options[OPT_MTU] ? { mtu: Number(n.Options[OPT_MTU]) } : {}),
         hairpinMode: true,
         capabilities: { ips: true },
         ipam: {
@@ -251,22 +261,47 @@ export async function detachUser(ctr: string, netns: string, netId: string): Pro
 
 const run = promisify(execFile);
 
+/**
+ * `network create -o` checked (pure but for `exists`): a bridge name that no other network and no interface of the
+ * host has (berth would otherwise put an address on it), an MTU, masquerade true or false.
+ */
+export function checkBridgeOptions(
+  opts: Record<string, string>,
+  otherBridges: readonly string[],
+  exists: (iface: string) => boolean,
+): void {
+  const name = opts[OPT_BRIDGE_NAME];
+  if (name !== undefined) {
+    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(name) || name === '.' || name === '..')
+      throw invalid('invalid_option', `invalid ${OPT_BRIDGE_NAME} ${JSON.stringify(name)}: 1-15 of [a-zA-Z0-9_.-]`);
+    if (otherBridges.includes(name) || name === 'berth0' || exists(name))
+      throw conflict('bridge_exists', `bridge name ${JSON.stringify(name)} is already in use on this host`);
+  }
+  const mtu = opts[OPT_MTU];
+  if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= 68 && Number(mtu) <= 65535))
+    throw invalid('invalid_option', `invalid ${OPT_MTU} ${JSON.stringify(mtu)}: 68-65535`);
+  const masq = opts[OPT_MASQUERADE];
+  if (masq !== undefined && masq !== 'true' && masq !== 'false')
+    throw invalid('invalid_option', `invalid ${OPT_MASQUERADE} ${JSON.stringify(masq)}: true or false`);
+}
+
 /** A new network's bridge with its gateway address, up (the CNI bridge plugin finds it so at the first ADD). */
 export async function createBridge(n: NetworkRecord): Promise<void> {
   const ipam = n.IPAM.Config[0]!;
-  const br = bridgeName(n.Id);
+  const br = bridgeOf(n);
   await withCniLock(async () => {
     if (!fs.existsSync(`/sys/class/net/${br}`)) await run('ip', ['link', 'add', 'name', br, 'type', 'bridge']);
     await run('ip', ['addr', 'replace', `${ipam.Gateway}/${ipam.Subnet.split('/')[1]}`, 'dev', br]);
+    if (n.Options[OPT_MTU]) await run('ip', ['link', 'set', br, 'mtu', n.Options[OPT_MTU]]);
     await run('ip', ['link', 'set', br, 'up']);
   });
 }
 
 /** A removed network's host side: its bridge, conflist and lease directory (CNI leaves the bridge). */
-export async function removeNetworkHostSide(netId: string): Promise<void> {
+export async function removeNetworkHostSide(n: Pick<NetworkRecord, 'Id' | 'Options'>): Promise<void> {
+  const netId = n.Id;
   await withCniLock(async () => {
-    if (fs.existsSync(`/sys/class/net/${bridgeName(netId)}`))
-      await run('ip', ['link', 'del', bridgeName(netId)]).catch(() => {});
+    if (fs.existsSync(`/sys/class/net/${bridgeOf(n)}`)) await run('ip', ['link', 'del', bridgeOf(n)]).catch(() => {});
     fs.rmSync(conflistPath(netId), { force: true });
     fs.rmSync(`${IPAM_DIR}/${cniName(netId)}`, { recursive: true, force: true });
   });

@@ -20,7 +20,14 @@ import {
 } from '../../src/network/subnets.js';
 import { parseProcRoutes, type Route } from '../../src/network/bridge.js';
 import { dnsNames, dnsResolvConf, parseDnsConfig, renderDnsConfig, upstreamResolvers } from '../../src/network/dns.js';
-import { attachmentConflist, bridgeName, cniName, userConflist } from '../../src/network/attach.js';
+import {
+  attachmentConflist,
+  bridgeName,
+  bridgeOf,
+  checkBridgeOptions,
+  cniName,
+  userConflist,
+} from '../../src/network/attach.js';
 import { checkMac, multiNetworkSettings, networksOf } from '../../src/network/endpoints.js';
 import { NetworkStore, predefinedRecord, type NetworkRecord } from '../../src/network/store.js';
 import { inspectShape } from '../../src/engine/networks.js';
@@ -289,4 +296,32 @@ test('create-time checks: the network exists, aliases and --ip on user networks 
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("network create -o: Docker's bridge name, MTU and masquerade options, checked", () => {
+  const n = record({
+    Options: {
+      'com.docker.network.bridge.name': 'mybr0',
+      'com.docker.network.driver.mtu': '1400',
+      'com.docker.network.bridge.enable_ip_masquerade': 'false',
+    },
+  });
+  assert.equal(bridgeOf(n), 'mybr0');
+  const br = userConflist(n).plugins[0]!;
+  assert.equal(br.bridge, 'mybr0');
+  assert.equal(br.mtu, 1400);
+  assert.equal(br.ipMasq, false);
+  const none = () => false;
+  checkBridgeOptions({ 'com.docker.network.bridge.name': 'ok0' }, ['br-x'], none);
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ 'com.docker.network.bridge.name': 'eth0' }, /already in use/],
+    [{ 'com.docker.network.bridge.name': 'br-x' }, /already in use/],
+    [{ 'com.docker.network.bridge.name': 'berth0' }, /already in use/],
+    [{ 'com.docker.network.bridge.name': 'a-very-long-bridge-name' }, /1-15/],
+    [{ 'com.docker.network.bridge.name': 'a/b' }, /1-15/],
+    [{ 'com.docker.network.driver.mtu': '12' }, /68-65535/],
+    [{ 'com.docker.network.driver.mtu': 'x' }, /68-65535/],
+    [{ 'com.docker.network.bridge.enable_ip_masquerade': 'yes' }, /true or false/],
+  ];
+  for (const [o, re] of bad) assert.throws(() => checkBridgeOptions(o, ['br-x'], (i) => i === 'eth0'), re);
 });
