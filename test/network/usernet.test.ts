@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { berth, berthOk, mountsUnder, tempRoot } from '../helpers/berth.js';
+import { berth, berthOk, berthSpawn, mountsUnder, tempRoot } from '../helpers/berth.js';
 
 const t = tempRoot('berth-usernet');
 const root = t.root;
@@ -362,4 +362,27 @@ test('a container on the default bridge joins a user network: names there, its b
   assert.match(berth(root, ['network', 'disconnect', 'bridge', 'onbridge']).stderr, /user-defined networks only/);
   berthOk(root, ['rm', '-f', 'onbridge']);
   berthOk(root, ['network', 'rm', 'un-side']);
+});
+
+test('a foreground berth killed with -9: the next berth command releases the attachment, its name and the server', async () => {
+  const netId = network('un-kill');
+  const child = berthSpawn(root, ['run', '--name', 'fg', '--network', 'un-kill', 'web', 'busybox', 'sleep', '300']);
+  const dnsFile = `/run/berth/aardvark/${netId}`;
+  for (let i = 0; !(fs.existsSync(dnsFile) && fs.readFileSync(dnsFile, 'utf8').includes(' fg,')); i++) {
+    assert.ok(i < 200, 'the container joined the network');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  ctrIds.add(inspect('fg').Id);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  // the container's process dies with its berth; `ps` settles what it left
+  for (let i = 0; /Up /.test(berthOk(root, ['ps', '-a', '--filter', 'name=fg', '--format', '{{.Status}}'])); i++) {
+    assert.ok(i < 100, 'the container ends with its berth');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(fs.existsSync(dnsFile), false, 'its DNS entry is gone');
+  assert.equal(fs.existsSync(`/run/berth/cni/attach/${inspect('fg').Id}`), false, 'its attachment is gone');
+  berthOk(root, ['rm', 'fg']);
+  berthOk(root, ['network', 'rm', 'un-kill']);
 });
