@@ -36,6 +36,9 @@ export const createFlags = {
   'volumes-from': { type: 'string', multiple: true },
   network: { type: 'string' },
   net: { type: 'string' },
+  'network-alias': { type: 'string', multiple: true },
+  ip: { type: 'string' },
+  'mac-address': { type: 'string' },
   publish: { type: 'string', short: 'p', multiple: true },
   'publish-all': { type: 'boolean', short: 'P' },
   expose: { type: 'string', multiple: true },
@@ -369,5 +372,25 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
       ...(stopTimeout !== undefined ? { StopTimeout: Number(stopTimeout) } : {}),
     },
     HostConfig: hostConfig,
+    ...endpointFlags(o, hostConfig.NetworkMode!),
+  };
+}
+
+/** --network-alias, --ip, --mac-address: the endpoint config of the network named by --network (the API's shape). */
+function endpointFlags(o: Opts, network: string): Pick<ContainerCreateRequest, 'NetworkingConfig'> {
+  const aliases = list(o, 'network-alias');
+  const ip = o.ip as string | undefined;
+  const mac = o['mac-address'] as string | undefined;
+  if (!aliases.length && !ip && !mac) return {};
+  return {
+    NetworkingConfig: {
+      EndpointsConfig: {
+        [network]: {
+          ...(aliases.length ? { Aliases: aliases } : {}),
+          ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}),
+          ...(mac ? { MacAddress: mac } : {}),
+        },
+      },
+    },
   };
 }

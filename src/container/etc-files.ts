@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 
-type Mode = 'none' | 'host' | 'bridge';
+/** none, host, bridge or a user network's name. */
+type Mode = string;
 
 /**
  * /etc/hosts for a container: loopback names and its own hostname (Docker's content). On the bridge, its hostname

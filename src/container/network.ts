@@ -1,51 +1,226 @@
 import * as fs from 'node:fs';
-import { connectBridge, disconnectBridge, hasNetwork, netnsPath } from '../network/bridge.js';
+import { notFound } from '../core/errors.js';
+import {
+  connectBridge,
+  disconnectBridge,
+  hasNetwork,
+  makeNetns,
+  netnsPath,
+  removeNetns,
+  resolvePorts,
+  resultPath,
+  type BridgeEndpoint,
+} from '../network/bridge.js';
+import { attachments, attachUser, detachUser, endpointOf, type Attachment } from '../network/attach.js';
+import { dnsNames, dnsResolvConf } from '../network/dns.js';
+import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
-import { hostsFile } from './etc-files.js';
+import { NetworkStore, predefinedId } from '../network/store.js';
+import { hostsFile, resolvConf } from './etc-files.js';
 import type { ContainerStore } from './store.js';
-import type { ContainerRecord } from './types.js';
+import type { ContainerRecord, HostConfig } from './types.js';
 
 /**
- * A container's network at start and end: on the bridge, its netns and CNI
- * attachment are made before its process runs and released when it is done
- * for good (foreground end, the monitor's clean-up, settling after a kill,
- * removal). Its /etc/hosts names its address; config.v2.json keeps
- * NetworkSettings while it runs.
+ * A container's network at start and end: on the bridge or user networks, its
+ * netns and CNI attachments are made before its process runs and released when
+ * it is done for good (foreground end, the monitor's clean-up, settling after a
+ * kill, removal). Its /etc/hosts names its address, its resolv.conf points at
+ * aardvark-dns on a user network; config.v2.json keeps NetworkSettings while
+ * it runs.
  */
 
 /** The network namespace the container's plan joins, for the spec ('none' and 'host' as they are). */
 export function specNetwork(c: ContainerRecord, mode: string): 'none' | 'host' | { netns: string } {
-  if (mode === 'bridge') return { netns: netnsPath(c.ID) };
-  return mode === 'host' ? 'host' : 'none';
+  if (mode === 'none' || mode === 'host') return mode;
+  return { netns: netnsPath(c.ID) };
 }
 
-/** Connect a container about to start (bridge only); its NetworkSettings are set on `c` (recorded with its state). */
+/** Whether the container goes beyond the default bridge alone (a user network, or networks `network connect` set). */
+const usesUserNetworks = (hc: HostConfig): boolean =>
+  hc.BerthEndpoints !== undefined || networksOf(hc).some((n) => isUserNetwork(n.name));
+
+/** Connect a container about to start; its NetworkSettings are set on `c` (recorded with its state). */
 export async function connectContainer(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const hc = containers.hostConfig(c.ID);
-  if (hc.NetworkMode !== 'bridge') return;
-  const ep = await connectBridge(
-    c.ID,
-    hc.PortBindings ?? {},
-    Object.keys(c.Config.ExposedPorts ?? {}),
-    !!hc.PublishAllPorts,
-  );
+  if (hc.NetworkMode === 'none' || hc.NetworkMode === 'host') return;
+  if (!usesUserNetworks(hc)) {
+    const ep = await connectBridge(
+      c.ID,
+      hc.PortBindings ?? {},
+      Object.keys(c.Config.ExposedPorts ?? {}),
+      !!hc.PublishAllPorts,
+    );
+    try {
+      // the file mounted at /etc/hosts: rewritten in place (its inode is what the container binds)
+      fs.writeFileSync(c.HostsPath, hostsFile(c.Config.Hostname || c.ID.slice(0, 12), 'bridge', ep.IPAddress));
+    } catch (err) {
+      await disconnectBridge(c.ID).catch(() => {});
+      throw err;
+    }
+    c.NetworkSettings = networkSettings(c.ID, 'bridge', ep);
+    return;
+  }
+  c.NetworkSettings = await connectAll(containers, c, hc);
+}
+
+/** A container on user networks (and maybe the bridge): every attachment, or none if one fails. */
+async function connectAll(containers: ContainerStore, c: ContainerRecord, hc: HostConfig): Promise<NetworkSettings> {
+  const store = new NetworkStore(containers.images.paths.root);
+  const nets = networksOf(hc);
+  // a start after a run nobody settled: its old attachments go first
+  await disconnectId(c.ID);
+  const exposed = Object.keys(c.Config.ExposedPorts ?? {});
+  const entries: NetworkEntry[] = [];
+  let ports: BridgeEndpoint['Ports'] = {};
   try {
-    // the file mounted at /etc/hosts: rewritten in place (its inode is what the container binds)
-    fs.writeFileSync(c.HostsPath, hostsFile(c.Config.Hostname || c.ID.slice(0, 12), 'bridge', ep.IPAddress));
+    let bridgeEp: BridgeEndpoint | undefined;
+    if (nets[0]?.name === 'bridge') {
+      bridgeEp = await connectBridge(c.ID, hc.PortBindings ?? {}, exposed, !!hc.PublishAllPorts);
+      ports = bridgeEp.Ports;
+    } else await makeNetns(c.ID);
+    let index = bridgeEp ? 1 : 0;
+    for (const { name, config } of nets) {
+      if (name === 'bridge') {
+        if (bridgeEp) entries.push({ name, networkId: predefinedId('bridge'), config, ep: bridgeEp });
+        continue;
+      }
+      const rec = store.find(name);
+      if (!rec) throw notFound('network_not_found', `network ${name} not found`);
+      let mappings;
+      if (index === 0) {
+        // the first network publishes the ports, as Docker's does
+        const r = await resolvePorts(hc.PortBindings ?? {}, exposed, !!hc.PublishAllPorts);
+        ports = r.ports;
+        mappings = r.mappings;
+      }
+      const aliases = config.Aliases ?? [];
+      const a = await attachUser(c.ID, netnsPath(c.ID), rec, {
+        ifname: `eth${index++}`,
+        ...(config.IPAMConfig?.IPv4Address ? { ip: config.IPAMConfig.IPv4Address } : {}),
+        ...(config.MacAddress ? { mac: config.MacAddress } : {}),
+        aliases,
+        dnsNames: dnsNames(c.Name, aliases, c.ID),
+        ...(mappings ? { portMappings: mappings } : {}),
+      });
+      entries.push(entryOf(a, config));
+    }
+    writeEtcFiles(c, entries);
   } catch (err) {
-    await disconnectBridge(c.ID).catch(() => {});
+    await disconnectId(c.ID).catch(() => {});
     throw err;
   }
-  c.NetworkSettings = networkSettings(c.ID, 'bridge', ep);
+  return multiNetworkSettings(c.ID, entries, { ports, sandboxKey: netnsPath(c.ID) });
+}
+
+function entryOf(a: Attachment, config: NetworkEntry['config']): NetworkEntry {
+  return { name: a.network, networkId: a.networkId, config, ep: endpointOf(a), dnsNames: a.dnsNames };
+}
+
+/** /etc/hosts with the first network's address; resolv.conf at the user networks' gateways (aardvark-dns). */
+function writeEtcFiles(c: ContainerRecord, entries: readonly NetworkEntry[]): void {
+  const hostname = c.Config.Hostname || c.ID.slice(0, 12);
+  // rewritten in place: the inode is what the container binds
+  fs.writeFileSync(c.HostsPath, hostsFile(hostname, 'bridge', entries[0]?.ep?.IPAddress));
+  const gateways = entries.filter((e) => isUserNetwork(e.name) && e.ep?.Gateway).map((e) => e.ep!.Gateway);
+  if (gateways.length) {
+    let host = '';
+    try {
+      host = fs.readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      /* none */
+    }
+    fs.writeFileSync(c.ResolvConfPath, dnsResolvConf(gateways, host));
+  } else if (entries[0]?.name === 'bridge') fs.writeFileSync(c.ResolvConfPath, resolvConf('bridge'));
+}
+
+/** Attach a running container to one more user network (`network connect`); its new NetworkSettings. */
+export async function connectRunning(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  network: string,
+): Promise<NetworkSettings> {
+  const hc = containers.hostConfig(c.ID);
+  const store = new NetworkStore(containers.images.paths.root);
+  const rec = store.require(network);
+  const config = hc.BerthEndpoints?.[rec.Name] ?? {};
+  const used = new Set(attachments(c.ID).map((a) => a.ifname));
+  if (fs.existsSync(resultPath(c.ID))) used.add('eth0');
+  let i = 0;
+  while (used.has(`eth${i}`)) i++;
+  const aliases = config.Aliases ?? [];
+  await attachUser(c.ID, netnsPath(c.ID), rec, {
+    ifname: `eth${i}`,
+    ...(config.IPAMConfig?.IPv4Address ? { ip: config.IPAMConfig.IPv4Address } : {}),
+    ...(config.MacAddress ? { mac: config.MacAddress } : {}),
+    aliases,
+    dnsNames: dnsNames(c.Name, aliases, c.ID),
+  });
+  return liveSettings(containers, c, hc);
+}
+
+/** Detach a running container from one user network (`network disconnect`); its new NetworkSettings. */
+export async function disconnectRunning(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  networkId: string,
+): Promise<NetworkSettings> {
+  await detachUser(c.ID, netnsPath(c.ID), networkId);
+  return liveSettings(containers, c, containers.hostConfig(c.ID));
+}
+
+/** A running container's NetworkSettings from its attachments (after connect or disconnect). */
+function liveSettings(containers: ContainerStore, c: ContainerRecord, hc: HostConfig): NetworkSettings {
+  const prev = c.NetworkSettings;
+  const entries: NetworkEntry[] = [];
+  if (prev?.Networks.bridge && fs.existsSync(resultPath(c.ID)))
+    entries.push({
+      name: 'bridge',
+      networkId: predefinedId('bridge'),
+      config: {},
+      ep: { ...prev.Networks.bridge },
+    });
+  const atts = attachments(c.ID);
+  for (const a of atts) entries.push(entryOf(a, hc.BerthEndpoints?.[a.network] ?? {}));
+  writeEtcFiles(c, entries);
+  return multiNetworkSettings(c.ID, entries, { ports: prev?.Ports ?? {}, sandboxKey: netnsPath(c.ID) });
+}
+
+/** NetworkSettings of a container that does not run: each of its networks, blank. */
+export function idleNetworkSettings(containers: ContainerStore, c: ContainerRecord): NetworkSettings {
+  const hc = containers.hostConfig(c.ID);
+  const exposed = Object.keys(c.Config.ExposedPorts ?? {});
+  if (!usesUserNetworks(hc)) return networkSettings(c.ID, hc.NetworkMode, undefined, exposed);
+  const store = new NetworkStore(containers.images.paths.root);
+  const entries = networksOf(hc).map(({ name, config }) => ({
+    name,
+    networkId: isUserNetwork(name) ? (store.find(name)?.Id ?? '') : predefinedId(name),
+    config,
+  }));
+  return multiNetworkSettings(c.ID, entries, undefined, exposed);
 }
 
 /** Release a container's network (nothing if it has none). Returns its NetworkSettings once stopped. */
-export async function disconnectContainer(c: ContainerRecord, mode: string): Promise<NetworkSettings> {
-  if (hasNetwork(c.ID)) await disconnectBridge(c.ID);
+export async function disconnectContainer(
+  c: ContainerRecord,
+  mode: string,
+  containers?: ContainerStore,
+): Promise<NetworkSettings> {
+  await disconnectId(c.ID);
+  if (containers) return idleNetworkSettings(containers, c);
   return networkSettings(c.ID, mode, undefined, Object.keys(c.Config.ExposedPorts ?? {}));
 }
 
-/** Release the network of a container id whose record may be gone (`rm -f` before its clean-up ran). */
+/**
+ * Release the network of a container id whose record may be gone (`rm -f` before its clean-up ran): its user
+ * networks' attachments first (their DEL needs the netns), then the bridge's, then the netns.
+ */
 export async function disconnectId(id: string): Promise<void> {
-  if (hasNetwork(id)) await disconnectBridge(id);
+  let failure: unknown;
+  for (const a of attachments(id))
+    await detachUser(id, netnsPath(id), a.networkId).catch((err: unknown) => {
+      failure ??= err;
+    });
+  if (fs.existsSync(resultPath(id))) await disconnectBridge(id);
+  else if (hasNetwork(id)) removeNetns(id);
+  if (failure) throw failure;
 }

@@ -144,7 +144,7 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     // nothing runs: record why, as Docker does for a failed start
     if (rootfs) unmountRootfs(p, c.MountID);
     await endCgroup(c.ID).catch(() => false);
-    c.NetworkSettings = await disconnectContainer(c, hc.NetworkMode).catch(() => undefined);
+    c.NetworkSettings = await disconnectContainer(c, hc.NetworkMode, containers).catch(() => undefined);
     c.State = {
       ...c.State,
       Status: c.State.Status === 'created' ? 'created' : 'exited',
@@ -233,7 +233,7 @@ export async function startForeground(
   const network = containers.hostConfig(c.ID).NetworkMode;
   try {
     await connectContainer(containers, c);
-    if (network === 'bridge') mark('network');
+    if (network !== 'none' && network !== 'host') mark('network');
     const { spec, bpf } = containerSpecAndFilter(containers, c, rootfs, !!c.Config.Tty);
     let run: HelperRun & { child: { pid?: number } };
     if (containers.hostConfig(c.ID).Runtime === 'runc') {
@@ -300,7 +300,7 @@ export async function startForeground(
     }
     const oom = await endCgroup(c.ID);
     mark('cgroup removed');
-    if (network === 'bridge') c.NetworkSettings = await disconnectContainer(c, network);
+    if (network !== 'none' && network !== 'host') c.NetworkSettings = await disconnectContainer(c, network, containers);
     c.State = {
       ...c.State,
       Status: 'exited',
@@ -317,7 +317,7 @@ export async function startForeground(
     if (opts.early && !opts.early.sent) await opts.early.abort();
     await endCgroup(c.ID).catch(() => false);
     // (also after a failed start; nothing if the network was released above)
-    if (network === 'bridge') await disconnectContainer(c, network).catch(() => undefined);
+    if (network !== 'none' && network !== 'host') await disconnectContainer(c, network).catch(() => undefined);
     unmountRootfs(p, c.MountID);
     lock.release();
     mark('unmount');

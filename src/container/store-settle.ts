@@ -82,7 +82,7 @@ export async function settleOne(store: ContainerStore, id: string, lock: FileLoc
   unmountRootfs(store.images.paths, c.MountID);
   const oom = await endCgroup(c.ID);
   // the veth, address, NAT and port rules and the netns go with the run (a failure is reported, the record still settled)
-  const network = await disconnectContainer(c, hc.NetworkMode).catch((err: unknown) => {
+  const network = await disconnectContainer(c, hc.NetworkMode, store).catch((err: unknown) => {
     process.emitWarning(`container ${c.ID.slice(0, 12)}: releasing its network: ${(err as Error).message}`);
     return undefined;
   });

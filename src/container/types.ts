@@ -1,6 +1,7 @@
 import type { ContainerConfig } from '../image/config.js';
 import type { PortMap } from '../network/ports.js';
 import type { NetworkSettings } from '../network/settings.js';
+import type { EndpointConfig } from '../network/endpoints.js';
 
 /** Docker's State object. */
 export interface ContainerState {
@@ -41,8 +42,14 @@ export interface HostConfig {
   Mounts?: ApiMount[] | null;
   /** `--volumes-from CONTAINER[:ro|rw]`: that container's binds and volumes too. */
   VolumesFrom?: string[] | null;
-  /** none, host, or bridge (the default bridge network: `--network bridge|default`). */
-  NetworkMode: 'none' | 'host' | 'bridge';
+  /** none, host, bridge (the default bridge network: `--network bridge|default`), or a user network's name. */
+  NetworkMode: string;
+  /**
+   * berth's own: every network the container joins at start, by name, in order (the first is NetworkMode), with what
+   * it asked of each (`--network-alias`, `--ip`, `--mac-address`, `network connect`); Docker keeps these in
+   * config.v2.json's NetworkSettings.Networks. Absent: only NetworkMode, asking nothing.
+   */
+  BerthEndpoints?: Record<string, EndpointConfig>;
   /** `-p`: container port ("80/tcp") -> host bindings (bridge only). */
   PortBindings?: PortMap | null;
   /** `-P`: every exposed port to a free host port. */

@@ -14,6 +14,8 @@ import { mountRequests, parseVolumesFrom } from '../container/mounts.js';
 import { parseSignal } from '../container/lifecycle.js';
 import { capabilitySet } from '../runtime/security.js';
 import type { ContainerCreateRequest } from './container-types.js';
+import { userNetwork } from './network-endpoints.js';
+import { checkNetworkName } from '../network/store.js';
 import {
   checkDevice,
   checkHealthcheck,
@@ -80,15 +82,11 @@ function checkTmpfs(t: Record<string, string> | null | undefined): Record<string
  */
 export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'none';
 
-/** host, none, or the default bridge (`bridge`, `default`, or none named); user networks do not exist yet. */
+/** host, none, the default bridge (`bridge`, `default`, or none named), or a user network's name (checked in planCreate). */
 function networkMode(mode: string | undefined): HostConfig['NetworkMode'] {
   const m = mode || DEFAULT_NETWORK;
   if (m === 'default') return 'bridge';
-  if (m !== 'none' && m !== 'host' && m !== 'bridge')
-    throw invalid(
-      'unsupported',
-      `network ${JSON.stringify(m)}: only "bridge" (or "default"), "none" and "host" exist so far`,
-    );
+  if (m !== 'none' && m !== 'host' && m !== 'bridge') checkNetworkName(m);
   return m;
 }
 
@@ -100,12 +98,12 @@ function checkPortBindings(
 ): HostConfig['PortBindings'] {
   const keys = Object.keys(pb ?? {});
   if (!keys.length) {
-    if (all && network !== 'bridge')
-      throw invalid('invalid_port', `-P publishes ports on the bridge network, not with --network ${network}`);
+    if (all && (network === 'none' || network === 'host'))
+      throw invalid('invalid_port', `-P publishes ports on a bridge or user network, not with --network ${network}`);
     return undefined;
   }
-  if (network !== 'bridge')
-    throw invalid('invalid_port', `-p publishes ports on the bridge network, not with --network ${network}`);
+  if (network === 'none' || network === 'host')
+    throw invalid('invalid_port', `-p publishes ports on a bridge or user network, not with --network ${network}`);
   const out: NonNullable<HostConfig['PortBindings']> = {};
   for (const k of keys) {
     const m = /^(\d+)\/(tcp|udp|sctp)$/.exec(k);
@@ -144,7 +142,7 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
       ...(h.VolumesFrom?.length ? { VolumesFrom: [...h.VolumesFrom] } : {}),
       NetworkMode: network,
       ...(ports ? { PortBindings: ports } : {}),
-      ...(h.PublishAllPorts && network === 'bridge' ? { PublishAllPorts: true } : {}),
+      ...(h.PublishAllPorts && network !== 'none' && network !== 'host' ? { PublishAllPorts: true } : {}),
       AutoRemove: !!h.AutoRemove,
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       Tmpfs: checkTmpfs(h.Tmpfs),
@@ -173,6 +171,7 @@ export function planCreate(store: ImageStore, req: ContainerCreateRequest): Crea
   const c = req.Config;
   if (!c?.Image) throw invalid('usage', 'create a container: Config.Image is required');
   const { hc, warnings } = hostConfig(req.HostConfig ?? {});
+  Object.assign(hc, userNetwork(store.paths.root, hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig));
   const imageId = store.resolve(c.Image);
   const img = store.images.get(imageId).config ?? {};
   const { entrypoint, cmd } = command(img, c);

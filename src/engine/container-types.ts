@@ -5,6 +5,7 @@
  */
 import type { ContainerConfig } from '../image/config.js';
 import type { HostConfig } from '../container/types.js';
+import type { EndpointConfig } from '../network/endpoints.js';
 
 export type { ApiMount, HostConfig } from '../container/types.js';
 export type { HealthConfig } from '../image/config.js';
@@ -18,6 +19,8 @@ export interface ContainerCreateRequest {
   /** What the caller sets; the image's config fills what is left (Entrypoint/Cmd, Env, WorkingDir, User, ...). */
   Config: Partial<ContainerConfig> & { Image: string };
   HostConfig?: Partial<HostConfig>;
+  /** What the container asks of its network (--network-alias, --ip, --mac-address), by network name. */
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> };
 }
 
 export interface ContainerCreateResponse {

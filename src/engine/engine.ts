@@ -7,6 +7,7 @@ import { type RegistrySettings, checkRegistrySettings } from './daemon-config.js
 import { Images } from './images.js';
 import { Registries } from './registries.js';
 import { Volumes } from './volumes.js';
+import { Networks } from './networks.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -40,6 +41,7 @@ export class Engine {
   readonly images: Images;
   readonly registries: Registries;
   readonly volumes: Volumes;
+  readonly networks: Networks;
 
   private constructor(
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
@@ -54,6 +56,7 @@ export class Engine {
     this.images = new Images(this);
     this.registries = new Registries(this);
     this.volumes = new Volumes(this);
+    this.networks = new Networks(this);
   }
 
   /** The data root, absolute. */

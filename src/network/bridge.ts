@@ -25,14 +25,14 @@ import { splitPort, type PortMap } from './ports.js';
 export const RUN_DIR = '/run/berth';
 export const BRIDGE_NAME = 'berth0';
 export const CNI_NETWORK = 'berth';
-const CNI_DIR = `${RUN_DIR}/cni`;
+export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
-const RESULTS_DIR = `${CNI_DIR}/results`;
+export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const NETNS_DIR = `${RUN_DIR}/netns`;
 
 export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;
-const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
+export const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
 
 /** The bridge network's conflist (pure): Docker's defaults where CNI has them. */
 export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_DIR): ConfList {
@@ -128,7 +128,7 @@ export function withoutIdlePlugins(list: ConfList, publishes: boolean): ConfList
  * Run CNI plugins one berth process at a time (host-wide flock on cni/lock): the plugins make the bridge and their
  * global iptables chains on first use, which two processes doing at once could each find half made.
  */
-async function withCniLock<T>(fn: () => Promise<T>): Promise<T> {
+export async function withCniLock<T>(fn: () => Promise<T>): Promise<T> {
   fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
   const fd = fs.openSync(`${CNI_DIR}/lock`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   try {
@@ -217,7 +217,7 @@ export function conflictingMapping(mine: readonly Mapping[], others: readonly Ma
 }
 
 /** The port mappings of every other container on the bridge (their saved CNI calls). */
-function otherMappings(id: string): Mapping[] {
+export function otherMappings(id: string): Mapping[] {
   const out: Mapping[] = [];
   for (const f of fs.readdirSync(RESULTS_DIR)) {
     if (f === `${id}.json` || !f.endsWith('.json')) continue;
@@ -231,7 +231,7 @@ function otherMappings(id: string): Mapping[] {
   return out;
 }
 
-function portAllocated(m: Mapping): Error {
+export function portAllocated(m: Mapping): Error {
   return conflict(
     'port_allocated',
     `Bind for ${m.hostIP || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`,
@@ -239,7 +239,7 @@ function portAllocated(m: Mapping): Error {
 }
 
 /** A host port a host process listens on cannot be published (Docker's error). */
-async function refuseListened(m: Mapping): Promise<void> {
+export async function refuseListened(m: Mapping): Promise<void> {
   const host = m.hostIP || '0.0.0.0';
   try {
     if (m.protocol === 'udp') {
@@ -258,7 +258,7 @@ async function refuseListened(m: Mapping): Promise<void> {
 }
 
 /** Make the container's network namespace at netns/<id> (util-linux unshare binds the new namespace there). */
-async function makeNetns(id: string): Promise<string> {
+export async function makeNetns(id: string): Promise<string> {
   const path = netnsPath(id);
   fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
   fs.closeSync(fs.openSync(path, fs.constants.O_CREAT | fs.constants.O_RDONLY, 0o444));
@@ -267,7 +267,7 @@ async function makeNetns(id: string): Promise<string> {
 }
 
 /** Remove a container's netns mount and file (nothing if there is none). */
-function removeNetns(id: string): void {
+export function removeNetns(id: string): void {
   const path = netnsPath(id);
   try {
     umount2(path, MNT_DETACH);
@@ -325,9 +325,9 @@ export async function connectBridge(
   };
 }
 
-/** Whether a container has anything on the bridge: its netns or a CNI result. */
+/** Whether a container has anything on a network: its netns, the bridge's CNI result, user networks' attachments. */
 export function hasNetwork(id: string): boolean {
-  return fs.existsSync(netnsPath(id)) || fs.existsSync(resultPath(id));
+  return fs.existsSync(netnsPath(id)) || fs.existsSync(resultPath(id)) || fs.existsSync(`${CNI_DIR}/attach/${id}`);
 }
 
 /**

@@ -7,9 +7,9 @@ import type { PortMap } from './ports.js';
  * otherwise, and one entry under Networks named as its network mode.
  */
 export interface EndpointSettings {
-  IPAMConfig: null;
+  IPAMConfig: { IPv4Address?: string } | null;
   Links: null;
-  Aliases: null;
+  Aliases: string[] | null;
   NetworkID: string;
   EndpointID: string;
   Gateway: string;
@@ -20,6 +20,8 @@ export interface EndpointSettings {
   GlobalIPv6PrefixLen: number;
   MacAddress: string;
   DriverOpts: null;
+  /** The names it answers to on a user network (Docker 25's field); null elsewhere. */
+  DNSNames?: string[] | null;
 }
 
 export interface NetworkSettings {
@@ -44,7 +46,7 @@ export interface NetworkSettings {
 }
 
 /** A stable id for a name (Docker's are random 64-hex; berth derives one so inspect stays the same). */
-function hexId(seed: string): string {
+export function hexId(seed: string): string {
   let h = 0x811c9dc5;
   let out = '';
   for (let round = 0; out.length < 64; round++) {

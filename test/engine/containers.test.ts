@@ -139,7 +139,13 @@ test('create refuses bad requests with their kinds and leaves the store as it wa
     ['no image', { Config: { Image: '' } }, 'InvalidArgument', 'usage'],
     ['unknown image', { Config: { Image: 'nosuch:1' } }, 'NotFound', 'image_not_found'],
     ['no command', { Config: { Image: 'base', Entrypoint: [''] } }, 'InvalidArgument', 'no_command'],
-    ['network', { ...sleeper(''), HostConfig: { NetworkMode: 'mynet' as never } }, 'InvalidArgument', 'unsupported'],
+    ['unknown network', { ...sleeper(''), HostConfig: { NetworkMode: 'mynet' } }, 'NotFound', 'network_not_found'],
+    [
+      'network name',
+      { ...sleeper(''), HostConfig: { NetworkMode: 'my/net' } },
+      'InvalidArgument',
+      'invalid_network_name',
+    ],
     ['runtime', { ...sleeper(''), HostConfig: { Runtime: 'kata' as never } }, 'InvalidArgument', 'unsupported'],
     [
       'restart with AutoRemove',

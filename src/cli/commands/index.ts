@@ -250,4 +250,37 @@ export const commands: CommandEntry[] = [
     async () => (await import('./volume.js')).volumeRm,
   ),
   entry([['volume', 'prune']], 'Remove unused local volumes', async () => (await import('./volume.js')).volumePrune),
+  entry([['network', 'create']], 'Create a network', async () => (await import('./network.js')).networkCreate),
+  entry(
+    [
+      ['network', 'ls'],
+      ['network', 'list'],
+    ],
+    'List networks',
+    async () => (await import('./network.js')).networkLs,
+  ),
+  entry(
+    [['network', 'inspect']],
+    'Display detailed information on one or more networks',
+    async () => (await import('./network.js')).networkInspect,
+  ),
+  entry(
+    [
+      ['network', 'rm'],
+      ['network', 'remove'],
+    ],
+    'Remove one or more networks',
+    async () => (await import('./network.js')).networkRm,
+  ),
+  entry([['network', 'prune']], 'Remove all unused networks', async () => (await import('./network.js')).networkPrune),
+  entry(
+    [['network', 'connect']],
+    'Connect a container to a network',
+    async () => (await import('./network.js')).networkConnect,
+  ),
+  entry(
+    [['network', 'disconnect']],
+    'Disconnect a container from a network',
+    async () => (await import('./network.js')).networkDisconnect,
+  ),
 ];
