@@ -17,15 +17,7 @@ import { TarParser } from '../archive/tar-parser.js';
 import type { ImageID } from '../core/digest.js';
 import type { ContainerStore } from '../container/store.js';
 import type { ImageConfig } from '../image/config.js';
-import {
-  at,
-  Extractor,
-  extractTree,
-  openBeneath,
-  walkTree,
-  type ExtractTarget,
-  type TreeEntry,
-} from '../container/cp-tree.js';
+import { at, Extractor, openBeneath, walkTree, type ExtractTarget, type TreeEntry } from '../container/cp-tree.js';
 import { inRoot } from '../container/cp.js';
 import { parseGroup, parsePasswd } from '../runtime/user.js';
 import { readInRoot } from '../runtime/rootfs-path.js';
@@ -35,10 +27,13 @@ import { probeCache, useCached } from './image-step.js';
 import {
   commitStepContainer,
   createStepContainer,
+  endIfInterrupted,
+  interrupted,
   removeStepContainer,
   withMountedStep,
   type StepOptions,
 } from './step-container.js';
+import { checkInterrupted, extractTreeInterruptible } from './copy-extract.js';
 import { expansionEnv, withCmdCommentString, type StageState } from './state.js';
 import { archiveStream, download } from './add-sources.js';
 import { createHash } from 'node:crypto';
@@ -219,21 +214,26 @@ async function copyFrom(
     return;
   }
   const destPath = normalizeDest(rc.WorkingDir, dest);
+  checkInterrupted(env.signal);
   const c = await createStepContainer(env.containers, s, cc, [], { ...env, say: () => undefined });
   try {
     await withMountedStep(env.containers, c, async (merged) => {
       const rootFd = fs.openSync(merged, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
       try {
         const identity = chown ? parseChown(merged, chown) : preserve ? undefined : { uid: 0, gid: 0 };
-        for (const m of matches) await copyOne(rootFd, m, destPath, identity, m.decompress, perms.chmod);
+        for (const m of matches) await copyOne(rootFd, m, destPath, identity, m.decompress, perms.chmod, env.signal);
       } finally {
         fs.closeSync(rootFd);
       }
     });
   } catch (err) {
-    if (env.forceRm || env.rm) await removeStepContainer(env.containers, c, { ...env, say: () => undefined });
-    throw err;
+    // an interrupted step is no failure to inspect: its container goes whatever --rm says, as dockerd's
+    const stopped = env.signal?.aborted;
+    if (stopped || env.forceRm || env.rm)
+      await removeStepContainer(env.containers, c, { ...env, say: () => undefined });
+    throw stopped ? interrupted(env.signal!) : err;
   }
+  await endIfInterrupted(env.containers, c, { ...env, say: () => undefined });
   await commitStepContainer(env.containers, s, c, cc, { ...env, say: () => undefined });
 }
 
@@ -308,6 +308,7 @@ async function copyOne(
   identity: Identity | undefined,
   decompress: boolean,
   chmod: number | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   // dockerd chowns what it copied (fixPermissions), and chown clears a file's setuid bit (and setgid with group exec)
   const mode = (it: Iterable<TreeEntry>) => {
@@ -327,7 +328,7 @@ async function copyOne(
         if (!d.existed && identity) fs.chownSync(at(rootFd, d.rel), identity.uid, identity.gid);
         const inCtx = (name: string) => m.root.includes(posix.join(m.rel, name.replace(/\/$/, '')).replace(/^\.$/, ''));
         if (!d.existed && chmod !== undefined) fs.chmodSync(at(rootFd, d.rel), chmod);
-        extract(mode(filter(walkTree(srcDirFd, base, '.'), inCtx)), target(rootFd, d.rel, identity));
+        await extract(mode(filter(walkTree(srcDirFd, base, '.'), inCtx)), target(rootFd, d.rel, identity), signal);
         return;
       }
       if (decompress) {
@@ -337,7 +338,10 @@ async function copyOne(
           const x = new Extractor(target(rootFd, d.rel, undefined));
           const parser = new TarParser(x);
           try {
-            for await (const chunk of stream) parser.write(chunk);
+            for await (const chunk of stream) {
+              checkInterrupted(signal);
+              parser.write(chunk);
+            }
             parser.end();
             x.finish();
           } catch (err) {
@@ -357,7 +361,7 @@ async function copyOne(
       }
       if (destPath.endsWith('/') || isDir) file = posix.join(destPath, as);
       const parent = mkdirInRoot(rootFd, posix.dirname(file), identity ?? { uid: 0, gid: 0 });
-      extract(mode(walkTree(srcDirFd, base, posix.basename(file))), target(rootFd, parent.rel, identity));
+      await extract(mode(walkTree(srcDirFd, base, posix.basename(file))), target(rootFd, parent.rel, identity), signal);
     } finally {
       fs.closeSync(srcDirFd);
     }
@@ -386,6 +390,6 @@ function* filter(entries: Iterable<TreeEntry>, keep: (name: string) => boolean):
   for (const e of entries) if (keep(e.h.name)) yield e;
 }
 
-function extract(entries: Iterable<TreeEntry>, t: ExtractTarget): void {
-  extractTree(entries, new Extractor(t));
+function extract(entries: Iterable<TreeEntry>, t: ExtractTarget, signal: AbortSignal | undefined): Promise<void> {
+  return extractTreeInterruptible(entries, new Extractor(t), signal);
 }

@@ -25,7 +25,7 @@ export interface StepOptions {
   rm: boolean;
   /** Remove them after a failed step too. */
   forceRm: boolean;
-  /** Aborted when the build is to stop at once (SIGINT or SIGTERM to berth); its reason is the signal's name. */
+  /** Aborted when the build is to stop at once (SIGINT, SIGTERM or SIGHUP to berth); its reason is the signal's name. */
   signal?: AbortSignal;
   say(line: string): void;
 }

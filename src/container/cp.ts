@@ -509,6 +509,9 @@ function hostDestination(path: string): { path: string; exists: boolean; isDir: 
   if (!fs.existsSync(parent))
     throw notFound('no_such_directory', `invalid output path: directory "${parent}" does not exist`);
   let st = fs.lstatSync(p, { throwIfNoEntry: false });
+  // what the kernel reaches through a symlink first: /dev/stdout -> /proc/self/fd/1 -> "pipe:[N]" is no path to follow
+  const end = st?.isSymbolicLink() ? fs.statSync(p, { throwIfNoEntry: false }) : undefined;
+  if (end && !end.isDirectory() && !end.isFile()) st = end;
   for (let n = 0; st?.isSymbolicLink(); n++) {
     if (n >= 10) throw invalid('too_many_symlinks', `too many symlinks in ${abs}`);
     const target = fs.readlinkSync(p);

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import type { ImageID } from '../core/digest.js';
 import { invalid } from '../core/errors.js';
@@ -167,8 +166,9 @@ export class Images {
   async import(source: ArchiveInput, opts: ImageImportOptions & OperationOptions = {}): Promise<{ Id: string }> {
     if (opts.platform) checkImportPlatform(opts.platform);
     const tags = opts.repo ? [tagReference(opts.repo, opts.tag)] : [];
-    const src = source instanceof Readable ? source : fs.createReadStream(source.path);
     const { importRootfs } = await import('../image/import.js');
+    const { openInputStream } = await import('../image/input-file.js');
+    const src = source instanceof Readable ? source : openInputStream(source.path, 'import_input');
     const id = await importRootfs(this.store, src as AsyncIterable<Buffer>, {
       tags,
       changes: opts.changes ?? [],

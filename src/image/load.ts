@@ -15,6 +15,7 @@ import type { Txn } from '../storage/txn.js';
 import { type ImagePlan, planDockerArchive } from './archive-plan.js';
 import { planOciLayout } from './oci-plan.js';
 import { familiarString } from './reference.js';
+import { inputError } from './input-file.js';
 import type { ImageStore } from './store.js';
 
 export interface LoadedImage {
@@ -143,15 +144,6 @@ function readHead(path: string, n: number): Buffer | undefined {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function inputError(action: string, path: string, err: unknown): BerthError {
-  const e = err as NodeJS.ErrnoException;
-  // Node says "ENOENT: no such file or directory, open '/x'": keep the middle, as Go prints it
-  const why = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '')?.[1] ?? String(e?.message ?? err);
-  const kind =
-    e?.code === 'ENOENT' ? 'NotFound' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'Forbidden' : 'InvalidArgument';
-  return new BerthError(kind, 'load_input', `${action} ${JSON.stringify(path)}: ${why}`, { cause: err });
 }
 
 interface Needed {

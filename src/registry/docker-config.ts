@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { corrupt, forbidden, invalid, unavailable, wrap } from '../core/errors.js';
 import type { AuthConfig } from './client.js';
 import { DOCKER_HUB_AUTH_KEY, serverHost } from './names.js';
@@ -41,13 +41,32 @@ export function readDockerConfig(dir: string): DockerConfigFile {
   }
 }
 
+/**
+ * The file a write of config.json replaces: a symlink there (dotfiles kept elsewhere) is followed to
+ * its target, dangling or not, as the docker CLI's Save does, so the link stays and the credentials
+ * change where they are kept; anything but a regular file or nothing at the end is refused.
+ */
+function configTarget(dir: string): string {
+  let p = configPath(dir);
+  for (let links = 0; ; links++) {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return p;
+    if (st.isFile()) return p;
+    if (!st.isSymbolicLink()) throw invalid('docker_config', `write ${configPath(dir)}: ${p} is not a regular file`);
+    if (links >= 40) throw invalid('docker_config', `write ${configPath(dir)}: too many levels of symbolic links`);
+    p = resolve(dirname(p), fs.readlinkSync(p));
+  }
+}
+
 function writeDockerConfig(dir: string, cfg: DockerConfigFile): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.config.json.${process.pid}.tmp`);
+  const target = configTarget(dir);
+  // staged beside the file it replaces: the rename stays within one filesystem
+  const tmp = join(dirname(target), `.config.json.${process.pid}.tmp`);
   try {
     fs.writeFileSync(tmp, JSON.stringify(cfg, null, '\t'), { mode: 0o600 });
     fs.chmodSync(tmp, 0o600);
-    fs.renameSync(tmp, configPath(dir));
+    fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw wrap(`write ${configPath(dir)}`, err);

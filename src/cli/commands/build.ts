@@ -11,6 +11,8 @@ import type { Command } from '../context.js';
 import { checkOutputPath, writeOutputFileSync } from '../../storage/output-file.js';
 
 const IIDFILE_ACTION = 'failed to write the image ID file';
+/** How long after an interrupting signal a repeated one is taken as the same request (see onInterrupt). */
+const REPEAT_GRACE_MS = 1000;
 
 export const buildCmd: Command = {
   names: [['build'], ['image', 'build'], ['builder', 'build']],
@@ -67,7 +69,16 @@ export const buildCmd: Command = {
     } catch (err) {
       p.end();
       // as the docker CLI, which a signal ends: no message, the shell's status for the signal
-      if (stop.signal.aborted) return 128 + constants.signals[stop.signal.reason as NodeJS.Signals];
+      if (stop.signal.aborted) {
+        const sig = stop.signal.reason as NodeJS.Signals;
+        // the terminal is gone: end by the signal itself, as an unhandled SIGHUP does (a normal exit has Node
+        // restore the terminal's modes, which fails on a hung-up terminal with an assertion and a core dump)
+        if (sig === 'SIGHUP') {
+          stop.dispose();
+          process.kill(process.pid, sig);
+        }
+        return 128 + constants.signals[sig];
+      }
       // -q and the tty display did not show the failed step's output in full: show it now
       if (err instanceof BerthError && (quiet || p.mode === 'tty')) {
         const output = p.stepOutput();
@@ -113,18 +124,24 @@ function removeRegular(path: string): void {
 }
 
 /**
- * SIGINT or SIGTERM during a build aborts it (the builder kills a running step
- * and removes its container) instead of ending berth at once, which would
- * leave the step container behind. A second signal ends berth at once.
+ * SIGINT, SIGTERM or SIGHUP (the terminal closed) during a build aborts it
+ * (the builder kills a running step or stops a copy, and removes the step's
+ * container) instead of ending berth at once, which would leave the step
+ * container behind. A second signal within a second of the first (Ctrl-C
+ * pressed twice, or both delivered at once after a blocking step) waits for
+ * that clean-up; a later one ends berth at once (a clean-up that hangs).
  */
 function onInterrupt(): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let abortedAt = 0;
   const on = (sig: NodeJS.Signals) => {
     if (!ac.signal.aborted) {
+      abortedAt = Date.now();
       ac.abort(sig);
       return;
     }
+    if (Date.now() - abortedAt < REPEAT_GRACE_MS) return;
     process.exit(128 + constants.signals[sig]);
   };
   for (const s of sigs) process.on(s, on);
