@@ -22,6 +22,7 @@ interface Descriptor {
 }
 
 interface Document {
+  schemaVersion?: unknown;
   mediaType?: unknown;
   manifests?: unknown;
   config?: unknown;
@@ -104,7 +105,9 @@ function checkLayoutFile(path: string, index: Index): void {
   if (version !== LAYOUT_VERSION) {
     throw unsupported(
       'oci_layout_version',
-      `oci-layout: unsupported OCI image layout version ${JSON.stringify(version ?? null)} (berth reads "${LAYOUT_VERSION}")`,
+      version === undefined
+        ? `oci-layout: no imageLayoutVersion (an OCI image layout's oci-layout file says {"imageLayoutVersion": "${LAYOUT_VERSION}"})`
+        : `oci-layout: unsupported OCI image layout version ${JSON.stringify(version)} (berth reads "${LAYOUT_VERSION}")`,
     );
   }
 }
@@ -197,6 +200,12 @@ function indexEntries(doc: Document, what: string, declared: string | undefined)
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw corrupt('oci_index', `${what} is not a JSON object`);
   if (!isIndex(doc, declared ?? 'application/vnd.oci.image.index.v1+json', what) || !Array.isArray(doc.manifests)) {
     throw corrupt('oci_index', `${what} has no manifests list`);
+  }
+  if (doc.schemaVersion !== 2) {
+    throw unsupported(
+      'oci_index_schema',
+      `${what}: schemaVersion ${JSON.stringify(doc.schemaVersion ?? null)} (an OCI image index has schemaVersion 2)`,
+    );
   }
   return doc.manifests as Descriptor[];
 }

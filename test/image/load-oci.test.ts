@@ -135,8 +135,11 @@ function refusals(): Array<[string, Buffer, RegExp]> {
   add('layout version 2.0.0', /unsupported OCI image layout version "2.0.0"/, (o) =>
     o.tar([simple(o)], { layout: { imageLayoutVersion: '2.0.0' } }),
   );
-  add('layout without a version', /unsupported OCI image layout version null/, (o) =>
-    o.tar([simple(o)], { layout: {} }),
+  add('layout without a version', /oci-layout: no imageLayoutVersion/, (o) => o.tar([simple(o)], { layout: {} }));
+  add(
+    'index.json with schemaVersion 1',
+    /index.json: schemaVersion 1 \(an OCI image index has schemaVersion 2\)/,
+    (o) => o.tar([simple(o)], { indexExtra: { schemaVersion: 1 } }),
   );
   add('layout not JSON', /"oci-layout" is not valid JSON/, (o) => o.tar([simple(o)], { layout: '{1.0.0' }));
   add('manifest with manifests too', /both "manifests" and "layers".*CVE-2021-41190/, (o) =>
