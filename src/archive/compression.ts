@@ -37,30 +37,34 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   return { head, rest: rest() };
 }
 
-class ZstdTransform extends Transform {
-  private readonly z: ZstdDecompress;
-  constructor() {
-    super();
-    this.z = new ZstdDecompress((chunk) => {
-      this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    });
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.z.push(chunk);
-      cb();
-    } catch (err) {
-      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
-    }
-  }
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.z.push(new Uint8Array(0), true);
-      cb();
-    } catch (err) {
-      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
-    }
-  }
+/**
+ * A Transform that decompresses zstd (made with options, not a subclass: node:stream loads when one is made, not
+ * with this module, which read-only commands load for other things).
+ */
+function zstdTransform(): Transform {
+  const fail = (err: unknown) => invalid('zstd_corrupt', `zstd: ${(err as Error).message}`);
+  const t: Transform = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      try {
+        z.push(chunk);
+        cb();
+      } catch (err) {
+        cb(fail(err));
+      }
+    },
+    flush(cb: TransformCallback): void {
+      try {
+        z.push(new Uint8Array(0), true);
+        cb();
+      } catch (err) {
+        cb(fail(err));
+      }
+    },
+  });
+  const z = new ZstdDecompress((chunk) => {
+    t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  });
+  return t;
 }
 
 /** Largest zstd window accepted (libzstd's default limit): a frame header must not make us allocate more. */
@@ -124,7 +128,7 @@ export async function* decompressed(src: AsyncIterable<Buffer>, opts: Decompress
       break;
     case 'zstd':
       checkZstdWindow(head, what);
-      stream = through(rest, new ZstdTransform());
+      stream = through(rest, zstdTransform());
       break;
     default:
       throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
