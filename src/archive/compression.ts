@@ -1,6 +1,6 @@
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import type { Decompress as ZstdDecompress } from 'fzstd';
 import { invalid, unsupported } from '../core/errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
@@ -41,7 +41,7 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
  * A Transform that decompresses zstd (made with options, not a subclass: node:stream loads when one is made, not
  * with this module, which read-only commands load for other things).
  */
-function zstdTransform(): Transform {
+function zstdTransform(Decompress: typeof ZstdDecompress): Transform {
   const fail = (err: unknown) => invalid('zstd_corrupt', `zstd: ${(err as Error).message}`);
   const t: Transform = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -61,7 +61,7 @@ function zstdTransform(): Transform {
       }
     },
   });
-  const z = new ZstdDecompress((chunk) => {
+  const z = new Decompress((chunk) => {
     t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   });
   return t;
@@ -128,7 +128,8 @@ export async function* decompressed(src: AsyncIterable<Buffer>, opts: Decompress
       break;
     case 'zstd':
       checkZstdWindow(head, what);
-      stream = through(rest, zstdTransform());
+      // (fzstd loads with the first zstd input, not with every command that loads this module)
+      stream = through(rest, zstdTransform((await import('fzstd')).Decompress));
       break;
     default:
       throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);
