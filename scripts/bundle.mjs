@@ -27,9 +27,12 @@ const cli = await esbuild.build({
   format: 'cjs',
   outfile: 'dist/cli/berth-cli.cjs',
   write: false,
-  // import.meta.url: the bundle's own file (the worker and native/ are found from it)
-  define: { 'import.meta.url': '__berth_url' },
-  banner: { js: 'var __berth_url = require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.url: the bundle's own file (the worker and native/ are found from it), made into a URL when first
+  // read (most commands never read it)
+  define: { 'import.meta.url': '__berth_meta.url' },
+  banner: {
+    js: 'var __berth_meta = { get url() { return (this.u ??= require("node:url").pathToFileURL(__filename).href); } };',
+  },
 });
 fs.mkdirSync(join(dist, 'cli'), { recursive: true });
 fs.writeFileSync(join(dist, 'cli/berth-cli.cjs'), asciiOnly(lazyBuiltins(shareNamespaces(cli.outputFiles[0].text))));
@@ -93,8 +96,12 @@ function lazyBuiltins(code) {
     'child_process',
     'crypto',
     'dgram',
+    'fs/promises',
     'net',
+    'os',
     'readline',
+    'stream',
+    'stream/promises',
     'timers/promises',
     'tty',
     'worker_threads',

@@ -1,6 +1,6 @@
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import type { Decompress as ZstdDecompress } from 'fzstd';
 import { invalid, unsupported } from '../core/errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
@@ -37,30 +37,34 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   return { head, rest: rest() };
 }
 
-class ZstdTransform extends Transform {
-  private readonly z: ZstdDecompress;
-  constructor() {
-    super();
-    this.z = new ZstdDecompress((chunk) => {
-      this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    });
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.z.push(chunk);
-      cb();
-    } catch (err) {
-      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
-    }
-  }
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.z.push(new Uint8Array(0), true);
-      cb();
-    } catch (err) {
-      cb(invalid('zstd_corrupt', `zstd: ${(err as Error).message}`));
-    }
-  }
+/**
+ * A Transform that decompresses zstd (made with options, not a subclass: node:stream loads when one is made, not
+ * with this module, which read-only commands load for other things).
+ */
+function zstdTransform(Decompress: typeof ZstdDecompress): Transform {
+  const fail = (err: unknown) => invalid('zstd_corrupt', `zstd: ${(err as Error).message}`);
+  const t: Transform = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      try {
+        z.push(chunk);
+        cb();
+      } catch (err) {
+        cb(fail(err));
+      }
+    },
+    flush(cb: TransformCallback): void {
+      try {
+        z.push(new Uint8Array(0), true);
+        cb();
+      } catch (err) {
+        cb(fail(err));
+      }
+    },
+  });
+  const z = new Decompress((chunk) => {
+    t.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  });
+  return t;
 }
 
 /** Largest zstd window accepted (libzstd's default limit): a frame header must not make us allocate more. */
@@ -124,7 +128,8 @@ export async function* decompressed(src: AsyncIterable<Buffer>, opts: Decompress
       break;
     case 'zstd':
       checkZstdWindow(head, what);
-      stream = through(rest, new ZstdTransform());
+      // (fzstd loads with the first zstd input, not with every command that loads this module)
+      stream = through(rest, zstdTransform((await import('fzstd')).Decompress));
       break;
     default:
       throw unsupported('compression', `${what}: ${kind} compression is not supported (use plain tar, gzip or zstd)`);

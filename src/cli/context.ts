@@ -1,17 +1,30 @@
 import { registrySettings } from '../engine/daemon-config.js';
 import { Engine } from '../engine/engine.js';
+import { writeErr, writeOut } from './stdio.js';
 
 /** What every command gets: where the store is, and streams to talk to the user. */
 export class Context {
   constructor(
     readonly root: string,
-    readonly stdout: NodeJS.WritableStream & { isTTY?: boolean },
-    readonly stderr: NodeJS.WritableStream,
+    /**
+     * The output streams, as functions: Node makes process.stdout and process.stderr when they are first read,
+     * loading its stream modules; out() and err() write text without them (stdio.ts) until a command uses one.
+     */
+    private readonly stdoutOf: () => NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly stderrOf: () => NodeJS.WritableStream,
     /** (a function: Node makes process.stdin when it is first read, loading net or tty for a pipe or terminal) */
     private readonly stdinOf: () => NodeJS.ReadableStream & { isTTY?: boolean },
     /** --config-file: the daemon.json to use instead of /etc/berth/daemon.json. */
     readonly configFile?: string,
   ) {}
+
+  get stdout(): NodeJS.WritableStream & { isTTY?: boolean } {
+    return this.stdoutOf();
+  }
+
+  get stderr(): NodeJS.WritableStream {
+    return this.stderrOf();
+  }
 
   get stdin(): NodeJS.ReadableStream & { isTTY?: boolean } {
     return this.stdinOf();
@@ -37,12 +50,18 @@ export class Context {
     })());
   }
 
+  /** A line (or lines) of text to stdout: a newline is added unless s ends with one. */
   out(s: string): void {
-    this.stdout.write(s.endsWith('\n') ? s : s + '\n');
+    this.print(s.endsWith('\n') ? s : s + '\n');
+  }
+
+  /** Text to stdout as it is. */
+  print(s: string): void {
+    writeOut(s);
   }
 
   err(s: string): void {
-    this.stderr.write(s.endsWith('\n') ? s : s + '\n');
+    writeErr(s.endsWith('\n') ? s : s + '\n');
   }
 }
 

@@ -1,5 +1,5 @@
 import { main } from './main.js';
-import { setUpProcess } from './global-args.js';
+import { setUpProcess } from './stdio.js';
 
 /** The CLI in this process (the ESM bundle's entry, dist/berth.mjs): run main, exit with its status. */
 export function runCli(argv: string[]): void {

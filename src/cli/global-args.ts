@@ -1,4 +1,5 @@
 import { commands, type CommandEntry } from './commands/index.js';
+import { writeErr, writeOut } from './stdio.js';
 
 /**
  * What berth answers before any command module is loaded: the global --root and --config-file, --version, help
@@ -55,34 +56,24 @@ export function globalArgs(
     const a = argv.shift()!;
     const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv.shift();
     if (!v) {
-      process.stderr.write(`berth: ${flag} needs ${flag === '--root' ? 'a directory' : 'a file'}\n`);
+      writeErr(`berth: ${flag} needs ${flag === '--root' ? 'a directory' : 'a file'}\n`);
       return { exit: 125 };
     }
     if (flag === '--root') root = v;
     else configFile = v;
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(usage());
+    writeOut(usage());
     return { exit: argv.length === 0 ? 1 : 0 };
   }
   if (argv[0] === '--version' || argv[0] === 'version') {
-    process.stdout.write(`berth version ${VERSION}\n`);
+    writeOut(`berth version ${VERSION}\n`);
     return { exit: 0 };
   }
   const found = findCommand(argv);
   if (!found) {
-    process.stderr.write(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
+    writeErr(`berth: '${argv.join(' ')}' is not a berth command.\nSee 'berth --help'\n`);
     return { exit: 1 };
   }
   return { root, ...(configFile !== undefined ? { configFile } : {}), found };
-}
-
-/** Set the umask; end quietly on a closed pipe (berth images | head). Once per process. */
-export function setUpProcess(): void {
-  process.umask(0o022);
-  for (const s of [process.stdout, process.stderr])
-    s.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-      throw e;
-    });
 }

@@ -3,6 +3,7 @@ import { exitCodeOf, toBerthError } from '../core/errors.js';
 import { mark } from '../core/trace.js';
 import type { Command } from './context.js';
 import { globalArgs } from './global-args.js';
+import { writeErr, writeOut } from './stdio.js';
 
 export async function main(argv: string[]): Promise<number> {
   const g = globalArgs(argv);
@@ -19,9 +20,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (thrown) {
     const err = toBerthError(name, thrown);
     // Docker's client takes a 304 as success: nothing to say
-    if (err.kind !== 'NotModified') process.stderr.write(`Error response from berth: ${err.message}\n`);
-    if (process.env.BERTH_DEBUG) process.stderr.write(`${debugTrace(err)}\n`);
-    else if (err.kind === 'Internal') process.stderr.write('(set BERTH_DEBUG=1 to see where it happened)\n');
+    if (err.kind !== 'NotModified') writeErr(`Error response from berth: ${err.message}\n`);
+    if (process.env.BERTH_DEBUG) writeErr(`${debugTrace(err)}\n`);
+    else if (err.kind === 'Internal') writeErr('(set BERTH_DEBUG=1 to see where it happened)\n');
     const own = (thrown as { exitCode?: unknown }).exitCode;
     if (typeof own === 'number') return own;
     return err.kind === 'NotModified' ? exitCodeOf(err) : (cmd?.errorExit ?? exitCodeOf(err));
@@ -39,7 +40,7 @@ async function runCommand(
   // (after the first positional of `exec`, `run`..., --help is the container command's)
   const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
   if (rest.slice(0, cut).includes('--help')) {
-    process.stdout.write(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
+    writeOut(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
     return 0;
   }
   let parsed: ReturnType<typeof parseArgs>;
@@ -49,13 +50,19 @@ async function runCommand(
     for (const f of falses) (parsed.values as Record<string, unknown>)[f] = false;
     parsed.positionals.push(...rest.slice(cut));
   } catch (err) {
-    process.stderr.write(
+    writeErr(
       `berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`,
     );
     return 125;
   }
   const { Context } = await context;
-  const ctx = new Context(root, process.stdout, process.stderr, () => process.stdin, configFile);
+  const ctx = new Context(
+    root,
+    () => process.stdout,
+    () => process.stderr,
+    () => process.stdin,
+    configFile,
+  );
   mark('cli start-up');
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return (await cmd.run(ctx, parsed.positionals, values)) ?? 0;

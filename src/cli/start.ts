@@ -3,7 +3,8 @@
 // missing --root value) itself, and hands every command to the CLI bundle, dist/cli/berth-cli.cjs, which it loads
 // with V8's code cache (load-cli.ts; scripts/bundle.mjs builds both).
 import { dirname, join } from 'node:path';
-import { globalArgs, setUpProcess } from './global-args.js';
+import { globalArgs } from './global-args.js';
+import { setUpProcess } from './stdio.js';
 import { loadCli, type Cli } from './load-cli.js';
 
 const argv = process.argv.slice(2);

@@ -1,5 +1,3 @@
-import { randomInt } from 'node:crypto';
-
 /**
  * Names for containers created without one, as Docker makes them: an adjective and a scientist's or engineer's
  * surname (`swift_noether`). The lists are berth's own; 111 x 207 names make collisions rare, and the caller retries
@@ -39,6 +37,9 @@ function words(text: string): string[] {
 
 /** How many random names are tried before the container's short id is used instead (Docker tries 6). */
 export const NAME_TRIES = 6;
+
+/** 0..n-1, as Docker's namesgenerator draws (math/rand: a name needs no cryptographic randomness, nor node:crypto). */
+const randomInt = (n: number) => Math.floor(Math.random() * n);
 
 /** A random name; from the second attempt on a digit is appended, which makes a free name likelier. */
 export function randomName(attempt = 0): string {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { resolve } from 'node:path';
 import { invalid, wrap } from '../core/errors.js';
 import * as native from '../native/index.js';
-import type { Layer } from '../storage/layer-store.js';
+import { spreadLayers, type Layer } from '../storage/layer-store.js';
 import { hasLowerdirAppend, lowerFor, mountSpec, newLinkName, type MountSpec } from '../storage/overlay2.js';
 import type { StorePaths } from '../storage/paths.js';
 import type { Txn } from '../storage/txn.js';
@@ -16,6 +16,7 @@ function makeLayerDir(paths: StorePaths, txn: Txn, id: string, lower: string): {
   const link = newLinkName();
   txn.add({ op: 'layer-dir', cacheId: id, link });
   const dir = paths.cacheDir(id);
+  spreadLayers(paths.overlay);
   fs.mkdirSync(dir, 0o710);
   fs.mkdirSync(`${dir}/diff`, 0o755);
   fs.mkdirSync(`${dir}/work`, 0o700);

@@ -43,7 +43,24 @@ export function hexOf(d: string): string {
   return d.startsWith('sha256:') ? d.slice(7) : d;
 }
 
+/** Up to this many bytes go to the small-input hasher, when one is registered. */
+const SMALL = 64 * 1024;
+let smallHasher: ((data: Uint8Array) => string | undefined) | undefined;
+
+/**
+ * Hash small inputs with `f` (hex, or undefined when it cannot) instead of node:crypto: src/native/index.ts registers
+ * the addon's SHA-256 when it loads, so that a read-only command (images' config checks, chain IDs) need not load
+ * node:crypto, ~9 ms of its CPU.
+ */
+export function useSmallSha256(f: (data: Uint8Array) => string | undefined): void {
+  smallHasher = f;
+}
+
 export function sha256(data: string | Uint8Array): Digest {
+  if (smallHasher && data.length <= SMALL) {
+    const hex = smallHasher(typeof data === 'string' ? Buffer.from(data) : data);
+    if (hex !== undefined) return `sha256:${hex}` as Digest;
+  }
   return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
 }
 

@@ -3,7 +3,6 @@
  * ContainerSummary it returns for each container.
  */
 import { portRows } from '../network/ports.js';
-import { treeSize } from '../archive/layer-apply.js';
 import { BerthError, invalid } from '../core/errors.js';
 import { humanDuration } from '../core/human-duration.js';
 import type { ImageID } from '../core/digest.js';
@@ -100,14 +99,14 @@ function sizeOr0(f: () => number): number {
 async function summary(
   containers: ContainerStore,
   c: ContainerRecord,
-  size: boolean,
+  size: ((dir: string) => number) | undefined,
   now: number,
   blocking: boolean,
 ): Promise<ContainerSummary | undefined> {
   const hc = blocking ? hostConfigIfAny(containers, c.ID) : await containers.hostConfigAsync(c.ID);
   if (!hc) return undefined; // removed while listed
   const store = containers.images;
-  const rw = size ? sizeOr0(() => treeSize(`${store.paths.cacheDir(c.MountID)}/diff`)) : 0;
+  const rw = size ? sizeOr0(() => size(`${store.paths.cacheDir(c.MountID)}/diff`)) : 0;
   return {
     Id: c.ID,
     Names: [c.Name],
@@ -158,6 +157,8 @@ export async function listContainers(
     .sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0)); // (not localeCompare: ICU's set-up costs ~9 ms)
   if (limit > 0) list = list.slice(0, limit);
   const now = Date.now();
-  const out = await Promise.all(list.map((c) => summary(containers, c, !!opts.size, now, blocking)));
+  // (the archive modules only for --size: a plain listing loads none of them)
+  const size = opts.size ? (await import('../archive/layer-apply.js')).treeSize : undefined;
+  const out = await Promise.all(list.map((c) => summary(containers, c, size, now, blocking)));
   return out.filter((s): s is ContainerSummary => !!s);
 }

@@ -1,13 +1,15 @@
 import { invalid, notFound } from '../core/errors.js';
 import { familiarName, familiarString, parseReference, withDefaultTag } from '../image/reference.js';
-import { type AuthConfig, RegistryClient } from '../registry/client.js';
-import { parsePlatform } from '../registry/manifest.js';
+import type { AuthConfig } from '../registry/client.js';
 import { registryHost, serverHost, splitName } from '../registry/names.js';
 import type { PullEvent } from '../registry/progress.js';
-import { pullImage } from '../registry/pull.js';
-import { listTags } from '../registry/tags.js';
-import { type PushedTag, pushImage } from '../registry/push.js';
+import type { PushedTag } from '../registry/push.js';
 import type { Engine } from './engine.js';
+
+// The registry client, pull and push are imported by the operations that use them: every command opens an engine,
+// and most never talk to a registry (their modules are ~100 KB of a CLI process's start-up otherwise).
+const clientModule = () => import('../registry/client.js');
+const pullModules = () => Promise.all([import('../registry/pull.js'), import('../registry/manifest.js')]);
 
 export type { AuthConfig } from '../registry/client.js';
 export type { PullEvent } from '../registry/progress.js';
@@ -70,6 +72,7 @@ export class Registries {
 
   async pull(name: string, opts: ImagePullOptions = {}): Promise<ImagePullResult> {
     if (opts.allTags) return this.pullAllTags(name, opts);
+    const [{ pullImage }, { parsePlatform }] = await pullModules();
     const r = await pullImage(this.engine.store, name, {
       registry: this.engine.registryConfig,
       ...(opts.auth ? { auth: opts.auth } : {}),
@@ -89,6 +92,7 @@ export class Registries {
     if (ref.tag !== undefined || ref.digest !== undefined)
       throw invalid('usage', "tag can't be used with --all-tags/-a");
     const { domain, path } = splitName(ref.name);
+    const [{ RegistryClient }, { listTags }] = await Promise.all([clientModule(), import('../registry/tags.js')]);
     const client = await RegistryClient.open(registryHost(domain), opts.auth, this.engine.registryConfig);
     const tags = await listTags(client, path, [`repository:${path}:pull`]);
     if (tags.length === 0) throw notFound('manifest_unknown', `${familiarName(ref.name)}: the repository has no tags`);
@@ -116,6 +120,7 @@ export class Registries {
    * (the push's aux messages: Tag, Digest, Size), and records the RepoDigests.
    */
   async push(name: string, opts: ImagePushOptions = {}): Promise<PushedTag[]> {
+    const { pushImage } = await import('../registry/push.js');
     return pushImage(this.engine.store, opts.tag !== undefined ? `${name}:${opts.tag}` : name, {
       registry: this.engine.registryConfig,
       ...(opts.auth ? { auth: opts.auth } : {}),
@@ -129,6 +134,7 @@ export class Registries {
   async login(auth: AuthConfig & { serveraddress: string }): Promise<{ Status: string; IdentityToken: string }> {
     // (no mirrors for a login: the registry itself, as dockerd)
     const config = { ...this.engine.registryConfig, mirrors: [] };
+    const { RegistryClient } = await clientModule();
     const client = await RegistryClient.open(registryHost(serverHost(auth.serveraddress)), auth, config);
     await client.checkLogin();
     return { Status: 'Login Succeeded', IdentityToken: '' };

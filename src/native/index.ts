@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useSmallSha256 } from '../core/digest.js';
 
 // ---------------------------------------------------------------------------
 // Constants (Linux values)
@@ -120,6 +121,8 @@ interface Binding {
   lremovexattr(path: string, name: string): boolean;
   flock(fd: number, op: number): boolean;
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
+  /** (an addon built before it has none; one on a Node that exports no SHA256 returns undefined) */
+  sha256?(data: Uint8Array): string | undefined;
   zstdCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
@@ -391,6 +394,30 @@ export function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
     ),
   );
 }
+
+let noSha256 = false;
+
+/**
+ * The SHA-256 of `data` in hex by the addon (OpenSSL's, as Node exports it), or undefined when the addon cannot
+ * (not built, built before it had one, a Node without the symbol): the caller then uses node:crypto.
+ */
+export function sha256Hex(data: Uint8Array): string | undefined {
+  if (noSha256) return undefined;
+  let b: Binding;
+  try {
+    b = load();
+  } catch {
+    noSha256 = true; // not built: node:crypto it is
+    return undefined;
+  }
+  const hex = b.sha256?.(data);
+  if (typeof hex === 'string') return hex;
+  noSha256 = true;
+  return undefined;
+}
+
+// sha256() of src/core/digest.ts hashes small inputs here once this module is loaded (no node:crypto to load)
+useSmallSha256(sha256Hex);
 
 /** One-shot CRC-64/ISO (Go hash/crc64 ISO) of `data`, as an 8-byte big-endian Buffer. */
 export function crc64Of(data: Uint8Array): Buffer {

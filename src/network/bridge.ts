@@ -156,7 +156,8 @@ export interface BridgeEndpoint {
   SandboxKey: string;
 }
 
-const run = promisify(execFile);
+// (promisified at the first call: child_process loads then, not when a read-only command loads this module)
+const run = (file: string, args: string[]) => promisify(execFile)(file, args);
 
 /** A free host port on an address (for -P and `-p :80`): one the kernel hands out, as Docker's allocator does. */
 async function freePort(ip: string, proto: string): Promise<number> {

@@ -58,7 +58,6 @@ export class LayerStore {
     mkdirp(this.paths.mounts, 0o700);
     mkdirp(this.paths.overlay, 0o710);
     mkdirp(this.paths.links, 0o700);
-    spreadLayers(this.paths.overlay);
   }
 
   has(chainID: ChainID): boolean {
@@ -143,6 +142,7 @@ export class LayerStore {
     const link = newLinkName();
     txn.add({ op: 'layer-dir', cacheId, link });
     const cdir = this.paths.cacheDir(cacheId);
+    spreadLayers(this.paths.overlay);
     fs.mkdirSync(cdir, 0o710);
     fs.mkdirSync(`${cdir}/diff`, 0o755);
     if (parent) fs.mkdirSync(`${cdir}/work`, 0o700);
@@ -397,14 +397,21 @@ class Batcher {
 
 const KEEP_XATTR = 'trusted.overlay.opaque';
 
+/** The overlay2 directories spreadLayers has marked in this process. */
+const spread = new Set<string>();
+
 /**
  * Each overlay2/<cache-id> is an unrelated tree: ask ext4 to place each in a lightly used block group
  * (FS_TOPDIR_FL) rather than beside overlay2/ itself. On a long-used filesystem the groups near a busy
  * directory are full of freed inodes, and without a journal ext4 skips every inode freed in the last
  * minutes on each allocation, so extracting a layer there costs several times what it costs in a quiet
  * group (see bench/README.md). Only a placement hint: nothing reads it, a filesystem without it is fine.
+ * Set before the first layer directory a process makes in a store, not when the store opens: a read-only command
+ * then need not load the native addon for it.
  */
-function spreadLayers(dir: string): void {
+export function spreadLayers(dir: string): void {
+  if (spread.has(dir)) return;
+  spread.add(dir);
   try {
     native.spreadSubdirs(dir);
   } catch {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { urandom } from './fsutil.js';
 
 /**
  * Pure facts of Docker's overlay2 graph driver layout. Nothing here touches
- * the filesystem: "mount is data" — callers perform the mount.
+ * the store's files (link names take random bytes from /dev/urandom): "mount is data" — callers perform the mount.
  */
 
 export const MAX_LOWERS = 128;
@@ -10,7 +10,7 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** A short link name: 26 characters of base32 (A-Z2-7), as Docker's generateID(16 bytes) encodes. */
 export function newLinkName(): string {
-  const bytes = randomBytes(16);
+  const bytes = urandom(16);
   let bits = 0,
     value = 0,
     out = '';

@@ -48,7 +48,7 @@ export const images: Command = {
     const def = o.digests
       ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
       : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-    ctx.stdout.write(formatOutput(o.format as string | undefined, def, HEADERS, rows));
+    ctx.print(formatOutput(o.format as string | undefined, def, HEADERS, rows));
   },
 };
 

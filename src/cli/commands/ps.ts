@@ -111,6 +111,6 @@ export const ps: Command = {
       return;
     }
     const def = `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`;
-    ctx.stdout.write(formatOutput(o.format as string | undefined, def, HEADERS, rows));
+    ctx.print(formatOutput(o.format as string | undefined, def, HEADERS, rows));
   },
 };

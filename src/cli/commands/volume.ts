@@ -77,7 +77,7 @@ export const volumeLs: Command = {
       return;
     }
     const rows = Volumes.map(row);
-    ctx.stdout.write(formatOutput(o.format as string | undefined, 'table {{.Driver}}\t{{.Name}}', HEADERS, rows));
+    ctx.print(formatOutput(o.format as string | undefined, 'table {{.Driver}}\t{{.Name}}', HEADERS, rows));
   },
 };
 

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { hexOf, sha256 } from '../../core/digest.js';
 import { invalid, wrap } from '../../core/errors.js';
 import { DEFAULT_SECCOMP_PROFILE } from './default-profile.js';
 
@@ -354,8 +354,9 @@ export function cachedSeccomp(
   compile: (s: OciSeccomp) => Buffer,
 ): { seccomp: OciSeccomp; bpf: Buffer } | undefined {
   if (opt === 'unconfined') return undefined;
-  const key = createHash('sha256')
-    .update(
+  // (digest.ts's sha256: the native addon's for this small input, when loaded, rather than loading node:crypto)
+  const key = hexOf(
+    sha256(
       JSON.stringify({
         v: 2,
         opt: opt ?? 'builtin',
@@ -364,8 +365,8 @@ export function cachedSeccomp(
         kernel: release(),
         cpu: process.arch,
       }),
-    )
-    .digest('hex');
+    ),
+  );
   const file = `${dir}/seccomp-${key}.json`;
   try {
     const c = JSON.parse(readFileSync(file, 'utf8')) as { seccomp: OciSeccomp; bpf: string };
