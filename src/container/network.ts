@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { resolve } from 'node:path';
 import { connectBridge, disconnectBridge, hasNetwork, netnsPath } from '../network/bridge.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { hostsFile } from './etc-files.js';
@@ -19,17 +20,36 @@ export function specNetwork(c: ContainerRecord, mode: string): 'none' | 'host' |
   return mode === 'host' ? 'host' : 'none';
 }
 
+/**
+ * containers/<id>/addresses.json: the address a container last had on each network ({"bridge": "172.17.0.2"}), which
+ * its next start asks for again (Docker's default bridge gives a restarted container its address back when free).
+ */
+const addressesPath = (containers: ContainerStore, id: string) => `${containers.dir(id)}/addresses.json`;
+
+function lastAddresses(containers: ContainerStore, id: string): Record<string, string> {
+  try {
+    const v = JSON.parse(fs.readFileSync(addressesPath(containers, id), 'utf8')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
 /** Connect a container about to start (bridge only); its NetworkSettings are set on `c` (recorded with its state). */
 export async function connectContainer(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const hc = containers.hostConfig(c.ID);
   if (hc.NetworkMode !== 'bridge') return;
+  const last = lastAddresses(containers, c.ID);
   const ep = await connectBridge(
     c.ID,
     hc.PortBindings ?? {},
     Object.keys(c.Config.ExposedPorts ?? {}),
     !!hc.PublishAllPorts,
+    { previousIp: last.bridge, owner: resolve(containers.dir(c.ID)) },
   );
   try {
+    if (ep.IPAddress && last.bridge !== ep.IPAddress)
+      fs.writeFileSync(addressesPath(containers, c.ID), JSON.stringify({ ...last, bridge: ep.IPAddress }));
     // the file mounted at /etc/hosts: rewritten in place (its inode is what the container binds)
     fs.writeFileSync(c.HostsPath, hostsFile(c.Config.Hostname || c.ID.slice(0, 12), 'bridge', ep.IPAddress));
   } catch (err) {

@@ -28,9 +28,11 @@ export interface CniResult {
   dns?: unknown;
 }
 
-/** What a runtime passes for the capabilities plugins declare (here: portmap's). */
+/** What a runtime passes for the capabilities plugins declare (here: portmap's, and host-local's `ips` via bridge). */
 export interface RuntimeConfig {
   portMappings?: Array<{ hostPort: number; containerPort: number; protocol: string; hostIP?: string }>;
+  /** Addresses (`ip/prefix`) to ask IPAM for. */
+  ips?: string[];
 }
 
 export interface Attachment {

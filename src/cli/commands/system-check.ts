@@ -13,7 +13,13 @@ export const systemCheck: Command = {
       ctx.out(`recovered: container ${id.slice(0, 12)} (its berth process was killed)`);
     const { findings, images, layers } = await engine.images.check({ content: !o.quick, repair: !!o.repair });
     const problems = findings.filter((f) => f.severity === 'problem');
-    const leftovers = findings.filter((f) => f.severity === 'leftover');
+    const leftovers: Array<{ where: string; message: string }> = findings.filter((f) => f.severity === 'leftover');
+    // the bridge's netns mounts, CNI results and leases (host-wide, /run/berth) of containers that are gone
+    const { findNetworkLeftovers, removeNetworkLeftover } = await import('../../network/leftovers.js');
+    for (const l of findNetworkLeftovers(engine.containerStore.images.paths.containers)) {
+      if (o.repair) await removeNetworkLeftover(l);
+      leftovers.push({ where: `network ${l.id.slice(0, 12)} (${l.where.join(', ')})`, message: l.message });
+    }
     for (const f of problems) ctx.out(`problem: ${f.where}: ${f.message}`);
     for (const f of leftovers) ctx.out(`${o.repair ? 'removed' : 'leftover'}: ${f.where}: ${f.message}`);
     // information: what interrupted pulls kept for the next one to resume
