@@ -4,6 +4,7 @@ import * as dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { conflict, unavailable } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
@@ -323,6 +324,7 @@ export async function connectBridge(
   let result: CniResult;
   try {
     const netns = await makeNetns(id);
+    mark('network: netns');
     const a = { containerId: id, netns, ifname: 'eth0' };
     for (const m of mappings) await refuseListened(m);
     result = await withCniLock(async () => {
@@ -397,6 +399,7 @@ export async function disconnectBridge(id: string): Promise<void> {
       });
   }
   removeNetns(id);
+  mark('network: netns removed');
   if (!failure) fs.rmSync(resultPath(id), { force: true });
   if (failure) {
     // without a result (ADD never finished) a plugin may find nothing to delete: that is no failure
