@@ -183,16 +183,11 @@ async function connectionRate(port: number): Promise<number> {
 
 /** One fetch of the large file with curl: MB/s. */
 function throughput(port: number): number {
-  const r = ok('curl', [
-    '-sf',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{size_download} %{time_total}',
-    `http://127.0.0.1:${port}/big`,
-  ]);
-  const [size, secs] = r.trim().split(' ').map(Number) as [number, number];
-  if (size !== MB * 1024 * 1024) throw new Error(`curl fetched ${size} bytes, not ${MB} MiB`);
+  const w = '%{http_code} %{size_download} %{time_total}';
+  const r = ok('curl', ['-s', '-o', '/dev/null', '-w', w, `http://127.0.0.1:${port}/big`]);
+  const [code, size, secs] = r.trim().split(' ').map(Number) as [number, number, number];
+  if (code !== 200 || size !== MB * 1024 * 1024)
+    throw new Error(`curl of /big on 127.0.0.1:${port}: HTTP ${code}, ${size} bytes (not ${MB} MiB)`);
   return size / 1024 / 1024 / secs;
 }
 
@@ -259,6 +254,10 @@ async function bench(scope: Scope): Promise<number> {
     warmup: WARMUP,
     tag: 'bench/network',
   });
+  // a block that failed: one more run of its command, for the reason (hyperfine shows none)
+  for (const c of cmds)
+    if (errors[c.key]?.startsWith('hyperfine'))
+      errors[c.key] = `${errors[c.key]}; ${check(c, 'bench/network') ?? 'ok when run again'}`;
   const timings = Object.fromEntries(
     cmds.map((c) => [c.key, stats(c.label, c.argv.join(' '), times[c.key], errors[c.key])]),
   ) as Record<Key, Timing>;
@@ -280,7 +279,7 @@ async function bench(scope: Scope): Promise<number> {
   // the published port: a server per tool, then fetches interleaved
   const servers: Partial<Record<Tool, number>> = {};
   for (const tool of ['berth', 'docker', 'podman'] as Tool[]) {
-    if (errors[`${tool} bridge`]) continue;
+    if (errors[tool]) continue; // (not for a failed run block: the server is another run)
     const port = await freePort();
     const args = argv(tool, 'bridge', '-d', '-p', `127.0.0.1:${port}:80`, IMAGE, ...SERVER).filter((a) => a !== '--rm');
     const r = sh(args[0]!, args.slice(1));
@@ -288,12 +287,13 @@ async function bench(scope: Scope): Promise<number> {
       errors[tool] = `server: ${r.stderr.trim().slice(-300)}`;
       continue;
     }
-    for (
-      let i = 0;
-      i < 200 && sh('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${port}/small`]).status !== 0;
-      i++
-    )
-      spawnSync('sleep', ['0.1']);
+    // /small is written after /big: the server is ready when it answers
+    const ready = () => sh('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${port}/small`]).status === 0;
+    for (let i = 0; i < 600 && !ready(); i++) spawnSync('sleep', ['0.1']);
+    if (!ready()) {
+      errors[tool] = `server on 127.0.0.1:${port} not ready after 60 s`;
+      continue;
+    }
     servers[tool] = port;
   }
   const mbps: Record<Tool, number[]> = { berth: [], docker: [], podman: [] };

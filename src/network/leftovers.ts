@@ -27,6 +27,9 @@ import {
  * store-settle.ts), not here. A netns or lease without a result is always a
  * leftover: a start writes its result first and a release removes it last;
  * only one made in the last minute is spared (a start of an older berth).
+ * What belongs to no existing store (`mine` false: a store deleted, no result)
+ * is an orphan of the host: every store's check lists it and its --repair
+ * removes it, but it does not make a store's check fail.
  */
 
 export interface NetworkLeftover {
@@ -35,6 +38,8 @@ export interface NetworkLeftover {
   /** What is left, as paths under /run/berth. */
   where: string[];
   message: string;
+  /** Of a container of this store (removed): a leftover of the store; else an orphan of the host. */
+  mine: boolean;
 }
 
 /** How old an entry without a result must be to count (a start of an older berth writes it after the netns). */
@@ -101,7 +106,12 @@ export function findNetworkLeftovers(containersDir: string, now = Date.now()): N
     ];
     if (!results.has(id)) {
       if (where.some((p) => young(p, now))) continue;
-      out.push({ id, where, message: 'network of a start or release that did not finish (no CNI result)' });
+      out.push({
+        id,
+        where,
+        message: 'network of a start or release that did not finish (no CNI result)',
+        mine: false,
+      });
       continue;
     }
     const saved = readSaved(id);
@@ -115,6 +125,7 @@ export function findNetworkLeftovers(containersDir: string, now = Date.now()): N
       out.push({
         id,
         where,
+        mine: dirname(owner) === mine,
         message:
           dirname(owner) === mine
             ? 'network of a removed container'

@@ -15,6 +15,7 @@ import * as net from 'node:net';
 import { REPO, alive, berth, berthOk, berthSpawn, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
 import { preferredAddress } from '../../src/network/address.js';
 import { bridgeConflist } from '../../src/network/bridge.js';
+import { policyFilter } from '../../src/cli/commands/start-all.js';
 import { lockBridge } from '../helpers/bridge-lock.js';
 
 const t = tempRoot('berth-netlife');
@@ -154,6 +155,17 @@ test('the address a restarted container asks for (pure): its previous one, in th
   assert.equal(preferredAddress(list, 'nonsense', none), undefined);
 });
 
+test('start --all filters (pure): restart-policy=NAME, several OR-ed; anything else refused by name', () => {
+  assert.equal(policyFilter([]), undefined);
+  assert.deepEqual(
+    [...policyFilter(['restart-policy=always', 'restart-policy=unless-stopped'])!],
+    ['always', 'unless-stopped'],
+  );
+  assert.throws(() => policyFilter(['restart-policy=sometimes']), /invalid restart policy "sometimes"/);
+  assert.throws(() => policyFilter(['name=x']), /unknown filter "name=x"/);
+  assert.throws(() => policyFilter(['always']), /unknown filter "always"/);
+});
+
 test('stop releases the network; start and restart give the address back, a new one when it is taken', () => {
   berthOk(root, ['run', '-d', '--network', 'bridge', '--name', 'keep', 'web', 'busybox', 'sleep', '600']);
   berthOk(root, ['run', '-d', '--network', 'bridge', '--name', 'other', 'web', 'busybox', 'sleep', '600']);
@@ -189,7 +201,19 @@ test('stop releases the network; start and restart give the address back, a new 
 
 test('a killed foreground berth and a killed monitor leave nothing once the next berth command settles', async () => {
   // foreground berth SIGKILLed: its container dies with it
-  const fg = berthSpawn(root, ['run', '--name', 'fg', '--network', 'bridge', '-p', '127.0.0.1::80', 'web', 'busybox']);
+  const fg = berthSpawn(root, [
+    'run',
+    '--name',
+    'fg',
+    '--network',
+    'bridge',
+    '-p',
+    '127.0.0.1::80',
+    'web',
+    'busybox',
+    'sleep',
+    '600',
+  ]);
   fg.stdout.resume();
   fg.stderr.resume();
   const fgArgs = ['ps', '-q', '--no-trunc', '--filter', 'name=fg'];
@@ -215,26 +239,54 @@ test('a killed foreground berth and a killed monitor leave nothing once the next
   assert.equal(statusOf(id), 'exited');
 });
 
-test('system check reports the network of a container whose store was deleted, --repair removes it', async () => {
-  const gone = tempRoot('berth-netlife-gone');
-  cleanups.push(() => gone.remove());
-  berthOk(gone.root, ['image', 'from-host', 'web', 'busybox']);
-  const fg = berthSpawn(gone.root, ['run', '--network', 'bridge', '-p', '127.0.0.1::80', 'web', 'busybox']);
+/** A foreground berth on the bridge in `r`, SIGKILLed once its container runs: the container's id. */
+async function killedForeground(r: string): Promise<string> {
+  const fg = berthSpawn(r, ['run', '--network', 'bridge', '-p', '127.0.0.1::80', 'web', 'busybox', 'sleep', '600']);
   fg.stdout.resume();
   fg.stderr.resume();
-  const id = await waitFor(() => berth(gone.root, ['ps', '-q', '--no-trunc']).stdout.trim() || undefined, 20000);
-  const a = attachment(id);
+  const id = await waitFor(() => berth(r, ['ps', '-q', '--no-trunc']).stdout.trim() || undefined, 20000);
   fg.kill('SIGKILL');
   await waitFor(() => (fg.pid && !alive(fg.pid) ? true : undefined));
-  // the store goes with its container's mounts and cgroup, nothing of berth's settling it
-  for (const mnt of mountsUnder(gone.root).reverse()) spawnSync('umount', ['-l', mnt]);
+  return id;
+}
+/** Take away what a killed run left besides its network: its mounts and cgroup. */
+function unmountAndUncgroup(under: string, id: string): void {
+  for (const mnt of mountsUnder(under).reverse()) spawnSync('umount', ['-l', mnt]);
   const cg = spawnSync('find', ['/sys/fs/cgroup', '-depth', '-type', 'd', '-name', `*${id}*`], { encoding: 'utf8' });
   for (const d of cg.stdout.split('\n').filter(Boolean)) spawnSync('rmdir', [d]);
-  gone.remove();
+}
+
+test('system check: the network of a container removed behind berth is a leftover, --repair removes it', async () => {
+  const id = await killedForeground(root);
+  const a = attachment(id);
+  // the container goes as a half-done removal would leave it: its directory gone, its network not released
+  unmountAndUncgroup(`${root}/overlay2`, id);
+  fs.rmSync(`${root}/containers/${id}`, { recursive: true, force: true });
   assert.ok(traces(a).length >= 4, `its network is still there: ${traces(a).join('; ')}`);
   const check = berth(root, ['system', 'check', '--quick']);
   assert.equal(check.code, 1, check.stdout + check.stderr);
-  assert.match(check.stdout, new RegExp(`leftover: network ${id.slice(0, 12)} .*store that is gone`));
+  assert.match(check.stdout, new RegExp(`leftover: network ${id.slice(0, 12)} .*removed container`));
+  const repair = berth(root, ['system', 'check', '--quick', '--repair']);
+  assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+  assert.match(repair.stdout, new RegExp(`removed: network ${id.slice(0, 12)}`));
+  assert.deepEqual(traces(a), [], '--repair removed netns, result, lease, veth and rules');
+  assert.equal(berth(root, ['system', 'check', '--quick']).code, 0);
+});
+
+test('system check lists the network of a container whose store was deleted, --repair removes it', async () => {
+  const gone = tempRoot('berth-netlife-gone');
+  cleanups.push(() => gone.remove());
+  berthOk(gone.root, ['image', 'from-host', 'web', 'busybox']);
+  const id = await killedForeground(gone.root);
+  const a = attachment(id);
+  // the store goes with its container's mounts and cgroup, nothing of berth's settling it
+  unmountAndUncgroup(gone.root, id);
+  gone.remove();
+  assert.ok(traces(a).length >= 4, `its network is still there: ${traces(a).join('; ')}`);
+  // an orphan of the host (no store has it): listed by every store's check, not counted against the store
+  const check = berth(root, ['system', 'check', '--quick']);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`orphan: network ${id.slice(0, 12)} .*store that is gone`));
   const repair = berth(root, ['system', 'check', '--quick', '--repair']);
   assert.equal(repair.code, 0, repair.stdout + repair.stderr);
   assert.match(repair.stdout, new RegExp(`removed: network ${id.slice(0, 12)}`));
