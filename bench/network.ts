@@ -1,13 +1,15 @@
 /**
  * The default bridge side by side, on the same busybox image in every tool:
  *   run --rm IMG true on the bridge (and with --network none, for what the network costs): berth (CNI plugins), a
- *     private dockerd with its default bridge docker0, iptables and userland proxy (as installed), podman (netavark);
+ *     private dockerd with its default bridge network, iptables and userland proxy (as installed), podman (netavark);
  *   a port published on 127.0.0.1 (busybox httpd in the container): throughput of one large file fetched by curl
  *     from the host, and the connection rate of a node client opening a connection per request to a small file.
  * Timing of `run` as bench/run-container.ts (hyperfine -N in rotating rounds). Then berth's phases with BERTH_TRACE=1
- * (CNI ADD per plugin, DEL, the rest): where its time goes. The host's networking is put back at the end: docker0 and
- * podman0 removed if the bench made them, the DOCKER and NETAVARK chains and the rules into them or naming docker0 or
- * podman0 removed (only rules the bench's start did not see), FORWARD's policy and
+ * (CNI ADD per plugin, DEL, the rest): where its time goes. dockerd's default bridge network is on a bridge the bench
+ * makes (`-b bnet<pid>`, a free 10.199.N.0/24), not docker0: other work on this machine that removes a docker0 it did
+ * not find at its start would take dockerd's from under it. The host's networking is put back at the end: that bridge
+ * and podman0 removed, the DOCKER and NETAVARK chains and the rules into them or naming the two bridges
+ * removed (only rules the bench's start did not see), FORWARD's policy and
  * ip_forward restored (dockerd sets the policy to DROP). Prints tables; writes bench/results/network-<date>.json.
  *
  *   node dist/bench/network.js   (BENCH_RUNS=20 BENCH_ROUNDS=2 BENCH_WARMUP=3 BENCH_TRACE_RUNS=10 BENCH_NET_REPS=5
@@ -66,6 +68,8 @@ interface HostNet {
   nftTables: Set<string>;
 }
 const PEER_CHAIN = /^(DOCKER|NETAVARK)/;
+/** The bridge of the bench's dockerd (its default network). */
+const DOCKER_BRIDGE = `bnet${process.pid}`;
 function hostNet(): HostNet {
   const rules = new Set<string>();
   const chains = new Set<string>();
@@ -96,7 +100,7 @@ function restoreHostNet(was: HostNet): void {
     if (was.rules.has(r)) continue;
     const [table, ...rest] = r.split(' ');
     const chain = rest[1] ?? '';
-    if (!PEER_CHAIN.test(chain) && !/ -j (DOCKER|NETAVARK)| (docker0|podman0)( |$)/.test(r)) continue;
+    if (!PEER_CHAIN.test(chain) && !/ -j (DOCKER|NETAVARK)| (bnet\d+|podman0)( |$)/.test(r)) continue;
     spawnSync('sh', ['-c', `iptables -t ${table} ${rest.join(' ').replace(/^-A /, '-D ')}`], { stdio: 'ignore' });
   }
   for (const c of now.chains) {
@@ -106,7 +110,7 @@ function restoreHostNet(was: HostNet): void {
     spawnSync('iptables', ['-t', table, '-X', chain], { stdio: 'ignore' });
   }
   spawnSync('iptables', ['-P', 'FORWARD', was.forwardPolicy], { stdio: 'ignore' });
-  for (const l of ['docker0', 'podman0'])
+  for (const l of [DOCKER_BRIDGE, 'podman0'])
     if (now.links.has(l) && !was.links.has(l)) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore' });
   for (const t of now.nftTables)
     if (!was.nftTables.has(t) && /netavark/.test(t))
@@ -116,9 +120,20 @@ function restoreHostNet(was: HostNet): void {
 
 // ---- peers ---------------------------------------------------------------------------------------
 
-/** A private dockerd with its defaults for networking (docker0, iptables, userland proxy); stopped by the scope. */
+/** A free 10.199.N.0/24 (no route of the host within 10.199.N). */
+function freeSubnet(): number {
+  const routes = sh('ip', ['-4', '-o', 'route', 'show', 'table', 'all']).stdout ?? '';
+  for (let n = 0; n < 255; n++) if (!routes.includes(`10.199.${n}.`)) return n;
+  throw new Error('no free 10.199.N.0/24');
+}
+
+/** A private dockerd with its defaults for networking (iptables, userland proxy) on DOCKER_BRIDGE; stopped by the scope. */
 function bridgedDockerd(scope: Scope, rootfsTar: string): string {
   const name = `berth-bench-net-${process.pid}`;
+  const n = freeSubnet();
+  ok('ip', ['link', 'add', DOCKER_BRIDGE, 'type', 'bridge']);
+  ok('ip', ['addr', 'add', `10.199.${n}.1/24`, 'dev', DOCKER_BRIDGE]);
+  ok('ip', ['link', 'set', DOCKER_BRIDGE, 'up']);
   const dataRoot = scope.tempDir('bench-net-docker');
   fs.mkdirSync(`/run/${name}`, { recursive: true });
   const log = fs.openSync(`/run/${name}.log`, 'w');
@@ -127,7 +142,7 @@ function bridgedDockerd(scope: Scope, rootfsTar: string): string {
     [
       ...['--ip6tables=false', '-H', `unix:///run/${name}.sock`, '--data-root', dataRoot],
       ...['--exec-root', `/run/${name}`, '-p', `/run/${name}.pid`, '--containerd-namespace', name],
-      ...['--storage-driver', 'overlay2'],
+      ...['--storage-driver', 'overlay2', '--bridge', DOCKER_BRIDGE],
     ],
     { stdio: ['ignore', log, log], detached: true },
   );
@@ -212,8 +227,7 @@ async function bench(scope: Scope): Promise<number> {
   scope.defer('restore the host networking', () => restoreHostNet(before));
   const errors: Partial<Record<Key | Tool, string>> = {};
   let dockerHost: string | undefined;
-  if (before.links.has('docker0')) errors.docker = 'docker0 exists (another dockerd uses the default bridge)';
-  else if (!have('dockerd')) errors.docker = 'not installed';
+  if (!have('dockerd')) errors.docker = 'not installed';
   else
     try {
       dockerHost = bridgedDockerd(scope, rootfsTar);
