@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type * as io from './container-io.js';
 import type * as ioArchive from './container-io-archive.js';
@@ -300,6 +301,37 @@ export class Containers {
     if (policy && c.State.Running)
       warnings.push(`the restart policy of ${c.Name.slice(1)} applies from its next start`);
     return { Warnings: warnings };
+  }
+
+  /**
+   * The bridge's netns mounts, CNI results and leases of containers that are gone (system check; see
+   * network/leftovers.ts); `repair` removes them.
+   */
+  async networkLeftovers(
+    repair: boolean,
+  ): Promise<Array<{ id: string; where: string[]; message: string; mine: boolean }>> {
+    const { findNetworkLeftovers, removeNetworkLeftover } = await import('../network/leftovers.js');
+    const found = findNetworkLeftovers(this.store.images.paths.containers);
+    if (repair) for (const l of found) await removeNetworkLeftover(l);
+    return found;
+  }
+
+  /**
+   * The names of the containers `start --all` starts (settled first: after a reboot, those marked running are
+   * exited): every one not running, or of the given restart policies; `unless-stopped` ones a user stopped or killed
+   * (their `stopping` marker, kept until their next start) are left stopped, as dockerd leaves them.
+   */
+  async startable(policies?: ReadonlySet<string>): Promise<string[]> {
+    await this.settle();
+    const names: string[] = [];
+    for (const c of this.store.list()) {
+      if (c.State.Running) continue;
+      const policy = this.store.hostConfig(c.ID).RestartPolicy?.Name || 'no';
+      if (policies && !policies.has(policy)) continue;
+      if (policy === 'unless-stopped' && existsSync(this.store.stopMarker(c.ID))) continue;
+      names.push(c.Name.replace(/^\//, ''));
+    }
+    return names;
   }
 
   /** POST /containers/prune: every stopped container passing the filters (label, label!, until). */

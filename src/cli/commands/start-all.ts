@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { invalid } from '../../core/errors.js';
 import { eachName } from '../each.js';
 import type { Context } from '../context.js';
@@ -6,8 +5,7 @@ import type { Context } from '../context.js';
 /**
  * `start --all [--filter restart-policy=NAME]...`, as Podman's: start every container that is not running (of the
  * given restart policies). What contrib/berth-restart.service runs at boot: berth has no daemon to bring back the
- * containers whose policy says so, as dockerd does when it starts. A container with `unless-stopped` that a user
- * stopped or killed (its `stopping` marker, kept until its next start) is left stopped, as dockerd leaves it.
+ * containers whose policy says so, as dockerd does when it starts (which ones: Containers.startable).
  */
 
 const POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'];
@@ -35,15 +33,5 @@ export function policyFilter(filters: readonly string[]): Set<string> | undefine
 export async function startAll(ctx: Context, filters: readonly string[]): Promise<number> {
   const policies = policyFilter(filters);
   const engine = await ctx.engine();
-  await engine.containers.settle(); // after a reboot: the containers marked running before it are marked exited
-  const store = engine.containerStore;
-  const names: string[] = [];
-  for (const c of store.list()) {
-    if (c.State.Running) continue;
-    const policy = store.hostConfig(c.ID).RestartPolicy?.Name || 'no';
-    if (policies && !policies.has(policy)) continue;
-    if (policy === 'unless-stopped' && fs.existsSync(store.stopMarker(c.ID))) continue;
-    names.push(c.Name.replace(/^\//, ''));
-  }
-  return eachName(ctx, names, (n) => engine.containers.start(n));
+  return eachName(ctx, await engine.containers.startable(policies), (n) => engine.containers.start(n));
 }

@@ -15,11 +15,9 @@ export const systemCheck: Command = {
     const problems = findings.filter((f) => f.severity === 'problem');
     const leftovers: Array<{ where: string; message: string }> = findings.filter((f) => f.severity === 'leftover');
     // the bridge's netns mounts, CNI results and leases (host-wide, /run/berth) of containers that are gone
-    const { findNetworkLeftovers, removeNetworkLeftover } = await import('../../network/leftovers.js');
     // (of a removed container of this store: a leftover; of no store that exists: listed, not counted against it)
     const orphans: string[] = [];
-    for (const l of findNetworkLeftovers(engine.containerStore.images.paths.containers)) {
-      if (o.repair) await removeNetworkLeftover(l);
+    for (const l of await engine.containers.networkLeftovers(!!o.repair)) {
       const f = { where: `network ${l.id.slice(0, 12)} (${l.where.join(', ')})`, message: l.message };
       if (l.mine) leftovers.push(f);
       else
