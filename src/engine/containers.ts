@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type * as io from './container-io.js';
 import type * as ioArchive from './container-io-archive.js';
@@ -323,15 +322,7 @@ export class Containers {
    */
   async startable(policies?: ReadonlySet<string>): Promise<string[]> {
     await this.settle();
-    const names: string[] = [];
-    for (const c of this.store.list()) {
-      if (c.State.Running) continue;
-      const policy = this.store.hostConfig(c.ID).RestartPolicy?.Name || 'no';
-      if (policies && !policies.has(policy)) continue;
-      if (policy === 'unless-stopped' && existsSync(this.store.stopMarker(c.ID))) continue;
-      names.push(c.Name.replace(/^\//, ''));
-    }
-    return names;
+    return (await import('../container/start-all.js')).startable(this.store, policies);
   }
 
   /** POST /containers/prune: every stopped container passing the filters (label, label!, until). */

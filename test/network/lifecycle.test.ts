@@ -311,7 +311,11 @@ test('after a reboot the first berth command reconciles; start --all --filter re
     ...httpd,
   ]);
   berthOk(root, ['run', '-d', '--network', 'bridge', '--name', 'plain', ...httpd]);
-  const ids = ['always', 'plain'].map(idOf);
+  // unless-stopped: one the reboot ends, one a user stopped before it (dockerd leaves that one stopped)
+  berthOk(root, ['run', '-d', '--network', 'bridge', '--name', 'unless', '--restart', 'unless-stopped', ...httpd]);
+  berthOk(root, ['run', '-d', '--network', 'bridge', '--name', 'ustopped', '--restart', 'unless-stopped', ...httpd]);
+  berthOk(root, ['stop', '-t', '0', 'ustopped']);
+  const ids = ['always', 'plain', 'unless'].map(idOf);
   const atts = ids.map(attachment);
   // "reboot": every process gone (monitors first, so that no restart policy acts), the netns mounts (their veths
   // go with them), the rules; the leases and results stay as a store on disk would keep them
@@ -352,6 +356,9 @@ test('after a reboot the first berth command reconciles; start --all --filter re
   assert.equal(out.trim(), 'always');
   assert.equal(statusOf('always'), 'running');
   assert.equal(statusOf('plain'), 'exited');
+  const unless = berthOk(root, ['start', '--all', '--filter', 'restart-policy=unless-stopped']);
+  assert.equal(unless.trim(), 'unless', 'the one a user stopped stays stopped');
+  assert.equal(statusOf('ustopped'), 'exited');
   assert.equal(ipOf('always'), atts[0]!.ip, 'its address again');
   const res = await fetch(`http://127.0.0.1:${port}/hostname`);
   assert.equal(res.status, 200);
@@ -359,7 +366,7 @@ test('after a reboot the first berth command reconciles; start --all --filter re
   const bad = berth(root, ['start', '--all', '--filter', 'restart-policy=sometimes']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /invalid restart policy "sometimes"/);
-  berthOk(root, ['rm', '-f', 'always', 'plain']);
+  berthOk(root, ['rm', '-f', 'always', 'plain', 'unless', 'ustopped']);
 });
 
 test('contrib/berth-restart.service passes systemd-analyze verify', (t) => {
