@@ -21,6 +21,11 @@ const BENCHES: Array<{ name: string; summary: string; file?: string; hostFs?: bo
     summary: 'berth run --rm vs docker run vs podman run vs runc run (busybox, hyperfine) + berth phase trace',
   },
   {
+    name: 'network',
+    summary:
+      'the default bridge: run --rm on it, berth (CNI) vs a dockerd with docker0 and iptables vs podman (netavark), + berth phase trace; published-port throughput and connection rate on 127.0.0.1',
+  },
+  {
     name: 'lifecycle',
     summary:
       'detached containers: memory per container (BENCH_CONTAINERS x run -d) and exec latency, berth vs docker vs podman',

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { resolve } from 'node:path';
 import { notFound } from '../core/errors.js';
 import {
   connectBridge,
@@ -35,6 +36,45 @@ export function specNetwork(c: ContainerRecord, mode: string): 'none' | 'host' |
   return { netns: netnsPath(c.ID) };
 }
 
+/**
+ * containers/<id>/addresses.json: the address a container last had on each network ({"bridge": "172.17.0.2"}), which
+ * its next start asks for again (Docker's default bridge gives a restarted container its address back when free).
+ */
+const addressesPath = (containers: ContainerStore, id: string) => `${containers.dir(id)}/addresses.json`;
+
+function lastAddresses(containers: ContainerStore, id: string): Record<string, string> {
+  try {
+    const v = JSON.parse(fs.readFileSync(addressesPath(containers, id), 'utf8')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Connect to the default bridge, asking for the address the container had before; the address it got is kept. */
+async function connectBridgeAgain(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  hc: HostConfig,
+): Promise<BridgeEndpoint> {
+  const last = lastAddresses(containers, c.ID);
+  const ep = await connectBridge(
+    c.ID,
+    hc.PortBindings ?? {},
+    Object.keys(c.Config.ExposedPorts ?? {}),
+    !!hc.PublishAllPorts,
+    { previousIp: last.bridge, owner: resolve(containers.dir(c.ID)) },
+  );
+  try {
+    if (ep.IPAddress && last.bridge !== ep.IPAddress)
+      fs.writeFileSync(addressesPath(containers, c.ID), JSON.stringify({ ...last, bridge: ep.IPAddress }));
+  } catch (err) {
+    await disconnectBridge(c.ID).catch(() => {});
+    throw err;
+  }
+  return ep;
+}
+
 /** Whether the container goes beyond the default bridge alone (a user network, or networks `network connect` set). */
 const usesUserNetworks = (hc: HostConfig): boolean =>
   hc.BerthEndpoints !== undefined || networksOf(hc).some((n) => isUserNetwork(n.name));
@@ -44,12 +84,7 @@ export async function connectContainer(containers: ContainerStore, c: ContainerR
   const hc = containers.hostConfig(c.ID);
   if (hc.NetworkMode === 'none' || hc.NetworkMode === 'host') return;
   if (!usesUserNetworks(hc)) {
-    const ep = await connectBridge(
-      c.ID,
-      hc.PortBindings ?? {},
-      Object.keys(c.Config.ExposedPorts ?? {}),
-      !!hc.PublishAllPorts,
-    );
+    const ep = await connectBridgeAgain(containers, c, hc);
     try {
       // the file mounted at /etc/hosts: rewritten in place (its inode is what the container binds)
       fs.writeFileSync(c.HostsPath, hostsFile(c.Config.Hostname || c.ID.slice(0, 12), 'bridge', ep.IPAddress));
@@ -75,7 +110,7 @@ async function connectAll(containers: ContainerStore, c: ContainerRecord, hc: Ho
   try {
     let bridgeEp: BridgeEndpoint | undefined;
     if (nets[0]?.name === 'bridge') {
-      bridgeEp = await connectBridge(c.ID, hc.PortBindings ?? {}, exposed, !!hc.PublishAllPorts);
+      bridgeEp = await connectBridgeAgain(containers, c, hc);
       ports = bridgeEp.Ports;
     } else await makeNetns(c.ID);
     let index = bridgeEp ? 1 : 0;

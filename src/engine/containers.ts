@@ -302,6 +302,29 @@ export class Containers {
     return { Warnings: warnings };
   }
 
+  /**
+   * The bridge's netns mounts, CNI results and leases of containers that are gone (system check; see
+   * network/leftovers.ts); `repair` removes them.
+   */
+  async networkLeftovers(
+    repair: boolean,
+  ): Promise<Array<{ id: string; where: string[]; message: string; mine: boolean }>> {
+    const { findNetworkLeftovers, removeNetworkLeftover } = await import('../network/leftovers.js');
+    const found = findNetworkLeftovers(this.store.images.paths.containers);
+    if (repair) for (const l of found) await removeNetworkLeftover(l);
+    return found;
+  }
+
+  /**
+   * The names of the containers `start --all` starts (settled first: after a reboot, those marked running are
+   * exited): every one not running, or of the given restart policies; `unless-stopped` ones a user stopped or killed
+   * (their `stopping` marker, kept until their next start) are left stopped, as dockerd leaves them.
+   */
+  async startable(policies?: ReadonlySet<string>): Promise<string[]> {
+    await this.settle();
+    return (await import('../container/start-all.js')).startable(this.store, policies);
+  }
+
   /** POST /containers/prune: every stopped container passing the filters (label, label!, until). */
   async prune(opts: { filters?: FilterMap } = {}): Promise<ContainerPruneResponse> {
     const plan = containerPrunePlan(filtersOf(opts.filters));

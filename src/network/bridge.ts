@@ -4,9 +4,11 @@ import * as dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { conflict, unavailable } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
+import { preferredAddress, withIpsCapability } from './address.js';
 
 /**
  * The default `bridge` network, built on the CNI plugins: a bridge `berth0`
@@ -20,7 +22,8 @@ import { splitPort, type PortMap } from './ports.js';
  *   netns/<id>            the container's network namespace (a bind mount of nsfs), which its plan joins
  *   cni/bridge.conflist   the network's CNI configuration (its subnet chosen once, see chooseSubnet)
  *   cni/ipam/berth/       host-local's leases (one file per address, naming its container)
- *   cni/results/<id>.json what ADD returned and the port mappings passed, for DEL
+ *   cni/results/<id>.json what ADD returned and the port mappings passed, for DEL, and the container's
+ *                         directory in its store (`owner`: system check tells a removed container's leftovers by it)
  */
 export const RUN_DIR = '/run/berth';
 export const BRIDGE_NAME = 'berth0';
@@ -28,11 +31,21 @@ export const CNI_NETWORK = 'berth';
 export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
-export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const NETNS_DIR = `${RUN_DIR}/netns`;
 
 export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;
+export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
+/** host-local's lease files of the bridge network: one per address, naming its container. */
+export const LEASES_DIR = `${IPAM_DIR}/${CNI_NETWORK}`;
+
+/** What cni/results/<id>.json holds. */
+export interface SavedAttachment {
+  owner?: string;
+  runtime?: RuntimeConfig;
+  plugins?: string[];
+  result?: CniResult;
+}
 
 /** The bridge network's conflist (pure): Docker's defaults where CNI has them. */
 export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_DIR): ConfList {
@@ -47,6 +60,8 @@ export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_D
         ipMasq: true,
         // a container reaches its own published port through the host's address
         hairpinMode: true,
+        // a restarted container asks host-local for its previous address (runtimeConfig.ips)
+        capabilities: { ips: true },
         ipam: {
           type: 'host-local',
           ranges: [[{ subnet, gateway }]],
@@ -279,6 +294,12 @@ export function removeNetns(id: string): void {
   fs.rmSync(path, { force: true });
 }
 
+/** How a container connects: `previousIp` to have again if it is free, `owner` its directory in its store. */
+export interface ConnectOptions {
+  previousIp?: string;
+  owner?: string;
+}
+
 /**
  * Connect a container to the bridge: its netns, then CNI ADD (veth, address, NAT, ports). A failure undoes what was
  * done. The result is kept for DEL.
@@ -288,31 +309,42 @@ export async function connectBridge(
   bindings: PortMap,
   exposed: readonly string[],
   publishAll: boolean,
+  opts: ConnectOptions = {},
 ): Promise<BridgeEndpoint> {
   // a start after a run nobody settled (a killed berth): its old attachment goes first
   if (hasNetwork(id)) await disconnectBridge(id);
   const { ports, mappings } = await resolvePorts(bindings, exposed, publishAll);
-  const list = withoutIdlePlugins(ensureConflist(), mappings.length > 0);
-  const netns = await makeNetns(id);
-  const a = { containerId: id, netns, ifname: 'eth0' };
+  const list = withIpsCapability(withoutIdlePlugins(ensureConflist(), mappings.length > 0));
   const runtime: RuntimeConfig = { portMappings: mappings };
+  const owner = opts.owner;
+  const save = (extra: Omit<SavedAttachment, 'owner'>) =>
+    fs.writeFileSync(resultPath(id), JSON.stringify({ ...(owner ? { owner } : {}), ...extra }));
   fs.mkdirSync(RESULTS_DIR, { recursive: true, mode: 0o755 });
+  // before the netns: a netns without a result is a leftover (system check), never a start under way
+  save({ plugins: [] });
   let result: CniResult;
   try {
+    const netns = await makeNetns(id);
+    mark('network: netns');
+    const a = { containerId: id, netns, ifname: 'eth0' };
     for (const m of mappings) await refuseListened(m);
     result = await withCniLock(async () => {
       // under the lock: no other start can take the same host port meanwhile
       const taken = conflictingMapping(mappings, otherMappings(id));
       if (taken) throw portAllocated(taken);
+      // the previous address again if it is free (host-local refuses a leased one)
+      const ip = preferredAddress(list, opts.previousIp, (addr) => fs.existsSync(`${LEASES_DIR}/${addr}`));
+      if (ip) runtime.ips = [ip];
       // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
-      fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type) }));
+      save({ runtime, plugins: list.plugins.map((p) => p.type) });
       return cniAdd(list, a, runtime);
     });
   } catch (err) {
     await disconnectBridge(id).catch(() => {});
     throw err;
   }
-  fs.writeFileSync(resultPath(id), JSON.stringify({ runtime, plugins: list.plugins.map((p) => p.type), result }));
+  const netns = netnsPath(id);
+  save({ runtime, plugins: list.plugins.map((p) => p.type), result });
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   const iface = ip?.interface !== undefined ? result.interfaces?.[ip.interface] : undefined;
   const [addr, len] = (ip?.address ?? '/0').split('/');
@@ -336,7 +368,7 @@ export function hasNetwork(id: string): boolean {
  * is skipped. DEL failures are reported after the netns is removed.
  */
 export async function disconnectBridge(id: string): Promise<void> {
-  let saved: { runtime?: RuntimeConfig; plugins?: string[]; result?: CniResult } | undefined;
+  let saved: SavedAttachment | undefined;
   try {
     saved = JSON.parse(fs.readFileSync(resultPath(id), 'utf8')) as typeof saved;
   } catch {
@@ -368,6 +400,7 @@ export async function disconnectBridge(id: string): Promise<void> {
       });
   }
   removeNetns(id);
+  mark('network: netns removed');
   if (!failure) fs.rmSync(resultPath(id), { force: true });
   if (failure) {
     // without a result (ADD never finished) a plugin may find nothing to delete: that is no failure

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { unavailable } from '../core/errors.js';
+import { mark } from '../core/trace.js';
 
 /**
  * CNI, as the spec (v1.0) has a runtime call plugins: each plugin of a network's
@@ -28,9 +29,11 @@ export interface CniResult {
   dns?: unknown;
 }
 
-/** What a runtime passes for the capabilities plugins declare (here: portmap's). */
+/** What a runtime passes for the capabilities plugins declare (here: portmap's, and host-local's `ips` via bridge). */
 export interface RuntimeConfig {
   portMappings?: Array<{ hostPort: number; containerPort: number; protocol: string; hostIP?: string }>;
+  /** Addresses (`ip/prefix`) to ask IPAM for. */
+  ips?: string[];
 }
 
 export interface Attachment {
@@ -106,6 +109,7 @@ export async function cniAdd(list: ConfList, a: Attachment, runtime: RuntimeConf
   for (let i = 0; i < list.plugins.length; i++) {
     const r = await runPlugin(list.plugins[i]!.type, 'ADD', a, pluginConfig(list, i, runtime, prev));
     if (r) prev = r;
+    mark(`CNI ADD ${list.plugins[i]!.type}`);
   }
   if (!prev) throw unavailable('cni_failed', `CNI ADD ${list.name}: no result`);
   return prev;
@@ -137,5 +141,6 @@ export async function cniDel(
       await del(i).catch((err: unknown) => {
         errors.push(err);
       });
+  mark(`CNI DEL ${list.plugins.map((p) => p.type).join('+')}${parallel ? ' (at once)' : ''}`);
   if (errors.length) throw errors[0];
 }

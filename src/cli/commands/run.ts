@@ -112,11 +112,21 @@ export const create: Command = {
 
 export const start: Command = {
   names: [['start'], ['container', 'start']],
-  usage: 'start [OPTIONS] CONTAINER [CONTAINER...]',
-  summary: 'Start one or more stopped containers (in the foreground with -a)',
-  options: { attach: { type: 'boolean', short: 'a' }, interactive: { type: 'boolean', short: 'i' } },
+  usage: 'start [OPTIONS] CONTAINER [CONTAINER...] | start --all [--filter restart-policy=NAME]...',
+  summary: 'Start one or more stopped containers (in the foreground with -a; --all: every stopped one, as at boot)',
+  options: {
+    attach: { type: 'boolean', short: 'a' },
+    interactive: { type: 'boolean', short: 'i' },
+    all: { type: 'boolean' },
+    filter: { type: 'string', multiple: true },
+  },
   errorExit: 1,
   async run(ctx, args, o) {
+    if (o.all) {
+      if (args.length || o.attach) throw invalid('usage', 'start --all takes no container names and no --attach');
+      return (await import('./start-all.js')).startAll(ctx, (o.filter as string[] | undefined) ?? []);
+    }
+    if (o.filter) throw invalid('usage', 'start: --filter needs --all');
     if (args.length === 0) throw invalid('usage', '"start" requires at least 1 argument');
     if (o.attach && args.length > 1) throw invalid('usage', 'you cannot start and attach multiple containers at once');
     const engine = await ctx.engine();
