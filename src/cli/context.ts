@@ -33,7 +33,13 @@ export class Context {
         ...(certsDirs?.length ? { certsDirs } : {}),
       });
       // (one command per process: blocking reads cost less than the thread pool's hand-offs)
-      return Engine.open({ root: this.root, registry, blockingReads: true });
+      const { hostGatewayIP, ...registryOnly } = registry;
+      return Engine.open({
+        root: this.root,
+        registry: registryOnly,
+        ...(hostGatewayIP ? { hostGatewayIP } : {}),
+        blockingReads: true,
+      });
     })());
   }
 

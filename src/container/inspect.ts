@@ -4,7 +4,7 @@ import { rfc3339Nano } from '../core/time.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { apiMounts } from './mounts.js';
-import { networkSettings } from '../network/settings.js';
+import { stoppedSettings } from './network.js';
 
 /** Docker's `container inspect` JSON for a berth container (the fields berth has so far). */
 export function inspectContainer(containers: ContainerStore, c: ContainerRecord): Record<string, unknown> {
@@ -49,9 +49,6 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
     Mounts: apiMounts(c, hc),
     Config: c.Config,
     // recorded at start while it runs; blank otherwise (its exposed ports unbound), as Docker's
-    NetworkSettings:
-      c.State.Running && c.NetworkSettings
-        ? c.NetworkSettings
-        : networkSettings(c.ID, hc.NetworkMode, undefined, Object.keys(c.Config.ExposedPorts ?? {})),
+    NetworkSettings: c.State.Running && c.NetworkSettings ? c.NetworkSettings : stoppedSettings(c, hc.NetworkMode),
   };
 }

@@ -22,6 +22,9 @@ export type { CreateOptions } from './store-write.js';
  * store-write.ts, settling in store-settle.ts.
  */
 export class ContainerStore extends ContainerRecords {
+  /** daemon.json's host-gateway-ip: what `--add-host NAME:host-gateway` names (unset: the bridge's gateway). */
+  hostGatewayIP?: string;
+
   /**
    * Record how a run is going: `c`'s State and LogPath replace the stored ones under the store lock, and the rest of
    * the stored record stays as it is (a rename made meanwhile by another request or process is kept). `durable:

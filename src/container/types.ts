@@ -41,12 +41,21 @@ export interface HostConfig {
   Mounts?: ApiMount[] | null;
   /** `--volumes-from CONTAINER[:ro|rw]`: that container's binds and volumes too. */
   VolumesFrom?: string[] | null;
-  /** none, host, or bridge (the default bridge network: `--network bridge|default`). */
-  NetworkMode: 'none' | 'host' | 'bridge';
+  /**
+   * none, host, bridge (the default bridge network: `--network bridge|default`), or `container:NAME|ID` (the network
+   * namespace of that running container, joined).
+   */
+  NetworkMode: 'none' | 'host' | 'bridge' | `container:${string}`;
   /** `-p`: container port ("80/tcp") -> host bindings (bridge only). */
   PortBindings?: PortMap | null;
   /** `-P`: every exposed port to a free host port. */
   PublishAllPorts?: boolean;
+  /** `--dns`, `--dns-search`, `--dns-option`: resolv.conf's nameservers, search domains, options (Docker: [] if none). */
+  Dns?: string[];
+  DnsSearch?: string[];
+  DnsOptions?: string[];
+  /** `--add-host NAME:IP` (IP may be host-gateway), as given; null if none. */
+  ExtraHosts?: string[] | null;
   AutoRemove: boolean;
   ReadonlyRootfs: boolean;
   Tmpfs: Record<string, string> | null;
