@@ -396,10 +396,10 @@ test("--network none: only lo, up; --network host: the host's interfaces", () =>
       .slice(2)
       .filter(Boolean)
       .map((l) => l.trim().split(':')[0]);
-  const [a, b] = both(['base', 'sh', '-c', 'cat /proc/net/dev']);
+  const [a, b] = both(['--network', 'none', 'base', 'sh', '-c', 'cat /proc/net/dev']);
   assert.deepEqual(ifs(b), ['lo']);
   assert.deepEqual(ifs(b), ifs(a));
-  const [oa, ob] = both(['base', 'cat', '/sys/class/net/lo/operstate']);
+  const [oa, ob] = both(['--network', 'none', 'base', 'cat', '/sys/class/net/lo/operstate']);
   assert.equal(ob.stdout, oa.stdout);
   const [ha, hb] = both(['--network', 'host', 'base', 'cat', '/proc/net/dev']);
   assert.deepEqual(ifs(hb).sort(), ifs(ha).sort());

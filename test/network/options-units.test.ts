@@ -63,7 +63,7 @@ test("/etc/hosts: Docker's lines, the --add-host entries, then the container's o
   const host = hostsFile('h', 'host', undefined, extra, '10.0.0.9 myhost\n');
   assert.doesNotMatch(host, /myhost|\th$/m);
   assert.match(host, /^10\.1\.2\.3\tdb$/m);
-  assert.match(hostsFile('c1', 'none', undefined, extra), /10\.1\.2\.3\tdb\n127\.0\.1\.1\tc1\n$/);
+  assert.match(hostsFile('c1', 'none', undefined, extra), /10\.1\.2\.3\tdb\n172\.17\.0\.1\tgw\n127\.0\.1\.1\tc1\n$/);
 });
 
 test('resolv.conf with --dns, --dns-search, --dns-option: built as dockerd builds it, the host filling the rest', () => {
