@@ -17,8 +17,8 @@ import type { ContainerRecord, HostConfig } from './types.js';
  */
 
 /** The NAME|ID of `container:NAME|ID`, or undefined for another mode. */
-export function joinedName(mode: string): string | undefined {
-  return mode.startsWith('container:') ? mode.slice('container:'.length) : undefined;
+export function joinedName(mode: string | undefined): string | undefined {
+  return mode?.startsWith('container:') ? mode.slice('container:'.length) : undefined;
 }
 
 /** The address --add-host NAME:host-gateway stands for: daemon.json's host-gateway-ip, else the bridge's gateway. */

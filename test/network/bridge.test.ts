@@ -12,7 +12,15 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { alive, berth, berthOk, berthSpawn, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
+import {
+  alive,
+  berth as berthRaw,
+  berthOk as berthOkRaw,
+  berthSpawn as berthSpawnRaw,
+  mountsUnder,
+  tempRoot,
+  waitFor,
+} from '../helpers/berth.js';
 import { Scope } from '../helpers/peers.js';
 import { makeNetns } from '../helpers/netns.js';
 
@@ -21,8 +29,44 @@ const root = t.root;
 const scope = new Scope();
 const www = join(`${root}-www`);
 
-/** What a container on the bridge may leave behind, counted host-wide. */
+/*
+ * Every container of this file, by id: each run and create writes its id to a --cidfile (also --rm ones). The bridge
+ * is host-wide and other test files (and other berth users) run containers on it meanwhile: the leak counts below
+ * count only what belongs to this file's containers.
+ */
+const mine = new Set<string>();
+const cidfiles: string[] = [];
+function withCid(args: string[]): string[] {
+  if (args[0] !== 'run' && args[0] !== 'create') return args;
+  const f = `${root}-cid-${cidfiles.length}`;
+  cidfiles.push(f);
+  return [args[0], '--cidfile', f, ...args.slice(1)];
+}
+const berth = (r: string, args: string[], opts?: Parameters<typeof berthRaw>[2]) => berthRaw(r, withCid(args), opts);
+const berthOk = (r: string, args: string[], opts?: Parameters<typeof berthOkRaw>[2]) =>
+  berthOkRaw(r, withCid(args), opts);
+const berthSpawn = (r: string, args: string[]) => berthSpawnRaw(r, withCid(args));
+function collectIds(): void {
+  for (const f of cidfiles) {
+    try {
+      const id = fs.readFileSync(f, 'utf8').trim();
+      if (id) mine.add(id);
+    } catch {
+      /* not written (yet) */
+    }
+  }
+}
+
+/** Addresses this file's containers had (from their leases), for the firewall's rules that name only an address. */
+const myIPs = new Set<string>();
+
+/**
+ * What this file's containers may leave behind on the host: netns, CNI results, host-local leases, iptables rules
+ * (the bridge's and portmap's name the container id, the firewall's its address). (Veths go with their namespace:
+ * one left would be in a netns counted here.)
+ */
 function traces(): Record<string, number> {
+  collectIds();
   const ls = (d: string) => {
     try {
       return fs.readdirSync(d);
@@ -30,14 +74,27 @@ function traces(): Record<string, number> {
       return [];
     }
   };
-  const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
-  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  const leaseDir = '/run/berth/cni/ipam/berth';
+  const leases = ls(leaseDir).filter((f) => {
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) return false;
+    let owner = '';
+    try {
+      owner = fs.readFileSync(`${leaseDir}/${f}`, 'utf8').split(/\s/)[0]!;
+    } catch {
+      return false;
+    }
+    if (mine.has(owner)) myIPs.add(f);
+    return mine.has(owner);
+  });
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.startsWith('-A') && /CNI-/.test(l))
+    .filter((l) => [...mine].some((id) => l.includes(id)) || [...myIPs].some((ip) => l.includes(`${ip}/32`)));
   return {
-    veths: links.split('\n').filter((l) => /veth/.test(l) && /master berth0/.test(l)).length,
-    netns: ls('/run/berth/netns').length,
-    results: ls('/run/berth/cni/results').length,
-    leases: ls('/run/berth/cni/ipam/berth').filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length,
-    rules: rules.split('\n').filter((l) => l.startsWith('-A') && /CNI-/.test(l)).length,
+    netns: ls('/run/berth/netns').filter((n) => mine.has(n)).length,
+    results: ls('/run/berth/cni/results').filter((f) => mine.has(f.replace(/\.json$/, ''))).length,
+    leases: leases.length,
+    rules: rules.length,
   };
 }
 
@@ -103,6 +160,7 @@ after(() => {
   scope.dispose();
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the tests');
   fs.rmSync(www, { recursive: true, force: true });
+  for (const f of cidfiles) fs.rmSync(f, { force: true });
   t.remove();
   restoreHostNet(hostBefore);
   const left = hostNet();
@@ -278,7 +336,10 @@ test("outgoing NAT: a server in another namespace sees the container's traffic f
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), ns.hostIP, 'masqueraded to the address of the host on that link');
   // without NAT (--network none) it cannot get there at all
-  assert.notEqual(berth(root, ['run', '--rm', 'web', 'busybox', 'nc', '-w', '1', ns.nsIP, '9000']).code, 0);
+  assert.notEqual(
+    berth(root, ['run', '--rm', '--network', 'none', 'web', 'busybox', 'nc', '-w', '1', ns.nsIP, '9000']).code,
+    0,
+  );
   server.kill('SIGKILL');
   assert.deepEqual(traces(), baseline, '--rm released everything');
 });
