@@ -23,6 +23,7 @@ import {
 } from '../helpers/berth.js';
 import { Scope } from '../helpers/peers.js';
 import { makeNetns } from '../helpers/netns.js';
+import { hostNet, restoreHostNetWhenIdle } from '../helpers/hostnet.js';
 
 const t = tempRoot('berth-bridge');
 const root = t.root;
@@ -101,48 +102,6 @@ function traces(): Record<string, number> {
 let baseline: Record<string, number>;
 
 /** The host's networking as the tests found it: berth0, the CNI chains, ip_forward (restored at the end). */
-interface HostNet {
-  bridge: boolean;
-  chains: Set<string>;
-  rules: Set<string>;
-  forward: string;
-}
-function hostNet(): HostNet {
-  const chains = new Set<string>();
-  const rules = new Set<string>();
-  for (const table of ['filter', 'nat']) {
-    const out = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
-    for (const l of out.split('\n')) {
-      if (/^:CNI-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
-      if (/^-A .*CNI-/.test(l)) rules.add(`${table} ${l}`);
-    }
-  }
-  return {
-    bridge: spawnSync('ip', ['link', 'show', 'berth0'], { stdio: 'ignore' }).status === 0,
-    chains,
-    rules,
-    forward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
-  };
-}
-/** Take away what the tests added to the host's networking (the bridge, the plugins' chains), put ip_forward back. */
-function restoreHostNet(was: HostNet): void {
-  const now = hostNet();
-  // rules first (jumps into the chains), then the chains themselves
-  for (const r of now.rules) {
-    if (was.rules.has(r)) continue;
-    const [table, ...rest] = r.split(' ');
-    const args = rest.join(' ').replace(/^-A /, '-D ');
-    spawnSync('sh', ['-c', `iptables -t ${table} ${args}`], { stdio: 'ignore' });
-  }
-  for (const c of now.chains) {
-    if (was.chains.has(c)) continue;
-    const [table, chain] = c.split(' ');
-    spawnSync('iptables', ['-t', table!, '-F', chain!], { stdio: 'ignore' });
-    spawnSync('iptables', ['-t', table!, '-X', chain!], { stdio: 'ignore' });
-  }
-  if (!was.bridge && now.bridge) spawnSync('ip', ['link', 'del', 'berth0'], { stdio: 'ignore' });
-  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', was.forward);
-}
 const hostBefore = hostNet();
 
 before(async () => {
@@ -162,10 +121,12 @@ after(() => {
   fs.rmSync(www, { recursive: true, force: true });
   for (const f of cidfiles) fs.rmSync(f, { force: true });
   t.remove();
-  restoreHostNet(hostBefore);
-  const left = hostNet();
-  assert.equal(left.bridge, hostBefore.bridge, 'berth0 is gone again if the tests made it');
-  assert.deepEqual([...left.chains].sort(), [...hostBefore.chains].sort(), 'no CNI chain the tests made is left');
+  // put back unless containers of other test files (or other berth users) are on the bridge: it stays for them then
+  if (restoreHostNetWhenIdle(hostBefore)) {
+    const left = hostNet();
+    assert.equal(left.bridge, hostBefore.bridge, 'berth0 is gone again if the tests made it');
+    assert.deepEqual([...left.chains].sort(), [...hostBefore.chains].sort(), 'no CNI chain the tests made is left');
+  }
 });
 
 function freePort(): Promise<number> {
