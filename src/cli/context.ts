@@ -33,11 +33,12 @@ export class Context {
         ...(certsDirs?.length ? { certsDirs } : {}),
       });
       // (one command per process: blocking reads cost less than the thread pool's hand-offs)
-      const { hostGatewayIP, ...registryOnly } = registry;
+      const { hostGatewayIP, dns, ...registryOnly } = registry;
       return Engine.open({
         root: this.root,
         registry: registryOnly,
         ...(hostGatewayIP ? { hostGatewayIP } : {}),
+        ...(dns ? { dns } : {}),
         blockingReads: true,
       });
     })());

@@ -65,7 +65,13 @@ export async function createContainer(
   const hc = opts.hostConfig;
   const mode = joinedName(hc.NetworkMode) === undefined ? (hc.NetworkMode as 'none' | 'host' | 'bridge') : 'none';
   const hosts = hostsFile(opts.config.Hostname || id.slice(0, 12), mode, undefined, extraHosts(store, hc));
-  const resolv = resolvConf(mode, undefined, { servers: hc.Dns, search: hc.DnsSearch, options: hc.DnsOptions });
+  // each kind the container's own, else daemon.json's (dockerd's rule)
+  const d = store.daemonDns ?? {};
+  const resolv = resolvConf(mode, undefined, {
+    servers: hc.Dns?.length ? hc.Dns : d.servers,
+    search: hc.DnsSearch?.length ? hc.DnsSearch : d.search,
+    options: hc.DnsOptions?.length ? hc.DnsOptions : d.options,
+  });
   return images.withTxn('create', async (txn) =>
     images.lock(() => {
       // names are checked and taken under the store lock: two creates cannot both take a free name

@@ -20,6 +20,8 @@ export interface EngineOptions {
   registry?: RegistrySettings;
   /** daemon.json's `host-gateway-ip`: the address `--add-host NAME:host-gateway` names (default: the bridge's gateway). */
   hostGatewayIP?: string;
+  /** daemon.json's `dns`, `dns-search`, `dns-opts`: for containers that set none of that kind. */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /**
    * The caller is a one-shot process that serves nothing else meanwhile (the CLI): the engine then reads the
    * container store's small files with blocking calls instead of through the thread pool, whose hand-offs cost more
@@ -77,6 +79,7 @@ export class Engine {
     }
     const containers = new ContainerStore(store);
     if (opts.hostGatewayIP) containers.hostGatewayIP = opts.hostGatewayIP;
+    if (opts.dns) containers.daemonDns = opts.dns;
     return new Engine(store, containers, registry, !!opts.blockingReads);
   }
 }

@@ -151,6 +151,23 @@ test('run/create flags: --dns, --dns-search, --dns-option/--dns-opt, --add-host 
   assert.equal(joinedName('bridge'), undefined);
 });
 
+test("daemon.json's dns, dns-search, dns-opts: checked as the flags, kept for containers that set none", () => {
+  assert.deepEqual(
+    parseDaemonConfig('{"dns": ["10.7.7.7"], "dns-search": ["corp.test"], "dns-opts": ["ndots:1"]}', 'd.json').dns,
+    { servers: ['10.7.7.7'], search: ['corp.test'], options: ['ndots:1'] },
+  );
+  assert.deepEqual(parseDaemonConfig('{"dns-opts": ["rotate"]}', 'd.json').dns, { options: ['rotate'] });
+  assert.equal(parseDaemonConfig('{"dns": []}', 'd.json').dns, undefined);
+  assert.throws(
+    () => parseDaemonConfig('{"dns": ["ns.corp"]}', 'd.json'),
+    /d\.json: dns: ns\.corp is not an ip address/,
+  );
+  assert.throws(
+    () => parseDaemonConfig('{"dns-search": [".x"]}', 'd.json'),
+    /d\.json: dns-search: .*not a valid domain/,
+  );
+});
+
 test("daemon.json's host-gateway-ip: an IP address, kept beside the registry settings", () => {
   assert.equal(parseDaemonConfig('{"host-gateway-ip": "192.168.7.1"}', 'd.json').hostGatewayIP, '192.168.7.1');
   assert.throws(

@@ -110,13 +110,30 @@ test('--dns, --dns-search, --dns-option and --add-host: HostConfig and the files
   assert.match(berth(root, ['create', '--add-host', 'db', 'bb', 'busybox']).stderr, /bad format for add-host: "db"/);
 });
 
-test("--add-host NAME:host-gateway is daemon.json's host-gateway-ip when set; --network host/none take entries too", () => {
+test('daemon.json: host-gateway-ip for --add-host NAME:host-gateway, dns and dns-search; --network host/none take entries too', () => {
   const cfg = `${root}-daemon.json`;
-  fs.writeFileSync(cfg, JSON.stringify({ 'host-gateway-ip': '192.0.2.7' }));
+  fs.writeFileSync(
+    cfg,
+    JSON.stringify({ 'host-gateway-ip': '192.0.2.7', dns: ['10.7.7.7'], 'dns-search': ['corp.test'] }),
+  );
   try {
     const args = ['--config-file', cfg, 'run', '--rm', '--network', 'none', '--add-host', 'gw:host-gateway'];
     const out = berthOk(root, [...args, 'bb', 'busybox', 'cat', '/etc/hosts']);
     assert.match(out, /^192\.0\.2\.7\tgw$/m);
+    // daemon.json's dns and dns-search for a container without its own; its --dns-search wins over the file's
+    const resolv = [
+      '--config-file',
+      cfg,
+      'run',
+      '--rm',
+      '--dns-search',
+      'mine.test',
+      'bb',
+      'busybox',
+      'cat',
+      '/etc/resolv.conf',
+    ];
+    assert.equal(berthOk(root, resolv), 'search mine.test\nnameserver 10.7.7.7\n');
     const host = berthOk(root, [
       'run',
       '--rm',
