@@ -9,8 +9,9 @@ import { type ProxyConfig, parseProxyURL } from '../registry/proxy.js';
  * The engine's configuration file in dockerd's daemon.json format (`/etc/berth/daemon.json`, or the
  * CLI's `--config-file`), read by the CLI (or a Node program) and given to Engine.open: the engine's
  * operations never read it themselves. berth uses `insecure-registries`, `registry-mirrors`,
- * `proxies`, `host-gateway-ip`, `dns`, `dns-search` and `dns-opts`; the other keys dockerd knows are accepted and ignored, a key dockerd does not know is an
- * error (as dockerd's "the following directives don't match any configuration option").
+ * `proxies`, `host-gateway-ip`, `dns`, `dns-search` and `dns-opts`; the other keys dockerd knows are
+ * accepted and ignored, a key dockerd does not know is an error (as dockerd's "the following directives
+ * don't match any configuration option").
  */
 export type RegistrySettings = RegistryConfig;
 export type { ProxyConfig } from '../registry/proxy.js';
