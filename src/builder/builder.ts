@@ -51,7 +51,10 @@ export interface BuildOptions {
   target?: string;
   noCache: boolean;
   labels: Record<string, string>;
-  network: 'none' | 'host';
+  /** The RUN steps' network (RUN --network=none|host overrides it for one step). */
+  network: 'none' | 'host' | 'bridge';
+  /** --add-host entries of the RUN steps' /etc/hosts. */
+  extraHosts?: string[];
   rm: boolean;
   forceRm: boolean;
   /** Stop the build at the next step, killing a running RUN; its step container is removed (see endIfInterrupted). */
@@ -279,6 +282,7 @@ async function dispatch(env: StepEnv, s: StageState, ins: Instruction, file: str
     containers,
     noCache: o.noCache,
     network: o.network,
+    extraHosts: o.extraHosts ?? [],
     rm: o.rm,
     forceRm: o.forceRm,
     ...(o.signal ? { signal: o.signal } : {}),

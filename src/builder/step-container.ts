@@ -20,7 +20,9 @@ import { childImage, putStepImage } from './image-step.js';
 import type { StageState } from './state.js';
 
 export interface StepOptions {
-  network: 'none' | 'host';
+  network: 'none' | 'host' | 'bridge';
+  /** --add-host entries (NAME:IP, IP may be host-gateway). */
+  extraHosts?: string[];
   /** Remove step containers after a successful step (docker build --rm, the default). */
   rm: boolean;
   /** Remove them after a failed step too. */
@@ -47,10 +49,11 @@ export async function endIfInterrupted(containers: ContainerStore, c: ContainerR
   throw interrupted(o.signal);
 }
 
-export function buildHostConfig(network: 'none' | 'host'): HostConfig {
+export function buildHostConfig(network: 'none' | 'host' | 'bridge', extraHosts: string[] = []): HostConfig {
   return {
     Binds: null,
     NetworkMode: network,
+    ...(extraHosts.length ? { ExtraHosts: [...extraHosts] } : {}),
     AutoRemove: false,
     ReadonlyRootfs: false,
     Tmpfs: null,
@@ -71,7 +74,8 @@ export async function createStepContainer(
 ): Promise<ContainerRecord> {
   const c = await containers.create(s.imageId as ImageID | undefined, {
     config: { ...config, Image: s.imageId ?? '' },
-    hostConfig: buildHostConfig(o.network),
+    // COPY, ADD and WORKDIR run nothing: no network for them
+    hostConfig: argv.length ? buildHostConfig(o.network, o.extraHosts) : buildHostConfig('none'),
     path: argv[0] ?? '',
     args: argv.slice(1),
   });

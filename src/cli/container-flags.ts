@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { parseBytes, parseCpus, parseMemorySwap } from '../engine/syntax.js';
 import { exposedPorts, portBindings } from '../engine/ports.js';
+import { checkDnsSearch, checkDnsServer, parseExtraHost } from '../engine/dns-syntax.js';
 import type { ApiMount, ContainerCreateRequest, HealthConfig, HostConfig } from '../engine/container-types.js';
 import { checkDevice, checkRestart, checkUlimit, ULIMIT_NAMES } from '../engine/container-validate.js';
 
@@ -39,6 +40,11 @@ export const createFlags = {
   'network-alias': { type: 'string', multiple: true },
   ip: { type: 'string' },
   'mac-address': { type: 'string' },
+  dns: { type: 'string', multiple: true },
+  'dns-search': { type: 'string', multiple: true },
+  'dns-option': { type: 'string', multiple: true },
+  'dns-opt': { type: 'string', multiple: true },
+  'add-host': { type: 'string', multiple: true },
   publish: { type: 'string', short: 'p', multiple: true },
   'publish-all': { type: 'boolean', short: 'P' },
   expose: { type: 'string', multiple: true },
@@ -304,14 +310,28 @@ function tmpfsFlags(items: string[]): Record<string, string> | null {
   return out;
 }
 
-/**
- * --network (--net): none unless given (berth's default so far, see DEFAULT_NETWORK in engine/container-create.ts),
- * but -p or -P without it mean the bridge, the only network that publishes ports.
- */
+/** --network (--net): the default network (the bridge) unless given, as the docker CLI sends "default". */
 export function networkFlag(o: Opts): HostConfig['NetworkMode'] {
   const given = (o.net ?? o.network) as string | undefined;
-  if (given) return given as HostConfig['NetworkMode'];
-  return list(o, 'publish').length || o['publish-all'] ? 'bridge' : 'none';
+  return (given || 'default') as HostConfig['NetworkMode'];
+}
+
+/** --dns, --dns-search, --dns-option (--dns-opt), --add-host, checked as the docker CLI checks them. */
+export function dnsFlags(o: Opts): Pick<HostConfig, 'Dns' | 'DnsSearch' | 'DnsOptions' | 'ExtraHosts'> {
+  const flag = (name: string, check: (v: string) => string) => (v: string) => {
+    try {
+      return check(v);
+    } catch (err) {
+      throw invalid('usage', `invalid argument ${JSON.stringify(v)} for "--${name}" flag: ${(err as Error).message}`);
+    }
+  };
+  const hosts = list(o, 'add-host').map(flag('add-host', (v) => (parseExtraHost(v), v)));
+  return {
+    Dns: list(o, 'dns').map(flag('dns', checkDnsServer)),
+    DnsSearch: list(o, 'dns-search').map(flag('dns-search', checkDnsSearch)),
+    DnsOptions: [...list(o, 'dns-option'), ...list(o, 'dns-opt')],
+    ExtraHosts: hosts.length ? hosts : null,
+  };
 }
 
 /** Turn run/create flags and IMAGE [CMD...] into the engine's create request. */
@@ -327,6 +347,7 @@ export function createRequestFromFlags(args: string[], o: Opts, env: Env = proce
     NetworkMode: networkFlag(o),
     ...(list(o, 'publish').length ? { PortBindings: portBindings(list(o, 'publish')) } : {}),
     ...(o['publish-all'] ? { PublishAllPorts: true } : {}),
+    ...dnsFlags(o),
     AutoRemove: !!o.rm,
     ReadonlyRootfs: !!o['read-only'],
     Tmpfs: tmpfsFlags(list(o, 'tmpfs')),

@@ -46,7 +46,14 @@ export class Context {
         ...(certsDirs?.length ? { certsDirs } : {}),
       });
       // (one command per process: blocking reads cost less than the thread pool's hand-offs)
-      return Engine.open({ root: this.root, registry, blockingReads: true });
+      const { hostGatewayIP, dns, ...registryOnly } = registry;
+      return Engine.open({
+        root: this.root,
+        registry: registryOnly,
+        ...(hostGatewayIP ? { hostGatewayIP } : {}),
+        ...(dns ? { dns } : {}),
+        blockingReads: true,
+      });
     })());
   }
 

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
-import { notFound } from '../core/errors.js';
+import { conflict, invalid, notFound } from '../core/errors.js';
 import {
   connectBridge,
   disconnectBridge,
+  ensureConflist,
   hasNetwork,
   makeNetns,
   netnsPath,
@@ -17,7 +18,7 @@ import { dnsNames, dnsResolvConf } from '../network/dns.js';
 import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { NetworkStore, predefinedId } from '../network/store.js';
-import { hostsFile, resolvConf } from './etc-files.js';
+import { hostsFile, resolvConf, resolveExtraHosts, type DnsSettings, type ExtraHost } from './etc-files.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord, HostConfig } from './types.js';
 
@@ -30,10 +31,69 @@ import type { ContainerRecord, HostConfig } from './types.js';
  * it runs.
  */
 
-/** The network namespace the container's plan joins, for the spec ('none' and 'host' as they are). */
-export function specNetwork(c: ContainerRecord, mode: string): 'none' | 'host' | { netns: string } {
+/** The NAME|ID of `container:NAME|ID`, or undefined for another mode. */
+export function joinedName(mode: string | undefined): string | undefined {
+  return mode?.startsWith('container:') ? mode.slice('container:'.length) : undefined;
+}
+
+/** The address --add-host NAME:host-gateway stands for: daemon.json's host-gateway-ip, else the bridge's gateway. */
+export function hostGateway(containers: ContainerStore): string {
+  if (containers.hostGatewayIP) return containers.hostGatewayIP;
+  const ipam = ensureConflist().plugins[0]?.ipam as { ranges?: Array<Array<{ gateway?: string }>> } | undefined;
+  return ipam?.ranges?.[0]?.[0]?.gateway ?? '';
+}
+
+/** The container's --add-host entries with host-gateway resolved (the bridge's gateway asked for only if needed). */
+export function extraHosts(containers: ContainerStore, hc: HostConfig): ExtraHost[] {
+  const list = hc.ExtraHosts ?? [];
+  return resolveExtraHosts(list, list.some((e) => /[:=]host-gateway$/.test(e)) ? hostGateway(containers) : undefined);
+}
+
+/** The running container whose network `c` joins (Docker's checks and messages). */
+export function networkedContainer(containers: ContainerStore, c: ContainerRecord, name: string): ContainerRecord {
+  const nc = containers.resolve(name);
+  if (nc.ID === c.ID) throw invalid('join_own_network', 'cannot join own network');
+  if (!nc.State.Running || !containers.isLive(nc.ID))
+    throw conflict('not_running', `cannot join network of a non running container: ${name}`);
+  if (nc.State.Restarting || !nc.State.Pid)
+    throw conflict('restarting', `Container ${nc.ID} is restarting, wait until the container is running`);
+  return nc;
+}
+
+/**
+ * The network namespace the container's plan joins, for the spec ('none' and 'host' as they are). On `container:`:
+ * the target's bind-mounted netns when it has one (bridge, user networks), the host's on host, else its PID 1's
+ * (/proc/PID/ns/net).
+ */
+export function specNetwork(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  mode: string,
+): 'none' | 'host' | { netns: string } {
   if (mode === 'none' || mode === 'host') return mode;
-  return { netns: netnsPath(c.ID) };
+  const name = joinedName(mode);
+  if (name === undefined) return { netns: netnsPath(c.ID) };
+  const nc = networkedContainer(containers, c, name);
+  const theirs = containers.hostConfig(nc.ID).NetworkMode;
+  if (theirs === 'host') return 'host';
+  if (theirs !== 'none' && joinedName(theirs) === undefined && fs.existsSync(netnsPath(nc.ID)))
+    return { netns: netnsPath(nc.ID) };
+  return { netns: `/proc/${nc.State.Pid}/ns/net` };
+}
+
+/**
+ * Join the network of the container `container:NAME|ID` names: it must run; `c` takes its hostname, hosts and
+ * resolv.conf files (recorded in config.v2.json, as dockerd does at start).
+ */
+async function joinContainer(containers: ContainerStore, c: ContainerRecord, name: string): Promise<void> {
+  const nc = networkedContainer(containers, c, name);
+  const paths = { HostnamePath: nc.HostnamePath, HostsPath: nc.HostsPath, ResolvConfPath: nc.ResolvConfPath };
+  Object.assign(c, paths);
+  c.Config.Hostname = nc.Config.Hostname;
+  await containers.update(c.ID, (r) => {
+    Object.assign(r, paths);
+    r.Config.Hostname = nc.Config.Hostname;
+  });
 }
 
 /**
@@ -82,12 +142,20 @@ const usesUserNetworks = (hc: HostConfig): boolean =>
 /** Connect a container about to start; its NetworkSettings are set on `c` (recorded with its state). */
 export async function connectContainer(containers: ContainerStore, c: ContainerRecord): Promise<void> {
   const hc = containers.hostConfig(c.ID);
+  const joined = joinedName(hc.NetworkMode);
+  if (joined !== undefined) {
+    await joinContainer(containers, c, joined);
+    c.NetworkSettings = networkSettings(c.ID, hc.NetworkMode);
+    c.NetworkSettings.Networks = {};
+    return;
+  }
   if (hc.NetworkMode === 'none' || hc.NetworkMode === 'host') return;
   if (!usesUserNetworks(hc)) {
     const ep = await connectBridgeAgain(containers, c, hc);
     try {
       // the file mounted at /etc/hosts: rewritten in place (its inode is what the container binds)
-      fs.writeFileSync(c.HostsPath, hostsFile(c.Config.Hostname || c.ID.slice(0, 12), 'bridge', ep.IPAddress));
+      const hostname = c.Config.Hostname || c.ID.slice(0, 12);
+      fs.writeFileSync(c.HostsPath, hostsFile(hostname, 'bridge', ep.IPAddress, extraHosts(containers, hc)));
     } catch (err) {
       await disconnectBridge(c.ID).catch(() => {});
       throw err;
@@ -139,7 +207,7 @@ async function connectAll(containers: ContainerStore, c: ContainerRecord, hc: Ho
       });
       entries.push(entryOf(a, config));
     }
-    writeEtcFiles(c, entries);
+    writeEtcFiles(containers, c, hc, entries);
   } catch (err) {
     await disconnectId(c.ID).catch(() => {});
     throw err;
@@ -152,10 +220,15 @@ function entryOf(a: Attachment, config: NetworkEntry['config']): NetworkEntry {
 }
 
 /** /etc/hosts with the first network's address; resolv.conf at the user networks' gateways (aardvark-dns). */
-function writeEtcFiles(c: ContainerRecord, entries: readonly NetworkEntry[]): void {
+function writeEtcFiles(
+  containers: ContainerStore,
+  c: ContainerRecord,
+  hc: HostConfig,
+  entries: readonly NetworkEntry[],
+): void {
   const hostname = c.Config.Hostname || c.ID.slice(0, 12);
   // rewritten in place: the inode is what the container binds
-  fs.writeFileSync(c.HostsPath, hostsFile(hostname, 'bridge', entries[0]?.ep?.IPAddress));
+  fs.writeFileSync(c.HostsPath, hostsFile(hostname, 'bridge', entries[0]?.ep?.IPAddress, extraHosts(containers, hc)));
   const gateways = entries.filter((e) => isUserNetwork(e.name) && e.ep?.Gateway).map((e) => e.ep!.Gateway);
   if (gateways.length) {
     let host = '';
@@ -165,7 +238,18 @@ function writeEtcFiles(c: ContainerRecord, entries: readonly NetworkEntry[]): vo
       /* none */
     }
     fs.writeFileSync(c.ResolvConfPath, dnsResolvConf(gateways, host));
-  } else if (entries[0]?.name === 'bridge') fs.writeFileSync(c.ResolvConfPath, resolvConf('bridge'));
+  } else if (entries[0]?.name === 'bridge')
+    fs.writeFileSync(c.ResolvConfPath, resolvConf('bridge', undefined, dnsOf(containers, hc)));
+}
+
+/** --dns, --dns-search, --dns-option: each kind the container's own, else daemon.json's (dockerd's rule). */
+export function dnsOf(containers: ContainerStore, hc: HostConfig): DnsSettings {
+  const d = containers.daemonDns ?? {};
+  return {
+    servers: hc.Dns?.length ? hc.Dns : d.servers,
+    search: hc.DnsSearch?.length ? hc.DnsSearch : d.search,
+    options: hc.DnsOptions?.length ? hc.DnsOptions : d.options,
+  };
 }
 
 /** Attach a running container to one more user network (`network connect`); its new NetworkSettings. */
@@ -216,7 +300,7 @@ function liveSettings(containers: ContainerStore, c: ContainerRecord, hc: HostCo
     });
   const atts = attachments(c.ID);
   for (const a of atts) entries.push(entryOf(a, hc.BerthEndpoints?.[a.network] ?? {}));
-  writeEtcFiles(c, entries);
+  writeEtcFiles(containers, c, hc, entries);
   return multiNetworkSettings(c.ID, entries, { ports: prev?.Ports ?? {}, sandboxKey: netnsPath(c.ID) });
 }
 
@@ -224,6 +308,7 @@ function liveSettings(containers: ContainerStore, c: ContainerRecord, hc: HostCo
 export function idleNetworkSettings(containers: ContainerStore, c: ContainerRecord): NetworkSettings {
   const hc = containers.hostConfig(c.ID);
   const exposed = Object.keys(c.Config.ExposedPorts ?? {});
+  if (joinedName(hc.NetworkMode) !== undefined) return { ...networkSettings(c.ID, hc.NetworkMode), Networks: {} };
   if (!usesUserNetworks(hc)) return networkSettings(c.ID, hc.NetworkMode, undefined, exposed);
   const store = new NetworkStore(containers.images.paths.root);
   const entries = networksOf(hc).map(({ name, config }) => ({

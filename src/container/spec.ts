@@ -76,7 +76,7 @@ export function containerSpecAndFilter(
     hostname: c.Config.Hostname ?? c.ID.slice(0, 12),
     terminal,
     readonlyRootfs: hc.ReadonlyRootfs,
-    network: specNetwork(c, hc.NetworkMode),
+    network: specNetwork(containers, c, hc.NetworkMode),
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
     binds,
     tmpfs,

@@ -7,6 +7,7 @@ import { createRwLayers, unmountRootfs } from './rootfs.js';
 import { cleanupRunc } from '../runtime/runc.js';
 import { removeEmptyCgroup } from './cgroup.js';
 import { hostsFile, resolvConf } from './etc-files.js';
+import { dnsOf, extraHosts, joinedName } from './network.js';
 import { uniqueName } from './names.js';
 import { checkUserSpec } from '../runtime/user.js';
 import { CONTAINER_ID_RE } from './store-paths.js';
@@ -60,6 +61,12 @@ export async function createContainer(
   if (opts.path) checkUserSpec(opts.config.User, opts.hostConfig.GroupAdd ?? []);
   // -v and the image's VOLUMEs, checked before anything is stored
   const requests = mountRequests(opts.hostConfig, opts.imageVolumes ? Object.keys(opts.config.Volumes ?? {}) : []);
+  // hosts and resolv.conf as they stand before a start (on `container:` unused: the joined container's serve)
+  const hc = opts.hostConfig;
+  const mode = joinedName(hc.NetworkMode) === undefined ? hc.NetworkMode : 'none';
+  const hosts = hostsFile(opts.config.Hostname || id.slice(0, 12), mode, undefined, extraHosts(store, hc));
+  // each kind the container's own, else daemon.json's (dockerd's rule)
+  const resolv = resolvConf(mode, undefined, dnsOf(store, hc));
   return images.withTxn('create', async (txn) =>
     images.lock(() => {
       // names are checked and taken under the store lock: two creates cannot both take a free name
@@ -103,8 +110,8 @@ export async function createContainer(
       fs.writeFileSync(`${stage}/config.v2.json`, JSON.stringify(record), { mode: 0o600 });
       fs.writeFileSync(`${stage}/hostconfig.json`, JSON.stringify(opts.hostConfig), { mode: 0o600 });
       fs.writeFileSync(`${stage}/hostname`, `${hostname}\n`, { mode: 0o644 });
-      fs.writeFileSync(`${stage}/hosts`, hostsFile(hostname, opts.hostConfig.NetworkMode), { mode: 0o644 });
-      fs.writeFileSync(`${stage}/resolv.conf`, resolvConf(opts.hostConfig.NetworkMode), { mode: 0o644 });
+      fs.writeFileSync(`${stage}/hosts`, hosts, { mode: 0o644 });
+      fs.writeFileSync(`${stage}/resolv.conf`, resolv, { mode: 0o644 });
       const mstage = `${p.mounts}/${id}.new`;
       mkdirp(mstage, 0o700);
       fs.writeFileSync(`${mstage}/mount-id`, mountId);

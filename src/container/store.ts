@@ -1,5 +1,6 @@
 import { conflict, notFound } from '../core/errors.js';
 import { disconnectId } from './network.js';
+import type { DnsSettings } from './etc-files.js';
 import type { ImageID } from '../core/digest.js';
 import { readOptional, writeFileAtomic } from '../storage/fsutil.js';
 import type { FileLock } from '../storage/lock.js';
@@ -22,6 +23,11 @@ export type { CreateOptions } from './store-write.js';
  * store-write.ts, settling in store-settle.ts.
  */
 export class ContainerStore extends ContainerRecords {
+  /** daemon.json's host-gateway-ip: what `--add-host NAME:host-gateway` names (unset: the bridge's gateway). */
+  hostGatewayIP?: string;
+  /** daemon.json's dns, dns-search, dns-opts: each for containers that give none of its kind. */
+  daemonDns?: DnsSettings;
+
   /**
    * Record how a run is going: `c`'s State and LogPath replace the stored ones under the store lock, and the rest of
    * the stored record stays as it is (a rename made meanwhile by another request or process is kept). `durable:

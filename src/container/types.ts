@@ -42,7 +42,10 @@ export interface HostConfig {
   Mounts?: ApiMount[] | null;
   /** `--volumes-from CONTAINER[:ro|rw]`: that container's binds and volumes too. */
   VolumesFrom?: string[] | null;
-  /** none, host, bridge (the default bridge network: `--network bridge|default`), or a user network's name. */
+  /**
+   * none, host, bridge (the default bridge network: `--network bridge|default`), a user network's name, or
+   * `container:NAME|ID` (the network namespace of that running container, joined).
+   */
   NetworkMode: string;
   /**
    * berth's own: every network the container joins at start, by name, in order (the first is NetworkMode), with what
@@ -54,6 +57,12 @@ export interface HostConfig {
   PortBindings?: PortMap | null;
   /** `-P`: every exposed port to a free host port. */
   PublishAllPorts?: boolean;
+  /** `--dns`, `--dns-search`, `--dns-option`: resolv.conf's nameservers, search domains, options (Docker: [] if none). */
+  Dns?: string[];
+  DnsSearch?: string[];
+  DnsOptions?: string[];
+  /** `--add-host NAME:IP` (IP may be host-gateway), as given; null if none. */
+  ExtraHosts?: string[] | null;
   AutoRemove: boolean;
   ReadonlyRootfs: boolean;
   Tmpfs: Record<string, string> | null;

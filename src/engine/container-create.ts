@@ -13,6 +13,7 @@ import type { HostConfig } from '../container/types.js';
 import { mountRequests, parseVolumesFrom } from '../container/mounts.js';
 import { parseSignal } from '../container/lifecycle.js';
 import { capabilitySet } from '../runtime/security.js';
+import { checkDnsSearch, checkDnsServer, parseExtraHost } from '../container/etc-files.js';
 import type { ContainerCreateRequest } from './container-types.js';
 import { userNetwork } from './network-endpoints.js';
 import { checkNetworkName } from '../network/store.js';
@@ -76,18 +77,42 @@ function checkTmpfs(t: Record<string, string> | null | undefined): Record<string
   return t && Object.keys(t).length ? { ...t } : null;
 }
 
-/**
- * A container's network when its create request names none. Docker's is the bridge; berth keeps `none` for now: with
- * the bridge as default, test/container still has tests that assume `none` (its /etc/hosts line 127.0.1.1, only lo).
- */
-export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'none';
+/** A container's network when its create request names none: the bridge, as Docker's. */
+export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'bridge';
 
-/** host, none, the default bridge (`bridge`, `default`, or none named), or a user network's name (checked in planCreate). */
+/** host, none, the default bridge (`bridge`, `default`, or none named), `container:NAME|ID`, or a user network's name (checked in planCreate). */
 function networkMode(mode: string | undefined): HostConfig['NetworkMode'] {
   const m = mode || DEFAULT_NETWORK;
   if (m === 'default') return 'bridge';
+  if (m === 'container' || m.startsWith('container:')) {
+    if (m.length <= 'container:'.length)
+      throw invalid('invalid_network', 'Invalid network mode: invalid container format container:<name|id>');
+    return m;
+  }
   if (m !== 'none' && m !== 'host' && m !== 'bridge') checkNetworkName(m);
   return m;
+}
+
+/** dockerd's checks of a `container:` network mode against what the joined container decides (its messages). */
+function checkContainerMode(h: Partial<HostConfig>, c: Partial<ContainerConfig>): void {
+  const conflicting = (what: string) => invalid('conflicting_options', `conflicting options: ${what}`);
+  if (c.Hostname) throw conflicting('hostname and the network mode');
+  if (h.Dns?.length) throw conflicting('dns and the network mode');
+  if (h.ExtraHosts?.length) throw conflicting('custom host-to-IP mapping and the network mode');
+  if (Object.keys(h.PortBindings ?? {}).length || h.PublishAllPorts)
+    throw conflicting('port publishing and the container type network mode');
+  if (Object.keys(c.ExposedPorts ?? {}).length) throw conflicting('port exposing and the container type network mode');
+}
+
+/** Dns, DnsSearch, DnsOptions and ExtraHosts checked, as Docker stores them ([] and null when none). */
+function dnsSettings(h: Partial<HostConfig>): Pick<HostConfig, 'Dns' | 'DnsSearch' | 'DnsOptions' | 'ExtraHosts'> {
+  for (const e of h.ExtraHosts ?? []) parseExtraHost(e);
+  return {
+    Dns: (h.Dns ?? []).map(checkDnsServer),
+    DnsOptions: [...(h.DnsOptions ?? [])],
+    DnsSearch: (h.DnsSearch ?? []).map(checkDnsSearch),
+    ExtraHosts: h.ExtraHosts?.length ? [...h.ExtraHosts] : null,
+  };
 }
 
 /** HostConfig.PortBindings checked ("80/tcp" keys, numeric host ports); only the bridge publishes ports. */
@@ -122,8 +147,10 @@ function checkPortBindings(
   return out;
 }
 
-function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[] } {
+function hostConfig(h: Partial<HostConfig>, c: Partial<ContainerConfig>): { hc: HostConfig; warnings: string[] } {
   const network = networkMode(h.NetworkMode);
+  if (network.startsWith('container:')) checkContainerMode(h, c);
+  const dns = dnsSettings(h);
   const ports = checkPortBindings(h.PortBindings, network, !!h.PublishAllPorts);
   const runtime = h.Runtime || 'berth';
   if (runtime !== 'berth' && runtime !== 'runc')
@@ -142,7 +169,10 @@ function hostConfig(h: Partial<HostConfig>): { hc: HostConfig; warnings: string[
       ...(h.VolumesFrom?.length ? { VolumesFrom: [...h.VolumesFrom] } : {}),
       NetworkMode: network,
       ...(ports ? { PortBindings: ports } : {}),
-      ...(h.PublishAllPorts && network !== 'none' && network !== 'host' ? { PublishAllPorts: true } : {}),
+      ...(h.PublishAllPorts && network !== 'none' && network !== 'host' && !network.startsWith('container:')
+        ? { PublishAllPorts: true }
+        : {}),
+      ...dns,
       AutoRemove: !!h.AutoRemove,
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       Tmpfs: checkTmpfs(h.Tmpfs),
@@ -170,7 +200,7 @@ function portKeys(pb: HostConfig['PortBindings']): Record<string, Record<string,
 export function planCreate(store: ImageStore, req: ContainerCreateRequest): CreatePlan {
   const c = req.Config;
   if (!c?.Image) throw invalid('usage', 'create a container: Config.Image is required');
-  const { hc, warnings } = hostConfig(req.HostConfig ?? {});
+  const { hc, warnings } = hostConfig(req.HostConfig ?? {}, c);
   Object.assign(hc, userNetwork(store.paths.root, hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig));
   const imageId = store.resolve(c.Image);
   const img = store.images.get(imageId).config ?? {};

@@ -13,6 +13,7 @@ import { isLogFile, until } from '../container/dir-watch.js';
 import { containerPrunePlan } from '../container/prune.js';
 import type { Engine } from './engine.js';
 import { planCreate, type CreatePlan } from './container-create.js';
+import { joinedName } from '../container/network.js';
 import { listContainers } from './container-list.js';
 import type {
   ContainerCreateRequest,
@@ -90,7 +91,11 @@ export class Containers {
    * cgroup, its helper) while its layers are made.
    */
   plan(req: ContainerCreateRequest): CreatePlan {
-    return planCreate(this.engine.store, req);
+    const plan = planCreate(this.engine.store, req);
+    // `container:NAME|ID` names a container that exists (it must also run when this one starts)
+    const joined = joinedName(plan.opts.hostConfig.NetworkMode);
+    if (joined !== undefined) this.store.resolve(joined);
+    return plan;
   }
 
   /** POST /containers/create. `id`: one chosen beforehand (64 hex digits) for work already started for it. */

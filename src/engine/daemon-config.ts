@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
+import { checkDnsSearch, checkDnsServer } from '../container/etc-files.js';
 import { BerthError, invalid, wrap } from '../core/errors.js';
 import { type RegistryConfig, checkInsecureEntry, mirrorURL } from '../registry/hosts.js';
 import { type ProxyConfig, parseProxyURL } from '../registry/proxy.js';
@@ -6,9 +8,10 @@ import { type ProxyConfig, parseProxyURL } from '../registry/proxy.js';
 /**
  * The engine's configuration file in dockerd's daemon.json format (`/etc/berth/daemon.json`, or the
  * CLI's `--config-file`), read by the CLI (or a Node program) and given to Engine.open: the engine's
- * operations never read it themselves. berth uses `insecure-registries`, `registry-mirrors` and
- * `proxies`; the other keys dockerd knows are accepted and ignored, a key dockerd does not know is an
- * error (as dockerd's "the following directives don't match any configuration option").
+ * operations never read it themselves. berth uses `insecure-registries`, `registry-mirrors`,
+ * `proxies`, `host-gateway-ip`, `dns`, `dns-search` and `dns-opts`; the other keys dockerd knows are
+ * accepted and ignored, a key dockerd does not know is an error (as dockerd's "the following directives
+ * don't match any configuration option").
  */
 export type RegistrySettings = RegistryConfig;
 export type { ProxyConfig } from '../registry/proxy.js';
@@ -41,8 +44,18 @@ const PROXY_KEYS: Record<string, keyof ProxyConfig> = {
   'no-proxy': 'noProxy',
 };
 
+/**
+ * What daemon.json says beyond registries: `host-gateway-ip`, the address `--add-host NAME:host-gateway` names
+ * (dockerd's default, as berth's: the default bridge's gateway); `dns`, `dns-search`, `dns-opts`, a container's
+ * resolv.conf settings when it gives none of that kind (as dockerd's).
+ */
+export interface DaemonSettings extends RegistrySettings {
+  hostGatewayIP?: string;
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
+}
+
 /** Parse daemon.json text; every problem names `file` and the key. Pure. */
-export function parseDaemonConfig(text: string, file: string): RegistrySettings {
+export function parseDaemonConfig(text: string, file: string): DaemonSettings {
   if (text.trim() === '') return {};
   let j: unknown;
   try {
@@ -59,7 +72,20 @@ export function parseDaemonConfig(text: string, file: string): RegistrySettings 
       'daemon_config',
       `${file}: the following directives don't match any configuration option: ${unknown.join(', ')}`,
     );
-  const out: RegistrySettings = {};
+  const out: DaemonSettings = {};
+  const gw = obj['host-gateway-ip'];
+  if (gw !== undefined && gw !== null) {
+    if (typeof gw !== 'string' || !isIP(gw))
+      throw invalid('daemon_config', `${file}: host-gateway-ip: must be an IP address, not ${JSON.stringify(gw)}`);
+    out.hostGatewayIP = gw;
+  }
+  const dns = {
+    servers: stringList(obj, 'dns', file)?.map((v) => checkIn(file, 'dns', () => checkDnsServer(v))),
+    search: stringList(obj, 'dns-search', file)?.map((v) => checkIn(file, 'dns-search', () => checkDnsSearch(v))),
+    options: stringList(obj, 'dns-opts', file),
+  };
+  if (dns.servers?.length || dns.search?.length || dns.options?.length)
+    out.dns = Object.fromEntries(Object.entries(dns).filter(([, v]) => v?.length));
   const insecure = stringList(obj, 'insecure-registries', file);
   if (insecure) out.insecureRegistries = insecure;
   const mirrors = stringList(obj, 'registry-mirrors', file);
@@ -81,7 +107,16 @@ export function parseDaemonConfig(text: string, file: string): RegistrySettings 
     }
     if (Object.keys(proxies).length > 0) out.proxies = proxies;
   }
-  return checkRegistrySettings(out, file);
+  // (the check copies every field: host-gateway-ip stays)
+  return checkRegistrySettings(out, file) as DaemonSettings;
+}
+
+function checkIn(file: string, key: string, check: () => string): string {
+  try {
+    return check();
+  } catch (err) {
+    throw invalid('daemon_config', `${file}: ${key}: ${(err as Error).message}`);
+  }
 }
 
 function stringList(obj: Record<string, unknown>, key: string, file: string): string[] | undefined {
@@ -135,7 +170,7 @@ export function checkRegistrySettings(cfg: RegistrySettings, where: string): Reg
  * Read a daemon.json: a missing file at the default path means no settings; a missing file the
  * user named (`explicit`) is an error, as dockerd's --config-file.
  */
-export function readDaemonConfig(file: string, explicit: boolean): RegistrySettings {
+export function readDaemonConfig(file: string, explicit: boolean): DaemonSettings {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -168,11 +203,11 @@ export function registrySettings(opts: {
   configFile?: string;
   env: Record<string, string | undefined>;
   certsDirs?: string[];
-}): RegistrySettings {
+}): DaemonSettings {
   const file = opts.configFile ?? DEFAULT_DAEMON_CONFIG;
   const cfg = readDaemonConfig(file, opts.configFile !== undefined);
   const proxies = { ...proxiesFromEnv(opts.env), ...cfg.proxies };
-  const out: RegistrySettings = { ...cfg };
+  const out: DaemonSettings = { ...cfg };
   if (Object.keys(proxies).length > 0) out.proxies = proxies;
   else delete out.proxies;
   if (opts.certsDirs) out.certsDirs = opts.certsDirs;

@@ -19,6 +19,10 @@ export interface EngineOptions {
    * where the certs.d directories are (default /etc/berth/certs.d, then /etc/docker/certs.d).
    */
   registry?: RegistrySettings;
+  /** daemon.json's `host-gateway-ip`: the address `--add-host NAME:host-gateway` names (default: the bridge's gateway). */
+  hostGatewayIP?: string;
+  /** daemon.json's `dns`, `dns-search`, `dns-opts`: for containers that set none of that kind. */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] };
   /**
    * The caller is a one-shot process that serves nothing else meanwhile (the CLI): the engine then reads the
    * container store's small files with blocking calls instead of through the thread pool, whose hand-offs cost more
@@ -76,6 +80,9 @@ export class Engine {
       // a root that cannot be one (a file, a read-only or pseudo file system, no permission) says so at once
       throw toBerthError(`open data root ${JSON.stringify(root)}`, err);
     }
-    return new Engine(store, new ContainerStore(store), registry, !!opts.blockingReads);
+    const containers = new ContainerStore(store);
+    if (opts.hostGatewayIP) containers.hostGatewayIP = opts.hostGatewayIP;
+    if (opts.dns) containers.daemonDns = opts.dns;
+    return new Engine(store, containers, registry, !!opts.blockingReads);
   }
 }

@@ -1,4 +1,5 @@
 import { isAbsolute, join } from 'node:path';
+import { parseExtraHost } from '../container/etc-files.js';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { BerthError, invalid } from '../core/errors.js';
@@ -32,12 +33,13 @@ export async function buildImage(
   req: BuildRequest,
 ): Promise<{ Id: string }> {
   const tags = (opts.t ?? []).map(buildTag);
-  const network = opts.networkmode || 'none';
-  if (network !== 'none' && network !== 'host' && network !== 'default')
+  const network = opts.networkmode || 'default';
+  if (network !== 'none' && network !== 'host' && network !== 'default' && network !== 'bridge')
     throw invalid(
       'unsupported',
-      `network ${JSON.stringify(network)}: berth builds with "none" (the default) or "host"`,
+      `network ${JSON.stringify(network)}: berth builds with "default" (the bridge), "bridge", "none" or "host"`,
     );
+  for (const e of opts.extrahosts ?? []) parseExtraHost(e);
   const buildArgs = new Map(Object.entries(opts.buildargs ?? {}).map(([k, v]) => [k, v ?? undefined]));
   const emit = req.onEvent ?? (() => {});
   let kept = '';
@@ -78,7 +80,8 @@ export async function buildImage(
       ...(opts.target ? { target: opts.target } : {}),
       noCache: !!opts.nocache,
       labels: opts.labels ?? {},
-      network: network === 'host' ? 'host' : 'none',
+      network: network === 'default' ? 'bridge' : network,
+      extraHosts: opts.extrahosts ?? [],
       rm: opts.rm !== false,
       forceRm: !!opts.forcerm,
       ...(req.signal ? { signal: req.signal } : {}),

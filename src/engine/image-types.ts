@@ -103,8 +103,10 @@ export interface ImageBuildOptions {
   rm?: boolean;
   forcerm?: boolean;
   target?: string;
-  /** "none" (berth's default), "host" or "default" (taken as "none"). */
+  /** The RUN steps' network: "default" (the default bridge, as the classic builder's), "bridge", "none" or "host". */
   networkmode?: string;
+  /** `--add-host NAME:IP` (IP may be host-gateway): the RUN steps' /etc/hosts entries. */
+  extrahosts?: string[];
   /** Only the image ID is streamed; a failed step's output comes with the error. */
   q?: boolean;
   /** Pull every FROM image, even one the store has (`build --pull`); a missing one is pulled anyway. */

@@ -439,15 +439,20 @@ test('ADD of an https URL trusts the CAs NODE_EXTRA_CA_CERTS names (read by bert
 
 test("RUN --network=host|none overrides the build's network for one step, and is part of its cache key", () => {
   const dir = context({
-    Dockerfile: 'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN ls /sys/class/net > /none-net\n',
+    Dockerfile:
+      'FROM base\nRUN --network=host ls /sys/class/net > /host-net\nRUN --network=none ls /sys/class/net > /none-net\n' +
+      'RUN ls /sys/class/net > /bridge-net\n',
   });
   const r = build(dir, ['-t', 'net']);
   assert.equal(r.code, 0, r.stderr);
-  const out = runIn('net', 'cat /host-net; echo --; cat /none-net');
-  const [host, none] = out.split('--\n');
+  const out = runIn('net', 'cat /host-net; echo --; cat /none-net; echo --; cat /bridge-net');
+  const [host, none, bridge] = out.split('--\n');
   assert.notEqual(host!.trim(), 'lo', 'the host network has more than lo');
   assert.equal(none!.trim(), 'lo');
-  assert.match(history('net')[1]!, /^--network=host \/bin\/sh -c ls \/sys\/class\/net > \/host-net\|/);
+  // the build's network: the default bridge, as the classic builder's RUN steps
+  assert.equal(bridge!.trim(), 'eth0\nlo');
+  assert.match(history('net')[2]!, /^--network=host \/bin\/sh -c ls \/sys\/class\/net > \/host-net\|/);
+  assert.match(history('net')[1]!, /^--network=none \/bin\/sh -c ls \/sys\/class\/net > \/none-net\|/);
   fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nRUN ls /sys/class/net > /host-net\n');
   assert.doesNotMatch(build(dir).stdout, /Using cache/, 'a step without the override is another step');
   fs.writeFileSync(`${dir}/Dockerfile`, 'FROM base\nRUN --network=bridge true\n');

@@ -220,7 +220,7 @@ test('exec CLI: -e VAR takes the value of the caller, unset it stays bare', () =
 });
 
 test('top and stats: the container processes and usage in Docker shapes', async () => {
-  const c = runD(['base', 'sh', '-c', 'sleep 1000 & sleep 1001']);
+  const c = runD(['--network', 'none', 'base', 'sh', '-c', 'sleep 1000 & sleep 1001']);
   const t1 = await engine.containers.top(c);
   assert.ok(t1.Titles.includes('PID') && t1.Titles.includes('CMD'), t1.Titles.join(' '));
   const cmds = t1.Processes.map((p) => p[p.length - 1]);

@@ -93,7 +93,7 @@ test('flags become Config and HostConfig fields', () => {
   assert.deepEqual(h.Tmpfs, { '/run': 'size=1m' });
   assert.deepEqual(h.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
   assert.deepEqual(h.Binds, ['/a:/b:ro']);
-  assert.equal(h.NetworkMode, 'none');
+  assert.equal(h.NetworkMode, 'default'); // as the docker CLI sends it: the engine's default network (the bridge)
   assert.equal(h.AutoRemove, false);
 });
 

@@ -112,7 +112,11 @@ test('create merges the image config under the caller’s', async () => {
   assert.deepEqual(Object.keys(c.Config.ExposedPorts as object).sort(), ['8080/tcp', '9090/tcp']);
   assert.equal(c.Config.Image, 'cfg');
   // defaults of the HostConfig
-  assert.equal(c.HostConfig.NetworkMode, 'none');
+  assert.equal(c.HostConfig.NetworkMode, 'bridge');
+  assert.deepEqual(
+    [c.HostConfig.Dns, c.HostConfig.DnsSearch, c.HostConfig.DnsOptions, c.HostConfig.ExtraHosts],
+    [[], [], [], null],
+  );
   assert.equal(c.HostConfig.Runtime, 'berth');
   assert.deepEqual(c.HostConfig.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
   assert.deepEqual(c.HostConfig.LogConfig, { Type: 'json-file', Config: {} });
@@ -306,7 +310,7 @@ test('list: all, limit, size and each filter', async () => {
     assert.match(sb!.Status, /^Up /);
     assert.ok(Math.abs(sb!.Created - Date.now() / 1000) < 120);
     assert.deepEqual(sb!.Labels, { tier: 'b' });
-    assert.deepEqual(sb!.HostConfig, { NetworkMode: 'none' });
+    assert.deepEqual(sb!.HostConfig, { NetworkMode: 'bridge' });
     assert.equal(typeof sb!.SizeRw, 'number');
     assert.ok(sb!.SizeRootFs! >= sb!.SizeRw!);
     const [sa] = await engine.containers.list({ all: true, filters: { name: ['list-a'] } });

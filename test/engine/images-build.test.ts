@@ -141,7 +141,11 @@ test('build: a failed step ends with the error message; with q, its output first
 test('build: refused options leave the store as it was', async () => {
   const was = state();
   const cases: Array<[Parameters<Engine['images']['build']>[1], RegExp]> = [
-    [{ networkmode: 'bridge' }, /berth builds with "none"/],
+    [
+      { networkmode: 'mynet' },
+      /network "mynet": berth builds with "default" \(the bridge\), "bridge", "none" or "host"/,
+    ],
+    [{ extrahosts: ['db'] }, /bad format for add-host: "db"/],
     [{ t: [`x@sha256:${'a'.repeat(64)}`] }, /a tag cannot contain a digest/],
     [{ target: 'nope' }, /failed to reach build target nope/],
   ];

@@ -12,9 +12,18 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { alive, berth, berthOk, berthSpawn, mountsUnder, tempRoot, waitFor } from '../helpers/berth.js';
+import {
+  alive,
+  berth as berthRaw,
+  berthOk as berthOkRaw,
+  berthSpawn as berthSpawnRaw,
+  mountsUnder,
+  tempRoot,
+  waitFor,
+} from '../helpers/berth.js';
 import { Scope } from '../helpers/peers.js';
 import { makeNetns } from '../helpers/netns.js';
+import { hostNet, restoreHostNetWhenIdle, type HostNet } from '../helpers/hostnet.js';
 import { lockBridge } from '../helpers/bridge-lock.js';
 
 const t = tempRoot('berth-bridge');
@@ -22,8 +31,44 @@ const root = t.root;
 const scope = new Scope();
 const www = join(`${root}-www`);
 
-/** What a container on the bridge may leave behind, counted host-wide. */
+/*
+ * Every container of this file, by id: each run and create writes its id to a --cidfile (also --rm ones). The bridge
+ * is host-wide and other test files (and other berth users) run containers on it meanwhile: the leak counts below
+ * count only what belongs to this file's containers.
+ */
+const mine = new Set<string>();
+const cidfiles: string[] = [];
+function withCid(args: string[]): string[] {
+  if (args[0] !== 'run' && args[0] !== 'create') return args;
+  const f = `${root}-cid-${cidfiles.length}`;
+  cidfiles.push(f);
+  return [args[0], '--cidfile', f, ...args.slice(1)];
+}
+const berth = (r: string, args: string[], opts?: Parameters<typeof berthRaw>[2]) => berthRaw(r, withCid(args), opts);
+const berthOk = (r: string, args: string[], opts?: Parameters<typeof berthOkRaw>[2]) =>
+  berthOkRaw(r, withCid(args), opts);
+const berthSpawn = (r: string, args: string[]) => berthSpawnRaw(r, withCid(args));
+function collectIds(): void {
+  for (const f of cidfiles) {
+    try {
+      const id = fs.readFileSync(f, 'utf8').trim();
+      if (id) mine.add(id);
+    } catch {
+      /* not written (yet) */
+    }
+  }
+}
+
+/** Addresses this file's containers had (from their leases), for the firewall's rules that name only an address. */
+const myIPs = new Set<string>();
+
+/**
+ * What this file's containers may leave behind on the host: netns, CNI results, host-local leases, iptables rules
+ * (the bridge's and portmap's name the container id, the firewall's its address). (Veths go with their namespace:
+ * one left would be in a netns counted here.)
+ */
 function traces(): Record<string, number> {
+  collectIds();
   const ls = (d: string) => {
     try {
       return fs.readdirSync(d);
@@ -31,62 +76,33 @@ function traces(): Record<string, number> {
       return [];
     }
   };
-  const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
-  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  const leaseDir = '/run/berth/cni/ipam/berth';
+  const leases = ls(leaseDir).filter((f) => {
+    if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) return false;
+    let owner = '';
+    try {
+      owner = fs.readFileSync(`${leaseDir}/${f}`, 'utf8').split(/\s/)[0]!;
+    } catch {
+      return false;
+    }
+    if (mine.has(owner)) myIPs.add(f);
+    return mine.has(owner);
+  });
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.startsWith('-A') && /CNI-/.test(l))
+    .filter((l) => [...mine].some((id) => l.includes(id)) || [...myIPs].some((ip) => l.includes(`${ip}/32`)));
   return {
-    veths: links.split('\n').filter((l) => /veth/.test(l) && /master berth0/.test(l)).length,
-    netns: ls('/run/berth/netns').length,
-    results: ls('/run/berth/cni/results').length,
-    leases: ls('/run/berth/cni/ipam/berth').filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length,
-    rules: rules.split('\n').filter((l) => l.startsWith('-A') && /CNI-/.test(l)).length,
+    netns: ls('/run/berth/netns').filter((n) => mine.has(n)).length,
+    results: ls('/run/berth/cni/results').filter((f) => mine.has(f.replace(/\.json$/, ''))).length,
+    leases: leases.length,
+    rules: rules.length,
   };
 }
 
 let baseline: Record<string, number>;
 
 /** The host's networking as the tests found it: berth0, the CNI chains, ip_forward (restored at the end). */
-interface HostNet {
-  bridge: boolean;
-  chains: Set<string>;
-  rules: Set<string>;
-  forward: string;
-}
-function hostNet(): HostNet {
-  const chains = new Set<string>();
-  const rules = new Set<string>();
-  for (const table of ['filter', 'nat']) {
-    const out = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
-    for (const l of out.split('\n')) {
-      if (/^:CNI-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
-      if (/^-A .*CNI-/.test(l)) rules.add(`${table} ${l}`);
-    }
-  }
-  return {
-    bridge: spawnSync('ip', ['link', 'show', 'berth0'], { stdio: 'ignore' }).status === 0,
-    chains,
-    rules,
-    forward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
-  };
-}
-/** Take away what the tests added to the host's networking (the bridge, the plugins' chains), put ip_forward back. */
-function restoreHostNet(was: HostNet): void {
-  const now = hostNet();
-  // rules first (jumps into the chains), then the chains themselves
-  for (const r of now.rules) {
-    if (was.rules.has(r)) continue;
-    const [table, ...rest] = r.split(' ');
-    const args = rest.join(' ').replace(/^-A /, '-D ');
-    spawnSync('sh', ['-c', `iptables -t ${table} ${args}`], { stdio: 'ignore' });
-  }
-  for (const c of now.chains) {
-    if (was.chains.has(c)) continue;
-    const [table, chain] = c.split(' ');
-    spawnSync('iptables', ['-t', table!, '-F', chain!], { stdio: 'ignore' });
-    spawnSync('iptables', ['-t', table!, '-X', chain!], { stdio: 'ignore' });
-  }
-  if (!was.bridge && now.bridge) spawnSync('ip', ['link', 'del', 'berth0'], { stdio: 'ignore' });
-  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', was.forward);
-}
 let hostBefore: HostNet;
 let unlockBridge: () => void = () => {};
 
@@ -115,13 +131,14 @@ function afterAll(): void {
   scope.dispose();
   assert.deepEqual(mountsUnder(root), [], 'no mount may outlive the tests');
   fs.rmSync(www, { recursive: true, force: true });
+  for (const f of cidfiles) fs.rmSync(f, { force: true });
   t.remove();
-  // containers of another test file (or store) still on the bridge: its rules and berth0 stay until they are done
-  if ((spawnSync('ip', ['-o', 'link', 'show', 'master', 'berth0'], { encoding: 'utf8' }).stdout ?? '').trim()) return;
-  restoreHostNet(hostBefore);
-  const left = hostNet();
-  assert.equal(left.bridge, hostBefore.bridge, 'berth0 is gone again if the tests made it');
-  assert.deepEqual([...left.chains].sort(), [...hostBefore.chains].sort(), 'no CNI chain the tests made is left');
+  // put back unless containers of other test files (or other berth users) are on the bridge: it stays for them then
+  if (restoreHostNetWhenIdle(hostBefore)) {
+    const left = hostNet();
+    assert.equal(left.bridge, hostBefore.bridge, 'berth0 is gone again if the tests made it');
+    assert.deepEqual([...left.chains].sort(), [...hostBefore.chains].sort(), 'no CNI chain the tests made is left');
+  }
 }
 
 function freePort(): Promise<number> {
@@ -292,7 +309,10 @@ test("outgoing NAT: a server in another namespace sees the container's traffic f
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), ns.hostIP, 'masqueraded to the address of the host on that link');
   // without NAT (--network none) it cannot get there at all
-  assert.notEqual(berth(root, ['run', '--rm', 'web', 'busybox', 'nc', '-w', '1', ns.nsIP, '9000']).code, 0);
+  assert.notEqual(
+    berth(root, ['run', '--rm', '--network', 'none', 'web', 'busybox', 'nc', '-w', '1', ns.nsIP, '9000']).code,
+    0,
+  );
   server.kill('SIGKILL');
   assert.deepEqual(traces(), baseline, '--rm released everything');
 });

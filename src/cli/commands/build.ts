@@ -29,6 +29,7 @@ export const buildCmd: Command = {
     quiet: { type: 'boolean', short: 'q' },
     iidfile: { type: 'string' },
     network: { type: 'string' },
+    'add-host': { type: 'string', multiple: true },
     progress: { type: 'string' },
     rm: { type: 'boolean', default: true },
     'force-rm': { type: 'boolean' },
@@ -113,7 +114,8 @@ function buildOptions(o: Record<string, unknown>): ImageBuildOptions {
     pull: !!o.pull,
     rm: o.rm !== false,
     forcerm: !!o['force-rm'],
-    networkmode: (o.network as string | undefined) ?? 'none',
+    networkmode: (o.network as string | undefined) ?? 'default',
+    ...((o['add-host'] as string[] | undefined)?.length ? { extrahosts: o['add-host'] as string[] } : {}),
     ...(o.target ? { target: o.target as string } : {}),
   };
 }

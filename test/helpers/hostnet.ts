@@ -1,0 +1,84 @@
+/**
+ * The host's networking as a test file found it (berth0, the CNI plugins' iptables chains and rules, ip_forward), and
+ * putting it back: what the file's containers added goes, once no container uses the bridge (other test files may
+ * run containers on it meanwhile: then it stays, as docker0 stays). The check and the removal hold berth's CNI lock,
+ * so no container is attached in between.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../../src/native/index.js';
+
+export interface HostNet {
+  bridge: boolean;
+  chains: Set<string>;
+  rules: Set<string>;
+  forward: string;
+}
+
+export function hostNet(): HostNet {
+  const chains = new Set<string>();
+  const rules = new Set<string>();
+  for (const table of ['filter', 'nat']) {
+    const out = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
+    for (const l of out.split('\n')) {
+      if (/^:CNI-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
+      if (/^-A .*CNI-/.test(l)) rules.add(`${table} ${l}`);
+    }
+  }
+  return {
+    bridge: spawnSync('ip', ['link', 'show', 'berth0'], { stdio: 'ignore' }).status === 0,
+    chains,
+    rules,
+    forward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+  };
+}
+
+function restoreNow(was: HostNet): void {
+  const now = hostNet();
+  // rules first (jumps into the chains), then the chains themselves
+  for (const r of now.rules) {
+    if (was.rules.has(r)) continue;
+    const [table, ...rest] = r.split(' ');
+    const args = rest.join(' ').replace(/^-A /, '-D ');
+    spawnSync('sh', ['-c', `iptables -t ${table} ${args}`], { stdio: 'ignore' });
+  }
+  for (const c of now.chains) {
+    if (was.chains.has(c)) continue;
+    const [table, chain] = c.split(' ');
+    spawnSync('iptables', ['-t', table!, '-F', chain!], { stdio: 'ignore' });
+    spawnSync('iptables', ['-t', table!, '-X', chain!], { stdio: 'ignore' });
+  }
+  if (!was.bridge && now.bridge) spawnSync('ip', ['link', 'del', 'berth0'], { stdio: 'ignore' });
+  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', was.forward);
+}
+
+/** Put back what `was` recorded, unless a container (of any test file) is on the bridge; true if it was put back. */
+export function restoreHostNetWhenIdle(was: HostNet): boolean {
+  const busy = () => {
+    try {
+      return fs.readdirSync('/run/berth/netns').length > 0;
+    } catch {
+      return false;
+    }
+  };
+  if (busy()) return false;
+  fs.mkdirSync('/run/berth/cni', { recursive: true });
+  // under berth's CNI lock (bridge.ts's withCniLock): no ADD runs while the check and the removal do
+  const lock = fs.openSync('/run/berth/cni/lock', fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    const until = Date.now() + 30_000;
+    while (!flock(lock, LOCK_EX | LOCK_NB)) {
+      if (Date.now() > until) return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    try {
+      if (busy()) return false;
+      restoreNow(was);
+      return true;
+    } finally {
+      flock(lock, LOCK_UN);
+    }
+  } finally {
+    fs.closeSync(lock);
+  }
+}
