@@ -121,6 +121,7 @@ interface Binding {
   flock(fd: number, op: number): boolean;
   crc64(state: Uint8Array, data: Uint8Array, offset?: number, length?: number): void;
   zstdCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
+  gzipCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
   attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
@@ -388,6 +389,18 @@ export function zstdCompress(data: Buffer, level: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     load().zstdCompress(data, level, (err, out) =>
       err || !out ? reject(err ?? new Error('zstd: no output')) : resolve(out),
+    ),
+  );
+}
+
+/**
+ * One gzip member of `data` at libdeflate's `level` (0-12; 1 is its fastest), compressed by
+ * Debian's libdeflate in libuv's thread pool.
+ */
+export function gzipCompress(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    load().gzipCompress(data, level, (err, out) =>
+      err || !out ? reject(err ?? new Error('gzip: no output')) : resolve(out),
     ),
   );
 }
