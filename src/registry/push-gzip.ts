@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { compressBlock } from '../archive/block-compress.js';
+import { BlockPool } from '../archive/block-pool.js';
 
 /**
  * A layer's tar compressed for a push, fast: the input is cut into blocks and each block
@@ -13,6 +14,9 @@ import { compressBlock } from '../archive/block-compress.js';
 
 /** Bytes of tar per gzip member. */
 export const BLOCK = 4 << 20;
+
+/** The blocks of every layer a push compresses, reused (a process pushes one image at a time). */
+export const PUSH_BLOCKS = new BlockPool(BLOCK);
 
 /**
  * libdeflate's level. Docker compresses with Go's default (level 6); libdeflate's level 1 is
@@ -51,8 +55,18 @@ export class ParallelGzip {
   private size = 0;
   private done = false;
 
+  /**
+   * With `pool`, blocks are its size and each whole block of `src` is the pool's again once
+   * compressed: `src` must not use a buffer it gave out again (rebuildTar with the same pool).
+   */
   constructor(
-    private readonly opts: { level?: number; block?: number; inFlight?: number; format?: LayerCompression } = {},
+    private readonly opts: {
+      level?: number;
+      block?: number;
+      inFlight?: number;
+      format?: LayerCompression;
+      pool?: BlockPool;
+    } = {},
   ) {}
 
   /** Digest and size of the compressed bytes; only once the generator has finished. */
@@ -63,7 +77,8 @@ export class ParallelGzip {
 
   /** The compressed stream of `src`. An error of `src` (or of zlib) ends it with that error. */
   async *compress(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    const block = this.opts.block ?? BLOCK;
+    const pool = this.opts.pool;
+    const block = pool?.size ?? this.opts.block ?? BLOCK;
     const zstd = this.opts.format === 'zstd';
     const level = this.opts.level ?? (zstd ? ZSTD_LEVEL : LEVEL);
     const inFlight = this.opts.inFlight ?? IN_FLIGHT;
@@ -73,7 +88,12 @@ export class ParallelGzip {
     let any = false;
     // a rejected promise waiting its turn would be reported as unhandled: mark it handled, await it in order
     const start = (b: Buffer) => {
-      const p = compressBlock(zstd ? 'zstd' : 'gzip', b, level);
+      let p = compressBlock(zstd ? 'zstd' : 'gzip', b, level);
+      if (pool)
+        p = p.then((out) => {
+          pool.give(b);
+          return out;
+        });
       p.catch(() => undefined);
       pending.push(p);
       any = true;

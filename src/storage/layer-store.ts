@@ -12,6 +12,7 @@ import { isLinkName, lowerFor, newLinkName } from './overlay2.js';
 import type { StorePaths } from './paths.js';
 import type { Txn } from './txn.js';
 import { rebuildTar } from './tar-rebuild.js';
+import type { BlockPool } from '../archive/block-pool.js';
 
 /** One registered layer: layerdb metadata joined with its overlay2 directory. */
 export interface Layer {
@@ -284,9 +285,10 @@ export class LayerStore {
 
   /**
    * The exact original tar of a layer, rebuilt from tar-split and diff/, in chunks of `chunk`
-   * bytes (rebuildTar: every file body checked against its CRC, the whole against the diffID).
+   * bytes or of a pool's blocks (rebuildTar: every file body checked against its CRC, the whole
+   * against the diffID).
    */
-  async *tar(chainID: ChainID, chunk?: number): AsyncGenerator<Buffer> {
+  async *tar(chainID: ChainID, chunk?: number | BlockPool): AsyncGenerator<Buffer> {
     const l = this.require(chainID);
     const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
     if (!gz)

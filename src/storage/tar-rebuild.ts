@@ -4,16 +4,17 @@ import { corrupt, wrap } from '../core/errors.js';
 import { cleanEntryName } from '../archive/names.js';
 import { parseTarSplit } from '../archive/tarsplit.js';
 import * as native from '../native/index.js';
+import type { BlockPool } from '../archive/block-pool.js';
 
 /** The chunk size of a rebuilt tar unless the caller asks for another: fewer, larger writes. */
 export const TAR_CHUNK = 1 << 18;
 
 /**
  * A layer's exact original tar, rebuilt from its tar-split (`gz`) and its diff/ directory
- * (`root`), as chunks of exactly `chunk` bytes (the last one shorter). File bodies are read
- * straight into the chunk being filled (no copy; a push asks for its gzip block size and
- * compresses each chunk as it is): every chunk is a new buffer, never written again once
- * given out. Every file body is checked against its CRC, and the whole stream against
+ * (`root`), as chunks of exactly `chunk` bytes (the last one shorter), or of the pool's block
+ * size, taken from the pool. File bodies are read straight into the chunk being filled (no
+ * copy; a push compresses each chunk as it is): a chunk is never written again once given out
+ * (one of a pool may be filled again once its user gave it back). Every file body is checked against its CRC, and the whole stream against
  * `diffID` (the generator throws at the end if it does not match). Paths are resolved
  * without following symlinks, so a crafted tar-split cannot read outside diff/.
  */
@@ -21,13 +22,14 @@ export async function* rebuildTar(
   gz: Buffer,
   root: string,
   diffID: string,
-  chunk: number = TAR_CHUNK,
+  chunk: number | BlockPool = TAR_CHUNK,
 ): AsyncGenerator<Buffer> {
-  if (!Number.isSafeInteger(chunk) || chunk <= 0) throw new RangeError(`tar chunk size ${chunk}`);
+  const size = typeof chunk === 'number' ? chunk : chunk.size;
+  if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`tar chunk size ${size}`);
   const what = `layer ${diffID}`;
   const hash = createHash('sha256');
   const dirs = new Set<string>(['']);
-  const out = new Chunks(chunk);
+  const out = new Chunks(size, typeof chunk === 'number' ? undefined : chunk);
   for (const e of parseTarSplit(gz, `${what} tar-split`)) {
     if (e.type === 2) {
       hash.update(e.payload);
@@ -72,11 +74,14 @@ export async function* rebuildTar(
 class Chunks {
   private buf: Buffer | undefined;
   private pos = 0;
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly pool?: BlockPool,
+  ) {}
 
   /** The free part of the current chunk (never empty). */
   room(): Buffer {
-    this.buf ??= Buffer.allocUnsafeSlow(this.size);
+    this.buf ??= this.pool ? this.pool.take() : Buffer.allocUnsafeSlow(this.size);
     return this.buf.subarray(this.pos);
   }
 
