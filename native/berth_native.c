@@ -28,7 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <uv.h>
-#include "berth_zstd.h"
+#include "berth_compress.h"
 
 #define CRC64_ISO 0xD800000000000000ULL
 
@@ -768,7 +768,7 @@ NAPI_MODULE_INIT() {
     FN("spreadSubdirs", js_spread_subdirs),
     FN("inotifyOpen", js_inotify_open), FN("inotifyAdd", js_inotify_add), FN("inotifyRm", js_inotify_rm),
     FN("inotifyRef", js_inotify_ref), FN("inotifyClose", js_inotify_close),
-    FN("zstdCompress", berth_zstd_compress),
+    FN("zstdCompress", berth_zstd_compress), FN("gzipCompress", berth_gzip_compress),
   };
 #undef FN
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)

@@ -4,10 +4,11 @@
       "target_name": "berth_native",
       "sources": [
         "berth_native.c",
-        "berth_zstd.c"
+        "berth_compress.c"
       ],
       "libraries": [
-        "-lzstd"
+        "-lzstd",
+        "-ldeflate"
       ],
       "defines": [
         "NAPI_VERSION=8"

@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped. Needs root and Debian's apt.
 # --native: only what the native module links (npm install runs this before node-gyp).
 set -euo pipefail
-native=(libzstd-dev)
+native=(libzstd-dev libdeflate-dev)
 pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev containernetworking-plugins aardvark-dns "${native[@]}")
 if [ "${1:-}" = --native ]; then pkgs=("${native[@]}"); fi
 missing=()

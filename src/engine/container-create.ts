@@ -80,7 +80,10 @@ function checkTmpfs(t: Record<string, string> | null | undefined): Record<string
 /** A container's network when its create request names none: the bridge, as Docker's. */
 export const DEFAULT_NETWORK: HostConfig['NetworkMode'] = 'bridge';
 
-/** host, none, the default bridge (`bridge`, `default`, or none named), `container:NAME|ID`, or a user network's name (checked in planCreate). */
+/**
+ * host, none, the default bridge (`bridge`, `default`, or none named), `container:NAME|ID`, or a user network's name
+ * (checked in planCreate).
+ */
 function networkMode(mode: string | undefined): HostConfig['NetworkMode'] {
   const m = mode || DEFAULT_NETWORK;
   if (m === 'default') return 'bridge';

@@ -124,6 +124,7 @@ interface Binding {
   /** (an addon built before it has none; one on a Node that exports no SHA256 returns undefined) */
   sha256?(data: Uint8Array): string | undefined;
   zstdCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
+  gzipCompress(data: Buffer, level: number, cb: (err: Error | null, out?: Buffer) => void): void;
   openTmpfile(dir: string, mode: number): number;
   linkFd(fd: number, path: string): void;
   attachDeviceFilter(cgroupDir: string, program: Uint8Array): void;
@@ -418,6 +419,18 @@ export function sha256Hex(data: Uint8Array): string | undefined {
 
 // sha256() of src/core/digest.ts hashes small inputs here once this module is loaded (no node:crypto to load)
 useSmallSha256(sha256Hex);
+
+/**
+ * One gzip member of `data` at libdeflate's `level` (0-12; 1 is its fastest), compressed by
+ * Debian's libdeflate in libuv's thread pool.
+ */
+export function gzipCompress(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    load().gzipCompress(data, level, (err, out) =>
+      err || !out ? reject(err ?? new Error('gzip: no output')) : resolve(out),
+    ),
+  );
+}
 
 /** One-shot CRC-64/ISO (Go hash/crc64 ISO) of `data`, as an 8-byte big-endian Buffer. */
 export function crc64Of(data: Uint8Array): Buffer {

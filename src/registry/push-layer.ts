@@ -10,7 +10,7 @@ import { type V2Metadata, recordBlob } from './distribution.js';
 import { registryError } from './errors.js';
 import type { Descriptor } from './manifest.js';
 import type { PullEvent } from './progress.js';
-import { type LayerCompression, ParallelGzip } from './push-gzip.js';
+import { type LayerCompression, PUSH_BLOCKS, ParallelGzip } from './push-gzip.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_ZSTD, reuseCandidates, uploadURL } from './push-manifest.js';
 import type { Response } from './transport.js';
 
@@ -162,7 +162,8 @@ async function upload(
   let current = 0;
   let last = 0;
   const emit = t.emit;
-  const tar = t.store.layers.tar(layer.chainID);
+  // the tar in the compressor's blocks, read straight into them; a block is reused once compressed
+  const tar = t.store.layers.tar(layer.chainID, PUSH_BLOCKS);
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const c of tar) {
       current += c.length;
@@ -174,7 +175,7 @@ async function upload(
       yield c;
     }
   }
-  const gz = new ParallelGzip({ format: t.compression });
+  const gz = new ParallelGzip({ format: t.compression, pool: PUSH_BLOCKS });
   const body = Readable.from(gz.compress(counted()), { objectMode: false });
   let res: Response;
   try {

@@ -2,17 +2,17 @@ import * as fs from 'node:fs';
 import { diffDirTar } from '../archive/diff-tar.js';
 import { measureLayer } from '../archive/layer-measure.js';
 import { treeSize } from '../archive/layer-apply.js';
-import { createHash } from 'node:crypto';
 import { type ChainID, type DiffID, chainIDs, hexOf, isDigest, isHex64 } from '../core/digest.js';
-import { corrupt, notFound, wrap } from '../core/errors.js';
+import { corrupt, notFound } from '../core/errors.js';
 import { type ApplyResult, applyLayer } from '../archive/layer-apply.js';
-import { cleanEntryName } from '../archive/names.js';
 import { parseTarSplit } from '../archive/tarsplit.js';
 import * as native from '../native/index.js';
 import { mkdirp, randomHex, readOptional, removeAll } from './fsutil.js';
 import { isLinkName, lowerFor, newLinkName } from './overlay2.js';
 import type { StorePaths } from './paths.js';
 import type { Txn } from './txn.js';
+import { rebuildTar } from './tar-rebuild.js';
+import type { BlockPool } from '../archive/block-pool.js';
 
 /** One registered layer: layerdb metadata joined with its overlay2 directory. */
 export interface Layer {
@@ -284,48 +284,19 @@ export class LayerStore {
   }
 
   /**
-   * The exact original tar of a layer, rebuilt from tar-split and diff/. Every
-   * file body is checked against its CRC, and the whole stream against the diffID
-   * (the generator throws at the end if it does not match). Paths are resolved
-   * without following symlinks, so a crafted tar-split cannot read outside diff/.
+   * The exact original tar of a layer, rebuilt from tar-split and diff/, in chunks of `chunk`
+   * bytes or of a pool's blocks (rebuildTar: every file body checked against its CRC, the whole
+   * against the diffID).
    */
-  async *tar(chainID: ChainID): AsyncGenerator<Buffer> {
+  async *tar(chainID: ChainID, chunk?: number | BlockPool): AsyncGenerator<Buffer> {
     const l = this.require(chainID);
-    const what = `layer ${l.diffID}`;
     const gz = readOptional2(`${this.paths.layerDir(hexOf(chainID))}/tar-split.json.gz`);
     if (!gz)
-      throw notFound('tarsplit_missing', `${what}: no tar-split metadata, so the original tar cannot be reproduced`);
-    const root = `${this.paths.cacheDir(l.cacheId)}/diff`;
-    const hash = createHash('sha256');
-    const dirs = new Set<string>(['']);
-    const out = new Batcher();
-    for (const e of parseTarSplit(gz, `${what} tar-split`)) {
-      if (e.type === 2) {
-        hash.update(e.payload);
-        const b = out.push(e.payload);
-        if (b) yield b;
-        continue;
-      }
-      if (e.size === 0) continue;
-      const rel = cleanEntryName(e.name);
-      checkDirs(root, rel, dirs, what);
-      const crc = Buffer.alloc(8);
-      for (const chunk of readFileChunks(`${root}/${rel}`, e.size, what)) {
-        native.crc64(crc, chunk);
-        hash.update(chunk);
-        const b = out.push(chunk);
-        if (b) yield b;
-      }
-      if (e.crc && !crc.equals(e.crc))
-        throw corrupt(
-          'layer_corrupt',
-          `${what}: file ${JSON.stringify(e.name)} changed since the layer was stored (CRC mismatch)`,
-        );
-    }
-    const rest = out.flush();
-    if (rest) yield rest;
-    const got = `sha256:${hash.digest('hex')}`;
-    if (got !== l.diffID) throw corrupt('layer_corrupt', `${what}: rebuilt tar has digest ${got}, not the diffID`);
+      throw notFound(
+        'tarsplit_missing',
+        `layer ${l.diffID}: no tar-split metadata, so the original tar cannot be reproduced`,
+      );
+    yield* rebuildTar(gz, `${this.paths.cacheDir(l.cacheId)}/diff`, l.diffID, chunk);
   }
 }
 
@@ -335,63 +306,6 @@ function readOptional2(p: string): Buffer | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
-  }
-}
-
-function checkDirs(root: string, rel: string, dirs: Set<string>, what: string): void {
-  const parts = rel.split('/');
-  let cur = '';
-  for (let i = 0; i < parts.length - 1; i++) {
-    cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
-    if (dirs.has(cur)) continue;
-    const st = fs.lstatSync(`${root}/${cur}`, { throwIfNoEntry: false });
-    if (!st?.isDirectory()) throw corrupt('layer_corrupt', `${what}: "${cur}" is not a directory in the layer`);
-    dirs.add(cur);
-  }
-}
-
-function* readFileChunks(path: string, size: number, what: string): Generator<Buffer> {
-  // never open() anything but a regular file: a device node in diff/ would reach the host's device
-  const pre = fs.lstatSync(path, { throwIfNoEntry: false });
-  if (pre && !pre.isFile()) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is not a regular file`);
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    throw wrap(`${what}: open ${JSON.stringify(path)}`, err);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is not a regular file`);
-    let left = size;
-    while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) throw corrupt('layer_corrupt', `${what}: ${JSON.stringify(path)} is shorter than recorded`);
-      left -= n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Coalesces small pieces into ~256 KiB chunks for fewer, larger writes. */
-class Batcher {
-  private parts: Buffer[] = [];
-  private len = 0;
-  push(b: Buffer): Buffer | undefined {
-    if (b.length >= 1 << 18 && this.len === 0) return b;
-    this.parts.push(b);
-    this.len += b.length;
-    return this.len >= 1 << 18 ? this.flush() : undefined;
-  }
-  flush(): Buffer | undefined {
-    if (this.len === 0) return undefined;
-    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.len);
-    this.parts = [];
-    this.len = 0;
-    return b;
   }
 }
 
