@@ -20,7 +20,8 @@ export function userNetwork(
   const rec = user ? new NetworkStore(root).require(mode) : undefined;
   const name = rec?.Name ?? mode;
   const [key, cfg] = given[0] ?? [name, {}];
-  if (key !== mode && key !== name)
+  // the docker CLI names the default network `default` (NetworkMode and its endpoint alike)
+  if (key !== mode && key !== name && !(key === 'default' && mode === 'bridge'))
     throw invalid('usage', `endpoint config for network ${JSON.stringify(key)}, but the container joins ${name}`);
   const aliases = (cfg.Aliases ?? []).filter(Boolean);
   const ip = cfg.IPAMConfig?.IPv4Address;
