@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   dockerfile: ['core'],
   runtime: ['core', 'native'],
   volume: ['storage', 'core', 'native'],
-  network: ['core', 'native'],
+  network: ['storage', 'core', 'native'],
   container: ['network', 'volume', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
   builder: ['dockerfile', 'container', 'network', 'volume', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
   engine: [
