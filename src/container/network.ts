@@ -11,10 +11,11 @@ import {
   removeNetns,
   resolvePorts,
   resultPath,
+  withCniLock,
   type BridgeEndpoint,
 } from '../network/bridge.js';
 import { attachments, attachUser, detachUser, endpointOf, type Attachment } from '../network/attach.js';
-import { dnsNames, dnsResolvConf } from '../network/dns.js';
+import { dnsEntriesById, dnsNames, dnsResolvConf, removeDnsEntries } from '../network/dns.js';
 import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { NetworkStore, predefinedId } from '../network/store.js';
@@ -204,6 +205,7 @@ async function connectAll(containers: ContainerStore, c: ContainerRecord, hc: Ho
         aliases,
         dnsNames: dnsNames(c.Name, aliases, c.ID),
         ...(mappings ? { portMappings: mappings } : {}),
+        owner: resolve(containers.dir(c.ID)),
       });
       entries.push(entryOf(a, config));
     }
@@ -273,6 +275,7 @@ export async function connectRunning(
     ...(config.MacAddress ? { mac: config.MacAddress } : {}),
     aliases,
     dnsNames: dnsNames(c.Name, aliases, c.ID),
+    owner: resolve(containers.dir(c.ID)),
   });
   return liveSettings(containers, c, hc);
 }
@@ -342,5 +345,7 @@ export async function disconnectId(id: string): Promise<void> {
     });
   if (fs.existsSync(resultPath(id))) await disconnectBridge(id);
   else if (hasNetwork(id)) removeNetns(id);
+  // names no attachment holds any more (a berth killed between the two, a reboot that kept /run)
+  if (dnsEntriesById().has(id)) await withCniLock(() => removeDnsEntries(id));
   if (failure) throw failure;
 }

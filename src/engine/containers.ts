@@ -315,7 +315,14 @@ export class Containers {
     repair: boolean,
   ): Promise<Array<{ id: string; where: string[]; message: string; mine: boolean }>> {
     const { findNetworkLeftovers, removeNetworkLeftover } = await import('../network/leftovers.js');
-    const found = findNetworkLeftovers(this.store.images.paths.containers);
+    const { withCniLock } = await import('../network/bridge.js');
+    // under the CNI lock: starts and releases change these files under it (a name is written after its attachment)
+    const found = await withCniLock(async () =>
+      findNetworkLeftovers({
+        containersDir: this.store.images.paths.containers,
+        networksDir: `${this.engine.root}/berth/networks`,
+      }),
+    );
     if (repair) for (const l of found) await removeNetworkLeftover(l);
     return found;
   }
