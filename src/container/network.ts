@@ -16,6 +16,7 @@ import {
 } from '../network/bridge.js';
 import { attachments, attachUser, detachUser, endpointOf, type Attachment } from '../network/attach.js';
 import { dnsEntriesById, dnsNames, dnsResolvConf, removeDnsEntries } from '../network/dns.js';
+import { userLeasesById } from '../network/leftovers.js';
 import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { NetworkStore, predefinedId } from '../network/store.js';
@@ -345,7 +346,9 @@ export async function disconnectId(id: string): Promise<void> {
     });
   if (fs.existsSync(resultPath(id))) await disconnectBridge(id);
   else if (hasNetwork(id)) removeNetns(id);
-  // names no attachment holds any more (a berth killed between the two, a reboot that kept /run)
+  // names and user networks' leases no attachment holds any more (a berth killed between the two, a reboot that
+  // kept /run): CNI DEL of the attachment would have released them
   if (dnsEntriesById().has(id)) await withCniLock(() => removeDnsEntries(id));
+  for (const f of userLeasesById().get(id) ?? []) fs.rmSync(f, { force: true });
   if (failure) throw failure;
 }
