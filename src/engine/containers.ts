@@ -308,21 +308,14 @@ export class Containers {
   }
 
   /**
-   * The bridge's netns mounts, CNI results and leases of containers that are gone (system check; see
-   * network/leftovers.ts); `repair` removes them.
+   * The network state of containers that are gone (system check; see network/leftovers.ts); `repair` removes it.
    */
   async networkLeftovers(
     repair: boolean,
   ): Promise<Array<{ id: string; where: string[]; message: string; mine: boolean }>> {
     const { findNetworkLeftovers, removeNetworkLeftover } = await import('../network/leftovers.js');
-    const { withCniLock } = await import('../network/bridge.js');
-    // under the CNI lock: starts and releases change these files under it (a name is written after its attachment)
-    const found = await withCniLock(async () =>
-      findNetworkLeftovers({
-        containersDir: this.store.images.paths.containers,
-        networksDir: `${this.engine.root}/berth/networks`,
-      }),
-    );
+    const containersDir = this.store.images.paths.containers;
+    const found = await findNetworkLeftovers({ containersDir, networksDir: `${this.engine.root}/berth/networks` });
     if (repair) for (const l of found) await removeNetworkLeftover(l);
     return found;
   }

@@ -114,10 +114,15 @@ export interface LeftoverScan {
 }
 
 /**
- * The network leftovers on this host that concern the store whose containers live in `containersDir`, or no store
- * any more. Callers hold the CNI lock (see networkLeftovers): starts and releases change these files under it.
+ * The network leftovers on this host that concern a store, or no store any more; read under the CNI lock: starts and
+ * releases change these files under it (a name is written after its attachment, removed before it).
  */
-export function findNetworkLeftovers(scan: LeftoverScan | string, nowArg = Date.now()): NetworkLeftover[] {
+export function findNetworkLeftovers(scan: LeftoverScan): Promise<NetworkLeftover[]> {
+  return withCniLock(async () => scanLeftovers(scan));
+}
+
+/** findNetworkLeftovers, the lock held (or a string: the containers directory). */
+export function scanLeftovers(scan: LeftoverScan | string, nowArg = Date.now()): NetworkLeftover[] {
   const { containersDir, networksDir, now = nowArg } = typeof scan === 'string' ? { containersDir: scan } : scan;
   const mine = resolve(containersDir);
   const results = new Set(list(RESULTS_DIR).flatMap((f) => (f.endsWith('.json') ? [f.slice(0, -5)] : [])));
@@ -143,7 +148,12 @@ export function findNetworkLeftovers(scan: LeftoverScan | string, nowArg = Date.
       // of a container of this store that exists: its own settling releases it
       if (fs.existsSync(`${mine}/${id}`)) continue;
       if (where.some((p) => young(p.replace(/ \(name\)$/, ''), now))) continue;
-      out.push({ id, where, message: 'network of a start or release that did not finish (no CNI result)', mine: false });
+      out.push({
+        id,
+        where,
+        message: 'network of a start or release that did not finish (no CNI result)',
+        mine: false,
+      });
       continue;
     }
     let owner: string | undefined;

@@ -20,7 +20,10 @@ interface Stored {
 const bridgeOf = (n: Stored): string => n.Options?.['com.docker.network.bridge.name'] || `br-${n.Id.slice(0, 12)}`;
 
 /** The store's networks whose bridge the host lacks (pure but for the reads). */
-export function missingBridges(root: string, exists = (iface: string) => fs.existsSync(`/sys/class/net/${iface}`)): Stored[] {
+export function missingBridges(
+  root: string,
+  exists = (iface: string) => fs.existsSync(`/sys/class/net/${iface}`),
+): Stored[] {
   const dir = `${root}/berth/networks`;
   let names: string[];
   try {

@@ -146,7 +146,10 @@ test('missing bridges (pure but for reads): the stored networks whose bridge the
       ['b'.repeat(64)],
     );
     have.add('mybr');
-    assert.deepEqual(missingBridges(dir, (i) => have.has(i)), []);
+    assert.deepEqual(
+      missingBridges(dir, (i) => have.has(i)),
+      [],
+    );
     assert.deepEqual(missingBridges('/nonexistent-root'), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -290,13 +293,49 @@ test('leaks: rm -f on two networks, a killed foreground berth, and system check 
   assert.ok(aardvarks() <= Math.max(aardvarksBefore, 1));
 });
 
+test('system check lists a user network attachment of a store that was deleted, --repair removes it', async () => {
+  const gone = tempRoot('berth-netrec-gone');
+  cleanups.push(() => gone.remove());
+  berthOk(gone.root, ['image', 'from-host', 'web', 'busybox']);
+  const net = berthOk(gone.root, ['network', 'create', 'nr-orphan']).trim();
+  cleanups.push(() => spawnSync('ip', ['link', 'del', bridge(net)], { stdio: 'ignore' }));
+  const id = berthOk(gone.root, ['run', '-d', '--network', 'nr-orphan', 'web', 'busybox', 'sleep', '600'])
+    .trim()
+    .split('\n')
+    .pop()!;
+  const vs = veths(id);
+  const m = JSON.parse(fs.readFileSync(`${gone.root}/containers/${id}/state.json`, 'utf8')) as {
+    MonitorPid: number;
+    Pid: number;
+  };
+  kill9(m.MonitorPid, m.Pid);
+  await waitFor(() => (alive(m.MonitorPid) || alive(m.Pid) ? undefined : true));
+  for (const mnt of mountsUnder(gone.root).reverse()) spawnSync('umount', ['-l', mnt]);
+  const cg = spawnSync('find', ['/sys/fs/cgroup', '-depth', '-type', 'd', '-name', `*${id}*`], { encoding: 'utf8' });
+  for (const d of cg.stdout.split('\n').filter(Boolean)) spawnSync('rmdir', [d]);
+  gone.remove();
+  assert.ok(traces(id, vs).length >= 4, traces(id, vs).join('; '));
+  // an orphan of the host: listed by this store's check, not counted against it
+  const check = berth(root, ['system', 'check', '--quick']);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`orphan: network ${id.slice(0, 12)} .*store that is gone`));
+  const repair = berth(root, ['system', 'check', '--quick', '--repair']);
+  assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+  assert.deepEqual(traces(id, vs), [], '--repair removed attachment, lease, name, veth, netns and rules');
+  spawnSync('ip', ['link', 'del', bridge(net)], { stdio: 'ignore' });
+  spawnSync('rm', ['-rf', `${RUN}/cni/ipam/berth-${net.slice(0, 12)}`, `${RUN}/cni/net-${net}.conflist`]);
+});
+
 test('system prune removes the networks no container uses (until=, label=), as Docker says it will', () => {
   network('nr-prune-old', '--label', 'nrprune=1');
   network('nr-prune-kept', '--label', 'nrprune=2');
   network('nr-prune-used', '--label', 'nrprune=1');
   berthOk(root, ['run', '-d', '--name', 'user', '--network', 'nr-prune-used', 'web', 'busybox', 'sleep', '600']);
   const asked = berth(root, ['system', 'prune'], { input: 'n\n' });
-  assert.match(asked.stdout + asked.stderr, /  - all stopped containers\n  - all networks not used by at least one container\n/);
+  assert.match(
+    asked.stdout + asked.stderr,
+    /  - all stopped containers\n  - all networks not used by at least one container\n/,
+  );
   assert.ok(linkExists(bridge(netIds.get('nr-prune-old')!)), 'nothing removed when refused');
   const none = berthOk(root, ['system', 'prune', '-f', '--filter', 'label=nrprune=1', '--filter', 'until=1h']);
   assert.doesNotMatch(none, /Deleted Networks/, 'until=1h: made just now, kept');
