@@ -11,10 +11,12 @@ import {
   removeNetns,
   resolvePorts,
   resultPath,
+  withCniLock,
   type BridgeEndpoint,
 } from '../network/bridge.js';
 import { attachments, attachUser, detachUser, endpointOf, type Attachment } from '../network/attach.js';
-import { dnsNames, dnsResolvConf } from '../network/dns.js';
+import { dnsEntriesById, dnsNames, dnsResolvConf, removeDnsEntries } from '../network/dns.js';
+import { userLeasesById } from '../network/leftovers.js';
 import { isUserNetwork, multiNetworkSettings, networksOf, type NetworkEntry } from '../network/endpoints.js';
 import { networkSettings, type NetworkSettings } from '../network/settings.js';
 import { NetworkStore, predefinedId } from '../network/store.js';
@@ -204,6 +206,7 @@ async function connectAll(containers: ContainerStore, c: ContainerRecord, hc: Ho
         aliases,
         dnsNames: dnsNames(c.Name, aliases, c.ID),
         ...(mappings ? { portMappings: mappings } : {}),
+        owner: resolve(containers.dir(c.ID)),
       });
       entries.push(entryOf(a, config));
     }
@@ -273,6 +276,7 @@ export async function connectRunning(
     ...(config.MacAddress ? { mac: config.MacAddress } : {}),
     aliases,
     dnsNames: dnsNames(c.Name, aliases, c.ID),
+    owner: resolve(containers.dir(c.ID)),
   });
   return liveSettings(containers, c, hc);
 }
@@ -342,5 +346,9 @@ export async function disconnectId(id: string): Promise<void> {
     });
   if (fs.existsSync(resultPath(id))) await disconnectBridge(id);
   else if (hasNetwork(id)) removeNetns(id);
+  // names and user networks' leases no attachment holds any more (a berth killed between the two, a reboot that
+  // kept /run): CNI DEL of the attachment would have released them
+  if (dnsEntriesById().has(id)) await withCniLock(() => removeDnsEntries(id));
+  for (const f of userLeasesById().get(id) ?? []) fs.rmSync(f, { force: true });
   if (failure) throw failure;
 }

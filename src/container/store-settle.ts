@@ -6,6 +6,7 @@ import { cleanupRunc } from '../runtime/runc.js';
 import { cgroupIds, endCgroup, hasCgroup } from './cgroup.js';
 import { disconnectContainer } from './network.js';
 import { hasNetwork } from '../network/bridge.js';
+import { dnsEntriesById } from '../network/dns.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 
@@ -27,8 +28,9 @@ export async function reapStale(store: ContainerStore, known?: ContainerRecord[]
   // what many containers are checked against is read once: the mount table, the cgroup dirs
   const mounted = mountPoints();
   let cgroups: Set<string> | undefined;
+  const dns = dnsEntriesById();
   for (const c of list) {
-    if (!unsettled(store, c, { mounted, cgroups: () => (cgroups ??= cgroupIds()) })) continue;
+    if (!unsettled(store, c, { mounted, cgroups: () => (cgroups ??= cgroupIds()), dns })) continue;
     const lock = tryRunLock(store.runLockPlace(c.ID));
     if (!lock || lock === 'busy') continue; // a live berth process or monitor runs it (or it was just removed)
     try {
@@ -63,10 +65,12 @@ export function isLatestRun(store: ContainerStore, id: string, monitorPid: numbe
 function unsettled(
   store: ContainerStore,
   c: ContainerRecord,
-  known?: { mounted: Set<string>; cgroups: () => Set<string> },
+  known?: { mounted: Set<string>; cgroups: () => Set<string>; dns: Map<string, string[]> },
 ): boolean {
   if (c.State.Running) return true;
   if (hasNetwork(c.ID)) return true; // a bridge attachment left by a run nobody settled
+  // its names in aardvark-dns without an attachment (a berth killed between the two, a reboot that kept /run)
+  if ((known?.dns ?? dnsEntriesById()).has(c.ID)) return true;
   const merged = `${store.images.paths.cacheDir(c.MountID)}/merged`;
   if (known ? known.mounted.has(resolve(merged)) : isMountPoint(merged)) return true;
   return c.State.Status !== 'created' && (known ? known.cgroups().has(c.ID) : hasCgroup(c.ID));

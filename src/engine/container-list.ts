@@ -3,6 +3,8 @@
  * ContainerSummary it returns for each container.
  */
 import { portRows } from '../network/ports.js';
+import { networksOf } from '../network/endpoints.js';
+import type { EndpointSettings } from '../network/settings.js';
 import { BerthError, invalid } from '../core/errors.js';
 import { humanDuration } from '../core/human-duration.js';
 import type { ImageID } from '../core/digest.js';
@@ -131,8 +133,26 @@ async function summary(
         }
       : {}),
     HostConfig: { NetworkMode: hc.NetworkMode },
+    NetworkSettings: { Networks: summaryNetworks(c, hc) },
     Mounts: apiMounts(c, hc),
   };
+}
+
+/**
+ * A container's networks for its summary, by name in the API's (sorted) order: what its host config joins (none and
+ * host as they are, the default mode as bridge, nothing on `container:`), with the live endpoint while it runs.
+ */
+export function summaryNetworks(
+  c: Pick<ContainerRecord, 'State' | 'NetworkSettings'>,
+  hc: Pick<HostConfig, 'NetworkMode' | 'BerthEndpoints'>,
+): Record<string, Partial<EndpointSettings>> {
+  const mode = hc.NetworkMode;
+  let names: string[];
+  if (mode === 'none' || mode === 'host') names = [mode];
+  else names = networksOf(hc).map((n) => (n.name === 'default' ? 'bridge' : n.name));
+  names = names.filter((n) => !n.startsWith('container:')).sort();
+  const live = c.State.Running ? c.NetworkSettings?.Networks : undefined;
+  return Object.fromEntries(names.map((n) => [n, { ...(live?.[n] ?? {}) }]));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { EndpointSettings } from '../network/settings.js';
 /**
  * The Docker Engine API 1.41 shapes of the container operations (moby's
  * api/swagger.yaml), as berth has them: the fields berth does not implement
@@ -60,6 +61,8 @@ export interface ContainerSummary {
   SizeRw?: number;
   SizeRootFs?: number;
   HostConfig: { NetworkMode: string };
+  /** Its networks by name (the API's summary: the endpoint while it runs, an empty one else). */
+  NetworkSettings: { Networks: Record<string, Partial<EndpointSettings>> };
   Mounts: MountPoint[];
 }
 

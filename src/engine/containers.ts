@@ -308,14 +308,14 @@ export class Containers {
   }
 
   /**
-   * The bridge's netns mounts, CNI results and leases of containers that are gone (system check; see
-   * network/leftovers.ts); `repair` removes them.
+   * The network state of containers that are gone (system check; see network/leftovers.ts); `repair` removes it.
    */
   async networkLeftovers(
     repair: boolean,
   ): Promise<Array<{ id: string; where: string[]; message: string; mine: boolean }>> {
     const { findNetworkLeftovers, removeNetworkLeftover } = await import('../network/leftovers.js');
-    const found = findNetworkLeftovers(this.store.images.paths.containers);
+    const containersDir = this.store.images.paths.containers;
+    const found = await findNetworkLeftovers({ containersDir, networksDir: `${this.engine.root}/berth/networks` });
     if (repair) for (const l of found) await removeNetworkLeftover(l);
     return found;
   }

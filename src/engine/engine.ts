@@ -8,6 +8,7 @@ import { Images } from './images.js';
 import { Registries } from './registries.js';
 import { Volumes } from './volumes.js';
 import { Networks } from './networks.js';
+import { remakeBridges } from '../network/reconcile.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -80,6 +81,8 @@ export class Engine {
       // a root that cannot be one (a file, a read-only or pseudo file system, no permission) says so at once
       throw toBerthError(`open data root ${JSON.stringify(root)}`, err);
     }
+    // after a reboot: the store's user networks' bridges again, before anything needs them or chooses a subnet
+    await remakeBridges(root);
     const containers = new ContainerStore(store);
     if (opts.hostGatewayIP) containers.hostGatewayIP = opts.hostGatewayIP;
     if (opts.dns) containers.daemonDns = opts.dns;

@@ -81,6 +81,8 @@ export interface EndpointRequest {
   /** Its name and every name it answers to (dnsNames). */
   dnsNames: string[];
   portMappings?: NonNullable<RuntimeConfig['portMappings']>;
+  /** The container's directory in its store (system check tells a removed container's leftovers by it). */
+  owner?: string;
 }
 
 export interface Attachment {
@@ -92,6 +94,8 @@ export interface Attachment {
   aliases: string[];
   dnsNames: string[];
   result?: CniResult;
+  /** See EndpointRequest.owner (absent in attachments of an older berth). */
+  owner?: string;
 }
 
 /** What an attachment gave: address, prefix, gateway, MAC. */
@@ -194,6 +198,7 @@ export async function attachUser(
     runtime,
     aliases: req.aliases,
     dnsNames: req.dnsNames,
+    ...(req.owner ? { owner: req.owner } : {}),
   };
   fs.mkdirSync(attachDir(ctr), { recursive: true, mode: 0o755 });
   try {

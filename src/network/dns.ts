@@ -120,6 +120,40 @@ export async function removeDnsEntry(netId: string, containerId: string): Promis
   await reconcileServer();
 }
 
+/** Every container with an entry in a network's file, and those networks' ids (a read of each file). */
+export function dnsEntriesById(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let files: string[];
+  try {
+    files = fs.readdirSync(DNS_DIR).filter((f) => /^[0-9a-f]{64}$/.test(f));
+  } catch {
+    return out;
+  }
+  for (const netId of files) {
+    let c: DnsConfig | undefined;
+    try {
+      c = readConfig(netId);
+    } catch {
+      continue;
+    }
+    for (const e of c?.entries ?? []) out.set(e.id, [...(out.get(e.id) ?? []), netId]);
+  }
+  return out;
+}
+
+/**
+ * Remove a container's entries from every network's file (those its attachments no longer name: a berth killed
+ * between the two, a reboot that kept /run). Under the CNI lock.
+ */
+export async function removeDnsEntries(containerId: string): Promise<void> {
+  const nets = dnsEntriesById().get(containerId) ?? [];
+  for (const netId of nets) {
+    const c = readConfig(netId);
+    if (c) writeConfig(netId, { ...c, entries: c.entries.filter((e) => e.id !== containerId) });
+  }
+  if (nets.length) await reconcileServer();
+}
+
 /** The running aardvark-dns's pid (its pid file, and a live process of that name), or 0. */
 export function serverPid(): number {
   let pid: number;

@@ -103,7 +103,7 @@ export const ps: Command = {
           : '',
         Labels: labels,
         Mounts: c.Mounts.map((m) => m.Source).join(','),
-        Networks: c.HostConfig.NetworkMode,
+        Networks: Object.keys(c.NetworkSettings.Networks).join(','),
       };
     });
     if (o.quiet) {

@@ -10,12 +10,14 @@ import { confirm } from '../prompt.js';
  * The docker CLI's `system prune`: stopped containers, then dangling images (every unused one
  * with -a), then what berth has in place of the build cache: the partial downloads interrupted
  * pulls kept (not those a pull is writing); with --volumes, the anonymous volumes no container
- * uses (Docker 23's rule). No networks in berth yet.
+ * uses (Docker 23's rule). User networks no running container uses go after the containers, as
+ * `network prune` removes them (the same filters: until, label, label!).
  */
 export const systemPrune: Command = {
   names: [['system', 'prune']],
   usage: 'system prune [OPTIONS]',
-  summary: 'Remove stopped containers, dangling (-a: unused) images, partial downloads (and unused anonymous volumes)',
+  summary:
+    'Remove stopped containers, unused networks, dangling (-a: unused) images, partial downloads (and unused anonymous volumes)',
   options: {
     all: { type: 'boolean', short: 'a' },
     force: { type: 'boolean', short: 'f' },
@@ -35,6 +37,7 @@ export const systemPrune: Command = {
     const warning = [
       'WARNING! This will remove:',
       '  - all stopped containers',
+      '  - all networks not used by at least one container',
       ...(o.volumes ? ['  - all anonymous volumes not used by at least one container'] : []),
       o.all ? '  - all images without at least one container associated to them' : '  - all dangling images',
       '  - partial downloads of interrupted pulls',
@@ -46,6 +49,8 @@ export const systemPrune: Command = {
     const c = await engine.containers.prune({ filters: filterMap(filters) });
     reclaimed += c.SpaceReclaimed;
     if (c.ContainersDeleted.length) ctx.stdout.write(`Deleted Containers:\n${c.ContainersDeleted.join('\n')}\n\n`);
+    const n = await engine.networks.prune({ filters: filterMap(filters) });
+    if (n.NetworksDeleted.length) ctx.stdout.write(`Deleted Networks:\n${n.NetworksDeleted.join('\n')}\n\n`);
     if (o.volumes) {
       const v = await engine.volumes.prune({ filters: volumeFilters });
       reclaimed += v.SpaceReclaimed;
