@@ -22,7 +22,13 @@ export const info: Command = {
     };
     const format = o.format as string | undefined;
     if (format) {
-      ctx.out(renderTemplate(format === 'json' ? '{{json .}}' : format, { ...server, ClientInfo: clientInfo }));
+      ctx.out(
+        renderTemplate(
+          format === 'json' ? '{{json .}}' : format,
+          { ...server, ClientInfo: clientInfo },
+          { name: 'info', missingKey: 'error' },
+        ),
+      );
       return;
     }
     ctx.print(

@@ -15,7 +15,9 @@ export const version: Command = {
     const data = { Client: clientVersion(server), Server: server };
     const format = o.format as string | undefined;
     if (format) {
-      ctx.out(renderTemplate(format === 'json' ? '{{json .}}' : format, data));
+      ctx.out(
+        renderTemplate(format === 'json' ? '{{json .}}' : format, data, { name: 'version', missingKey: 'error' }),
+      );
       return;
     }
     ctx.print(versionText(data));
