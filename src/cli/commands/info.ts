@@ -2,7 +2,8 @@ import type { SystemInfo } from '../../engine/system-types.js';
 import type { Command } from '../context.js';
 import { renderTemplate } from '../format/template.js';
 import { bytesSize } from '../format/units.js';
-import { VERSION } from '../global-args.js';
+// (the client is the same program and build as the engine: one version, package.json's, checked by a unit test)
+import { ENGINE_VERSION as VERSION } from '../../engine/system-host.js';
 
 /** The docker CLI's `info` (and `system info`): the client, then the engine's GET /info, warnings on stderr. */
 export const info: Command = {

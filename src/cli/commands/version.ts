@@ -1,7 +1,8 @@
 import type { VersionResponse } from '../../engine/system-types.js';
 import type { Command } from '../context.js';
 import { renderTemplate } from '../format/template.js';
-import { VERSION } from '../global-args.js';
+// (the client is the same program and build as the engine: one version, package.json's, checked by a unit test)
+import { ENGINE_VERSION as VERSION } from '../../engine/system-host.js';
 
 /** The docker CLI's `version`: this client, then the engine it uses (berth's, in this process) and its runtimes. */
 export const version: Command = {
