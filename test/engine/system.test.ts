@@ -183,3 +183,13 @@ test(
       assert.equal(status(ourInfo)[k], status(theirInfo)[k], `DriverStatus ${k}`);
   },
 );
+
+test("inspect's ExecIDs: the execs this engine made in the container until they end; null when none", async () => {
+  berthOk(root, ['run', '-d', '--name', 'execd', 'base', 'sleep', '60']);
+  assert.equal((await engine.containers.inspect('execd')).ExecIDs, null);
+  const { Id } = await engine.containers.execCreate('execd', { Cmd: ['true'] });
+  assert.deepEqual((await engine.containers.inspect('execd')).ExecIDs, [Id]);
+  assert.equal(await engine.containers.execStart(Id), 0);
+  assert.equal((await engine.containers.inspect('execd')).ExecIDs, null, 'gone once it ended');
+  assert.notEqual(((await engine.containers.inspect('execd')).NetworkSettings as object | null) ?? null, null);
+});
