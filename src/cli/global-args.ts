@@ -66,7 +66,7 @@ export function globalArgs(
     writeOut(usage());
     return { exit: argv.length === 0 ? 1 : 0 };
   }
-  if (argv[0] === '--version' || argv[0] === 'version') {
+  if (argv[0] === '--version' || argv[0] === '-v') {
     writeOut(`berth version ${VERSION}\n`);
     return { exit: 0 };
   }

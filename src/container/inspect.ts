@@ -5,6 +5,7 @@ import type { ContainerStore } from './store.js';
 import type { ContainerRecord } from './types.js';
 import { apiMounts } from './mounts.js';
 import { idleNetworkSettings } from './network.js';
+import { inspectHostConfig } from './inspect-hostconfig.js';
 
 /** Docker's `container inspect` JSON for a berth container (the fields berth has so far). */
 export function inspectContainer(containers: ContainerStore, c: ContainerRecord): Record<string, unknown> {
@@ -41,7 +42,9 @@ export function inspectContainer(containers: ContainerStore, c: ContainerRecord)
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    HostConfig: hc,
+    // the exec instances running in it: the engine that runs them fills them in (none known here)
+    ExecIDs: null as string[] | null,
+    HostConfig: inspectHostConfig(hc),
     GraphDriver: {
       Data: { LowerDir: lowerDirs.join(':'), MergedDir: `${rw}/merged`, UpperDir: `${rw}/diff`, WorkDir: `${rw}/work` },
       Name: 'overlay2',

@@ -67,6 +67,13 @@ function execsOf(engine: Engine): Map<string, ExecRecord> {
   return m;
 }
 
+/** inspect's ExecIDs: the execs of this engine created or running in the container (ended ones are dropped, as dockerd). */
+export function execIdsOf(engine: Engine, containerId: string): string[] {
+  return [...execsOf(engine).values()]
+    .filter((r) => r.inspect.ContainerID === containerId && r.endedAt === undefined)
+    .map((r) => r.inspect.ID);
+}
+
 function execRecord(engine: Engine, execId: string): ExecRecord {
   const r = execsOf(engine).get(execId);
   if (!r) throw notFound('exec_not_found', `No such exec instance: ${execId}`);

@@ -117,7 +117,12 @@ export class Containers {
 
   /** GET /containers/{id}/json: what `docker container inspect` prints. */
   async inspect(idOrName: string): Promise<Record<string, unknown>> {
-    return inspectContainer(this.store, await this.find(idOrName));
+    const c = await this.find(idOrName);
+    const out = inspectContainer(this.store, c);
+    // (no exec was made by this engine unless its module is loaded)
+    const execs = ioExecLoaded?.execIdsOf(this.engine, c.ID) ?? [];
+    if (execs.length) out.ExecIDs = execs;
+    return out;
   }
 
   /** POST /containers/{id}/start, detached (its monitor keeps it); a running container is left as it is. */

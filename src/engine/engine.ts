@@ -9,6 +9,7 @@ import { Registries } from './registries.js';
 import { Volumes } from './volumes.js';
 import { Networks } from './networks.js';
 import { remakeBridges } from '../network/reconcile.js';
+import { System } from './system.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -47,6 +48,7 @@ export class Engine {
   readonly registries: Registries;
   readonly volumes: Volumes;
   readonly networks: Networks;
+  readonly system: System;
 
   private constructor(
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
@@ -62,6 +64,7 @@ export class Engine {
     this.registries = new Registries(this);
     this.volumes = new Volumes(this);
     this.networks = new Networks(this);
+    this.system = new System(this);
   }
 
   /** The data root, absolute. */

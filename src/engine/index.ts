@@ -20,3 +20,4 @@ export type { Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneRespon
 export * as dockerConfig from './client-config.js';
 /** dockerd's daemon.json (registry settings for Engine.open) and the proxy environment, as the CLI reads them. */
 export * as daemonConfig from './daemon-config.js';
+export type * from './system-types.js';

@@ -222,6 +222,17 @@ export const commands: CommandEntry[] = [
     async () => (await import('./system-prune.js')).systemPrune,
   ),
   entry([['system', 'df']], 'Show berth disk usage', async () => (await import('./system-df.js')).systemDf),
+  entry([['version']], 'Show the berth version information', async () => (await import('./version.js')).version),
+  entry(
+    [['info'], ['system', 'info']],
+    'Display system-wide information',
+    async () => (await import('./info.js')).info,
+  ),
+  entry(
+    [['builder', 'prune']],
+    'Remove build cache (the partial downloads of interrupted pulls)',
+    async () => (await import('./builder-prune.js')).builderPrune,
+  ),
   entry(
     [['system', 'check']],
     'Verify the whole store; --repair removes leftovers of interrupted work',

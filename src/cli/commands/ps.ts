@@ -102,6 +102,8 @@ export const ps: Command = {
           ? `${humanSizeWithPrecision(c.SizeRw ?? 0, 3)} (virtual ${humanSizeWithPrecision(c.SizeRootFs ?? 0, 3)})`
           : '',
         Labels: labels,
+        // docker's {{.Label "k"}}: one label's value, "" when it has none
+        Label: (k: string) => c.Labels[k] ?? '',
         Mounts: c.Mounts.map((m) => m.Source).join(','),
         Networks: Object.keys(c.NetworkSettings.Networks).join(','),
       };
