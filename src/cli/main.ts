@@ -65,7 +65,7 @@ async function runCommand(
     writeErr(unknownFlagMessage(entry, cmd, (err as Error).message));
     return 125;
   }
-  const refused = preflight(entry, parsed.values);
+  const refused = await preflight(entry, parsed.values, parsed.positionals);
   if (refused) {
     writeErr(refused.message);
     return refused.exit ?? cmd.errorExit ?? 1;

@@ -30,10 +30,11 @@ export function errorText(entry: CommandEntry, err: BerthError): string {
 }
 
 /** A reason not to run the command at all, in Docker's words where Docker has them, and its exit status. */
-export function preflight(
+export async function preflight(
   entry: CommandEntry,
   values: Record<string, unknown>,
-): { message: string; exit?: number } | undefined {
+  positionals: string[],
+): Promise<{ message: string; exit?: number } | undefined> {
   const name = entry.names[0]!.join(' ');
   if (NO_STORE.has(name)) return undefined;
   if (process.getuid?.() !== 0)
@@ -46,5 +47,15 @@ export function preflight(
   // (node:tty loads net: the bundle requires it when first used, here)
   if ((name === 'run' || name === 'exec') && values.tty && values.interactive && !tty.isatty(0))
     return { message: 'the input device is not a TTY\n', exit: 1 };
+  // Docker's run and create parse the image reference before anything else (so whatever --pull says)
+  const image = positionals[0];
+  if ((name === 'run' || name === 'create') && image && !/^(sha256:)?[0-9a-f]{1,64}$/.test(image)) {
+    const { parseReference } = await import('../image/reference.js');
+    try {
+      parseReference(image);
+    } catch (err) {
+      return { message: errorText(entry, err as BerthError) };
+    }
+  }
   return undefined;
 }
