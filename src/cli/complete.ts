@@ -38,6 +38,7 @@ export async function complete(words: string[], names: Names): Promise<string[]>
   const cur = words.at(-1) ?? '';
   const before = words.slice(0, -1);
   const starts = (list: Iterable<string>) => [...new Set(list)].filter((c) => c.startsWith(cur)).sort();
+  if (before.length === 0 && cur.startsWith('-')) return starts(['--config-file', '--help', '--root', '--version']);
   if (before.length === 0) {
     const top = new Set<string>();
     for (const c of commands) if (!c.hidden) for (const n of c.names) top.add(n[0]!);

@@ -15,7 +15,7 @@ _berth() {
     globals+=("${'${words[0]}'}" "${'${words[1]}'}")
     words=("${'${words[@]:2}'}")
   done
-  COMPREPLY=($(berth "${'${globals[@]}'}" __complete "${'${words[@]}'}" 2>/dev/null))
+  COMPREPLY=($(berth "${'${globals[@]}'}" __complete -- "${'${words[@]}'}" 2>/dev/null))
   if [[ ${'${#COMPREPLY[@]}'} -eq 0 && $cur != -* ]]; then
     COMPREPLY=($(compgen -f -- "$cur"))
   fi
@@ -32,7 +32,7 @@ _berth() {
     globals+=("$args[1]" "$args[2]")
     args=("${'${(@)args[3,-1]}'}")
   done
-  out=("${'${(@f)$(berth $globals __complete "${(@)args}" 2>/dev/null)}'}")
+  out=("${'${(@f)$(berth $globals __complete -- "${(@)args}" 2>/dev/null)}'}")
   out=(${'${out:#}'})
   if (( ${'${#out}'} )); then compadd -a out; else _files; fi
 }
@@ -60,7 +60,9 @@ export const complete: Command = {
   // (every word is the command line's, flags included)
   stopAtPositional: true,
   async run(ctx, args) {
-    for (const c of await completeWords(args, (kind) => storeNames(ctx, kind))) ctx.out(c);
+    // (the scripts pass `--` first: the words are never this command's flags)
+    const words = args[0] === '--' ? args.slice(1) : args;
+    for (const c of await completeWords(words, (kind) => storeNames(ctx, kind))) ctx.out(c);
   },
 };
 
