@@ -65,7 +65,7 @@ async function runCommand(
     writeErr(unknownFlagMessage(entry, cmd, (err as Error).message));
     return 125;
   }
-  const refused = await preflight(entry, parsed.values, parsed.positionals);
+  const refused = await preflight(entry, parsed.values, parsed.positionals, cmd.usage);
   if (refused) {
     writeErr(refused.message);
     return refused.exit ?? cmd.errorExit ?? 1;

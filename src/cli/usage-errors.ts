@@ -34,9 +34,12 @@ export async function preflight(
   entry: CommandEntry,
   values: Record<string, unknown>,
   positionals: string[],
+  usage: string,
 ): Promise<{ message: string; exit?: number } | undefined> {
   const name = entry.names[0]!.join(' ');
   if (NO_STORE.has(name)) return undefined;
+  const count = arityError(entry, usage, positionals.length);
+  if (count) return { message: count, exit: 1 };
   if (process.getuid?.() !== 0)
     return {
       message:
@@ -58,4 +61,43 @@ export async function preflight(
     }
   }
   return undefined;
+}
+
+/**
+ * How many arguments a command takes, read from its usage line as cobra's Args would say it: `IMAGE [COMMAND]
+ * [ARG...]` is at least 1; `[OPTIONS]` and `[--flag]` are no arguments. Undefined where the line does not say.
+ */
+export function arity(entry: CommandEntry, usage: string): { min: number; max: number } | undefined {
+  const line = usage.split('\n')[0]!.replace(/\s*\|\s*/g, '|');
+  const tokens = line.match(/\[(?:[^[\]]|\[[^\]]*\])*\]|\S+/g) ?? [];
+  const words = entry.names.find((n) => n.every((w, i) => tokens[i] === w));
+  if (!words) return undefined;
+  let min = 0;
+  let max = 0;
+  for (const t of tokens.slice(words.length)) {
+    if (t === '[OPTIONS]' || t.startsWith('[-')) continue;
+    if (t.includes('...') || t.includes('OPTIONS')) max = Infinity;
+    else max++;
+    if (!t.startsWith('[')) min++;
+  }
+  return { min, max };
+}
+
+/** Docker's words for a wrong number of arguments (exit 1), or undefined when the count is right. */
+export function arityError(entry: CommandEntry, usage: string, count: number): string | undefined {
+  const a = arity(entry, usage);
+  if (!a || (count >= a.min && count <= a.max)) return undefined;
+  const n = (k: number) => `${k} argument${k === 1 ? '' : 's'}`;
+  const why =
+    a.max === 0
+      ? 'accepts no arguments'
+      : a.min === a.max
+        ? `requires ${n(a.min)}`
+        : a.max === Infinity
+          ? `requires at least ${n(a.min)}`
+          : a.min === 0
+            ? `requires at most ${n(a.max)}`
+            : `requires at least ${a.min} and at most ${n(a.max)}`;
+  const name = entry.names[0]!.join(' ');
+  return `berth: 'berth ${name}' ${why}\n\nUsage:  berth ${usage}\n\nSee 'berth ${name} --help' for more information\n`;
 }

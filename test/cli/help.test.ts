@@ -101,6 +101,14 @@ test('unknown commands and flags: suggestions, streams and exit codes', () => {
       flag.stderr,
       "unknown flag: --fliter\n\nDid you mean this?\n\t--filter\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information\n",
     );
+    const run = berth(t.root, ['run']);
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      "berth: 'berth run' requires at least 1 argument\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'berth run --help' for more information\n",
+    );
+    assert.match(berth(t.root, ['tag', 'a']).stderr, /^berth: 'berth tag' requires 2 arguments\n/);
+    assert.match(berth(t.root, ['ps', 'x']).stderr, /^berth: 'berth ps' accepts no arguments\n/);
     const none = berth(t.root, []);
     assert.equal(none.code, 0);
     assert.match(none.stderr, /^Usage: {2}berth \[OPTIONS\] COMMAND\n/);
@@ -129,6 +137,16 @@ test("exit codes and streams as docker 28's CLI", { skip: !hasDocker && 'no dock
       ['run', '-z'],
       ['ps', '--filter'],
       ['ps', '--help'],
+      ['run'],
+      ['ps', 'x'],
+      ['rename', 'a'],
+      ['logs', 'a', 'b'],
+      ['port'],
+      ['commit'],
+      ['cp', 'a'],
+      ['images', 'a', 'b'],
+      ['volume', 'create', 'a', 'b'],
+      ['network', 'connect', 'n'],
     ];
     for (const args of cases) {
       const d = spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } });
