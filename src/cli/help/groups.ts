@@ -46,14 +46,9 @@ export function topUsage(): string {
     ...table(rest.map((n) => [n, single.get(n)!])),
     '',
     'Global Options:',
-    ...table([
-      [
-        '--config-file string',
-        'Daemon configuration file, as dockerd\'s daemon.json (default "/etc/berth/daemon.json")',
-      ],
-      ['--root string', 'Data root (default "/var/lib/berth", or $BERTH_ROOT)'],
-      ['-v, --version', 'Print version information and quit'],
-    ]),
+    '      --config-file string   Daemon configuration file, as dockerd\'s daemon.json (default "/etc/berth/daemon.json")',
+    '      --root string          Data root (default "/var/lib/berth", or $BERTH_ROOT)',
+    '      --version              Print version information and quit',
     '',
     "Run 'berth COMMAND --help' for more information on a command.",
     '',
