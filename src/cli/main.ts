@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { exitCodeOf, toBerthError } from '../core/errors.js';
 import { mark } from '../core/trace.js';
 import type { Command } from './context.js';
+import type { CommandEntry } from './commands/index.js';
 import { globalArgs } from './global-args.js';
+import { errorText, preflight } from './usage-errors.js';
 import { writeErr, writeOut } from './stdio.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -16,11 +18,16 @@ export async function main(argv: string[]): Promise<number> {
   context.catch(() => {});
   try {
     cmd = await found.cmd.load();
-    return await runCommand(root, configFile, cmd, found.rest, context);
+    if (found.help) {
+      const { commandHelp } = await import('./help/command-help.js');
+      writeOut(commandHelp(found.cmd, cmd));
+      return 0;
+    }
+    return await runCommand(root, configFile, found.cmd, cmd, found.rest, context);
   } catch (thrown) {
     const err = toBerthError(name, thrown);
     // Docker's client takes a 304 as success: nothing to say
-    if (err.kind !== 'NotModified') writeErr(`Error response from berth: ${err.message}\n`);
+    if (err.kind !== 'NotModified') writeErr(errorText(found.cmd, err));
     if (process.env.BERTH_DEBUG) writeErr(`${debugTrace(err)}\n`);
     else if (err.kind === 'Internal') writeErr('(set BERTH_DEBUG=1 to see where it happened)\n');
     const own = (thrown as { exitCode?: unknown }).exitCode;
@@ -33,14 +40,18 @@ export async function main(argv: string[]): Promise<number> {
 async function runCommand(
   root: string,
   configFile: string | undefined,
+  entry: CommandEntry,
   cmd: Command,
   rest: string[],
   context: Promise<typeof import('./context.js')>,
 ): Promise<number> {
   // (after the first positional of `exec`, `run`..., --help is the container command's)
   const cut = cmd.stopAtPositional ? firstPositional(rest, cmd) : rest.length;
-  if (rest.slice(0, cut).includes('--help')) {
-    writeOut(`\nUsage:  berth ${cmd.usage}\n\n${cmd.summary}\n`);
+  // (-h is help unless it is the command's own flag, as run's --hostname)
+  const ownH = Object.values(cmd.options).some((o) => o.short === 'h');
+  if (rest.slice(0, cut).some((a) => a === '--help' || (a === '-h' && !ownH))) {
+    const { commandHelp } = await import('./help/command-help.js');
+    writeOut(commandHelp(entry, cmd));
     return 0;
   }
   let parsed: ReturnType<typeof parseArgs>;
@@ -50,10 +61,14 @@ async function runCommand(
     for (const f of falses) (parsed.values as Record<string, unknown>)[f] = false;
     parsed.positionals.push(...rest.slice(cut));
   } catch (err) {
-    writeErr(
-      `berth ${cmd.names[0]!.join(' ')}: ${(err as Error).message.replace(/\. To specify.*$/s, '')}\nSee 'berth ${cmd.names[0]!.join(' ')} --help'.\n`,
-    );
+    const { unknownFlagMessage } = await import('./help/command-help.js');
+    writeErr(unknownFlagMessage(entry, cmd, (err as Error).message));
     return 125;
+  }
+  const refused = await preflight(entry, parsed.values, parsed.positionals, cmd.usage);
+  if (refused) {
+    writeErr(refused.message);
+    return refused.exit ?? cmd.errorExit ?? 1;
   }
   const { Context } = await context;
   const ctx = new Context(

@@ -8,12 +8,15 @@ export interface CommandEntry {
   names: string[][];
   summary: string;
   load: () => Promise<Command>;
+  /** Left out of the help's lists (run by berth itself: the monitor, the completion scripts). */
+  hidden?: boolean;
 }
 
-const entry = (names: string[][], summary: string, load: () => Promise<Command>): CommandEntry => ({
+const entry = (names: string[][], summary: string, load: () => Promise<Command>, hidden?: boolean): CommandEntry => ({
   names,
   summary,
   load,
+  ...(hidden ? { hidden } : {}),
 });
 
 export const commands: CommandEntry[] = [
@@ -82,6 +85,7 @@ export const commands: CommandEntry[] = [
     [['container', 'cleanup']],
     'Record the end of a stopped container and unmount it (run by the container monitor)',
     async () => (await import('./lifecycle.js')).containerCleanup,
+    true,
   ),
   entry(
     [['exec'], ['container', 'exec']],
@@ -109,7 +113,7 @@ export const commands: CommandEntry[] = [
     async () => (await import('./logs.js')).logs,
   ),
   entry(
-    [['ps'], ['container', 'ls'], ['container', 'list']],
+    [['ps'], ['container', 'ls'], ['container', 'list'], ['container', 'ps']],
     'List containers',
     async () => (await import('./ps.js')).ps,
   ),
@@ -293,5 +297,21 @@ export const commands: CommandEntry[] = [
     [['network', 'disconnect']],
     'Disconnect a container from a network',
     async () => (await import('./network.js')).networkDisconnect,
+  ),
+  entry(
+    [['completion', 'bash']],
+    'Generate the autocompletion script for bash',
+    async () => (await import('./completion.js')).completionBash,
+  ),
+  entry(
+    [['completion', 'zsh']],
+    'Generate the autocompletion script for zsh',
+    async () => (await import('./completion.js')).completionZsh,
+  ),
+  entry(
+    [['__complete']],
+    'Print the completions of a command line (for the completion scripts)',
+    async () => (await import('./completion.js')).complete,
+    true,
   ),
 ];
