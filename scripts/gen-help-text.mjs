@@ -66,7 +66,7 @@ function parseOptions(text) {
   let last;
   for (const line of lines.slice(start + 1)) {
     if (!line.trim()) break;
-    const m = /^\s+(?:-(\w), )?--([\w-]+)(?: (\w+))?\s{2,}(.*)$/.exec(line);
+    const m = /^\s+(?:-(\w), )?--([\w-]+)(?: ([\w-]+))?\s{2,}(.*)$/.exec(line);
     if (m) {
       last = m[2];
       out[last] = [m[3] ?? '', m[4].trim()];
