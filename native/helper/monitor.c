@@ -396,6 +396,10 @@ static void step_spawn(char **a, long argc) {
     int code = supervise(child_pid);
     health_stop();
     int oom = oom_count() > oom_before;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"execDuration\":\"%ld\",\"exitCode\":\"%d\"", (long)(t1.tv_sec - t0.tv_sec), code);
+    event_emit("die", extra);
     char e;
     int failed_start = read(exec_pipe[0], &e, 1) == 1; /* never restart what could not start */
     close(exec_pipe[0]);
@@ -410,6 +414,7 @@ static void step_spawn(char **a, long argc) {
     if (!should_restart(code)) finish(code, oom); /* stopped during the back-off */
     backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
     restart_count++;
+    event_emit("start", NULL); /* as dockerd: a restart by policy is a die, then a start */
   }
 }
 

@@ -8,6 +8,7 @@ import { Images } from './images.js';
 import { Registries } from './registries.js';
 import { Volumes } from './volumes.js';
 import { Networks } from './networks.js';
+import { Events } from './events.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -42,6 +43,8 @@ export class Engine {
   readonly registries: Registries;
   readonly volumes: Volumes;
   readonly networks: Networks;
+  /** The event journal: what every berth process (and container monitor) did with this root. */
+  readonly events: Events;
 
   private constructor(
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
@@ -57,6 +60,7 @@ export class Engine {
     this.registries = new Registries(this);
     this.volumes = new Volumes(this);
     this.networks = new Networks(this);
+    this.events = new Events(store.paths.root);
   }
 
   /** The data root, absolute. */

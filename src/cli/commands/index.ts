@@ -223,6 +223,11 @@ export const commands: CommandEntry[] = [
   ),
   entry([['system', 'df']], 'Show berth disk usage', async () => (await import('./system-df.js')).systemDf),
   entry(
+    [['events'], ['system', 'events']],
+    'Get real time events from the server',
+    async () => (await import('./events.js')).events,
+  ),
+  entry(
     [['system', 'check']],
     'Verify the whole store; --repair removes leftovers of interrupted work',
     async () => (await import('./system-check.js')).systemCheck,
