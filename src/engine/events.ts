@@ -5,13 +5,12 @@
  * The monitor of a container writes its die, restart-by-policy start and
  * health_status events itself (containerEventStep gives it what it needs).
  */
-import type { ContainerRecord } from '../container/types.js';
 import { filtersFromMap, type Filters } from '../core/filters.js';
 import { makeEvent, toMessage, type EventMessage, type EventType } from '../events/event.js';
-import { checkEventFilters, matchEvent } from '../events/filter.js';
-import { followJournal, readJournal } from '../events/follow.js';
 import { appendEvent, journalDir } from '../events/journal.js';
-import { containerAttrs } from '../events/container-events.js';
+import { containerAttrs, type Named } from '../events/container-events.js';
+
+export { eventJSON, parseTimestamp, textLine, type EventMessage } from '../events/event.js';
 
 export interface EventsOptions {
   /** Nanoseconds since the epoch (events/event.ts parseTimestamp reads Docker's formats). */
@@ -21,9 +20,12 @@ export interface EventsOptions {
   signal?: AbortSignal;
 }
 
-function filtersOf(f: EventsOptions['filters']): Filters {
+// the readers load with the first read: every command emits, few read
+const readers = async () => Promise.all([import('../events/filter.js'), import('../events/follow.js')]);
+
+async function filtersOf(f: EventsOptions['filters']): Promise<Filters> {
   const filters = f instanceof Map ? f : filtersFromMap(f ?? {});
-  checkEventFilters(filters);
+  (await import('../events/filter.js')).checkEventFilters(filters);
   return filters;
 }
 
@@ -39,13 +41,14 @@ export class Events {
     appendEvent(this.dir, makeEvent(type, action, id, attrs));
   }
 
-  container(action: string, c: Pick<ContainerRecord, 'ID' | 'Config' | 'Name'>, extra: Record<string, string> = {}) {
+  container(action: string, c: Named, extra: Record<string, string> = {}) {
     this.emit('container', action, c.ID, { ...containerAttrs(c), ...extra });
   }
 
   /** The stored events in the range (no following), oldest first. */
-  list(opts: EventsOptions = {}): EventMessage[] {
-    const filters = filtersOf(opts.filters);
+  async list(opts: EventsOptions = {}): Promise<EventMessage[]> {
+    const filters = await filtersOf(opts.filters);
+    const [{ matchEvent }, { readJournal }] = await readers();
     return readJournal(this.dir, { since: opts.since, until: opts.until, match: (e) => matchEvent(filters, e) }).map(
       toMessage,
     );
@@ -56,9 +59,10 @@ export class Events {
    * `until` passes or `signal` aborts (the iterator then ends).
    */
   async *stream(opts: EventsOptions = {}): AsyncGenerator<EventMessage> {
-    const filters = filtersOf(opts.filters);
+    const filters = await filtersOf(opts.filters);
+    const [{ matchEvent }, { followJournal }] = await readers();
     if (opts.until !== undefined && opts.until <= BigInt(Date.now()) * 1_000_000n) {
-      yield* this.list({ ...opts, filters });
+      yield* await this.list({ ...opts, filters });
       return;
     }
     for await (const e of followJournal(this.dir, {

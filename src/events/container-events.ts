@@ -1,8 +1,12 @@
 /** A container's event attributes, and the helper step that lets its monitor write its own events. */
-import type { ContainerRecord } from '../container/types.js';
 import { journalDir, journalFile } from './journal.js';
 
-type Named = Pick<ContainerRecord, 'ID' | 'Config' | 'Name'>;
+/** What of a container record its events name (structural: this folder sits below container/). */
+export interface Named {
+  ID: string;
+  Name: string;
+  Config: { Image?: string; Labels?: Record<string, string> | null };
+}
 
 /** Its labels, image and name, as dockerd gives them. */
 export function containerAttrs(c: Omit<Named, 'ID'>): Record<string, string> {

@@ -35,6 +35,26 @@ function openCurrent(dir: string): { fd: number; ino: number } {
   return { fd, ino: fs.fstatSync(fd).ino };
 }
 
+/** The events of each rotated file newer than the file `ino` (none when that file is no longer there). */
+function rotatedAfter(dir: string, ino: number): JournalEvent[][] {
+  const files = journalFiles(dir).filter((f) => f !== journalFile(dir));
+  const opened: Array<{ fd: number; ino: number }> = [];
+  for (const f of files) {
+    try {
+      const fd = fs.openSync(f, 'r');
+      opened.push({ fd, ino: fs.fstatSync(fd).ino });
+    } catch {
+      /* rotated away meanwhile */
+    }
+  }
+  try {
+    const k = opened.findIndex((o) => o.ino === ino);
+    return k < 0 ? [] : opened.slice(k + 1).map((o) => readFrom(o.fd, 0).events);
+  } finally {
+    for (const o of opened) fs.closeSync(o.fd);
+  }
+}
+
 /** The stored events in the range, oldest first (no following). */
 export function readJournal(dir: string, r: ReadRange = {}): JournalEvent[] {
   const out: JournalEvent[] = [];
@@ -113,6 +133,8 @@ export async function* followJournal(dir: string, r: ReadRange): AsyncGenerator<
       if (ino !== cur.ino) {
         // a writer that opened the old file before the rename may have appended since the read above
         for (const e of readFrom(cur.fd, offset).events) if (inRange(e, r)) yield e;
+        // the files rotated after it (several rotations since the last read), oldest first
+        for (const f of rotatedAfter(dir, cur.ino)) for (const e of f) if (inRange(e, r)) yield e;
         fs.closeSync(cur.fd);
         cur = openCurrent(dir);
         offset = 0;

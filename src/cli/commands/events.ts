@@ -1,5 +1,5 @@
 import { invalid } from '../../core/errors.js';
-import { eventJSON, parseTimestamp, textLine, type EventMessage } from '../../events/event.js';
+import { eventJSON, parseTimestamp, textLine, type EventMessage } from '../../engine/events.js';
 import type { Command } from '../context.js';
 import { filterFlags } from '../filters.js';
 import { parseTemplate } from '../format/template.js';
