@@ -392,6 +392,7 @@ static void step_spawn(char **a, long argc) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (spawn_child(flags, tty) == 0) return;
+    event_emit("start", NULL); /* each run, so that it comes before the run's die (a restart by policy: die, start) */
     health_reset();
     int code = supervise(child_pid);
     health_stop();
@@ -414,7 +415,6 @@ static void step_spawn(char **a, long argc) {
     if (!should_restart(code)) finish(code, oom); /* stopped during the back-off */
     backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
     restart_count++;
-    event_emit("start", NULL); /* as dockerd: a restart by policy is a die, then a start */
   }
 }
 

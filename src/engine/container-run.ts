@@ -78,9 +78,8 @@ export async function runForeground(
         });
     if (!prepared && c.State.Running)
       throw conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
-    // as dockerd: attached, then started (the run's die may come before startForeground returns the pid)
+    // as dockerd: attached, then started (the helper writes the start and the die of the run)
     engine.events.container('attach', c);
-    engine.events.container('start', c);
     return await startForeground(engine.containerStore, c, {
       stdio: opts.stdio,
       early: prepared?.early,

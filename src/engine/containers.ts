@@ -125,7 +125,6 @@ export class Containers {
       await this.autoRemove(c.ID);
       throw err;
     });
-    this.engine.events.container('start', c);
   }
 
   /** POST /containers/{id}/stop: the stop signal, then SIGKILL after `t` seconds; never restarted by its policy. */
@@ -154,8 +153,7 @@ export class Containers {
     if (c.State.Running) this.engine.events.container('stop', c);
     const now = this.store.tryGet(c.ID);
     if (!now) throw conflict('removed', `container ${c.ID.slice(0, 12)} was removed when it stopped (--rm)`);
-    await startDetached(this.store, now);
-    this.engine.events.container('start', now);
+    await startDetached(this.store, now); // its monitor writes the start
     this.engine.events.container('restart', now);
   }
 
