@@ -130,8 +130,13 @@ export class Containers {
   /** POST /containers/{id}/stop: the stop signal, then SIGKILL after `t` seconds; never restarted by its policy. */
   async stop(idOrName: string, opts: StopOptions = {}): Promise<void> {
     const c = await this.find(idOrName);
-    const { stopContainer } = await lifecycle();
+    const { stopContainer, parseSignal } = await lifecycle();
     const wasRunning = c.State.Running;
+    // as dockerd: kill (the stop signal), then the monitor's die, then stop
+    if (wasRunning)
+      this.engine.events.container('kill', c, {
+        signal: String(parseSignal(opts.signal ?? c.Config.StopSignal ?? 'SIGTERM')),
+      });
     await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
     if (wasRunning) this.engine.events.container('stop', c);
   }
@@ -324,7 +329,12 @@ export class Containers {
     const plan = containerPrunePlan(filtersOf(opts.filters));
     await this.settle();
     const { pruneContainers } = await import('../container/prune.js');
+    const before = new Map(this.store.list().map((c) => [c.ID, c]));
     const { deleted, reclaimed } = await pruneContainers(this.store, plan);
+    for (const id of deleted) {
+      const c = before.get(id);
+      if (c) this.engine.events.container('destroy', c);
+    }
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 

@@ -114,6 +114,10 @@ export class Images {
   /** POST /images/prune. */
   async prune(opts: { filters?: Filters } = {}): Promise<ImagesPruneResponse> {
     const { deleted, reclaimed } = await pruneImages(this.store, imagePrunePlan(opts.filters ?? new Map()));
+    for (const it of deleted) {
+      if (it.Untagged) this.engine.events.emit('image', 'untag', it.Untagged, { name: it.Untagged });
+      if (it.Deleted) this.engine.events.emit('image', 'delete', it.Deleted, { name: it.Deleted });
+    }
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 

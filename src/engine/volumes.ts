@@ -121,6 +121,7 @@ export class Volumes {
         if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
         const size = sizeOf(v.Mountpoint);
         this.store.remove(v.Name);
+        this.engine.events.emit('volume', 'destroy', v.Name, { driver: v.Driver });
         out.VolumesDeleted.push(v.Name);
         out.SpaceReclaimed += size;
       }

@@ -45,14 +45,15 @@ after(() => {
   t.remove();
 });
 
-test('run -d, stop, rm: create, start, die, stop, destroy seen by another process, in order', () => {
+test('run -d, stop, rm: create, start, kill, die, stop, destroy seen by another process, in order', () => {
   const since = String(Date.now() / 1000);
   const id = ok(['run', '-d', '--name', 'ev1', '--label', 'tier=web', 'base', 'sleep', '100']);
   monitorOf(id);
   ok(['stop', '-t', '1', 'ev1']);
   ok(['rm', 'ev1']);
   const evs = events(since, `container=${id}`);
-  assert.deepEqual(actions(evs), ['create', 'start', 'die', 'stop', 'destroy']);
+  assert.deepEqual(actions(evs), ['create', 'start', 'kill', 'die', 'stop', 'destroy']);
+  assert.equal(evs.find((e) => e.Action === 'kill')!.Actor.Attributes.signal, '15');
   const die = evs.find((e) => e.Action === 'die')!;
   assert.deepEqual(die.Actor.Attributes, {
     execDuration: die.Actor.Attributes.execDuration!,
