@@ -48,7 +48,15 @@ export function appendLine(dir: string, line: string): void {
     made.add(dir);
   }
   const path = journalFile(dir);
-  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // made again (a root removed meanwhile)
+    fd = fs.openSync(path, flags, 0o600);
+  }
   try {
     fs.writeSync(fd, Buffer.from(line));
     const st = fs.fstatSync(fd);
