@@ -40,7 +40,8 @@
         "helper/steps.c",
         "helper/monitor.c",
         "helper/tty.c",
-        "helper/health.c"
+        "helper/health.c",
+        "helper/events.c"
       ],
       "cflags!": [
         "-O3"

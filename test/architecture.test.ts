@@ -21,9 +21,11 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['core', 'native'],
   volume: ['storage', 'core', 'native'],
   network: ['storage', 'core', 'native'],
-  container: ['network', 'volume', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
+  events: ['core', 'native'],
+  container: ['events', 'network', 'volume', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
   builder: ['dockerfile', 'container', 'network', 'volume', 'runtime', 'image', 'storage', 'archive', 'core', 'native'],
   engine: [
+    'events',
     'registry',
     'builder',
     'dockerfile',

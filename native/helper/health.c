@@ -109,12 +109,18 @@ static void health_record(int code, const char *out, size_t outlen) {
   free(esc);
   if (health_log_n == HEALTH_LOG) { free(health_log[0]); memmove(health_log, health_log + 1, sizeof health_log[0] * (HEALTH_LOG - 1)); health_log_n--; }
   health_log[health_log_n++] = entry;
+  const char *before = health_status;
   if (code == 0) { health_status = "healthy"; health_streak = 0; }
   else if (mono_ms() - run_started >= health_start_period || !strcmp(health_status, "healthy")) {
     /* failures in the start period do not count (unless the container was healthy already) */
     if (++health_streak >= health_retries) health_status = "unhealthy";
   }
   health_write();
+  if (strcmp(before, health_status)) {
+    char action[64];
+    snprintf(action, sizeof action, "health_status: %s", health_status);
+    event_emit(action, NULL);
+  }
 }
 
 /* The check ended (its pipe closed) or timed out: reap it and record the result. */

@@ -64,6 +64,13 @@ int write_all(int fd, const char *b, ssize_t n);
 void now_rfc3339(char *buf, size_t n);
 size_t json_escape(const unsigned char *d, size_t n, char *b);
 
+/* ---- events.c: the lines the monitor appends to berth's event journal ---- */
+
+extern const struct step event_steps[];
+extern const size_t n_event_steps;
+/* Append a container event; extra: more attributes (a JSON object body) or NULL. */
+void event_emit(const char *action, const char *extra);
+
 /* ---- tty.c ---- */
 
 void send_fd(int sock, int fd);

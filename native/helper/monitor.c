@@ -392,10 +392,15 @@ static void step_spawn(char **a, long argc) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (spawn_child(flags, tty) == 0) return;
+    event_emit("start", NULL); /* each run, so that it comes before the run's die (a restart by policy: die, start) */
     health_reset();
     int code = supervise(child_pid);
     health_stop();
     int oom = oom_count() > oom_before;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"execDuration\":\"%ld\",\"exitCode\":\"%d\"", (long)(t1.tv_sec - t0.tv_sec), code);
+    event_emit("die", extra);
     char e;
     int failed_start = read(exec_pipe[0], &e, 1) == 1; /* never restart what could not start */
     close(exec_pipe[0]);

@@ -103,6 +103,7 @@ void plan_init(void) {
 static const struct step *find_step(const char *op) {
   for (size_t i = 0; i < n_setup_steps; i++) if (!strcmp(setup_steps[i].op, op)) return &setup_steps[i];
   for (size_t i = 0; i < n_monitor_steps; i++) if (!strcmp(monitor_steps[i].op, op)) return &monitor_steps[i];
+  for (size_t i = 0; i < n_event_steps; i++) if (!strcmp(event_steps[i].op, op)) return &event_steps[i];
   return NULL;
 }
 

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { invalid } from '../core/errors.js';
+import { containerEventStep } from '../events/container-events.js';
 import { execPlan, planFromSpec, preludePlan, type HostFacts, type MonitorPlan } from '../runtime/plan.js';
 import { execProcess, refreshFastExecPlan } from './exec.js';
 import { containerSpecAndFilter, healthSettings, hostFacts } from './spec.js';
@@ -113,12 +114,16 @@ export async function startDetached(containers: ContainerStore, c: ContainerReco
     monitor.oomCounter = cg.oomCounter;
     const facts = hostFacts();
     monitor.health = healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles);
-    const steps = planFromSpec(spec, facts, {
-      monitor,
-      init: !!hc.Init,
-      seccomp: bpf,
-      cgroupProcs: cg.cgroup.procsFiles,
-    });
+    // the monitor writes the container's die, restart and health events itself
+    const steps = [
+      containerEventStep(p.root, c),
+      ...planFromSpec(spec, facts, {
+        monitor,
+        init: !!hc.Init,
+        seccomp: bpf,
+        cgroupProcs: cg.cgroup.procsFiles,
+      }),
+    ];
     const run = runHelper(steps, ['ignore', 'ignore', 'ignore'], { detached: true, extraFds: [lock.descriptor] });
     const pid = await Promise.race([run.pid, run.exited.then(() => 0)]);
     await run.started;
@@ -246,13 +251,16 @@ export async function startForeground(
       const cg = early?.cgroup ?? startCgroup(c.ID, containers.hostConfig(c.ID));
       if (!early) mark('cgroup');
       const facts = hostFacts();
-      const steps = planFromSpec(spec, facts, {
-        init: !!containers.hostConfig(c.ID).Init,
-        seccomp: bpf,
-        cgroupProcs: cg.cgroup.procsFiles,
-        afterPrelude: !!early,
-        health: healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles),
-      });
+      const steps = [
+        containerEventStep(p.root, c),
+        ...planFromSpec(spec, facts, {
+          init: !!containers.hostConfig(c.ID).Init,
+          seccomp: bpf,
+          cgroupProcs: cg.cgroup.procsFiles,
+          afterPrelude: !!early,
+          health: healthPlan(containers, c, facts, bpf, cg.cgroup.procsFiles),
+        }),
+      ];
       mark('plan');
       if (early) {
         early.sent = true;

@@ -109,6 +109,7 @@ export async function execCreate(engine: Engine, id: string, config: ExecConfig)
       },
     },
   });
+  engine.events.container(`exec_create: ${config.Cmd.join(' ')}`, c, { execID: execId });
   return { Id: execId };
 }
 
@@ -149,6 +150,10 @@ export async function execStart(
   const tty = opts.Tty ?? !!r.config.Tty;
   const detach = opts.Detach ?? !!r.config.Detach;
   r.started = true;
+  const end = (code: number) => {
+    ended(r, code);
+    engine.events.container('exec_die', c, { execID: execId, exitCode: String(code) });
+  };
   let exited: Promise<number> | undefined;
   let helper: HelperHandle | undefined;
   try {
@@ -172,23 +177,24 @@ export async function execStart(
         void run.pid.then((pid) => {
           r.inspect.Pid = pid;
         });
+        engine.events.container(`exec_start: ${r.config.Cmd.join(' ')}`, c, { execID: execId });
         io.onStart?.(run);
       },
     );
     const code = detach || !signal ? await running : await untilAborted(running, signal, () => letGo(helper));
     if (!detach) {
-      ended(r, code);
+      end(code);
       return code;
     }
-    void exited?.then((n) => ended(r, n));
+    void exited?.then((n) => end(n));
     return 0;
   } catch (err) {
     if (err instanceof Abort) {
       // the exec goes on without this caller: its end is still recorded
-      void exited?.then((n) => ended(r, n));
+      void exited?.then((n) => end(n));
       throw aborted(`exec ${execId.slice(0, 12)}: the wait`, signal);
     }
-    ended(r, (err as { exitCode?: number }).exitCode ?? 126);
+    end((err as { exitCode?: number }).exitCode ?? 126);
     throw err;
   }
 }

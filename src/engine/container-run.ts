@@ -78,6 +78,8 @@ export async function runForeground(
         });
     if (!prepared && c.State.Running)
       throw conflict('already_running', `container ${c.ID.slice(0, 12)} is already running`);
+    // as dockerd: attached, then started (the helper writes the start and the die of the run)
+    engine.events.container('attach', c);
     return await startForeground(engine.containerStore, c, {
       stdio: opts.stdio,
       early: prepared?.early,
@@ -133,5 +135,7 @@ export async function cleanupContainer(
   signal?: AbortSignal,
 ): Promise<void> {
   const cs = engine.containerStore;
-  if (cs.tryGet(id) || CONTAINER_ID_RE.test(id)) await cs.cleanup(id, endedRun, signal);
+  const before = cs.tryGet(id);
+  if (before || CONTAINER_ID_RE.test(id)) await cs.cleanup(id, endedRun, signal);
+  if (before && !cs.tryGet(id)) engine.events.container('destroy', before); // --rm
 }

@@ -102,6 +102,7 @@ export class Containers {
   async create(req: ContainerCreateRequest | CreatePlan, id?: string): Promise<ContainerCreateResponse> {
     const plan = 'opts' in req ? req : this.plan(req);
     const c = await this.store.create(plan.imageId, { ...plan.opts, ...(id ? { id } : {}) });
+    this.engine.events.container('create', c);
     return { Id: c.ID, Warnings: plan.warnings };
   }
 
@@ -139,8 +140,15 @@ export class Containers {
   /** POST /containers/{id}/stop: the stop signal, then SIGKILL after `t` seconds; never restarted by its policy. */
   async stop(idOrName: string, opts: StopOptions = {}): Promise<void> {
     const c = await this.find(idOrName);
-    const { stopContainer } = await lifecycle();
+    const { stopContainer, parseSignal } = await lifecycle();
+    const wasRunning = c.State.Running;
+    // as dockerd: kill (the stop signal), then the monitor's die, then stop
+    if (wasRunning)
+      this.engine.events.container('kill', c, {
+        signal: String(parseSignal(opts.signal ?? c.Config.StopSignal ?? 'SIGTERM')),
+      });
     await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
+    if (wasRunning) this.engine.events.container('stop', c);
   }
 
   /** POST /containers/{id}/kill (default SIGKILL, which also ends it for good, as dockerd: no restart). */
@@ -149,6 +157,7 @@ export class Containers {
     const { killAndThaw, parseSignal } = await lifecycle();
     const sig = typeof signal === 'number' ? signal : parseSignal(signal);
     await killAndThaw(this.store, c, sig, { noRestart: sig === 9 });
+    this.engine.events.container('kill', c, { signal: String(sig) });
   }
 
   /** POST /containers/{id}/restart: stop (as `stop`), then start detached. */
@@ -156,9 +165,11 @@ export class Containers {
     const c = await this.find(idOrName);
     const [{ stopContainer }, { startDetached }] = await Promise.all([lifecycle(), containerRun()]);
     await stopContainer(this.store, c, { timeout: opts.t, signal: opts.signal });
+    if (c.State.Running) this.engine.events.container('stop', c);
     const now = this.store.tryGet(c.ID);
     if (!now) throw conflict('removed', `container ${c.ID.slice(0, 12)} was removed when it stopped (--rm)`);
-    await startDetached(this.store, now);
+    await startDetached(this.store, now); // its monitor writes the start
+    this.engine.events.container('restart', now);
   }
 
   /**
@@ -263,18 +274,27 @@ export class Containers {
       await waitStopped(this.store, c.ID);
     }
     const now = this.store.tryGet(c.ID);
-    if (now) await this.store.remove(now, undefined, opts.v ? { volumes: true } : {});
+    if (now) {
+      await this.store.remove(now, undefined, opts.v ? { volumes: true } : {});
+      this.engine.events.container('destroy', now);
+    }
   }
 
   /** What the engine does once a container ran in the foreground: AutoRemove removes it. */
   async autoRemove(id: string): Promise<void> {
     const c = this.store.tryGet(id);
-    if (c && this.store.hostConfig(id).AutoRemove) await this.store.remove(c);
+    if (c && this.store.hostConfig(id).AutoRemove) {
+      await this.store.remove(c);
+      this.engine.events.container('destroy', c);
+    }
   }
 
   /** POST /containers/{id}/rename: names are unique (Conflict otherwise). */
   async rename(idOrName: string, name: string): Promise<void> {
-    await this.store.rename(await this.find(idOrName), name);
+    const c = await this.find(idOrName);
+    const oldName = c.Name.replace(/^\//, '');
+    await this.store.rename(c, name);
+    this.engine.events.container('rename', { ...c, Name: name }, { oldName });
   }
 
   /** POST /containers/{id}/pause: freeze its cgroup. */
@@ -282,12 +302,14 @@ export class Containers {
     const c = await this.find(idOrName);
     const { pauseContainer } = await lifecycle();
     await pauseContainer(this.store, c);
+    this.engine.events.container('pause', c);
   }
 
   async unpause(idOrName: string): Promise<void> {
     const c = await this.find(idOrName);
     const { unpauseContainer } = await lifecycle();
     await unpauseContainer(this.store, c);
+    this.engine.events.container('unpause', c);
   }
 
   /**
@@ -340,7 +362,12 @@ export class Containers {
     const plan = containerPrunePlan(filtersOf(opts.filters));
     await this.settle();
     const { pruneContainers } = await import('../container/prune.js');
+    const before = new Map(this.store.list().map((c) => [c.ID, c]));
     const { deleted, reclaimed } = await pruneContainers(this.store, plan);
+    for (const id of deleted) {
+      const c = before.get(id);
+      if (c) this.engine.events.container('destroy', c);
+    }
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 

@@ -10,6 +10,7 @@ import { Volumes } from './volumes.js';
 import { Networks } from './networks.js';
 import { remakeBridges } from '../network/reconcile.js';
 import { System } from './system.js';
+import { Events } from './events.js';
 
 /** Where an engine keeps its data. */
 export interface EngineOptions {
@@ -49,6 +50,8 @@ export class Engine {
   readonly volumes: Volumes;
   readonly networks: Networks;
   readonly system: System;
+  /** The event journal: what every berth process (and container monitor) did with this root. */
+  readonly events: Events;
 
   private constructor(
     /** The stores under the engine, for the engine's own modules (the CLI goes through the operations above). */
@@ -65,6 +68,7 @@ export class Engine {
     this.volumes = new Volumes(this);
     this.networks = new Networks(this);
     this.system = new System(this);
+    this.events = new Events(store.paths.root);
   }
 
   /** The data root, absolute. */

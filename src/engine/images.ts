@@ -89,12 +89,21 @@ export class Images {
 
   /** POST /images/{name}/tag. */
   async tag(source: string, repo: string, tag?: string): Promise<void> {
-    await this.store.tag(source, tag ? `${repo}:${tag}` : repo);
+    const ref = tag ? `${repo}:${tag}` : repo;
+    await this.store.tag(source, ref);
+    const id = this.find(source);
+    if (id) this.engine.events.emit('image', 'tag', id, { name: this.engine.registries.familiar(ref) });
   }
 
   /** DELETE /images/{name}. */
   async remove(name: string, opts: ImageRemoveOptions = {}): Promise<ImageDeleteResponseItem[]> {
-    return this.store.remove(name, { force: !!opts.force, noPrune: !!opts.noprune });
+    const id = this.find(name);
+    const items = await this.store.remove(name, { force: !!opts.force, noPrune: !!opts.noprune });
+    for (const it of items) {
+      if (it.Untagged) this.engine.events.emit('image', 'untag', id ?? it.Untagged, { name: it.Untagged });
+      if (it.Deleted) this.engine.events.emit('image', 'delete', it.Deleted, { name: it.Deleted });
+    }
+    return items;
   }
 
   /** Refuse filters `prune` would refuse, without deleting anything (for a client that asks before pruning). */
@@ -105,6 +114,10 @@ export class Images {
   /** POST /images/prune. */
   async prune(opts: { filters?: Filters } = {}): Promise<ImagesPruneResponse> {
     const { deleted, reclaimed } = await pruneImages(this.store, imagePrunePlan(opts.filters ?? new Map()));
+    for (const it of deleted) {
+      if (it.Untagged) this.engine.events.emit('image', 'untag', it.Untagged, { name: it.Untagged });
+      if (it.Deleted) this.engine.events.emit('image', 'delete', it.Deleted, { name: it.Deleted });
+    }
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
@@ -137,6 +150,7 @@ export class Images {
       if (img.tags.length === 0) stream.push({ stream: `Loaded image ID: ${img.id}\n` });
       for (const t of img.tags) stream.push({ stream: `Loaded image: ${t}\n` });
     }
+    for (const img of loaded) this.engine.events.emit('image', 'load', img.id, { name: img.tags[0] ?? img.id });
     return { stream, images: loaded.map((l) => ({ Id: l.id, RepoTags: l.tags })) };
   }
 
@@ -148,7 +162,10 @@ export class Images {
     const items = selectForSave(this.store, names);
     const out = new PassThrough();
     saveImages(this.store, items, out, opts).then(
-      () => out.end(),
+      () => {
+        this.saved(names);
+        out.end();
+      },
       (err: unknown) => out.destroy(err as Error),
     );
     return out;
@@ -160,6 +177,11 @@ export class Images {
    */
   async saveToFile(names: string[], path: string, opts: OperationOptions = {}): Promise<void> {
     await saveToFile(this.store, selectForSave(this.store, names), path, opts);
+    this.saved(names);
+  }
+
+  private saved(names: string[]): void {
+    for (const n of names) this.engine.events.emit('image', 'save', this.find(n) ?? n, { name: n });
   }
 
   /** POST /images/create?fromSrc: a rootfs tarball becomes a one-layer image. */
@@ -176,6 +198,7 @@ export class Images {
       source: opts.source ?? '-',
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    this.engine.events.emit('image', 'import', id, { name: tags[0] ? String(tags[0]) : id });
     return { Id: id };
   }
 

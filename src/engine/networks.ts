@@ -245,6 +245,7 @@ export class Networks {
       await removeNetworkHostSide(rec).catch(() => {});
       throw err;
     }
+    this.engine.events.emit('network', 'create', rec.Id, { name: rec.Name, type: rec.Driver });
     return { Id: rec.Id, Warning: '' };
   }
 
@@ -263,6 +264,7 @@ export class Networks {
       return found;
     });
     await removeNetworkHostSide(n);
+    this.engine.events.emit('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
   }
 
   /** POST /networks/prune: every user network without running containers that the filters keep. */
@@ -280,7 +282,10 @@ export class Networks {
           return n;
         }),
     );
-    for (const n of gone) await removeNetworkHostSide(n);
+    for (const n of gone) {
+      await removeNetworkHostSide(n);
+      this.engine.events.emit('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+    }
     return { NetworksDeleted: gone.map((n) => n.Name) };
   }
 
@@ -318,13 +323,16 @@ export class Networks {
       h.BerthEndpoints = endpoints;
     });
     const live = cs.tryGet(c.ID);
-    if (!live?.State.Running) return;
+    const connected = () =>
+      this.engine.events.emit('network', 'connect', n.Id, { container: c.ID, name: n.Name, type: n.Driver });
+    if (!live?.State.Running) return connected();
     const { connectRunning } = await import('../container/network.js');
     try {
       const settings = await connectRunning(cs, live, n.Name);
       await cs.update(c.ID, (r) => {
         r.NetworkSettings = settings;
       });
+      connected();
     } catch (err) {
       await cs.update(c.ID, (_r, h) => {
         h.BerthEndpoints = Object.fromEntries(current.map((x) => [x.name, x.config]));
@@ -358,6 +366,7 @@ export class Networks {
     await cs.update(c.ID, (_r, h) => {
       h.BerthEndpoints = Object.fromEntries(current.filter((x) => x.name !== n.Name).map((x) => [x.name, x.config]));
     });
+    this.engine.events.emit('network', 'disconnect', n.Id, { container: c.ID, name: n.Name, type: n.Driver });
   }
 }
 

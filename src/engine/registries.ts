@@ -79,6 +79,8 @@ export class Registries {
       ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
+    const pulled = this.familiar(r.reference);
+    this.engine.events.emit('image', 'pull', pulled, { name: pulled });
     return { Id: r.id, Digest: r.digest, Reference: r.reference, Status: r.status };
   }
 
@@ -121,13 +123,18 @@ export class Registries {
    */
   async push(name: string, opts: ImagePushOptions = {}): Promise<PushedTag[]> {
     const { pushImage } = await import('../registry/push.js');
-    return pushImage(this.engine.store, opts.tag !== undefined ? `${name}:${opts.tag}` : name, {
+    const pushed = await pushImage(this.engine.store, opts.tag !== undefined ? `${name}:${opts.tag}` : name, {
       registry: this.engine.registryConfig,
       ...(opts.auth ? { auth: opts.auth } : {}),
       ...(opts.allTags ? { allTags: true } : {}),
       ...(opts.compression ? { compression: opts.compression } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
+    for (const p of pushed) {
+      const ref = this.familiar(p.Tag ? `${name}:${p.Tag}` : name);
+      this.engine.events.emit('image', 'push', ref, { name: ref });
+    }
+    return pushed;
   }
 
   /** POST /auth: check credentials against the registry; nothing is stored. */

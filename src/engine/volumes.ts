@@ -80,7 +80,7 @@ export class Volumes {
 
   /** POST /volumes/create: a volume that exists already is returned as it is, as dockerd does. */
   async create(opts: VolumeCreateOptions = {}): Promise<Volume> {
-    return this.engine.store.lock(
+    const v = await this.engine.store.lock(
       () =>
         this.store.create(opts.Name || undefined, {
           ...(opts.Driver ? { driver: opts.Driver } : {}),
@@ -88,6 +88,8 @@ export class Volumes {
           ...(opts.Labels ? { labels: opts.Labels } : {}),
         }).volume,
     );
+    this.engine.events.emit('volume', 'create', v.Name, { driver: v.Driver });
+    return v;
   }
 
   /** DELETE /volumes/{name}: never one a container uses; `force` makes a missing volume no error. */
@@ -100,6 +102,7 @@ export class Volumes {
       const ids = this.users().get(name);
       if (ids?.length) throw VolumeStore.inUse(name, ids);
       this.store.remove(name);
+      this.engine.events.emit('volume', 'destroy', name, { driver: 'local' });
     });
   }
 
@@ -118,6 +121,7 @@ export class Volumes {
         if (!all && !(ANONYMOUS_LABEL in v.Labels)) continue;
         const size = sizeOf(v.Mountpoint);
         this.store.remove(v.Name);
+        this.engine.events.emit('volume', 'destroy', v.Name, { driver: v.Driver });
         out.VolumesDeleted.push(v.Name);
         out.SpaceReclaimed += size;
       }

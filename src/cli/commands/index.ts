@@ -238,6 +238,11 @@ export const commands: CommandEntry[] = [
     async () => (await import('./builder-prune.js')).builderPrune,
   ),
   entry(
+    [['events'], ['system', 'events']],
+    'Get real time events from the server',
+    async () => (await import('./events.js')).events,
+  ),
+  entry(
     [['system', 'check']],
     'Verify the whole store; --repair removes leftovers of interrupted work',
     async () => (await import('./system-check.js')).systemCheck,
