@@ -53,6 +53,8 @@ interface Edge {
   from: string;
   to: string;
   typeOnly: boolean;
+  /** an `import()` expression: loaded when called, after every module has loaded */
+  dynamic: boolean;
 }
 
 function sources(dir: string): string[] {
@@ -73,7 +75,7 @@ function edges(): Edge[] {
     for (const m of text.matchAll(re)) {
       const spec = m[3] ?? m[4]!;
       const target = normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts');
-      out.push({ from: relative(src, file), to: relative(src, target), typeOnly: !!m[2] });
+      out.push({ from: relative(src, file), to: relative(src, target), typeOnly: !!m[2], dynamic: !!m[4] });
     }
   }
   return out;
@@ -119,7 +121,10 @@ test('the CLI reaches the stores only through engine operations', () => {
 
 test('no import cycle between files', () => {
   const graph = new Map<string, string[]>();
-  for (const e of edges()) if (!e.typeOnly) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
+  // the command table's loaders (`async () => (await import('./x.js')).x`) run only once every module has loaded, so a
+  // command may reach the table again (completion, help) without a load-order cycle
+  const lazyLoader = (e: Edge) => e.dynamic && e.from === 'cli/commands/index.ts';
+  for (const e of edges()) if (!e.typeOnly && !lazyLoader(e)) graph.set(e.from, [...(graph.get(e.from) ?? []), e.to]);
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
   const cycles: string[] = [];

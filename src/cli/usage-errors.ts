@@ -53,7 +53,7 @@ export async function preflight(
   // Docker's run and create parse the image reference before anything else (so whatever --pull says)
   const image = positionals[0];
   if ((name === 'run' || name === 'create') && image && !/^(sha256:)?[0-9a-f]{1,64}$/.test(image)) {
-    const { parseReference } = await import('../image/reference.js');
+    const { parseReference } = await import('../engine/syntax.js');
     try {
       parseReference(image);
     } catch (err) {

@@ -8,6 +8,7 @@ import { invalid } from '../core/errors.js';
 import { parseReference } from '../image/reference.js';
 
 export { parseSignal } from '../container/lifecycle.js';
+export { parseReference } from '../image/reference.js';
 export { parseLogTime } from '../container/logs.js';
 export { parseBytes, parseCpus, parseMemorySwap } from '../runtime/cgroups/cgroups.js';
 
