@@ -9,13 +9,16 @@ import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
 import { preferredAddress, withIpsCapability } from './address.js';
+import { ensureNetworkRules, markRules, rulesMarked, type NetworkRules } from './rules.js';
 
 /**
  * The default `bridge` network, built on the CNI plugins: a bridge `berth0`
  * with the gateway address, a veth per container (bridge plugin), an address
- * from the subnet (host-local IPAM), masquerade for outgoing traffic (ipMasq),
- * published ports by DNAT (portmap, which also makes them answer on the host's
- * 127.0.0.1: route_localnet and SNAT) and the FORWARD accept rules (firewall).
+ * from the subnet (host-local IPAM), published ports by DNAT (portmap, which
+ * also makes them answer on the host's 127.0.0.1: route_localnet and SNAT; run
+ * only for a container that publishes). Masquerade, the FORWARD accepts and the
+ * isolation from user networks are the network's own rules, made once at the
+ * bridge's first use (rules.ts), as dockerd makes docker0's.
  *
  * Everything lives in /run/berth (host-wide, as the bridge is, and gone at a
  * reboot with the namespaces and rules it describes):
@@ -42,6 +45,8 @@ export const LEASES_DIR = `${IPAM_DIR}/${CNI_NETWORK}`;
 /** What cni/results/<id>.json holds. */
 export interface SavedAttachment {
   owner?: string;
+  /** The conflist ADD ran (DEL runs the same plugins with the same config). */
+  conflist?: ConfList;
   runtime?: RuntimeConfig;
   plugins?: string[];
   result?: CniResult;
@@ -57,7 +62,8 @@ export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_D
         type: 'bridge',
         bridge: BRIDGE_NAME,
         isGateway: true,
-        ipMasq: true,
+        // masquerade and FORWARD accepts are the network's own rules, made once (rules.ts), not per container
+        ipMasq: false,
         // a container reaches its own published port through the host's address
         hairpinMode: true,
         // a restarted container asks host-local for its previous address (runtimeConfig.ips)
@@ -71,8 +77,6 @@ export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_D
       },
       // snat: a port published on 127.0.0.1 answers there too (route_localnet on the bridge, masquerade of 127/8)
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-      // the FORWARD chain's accept rules, needed where its policy is DROP (as dockerd leaves it)
-      { type: 'firewall', backend: 'iptables' },
     ],
   };
 }
@@ -116,15 +120,36 @@ export function chooseSubnet(routes: readonly Route[]): { subnet: string; gatewa
   throw unavailable('no_subnet', 'bridge network: every subnet of 172.17-31.0.0/16 overlaps a route of this host');
 }
 
-/** The bridge's conflist: the one written before (its subnet stays), or a new one on a free subnet. */
+/** The subnet and gateway of a bridge conflist (its IPAM's first range). */
+export function conflistRange(list: ConfList): { subnet: string; gateway: string } {
+  const ipam = list.plugins[0]?.ipam as { ranges?: Array<Array<{ subnet?: string; gateway?: string }>> } | undefined;
+  const r = ipam?.ranges?.[0]?.[0];
+  return { subnet: r?.subnet ?? '', gateway: r?.gateway ?? '' };
+}
+
+/** The default bridge's per-network rules (rules.ts) for its conflist. */
+export const defaultRules = (list: ConfList): NetworkRules => ({
+  bridge: BRIDGE_NAME,
+  subnet: conflistRange(list).subnet,
+  internal: false,
+  masquerade: true,
+});
+
+/**
+ * The bridge's conflist: the one written before (its subnet stays; one of an older berth, with per-container
+ * masquerade and the firewall plugin, rewritten on the same subnet), or a new one on a free subnet.
+ */
 export function ensureConflist(): ConfList {
+  let range: { subnet: string; gateway: string } | undefined;
   try {
-    return JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+    const list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+    if (!list.plugins.some((p) => p.type === 'firewall' || p.ipMasq)) return list;
+    range = conflistRange(list);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
-  const { subnet, gateway } = chooseSubnet(parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8')));
+  const { subnet, gateway } = range ?? chooseSubnet(parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8')));
   const tmp = `${CONFLIST_PATH}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(bridgeConflist(subnet, gateway), null, 2)}\n`);
   fs.renameSync(tmp, CONFLIST_PATH);
@@ -336,15 +361,20 @@ export async function connectBridge(
       const ip = preferredAddress(list, opts.previousIp, (addr) => fs.existsSync(`${LEASES_DIR}/${addr}`));
       if (ip) runtime.ips = [ip];
       // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
-      save({ runtime, plugins: list.plugins.map((p) => p.type) });
-      return cniAdd(list, a, runtime);
+      save({ conflist: list, runtime, plugins: list.plugins.map((p) => p.type) });
+      // the network's rules, once per bridge (at its first use, again after a reboot)
+      const fresh = !rulesMarked(BRIDGE_NAME);
+      if (fresh) await ensureNetworkRules(defaultRules(list));
+      const r = await cniAdd(list, a, runtime);
+      if (fresh) markRules(BRIDGE_NAME);
+      return r;
     });
   } catch (err) {
     await disconnectBridge(id).catch(() => {});
     throw err;
   }
   const netns = netnsPath(id);
-  save({ runtime, plugins: list.plugins.map((p) => p.type), result });
+  save({ conflist: list, runtime, plugins: list.plugins.map((p) => p.type), result });
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   const iface = ip?.interface !== undefined ? result.interfaces?.[ip.interface] : undefined;
   const [addr, len] = (ip?.address ?? '/0').split('/');
@@ -376,12 +406,13 @@ export async function disconnectBridge(id: string): Promise<void> {
   }
   let failure: unknown;
   if (saved || fs.existsSync(netnsPath(id))) {
-    let list: ConfList | undefined;
-    try {
-      list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
-    } catch {
-      list = undefined;
-    }
+    let list: ConfList | undefined = saved?.conflist;
+    if (!list)
+      try {
+        list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+      } catch {
+        list = undefined;
+      }
     // DEL runs the plugins ADD ran
     if (list && saved?.plugins)
       list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
