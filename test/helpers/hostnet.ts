@@ -37,7 +37,8 @@ export function hostNet(): HostNet {
 function restoreNow(was: HostNet): void {
   const now = hostNet();
   // berth's records of which bridges have their rules (rules.ts): checked again at the next use
-  if ([...now.rules].some((r) => !was.rules.has(r))) fs.rmSync('/run/berth/cni/rules', { recursive: true, force: true });
+  if ([...now.rules].some((r) => !was.rules.has(r)))
+    fs.rmSync('/run/berth/cni/rules', { recursive: true, force: true });
   // rules first (jumps into the chains), then the chains themselves
   for (const r of now.rules) {
     if (was.rules.has(r)) continue;

@@ -26,19 +26,36 @@ test("a network's rules: Docker's masquerade, FORWARD accepts and isolation, in 
 });
 
 test('batches: only what is missing is added (chains declared once), only what names the bridge is deleted', () => {
-  const empty = parseSave('*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n');
+  const empty = parseSave(
+    '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n',
+  );
   const add = addBatch(empty, networkRules(bridge));
-  assert.match(add, /^\*filter\n:BERTH-FORWARD - \[0:0\]\n:BERTH-ISOLATION-STAGE-1 - \[0:0\]\n:BERTH-ISOLATION-STAGE-2 - \[0:0\]\n/);
+  assert.match(
+    add,
+    /^\*filter\n:BERTH-FORWARD - \[0:0\]\n:BERTH-ISOLATION-STAGE-1 - \[0:0\]\n:BERTH-ISOLATION-STAGE-2 - \[0:0\]\n/,
+  );
   assert.match(add, /\n-I FORWARD 1 -j BERTH-FORWARD\n-I BERTH-FORWARD 1 -j BERTH-ISOLATION-STAGE-1\n/);
-  assert.match(add, /\*nat\n:BERTH-POSTROUTING - \[0:0\]\n-I POSTROUTING 1 -j BERTH-POSTROUTING\n-A BERTH-POSTROUTING -s/);
+  assert.match(
+    add,
+    /\*nat\n:BERTH-POSTROUTING - \[0:0\]\n-I POSTROUTING 1 -j BERTH-POSTROUTING\n-A BERTH-POSTROUTING -s/,
+  );
   // the state after it, as iptables-save prints it: nothing more to add
   const lines = (t: 'filter' | 'nat') => [
-    ...sharedRules().chains.filter((c) => c.table === t).map((c) => `:${c.rule} - [0:0]`),
-    ...sharedRules().jumps.filter((j) => j.table === t).map((j) => j.rule),
-    ...networkRules(bridge).filter((r) => r.table === t).map((r) => r.rule),
+    ...sharedRules()
+      .chains.filter((c) => c.table === t)
+      .map((c) => `:${c.rule} - [0:0]`),
+    ...sharedRules()
+      .jumps.filter((j) => j.table === t)
+      .map((j) => j.rule),
+    ...networkRules(bridge)
+      .filter((r) => r.table === t)
+      .map((r) => r.rule),
   ];
   const other = networkRules({ bridge: 'br-y', subnet: '10.8.0.0/24', internal: false, masquerade: true });
-  const save = `*filter\n${lines('filter').join('\n')}\n${other.filter((r) => r.table === 'filter').map((r) => r.rule).join('\n')}\nCOMMIT\n*nat\n${lines('nat').join('\n')}\nCOMMIT\n`;
+  const save = `*filter\n${lines('filter').join('\n')}\n${other
+    .filter((r) => r.table === 'filter')
+    .map((r) => r.rule)
+    .join('\n')}\nCOMMIT\n*nat\n${lines('nat').join('\n')}\nCOMMIT\n`;
   const parsed = parseSave(save);
   assert.equal(addBatch(parsed, networkRules(bridge)), '');
   const mine = rulesOf(parsed, 'berth0');

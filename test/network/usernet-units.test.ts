@@ -131,7 +131,12 @@ test("a network's conflist: br-<id12>, masquerade and a default route unless int
   assert.equal(br.bridge, 'br-abababababab');
   assert.equal(bridgeName(n.Id), 'br-abababababab');
   assert.equal(br.ipMasq, false, "masquerade is the network's rule (rules.ts)");
-  assert.deepEqual(userRules(n), { bridge: 'br-abababababab', subnet: '172.20.0.0/16', internal: false, masquerade: true });
+  assert.deepEqual(userRules(n), {
+    bridge: 'br-abababababab',
+    subnet: '172.20.0.0/16',
+    internal: false,
+    masquerade: true,
+  });
   assert.deepEqual((br.ipam as { routes: unknown }).routes, [{ dst: '0.0.0.0/0' }]);
   assert.deepEqual((br.ipam as { ranges: unknown }).ranges, [[{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }]]);
   const internal = userConflist(record({ Internal: true })).plugins[0]!;
