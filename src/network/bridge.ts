@@ -307,6 +307,26 @@ export async function makeNetns(id: string): Promise<string> {
   return path;
 }
 
+/** Whether a process is in the container's netns (a `container:` joiner, a process not yet reaped): /proc scanned. */
+export function netnsInUse(id: string): boolean {
+  let ino: number;
+  try {
+    ino = fs.statSync(netnsPath(id)).ino;
+  } catch {
+    return false;
+  }
+  const want = `net:[${ino}]`;
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${p}/ns/net`) === want) return true;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return false;
+}
+
 /** Remove a container's netns mount and file (nothing if there is none). */
 export function removeNetns(id: string): void {
   const path = netnsPath(id);
@@ -416,11 +436,16 @@ export async function disconnectBridge(id: string): Promise<void> {
     // DEL runs the plugins ADD ran
     if (list && saved?.plugins)
       list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
+    // with ADD's result and no process left in the netns: the netns goes first, taking its end of the veth and so
+    // the host's with it (the kernel tears it down off this path, where a DEL's own link removal waits for it);
+    // DEL then releases the address (bridge plugin without a netns) and portmap's rules
+    const early = !!saved?.result && !netnsInUse(id);
+    if (early) removeNetns(id);
     if (list)
       await withCniLock(() =>
         cniDel(
           list,
-          { containerId: id, netns: netnsPath(id), ifname: 'eth0' },
+          { containerId: id, netns: early ? '' : netnsPath(id), ifname: 'eth0' },
           saved?.runtime ?? {},
           saved?.result,
           // with the ADD result every plugin knows what to remove: all at once (see cniDel)
