@@ -1,14 +1,12 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as dgram from 'node:dgram';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { conflict, unavailable } from '../core/errors.js';
+import { unavailable } from '../core/errors.js';
 import { mark } from '../core/trace.js';
-import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
-import { splitPort, type PortMap } from './ports.js';
+import type { PortMap } from './ports.js';
 import { preferredAddress, withIpsCapability } from './address.js';
+import { makeNetns, netnsInUse, netnsPath, removeNetns } from './netns.js';
+import { conflictingMapping, otherMappings, portAllocated, refuseListened, resolvePorts } from './hostports.js';
 import { ensureNetworkRules, markRules, rulesMarked, type NetworkRules } from './rules.js';
 
 /**
@@ -34,9 +32,8 @@ export const CNI_NETWORK = 'berth';
 export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
-export const NETNS_DIR = `${RUN_DIR}/netns`;
-
-export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;
+export { NETNS_DIR, netnsPath, makeNetns, removeNetns, netnsInUse } from './netns.js';
+export { resolvePorts, conflictingMapping, otherMappings, portAllocated, refuseListened } from './hostports.js';
 export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
 /** host-local's lease files of the bridge network: one per address, naming its container. */
@@ -194,149 +191,6 @@ export interface BridgeEndpoint {
   Ports: PortMap;
   /** The netns the container's plan joins. */
   SandboxKey: string;
-}
-
-// (promisified at the first call: child_process loads then, not when a read-only command loads this module)
-const run = (file: string, args: string[]) => promisify(execFile)(file, args);
-
-/** A free host port on an address (for -P and `-p :80`): one the kernel hands out, as Docker's allocator does. */
-async function freePort(ip: string, proto: string): Promise<number> {
-  const host = ip || '0.0.0.0';
-  if (proto === 'udp') {
-    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((res, rej) => s.once('error', rej).bind(0, host, () => res()));
-    const port = s.address().port;
-    s.close();
-    return port;
-  }
-  const srv = net.createServer();
-  await new Promise<void>((res, rej) => srv.once('error', rej).listen(0, host, () => res()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}
-
-/** The ports with every empty host port given a free one, and portmap's mappings for them. */
-export async function resolvePorts(
-  bindings: PortMap,
-  exposed: readonly string[],
-  publishAll: boolean,
-): Promise<{ ports: PortMap; mappings: NonNullable<RuntimeConfig['portMappings']> }> {
-  const ports: PortMap = {};
-  const mappings: NonNullable<RuntimeConfig['portMappings']> = [];
-  for (const key of exposed) ports[key] = publishAll ? [{ HostIp: '', HostPort: '' }] : null;
-  for (const [key, list] of Object.entries(bindings)) if (list?.length) ports[key] = list.map((b) => ({ ...b }));
-  for (const [key, list] of Object.entries(ports)) {
-    const { port, proto } = splitPort(key);
-    for (const b of list ?? []) {
-      if (!b.HostPort) b.HostPort = String(await freePort(b.HostIp, proto));
-      mappings.push({
-        hostPort: Number(b.HostPort),
-        containerPort: port,
-        protocol: proto,
-        ...(b.HostIp ? { hostIP: b.HostIp } : {}),
-      });
-    }
-    // Docker shows an all-addresses binding as 0.0.0.0
-    for (const b of list ?? []) if (!b.HostIp) b.HostIp = '0.0.0.0';
-  }
-  return { ports, mappings };
-}
-
-type Mapping = NonNullable<RuntimeConfig['portMappings']>[number];
-
-/** The first of `mine` whose host port another container holds (same port and protocol, overlapping address). */
-export function conflictingMapping(mine: readonly Mapping[], others: readonly Mapping[]): Mapping | undefined {
-  return mine.find((m) =>
-    others.some(
-      (o) =>
-        o.hostPort === m.hostPort &&
-        o.protocol === m.protocol &&
-        (!o.hostIP || !m.hostIP || o.hostIP === '0.0.0.0' || m.hostIP === '0.0.0.0' || o.hostIP === m.hostIP),
-    ),
-  );
-}
-
-/** The port mappings of every other container on the bridge (their saved CNI calls). */
-export function otherMappings(id: string): Mapping[] {
-  const out: Mapping[] = [];
-  for (const f of fs.readdirSync(RESULTS_DIR)) {
-    if (f === `${id}.json` || !f.endsWith('.json')) continue;
-    try {
-      const saved = JSON.parse(fs.readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as { runtime?: RuntimeConfig };
-      out.push(...(saved.runtime?.portMappings ?? []));
-    } catch {
-      /* removed meanwhile */
-    }
-  }
-  return out;
-}
-
-export function portAllocated(m: Mapping): Error {
-  return conflict(
-    'port_allocated',
-    `Bind for ${m.hostIP || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`,
-  );
-}
-
-/** A host port a host process listens on cannot be published (Docker's error). */
-export async function refuseListened(m: Mapping): Promise<void> {
-  const host = m.hostIP || '0.0.0.0';
-  try {
-    if (m.protocol === 'udp') {
-      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      await new Promise<void>((res, rej) => s.once('error', rej).bind(m.hostPort, host, () => res()));
-      s.close();
-    } else if (m.protocol === 'tcp') {
-      const srv = net.createServer();
-      await new Promise<void>((res, rej) => srv.once('error', rej).listen(m.hostPort, host, () => res()));
-      await new Promise<void>((res) => srv.close(() => res()));
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portAllocated(m);
-    // another error (an address this host lacks): the plugins report it
-  }
-}
-
-/** Make the container's network namespace at netns/<id> (util-linux unshare binds the new namespace there). */
-export async function makeNetns(id: string): Promise<string> {
-  const path = netnsPath(id);
-  fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
-  fs.closeSync(fs.openSync(path, fs.constants.O_CREAT | fs.constants.O_RDONLY, 0o444));
-  await run('unshare', [`--net=${path}`, 'true']);
-  return path;
-}
-
-/** Whether a process is in the container's netns (a `container:` joiner, a process not yet reaped): /proc scanned. */
-export function netnsInUse(id: string): boolean {
-  let ino: number;
-  try {
-    ino = fs.statSync(netnsPath(id)).ino;
-  } catch {
-    return false;
-  }
-  const want = `net:[${ino}]`;
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${p}/ns/net`) === want) return true;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return false;
-}
-
-/** Remove a container's netns mount and file (nothing if there is none). */
-export function removeNetns(id: string): void {
-  const path = netnsPath(id);
-  try {
-    umount2(path, MNT_DETACH);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
-  }
-  fs.rmSync(path, { force: true });
 }
 
 /** How a container connects: `previousIp` to have again if it is free, `owner` its directory in its store. */
