@@ -313,6 +313,15 @@ export async function createBridge(n: NetworkRecord): Promise<void> {
   });
 }
 
+/**
+ * A user network's rules made again if its bridge exists but is not the one they were made for (what a reboot's
+ * reconcile calls for each network whose bridge it has re-made, or finds; createBridge does it too).
+ */
+export async function reconcileNetworkRules(n: NetworkRecord): Promise<void> {
+  if (!fs.existsSync(`/sys/class/net/${bridgeOf(n)}`)) return;
+  await withCniLock(() => ensureNetworkRulesOnce(userRules(n)));
+}
+
 /** A removed network's host side: its rules, bridge, conflist and lease directory (CNI leaves the bridge). */
 export async function removeNetworkHostSide(n: Pick<NetworkRecord, 'Id' | 'Options'>): Promise<void> {
   const netId = n.Id;
