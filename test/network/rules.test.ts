@@ -134,3 +134,20 @@ test('rules once per network, isolation between user networks, --internal has no
     assert.deepEqual(rulesNaming(n.bridge), [], `no rule of ${name} after network rm`);
   }
 });
+
+test('after a "reboot" (the bridge and its rules gone), the next container on the network makes them again', () => {
+  const n = network('rt-boot');
+  const want = rulesNaming(n.bridge).length;
+  assert.ok(want > 0);
+  assert.equal(spawnSync('ip', ['link', 'del', n.bridge]).status, 0);
+  for (const l of rulesNaming(n.bridge)) {
+    const table = /POSTROUTING/.test(l) ? 'nat' : 'filter';
+    assert.equal(sh(`iptables -t ${table} ${l.replace(/^-A /, '-D ')}`).status, 0, l);
+  }
+  assert.deepEqual(rulesNaming(n.bridge), []);
+  berthOk(root, ['run', '--rm', '--network', 'rt-boot', 'bb', 'busybox', 'true']);
+  assert.equal(rulesNaming(n.bridge).length, want, 'made again, once');
+  berthOk(root, ['network', 'rm', 'rt-boot']);
+  nets.delete('rt-boot');
+  assert.deepEqual(rulesNaming(n.bridge), []);
+});
