@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addBatch, deleteBatch, networkRules, parseSave, rulesOf, sharedRules } from '../../src/network/rules.js';
+import { delType } from '../../src/network/cni.js';
 
 const bridge = { bridge: 'berth0', subnet: '172.17.0.0/16', internal: false, masquerade: true };
 
@@ -64,4 +65,14 @@ test('batches: only what is missing is added (chains declared once), only what n
   assert.ok(!del.includes('br-y') && !del.includes(':BERTH'), 'the chains and the other network stay');
   assert.equal((del.match(/^-D /gm) ?? []).length, mine.length);
   assert.equal(deleteBatch([]), '');
+});
+
+test("DEL without a netns runs the bridge's IPAM plugin itself (all the bridge plugin would do then)", () => {
+  const br = { type: 'bridge', ipMasq: false, ipam: { type: 'host-local' } };
+  const a = { containerId: 'c', netns: '', ifname: 'eth0' };
+  assert.equal(delType(br, a), 'host-local');
+  assert.equal(delType(br, { ...a, netns: '/run/berth/netns/c' }), 'bridge', 'with a netns: its veth too');
+  assert.equal(delType({ ...br, ipMasq: true }, a), 'bridge', 'with masquerade: its rules too');
+  assert.equal(delType({ type: 'portmap' }, a), 'portmap');
+  assert.equal(delType({ ...br, ipam: { type: '../x' } }, a), 'bridge');
 });
