@@ -15,12 +15,14 @@ import {
 import { addDnsEntry, removeDnsEntry } from './dns.js';
 import type { NetworkRecord } from './store.js';
 import { hostLocalRange } from './subnets.js';
+import { ensureNetworkRules, ensureNetworkRulesOnce, removeNetworkRules, type NetworkRules } from './rules.js';
 
 /**
  * A container on a user-defined network: a veth from its netns to the
  * network's bridge br-<id12>, an address from the network's subnet
- * (host-local, leases under cni/ipam/berth-<id12>/), masquerade and a default
- * route unless the network is internal, its names in aardvark-dns. One file
+ * (host-local, leases under cni/ipam/berth-<id12>/), a default route unless the
+ * network is internal, its names in aardvark-dns. Masquerade, FORWARD accepts
+ * and isolation are the network's rules, made with its bridge (rules.ts). One file
  * per attachment, cni/attach/<container>/<network id>.json, keeps the conflist
  * it was made with, the runtime config and ADD's result: DEL needs nothing
  * else (the network's definition may be gone by then).
@@ -53,7 +55,8 @@ export function userConflist(n: NetworkRecord, ipamDir = IPAM_DIR): ConfList {
         bridge: bridgeOf(n),
         // the gateway address stays on the bridge even when internal: aardvark-dns answers there
         isGateway: true,
-        ipMasq: !n.Internal && n.Options[OPT_MASQUERADE] !== 'false',
+        // masquerade, FORWARD accepts and isolation: the network's own rules (rules.ts), made at `network create`
+        ipMasq: false,
         ...(n.Options[OPT_MTU] ? { mtu: Number(n.Options[OPT_MTU]) } : {}),
         hairpinMode: true,
         capabilities: { ips: true },
@@ -66,7 +69,6 @@ export function userConflist(n: NetworkRecord, ipamDir = IPAM_DIR): ConfList {
       },
       { type: 'tuning', capabilities: { mac: true } },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-      { type: 'firewall', backend: 'iptables' },
     ],
   };
 }
@@ -208,6 +210,8 @@ export async function attachUser(
       if (taken) throw portAllocated(taken);
       // written before ADD: a berth killed in the middle leaves what DEL needs
       fs.writeFileSync(attachPath(ctr, n.Id), JSON.stringify(a));
+      // made at `network create`; checked again only for a bridge made since (a reboot's reconcile)
+      await ensureNetworkRulesOnce(userRules(n));
       a.result = await cniAdd(list, { containerId: ctr, netns, ifname: req.ifname }, runtime);
       fs.writeFileSync(attachPath(ctr, n.Id), JSON.stringify(a));
       const ep = endpointOf(a);
@@ -290,7 +294,18 @@ export function checkBridgeOptions(
     throw invalid('invalid_option', `invalid ${OPT_MASQUERADE} ${JSON.stringify(masq)}: true or false`);
 }
 
-/** A new network's bridge with its gateway address, up (the CNI bridge plugin finds it so at the first ADD). */
+/** A user network's per-network rules (rules.ts). */
+export const userRules = (n: Pick<NetworkRecord, 'Id' | 'Options' | 'Internal' | 'IPAM'>): NetworkRules => ({
+  bridge: bridgeOf(n),
+  subnet: n.IPAM.Config[0]!.Subnet,
+  internal: n.Internal,
+  masquerade: n.Options[OPT_MASQUERADE] !== 'false',
+});
+
+/**
+ * A new network's bridge with its gateway address, up (the CNI bridge plugin finds it so at the first ADD), and its
+ * rules (masquerade, FORWARD accepts, isolation). Also what a reboot's reconcile calls: what exists is kept.
+ */
 export async function createBridge(n: NetworkRecord): Promise<void> {
   const ipam = n.IPAM.Config[0]!;
   const br = bridgeOf(n);
@@ -299,13 +314,24 @@ export async function createBridge(n: NetworkRecord): Promise<void> {
     await run('ip', ['addr', 'replace', `${ipam.Gateway}/${ipam.Subnet.split('/')[1]}`, 'dev', br]);
     if (n.Options[OPT_MTU]) await run('ip', ['link', 'set', br, 'mtu', n.Options[OPT_MTU]]);
     await run('ip', ['link', 'set', br, 'up']);
+    await ensureNetworkRules(userRules(n));
   });
 }
 
-/** A removed network's host side: its bridge, conflist and lease directory (CNI leaves the bridge). */
+/**
+ * A user network's rules made again if its bridge exists but is not the one they were made for (what a reboot's
+ * reconcile calls for each network whose bridge it has re-made, or finds; createBridge does it too).
+ */
+export async function reconcileNetworkRules(n: NetworkRecord): Promise<void> {
+  if (!fs.existsSync(`/sys/class/net/${bridgeOf(n)}`)) return;
+  await withCniLock(() => ensureNetworkRulesOnce(userRules(n)));
+}
+
+/** A removed network's host side: its rules, bridge, conflist and lease directory (CNI leaves the bridge). */
 export async function removeNetworkHostSide(n: Pick<NetworkRecord, 'Id' | 'Options'>): Promise<void> {
   const netId = n.Id;
   await withCniLock(async () => {
+    await removeNetworkRules(bridgeOf(n));
     if (fs.existsSync(`/sys/class/net/${bridgeOf(n)}`)) await run('ip', ['link', 'del', bridgeOf(n)]).catch(() => {});
     fs.rmSync(conflistPath(netId), { force: true });
     fs.rmSync(`${IPAM_DIR}/${cniName(netId)}`, { recursive: true, force: true });

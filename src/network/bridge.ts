@@ -1,21 +1,22 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as dgram from 'node:dgram';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { conflict, unavailable } from '../core/errors.js';
+import { unavailable } from '../core/errors.js';
 import { mark } from '../core/trace.js';
-import { flock, LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, umount2 } from '../native/index.js';
+import { flock, LOCK_EX, LOCK_NB, LOCK_UN } from '../native/index.js';
 import { cniAdd, cniDel, type CniResult, type ConfList, type RuntimeConfig } from './cni.js';
-import { splitPort, type PortMap } from './ports.js';
+import type { PortMap } from './ports.js';
 import { preferredAddress, withIpsCapability } from './address.js';
+import { makeNetns, netnsInUse, netnsPath, removeNetns } from './netns.js';
+import { conflictingMapping, otherMappings, portAllocated, refuseListened, resolvePorts } from './hostports.js';
+import { ensureNetworkRules, markRules, rulesMarked, type NetworkRules } from './rules.js';
 
 /**
  * The default `bridge` network, built on the CNI plugins: a bridge `berth0`
  * with the gateway address, a veth per container (bridge plugin), an address
- * from the subnet (host-local IPAM), masquerade for outgoing traffic (ipMasq),
- * published ports by DNAT (portmap, which also makes them answer on the host's
- * 127.0.0.1: route_localnet and SNAT) and the FORWARD accept rules (firewall).
+ * from the subnet (host-local IPAM), published ports by DNAT (portmap, which
+ * also makes them answer on the host's 127.0.0.1: route_localnet and SNAT; run
+ * only for a container that publishes). Masquerade, the FORWARD accepts and the
+ * isolation from user networks are the network's own rules, made once at the
+ * bridge's first use (rules.ts), as dockerd makes docker0's.
  *
  * Everything lives in /run/berth (host-wide, as the bridge is, and gone at a
  * reboot with the namespaces and rules it describes):
@@ -31,9 +32,8 @@ export const CNI_NETWORK = 'berth';
 export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
-export const NETNS_DIR = `${RUN_DIR}/netns`;
-
-export const netnsPath = (id: string): string => `${NETNS_DIR}/${id}`;
+export { NETNS_DIR, netnsPath, makeNetns, removeNetns, netnsInUse } from './netns.js';
+export { resolvePorts, conflictingMapping, otherMappings, portAllocated, refuseListened } from './hostports.js';
 export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
 /** host-local's lease files of the bridge network: one per address, naming its container. */
@@ -42,6 +42,8 @@ export const LEASES_DIR = `${IPAM_DIR}/${CNI_NETWORK}`;
 /** What cni/results/<id>.json holds. */
 export interface SavedAttachment {
   owner?: string;
+  /** The conflist ADD ran (DEL runs the same plugins with the same config). */
+  conflist?: ConfList;
   runtime?: RuntimeConfig;
   plugins?: string[];
   result?: CniResult;
@@ -57,7 +59,8 @@ export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_D
         type: 'bridge',
         bridge: BRIDGE_NAME,
         isGateway: true,
-        ipMasq: true,
+        // masquerade and FORWARD accepts are the network's own rules, made once (rules.ts), not per container
+        ipMasq: false,
         // a container reaches its own published port through the host's address
         hairpinMode: true,
         // a restarted container asks host-local for its previous address (runtimeConfig.ips)
@@ -71,8 +74,6 @@ export function bridgeConflist(subnet: string, gateway: string, ipamDir = IPAM_D
       },
       // snat: a port published on 127.0.0.1 answers there too (route_localnet on the bridge, masquerade of 127/8)
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-      // the FORWARD chain's accept rules, needed where its policy is DROP (as dockerd leaves it)
-      { type: 'firewall', backend: 'iptables' },
     ],
   };
 }
@@ -116,15 +117,36 @@ export function chooseSubnet(routes: readonly Route[]): { subnet: string; gatewa
   throw unavailable('no_subnet', 'bridge network: every subnet of 172.17-31.0.0/16 overlaps a route of this host');
 }
 
-/** The bridge's conflist: the one written before (its subnet stays), or a new one on a free subnet. */
+/** The subnet and gateway of a bridge conflist (its IPAM's first range). */
+export function conflistRange(list: ConfList): { subnet: string; gateway: string } {
+  const ipam = list.plugins[0]?.ipam as { ranges?: Array<Array<{ subnet?: string; gateway?: string }>> } | undefined;
+  const r = ipam?.ranges?.[0]?.[0];
+  return { subnet: r?.subnet ?? '', gateway: r?.gateway ?? '' };
+}
+
+/** The default bridge's per-network rules (rules.ts) for its conflist. */
+export const defaultRules = (list: ConfList): NetworkRules => ({
+  bridge: BRIDGE_NAME,
+  subnet: conflistRange(list).subnet,
+  internal: false,
+  masquerade: true,
+});
+
+/**
+ * The bridge's conflist: the one written before (its subnet stays; one of an older berth, with per-container
+ * masquerade and the firewall plugin, rewritten on the same subnet), or a new one on a free subnet.
+ */
 export function ensureConflist(): ConfList {
+  let range: { subnet: string; gateway: string } | undefined;
   try {
-    return JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+    const list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+    if (!list.plugins.some((p) => p.type === 'firewall' || p.ipMasq)) return list;
+    range = conflistRange(list);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   fs.mkdirSync(CNI_DIR, { recursive: true, mode: 0o755 });
-  const { subnet, gateway } = chooseSubnet(parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8')));
+  const { subnet, gateway } = range ?? chooseSubnet(parseProcRoutes(fs.readFileSync('/proc/net/route', 'utf8')));
   const tmp = `${CONFLIST_PATH}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(bridgeConflist(subnet, gateway), null, 2)}\n`);
   fs.renameSync(tmp, CONFLIST_PATH);
@@ -171,129 +193,6 @@ export interface BridgeEndpoint {
   SandboxKey: string;
 }
 
-// (promisified at the first call: child_process loads then, not when a read-only command loads this module)
-const run = (file: string, args: string[]) => promisify(execFile)(file, args);
-
-/** A free host port on an address (for -P and `-p :80`): one the kernel hands out, as Docker's allocator does. */
-async function freePort(ip: string, proto: string): Promise<number> {
-  const host = ip || '0.0.0.0';
-  if (proto === 'udp') {
-    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((res, rej) => s.once('error', rej).bind(0, host, () => res()));
-    const port = s.address().port;
-    s.close();
-    return port;
-  }
-  const srv = net.createServer();
-  await new Promise<void>((res, rej) => srv.once('error', rej).listen(0, host, () => res()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}
-
-/** The ports with every empty host port given a free one, and portmap's mappings for them. */
-export async function resolvePorts(
-  bindings: PortMap,
-  exposed: readonly string[],
-  publishAll: boolean,
-): Promise<{ ports: PortMap; mappings: NonNullable<RuntimeConfig['portMappings']> }> {
-  const ports: PortMap = {};
-  const mappings: NonNullable<RuntimeConfig['portMappings']> = [];
-  for (const key of exposed) ports[key] = publishAll ? [{ HostIp: '', HostPort: '' }] : null;
-  for (const [key, list] of Object.entries(bindings)) if (list?.length) ports[key] = list.map((b) => ({ ...b }));
-  for (const [key, list] of Object.entries(ports)) {
-    const { port, proto } = splitPort(key);
-    for (const b of list ?? []) {
-      if (!b.HostPort) b.HostPort = String(await freePort(b.HostIp, proto));
-      mappings.push({
-        hostPort: Number(b.HostPort),
-        containerPort: port,
-        protocol: proto,
-        ...(b.HostIp ? { hostIP: b.HostIp } : {}),
-      });
-    }
-    // Docker shows an all-addresses binding as 0.0.0.0
-    for (const b of list ?? []) if (!b.HostIp) b.HostIp = '0.0.0.0';
-  }
-  return { ports, mappings };
-}
-
-type Mapping = NonNullable<RuntimeConfig['portMappings']>[number];
-
-/** The first of `mine` whose host port another container holds (same port and protocol, overlapping address). */
-export function conflictingMapping(mine: readonly Mapping[], others: readonly Mapping[]): Mapping | undefined {
-  return mine.find((m) =>
-    others.some(
-      (o) =>
-        o.hostPort === m.hostPort &&
-        o.protocol === m.protocol &&
-        (!o.hostIP || !m.hostIP || o.hostIP === '0.0.0.0' || m.hostIP === '0.0.0.0' || o.hostIP === m.hostIP),
-    ),
-  );
-}
-
-/** The port mappings of every other container on the bridge (their saved CNI calls). */
-export function otherMappings(id: string): Mapping[] {
-  const out: Mapping[] = [];
-  for (const f of fs.readdirSync(RESULTS_DIR)) {
-    if (f === `${id}.json` || !f.endsWith('.json')) continue;
-    try {
-      const saved = JSON.parse(fs.readFileSync(`${RESULTS_DIR}/${f}`, 'utf8')) as { runtime?: RuntimeConfig };
-      out.push(...(saved.runtime?.portMappings ?? []));
-    } catch {
-      /* removed meanwhile */
-    }
-  }
-  return out;
-}
-
-export function portAllocated(m: Mapping): Error {
-  return conflict(
-    'port_allocated',
-    `Bind for ${m.hostIP || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`,
-  );
-}
-
-/** A host port a host process listens on cannot be published (Docker's error). */
-export async function refuseListened(m: Mapping): Promise<void> {
-  const host = m.hostIP || '0.0.0.0';
-  try {
-    if (m.protocol === 'udp') {
-      const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      await new Promise<void>((res, rej) => s.once('error', rej).bind(m.hostPort, host, () => res()));
-      s.close();
-    } else if (m.protocol === 'tcp') {
-      const srv = net.createServer();
-      await new Promise<void>((res, rej) => srv.once('error', rej).listen(m.hostPort, host, () => res()));
-      await new Promise<void>((res) => srv.close(() => res()));
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portAllocated(m);
-    // another error (an address this host lacks): the plugins report it
-  }
-}
-
-/** Make the container's network namespace at netns/<id> (util-linux unshare binds the new namespace there). */
-export async function makeNetns(id: string): Promise<string> {
-  const path = netnsPath(id);
-  fs.mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
-  fs.closeSync(fs.openSync(path, fs.constants.O_CREAT | fs.constants.O_RDONLY, 0o444));
-  await run('unshare', [`--net=${path}`, 'true']);
-  return path;
-}
-
-/** Remove a container's netns mount and file (nothing if there is none). */
-export function removeNetns(id: string): void {
-  const path = netnsPath(id);
-  try {
-    umount2(path, MNT_DETACH);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
-  }
-  fs.rmSync(path, { force: true });
-}
-
 /** How a container connects: `previousIp` to have again if it is free, `owner` its directory in its store. */
 export interface ConnectOptions {
   previousIp?: string;
@@ -336,15 +235,20 @@ export async function connectBridge(
       const ip = preferredAddress(list, opts.previousIp, (addr) => fs.existsSync(`${LEASES_DIR}/${addr}`));
       if (ip) runtime.ips = [ip];
       // written before ADD: a berth killed in the middle leaves what DEL needs to undo it
-      save({ runtime, plugins: list.plugins.map((p) => p.type) });
-      return cniAdd(list, a, runtime);
+      save({ conflist: list, runtime, plugins: list.plugins.map((p) => p.type) });
+      // the network's rules, once per bridge (at its first use, again after a reboot)
+      const fresh = !rulesMarked(BRIDGE_NAME);
+      if (fresh) await ensureNetworkRules(defaultRules(list));
+      const r = await cniAdd(list, a, runtime);
+      if (fresh) markRules(BRIDGE_NAME);
+      return r;
     });
   } catch (err) {
     await disconnectBridge(id).catch(() => {});
     throw err;
   }
   const netns = netnsPath(id);
-  save({ runtime, plugins: list.plugins.map((p) => p.type), result });
+  save({ conflist: list, runtime, plugins: list.plugins.map((p) => p.type), result });
   const ip = result.ips?.find((i) => !i.address.includes(':'));
   const iface = ip?.interface !== undefined ? result.interfaces?.[ip.interface] : undefined;
   const [addr, len] = (ip?.address ?? '/0').split('/');
@@ -376,20 +280,26 @@ export async function disconnectBridge(id: string): Promise<void> {
   }
   let failure: unknown;
   if (saved || fs.existsSync(netnsPath(id))) {
-    let list: ConfList | undefined;
-    try {
-      list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
-    } catch {
-      list = undefined;
-    }
+    let list: ConfList | undefined = saved?.conflist;
+    if (!list)
+      try {
+        list = JSON.parse(fs.readFileSync(CONFLIST_PATH, 'utf8')) as ConfList;
+      } catch {
+        list = undefined;
+      }
     // DEL runs the plugins ADD ran
     if (list && saved?.plugins)
       list = { ...list, plugins: list.plugins.filter((p) => saved!.plugins!.includes(p.type)) };
+    // with ADD's result and no process left in the netns: the netns goes first, taking its end of the veth and so
+    // the host's with it (the kernel tears it down off this path, where a DEL's own link removal waits for it);
+    // DEL then releases the address (bridge plugin without a netns) and portmap's rules
+    const early = !!saved?.result && !netnsInUse(id);
+    if (early) removeNetns(id);
     if (list)
       await withCniLock(() =>
         cniDel(
           list,
-          { containerId: id, netns: netnsPath(id), ifname: 'eth0' },
+          { containerId: id, netns: early ? '' : netnsPath(id), ifname: 'eth0' },
           saved?.runtime ?? {},
           saved?.result,
           // with the ADD result every plugin knows what to remove: all at once (see cniDel)

@@ -116,6 +116,17 @@ export async function cniAdd(list: ConfList, a: Attachment, runtime: RuntimeConf
 }
 
 /**
+ * The plugin a DEL runs: the bridge plugin's IPAM plugin itself when there is no netns and no masquerade, since then
+ * all the bridge plugin's DEL does is run its IPAM plugin with the same stdin (the address released); one Go process
+ * fewer on every container's end.
+ */
+export function delType(p: ConfList['plugins'][number], a: Attachment): string {
+  const ipam = p.ipam as { type?: string } | undefined;
+  if (p.type === 'bridge' && a.netns === '' && !p.ipMasq && ipam?.type && /^[\w-]+$/.test(ipam.type)) return ipam.type;
+  return p.type;
+}
+
+/**
  * DEL the container from the network: every plugin, each tried even when another failed (a half-done ADD, a veth
  * already gone); the first failure (in the spec's reverse order) is thrown after all ran. `parallel`: all at once
  * rather than in reverse order, which is safe when each plugin's DEL depends only on the ADD result (as bridge's,
@@ -130,7 +141,8 @@ export async function cniDel(
   prevResult: CniResult | undefined,
   parallel = false,
 ): Promise<void> {
-  const del = (i: number) => runPlugin(list.plugins[i]!.type, 'DEL', a, pluginConfig(list, i, runtime, prevResult));
+  const del = (i: number) =>
+    runPlugin(delType(list.plugins[i]!, a), 'DEL', a, pluginConfig(list, i, runtime, prevResult));
   const order = list.plugins.map((_, i) => i).reverse();
   const errors: unknown[] = [];
   if (parallel) {

@@ -1,5 +1,6 @@
 /**
- * The host's networking as a test file found it (berth0, the CNI plugins' iptables chains and rules, ip_forward), and
+ * The host's networking as a test file found it (berth0, the CNI plugins' and berth's own iptables chains and rules,
+ * ip_forward), and
  * putting it back: what the file's containers added goes, once no container uses the bridge (other test files may
  * run containers on it meanwhile: then it stays, as docker0 stays). The check and the removal hold berth's CNI lock,
  * so no container is attached in between.
@@ -21,8 +22,8 @@ export function hostNet(): HostNet {
   for (const table of ['filter', 'nat']) {
     const out = spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '';
     for (const l of out.split('\n')) {
-      if (/^:CNI-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
-      if (/^-A .*CNI-/.test(l)) rules.add(`${table} ${l}`);
+      if (/^:(CNI|BERTH)-/.test(l)) chains.add(`${table} ${l.slice(1).split(' ')[0]}`);
+      if (/^-A .*(CNI|BERTH)-/.test(l)) rules.add(`${table} ${l}`);
     }
   }
   return {
@@ -35,6 +36,9 @@ export function hostNet(): HostNet {
 
 function restoreNow(was: HostNet): void {
   const now = hostNet();
+  // berth's records of which bridges have their rules (rules.ts): checked again at the next use
+  if ([...now.rules].some((r) => !was.rules.has(r)))
+    fs.rmSync('/run/berth/cni/rules', { recursive: true, force: true });
   // rules first (jumps into the chains), then the chains themselves
   for (const r of now.rules) {
     if (was.rules.has(r)) continue;
@@ -81,4 +85,33 @@ export function restoreHostNetWhenIdle(was: HostNet): boolean {
   } finally {
     fs.closeSync(lock);
   }
+}
+
+/**
+ * berth's chains (rules.ts) that were not in `before` ("table chain"), removed with the jumps to them, when no
+ * network's rule is left in them (each network removes its own at `network rm`; the default bridge's stay while it
+ * does).
+ */
+export function removeIdleBerthChains(before: Set<string>): void {
+  const save = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  let table = '';
+  const chains: string[] = [];
+  const jumps: string[] = [];
+  let busy = false;
+  for (const l of save.split('\n')) {
+    if (l.startsWith('*')) table = l.slice(1);
+    else if (l.startsWith(':BERTH-')) chains.push(`${table} ${l.slice(1).split(' ')[0]}`);
+    else if (/^-A \S+ -j BERTH-\S+$/.test(l)) jumps.push(`${table} ${l}`);
+    else if (l.startsWith('-A BERTH-')) busy = true;
+  }
+  if (busy || chains.every((c) => before.has(c))) return;
+  for (const j of jumps) {
+    const [t, ...rest] = j.split(' ');
+    spawnSync('iptables', ['-t', t!, ...rest.join(' ').replace(/^-A /, '-D ').split(' ')], { stdio: 'ignore' });
+  }
+  for (const c of chains) {
+    const [t, chain] = c.split(' ');
+    spawnSync('iptables', ['-t', t!, '-X', chain!], { stdio: 'ignore' });
+  }
+  fs.rmSync('/run/berth/cni/rules', { recursive: true, force: true });
 }

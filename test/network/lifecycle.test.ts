@@ -31,7 +31,16 @@ function cniChains(): Set<string> {
   const out = new Set<string>();
   for (const table of ['filter', 'nat'])
     for (const l of (spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '').split('\n'))
-      if (/^:CNI-/.test(l)) out.add(`${table} ${l.slice(1).split(' ')[0]}`);
+      if (/^:(CNI|BERTH)-/.test(l)) out.add(`${table} ${l.slice(1).split(' ')[0]}`);
+  return out;
+}
+
+/** berth's rules that name berth0 ("table rule"). */
+function berth0Rules(): string[] {
+  const out: string[] = [];
+  for (const table of ['filter', 'nat'])
+    for (const l of (spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '').split('\n'))
+      if (/^-A BERTH-.* -[io] berth0 /.test(l)) out.push(`${table} ${l}`);
   return out;
 }
 
@@ -135,6 +144,7 @@ function afterAll(): void {
       spawnSync('iptables', ['-t', table, '-X', chain], { stdio: 'ignore' });
     }
     spawnSync('ip', ['link', 'del', 'berth0'], { stdio: 'ignore' });
+    fs.rmSync(`${RUN}/cni/rules`, { recursive: true, force: true });
   }
 }
 
@@ -340,7 +350,14 @@ test('after a reboot the first berth command reconciles; start --all --filter re
     }
   }
   const attached = spawnSync('ip', ['-o', 'link', 'show', 'master', 'berth0'], { encoding: 'utf8' }).stdout ?? '';
-  if (!bridgeBefore && !attached.trim()) spawnSync('ip', ['link', 'del', 'berth0']);
+  // berth0 and its rules (rules.ts) go too, when nothing else uses them
+  const rebooted = !bridgeBefore && !attached.trim();
+  if (rebooted) {
+    spawnSync('ip', ['link', 'del', 'berth0']);
+    for (const l of berth0Rules())
+      spawnSync('sh', ['-c', `iptables -t ${l.split(' ')[0]!} ${l.replace(/^\S+ -A /, '-D ')}`], { stdio: 'ignore' });
+    assert.deepEqual(berth0Rules(), []);
+  }
   for (const a of atts) assert.ok(traces(a).includes('CNI result'), 'the result stays, as on disk');
   // the first berth command after it
   const ps = berthOk(root, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
@@ -360,6 +377,7 @@ test('after a reboot the first berth command reconciles; start --all --filter re
   assert.equal(unless.trim(), 'unless', 'the one a user stopped stays stopped');
   assert.equal(statusOf('ustopped'), 'exited');
   assert.equal(ipOf('always'), atts[0]!.ip, 'its address again');
+  if (rebooted) assert.equal(berth0Rules().length, 7, "berth0's rules made again, once");
   const res = await fetch(`http://127.0.0.1:${port}/hostname`);
   assert.equal(res.status, 200);
   assert.equal((await res.text()).trim(), idOf('always').slice(0, 12));

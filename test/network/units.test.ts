@@ -106,11 +106,11 @@ test("the conflist and each plugin's stdin: the list's name and version, runtime
   const list = bridgeConflist('172.17.0.0/16', '172.17.0.1', '/run/x/ipam');
   assert.deepEqual(
     list.plugins.map((p) => p.type),
-    ['bridge', 'portmap', 'firewall'],
+    ['bridge', 'portmap'],
   );
   const br = list.plugins[0]!;
   assert.equal(br.bridge, 'berth0');
-  assert.equal(br.ipMasq, true);
+  assert.equal(br.ipMasq, false, "masquerade is the network's rule (rules.ts), not the plugin's per container");
   assert.deepEqual((br.ipam as { ranges: unknown }).ranges, [[{ subnet: '172.17.0.0/16', gateway: '172.17.0.1' }]]);
   assert.equal((br.ipam as { dataDir: string }).dataDir, '/run/x/ipam');
   const rt = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }] };
@@ -127,7 +127,7 @@ test("the conflist and each plugin's stdin: the list's name and version, runtime
   // a container that publishes nothing skips portmap (at ADD and DEL)
   assert.deepEqual(
     withoutIdlePlugins(list, false).plugins.map((p) => p.type),
-    ['bridge', 'firewall'],
+    ['bridge'],
   );
   assert.equal(withoutIdlePlugins(list, true), list);
 });

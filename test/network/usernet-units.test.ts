@@ -27,6 +27,7 @@ import {
   checkBridgeOptions,
   cniName,
   userConflist,
+  userRules,
 } from '../../src/network/attach.js';
 import { checkMac, multiNetworkSettings, networksOf } from '../../src/network/endpoints.js';
 import { NetworkStore, predefinedRecord, type NetworkRecord } from '../../src/network/store.js';
@@ -129,22 +130,28 @@ test("a network's conflist: br-<id12>, masquerade and a default route unless int
   const br = list.plugins[0]!;
   assert.equal(br.bridge, 'br-abababababab');
   assert.equal(bridgeName(n.Id), 'br-abababababab');
-  assert.equal(br.ipMasq, true);
+  assert.equal(br.ipMasq, false, "masquerade is the network's rule (rules.ts)");
+  assert.deepEqual(userRules(n), {
+    bridge: 'br-abababababab',
+    subnet: '172.20.0.0/16',
+    internal: false,
+    masquerade: true,
+  });
   assert.deepEqual((br.ipam as { routes: unknown }).routes, [{ dst: '0.0.0.0/0' }]);
   assert.deepEqual((br.ipam as { ranges: unknown }).ranges, [[{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }]]);
   const internal = userConflist(record({ Internal: true })).plugins[0]!;
-  assert.equal(internal.ipMasq, false);
+  assert.equal(userRules(record({ Internal: true })).internal, true);
   assert.deepEqual((internal.ipam as { routes: unknown }).routes, []);
   assert.deepEqual(
     attachmentConflist(list, {}).plugins.map((p) => p.type),
-    ['bridge', 'firewall'],
+    ['bridge'],
   );
   assert.deepEqual(
     attachmentConflist(list, {
       mac: '02:00:00:00:00:01',
       portMappings: [{ hostPort: 1, containerPort: 1, protocol: 'tcp' }],
     }).plugins.map((p) => p.type),
-    ['bridge', 'tuning', 'portmap', 'firewall'],
+    ['bridge', 'tuning', 'portmap'],
   );
 });
 
@@ -310,7 +317,7 @@ test("network create -o: Docker's bridge name, MTU and masquerade options, check
   const br = userConflist(n).plugins[0]!;
   assert.equal(br.bridge, 'mybr0');
   assert.equal(br.mtu, 1400);
-  assert.equal(br.ipMasq, false);
+  assert.equal(userRules(n).masquerade, false);
   const none = () => false;
   checkBridgeOptions({ 'com.docker.network.bridge.name': 'ok0' }, ['br-x'], none);
   const bad: Array<[Record<string, string>, RegExp]> = [

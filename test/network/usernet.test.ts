@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { berth, berthOk, berthSpawn, mountsUnder, tempRoot } from '../helpers/berth.js';
+import { removeIdleBerthChains } from '../helpers/hostnet.js';
 
 const t = tempRoot('berth-usernet');
 const root = t.root;
@@ -67,13 +68,14 @@ function cniChains(): Set<string> {
   const out = new Set<string>();
   for (const table of ['filter', 'nat'])
     for (const l of (spawnSync('iptables-save', ['-t', table], { encoding: 'utf8' }).stdout ?? '').split('\n'))
-      if (/^:CNI-/.test(l)) out.add(`${table} ${l.slice(1).split(' ')[0]}`);
+      if (/^:(CNI|BERTH)-/.test(l)) out.add(`${table} ${l.slice(1).split(' ')[0]}`);
   return out;
 }
 function restoreHostNet(): void {
   for (const c of cniChains()) {
     if (chainsBefore.has(c)) continue;
     const [table, chain] = c.split(' ');
+    if (chain!.startsWith('BERTH-')) continue; // removeIdleBerthChains's
     // the jumps into it first, then the chain (only chains the tests' plugins made, and only when now unused)
     const save = spawnSync('iptables-save', ['-t', table!], { encoding: 'utf8' }).stdout ?? '';
     // a container's own chain, or a global one a container (of another berth on this host) still uses: kept
@@ -85,6 +87,7 @@ function restoreHostNet(): void {
     spawnSync('iptables', ['-t', table!, '-F', chain!], { stdio: 'ignore' });
     spawnSync('iptables', ['-t', table!, '-X', chain!], { stdio: 'ignore' });
   }
+  removeIdleBerthChains(chainsBefore);
   fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', forwardBefore);
 }
 
