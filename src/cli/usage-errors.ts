@@ -68,14 +68,25 @@ export async function preflight(
  * [ARG...]` is at least 1; `[OPTIONS]` and `[--flag]` are no arguments. Undefined where the line does not say.
  */
 export function arity(entry: CommandEntry, usage: string): { min: number; max: number } | undefined {
-  const line = usage.split('\n')[0]!.replace(/\s*\|\s*/g, '|');
-  const tokens = line.match(/\[(?:[^[\]]|\[[^\]]*\])*\]|\S+/g) ?? [];
+  // a usage of several forms (`cp`'s two directions, `start --all`): the loosest of them
+  let out: { min: number; max: number } | undefined;
+  for (const form of usage.split('\n')) {
+    const a = formArity(entry, form.trim().replace(/^berth\s+/, ''));
+    if (!a) continue;
+    out = out ? { min: Math.min(out.min, a.min), max: Math.max(out.max, a.max) } : a;
+  }
+  return out;
+}
+
+function formArity(entry: CommandEntry, form: string): { min: number; max: number } | undefined {
+  const line = form.replace(/\s*\|\s*/g, '|');
+  const tokens = line.match(/\[(?:[^[\]]|\[[^\]]*\])*\](?:\.\.\.)?|\S+/g) ?? [];
   const words = entry.names.find((n) => n.every((w, i) => tokens[i] === w));
   if (!words) return undefined;
   let min = 0;
   let max = 0;
   for (const t of tokens.slice(words.length)) {
-    if (t === '[OPTIONS]' || t.startsWith('[-')) continue;
+    if (t === '[OPTIONS]' || t.startsWith('[-') || t.startsWith('-')) continue;
     if (t.includes('...') || t.includes('OPTIONS')) max = Infinity;
     else max++;
     if (!t.startsWith('[')) min++;

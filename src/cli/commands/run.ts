@@ -112,7 +112,7 @@ export const create: Command = {
 
 export const start: Command = {
   names: [['start'], ['container', 'start']],
-  usage: 'start [OPTIONS] CONTAINER [CONTAINER...] | start --all [--filter restart-policy=NAME]...',
+  usage: 'start [OPTIONS] CONTAINER [CONTAINER...]\n\tberth start --all [--filter restart-policy=NAME]...',
   summary: 'Start one or more stopped containers (in the foreground with -a; --all: every stopped one, as at boot)',
   options: {
     attach: { type: 'boolean', short: 'a' },
