@@ -130,8 +130,10 @@ export class Registries {
       ...(opts.compression ? { compression: opts.compression } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
+    // `name` may carry its tag (the CLI passes NAME[:TAG] whole): each pushed tag goes on the bare repository
+    const repo = parseReference(name).name;
     for (const p of pushed) {
-      const ref = this.familiar(p.Tag ? `${name}:${p.Tag}` : name);
+      const ref = this.familiar(p.Tag ? `${repo}:${p.Tag}` : name);
       this.engine.events.emit('image', 'push', ref, { name: ref });
     }
     return pushed;

@@ -26,15 +26,14 @@ import { ensureNetworkRules, markRules, rulesMarked, type NetworkRules } from '.
  *   cni/results/<id>.json what ADD returned and the port mappings passed, for DEL, and the container's
  *                         directory in its store (`owner`: system check tells a removed container's leftovers by it)
  */
-export const RUN_DIR = '/run/berth';
+import { CNI_DIR, RESULTS_DIR } from './run-dirs.js';
+export { RUN_DIR, CNI_DIR, RESULTS_DIR } from './run-dirs.js';
 export const BRIDGE_NAME = 'berth0';
 export const CNI_NETWORK = 'berth';
-export const CNI_DIR = `${RUN_DIR}/cni`;
 export const CONFLIST_PATH = `${CNI_DIR}/bridge.conflist`;
 export const IPAM_DIR = `${CNI_DIR}/ipam`;
 export { NETNS_DIR, netnsPath, makeNetns, removeNetns, netnsInUse } from './netns.js';
 export { resolvePorts, conflictingMapping, otherMappings, portAllocated, refuseListened } from './hostports.js';
-export const RESULTS_DIR = `${CNI_DIR}/results`;
 export const resultPath = (id: string): string => `${RESULTS_DIR}/${id}.json`;
 /** host-local's lease files of the bridge network: one per address, naming its container. */
 export const LEASES_DIR = `${IPAM_DIR}/${CNI_NETWORK}`;

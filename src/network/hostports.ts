@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { conflict } from '../core/errors.js';
 import type { RuntimeConfig } from './cni.js';
 import { splitPort, type PortMap } from './ports.js';
-import { RESULTS_DIR } from './bridge.js';
+import { RESULTS_DIR } from './run-dirs.js';
 
 /** Host ports of published ports: free ones chosen, conflicts with other containers and host processes found. */
 

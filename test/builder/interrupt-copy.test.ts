@@ -110,7 +110,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 test('Ctrl-C twice while COPY copies a large file: nothing left', async () => {
   const r = await interrupt(bigCtx, copying, ['SIGINT', 'SIGINT'], bigCtx);
-  assert.equal(r.code, 130, r.out);
+  // 130, or ended by the second SIGINT itself when it arrives while Node is tearing down (its handlers closed): both
+  // are the shell's status of a Ctrl-C; what matters is that nothing is left (checked by interrupt)
+  assert.ok(r.code === 130 || (r.code === null && r.signal === 'SIGINT'), `${r.code} ${r.signal}\n${r.out}`);
 });
 
 test('SIGHUP (the terminal closed) while COPY copies: berth ends by it, nothing left', async () => {
@@ -127,7 +129,9 @@ test('Ctrl-C twice while a RUN step runs: nothing left', async () => {
     ['SIGINT', 'SIGINT'],
     marker,
   );
-  assert.equal(r.code, 130, r.out);
+  // 130, or ended by the second SIGINT itself when it arrives while Node is tearing down (its handlers closed): both
+  // are the shell's status of a Ctrl-C; what matters is that nothing is left (checked by interrupt)
+  assert.ok(r.code === 130 || (r.code === null && r.signal === 'SIGINT'), `${r.code} ${r.signal}\n${r.out}`);
 });
 
 test('SIGHUP while a RUN step runs (its process ignores signals): berth ends by it, nothing left', async () => {

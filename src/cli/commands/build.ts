@@ -151,6 +151,11 @@ function onInterrupt(): { signal: AbortSignal; dispose(): void } {
     signal: ac.signal,
     dispose: () => {
       for (const s of sigs) process.off(s, on);
+      // an interrupted build is ending: a repeated signal that comes now ends berth with the code the first gives
+      // (Node's default action would end it by the signal instead)
+      // (SIGHUP: berth ends by it, re-raised once the build is cleaned up)
+      if (ac.signal.aborted)
+        for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(128 + constants.signals[s]));
     },
   };
 }
