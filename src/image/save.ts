@@ -155,7 +155,13 @@ export async function saveToFile(
   path: string,
   opts: { signal?: AbortSignal } = {},
 ): Promise<void> {
-  await writeOutputFile(path, SAVE_ACTION, (out) => saveImages(store, items, out, opts));
+  try {
+    await writeOutputFile(path, SAVE_ACTION, (out) => saveImages(store, items, out, opts));
+  } catch (err) {
+    // an abort that lands while the file is written can surface as the destroyed file stream's error first
+    if (opts.signal?.aborted) throw aborted('save', opts.signal);
+    throw err;
+  }
 }
 
 /** How a failed `save -o` starts its message (Docker's words). */
