@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages berth's tests, interop checks and benchmarks use.
 # Idempotent: packages already present are skipped. Needs root and Debian's apt.
-# --native: only what the native module links (npm install runs this before node-gyp).
+# --native: only what `npm install` needs: what the native module links, and what a container on the default
+# bridge network needs (the CNI plugins, iptables). npm install runs this before node-gyp.
 set -euo pipefail
-native=(libzstd-dev libdeflate-dev)
-pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev containernetworking-plugins aardvark-dns "${native[@]}")
+native=(libzstd-dev libdeflate-dev containernetworking-plugins iptables)
+pkgs=(docker.io skopeo umoci podman buildah runc busybox-static debootstrap hyperfine zstd docker-registry apache2-utils uidmap tmux bsdutils attr libseccomp-dev aardvark-dns "${native[@]}")
 if [ "${1:-}" = --native ]; then pkgs=("${native[@]}"); fi
 missing=()
 for p in "${pkgs[@]}"; do
